@@ -1,0 +1,40 @@
+import { ConfigError } from "./config.js";
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a service's entry point: start() builds and starts everything and returns what
+ * to stop. A bad configuration or a failed start prints one line and exits 1, with no
+ * stack trace; SIGTERM/SIGINT stop gracefully within stopTimeoutMs, then exit.
+ */
+export function runMain(name: string, start: () => Promise<Stoppable>, stopTimeoutMs = 15_000): void {
+  const fail = (error: unknown): never => {
+    const message = error instanceof Error ? error.message : String(error);
+    const kind = error instanceof ConfigError ? "configuration error" : "cannot start";
+    process.stderr.write(`${name}: ${kind}: ${message.split("\n")[0]}\n`);
+    process.exit(1);
+  };
+  start().then((running) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      const force = setTimeout(() => {
+        process.stderr.write(`${name}: did not stop within ${stopTimeoutMs} ms after ${signal}; exiting\n`);
+        process.exit(1);
+      }, stopTimeoutMs);
+      force.unref();
+      running.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`${name}: error while stopping: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  }, fail);
+}

@@ -1,0 +1,34 @@
+/** Lints the three contracts: buf (STANDARD rules), Redocly (recommended), and GraphQL schema validation. */
+import { readFile } from "node:fs/promises";
+import { buildSchema, validateSchema } from "graphql";
+import { protoDir, repoRoot, runTool } from "./lib/proto-descriptor.js";
+
+export async function lintContracts(): Promise<string[]> {
+  const problems: string[] = [];
+  const attempt = (label: string, run: () => void): void => {
+    try {
+      run();
+    } catch (error) {
+      const e = error as { stdout?: string; stderr?: string; message: string };
+      problems.push(`${label}:\n${(e.stdout ?? "") + (e.stderr ?? "") || e.message}`);
+    }
+  };
+  attempt("buf lint (contracts/proto)", () => runTool("buf", ["lint", protoDir]));
+  attempt("redocly lint (contracts/openapi)", () => {
+    process.env.REDOCLY_TELEMETRY = "off";
+    process.env.REDOCLY_SUPPRESS_UPDATE_NOTICE = "true";
+    runTool("redocly", ["lint", "--format=stylish", "contracts/openapi/users.v1.yaml"]);
+  });
+  const sdl = await readFile(`${repoRoot}contracts/graphql/users.graphql`, "utf8");
+  attempt("graphql (contracts/graphql)", () => {
+    const errors = validateSchema(buildSchema(sdl));
+    if (errors.length > 0) throw new Error(errors.map((e) => e.message).join("\n"));
+  });
+  return problems;
+}
+
+const problems = await lintContracts();
+if (problems.length > 0) {
+  console.error(problems.join("\n\n"));
+  process.exitCode = 1;
+} else console.log("contracts lint: proto, OpenAPI and GraphQL are clean");

@@ -1,0 +1,146 @@
+/** Starts the project's services as real child processes and waits until they say they are ready. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const tsx = `${root}node_modules/.bin/tsx`;
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export interface ServiceProcess {
+  /** The fields of the "ready" log line (ports and backends). */
+  readonly ready: Record<string, unknown>;
+  readonly output: string[];
+  /** Resolves with the exit code when the process has exited. */
+  readonly exited: Promise<number | null>;
+  signal(signal: NodeJS.Signals): void;
+  stop(): Promise<number | null>;
+}
+
+export interface ExitedProcess {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function launch(entry: string, env: Record<string, string>) {
+  const child = spawn(tsx, [entry], { cwd: root, env: { ...process.env, LOG_LEVEL: "info", ...env }, stdio: "pipe" });
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, exited };
+}
+
+/** Runs a service entry point (e.g. services/users/main.ts) until its log says `readyMessage`. */
+export async function startService(
+  entry: string,
+  env: Record<string, string>,
+  readyMessage: string,
+  timeoutMs = 30_000,
+): Promise<ServiceProcess> {
+  const { child, exited } = launch(entry, env);
+  const output: string[] = [];
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${entry} not ready in ${timeoutMs} ms:\n${output.join("\n")}`)),
+      timeoutMs,
+    );
+    let buffered = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        output.push(line);
+        if (output.length > 500) output.shift();
+        try {
+          const entryJson = JSON.parse(line) as Record<string, unknown>;
+          if (entryJson.msg === readyMessage) {
+            clearTimeout(timer);
+            resolve(entryJson);
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited with ${code} before it was ready:\n${output.join("\n")}`));
+    });
+  });
+  return {
+    ready,
+    output,
+    exited,
+    signal: (signal) => child.kill(signal),
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Runs an entry point that is expected to exit (e.g. on bad configuration) and collects its output. */
+export async function runToExit(
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ExitedProcess> {
+  const { child, exited } = launch(entry, env);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Polls until check() returns a value other than undefined, or fails after timeoutMs. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+/** Reads one sample from a Prometheus text exposition. */
+export async function metricValue(
+  metricsPort: number,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (wanted.every((w) => line.includes(w))) return Number(line.split(" ").pop());
+  }
+  throw new Error(`metric ${name}${JSON.stringify(labels)} not found`);
+}

@@ -1,0 +1,49 @@
+// `npm test`: everything CI checks, fastest first, stopping at the first failure.
+// Static checks (lint, typecheck, contract lint, generate drift), then every test file
+// (unit beside the source, integration and end-to-end in test/) under node:test.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = join(root, "node_modules/.bin");
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, PACT_DO_NOT_TRACK: "true" };
+
+function step(label, command, args) {
+  const started = Date.now();
+  console.log(`\n▶ ${label}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    console.error(`✖ ${label} failed after ${seconds} s`);
+    process.exit(result.status ?? 1);
+  }
+  console.log(`✔ ${label} (${seconds} s)`);
+}
+
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      return ["node_modules", "generated", ".git"].includes(entry.name) ? [] : testFiles(path);
+    }
+    return entry.name.endsWith(".test.ts") ? [relative(root, path)] : [];
+  });
+}
+
+const only = process.argv.slice(2);
+if (only.length === 0) {
+  step("lint and format (biome)", "biome", ["ci", "."]);
+  step("typecheck (tsc)", "tsc", ["--noEmit"]);
+  step("contract lint (buf, redocly, graphql)", "tsx", ["scripts/contracts-lint.ts"]);
+  step("generate drift (contracts → generated/)", "tsx", ["scripts/generate.ts", "--check"]);
+}
+const files = only.length > 0 ? only : testFiles(root).sort();
+step(`tests (${files.length} files)`, process.execPath, [
+  "--import",
+  "tsx",
+  "--test",
+  "--test-reporter=spec",
+  ...files,
+]);

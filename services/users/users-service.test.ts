@@ -1,0 +1,124 @@
+/**
+ * The use cases over the real memory store and cache, with the interleavings that make
+ * caches serve stale data elsewhere: a reader racing a writer, and a writer that dies
+ * between its store write and its cache fill.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { AppError } from "../../platform/errors.js";
+import { createLogger } from "../../platform/logging.js";
+import { createSnowflake } from "../../platform/snowflake.js";
+import { createMemoryCache } from "./caches/memory-cache.js";
+import { createMemoryUserStore } from "./stores/memory-user-store.js";
+import type { User } from "./user.js";
+import type { UserStore } from "./user-store.js";
+import { createUsersService } from "./users-service.js";
+
+const logger = createLogger("users-test", "silent");
+
+function setup(store: UserStore = createMemoryUserStore()) {
+  const cache = createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 });
+  const reads: string[] = [];
+  const service = createUsersService({
+    store,
+    cache,
+    ids: createSnowflake(1),
+    logger,
+    onCacheRead: (kind) => reads.push(kind),
+  });
+  return { service, cache, store, reads };
+}
+
+test("reads are served from the cache after the first miss", async () => {
+  const { service, reads } = setup();
+  const user = await service.create({ name: "Ada", email: "ada@example.com" });
+  reads.length = 0;
+  assert.deepEqual(await service.get(user.id), user);
+  assert.deepEqual(await service.get(user.id), user);
+  assert.deepEqual(reads, ["hit", "hit"], "create fills the cache");
+});
+
+test("a reader that loaded the old version before a write cannot put it back after", async () => {
+  const inner = createMemoryUserStore();
+  let gate: { loaded: () => void; resume: Promise<void> } | undefined;
+  const store: UserStore = {
+    ...inner,
+    async get(id) {
+      const user = await inner.get(id);
+      if (gate) {
+        const g = gate;
+        gate = undefined;
+        g.loaded();
+        await g.resume;
+      }
+      return user;
+    },
+  };
+  const { service, cache } = setup(store);
+  const user = await service.create({ name: "Old", email: "race@example.com" });
+  await cache.close(); // empties the memory cache: the next read misses and goes to the store
+  let release = () => {};
+  const loaded = new Promise<void>((resolve) => {
+    gate = {
+      loaded: resolve,
+      resume: new Promise<void>((r) => {
+        release = r;
+      }),
+    };
+  });
+  const slowRead = service.get(user.id); // loads version 1, then waits
+  await loaded;
+  const updated = await service.update(user.id, { name: "New" }, "1"); // fence, write, fill version 2
+  release(); // the slow reader now tries to fill version 1
+  assert.equal((await slowRead).name, "Old");
+  assert.deepEqual(await service.get(user.id), updated, "the newer version stays in the cache");
+});
+
+test("a writer that dies after its store write leaves a fence, not an old entry", async () => {
+  const { service, cache, store } = setup();
+  const user = await service.create({ name: "Before", email: "crash@example.com" });
+  await service.get(user.id); // cached at version 1
+  // The writer's steps up to the crash: fence, then store write; the fill never happens.
+  await cache.fence(user.id, 2);
+  const written = await store.update(user.id, 1, { name: "After" }, new Date().toISOString());
+  assert.ok(written.ok);
+  assert.equal((await service.get(user.id)).name, "After");
+});
+
+test("deleted users are not served from the cache", async () => {
+  const { service } = setup();
+  const user = await service.create({ name: "Gone", email: "gone@example.com" });
+  await service.get(user.id);
+  await service.delete(user.id);
+  await assert.rejects(service.get(user.id), (e: AppError) => e.code === "NOT_FOUND");
+});
+
+test("a failing store is UNAVAILABLE to the client, with no driver message", async () => {
+  const inner = createMemoryUserStore();
+  const store: UserStore = {
+    ...inner,
+    get: () => Promise.reject(new Error("connection 7 to 10.0.0.3:27017 closed")),
+  };
+  const { service } = setup(store);
+  await assert.rejects(service.get("123"), (e: AppError) => e.code === "UNAVAILABLE" && !e.message.includes("27017"));
+});
+
+test("list pages never repeat or skip users, and reject tokens they did not issue", async () => {
+  const { service } = setup();
+  const made: User[] = [];
+  for (let i = 0; i < 11; i++) made.push(await service.create({ name: `U${i}`, email: `u${i}@example.com` }));
+  const seen: string[] = [];
+  let token = "";
+  do {
+    const page = await service.list(4, token);
+    seen.push(...page.users.map((u) => u.id));
+    token = page.nextPageToken;
+  } while (token);
+  assert.deepEqual(
+    seen,
+    made.map((u) => u.id),
+  );
+  await assert.rejects(service.list(4, "djE6YWJj"), (e: AppError) => e.code === "INVALID_ARGUMENT");
+  await assert.rejects(service.list(1001, ""), (e: AppError) => e.code === "INVALID_ARGUMENT");
+  assert.equal((await service.list(0, "")).users.length, 11, "0 means the default page size");
+});
