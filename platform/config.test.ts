@@ -31,3 +31,8 @@ test("good values parse", () => {
   assert.equal(e.optionalUrl("URL", ["mongodb:"]), "mongodb://127.0.0.1:1/x");
   assert.equal(e.int("N", 0, -10, 10), -5);
 });
+
+test("multi-host MongoDB URLs are accepted", () => {
+  const e = envReader({ URL: "mongodb://a:1,b:2/db?replicaSet=rs0" });
+  assert.equal(e.optionalUrl("URL", ["mongodb:"]), "mongodb://a:1,b:2/db?replicaSet=rs0");
+});

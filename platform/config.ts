@@ -36,15 +36,10 @@ export function envReader(env: Env = process.env): EnvReader {
     optionalUrl(name, protocols) {
       const value = raw(name);
       if (value === undefined) return undefined;
-      const want = `a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`;
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        return fail(name, want, value);
-      }
-      if (!protocols.includes(url.protocol) || url.hostname === "") return fail(name, want, value);
-      return value;
+      // Scheme and a non-empty authority; multi-host URLs (mongodb://a:1,b:2/db) are valid too.
+      const scheme = value.slice(0, value.indexOf(":") + 1);
+      const ok = protocols.includes(scheme) && /^[a-z+]+:\/\/[^/?#\s]+(?:[/?#]\S*)?$/.test(value);
+      return ok ? value : fail(name, `a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`, value);
     },
     port: (name, fallback) => int(name, fallback, 0, 65535),
     int,

@@ -1,9 +1,12 @@
 import { fileURLToPath } from "node:url";
 import {
+  logVerbosity,
   type Metadata,
   Server,
   ServerCredentials,
   type ServiceDefinition,
+  setLogger,
+  setLogVerbosity,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
@@ -37,6 +40,13 @@ export async function startGrpcServer(opts: {
   reflect: readonly string[];
   logger: Logger;
 }): Promise<RunningGrpcServer> {
+  // grpc-js logs to stderr by itself; its messages go to our structured log instead.
+  setLogger({
+    error: (...args: unknown[]) => opts.logger.debug({ grpc: args.join(" ") }, "grpc-js"),
+    info: () => {},
+    debug: () => {},
+  } as Console);
+  setLogVerbosity(logVerbosity.ERROR);
   const server = new Server({ "grpc.max_receive_message_length": 1024 * 1024 });
   for (const s of opts.services) server.addService(s.definition, s.implementation);
   const health = new HealthImplementation({ "": "NOT_SERVING" });
@@ -46,7 +56,13 @@ export async function startGrpcServer(opts: {
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(new Error(`cannot listen on ${opts.host}:${opts.port}: ${error.message}`)) : resolve(bound),
+      error
+        ? reject(
+            new Error(
+              `cannot listen on ${opts.host}:${opts.port}: ${/EADDRINUSE/.test(error.message) ? "address already in use" : error.message}`,
+            ),
+          )
+        : resolve(bound),
     ),
   );
   return {

@@ -24,10 +24,10 @@ const loaded: Dynamic = grpc.loadPackageDefinition(
 const health: Dynamic = grpc.loadPackageDefinition(loadSync(healthProto, options));
 const reflection: Dynamic = grpc.loadPackageDefinition(loadSync(reflectionProto, options));
 
-const rpcTypes = protobuf.loadSync([
-  `${protoRoot}google/rpc/status.proto`,
-  `${protoRoot}google/rpc/error_details.proto`,
-]);
+const rpcTypes = new protobuf.Root().loadSync(
+  [`${protoRoot}google/rpc/status.proto`, `${protoRoot}google/rpc/error_details.proto`],
+  { keepCase: true },
+);
 const Status = rpcTypes.lookupType("google.rpc.Status");
 
 export interface ContractUser {
@@ -100,13 +100,13 @@ export function statusDetails(error: grpc.ServiceError): DecodedStatus {
   const status = Status.toObject(Status.decode(bin)) as {
     code: number;
     message: string;
-    details?: { typeUrl: string; value: Uint8Array }[];
+    details?: { type_url: string; value: Uint8Array }[];
   };
   const out: DecodedStatus = { code: status.code, message: status.message, fieldViolations: [] };
   for (const any of status.details ?? []) {
-    const type = rpcTypes.lookupType(any.typeUrl.split("/").pop() ?? "");
+    const type = rpcTypes.lookupType(any.type_url.split("/").pop() ?? "");
     const detail = type.toObject(type.decode(any.value)) as Dynamic;
-    if (type.name === "BadRequest") out.fieldViolations.push(...detail.fieldViolations);
+    if (type.name === "BadRequest") out.fieldViolations.push(...detail.field_violations);
     if (type.name === "ErrorInfo") out.reason = detail.reason;
   }
   return out;
