@@ -1,0 +1,37 @@
+/**
+ * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd and mongo-java-server (CI warm-up).
+ * `tsx scripts/infra/cli.ts start redis|etcd|mongo`: runs one on a free port, prints its URL, stops on Ctrl-C.
+ */
+import {
+  ensureEtcd,
+  ensureMongo,
+  ensureRedis,
+  MONGO_JAVA_SERVER_VERSION,
+  startEtcd,
+  startMongo,
+  startRedis,
+} from "./index.js";
+
+const starters = { redis: startRedis, etcd: startEtcd, mongo: startMongo } as const;
+const [command, name] = process.argv.slice(2);
+
+if (command === "ensure") {
+  // One after the other: apt-get installs cannot run side by side.
+  console.log(`redis-server: ${await ensureRedis()}`);
+  console.log(`etcd: ${await ensureEtcd()}`);
+  const { java, classpath } = await ensureMongo();
+  console.log(`mongo-java-server ${MONGO_JAVA_SERVER_VERSION}: ${java} -cp ${classpath}`);
+} else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
+  const server = await starters[name as keyof typeof starters]();
+  console.log(server.url);
+  console.error(`${server.name} on port ${server.port}, data in ${server.dataDir}; Ctrl-C stops it`);
+  const stop = async () => {
+    await server.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+} else {
+  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo");
+  process.exit(2);
+}

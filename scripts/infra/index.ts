@@ -1,0 +1,120 @@
+/**
+ * Real Redis, etcd and a MongoDB-compatible server for tests, each started as a child process on
+ * free ports in its own temp dir, provisioned first if missing (see provision.ts).
+ */
+import { connect } from "node:net";
+import { ensureEtcd, ensureMongo, ensureRedis } from "./provision.js";
+import { HOST, type RunningServer, startServer } from "./start-server.js";
+
+export { ensureEtcd, ensureMongo, ensureRedis, MONGO_JAVA_SERVER_VERSION } from "./provision.js";
+export { freePorts, type RunningServer } from "./start-server.js";
+
+export interface ServerOptions {
+  /** How long to wait for the server to answer, from spawn (default 15 s, 30 s for mongo). */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface RedisOptions extends ServerOptions {
+  /**
+   * Keep an RDB file (dataDir/dump.rdb) that restart() loads again: tests of stale data after a Redis restart
+   * need it. It is written by SAVE and on SIGTERM (restart() of a running server, stop()), never in the
+   * background, so a test's SAVE cannot meet "Background save already in progress" and a SIGKILL keeps
+   * exactly the last SAVE. Without it nothing is ever written to disk.
+   */
+  readonly persist?: boolean;
+}
+
+/** True once Redis answers PING with +PONG (not while it is still loading its RDB file). */
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, HOST);
+    let reply = "";
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+    });
+  });
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RunningServer> {
+  const command = await ensureRedis();
+  const persistence = opts.persist ? ["--dbfilename", "dump.rdb", "--shutdown-on-sigterm", "save"] : [];
+  return startServer({
+    name: "redis",
+    command,
+    portCount: 1,
+    args: ([port], dir) => [
+      ...["--port", String(port), "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", ...persistence],
+      ...["--daemonize", "no", "--logfile", "", "--loglevel", "warning"],
+    ],
+    url: (port) => `redis://${HOST}:${port}`,
+    isReady: redisPing,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
+  });
+}
+
+/**
+ * A single etcd member (v3 API). Always persistent: restart() keeps the data dir, so keys and leases
+ * survive a kill, unless restart({ wipe: true }) deletes it first (a new cluster, revisions from 1).
+ */
+export async function startEtcd(opts: ServerOptions = {}): Promise<RunningServer> {
+  const command = await ensureEtcd();
+  // etcd also reads every flag from ETCD_* variables: keep the caller's out of the test server.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ETCD")));
+  return startServer({
+    name: "etcd",
+    command,
+    portCount: 2,
+    env,
+    args: ([client, peer], dir) => {
+      const clientUrl = `http://${HOST}:${client}`;
+      const peerUrl = `http://${HOST}:${peer}`;
+      return [
+        ...["--name", "n1", "--data-dir", dir],
+        ...["--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl],
+        ...["--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl],
+        ...["--initial-cluster", `n1=${peerUrl}`, "--initial-cluster-state", "new"],
+        ...["--initial-cluster-token", "charter-test", "--logger", "zap", "--log-outputs", "stderr"],
+        ...["--log-level", "warn", "--heartbeat-interval", "25", "--election-timeout", "250"],
+      ];
+    },
+    url: (port) => `http://${HOST}:${port}`,
+    async isReady(port) {
+      const response = await fetch(`http://${HOST}:${port}/health`, { signal: AbortSignal.timeout(1_000) });
+      return response.ok && ((await response.json()) as { health?: unknown }).health === "true";
+    },
+    readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
+  });
+}
+
+/** JVM flags for a quick start and a small footprint; a test server never runs long enough to need C2. */
+const jvmFlags = [
+  ...["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx512m", "-XX:-UsePerfData"],
+  "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+];
+
+/**
+ * mongo-java-server with its in-memory backend, through MongoLauncher.java. The dataDir is unused:
+ * nothing is kept across restart(), which always comes back empty (wipe or not) on the same port.
+ * No multi-document transactions; don't set the driver's `serverApi` option.
+ */
+export async function startMongo(opts: ServerOptions = {}): Promise<RunningServer> {
+  const { java, classpath } = await ensureMongo();
+  return startServer({
+    name: "mongo",
+    command: java,
+    portCount: 1,
+    stdinPipe: true, // the launcher exits when its stdin closes
+    args: ([port]) => [...jvmFlags, "-cp", classpath, "MongoLauncher", HOST, String(port)],
+    url: (port) => `mongodb://${HOST}:${port}/charter`,
+    readyLine: /^READY /,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+  });
+}

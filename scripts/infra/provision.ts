@@ -1,0 +1,178 @@
+/**
+ * Idempotent provisioning of the test servers: Debian packages for redis-server and etcd
+ * (installed with apt-get when missing and running as root), and mongo-java-server from Maven
+ * Central, cached per machine under ${XDG_CACHE_HOME:-~/.cache}/charter/.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+export const MONGO_JAVA_SERVER_VERSION = "1.47.0";
+const SLF4J_VERSION = "2.0.17";
+const DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
+const MARKER = ".complete";
+const launcherSource = fileURLToPath(new URL("./MongoLauncher.java", import.meta.url));
+
+const run = promisify(execFile);
+const maxBuffer = 64 * 1024 * 1024;
+
+/** Memoizes a provisioning step for the process; a failure is not remembered. */
+function once<T>(step: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= step().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
+function which(binary: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin"];
+  for (const dir of dirs.filter(Boolean)) {
+    const path = join(dir, binary);
+    try {
+      if (statSync(path).isFile()) return path;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** The last lines a failed command printed. */
+function tail(error: unknown, lines = 15): string {
+  const { stderr, stdout, message } = error as { stderr?: string; stdout?: string; message?: string };
+  const text = `${stdout ?? ""}\n${stderr ?? ""}`.trim() || (message ?? String(error));
+  return text.split("\n").slice(-lines).join("\n");
+}
+
+const aptOptions = ["-q", "-o", "DPkg::Lock::Timeout=300"];
+const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+const aptUpdate = once(() => run("apt-get", [...aptOptions, "update"], { env: aptEnv, maxBuffer }));
+
+/** Path to `binary`; installs `packages` with apt-get if it is missing and we are root, else says what to install. */
+async function ensureBinary(binary: string, packages: readonly string[]): Promise<string> {
+  const found = which(binary);
+  if (found) return found;
+  const missing = `${binary} not found: install it with "apt-get install -y ${packages.join(" ")}"`;
+  if (process.getuid?.() !== 0) throw new Error(`${missing} (not root, so not installing it)`);
+  const install = () => run("apt-get", [...aptOptions, "install", "-y", ...packages], { env: aptEnv, maxBuffer });
+  try {
+    await install();
+  } catch {
+    try {
+      await aptUpdate(); // only once per process, and only when the install failed without it
+      await install();
+    } catch (error) {
+      throw new Error(`${missing} (installing it failed:\n${tail(error)})`);
+    }
+  }
+  const installed = which(binary);
+  if (!installed) throw new Error(`${missing} (apt-get installed it, yet ${binary} is not on PATH)`);
+  return installed;
+}
+
+export const ensureRedis = once(() => ensureBinary("redis-server", ["redis-server"]));
+export const ensureEtcd = once(() => ensureBinary("etcd", ["etcd-server", "etcd-client"]));
+export const ensureMongo = once(provisionMongo);
+
+function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "charter");
+}
+
+/** Moves a finished work dir into place; if another process got there first, keeps theirs. */
+async function publish(work: string, target: string, isComplete: (dir: string) => boolean): Promise<void> {
+  try {
+    await rename(work, target);
+  } catch (error) {
+    if (isComplete(target)) {
+      await rm(work, { recursive: true, force: true });
+      return;
+    }
+    if (!existsSync(target)) throw error;
+    await rm(target, { recursive: true, force: true }); // a half-finished leftover
+    await rename(work, target);
+  }
+}
+
+const pom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>charter.infra</groupId>
+  <artifactId>mongo-java-server-runtime</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>de.bwaldvogel</groupId>
+      <artifactId>mongo-java-server</artifactId>
+      <version>${MONGO_JAVA_SERVER_VERSION}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-simple</artifactId>
+      <version>${SLF4J_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+`;
+
+/** Downloads the jars into `dir`/lib with Maven, marker written last; skipped entirely once the marker exists. */
+async function downloadJars(dir: string): Promise<void> {
+  const isComplete = (target: string) => existsSync(join(target, MARKER));
+  if (isComplete(dir)) return;
+  const mvn = await ensureBinary("mvn", ["maven"]);
+  const work = `${dir}.tmp-${process.pid}`;
+  await rm(work, { recursive: true, force: true });
+  await mkdir(join(work, "lib"), { recursive: true });
+  await writeFile(join(work, "pom.xml"), pom);
+  const args = ["-B", "-q", "-f", join(work, "pom.xml"), `${DEPENDENCY_PLUGIN}:copy-dependencies`];
+  try {
+    await run(mvn, [...args, `-DoutputDirectory=${join(work, "lib")}`, "-DincludeScope=runtime"], { maxBuffer });
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw new Error(
+      `could not download de.bwaldvogel:mongo-java-server:${MONGO_JAVA_SERVER_VERSION} with Maven (it needs Maven Central):\n${tail(error)}`,
+    );
+  }
+  const jars = (await readdir(join(work, "lib"))).filter((name) => name.endsWith(".jar")).sort();
+  if (!jars.some((name) => name.startsWith("mongo-java-server-memory-backend-"))) {
+    throw new Error(`Maven did not bring mongo-java-server-memory-backend into ${work}/lib (got: ${jars.join(", ")})`);
+  }
+  await writeFile(join(work, MARKER), `${jars.join("\n")}\n`);
+  await publish(work, dir, isComplete);
+}
+
+/** Compiles MongoLauncher.java once into the cache, keyed by a hash of its source. */
+async function compileLauncher(dir: string, javac: string): Promise<string> {
+  const source = await readFile(launcherSource);
+  const classes = join(dir, `launcher-${createHash("sha256").update(source).digest("hex").slice(0, 12)}`);
+  const isComplete = (target: string) => existsSync(join(target, "MongoLauncher.class"));
+  if (isComplete(classes)) return classes;
+  const work = `${classes}.tmp-${process.pid}`;
+  await rm(work, { recursive: true, force: true });
+  try {
+    await run(javac, ["-nowarn", "-cp", join(dir, "lib", "*"), "-d", work, launcherSource], { maxBuffer });
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw new Error(`could not compile ${launcherSource}:\n${tail(error)}`);
+  }
+  await publish(work, classes, isComplete);
+  return classes;
+}
+
+async function provisionMongo(): Promise<{ java: string; classpath: string }> {
+  const jdk = ["openjdk-17-jdk-headless"];
+  const javac = await ensureBinary("javac", jdk);
+  const java = await ensureBinary("java", jdk);
+  const dir = join(cacheDir(), `mongo-java-server-${MONGO_JAVA_SERVER_VERSION}`);
+  await mkdir(cacheDir(), { recursive: true });
+  await downloadJars(dir);
+  const classes = await compileLauncher(dir, javac);
+  return { java, classpath: [classes, join(dir, "lib", "*")].join(delimiter) };
+}
