@@ -1,7 +1,10 @@
 import { applyChanges, compareIds, emailKey, emailTaken, type User } from "../user.js";
 import type { UserStore, WriteResult } from "../user-store.js";
 
-/** The embedded store: process memory, same behaviour as the MongoDB adapter (one shared spec). */
+/**
+ * The embedded store: process memory, same behaviour as the MongoDB adapter (one shared spec).
+ * Every user handed out is a copy. getMany returns a user once per occurrence of its id.
+ */
 export function createMemoryUserStore(): UserStore {
   const byId = new Map<string, User>();
   const idByEmail = new Map<string, string>();
@@ -56,7 +59,7 @@ export function createMemoryUserStore(): UserStore {
       if (!found.ok) return found;
       byId.delete(id);
       idByEmail.delete(emailKey(found.value.email));
-      return found;
+      return { ok: true, value: { ...found.value } };
     },
     async ping() {},
     async close() {},

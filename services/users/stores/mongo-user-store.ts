@@ -1,38 +1,74 @@
-import { type Collection, Long, MongoClient, MongoServerError } from "mongodb";
-import { compareIds, emailKey, emailTaken, type User } from "../user.js";
+import { type Collection, Long, MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
+import { emailKey, emailTaken, type User } from "../user.js";
 import type { UserStore, WriteResult } from "../user-store.js";
 
 interface UserDocument {
+  /** The snowflake as a 64-bit integer. Reads give a number when it fits in 53 bits (promoteLongs). */
   _id: Long;
   name: string;
   email: string;
+  /** The lower-cased email: the unique index makes emails unique case-insensitively. */
   emailKey: string;
   version: number;
   createTime: string;
   updateTime: string;
 }
 
+const DEFAULT_DATABASE = "charter";
+const EMAIL_INDEX = "email_unique_ci";
+const DUPLICATE_KEY = 11000;
+
+const decode = (s: string): string => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
+const longId = (id: string): Long => Long.fromString(id);
 const toUser = (doc: UserDocument): User => ({
-  id: doc._id.toString(),
+  id: String(doc._id),
   name: doc.name,
   email: doc.email,
   version: doc.version,
   createTime: doc.createTime,
   updateTime: doc.updateTime,
 });
-const longId = (id: string): Long => Long.fromString(id);
-const DUPLICATE_KEY = 11000;
 
-/** Where the URL points, without credentials, for messages. */
-function hostsOf(url: string): string {
-  const afterScheme = url.replace(/^[a-z+]+:\/\//, "");
-  return afterScheme.replace(/^[^@/]*@/, "").split(/[/?]/)[0] ?? "";
+/** The database named by the URL's path (the driver itself would default to "test"). */
+function databaseOf(url: string): string {
+  // Valid URLs escape "@" and "/" in credentials, so the path starts at the first "/" after the hosts.
+  const path = /^[^:]+:\/\/(?:[^@/]*@)?[^/?]*\/([^?]*)/.exec(url)?.[1] ?? "";
+  return decode(path) || DEFAULT_DATABASE;
+}
+
+/** The first line of a driver message, with any password from the URL blanked out. */
+function safeMessage(error: unknown, url: string): string {
+  const line = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+  const password = /^[^:]+:\/\/[^:@/]*:([^@/]+)@/.exec(url)?.[1];
+  if (!password) return line;
+  return line.replaceAll(password, "***").replaceAll(decode(password), "***");
 }
 
 /**
- * MongoDB adapter: `_id` is the snowflake as a 64-bit integer (so sorting by `_id` is id
- * order), a unique index on the lower-cased email, and every write conditional on the
- * version it read. Single-document writes only: the test server has no transactions.
+ * True when a write broke the email index (a duplicate _id is a different, internal, fault).
+ * MongoDB names the index in keyPattern; mongo-java-server only in the message.
+ */
+const isEmailDuplicate = (error: unknown): boolean =>
+  error instanceof MongoServerError &&
+  error.code === DUPLICATE_KEY &&
+  (error.keyPattern?.emailKey !== undefined || error.message.includes(`index: ${EMAIL_INDEX} `));
+
+const mapDuplicate = (error: unknown): never => {
+  throw isEmailDuplicate(error) ? emailTaken() : error;
+};
+
+/**
+ * MongoDB adapter: `_id` is the snowflake as a 64-bit integer (so sorting by `_id` is id order),
+ * a unique index on the lower-cased email, and every write conditional on the version it read.
+ * Single-document writes only: the test server (mongo-java-server) has no transactions.
+ * getMany returns a user once per occurrence of its id. Driver errors other than a taken email
+ * propagate unchanged for the service layer to classify.
  */
 export async function createMongoUserStore(opts: {
   url: string;
@@ -47,27 +83,29 @@ export async function createMongoUserStore(opts: {
       appName: "charter-users",
     });
   } catch (error) {
-    throw new Error(`MONGO_URL is not a valid MongoDB URL: ${(error as Error).message.split("\n")[0]}`);
+    throw new Error(`MONGO_URL is not a valid MongoDB URL: ${safeMessage(error, opts.url)}`);
   }
+  const where = client.options.hosts.map(String).join(",");
+  const db = client.db(databaseOf(opts.url));
+  const users: Collection<UserDocument> = db.collection<UserDocument>(opts.collection ?? "users");
   try {
     await client.connect();
-    await client.db().command({ ping: 1 });
-  } catch {
+    await db.command({ ping: 1 });
+    await users.createIndex({ emailKey: 1 }, { unique: true, name: EMAIL_INDEX });
+  } catch (error) {
     await client.close().catch(() => {});
-    throw new Error(`MongoDB at ${hostsOf(opts.url)} did not answer within ${opts.connectTimeoutMs} ms`);
+    throw new Error(
+      error instanceof MongoServerSelectionError
+        ? `MongoDB at ${where} did not answer within ${opts.connectTimeoutMs} ms`
+        : `MongoDB at ${where} failed the start-up check: ${safeMessage(error, opts.url)}`,
+    );
   }
-  const users: Collection<UserDocument> = client.db().collection<UserDocument>(opts.collection ?? "users");
-  await users.createIndex({ emailKey: 1 }, { unique: true, name: "email_unique_ci" });
 
-  const mapDuplicate = (error: unknown): never => {
-    if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) throw emailTaken();
-    throw error;
+  /** Why a write conditional on _id (and version) matched nothing. */
+  const missOrConflict = async (id: string): Promise<WriteResult<User>> => {
+    const exists = await users.findOne({ _id: longId(id) }, { projection: { _id: 1 } });
+    return { ok: false, reason: exists ? "conflict" : "missing" };
   };
-  /** Why a conditional write matched nothing. */
-  const missOrConflict = async (id: string): Promise<WriteResult<User>> =>
-    (await users.countDocuments({ _id: longId(id) }, { limit: 1 })) === 0
-      ? { ok: false, reason: "missing" }
-      : { ok: false, reason: "conflict" };
 
   return {
     async get(id) {
@@ -75,18 +113,20 @@ export async function createMongoUserStore(opts: {
       return doc ? toUser(doc) : undefined;
     },
     async getMany(ids) {
+      if (ids.length === 0) return [];
       const docs = await users.find({ _id: { $in: [...new Set(ids)].map(longId) } }).toArray();
-      const byId = new Map(docs.map((d) => [d._id.toString(), toUser(d)]));
-      return ids.flatMap((id) => byId.get(id) ?? []);
+      const byId = new Map(docs.map((d) => [String(d._id), d]));
+      return ids.flatMap((id) => {
+        const doc = byId.get(id);
+        return doc ? [toUser(doc)] : [];
+      });
     },
     async list({ limit, afterId }) {
       const filter = afterId === undefined ? {} : { _id: { $gt: longId(afterId) } };
-      const docs = await users.find(filter).sort({ _id: 1 }).limit(limit).toArray();
-      return docs.map(toUser).sort((a, b) => compareIds(a.id, b.id));
+      return (await users.find(filter).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
     },
-    async insert(user) {
-      const { id, ...rest } = user;
-      await users.insertOne({ _id: longId(id), ...rest, emailKey: emailKey(user.email) }).catch(mapDuplicate);
+    async insert({ id, ...rest }) {
+      await users.insertOne({ _id: longId(id), ...rest, emailKey: emailKey(rest.email) }).catch(mapDuplicate);
     },
     async update(id, expectedVersion, changes, updateTime) {
       const set: Partial<UserDocument> = { updateTime };
@@ -111,7 +151,7 @@ export async function createMongoUserStore(opts: {
       return doc ? { ok: true, value: toUser(doc) } : missOrConflict(id);
     },
     async ping() {
-      await client.db().command({ ping: 1 });
+      await db.command({ ping: 1 });
     },
     async close() {
       await client.close();

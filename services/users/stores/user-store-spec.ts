@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { isAppError } from "../../../platform/errors.js";
+import type { User } from "../user.js";
+import type { UserStore } from "../user-store.js";
+
+type OpenStore = () => Promise<{ store: UserStore; cleanup: () => Promise<void> }>;
+
+const T0 = "2026-01-02T03:04:05.678Z";
+const T1 = "2026-01-02T03:04:06.001Z";
+let lastId = 1_000_000_000_000_000_000n + BigInt(Date.now()) * 1000n;
+
+/** A valid user with a fresh id and email (overrides win). */
+export function makeUser(overrides: Partial<User> = {}): User {
+  lastId += 1n;
+  return {
+    id: String(lastId),
+    name: "Ada Lovelace",
+    email: `ada-${randomUUID()}@example.com`,
+    version: 1,
+    createTime: T0,
+    updateTime: T0,
+    ...overrides,
+  };
+}
+
+const isEmailTaken = (e: unknown): boolean =>
+  isAppError(e) && e.code === "ALREADY_EXISTS" && e.details.reason === "EMAIL_TAKEN";
+const byNumber = (a: string, b: string): number => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+
+/**
+ * The behaviour every UserStore adapter shares; run against memory and a real MongoDB-compatible
+ * server. `open` must return an empty store of its own on every call (the listing tests open one).
+ */
+export function runUserStoreSpec(name: string, open: OpenStore): void {
+  describe(`${name} user store (shared spec)`, () => {
+    let store: UserStore;
+    let cleanup: () => Promise<void>;
+    before(async () => {
+      ({ store, cleanup } = await open());
+    });
+    after(() => cleanup());
+
+    const inserted = async (overrides: Partial<User> = {}): Promise<User> => {
+      const user = makeUser(overrides);
+      await store.insert(user);
+      return user;
+    };
+
+    test("insert then get returns an equal user; a missing id is undefined", async () => {
+      const user = await inserted();
+      assert.deepEqual(await store.get(user.id), user);
+      assert.equal(await store.get(makeUser().id), undefined);
+      await store.ping();
+    });
+
+    test("returned users are copies: mutating one changes nothing stored", async () => {
+      const user = await inserted();
+      const got = (await store.get(user.id)) as { name: string };
+      got.name = "mutated";
+      const [listed] = (await store.getMany([user.id])) as { name: string }[];
+      assert.ok(listed);
+      listed.name = "mutated";
+      assert.deepEqual(await store.get(user.id), user);
+    });
+
+    test("unicode names (emoji, CJK, astral letters) and emails are stored exactly", async () => {
+      const user = await inserted({ name: "Zoë 👩🏽‍💻 李小龙 𝔘𝔫𝔦 — ﷽", email: `ünï-${randomUUID()}@例え.jp` });
+      assert.deepEqual(await store.get(user.id), user);
+    });
+
+    test("emails are unique case-insensitively on insert", async () => {
+      const first = await inserted({ email: `Mixed.Case-${randomUUID()}@Example.COM` });
+      await assert.rejects(store.insert(makeUser({ email: first.email.toUpperCase() })), isEmailTaken);
+      await assert.rejects(store.insert(makeUser({ email: first.email.toLowerCase() })), isEmailTaken);
+      const unicode = await inserted({ email: `ÄRGER-${randomUUID()}@example.com` });
+      await assert.rejects(store.insert(makeUser({ email: unicode.email.toLowerCase() })), isEmailTaken);
+    });
+
+    test("inserting an existing id rejects (not as a taken email) and keeps the stored user", async () => {
+      const user = await inserted();
+      await assert.rejects(store.insert(makeUser({ id: user.id })), (e) => !isEmailTaken(e));
+      assert.deepEqual(await store.get(user.id), user);
+    });
+
+    test("update at the current version applies the changes and bumps the version", async () => {
+      const user = await inserted();
+      const email = `new-${randomUUID()}@example.com`;
+      const renamed = await store.update(user.id, 1, { name: "Grace Hopper" }, T1);
+      const expected = { ...user, name: "Grace Hopper", version: 2, updateTime: T1 };
+      assert.deepEqual(renamed, { ok: true, value: expected });
+      const moved = await store.update(user.id, 2, { email }, T1);
+      assert.deepEqual(moved, { ok: true, value: { ...expected, email, version: 3 } });
+      assert.deepEqual(await store.get(user.id), { ...expected, email, version: 3 });
+    });
+
+    test("update at a stale version is a conflict; update of a missing id is missing", async () => {
+      const user = await inserted();
+      assert.deepEqual(await store.update(user.id, 2, { name: "Nope" }, T1), { ok: false, reason: "conflict" });
+      assert.deepEqual(await store.update(makeUser().id, 1, { name: "Nope" }, T1), { ok: false, reason: "missing" });
+      assert.deepEqual(await store.get(user.id), user);
+    });
+
+    test("update to another user's email in another case is taken; the user is unchanged", async () => {
+      const owner = await inserted();
+      const other = await inserted();
+      await assert.rejects(store.update(other.id, 1, { email: owner.email.toUpperCase() }, T1), isEmailTaken);
+      assert.deepEqual(await store.get(other.id), other);
+    });
+
+    test("a user may change the case of its own email; the old address is then free", async () => {
+      const user = await inserted({ email: `lower-${randomUUID()}@example.com` });
+      const upper = user.email.toUpperCase();
+      const result = await store.update(user.id, 1, { email: upper }, T1);
+      assert.deepEqual(result, { ok: true, value: { ...user, email: upper, version: 2, updateTime: T1 } });
+      await assert.rejects(store.insert(makeUser({ email: user.email })), isEmailTaken);
+      const moved = await store.update(user.id, 2, { email: `elsewhere-${randomUUID()}@example.com` }, T1);
+      assert.equal(moved.ok, true);
+      await store.insert(makeUser({ email: user.email }));
+    });
+
+    test("50 concurrent updates at the same version: exactly one wins and its change is stored", async () => {
+      const user = await inserted();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.update(user.id, 1, { name: `writer ${i}` }, T1)),
+      );
+      const winners = results.flatMap((r) => (r.ok ? [r.value] : []));
+      assert.equal(winners.length, 1);
+      assert.equal(results.filter((r) => !r.ok && r.reason === "conflict").length, 49);
+      assert.deepEqual(await store.get(user.id), winners[0]);
+      assert.equal(winners[0]?.version, 2);
+    });
+
+    test("delete at a stale version is a conflict; at the current version it returns the user", async () => {
+      const user = await inserted();
+      assert.deepEqual(await store.delete(user.id, 2), { ok: false, reason: "conflict" });
+      assert.deepEqual(await store.get(user.id), user);
+      assert.deepEqual(await store.delete(user.id, 1), { ok: true, value: user });
+      assert.equal(await store.get(user.id), undefined);
+      assert.deepEqual(await store.delete(user.id, 1), { ok: false, reason: "missing" });
+    });
+
+    test("delete without a version deletes whatever is stored; a missing id is missing", async () => {
+      const user = await inserted();
+      const changed = await store.update(user.id, 1, { name: "Changed" }, T1);
+      assert.ok(changed.ok);
+      assert.deepEqual(await store.delete(user.id), { ok: true, value: changed.value });
+      assert.deepEqual(await store.delete(user.id), { ok: false, reason: "missing" });
+      assert.deepEqual(await store.delete(makeUser().id), { ok: false, reason: "missing" });
+    });
+
+    test("a deleted user's email is free again, in any case", async () => {
+      const user = await inserted();
+      assert.equal((await store.delete(user.id)).ok, true);
+      const again = await inserted({ email: user.email.toUpperCase() });
+      assert.deepEqual(await store.get(again.id), again);
+    });
+
+    test("getMany returns the existing users in the order of the ids, once per occurrence", async () => {
+      const [a, b, c] = [await inserted(), await inserted(), await inserted()];
+      const missing = makeUser().id;
+      assert.deepEqual(await store.getMany([c.id, missing, a.id, b.id]), [c, a, b]);
+      assert.deepEqual(await store.getMany([b.id, b.id]), [b, b]);
+      assert.deepEqual(await store.getMany([missing]), []);
+      assert.deepEqual(await store.getMany([]), []);
+    });
+
+    describe("listing (on a store of its own)", () => {
+      // 25 ids of 1 to 19 digits, up to the largest 64-bit id: string order is not numeric order.
+      // biome-ignore format: a table
+      const ids = [
+        "9", "10", "11", "99", "100", "101", "999", "1000", "12345", "99999", "100000", "2000000",
+        "30000000", "400000000", "5000000000", "99999999999", "100000000000", "4611686018427387904",
+        "123456789012345678", "123456789012345679", "999999999999999999", "1000000000000000000",
+        "1844674407370955161", "9007199254740993", "9223372036854775807",
+      ];
+      const sorted = [...ids].sort(byNumber);
+      let own: Awaited<ReturnType<OpenStore>>;
+      before(async () => {
+        own = await open();
+        // Inserted in a scrambled order (7 is coprime with 25, so this is a permutation).
+        for (const i of ids.keys()) await own.store.insert(makeUser({ id: ids[(i * 7) % ids.length] as string }));
+      });
+      after(() => own.cleanup());
+
+      test("pages of 10 cover every user in numeric id order, with no duplicates or gaps", async () => {
+        const seen: string[] = [];
+        const sizes: number[] = [];
+        let afterId: string | undefined;
+        for (;;) {
+          const page = await own.store.list(afterId === undefined ? { limit: 10 } : { limit: 10, afterId });
+          sizes.push(page.length);
+          if (page.length === 0) break;
+          seen.push(...page.map((u) => u.id));
+          afterId = page.at(-1)?.id;
+        }
+        assert.deepEqual(sizes, [10, 10, 5, 0]);
+        assert.deepEqual(seen, sorted);
+      });
+
+      test("listing after an id that does not exist starts at the next larger id", async () => {
+        const page = await own.store.list({ limit: 3, afterId: "50" });
+        assert.deepEqual(
+          page.map((u) => u.id),
+          ["99", "100", "101"],
+        );
+        const last = await own.store.list({ limit: 10, afterId: "9007199254740992" });
+        assert.deepEqual(
+          last.map((u) => u.id),
+          sorted.slice(sorted.indexOf("9007199254740993")),
+        );
+        assert.deepEqual(await own.store.list({ limit: 10, afterId: "9223372036854775807" }), []);
+      });
+
+      test("listed users are whole users", async () => {
+        const [first] = await own.store.list({ limit: 1 });
+        assert.equal(first?.id, "9");
+        assert.deepEqual(await own.store.get("9"), first);
+      });
+    });
+  });
+}
