@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { metricValue, type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { type ContractUser, grpc, statusDetails, type UsersClient, usersClient } from "./support/contract-client.js";
 
 const users = "services/users/main.ts";
@@ -209,6 +209,21 @@ describe("users gRPC service (memory backends, real process)", () => {
       Array.from({ length: 50 }, (_, i) => client.call("UpdateUser", { user: { id: user.id, name: `N${i}` } })),
     );
     assert.equal((await client.call("GetUser", { id: user.id })).user.etag, "51");
+  });
+
+  test("every RPC is counted by method and outcome in charter_users_rpc_total", async () => {
+    const port = Number(service.ready.metricsPort);
+    const count = (method: string, code: string) =>
+      metricValue(port, "charter_users_rpc_total", { method, code }).catch(() => 0);
+    const okBefore = await count("CreateUser", "OK");
+    const missingBefore = await count("GetUser", "NOT_FOUND");
+    const badBefore = await count("GetUser", "INVALID_ARGUMENT");
+    await create("Counted");
+    await rejects(client.call("GetUser", { id: "1" }), grpc.status.NOT_FOUND);
+    await rejects(client.call("GetUser", { id: "x" }), grpc.status.INVALID_ARGUMENT);
+    assert.equal((await count("CreateUser", "OK")) - okBefore, 1);
+    assert.equal((await count("GetUser", "NOT_FOUND")) - missingBefore, 1);
+    assert.equal((await count("GetUser", "INVALID_ARGUMENT")) - badBefore, 1);
   });
 
   test("health answers SERVING and reflection lists the service", async () => {

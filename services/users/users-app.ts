@@ -15,7 +15,7 @@ import { createMongoUserStore } from "./stores/mongo-user-store.js";
 import type { UserCache } from "./user-cache.js";
 import type { UserStore } from "./user-store.js";
 import type { UsersConfig } from "./users-config.js";
-import { createUsersGrpcHandlers } from "./users-grpc.js";
+import { createUsersGrpcHandlers, USERS_RPCS } from "./users-grpc.js";
 import { createUsersService } from "./users-service.js";
 
 export const USERS_SERVICE_NAME = "charter.users.v1.UsersService";
@@ -60,6 +60,14 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     },
   });
 
+  const rpcs = new Counter({
+    name: "charter_users_rpc_total",
+    help: "Users gRPC calls by method and outcome: OK or the gRPC status code name.",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  for (const method of USERS_RPCS) rpcs.inc({ method, code: "OK" }, 0);
+
   const service = createUsersService({
     store,
     cache,
@@ -70,7 +78,14 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
   const grpc = await startGrpcServer({
     host: config.host,
     port: config.grpcPort,
-    services: [{ definition: UsersServiceService, implementation: createUsersGrpcHandlers(service, logger) }],
+    services: [
+      {
+        definition: UsersServiceService,
+        implementation: createUsersGrpcHandlers(service, logger, {
+          onRpc: (method, code) => rpcs.inc({ method, code }),
+        }),
+      },
+    ],
     reflect: ["charter/users/v1/users.proto"],
     logger,
   });

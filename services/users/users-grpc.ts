@@ -7,7 +7,7 @@ import { Metadata, type ServerUnaryCall, type ServiceError, type sendUnaryData }
 import type { User as UserMessage, UsersServiceServer } from "../../generated/proto/charter/users/v1/users.js";
 import { BadRequest, ErrorInfo } from "../../generated/proto/google/rpc/error_details.js";
 import { Status } from "../../generated/proto/google/rpc/status.js";
-import { AppError, grpcStatusOf, invalidArgument, isAppError } from "../../platform/errors.js";
+import { AppError, type Code, grpcStatusOf, invalidArgument, isAppError } from "../../platform/errors.js";
 import type { Logger } from "../../platform/logging.js";
 import { etagOf, type User, type UserChanges } from "./user.js";
 import type { UsersService } from "./users-service.js";
@@ -59,16 +59,49 @@ export function toServiceError(error: AppError, prefix = ""): Partial<ServiceErr
   return { code, details: error.message, metadata };
 }
 
-export function createUsersGrpcHandlers(service: UsersService, logger: Logger): UsersServiceServer {
+/** The RPC names as the proto spells them: the `method` label of the RPC counter. */
+export const USERS_RPCS = ["GetUser", "BatchGetUsers", "ListUsers", "CreateUser", "UpdateUser", "DeleteUser"] as const;
+export type UsersRpc = (typeof USERS_RPCS)[number];
+
+export interface UsersGrpcHooks {
+  /** Called once per RPC with its outcome: "OK" or the status code name. */
+  readonly onRpc?: (rpc: UsersRpc, code: "OK" | Code) => void;
+}
+
+/** The caller's x-request-id, bounded, or undefined when it sent none. */
+export function requestIdOf(metadata: Metadata): string | undefined {
+  const value = metadata.get("x-request-id")[0];
+  if (typeof value !== "string" || value === "") return undefined;
+  return value.slice(0, 128);
+}
+
+export function createUsersGrpcHandlers(
+  service: UsersService,
+  logger: Logger,
+  hooks: UsersGrpcHooks = {},
+): UsersServiceServer {
   /** Adapts an async handler; `prefix` is the request path of the user fields, for error details. */
   const unary =
-    <Req, Res>(rpc: string, run: (request: Req) => Promise<Res>, prefix = "") =>
+    <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>, prefix = "") =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const requestId = requestIdOf(call.metadata);
+      const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
+      const done = (code: "OK" | Code): void => {
+        hooks.onRpc?.(rpc, code);
+        log.debug({ code }, "rpc done");
+      };
       run(call.request).then(
-        (response) => callback(null, response),
+        (response) => {
+          done("OK");
+          callback(null, response);
+        },
         (error: unknown) => {
-          if (isAppError(error)) return callback(toServiceError(error, prefix));
-          logger.error({ err: error, rpc }, "unexpected error");
+          if (isAppError(error)) {
+            done(error.code);
+            return callback(toServiceError(error, prefix));
+          }
+          log.error({ err: error }, "unexpected error");
+          done("INTERNAL");
           callback(toServiceError(new AppError("INTERNAL", "internal error")));
         },
       );
