@@ -1,22 +1,42 @@
 /**
  * `npm start`: the whole platform on one machine, on embedded defaults unless the
- * environment names real backends (MONGO_URL, REDIS_URL). Waits until every service
- * is ready, prints where to reach it, and stops everything on Ctrl-C.
+ * environment names real backends (MONGO_URL, REDIS_URL). Starts the users service, then
+ * the gateway pointed at it, waits until both are ready, prints where to reach them, and
+ * stops both on Ctrl-C.
  */
-import { startService } from "./lib/processes.js";
+import { type ServiceProcess, startService } from "./lib/processes.js";
 
-const env = { LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" };
-const users = await startService("services/users/main.ts", env, "users service ready").catch((error: Error) => {
+// The services' logs are captured (shown only if one fails); info or finer, so their "ready" lines are logged.
+const env = {
+  LOG_LEVEL: ["debug", "trace"].includes(process.env.LOG_LEVEL ?? "") ? (process.env.LOG_LEVEL ?? "") : "info",
+};
+const started: ServiceProcess[] = [];
+const fail = async (error: Error): Promise<never> => {
   console.error(error.message);
+  for (const service of started.reverse()) await service.stop();
   process.exit(1);
-});
+};
 
+const users = await startService("services/users/main.ts", env, "users service ready").catch(fail);
+started.push(users);
+const gateway = await startService(
+  "services/gateway/main.ts",
+  { ...env, USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}` },
+  "gateway ready",
+).catch(fail);
+started.push(gateway);
+
+const http = `http://127.0.0.1:${gateway.ready.port}`;
 const embedded = [!process.env.MONGO_URL && "store (in-memory)", !process.env.REDIS_URL && "cache (in-memory)"].filter(
   Boolean,
 );
 console.log(`
 Charter is running.
 
+  REST            ${http}/v1/users
+  API docs        ${http}/docs   (Swagger UI; the contract at ${http}/openapi.json)
+  GraphQL         ${http}/graphql
+  health          ${http}/healthz, ${http}/readyz   metrics ${http}/metrics
   users gRPC      127.0.0.1:${users.ready.grpcPort}   (health + reflection on the same port)
   users metrics   http://127.0.0.1:${users.ready.metricsPort}/metrics
 ${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL and REDIS_URL to use real servers.\n` : ""}
@@ -27,14 +47,21 @@ const stop = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
   console.log("\nStopping…");
-  const code = await users.stop();
-  process.exit(code ?? 0);
+  const gatewayCode = await gateway.stop();
+  const usersCode = await users.stop();
+  process.exit(gatewayCode || usersCode || 0);
 };
 process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
-void users.exited.then((code) => {
-  if (!stopping) {
-    console.error(`users service exited unexpectedly (${code}):\n${users.output.slice(-20).join("\n")}`);
+for (const [name, service] of [
+  ["users service", users],
+  ["gateway", gateway],
+] as const) {
+  void service.exited.then(async (code) => {
+    if (stopping) return;
+    console.error(`${name} exited unexpectedly (${code}):\n${service.output.slice(-20).join("\n")}`);
+    stopping = true;
+    for (const other of [gateway, users]) if (other !== service) await other.stop();
     process.exit(1);
-  }
-});
+  });
+}

@@ -3,7 +3,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const tsx = `${root}node_modules/.bin/tsx`;
 const running = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
@@ -26,7 +25,12 @@ export interface ExitedProcess {
 }
 
 function launch(entry: string, env: Record<string, string>) {
-  const child = spawn(tsx, [entry], { cwd: root, env: { ...process.env, LOG_LEVEL: "info", ...env }, stdio: "pipe" });
+  // Node itself with tsx's loader (not the tsx wrapper, which would leave its node child behind when killed).
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    stdio: "pipe",
+  });
   running.add(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {

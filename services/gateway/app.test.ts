@@ -1,0 +1,76 @@
+/** The gateway's HTTP options in-process (Fastify inject): CORS from configuration, docs on or off. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createLogger } from "../../platform/logging.js";
+import { buildGateway, type GatewayOptions } from "./app.js";
+import { loadOpenApiDocument } from "./rest/openapi-document.js";
+import type { UsersClient } from "./users-client.js";
+
+const unreachable = async (): Promise<never> => {
+  throw new Error("not called in these tests");
+};
+const users: UsersClient = {
+  getUser: unreachable,
+  listUsers: unreachable,
+  createUser: unreachable,
+  updateUser: unreachable,
+  deleteUser: unreachable,
+  batchGetUsers: unreachable,
+  health: async () => "SERVING",
+  close: () => {},
+};
+const options = (overrides: Partial<GatewayOptions>): GatewayOptions => ({
+  users,
+  document: loadOpenApiDocument(),
+  logger: createLogger("gateway", "silent"),
+  bodyLimit: 65536,
+  corsOrigins: [],
+  docs: true,
+  ...overrides,
+});
+
+test("CORS is off by default and allows exactly the configured origins", async () => {
+  const none = await buildGateway(options({}));
+  const plain = await none.inject({ method: "GET", url: "/healthz", headers: { origin: "https://app.example.com" } });
+  assert.equal(plain.headers["access-control-allow-origin"], undefined);
+  await none.close();
+
+  const some = await buildGateway(options({ corsOrigins: ["https://app.example.com"] }));
+  const allowed = await some.inject({
+    method: "OPTIONS",
+    url: "/v1/users",
+    headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+  });
+  assert.equal(allowed.headers["access-control-allow-origin"], "https://app.example.com");
+  const get = await some.inject({ method: "GET", url: "/healthz", headers: { origin: "https://app.example.com" } });
+  assert.match(String(get.headers["access-control-expose-headers"]), /ETag/);
+  const other = await some.inject({ method: "GET", url: "/healthz", headers: { origin: "https://evil.example" } });
+  assert.equal(other.headers["access-control-allow-origin"], undefined);
+  await some.close();
+});
+
+test("docs off: no Swagger UI, the contract is still served", async () => {
+  const app = await buildGateway(options({ docs: false }));
+  const docs = await app.inject({ method: "GET", url: "/docs" });
+  assert.equal(docs.statusCode, 404);
+  assert.match(String(docs.headers["content-type"]), /^application\/problem\+json/);
+  assert.equal((await app.inject({ method: "GET", url: "/openapi.json" })).statusCode, 200);
+  await app.close();
+});
+
+test("extra plugins get the app and the users client", async () => {
+  let seen: UsersClient | undefined;
+  const app = await buildGateway(
+    options({
+      plugins: [
+        (instance, deps) => {
+          seen = deps.users;
+          instance.get("/extra", async () => ({ ok: true }));
+        },
+      ],
+    }),
+  );
+  assert.equal(seen, users);
+  assert.equal((await app.inject({ method: "GET", url: "/extra" })).statusCode, 200);
+  await app.close();
+});

@@ -1,0 +1,122 @@
+/**
+ * The HTTP gateway as a Fastify instance, not listening (main.ts listens; tests use port 0):
+ * request ids, CORS, the REST API from the contract, /openapi.json and /docs, health, metrics,
+ * and the extra plugins main.ts passes (GraphQL). Every error and unknown route is a problem document.
+ */
+import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
+import swagger, { type StaticDocumentSpec } from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { Histogram, type Registry } from "prom-client";
+import type { Logger } from "../../platform/logging.js";
+import { problemErrorHandler, problemNotFoundHandler } from "./rest/error-handler.js";
+import type { OpenApiDocument } from "./rest/openapi-document.js";
+import { problemOf, sendProblem } from "./rest/problem.js";
+import { registerRest } from "./rest/register-rest.js";
+import type { UsersClient } from "./users-client.js";
+
+export interface GatewayPluginDeps {
+  readonly users: UsersClient;
+  /** Whether interactive docs (Swagger UI, GraphiQL) are on. */
+  readonly docs: boolean;
+}
+
+/** A plugin main.ts adds to the gateway, e.g. GraphQL: `(app, { users, docs }) => registerGraphql(app, { users, graphiql: docs })`. */
+export type GatewayPlugin = (app: FastifyInstance, deps: GatewayPluginDeps) => Promise<void> | void;
+
+export interface GatewayOptions {
+  readonly users: UsersClient;
+  /** The parsed REST contract (loadOpenApiDocument()). */
+  readonly document: OpenApiDocument;
+  readonly logger: Logger;
+  /** Largest request body, in bytes. */
+  readonly bodyLimit: number;
+  /** Origins allowed by CORS; empty turns CORS off, ["*"] allows any origin. */
+  readonly corsOrigins: readonly string[];
+  /** Serve Swagger UI at /docs. */
+  readonly docs: boolean;
+  /** When given, request durations are recorded in it and served at /metrics. */
+  readonly metrics?: Registry;
+  readonly plugins?: readonly GatewayPlugin[];
+}
+
+const SERVICE_HEALTH = "charter.users.v1.UsersService";
+const HEALTH_ENTRIES = [`${SERVICE_HEALTH}/store`, `${SERVICE_HEALTH}/cache`];
+const READY_DEADLINE_MS = 1_000;
+
+/** An x-request-id a client sent, if it is a sensible one; otherwise the gateway makes one. */
+const requestIdOf = (header: string | string[] | undefined): string =>
+  typeof header === "string" && /^[\w.:@/+=-]{1,128}$/.test(header) ? header : randomUUID();
+
+export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit,
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers["x-request-id"]),
+  });
+
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler(problemNotFoundHandler);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  if (options.metrics) {
+    const duration = new Histogram({
+      name: "charter_gateway_http_request_duration_seconds",
+      help: "HTTP request duration by method, route template and status.",
+      labelNames: ["method", "route", "status"] as const,
+      registers: [options.metrics],
+    });
+    app.addHook("onResponse", async (request, reply) => {
+      duration.observe(
+        { method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    });
+    const registry = options.metrics;
+    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
+  }
+
+  if (options.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
+      methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+      exposedHeaders: ["ETag", "Location", "Retry-After", "x-request-id"],
+    });
+  }
+
+  const contract = JSON.stringify(options.document);
+  app.get("/openapi.json", async (_request, reply) => reply.type("application/json").send(contract));
+
+  if (options.docs) {
+    // The document is served as loaded; its 3.1 shape is wider than the plugin's OpenAPI 2/3.0 types.
+    const document = structuredClone(options.document) as unknown as StaticDocumentSpec["document"];
+    await app.register(swagger, { mode: "static", specification: { document } });
+    await app.register(swaggerUi, { routePrefix: "/docs" });
+  }
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) => {
+    const [overall, ...entries] = await Promise.all(
+      ["", ...HEALTH_ENTRIES].map((service) => options.users.health(service, READY_DEADLINE_MS)),
+    );
+    const checks = Object.fromEntries(HEALTH_ENTRIES.map((name, i) => [name, entries[i] ?? "UNKNOWN"]));
+    if (overall === "SERVING") return { status: "ready", users: overall, checks };
+    const detail =
+      overall === "UNREACHABLE" ? "no users instance answers" : `the users service reports ${overall ?? "UNKNOWN"}`;
+    const problem = { ...problemOf("UNAVAILABLE", detail, { instance: "/readyz" }), users: overall, checks };
+    return sendProblem(reply, problem);
+  });
+
+  await registerRest(app, { document: options.document, users: options.users });
+
+  for (const plugin of options.plugins ?? []) {
+    await plugin(app, { users: options.users, docs: options.docs });
+  }
+  return app;
+}

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError } from "../../platform/config.js";
+import { loadGatewayConfig } from "./gateway-config.js";
+
+test("defaults", () => {
+  const config = loadGatewayConfig({});
+  assert.equal(config.host, "0.0.0.0");
+  assert.equal(config.port, 8080);
+  assert.equal(config.usersAddr, "127.0.0.1:50051");
+  assert.equal(config.usersDeadlineMs, 2000);
+  assert.equal(config.bodyLimit, 65536);
+  assert.deepEqual(config.corsOrigins, []);
+  assert.equal(config.docs, true);
+  assert.equal(loadGatewayConfig({ NODE_ENV: "production" }).docs, false);
+  assert.equal(loadGatewayConfig({ NODE_ENV: "production", GATEWAY_DOCS: "on" }).docs, true);
+});
+
+test("CORS origins: none, any, or a list of origins", () => {
+  assert.deepEqual(loadGatewayConfig({ GATEWAY_CORS_ORIGINS: "*" }).corsOrigins, ["*"]);
+  assert.deepEqual(
+    loadGatewayConfig({ GATEWAY_CORS_ORIGINS: "https://app.example.com, http://localhost:3000" }).corsOrigins,
+    ["https://app.example.com", "http://localhost:3000"],
+  );
+});
+
+test("a bad value fails naming the variable", () => {
+  const cases: Record<string, string> = {
+    GATEWAY_PORT: "eighty",
+    USERS_ADDR: "no port here",
+    USERS_DEADLINE_MS: "0",
+    GATEWAY_BODY_LIMIT: "-5",
+    GATEWAY_CORS_ORIGINS: "https://app.example.com/path",
+    GATEWAY_DOCS: "maybe",
+    NODE_ENV: "staging",
+    LOG_LEVEL: "loud",
+  };
+  for (const [name, value] of Object.entries(cases)) {
+    assert.throws(
+      () => loadGatewayConfig({ [name]: value }),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(name),
+      name,
+    );
+  }
+});

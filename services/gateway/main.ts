@@ -1,0 +1,51 @@
+/**
+ * The gateway's composition root: configuration → users client → Fastify app (REST from the
+ * contract, docs, health, metrics, extra plugins) → listen. Logs "gateway ready" with the bound
+ * port; SIGTERM/SIGINT close the server (in-flight requests finish) and then the client.
+ */
+import type { AddressInfo } from "node:net";
+import { runMain } from "../../platform/lifecycle.js";
+import { createLogger } from "../../platform/logging.js";
+import { createMetricsRegistry } from "../../platform/metrics.js";
+import { buildGateway, type GatewayPlugin } from "./app.js";
+import { loadGatewayConfig } from "./gateway-config.js";
+import { registerGraphql } from "./graphql/index.js";
+import { loadOpenApiDocument } from "./rest/openapi-document.js";
+import { createUsersClient } from "./users-client.js";
+
+/** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
+const plugins: readonly GatewayPlugin[] = [(app, { users, docs }) => registerGraphql(app, { users, graphiql: docs })];
+
+runMain("gateway", async () => {
+  const config = loadGatewayConfig();
+  const logger = createLogger("gateway", config.logLevel);
+  const document = loadOpenApiDocument();
+  const users = createUsersClient({ target: config.usersAddr, deadlineMs: config.usersDeadlineMs });
+  const app = await buildGateway({
+    users,
+    document,
+    logger,
+    bodyLimit: config.bodyLimit,
+    corsOrigins: config.corsOrigins,
+    docs: config.docs,
+    metrics: createMetricsRegistry("gateway"),
+    plugins,
+  });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    users.close();
+    throw error;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  logger.info(
+    { port, host: config.host, usersAddr: config.usersAddr, docs: config.docs, corsOrigins: config.corsOrigins },
+    "gateway ready",
+  );
+  return {
+    async stop() {
+      await app.close();
+      users.close();
+    },
+  };
+});

@@ -1,0 +1,123 @@
+/**
+ * The REST API as a Fastify plugin built from the contract: one route per operation, bound to
+ * its handler by operationId, with the contract's media types, parameter and body validation
+ * and response schemas. Parsers, compilers and hooks stay inside this plugin's scope.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../../../platform/errors.js";
+import type { UsersClient } from "../users-client.js";
+import { createContractSchemas } from "./contract-schemas.js";
+import { problemErrorHandler, unsupportedMediaType } from "./error-handler.js";
+import type { OpenApiDocument, Operation } from "./openapi-document.js";
+import { operationsOf } from "./openapi-document.js";
+import type { BoundHandler, OperationHandlers, OperationId } from "./operation-types.js";
+import { problemOf, sendProblem } from "./problem.js";
+import { createUsersHandlers } from "./users-handlers.js";
+
+export interface RestOptions {
+  readonly document: OpenApiDocument;
+  readonly users: UsersClient;
+}
+
+const mediaTypeOf = (header: string | undefined): string | undefined =>
+  header?.split(";", 1)[0]?.trim().toLowerCase() || undefined;
+
+/** application/json and any +json type: the only bodies this API has. */
+const isJson = (mediaType: string): boolean => mediaType === "application/json" || mediaType.endsWith("+json");
+
+function parseJson(_request: FastifyRequest, body: string, done: (error: Error | null, body?: unknown) => void): void {
+  if (body.trim() === "") {
+    done(new AppError("INVALID_ARGUMENT", "the body is empty"));
+    return;
+  }
+  try {
+    done(null, JSON.parse(body));
+  } catch {
+    done(new AppError("INVALID_ARGUMENT", "the body is not valid JSON"));
+  }
+}
+
+export async function registerRest(app: FastifyInstance, { document, users }: RestOptions): Promise<void> {
+  const operations = operationsOf(document);
+  const byId = new Map(operations.map((op) => [op.id, op]));
+  const getUser = byId.get("getUser");
+  if (!getUser) throw new Error("the contract has no getUser operation");
+  const handlers: OperationHandlers = createUsersHandlers({
+    users,
+    userUrl: (id) => getUser.path.replace("{id}", encodeURIComponent(id)),
+  });
+  const unbound = operations.filter((op) => !(op.id in handlers)).map((op) => op.id);
+  const unknown = Object.keys(handlers).filter((id) => !byId.has(id));
+  if (unbound.length > 0 || unknown.length > 0) {
+    throw new Error(`handlers and contract disagree: no handler for [${unbound}], no operation for [${unknown}]`);
+  }
+
+  await app.register(async (scope) => {
+    const schemas = createContractSchemas(document);
+    scope.setValidatorCompiler(schemas.validatorCompiler);
+    scope.setSerializerCompiler(schemas.serializerCompiler);
+    scope.setErrorHandler(problemErrorHandler);
+    scope.removeAllContentTypeParsers();
+    const mediaTypes = new Set(operations.flatMap((op) => [...(op.requestBody?.content.keys() ?? [])]));
+    for (const mediaType of mediaTypes) {
+      if (!isJson(mediaType)) throw new Error(`the contract accepts ${mediaType}, which the gateway cannot parse`);
+      scope.addContentTypeParser(mediaType, { parseAs: "string" }, parseJson);
+    }
+    for (const op of operations) {
+      scope.route({
+        method: op.method as "GET",
+        url: op.route,
+        schema: schemas.routeSchema(op),
+        config: { restParameters: op.parameters.map((p) => p.name) },
+        preValidation: bodyCheck(op),
+        handler: bind(op, handlers[op.id as OperationId] as unknown as BoundHandler),
+      });
+    }
+  });
+}
+
+/** A body in a media type this operation does not accept is 415; a missing required body is 400. */
+function bodyCheck(op: Operation) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const mediaType = mediaTypeOf(request.headers["content-type"]);
+    if (request.body === undefined) {
+      if (op.requestBody?.required) {
+        const errors = [{ field: "/", message: "a JSON body is required" }];
+        const problem = problemOf("INVALID_ARGUMENT", "the request has no body", {
+          errors,
+          instance: request.url.split("?")[0] ?? "/",
+          requestId: request.id,
+        });
+        await sendProblem(reply, problem);
+      }
+      return;
+    }
+    if (!op.requestBody || mediaType === undefined || !op.requestBody.content.has(mediaType)) {
+      await sendProblem(reply, unsupportedMediaType(request));
+    }
+  };
+}
+
+/** Calls the handler with the validated inputs and writes its result in the documented media type. */
+function bind(op: Operation, handler: BoundHandler) {
+  const headerParameters = op.parameters.filter((p) => p.in === "header").map((p) => p.name);
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const header: Record<string, string> = {};
+    for (const name of headerParameters) {
+      const value = request.headers[name.toLowerCase()];
+      if (value !== undefined) header[name] = Array.isArray(value) ? value.join(", ") : value;
+    }
+    const result = await handler({
+      path: request.params,
+      query: request.query,
+      header,
+      body: request.body,
+      context: { requestId: request.id },
+    });
+    reply.code(result.status);
+    for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+    if (result.body === undefined) return reply.send();
+    const mediaType = op.responses.get(String(result.status))?.content.keys().next().value ?? "application/json";
+    return reply.type(mediaType).send(result.body);
+  };
+}
