@@ -28,13 +28,7 @@ export type paths = {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /**
-                 * @description The user's id.
-                 * @example 7281634251938816001
-                 */
-                id: components["parameters"]["UserId"];
-            };
+            path?: never;
             cookie?: never;
         };
         /** Get a user */
