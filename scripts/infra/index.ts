@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { ensureEtcd, ensureMongo, ensureRedis } from "./provision.js";
 import { HOST, type RunningServer, startServer } from "./start-server.js";
 
+export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
 export { ensureEtcd, ensureMongo, ensureRedis, MONGO_JAVA_SERVER_VERSION } from "./provision.js";
 export { freePorts, type RunningServer } from "./start-server.js";
 

@@ -58,7 +58,7 @@ const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
 const aptUpdate = once(() => run("apt-get", [...aptOptions, "update"], { env: aptEnv, maxBuffer }));
 
 /** Path to `binary`; installs `packages` with apt-get if it is missing and we are root, else says what to install. */
-async function ensureBinary(binary: string, packages: readonly string[]): Promise<string> {
+export async function ensureBinary(binary: string, packages: readonly string[]): Promise<string> {
   const found = which(binary);
   if (found) return found;
   const missing = `${binary} not found: install it with "apt-get install -y ${packages.join(" ")}"`;

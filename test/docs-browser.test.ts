@@ -1,0 +1,146 @@
+/**
+ * The gateway's interactive docs in a real headless Chromium (Debian's package, provisioned by
+ * scripts/infra/browser.ts), against the real gateway and users service on port 0:
+ * Swagger UI at /docs executes GET /v1/users/{id} and shows the live 200, and GraphiQL at
+ * /graphiql runs a users query and shows the data.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { launchBrowser } from "../scripts/infra/index.js";
+import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+
+/** Browsers on a 2-core machine next to two services: deadlines are generous on purpose. */
+const STEP_MS = 30_000;
+const TEST_MS = 180_000;
+
+interface CreatedUser {
+  readonly id: string;
+  readonly email: string;
+}
+
+describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
+  let platform: RunningPlatform | undefined;
+  let browser: Browser | undefined;
+
+  before(async () => {
+    platform = await startPlatform();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await platform?.stop();
+  });
+
+  /** A page that remembers the errors its scripts hit, for the failure message. */
+  async function openPage(): Promise<{ page: Page; errors: string[] }> {
+    assert.ok(browser, "the browser was launched");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(STEP_MS);
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    return { page, errors };
+  }
+
+  async function createUser(): Promise<CreatedUser> {
+    assert.ok(platform);
+    const email = `docs.${randomUUID().slice(0, 8)}@example.com`;
+    const response = await fetch(`${platform.baseUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Docs Reader", email }),
+    });
+    assert.equal(response.status, 201, await response.clone().text());
+    const { id } = (await response.json()) as { id: string };
+    return { id, email };
+  }
+
+  test("Swagger UI at /docs executes GET /v1/users/{id} and shows the live 200", { timeout: TEST_MS }, async () => {
+    assert.ok(platform);
+    const user = await createUser();
+    const { page, errors } = await openPage();
+    try {
+      const response = await page.goto(`${platform.baseUrl}/docs`, { waitUntil: "load" });
+      assert.equal(response?.status(), 200, `GET /docs answers ${response?.status()}`);
+
+      const operation = page.locator("#operations-users-getUser");
+      await operation.waitFor({ state: "visible" });
+      await operation.locator(".opblock-summary").first().click();
+      await operation.getByRole("button", { name: "Try it out" }).click();
+
+      await operation.locator(".parameters").first().waitFor({ state: "visible" });
+      const listed = await operation
+        .locator("tr[data-param-name]")
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-param-name")));
+      assert.ok(
+        listed.includes("id"),
+        `Swagger UI lists the path parameter id for GET /v1/users/{id}; it lists ${JSON.stringify(listed)}`,
+      );
+      await operation.locator('tr[data-param-name="id"] input').fill(user.id);
+      // Try-it-out prefills the contract's example If-None-Match ("1"), which is a new user's etag: a 304.
+      await operation.locator('tr[data-param-name="If-None-Match"] input').fill("");
+      await operation.getByRole("button", { name: "Execute" }).click();
+
+      const status = operation.locator(".live-responses-table tbody .response-col_status").first();
+      await status.waitFor({ state: "visible" });
+      assert.equal((await status.innerText()).trim().split(/\s+/)[0], "200", "the live response status in the UI");
+      const body = await operation.locator(".live-responses-table tbody .response-col_description").first().innerText();
+      assert.ok(body.includes(user.id) && body.includes(user.email), `the UI shows the user: ${body}`);
+      const requestUrl = await operation.locator(".request-url").first().innerText();
+      assert.ok(requestUrl.includes(`/v1/users/${user.id}`), `the request went to the user's URL: ${requestUrl}`);
+    } catch (error) {
+      throw new Error(`${String(error)}\npage errors: ${JSON.stringify(errors)}`, { cause: error });
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  test("GraphiQL at /graphiql runs a users query through the UI", { timeout: TEST_MS }, async () => {
+    assert.ok(platform);
+    await createUser();
+    // users(first: 1) is the first user in creation order: the same as the REST API's first page.
+    const firstPage = await fetch(`${platform.baseUrl}/v1/users?pageSize=1`);
+    assert.equal(firstPage.status, 200);
+    const first = ((await firstPage.json()) as { users: CreatedUser[] }).users[0];
+    assert.ok(first, "there is a first user");
+    const { page, errors } = await openPage();
+    try {
+      const response = await page.goto(`${platform.baseUrl}/graphiql`, { waitUntil: "load" });
+      assert.equal(
+        response?.status(),
+        200,
+        `GET /graphiql answers ${response?.status()}: GraphiQL must be served by services/gateway/main.ts`,
+      );
+
+      const editor = page.locator(".graphiql-query-editor .CodeMirror").first();
+      await editor.waitFor({ state: "visible" });
+      await editor.click();
+      await page.keyboard.press("Control+A");
+      await page.keyboard.press("Delete");
+      // insertText types no keys, so the editor's bracket auto-closing does not double the braces.
+      await page.keyboard.insertText("{ users(first: 1) { edges { node { id email } } } }");
+      await page.locator(".graphiql-execute-button").first().click();
+
+      const result = page.locator(".graphiql-response").first();
+      await result
+        .getByText(`"${first.id}"`)
+        .waitFor({ state: "visible" })
+        .catch(async (error: unknown) => {
+          throw new Error(`the result pane never showed the user: ${await result.innerText()}`, { cause: error });
+        });
+      const text = await result.innerText();
+      assert.ok(text.includes('"data"') && text.includes('"users"'), `a data answer: ${text}`);
+      assert.ok(text.includes(first.email), `the first user's email: ${text}`);
+      assert.ok(!text.includes('"errors"'), `no GraphQL errors: ${text}`);
+    } catch (error) {
+      throw new Error(`${String(error)}\npage errors: ${JSON.stringify(errors)}`, { cause: error });
+    } finally {
+      await page.context().close();
+    }
+  });
+});
