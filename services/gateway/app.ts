@@ -3,13 +3,14 @@
  * request ids, CORS, the REST API from the contract, /openapi.json and /docs, health, metrics,
  * and the extra plugins main.ts passes (GraphQL). Every error and unknown route is a problem document.
  */
-import { randomUUID } from "node:crypto";
+
 import cors from "@fastify/cors";
 import swagger, { type StaticDocumentSpec } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
+import { requestIdOf } from "./request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./rest/error-handler.js";
 import type { OpenApiDocument } from "./rest/openapi-document.js";
 import { problemOf, sendProblem } from "./rest/problem.js";
@@ -44,10 +45,6 @@ export interface GatewayOptions {
 const SERVICE_HEALTH = "charter.users.v1.UsersService";
 const HEALTH_ENTRIES = [`${SERVICE_HEALTH}/store`, `${SERVICE_HEALTH}/cache`];
 const READY_DEADLINE_MS = 1_000;
-
-/** An x-request-id a client sent, if it is a sensible one; otherwise the gateway makes one. */
-const requestIdOf = (header: string | string[] | undefined): string =>
-  typeof header === "string" && /^[\w.:@/+=-]{1,128}$/.test(header) ? header : randomUUID();
 
 export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({

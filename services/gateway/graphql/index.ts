@@ -6,11 +6,12 @@
  * Everything is registered in its own encapsulated scope: the host app's error handler,
  * decorators and other routes are not touched.
  */
-import { randomUUID } from "node:crypto";
+
 import { readFile } from "node:fs/promises";
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { buildSchema } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import { requestIdOf } from "../request-id.js";
 import type { UsersClient } from "../users-client.js";
 import { enforceConstraints } from "./constraints.js";
 import { formatGraphqlErrors } from "./error-formatter.js";
@@ -33,12 +34,6 @@ export interface GraphqlOptions {
   readonly maxFields?: number;
   /** Lexical tokens allowed in one query document; default 10000. */
   readonly maxTokens?: number;
-}
-
-/** The caller's x-request-id when it is a sensible one (the gateway's own rule), else a new one. */
-export function requestIdOf(request: FastifyRequest): string {
-  const header = request.headers["x-request-id"];
-  return typeof header === "string" && /^[\w.:@/+=-]{1,128}$/.test(header) ? header : randomUUID();
 }
 
 export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
@@ -72,7 +67,7 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
       context: (request, reply): Omit<GraphqlContext, keyof MercuriusContext> => {
         // The host app may already have settled the request id (and answered with it): keep it.
         const settled = reply.getHeader("x-request-id");
-        const requestId = typeof settled === "string" ? settled : requestIdOf(request);
+        const requestId = typeof settled === "string" ? settled : requestIdOf(request.headers["x-request-id"]);
         if (settled === undefined) reply.header("x-request-id", requestId);
         return { requestId, users: opts.users, userById: createUserLoader(opts.users, { requestId }) };
       },
