@@ -317,7 +317,9 @@ describe("gateway REST API (real users and gateway processes)", () => {
     const asset = html.match(/src="([^"]*swagger-ui-bundle\.js)"/)?.[1];
     assert.ok(asset, "Swagger UI loads its bundle from the gateway");
     assert.ok(asset.startsWith("/docs/") || asset.startsWith("./"), `local asset ${asset}`);
-    assert.equal((await fetch(new URL(asset, `${base}/docs/`))).status, 200);
+    const bundle = await fetch(new URL(asset, `${base}/docs/`));
+    assert.equal(bundle.status, 200);
+    assert.ok((await bundle.arrayBuffer()).byteLength > 0);
     const served = (await (await fetch(`${base}/docs/json`)).json()) as { openapi: string };
     assert.equal(served.openapi, "3.1.0");
 

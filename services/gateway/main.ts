@@ -1,7 +1,8 @@
 /**
  * The gateway's composition root: configuration → users client → Fastify app (REST from the
  * contract, docs, health, metrics, extra plugins) → listen. Logs "gateway ready" with the bound
- * port; SIGTERM/SIGINT close the server (in-flight requests finish) and then the client.
+ * port; SIGTERM/SIGINT close the server (in-flight requests finish, up to SHUTDOWN_TIMEOUT_MS) and
+ * then the client.
  */
 import type { AddressInfo } from "node:net";
 import { runMain } from "../../platform/lifecycle.js";
@@ -44,7 +45,11 @@ runMain("gateway", async () => {
   );
   return {
     async stop() {
+      // In-flight requests may finish; a client that is still reading (or sending) after the
+      // shutdown timeout has its connection closed rather than holding the process.
+      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
       await app.close();
+      clearTimeout(force);
       users.close();
     },
   };
