@@ -119,3 +119,4 @@ export async function startMongo(opts: ServerOptions = {}): Promise<RunningServe
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
   });
 }
+export { type EtcdCluster, type EtcdClusterOptions, startEtcdCluster } from "./etcd-cluster.js";

@@ -1,0 +1,67 @@
+/** Helpers for the registry tests: waiting on conditions, capturing logs, reading etcd directly. */
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import type { Logger } from "../logging.js";
+
+/** Polls `condition` until it returns a truthy value (returned) or `timeoutMs` passes (throws `what`). */
+export async function waitFor<T>(
+  what: string,
+  condition: () => T | Promise<T>,
+  { timeoutMs, intervalMs = 50 }: { timeoutMs: number; intervalMs?: number },
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError === undefined ? "" : ` (last error: ${String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/**
+ * Checks `condition` repeatedly for `durationMs` and fails at the first false: for what must *stay* true
+ * (a key that must not vanish while something else happens).
+ */
+export async function holdsFor(what: string, condition: () => Promise<boolean>, durationMs: number): Promise<void> {
+  const end = Date.now() + durationMs;
+  while (Date.now() < end) {
+    if (!(await condition())) throw new Error(`${what} stopped holding`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export interface CapturedLogs {
+  readonly logger: Logger;
+  /** Parsed log lines so far. */
+  lines(): readonly Record<string, unknown>[];
+  /** How many lines have this `msg`. */
+  count(msg: string): number;
+}
+
+/** A pino logger that keeps its lines in memory (printed on stderr too when REGISTRY_TEST_LOGS is set). */
+export function captureLogs(level = "debug"): CapturedLogs {
+  const lines: Record<string, unknown>[] = [];
+  const echo = process.env.REGISTRY_TEST_LOGS !== undefined;
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split("\n")) {
+        if (line === "") continue;
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+        if (echo) process.stderr.write(`${line}\n`);
+      }
+      done();
+    },
+  });
+  const logger = pino({ level, base: { service: "registry-test" } }, stream);
+  return { logger, lines: () => lines, count: (msg) => lines.filter((line) => line.msg === msg).length };
+}
+
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
