@@ -56,7 +56,11 @@ export const grpcStatusOf: Record<Code, number> = {
   UNAUTHENTICATED: 16,
 };
 
-/** HTTP status of each code. ABORTED is an etag mismatch here, so 412 (RFC 9110 If-Match). */
+/**
+ * HTTP status of each code. ABORTED is an etag mismatch here, so 412 (RFC 9110 If-Match);
+ * FAILED_PRECONDITION is a request that conflicts with what the server holds (an idempotency key
+ * reused with another body), so 422.
+ */
 export const httpStatusOf: Record<Code, number> = {
   CANCELLED: 499,
   UNKNOWN: 500,
@@ -66,7 +70,7 @@ export const httpStatusOf: Record<Code, number> = {
   ALREADY_EXISTS: 409,
   PERMISSION_DENIED: 403,
   RESOURCE_EXHAUSTED: 429,
-  FAILED_PRECONDITION: 400,
+  FAILED_PRECONDITION: 422,
   ABORTED: 412,
   OUT_OF_RANGE: 400,
   UNIMPLEMENTED: 501,

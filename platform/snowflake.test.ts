@@ -44,3 +44,16 @@ test("different workers never collide, and the worker id is range-checked", () =
   assert.throws(() => createSnowflake(MAX_WORKER_ID + 1), RangeError);
   assert.throws(() => createSnowflake(-1), RangeError);
 });
+
+test("a generator that replaces another with afterMs keeps ids increasing, even under a smaller worker id", () => {
+  const now = EPOCH_MS + 5_000;
+  const first = createSnowflake(900, () => now);
+  const before = BigInt(first.next());
+  const second = createSnowflake(3, () => now, { afterMs: first.lastMs() });
+  const after = BigInt(second.next());
+  assert.ok(after > before, `${after} after ${before}`);
+  assert.equal(after >> 22n, 5_001n, "the next millisecond is borrowed while the clock is not past the floor");
+  assert.equal((after >> 12n) & 1023n, 3n);
+  const later = createSnowflake(3, () => now + 10, { afterMs: first.lastMs() });
+  assert.equal(BigInt(later.next()) >> 22n, 5_010n, "once the clock is past the floor, it is used");
+});

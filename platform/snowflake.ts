@@ -13,16 +13,33 @@ const MAX_SEQUENCE = (1 << Number(SEQUENCE_BITS)) - 1;
 export interface SnowflakeGenerator {
   next(): string;
   readonly workerId: number;
+  /** The logical millisecond (since EPOCH_MS) of the last id issued, or the floor it started from. */
+  lastMs(): number;
 }
 
-export function createSnowflake(workerId: number, now: () => number = Date.now): SnowflakeGenerator {
+export interface SnowflakeOptions {
+  /**
+   * Issue only ids whose millisecond is greater than this one (since EPOCH_MS): a generator that replaces
+   * another one of the same process (say, under a new worker id) passes the old one's lastMs(), so ids keep
+   * increasing across the change whatever the two worker ids are.
+   */
+  readonly afterMs?: number;
+}
+
+export function createSnowflake(
+  workerId: number,
+  now: () => number = Date.now,
+  opts: SnowflakeOptions = {},
+): SnowflakeGenerator {
   if (!Number.isInteger(workerId) || workerId < 0 || workerId > MAX_WORKER_ID) {
     throw new RangeError(`worker id must be an integer from 0 to ${MAX_WORKER_ID}`);
   }
-  let lastMs = -1;
-  let sequence = 0;
+  // Starting "at the end" of afterMs makes the first id borrow the next millisecond if the clock is not past it.
+  let lastMs = opts.afterMs ?? -1;
+  let sequence = opts.afterMs === undefined ? 0 : MAX_SEQUENCE;
   return {
     workerId,
+    lastMs: () => lastMs,
     next() {
       const ms = Math.max(now() - EPOCH_MS, 0);
       if (ms > lastMs) {

@@ -47,6 +47,11 @@ export const fieldRules = {
       "maxLen": 512
     }
   },
+  "charter.users.v1.CreateUserRequest": {
+    "requestId": {
+      "maxLen": 128
+    }
+  },
   "charter.users.v1.DeleteUserRequest": {
     "id": {
       "required": true,

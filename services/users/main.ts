@@ -1,9 +1,10 @@
 import { runMain } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
-import { startUsers } from "./users-app.js";
+import { resolveUsersConfig, startUsers } from "./users-app.js";
 import { loadUsersConfig } from "./users-config.js";
 
 runMain("users", async () => {
-  const config = loadUsersConfig();
-  return startUsers(config, createLogger("users", config.logLevel));
+  const env = loadUsersConfig();
+  const logger = createLogger("users", env.logLevel);
+  return startUsers(await resolveUsersConfig(env, logger), logger);
 });

@@ -22,6 +22,7 @@ export interface UserChanges {
 
 const rules = fieldRules["charter.users.v1.User"];
 const listRules = fieldRules["charter.users.v1.ListUsersRequest"];
+const createRules = fieldRules["charter.users.v1.CreateUserRequest"];
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_BATCH_IDS = 100;
 const ID_PATTERN = new RegExp(rules.id.pattern);
@@ -60,9 +61,15 @@ function checkEmail(value: string, out: FieldViolation[]): string {
   return email;
 }
 
-/** Validates a new user's fields; every bad field is reported at once. */
-export function validateNewUser(input: UserChanges): Required<UserChanges> {
+/**
+ * Validates a new user's fields, and the idempotency key of its creation when there is one (empty: none);
+ * every bad field is reported at once.
+ */
+export function validateNewUser(input: UserChanges, requestId = ""): Required<UserChanges> {
   const violations: FieldViolation[] = [];
+  if (length(requestId) > createRules.requestId.maxLen) {
+    violations.push({ field: "requestId", description: `must be at most ${createRules.requestId.maxLen} characters` });
+  }
   const name = input.name === undefined ? "" : checkName(input.name, violations);
   if (input.name === undefined) violations.push({ field: "name", description: "is required" });
   const email = input.email === undefined ? "" : checkEmail(input.email, violations);
@@ -135,6 +142,10 @@ export const emailTaken = (): AppError =>
   new AppError("ALREADY_EXISTS", "email is already in use", {
     fieldViolations: [{ field: "email", description: "is already in use" }],
     reason: "EMAIL_TAKEN",
+  });
+export const idempotencyKeyReused = (): AppError =>
+  new AppError("FAILED_PRECONDITION", "this request id was already used to create a different user", {
+    reason: "IDEMPOTENCY_KEY_REUSED",
   });
 export const staleEtag = (etag: string): AppError =>
   new AppError("ABORTED", `etag "${etag}" does not match the current version`, { reason: "ETAG_MISMATCH" });

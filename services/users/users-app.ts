@@ -2,23 +2,64 @@
  * Composition of the users service: configuration → adapters → use cases → gRPC server,
  * health and metrics. main.ts runs it as a process; tests run it in-process on port 0.
  */
+import { readFileSync } from "node:fs";
 import { Counter, Gauge } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
 import { startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, serveMetrics } from "../../platform/metrics.js";
-import { createSnowflake } from "../../platform/snowflake.js";
+import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
+import { createEtcdRegistrar, type EtcdRegistrar } from "../../platform/registry/etcd-registrar.js";
+import {
+  createLeasedSnowflake,
+  createWorkerIdLease,
+  type WorkerIdLease,
+} from "../../platform/registry/worker-id-lease.js";
+import { createSnowflake, type SnowflakeGenerator } from "../../platform/snowflake.js";
 import { createMemoryCache } from "./caches/memory-cache.js";
 import { createRedisCache } from "./caches/redis-cache.js";
 import { createMemoryUserStore } from "./stores/memory-user-store.js";
 import { createMongoUserStore } from "./stores/mongo-user-store.js";
 import type { UserCache } from "./user-cache.js";
 import type { UserStore } from "./user-store.js";
-import type { UsersConfig } from "./users-config.js";
+import { MONGO_URL_KEY, REDIS_URL_KEY, type UsersConfig, withEtcdInfrastructure } from "./users-config.js";
 import { createUsersGrpcHandlers, USERS_RPCS } from "./users-grpc.js";
 import { createUsersService } from "./users-service.js";
 
 export const USERS_SERVICE_NAME = "charter.users.v1.UsersService";
+/** The name users instances register under: `/charter/services/users/<instance-id>`. */
+export const USERS_REGISTRY_NAME = "users";
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/**
+ * In cluster mode (ETCD_ENDPOINTS set), MONGO_URL and REDIS_URL left unset are read once from etcd
+ * (`/charter/config/mongo-url`, `/charter/config/redis-url`); the environment always wins. An etcd that does not
+ * answer within ETCD_CONNECT_TIMEOUT_MS stops start-up.
+ */
+export async function resolveUsersConfig(config: UsersConfig, logger: Logger): Promise<UsersConfig> {
+  if (config.etcdEndpoints.length === 0 || (config.mongoUrl && config.redisUrl)) return config;
+  const values = await readEtcdConfig(
+    config.etcdEndpoints,
+    [MONGO_URL_KEY, REDIS_URL_KEY],
+    config.etcdConnectTimeoutMs,
+  );
+  const resolved = withEtcdInfrastructure(config, values);
+  logger.info(
+    { mongo: resolved.sources.mongo, redis: resolved.sources.redis, keys: [MONGO_URL_KEY, REDIS_URL_KEY] },
+    "infrastructure configuration (env wins over etcd; default: embedded)",
+  );
+  return resolved.config;
+}
+
+/** The address other services dial: USERS_ADVERTISE_ADDR, else the bound port on loopback or on the host. */
+export function advertisedAddress(config: Pick<UsersConfig, "advertiseAddr" | "host">, port: number): string {
+  if (config.advertiseAddr) return config.advertiseAddr;
+  if (["0.0.0.0", "127.0.0.1", "::", "localhost", ""].includes(config.host)) return `127.0.0.1:${port}`;
+  return config.host.includes(":") ? `[${config.host}]:${port}` : `${config.host}:${port}`;
+}
 
 export interface RunningUsers {
   readonly grpcPort: number;
@@ -29,6 +70,8 @@ export interface RunningUsers {
 }
 
 export async function startUsers(config: UsersConfig, logger: Logger): Promise<RunningUsers> {
+  const startedAt = new Date().toISOString();
+  const clustered = config.etcdEndpoints.length > 0;
   const registry = createMetricsRegistry("users");
   const store = config.mongoUrl
     ? await createMongoUserStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
@@ -68,11 +111,48 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
   });
   for (const method of USERS_RPCS) rpcs.inc({ method, code: "OK" }, 0);
 
+  // Worker id: USERS_WORKER_ID when set; else leased from etcd in cluster mode (creates are refused until it is
+  // held, and whenever it goes unconfirmed); else 0.
+  let workerLease: WorkerIdLease | undefined;
+  let fixedIds: SnowflakeGenerator | undefined;
+  if (config.workerId === undefined && clustered) {
+    workerLease = createWorkerIdLease({
+      endpoints: config.etcdEndpoints,
+      service: USERS_REGISTRY_NAME,
+      instanceId: config.instanceId,
+      leaseTtlSeconds: Math.max(2, config.leaseTtlSeconds),
+      logger,
+    });
+    const lease = workerLease;
+    const held = await Promise.race([
+      lease.start().then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(resolve, config.etcdConnectTimeoutMs, false).unref()),
+    ]);
+    if (!held) {
+      logger.warn(
+        { timeoutMs: config.etcdConnectTimeoutMs },
+        "no worker id leased yet; CreateUser is UNAVAILABLE until one is (reads are served)",
+      );
+    }
+  } else {
+    fixedIds = createSnowflake(config.workerId ?? 0);
+  }
+  const ids = workerLease ? createLeasedSnowflake(workerLease) : (fixedIds as SnowflakeGenerator);
+  new Gauge({
+    name: "charter_users_worker_id",
+    help: "The snowflake worker id in use; -1 while none is usable (creates are refused).",
+    registers: [registry],
+    collect() {
+      this.set(workerLease ? (workerLease.current()?.workerId ?? -1) : (fixedIds?.workerId ?? -1));
+    },
+  });
+
   const service = createUsersService({
     store,
     cache,
-    ids: createSnowflake(config.workerId),
+    ids,
     logger,
+    idempotencyTtlMs: config.idempotencyTtlMs,
     onCacheRead: (result) => cacheReads.inc({ result }),
   });
   const grpc = await startGrpcServer({
@@ -88,6 +168,50 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     ],
     reflect: ["charter/users/v1/users.proto"],
     logger,
+  });
+
+  // Registration in etcd (cluster mode): only while the service is SERVING. A store that stops answering
+  // deregisters the instance (clients then stop sending it calls it cannot serve); it registers again when the
+  // store is back. Changes are chained, so a new registration never races the revocation of the last one.
+  const address = advertisedAddress(config, grpc.port);
+  let registrar: EtcdRegistrar | undefined;
+  let registrationChange: Promise<void> = Promise.resolve();
+  let shuttingDown = false;
+  const registered = () => registrar?.state().status === "registered";
+  const updateRegistryHealth = () => {
+    if (clustered) grpc.setStatus(`${USERS_SERVICE_NAME}/registry`, registered() ? "SERVING" : "NOT_SERVING");
+  };
+  const syncRegistration = (serving: boolean): void => {
+    if (!clustered || shuttingDown || serving === (registrar !== undefined)) return;
+    if (serving) {
+      const next = createEtcdRegistrar({
+        endpoints: config.etcdEndpoints,
+        service: USERS_REGISTRY_NAME,
+        instanceId: config.instanceId,
+        value: { address, version: VERSION, zone: config.zone, startedAt },
+        leaseTtlSeconds: config.leaseTtlSeconds,
+        logger,
+      });
+      registrar = next;
+      registrationChange = registrationChange.then(() => {
+        // Not awaited beyond the chain: registration keeps trying while etcd is down and never blocks serving.
+        if (registrar === next) void next.start().then(updateRegistryHealth);
+      });
+    } else {
+      const old = registrar;
+      registrar = undefined;
+      logger.warn("the user store does not answer: deregistering from etcd until it does");
+      registrationChange = registrationChange.then(() => old?.stop());
+    }
+    updateRegistryHealth();
+  };
+  new Gauge({
+    name: "charter_users_registered",
+    help: "1 while this instance is registered in etcd (cluster mode), 0 otherwise.",
+    registers: [registry],
+    collect() {
+      this.set(registered() ? 1 : 0);
+    },
   });
 
   // Serving while the store answers; the cache has its own entry and never takes the service down.
@@ -107,6 +231,8 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     grpc.setStatus(USERS_SERVICE_NAME, status);
     grpc.setStatus(`${USERS_SERVICE_NAME}/store`, status);
     grpc.setStatus(`${USERS_SERVICE_NAME}/cache`, cache.health().up ? "SERVING" : "NOT_SERVING");
+    syncRegistration(up);
+    updateRegistryHealth();
   };
   await checkHealth();
   const healthTimer = setInterval(() => void checkHealth(), config.healthIntervalMs);
@@ -119,7 +245,11 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
       metricsPort: metrics.port,
       store: config.mongoUrl ? "mongodb" : "memory",
       cache: cache.backend,
-      workerId: config.workerId,
+      workerId: workerLease ? (workerLease.current()?.workerId ?? null) : (fixedIds?.workerId ?? null),
+      workerIdSource: workerLease ? "etcd" : config.workerId === undefined ? "default" : "env",
+      instanceId: config.instanceId,
+      registry: clustered ? "etcd" : "none",
+      address,
     },
     "users service ready",
   );
@@ -131,8 +261,21 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     cache,
     async stop() {
       clearInterval(healthTimer);
+      // Deregister first, then give clients REGISTRY_DRAIN_MS to drop this instance while it still serves;
+      // only then stop accepting calls (in-flight ones finish).
+      shuttingDown = true;
+      const last = registrar;
+      registrar = undefined;
+      await registrationChange;
+      if (last) {
+        const wasRegistered = last.state().registrations > 0;
+        await last.stop();
+        if (wasRegistered && config.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainMs));
+      }
       await grpc.stop(config.shutdownTimeoutMs);
       await metrics.stop();
+      // The worker id is released last: calls that finished above may still have minted ids under it.
+      await workerLease?.stop();
       await cache.close();
       await store.close();
       logger.info("users service stopped");

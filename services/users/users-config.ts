@@ -1,4 +1,7 @@
-import { envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { randomBytes } from "node:crypto";
+import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { parseEndpoints } from "../../platform/registry/etcd-client.js";
+import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
 import { MAX_WORKER_ID } from "../../platform/snowflake.js";
 
 export interface UsersConfig {
@@ -12,29 +15,96 @@ export interface UsersConfig {
   readonly cacheTtlMs: number;
   readonly cacheFenceTtlMs: number;
   readonly cacheProbeIntervalMs: number;
-  readonly workerId: number;
+  /** USERS_WORKER_ID; undefined when unset: leased from etcd in cluster mode, 0 otherwise. */
+  readonly workerId: number | undefined;
   readonly healthIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** ETCD_ENDPOINTS; empty when unset (no registry: no registration, no leased worker id). */
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdConnectTimeoutMs: number;
+  readonly instanceId: string;
+  /** USERS_ADVERTISE_ADDR; undefined → derived from the host and the bound port. */
+  readonly advertiseAddr: string | undefined;
+  readonly zone: string;
+  readonly leaseTtlSeconds: number;
+  readonly drainMs: number;
+  readonly idempotencyTtlMs: number;
 }
+
+const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
+const ENDPOINT = /^https?:\/\/[^/?#\s,]+\/?$/;
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 
 /** The users service's configuration from the environment; throws ConfigError naming a bad variable. */
 export function loadUsersConfig(env: Readonly<Record<string, string | undefined>> = process.env): UsersConfig {
   const e = envReader(env);
+  const etcdEndpoints = parseEndpoints(e.string("ETCD_ENDPOINTS", ""));
+  for (const endpoint of etcdEndpoints) {
+    if (!ENDPOINT.test(endpoint)) {
+      throw new ConfigError(
+        `ETCD_ENDPOINTS must be comma-separated http:// or https:// URLs, got ${JSON.stringify(endpoint)}`,
+      );
+    }
+  }
+  const instanceId = e.string("USERS_INSTANCE_ID", `users-${randomBytes(4).toString("hex")}`);
+  if (!SEGMENT.test(instanceId)) {
+    throw new ConfigError(`USERS_INSTANCE_ID must be 1 to 128 of [A-Za-z0-9._-], got ${JSON.stringify(instanceId)}`);
+  }
+  const advertise = e.string("USERS_ADVERTISE_ADDR", "");
+  if (advertise !== "" && !HOST_PORT.test(advertise)) {
+    throw new ConfigError(`USERS_ADVERTISE_ADDR must be host:port, got ${JSON.stringify(advertise)}`);
+  }
+  const explicitWorkerId = e.string("USERS_WORKER_ID", "") !== "";
   return {
     host: e.string("USERS_HOST", "0.0.0.0"),
     grpcPort: e.port("USERS_GRPC_PORT", 50051),
     metricsPort: e.port("USERS_METRICS_PORT", 9464),
-    mongoUrl: e.optionalUrl("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
+    mongoUrl: e.optionalUrl("MONGO_URL", MONGO_PROTOCOLS),
     mongoConnectTimeoutMs: e.int("MONGO_CONNECT_TIMEOUT_MS", 5000, 100, 120_000),
-    redisUrl: e.optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
+    redisUrl: e.optionalUrl("REDIS_URL", REDIS_PROTOCOLS),
     redisCommandTimeoutMs: e.int("REDIS_COMMAND_TIMEOUT_MS", 250, 10, 60_000),
     cacheTtlMs: e.int("CACHE_TTL_MS", 60_000, 100, 86_400_000),
     cacheFenceTtlMs: e.int("CACHE_FENCE_TTL_MS", 5_000, 100, 600_000),
     cacheProbeIntervalMs: e.int("CACHE_PROBE_INTERVAL_MS", 500, 50, 60_000),
-    workerId: e.int("USERS_WORKER_ID", 0, 0, MAX_WORKER_ID),
+    workerId: explicitWorkerId ? e.int("USERS_WORKER_ID", 0, 0, MAX_WORKER_ID) : undefined,
     healthIntervalMs: e.int("USERS_HEALTH_INTERVAL_MS", 2_000, 50, 60_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
+    etcdEndpoints,
+    etcdConnectTimeoutMs: e.int("ETCD_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000),
+    instanceId,
+    advertiseAddr: advertise === "" ? undefined : advertise,
+    zone: e.string("USERS_ZONE", "local"),
+    leaseTtlSeconds: e.int("REGISTRY_LEASE_TTL_S", 5, 1, 3_600),
+    drainMs: e.int("REGISTRY_DRAIN_MS", 1_000, 0, 60_000),
+    idempotencyTtlMs: e.int("IDEMPOTENCY_TTL_MS", 86_400_000, 1_000, 30 * 86_400_000),
+  };
+}
+
+const MONGO_PROTOCOLS = ["mongodb:", "mongodb+srv:"] as const;
+const REDIS_PROTOCOLS = ["redis:", "rediss:"] as const;
+export const MONGO_URL_KEY = `${CONFIG_PREFIX}mongo-url`;
+export const REDIS_URL_KEY = `${CONFIG_PREFIX}redis-url`;
+
+export type Source = "env" | "etcd" | "default";
+
+/**
+ * Fills MONGO_URL and REDIS_URL from etcd values where the environment left them unset: the environment always
+ * wins, an absent key leaves the embedded default. A value is validated as the variable would be (a bad one
+ * throws ConfigError naming the key).
+ */
+export function withEtcdInfrastructure(
+  config: UsersConfig,
+  values: ReadonlyMap<string, string | undefined>,
+): { config: UsersConfig; sources: { mongo: Source; redis: Source } } {
+  const fromEtcd = envReader(Object.fromEntries(values));
+  const mongo = config.mongoUrl ?? fromEtcd.optionalUrl(MONGO_URL_KEY, MONGO_PROTOCOLS);
+  const redis = config.redisUrl ?? fromEtcd.optionalUrl(REDIS_URL_KEY, REDIS_PROTOCOLS);
+  const source = (env: string | undefined, value: string | undefined): Source =>
+    env !== undefined ? "env" : value !== undefined ? "etcd" : "default";
+  return {
+    config: { ...config, mongoUrl: mongo, redisUrl: redis },
+    sources: { mongo: source(config.mongoUrl, mongo), redis: source(config.redisUrl, redis) },
   };
 }

@@ -23,10 +23,13 @@ export const toUserMessage = (user: User): UserMessage => ({
   updateTime: user.updateTime,
 });
 
+/** Fields of the request itself, never under the user prefix. */
+const REQUEST_FIELDS = new Set(["update_mask", "request_id"]);
+
 /** The domain names fields as in JSON (pageSize); gRPC clients see proto paths (page_size, user.name). */
 const protoPath = (field: string, prefix: string): string => {
   const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  return prefix && snake !== "update_mask" ? `${prefix}.${snake}` : snake;
+  return prefix && !REQUEST_FIELDS.has(snake) ? `${prefix}.${snake}` : snake;
 };
 
 export function toServiceError(error: AppError, prefix = ""): Partial<ServiceError> {
@@ -120,7 +123,8 @@ export function createUsersGrpcHandlers(
       "CreateUser",
       async (req) => {
         if (!req.user) throw invalidArgument([{ field: "user", description: "is required" }]);
-        return { user: toUserMessage(await service.create({ name: req.user.name, email: req.user.email })) };
+        const created = await service.create({ name: req.user.name, email: req.user.email }, req.requestId);
+        return { user: toUserMessage(created) };
       },
       "user",
     ),

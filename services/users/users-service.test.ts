@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { AppError } from "../../platform/errors.js";
+import { type AppError, AppError as AppErrorClass } from "../../platform/errors.js";
 import { createLogger } from "../../platform/logging.js";
 import { createSnowflake } from "../../platform/snowflake.js";
 import { createMemoryCache } from "./caches/memory-cache.js";
@@ -121,4 +121,75 @@ test("list pages never repeat or skip users, and reject tokens they did not issu
   await assert.rejects(service.list(4, "djE6YWJj"), (e: AppError) => e.code === "INVALID_ARGUMENT");
   await assert.rejects(service.list(1001, ""), (e: AppError) => e.code === "INVALID_ARGUMENT");
   assert.equal((await service.list(0, "")).users.length, 11, "0 means the default page size");
+});
+
+test("a create with a request id: a retry returns the first user; another user with that id is refused", async () => {
+  const { service, store } = setup();
+  const first = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
+  const retry = await service.create({ name: "Ada", email: "ada-idem@example.com  " }, "req-1");
+  assert.deepEqual(retry, first, "the same user after normalisation is the same request");
+  await assert.rejects(
+    service.create({ name: "Grace", email: "grace-idem@example.com" }, "req-1"),
+    (e: AppError) => e.code === "FAILED_PRECONDITION" && e.details.reason === "IDEMPOTENCY_KEY_REUSED",
+  );
+  assert.equal((await store.list({ limit: 10 })).length, 1);
+  const plain = await service.create({ name: "Grace", email: "grace-idem@example.com" }, "");
+  assert.notEqual(plain.id, first.id, "an empty request id means no idempotency");
+});
+
+test("a request id expires after the idempotency TTL; over 128 characters it is invalid", async () => {
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const store = createMemoryUserStore();
+  const service = createUsersService({
+    store,
+    cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
+    ids: createSnowflake(2),
+    logger,
+    idempotencyTtlMs: 1_000,
+    now: () => new Date(now),
+  });
+  const realNow = Date.now;
+  Date.now = () => now; // the store compares expiry with the wall clock
+  try {
+    const first = await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl");
+    now += 1_001;
+    await assert.rejects(
+      service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
+      (e: AppError) => e.code === "ALREADY_EXISTS",
+      "after expiry the key is gone: a retry is a new create (and the email is taken)",
+    );
+    const other = await service.create({ name: "Grace", email: "ttl2@example.com" }, "req-ttl");
+    assert.notEqual(other.id, first.id);
+  } finally {
+    Date.now = realNow;
+  }
+  await assert.rejects(
+    service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(129)),
+    (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "requestId",
+  );
+  await service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(128));
+});
+
+test("a retry is answered from the store even while no id can be minted", async () => {
+  const store = createMemoryUserStore();
+  let minting = true;
+  const gen = createSnowflake(3);
+  const service = createUsersService({
+    store,
+    cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
+    ids: {
+      next() {
+        if (!minting) throw new AppErrorClass("UNAVAILABLE", "no worker id");
+        return gen.next();
+      },
+    },
+    logger,
+  });
+  const first = await service.create({ name: "Ada", email: "mint@example.com" }, "req-mint");
+  minting = false;
+  assert.deepEqual(await service.create({ name: "Ada", email: "mint@example.com" }, "req-mint"), first);
+  await assert.rejects(
+    service.create({ name: "Ada", email: "mint2@example.com" }, "req-other"),
+    (e: AppError) => e.code === "UNAVAILABLE",
+  );
 });

@@ -3,7 +3,7 @@
  * Reads go through the cache; every write fences the cache before the store write
  * and fills it after (see user-cache.ts for why that keeps reads fresh).
  */
-
+import { createHash } from "node:crypto";
 import { AppError, isAppError } from "../../platform/errors.js";
 import type { Logger } from "../../platform/logging.js";
 import type { SnowflakeGenerator } from "../../platform/snowflake.js";
@@ -11,6 +11,7 @@ import {
   checkId,
   checkIds,
   checkPage,
+  idempotencyKeyReused,
   notFound,
   pageTokenAfter,
   staleEtag,
@@ -21,13 +22,17 @@ import {
   versionOfEtag,
 } from "./user.js";
 import type { CacheRead, UserCache } from "./user-cache.js";
-import type { UserStore } from "./user-store.js";
+import type { IdempotencyKey, UserStore } from "./user-store.js";
 
 export interface UsersService {
   get(id: string): Promise<User>;
   batchGet(ids: readonly string[]): Promise<User[]>;
   list(pageSize: number, pageToken: string): Promise<{ users: User[]; nextPageToken: string }>;
-  create(input: UserChanges): Promise<User>;
+  /**
+   * With a request id (non-empty), a retry of the same user (name and email after normalisation) returns the
+   * user the first call created, for idempotencyTtlMs; the same id with another user is FAILED_PRECONDITION.
+   */
+  create(input: UserChanges, requestId?: string): Promise<User>;
   /** With an etag the change applies only to that version; without, to the latest. */
   update(id: string, input: UserChanges, etag?: string): Promise<User>;
   delete(id: string, etag?: string): Promise<void>;
@@ -36,12 +41,23 @@ export interface UsersService {
 export interface UsersServiceDeps {
   readonly store: UserStore;
   readonly cache: UserCache;
-  readonly ids: SnowflakeGenerator;
+  /** Mints user ids; may throw an AppError (UNAVAILABLE) when this instance may not mint ids now. */
+  readonly ids: Pick<SnowflakeGenerator, "next">;
+  /** How long a request id is remembered (default 24 h). */
+  readonly idempotencyTtlMs?: number;
   readonly logger: Logger;
   readonly now?: () => Date;
   /** Called with the outcome of every cache read (for metrics). */
   readonly onCacheRead?: (kind: CacheRead["kind"]) => void;
 }
+
+const DAY_MS = 86_400_000;
+
+/** What makes two creations "the same request": the normalised fields, never the id or times. */
+const fingerprintOf = (fields: Required<UserChanges>): string =>
+  createHash("sha256")
+    .update(JSON.stringify([fields.name, fields.email]))
+    .digest("base64url");
 
 /** How often an update without etag re-reads and retries when another write got in first. */
 const MAX_UPDATE_ATTEMPTS = 20;
@@ -50,7 +66,9 @@ const DELETED = Number.MAX_SAFE_INTEGER;
 
 export function createUsersService(deps: UsersServiceDeps): UsersService {
   const { store, cache, ids, logger } = deps;
-  const now = (): string => (deps.now ?? (() => new Date()))().toISOString();
+  const clock = deps.now ?? (() => new Date());
+  const now = (): string => clock().toISOString();
+  const idempotencyTtlMs = deps.idempotencyTtlMs ?? DAY_MS;
 
   /** Store failures become UNAVAILABLE for the client; the cause is logged, never sent. */
   const stored = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
@@ -105,13 +123,28 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       return { users, nextPageToken: rows.length > page.limit && last ? pageTokenAfter(last.id) : "" };
     },
 
-    async create(input) {
-      const fields = validateNewUser(input);
+    async create(input, requestId = "") {
+      const fields = validateNewUser(input, requestId);
+      let idempotency: IdempotencyKey | undefined;
+      if (requestId !== "") {
+        idempotency = {
+          key: requestId,
+          fingerprint: fingerprintOf(fields),
+          expiresAt: clock().getTime() + idempotencyTtlMs,
+        };
+        // A retry is answered without minting an id (so it works even while this instance cannot mint).
+        const prior = await stored("findByIdempotencyKey", () => store.findByIdempotencyKey(requestId));
+        if (prior) {
+          if (prior.fingerprint !== idempotency.fingerprint) throw idempotencyKeyReused();
+          return prior.user;
+        }
+      }
       const time = now();
       const user: User = { id: ids.next(), ...fields, version: 1, createTime: time, updateTime: time };
-      await stored("insert", () => store.insert(user));
-      await fill(user);
-      return user;
+      const result = await stored("insert", () => store.insert(user, idempotency));
+      if (result.kind === "key-reused") throw idempotencyKeyReused();
+      if (result.kind === "inserted") await fill(result.user);
+      return result.user;
     },
 
     async update(id, input, etag) {

@@ -115,7 +115,9 @@ export function createResolvers(): Resolvers<GraphqlContext> {
           createTime: undefined,
           updateTime: undefined,
         };
-        const response = await ctx.users.createUser({ user }, callOf(ctx)).catch(renameFields({}, "input."));
+        const response = await ctx.users
+          .createUser({ user, requestId: "" }, callOf(ctx))
+          .catch(renameFields({}, "input."));
         return toGraphqlUser(response.user);
       },
 

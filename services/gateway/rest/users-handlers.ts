@@ -53,6 +53,7 @@ export function createUsersHandlers({ users, userUrl }: UsersHandlersOptions): O
       const created = await users.createUser(
         {
           user: { id: "", etag: "", name: body.name, email: body.email, createTime: undefined, updateTime: undefined },
+          requestId: "",
         },
         context,
       );

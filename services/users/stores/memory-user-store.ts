@@ -1,5 +1,5 @@
 import { applyChanges, compareIds, emailKey, emailTaken, type User } from "../user.js";
-import type { UserStore, WriteResult } from "../user-store.js";
+import type { IdempotencyKey, KeyedUser, UserStore, WriteResult } from "../user-store.js";
 
 /**
  * The embedded store: process memory, same behaviour as the MongoDB adapter (one shared spec).
@@ -8,6 +8,28 @@ import type { UserStore, WriteResult } from "../user-store.js";
 export function createMemoryUserStore(): UserStore {
   const byId = new Map<string, User>();
   const idByEmail = new Map<string, string>();
+  /** Live idempotency keys → the user each created (dropped with the user, or when found expired). */
+  const keys = new Map<string, IdempotencyKey & { readonly id: string }>();
+  const keyOfId = new Map<string, string>();
+
+  /** The live key's user; an expired key is cleared. Synchronous: nothing can interleave. */
+  const lookup = (key: string): KeyedUser | undefined => {
+    const found = keys.get(key);
+    if (!found) return undefined;
+    const user = byId.get(found.id);
+    if (!user || found.expiresAt <= Date.now()) {
+      keys.delete(key);
+      keyOfId.delete(found.id);
+      return undefined;
+    }
+    return { user: { ...user }, fingerprint: found.fingerprint };
+  };
+  const dropKeyOf = (id: string): void => {
+    const key = keyOfId.get(id);
+    if (key === undefined) return;
+    keyOfId.delete(id);
+    keys.delete(key);
+  };
 
   const claimEmail = (email: string, id: string): void => {
     const owner = idByEmail.get(emailKey(email));
@@ -38,11 +60,27 @@ export function createMemoryUserStore(): UserStore {
         .slice(0, limit)
         .map((u) => ({ ...u }));
     },
-    async insert(user) {
+    async insert(user, idempotency) {
+      if (idempotency) {
+        const found = lookup(idempotency.key);
+        if (found) {
+          return found.fingerprint === idempotency.fingerprint
+            ? { kind: "replayed", user: found.user }
+            : { kind: "key-reused" };
+        }
+      }
       claimEmail(user.email, user.id);
       if (byId.has(user.id)) throw new Error(`duplicate id ${user.id}`);
       byId.set(user.id, { ...user });
       idByEmail.set(emailKey(user.email), user.id);
+      if (idempotency) {
+        keys.set(idempotency.key, { ...idempotency, id: user.id });
+        keyOfId.set(user.id, idempotency.key);
+      }
+      return { kind: "inserted", user: { ...user } };
+    },
+    async findByIdempotencyKey(key) {
+      return lookup(key);
     },
     async update(id, expectedVersion, changes, updateTime) {
       const found = check(id, expectedVersion);
@@ -59,6 +97,7 @@ export function createMemoryUserStore(): UserStore {
       if (!found.ok) return found;
       byId.delete(id);
       idByEmail.delete(emailKey(found.value.email));
+      dropKeyOf(id);
       return { ok: true, value: { ...found.value } };
     },
     async ping() {},

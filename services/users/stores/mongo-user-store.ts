@@ -1,6 +1,6 @@
 import { type Collection, Long, MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
 import { emailKey, emailTaken, type User } from "../user.js";
-import type { UserStore, WriteResult } from "../user-store.js";
+import type { InsertResult, KeyedUser, UserStore, WriteResult } from "../user-store.js";
 
 interface UserDocument {
   /** The snowflake as a 64-bit integer. Reads give a number when it fits in 53 bits (promoteLongs). */
@@ -12,10 +12,18 @@ interface UserDocument {
   version: number;
   createTime: string;
   updateTime: string;
+  /** The idempotency key the user was created with, while it lives (a unique sparse index). */
+  requestKey?: string;
+  requestFingerprint?: string;
+  /** When the key expires, ms since 1970; an expired key is unset when next looked up. */
+  requestExpiresAt?: number;
 }
 
 const DEFAULT_DATABASE = "charter";
 const EMAIL_INDEX = "email_unique_ci";
+const REQUEST_KEY_INDEX = "request_key_unique";
+/** How often an insert with an idempotency key looks again after meeting an expired key being cleared. */
+const MAX_KEY_ATTEMPTS = 5;
 const DUPLICATE_KEY = 11000;
 
 const decode = (s: string): string => {
@@ -59,6 +67,11 @@ const isEmailDuplicate = (error: unknown): boolean =>
   error.code === DUPLICATE_KEY &&
   (error.keyPattern?.emailKey !== undefined || error.message.includes(`index: ${EMAIL_INDEX} `));
 
+const isRequestKeyDuplicate = (error: unknown): boolean =>
+  error instanceof MongoServerError &&
+  error.code === DUPLICATE_KEY &&
+  (error.keyPattern?.requestKey !== undefined || error.message.includes(`index: ${REQUEST_KEY_INDEX} `));
+
 const mapDuplicate = (error: unknown): never => {
   throw isEmailDuplicate(error) ? emailTaken() : error;
 };
@@ -92,6 +105,7 @@ export async function createMongoUserStore(opts: {
     await client.connect();
     await db.command({ ping: 1 });
     await users.createIndex({ emailKey: 1 }, { unique: true, name: EMAIL_INDEX });
+    await users.createIndex({ requestKey: 1 }, { unique: true, sparse: true, name: REQUEST_KEY_INDEX });
   } catch (error) {
     await client.close().catch(() => {});
     throw new Error(
@@ -106,6 +120,23 @@ export async function createMongoUserStore(opts: {
     const exists = await users.findOne({ _id: longId(id) }, { projection: { _id: 1 } });
     return { ok: false, reason: exists ? "conflict" : "missing" };
   };
+
+  /** The live key's user; an expired key is unset (only if it is still that expired key). */
+  const findLive = async (key: string): Promise<KeyedUser | undefined> => {
+    const doc = await users.findOne({ requestKey: key });
+    if (!doc) return undefined;
+    const now = Date.now();
+    if ((doc.requestExpiresAt ?? 0) <= now) {
+      await users.updateOne(
+        { _id: doc._id, requestKey: key, requestExpiresAt: { $lte: now } },
+        { $unset: { requestKey: "", requestFingerprint: "", requestExpiresAt: "" } },
+      );
+      return undefined;
+    }
+    return { user: toUser(doc), fingerprint: doc.requestFingerprint ?? "" };
+  };
+  const outcome = (found: KeyedUser, fingerprint: string): InsertResult =>
+    found.fingerprint === fingerprint ? { kind: "replayed", user: found.user } : { kind: "key-reused" };
 
   return {
     async get(id) {
@@ -125,9 +156,37 @@ export async function createMongoUserStore(opts: {
       const filter = afterId === undefined ? {} : { _id: { $gt: longId(afterId) } };
       return (await users.find(filter).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
     },
-    async insert({ id, ...rest }) {
-      await users.insertOne({ _id: longId(id), ...rest, emailKey: emailKey(rest.email) }).catch(mapDuplicate);
+    async insert(user, idempotency) {
+      const { id, ...rest } = user;
+      const doc: UserDocument = { _id: longId(id), ...rest, emailKey: emailKey(rest.email) };
+      if (!idempotency) {
+        await users.insertOne(doc).catch(mapDuplicate);
+        return { kind: "inserted", user: { ...user } };
+      }
+      const keyed: UserDocument = {
+        ...doc,
+        requestKey: idempotency.key,
+        requestFingerprint: idempotency.fingerprint,
+        requestExpiresAt: idempotency.expiresAt,
+      };
+      for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
+        const before = await findLive(idempotency.key);
+        if (before) return outcome(before, idempotency.fingerprint);
+        try {
+          await users.insertOne({ ...keyed });
+          return { kind: "inserted", user: { ...user } };
+        } catch (error) {
+          if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+          // A concurrent insert with the same key won (it may break the email index first): answer as it did.
+          const winner = await findLive(idempotency.key);
+          if (winner) return outcome(winner, idempotency.fingerprint);
+          if (!isRequestKeyDuplicate(error)) mapDuplicate(error);
+          // The key was held by an expired entry, cleared just now: try again.
+        }
+      }
+      throw new Error(`idempotency key kept changing during ${MAX_KEY_ATTEMPTS} attempts`);
     },
+    findByIdempotencyKey: findLive,
     async update(id, expectedVersion, changes, updateTime) {
       const set: Partial<UserDocument> = { updateTime };
       if (changes.name !== undefined) set.name = changes.name;

@@ -166,6 +166,77 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
       assert.deepEqual(await store.getMany([]), []);
     });
 
+    describe("idempotency keys", () => {
+      const key = () => `req-${randomUUID()}`;
+      const live = (fingerprint = "fp-1") => ({ fingerprint, expiresAt: Date.now() + 60_000 });
+
+      test("an insert with a key stores it; the same key and fingerprint replay the first user", async () => {
+        const k = key();
+        const first = makeUser();
+        assert.deepEqual(await store.insert(first, { key: k, ...live() }), { kind: "inserted", user: first });
+        assert.deepEqual(await store.findByIdempotencyKey(k), { user: first, fingerprint: "fp-1" });
+        const retry = makeUser({ email: first.email });
+        assert.deepEqual(await store.insert(retry, { key: k, ...live() }), { kind: "replayed", user: first });
+        assert.equal(await store.get(retry.id), undefined, "the retry inserted nothing");
+        assert.deepEqual(await store.get(first.id), first);
+      });
+
+      test("the same key with another fingerprint is reused: nothing is inserted", async () => {
+        const k = key();
+        const first = makeUser();
+        await store.insert(first, { key: k, ...live("fp-a") });
+        const other = makeUser();
+        assert.deepEqual(await store.insert(other, { key: k, ...live("fp-b") }), { kind: "key-reused" });
+        assert.equal(await store.get(other.id), undefined);
+        assert.equal(await store.findByIdempotencyKey(key()), undefined, "an unknown key is undefined");
+      });
+
+      test("an expired key is cleared on lookup and may be used again; the user it made stays", async () => {
+        const k = key();
+        const old = makeUser();
+        await store.insert(old, { key: k, fingerprint: "fp-old", expiresAt: Date.now() - 1 });
+        assert.equal(await store.findByIdempotencyKey(k), undefined);
+        const fresh = makeUser();
+        assert.deepEqual(await store.insert(fresh, { key: k, ...live("fp-new") }), { kind: "inserted", user: fresh });
+        assert.deepEqual(await store.get(old.id), old);
+        assert.deepEqual(await store.findByIdempotencyKey(k), { user: fresh, fingerprint: "fp-new" });
+        // Expired and not looked up before the insert: the insert clears it itself.
+        const k2 = key();
+        await store.insert(makeUser(), { key: k2, fingerprint: "fp-old", expiresAt: Date.now() - 1 });
+        const again = makeUser();
+        assert.deepEqual(await store.insert(again, { key: k2, ...live("fp-x") }), { kind: "inserted", user: again });
+      });
+
+      test("deleting the user forgets its key; a plain insert stores no key", async () => {
+        const k = key();
+        const user = makeUser();
+        await store.insert(user, { key: k, ...live() });
+        assert.equal((await store.delete(user.id)).ok, true);
+        assert.equal(await store.findByIdempotencyKey(k), undefined);
+        const plain = makeUser();
+        assert.deepEqual(await store.insert(plain), { kind: "inserted", user: plain });
+      });
+
+      test("a keyed insert with another user's email is still a taken email", async () => {
+        const owner = await inserted();
+        await assert.rejects(store.insert(makeUser({ email: owner.email }), { key: key(), ...live() }), isEmailTaken);
+      });
+
+      test("10 concurrent inserts with one key and one fingerprint: one user, nine replays of it", async () => {
+        const k = key();
+        const email = `race-${randomUUID()}@example.com`;
+        const attempts = Array.from({ length: 10 }, () => makeUser({ email }));
+        const results = await Promise.all(attempts.map((user) => store.insert(user, { key: k, ...live() })));
+        const insertedOnes = results.flatMap((r) => (r.kind === "inserted" ? [r.user] : []));
+        assert.equal(insertedOnes.length, 1, JSON.stringify(results));
+        const winner = insertedOnes[0];
+        assert.ok(winner);
+        for (const r of results) assert.deepEqual(r.kind === "key-reused" ? undefined : r.user, winner);
+        const stored = await store.getMany(attempts.map((u) => u.id));
+        assert.deepEqual(stored, [winner]);
+      });
+    });
+
     describe("listing (on a store of its own)", () => {
       // 25 ids of 1 to 19 digits, up to the largest 64-bit id: string order is not numeric order.
       // biome-ignore format: a table

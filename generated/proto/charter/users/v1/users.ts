@@ -68,7 +68,16 @@ export interface ListUsersResponse {
 
 export interface CreateUserRequest {
   /** The user to create: name and email. Output-only fields are ignored. */
-  user: User | undefined;
+  user:
+    | User
+    | undefined;
+  /**
+   * An idempotency key chosen by the client (REST: the Idempotency-Key header). A retry with
+   * the same request_id and the same user returns the user the first call created, for as long
+   * as the server keeps the key; the same request_id with a different user is FAILED_PRECONDITION.
+   * Empty: no idempotency.
+   */
+  requestId: string;
 }
 
 export interface CreateUserResponse {
@@ -533,13 +542,16 @@ export const ListUsersResponse: MessageFns<ListUsersResponse> = {
 };
 
 function createBaseCreateUserRequest(): CreateUserRequest {
-  return { user: undefined };
+  return { user: undefined, requestId: "" };
 }
 
 export const CreateUserRequest: MessageFns<CreateUserRequest> = {
   encode(message: CreateUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.user !== undefined) {
       User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
     }
     return writer;
   },
@@ -565,6 +577,14 @@ export const CreateUserRequest: MessageFns<CreateUserRequest> = {
             message.user = User.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -578,13 +598,23 @@ export const CreateUserRequest: MessageFns<CreateUserRequest> = {
   },
 
   fromJSON(object: any): CreateUserRequest {
-    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
   },
 
   toJSON(message: CreateUserRequest): unknown {
     const obj: any = {};
     if (message.user !== undefined) {
       obj.user = User.toJSON(message.user);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
