@@ -7,15 +7,17 @@
  *   (b) the gateway, GET /v1/users/{id} through gRPC to the users service, a cache hit
  *   (c) the gateway, POST /v1/users, a unique email on every request
  *   (d) Prism mocking contracts/openapi/users.v1.yaml, GET /v1/users/{id} from the examples
+ *   (e) the gateway, GET /v1/users/{id} round-robin over three users instances discovered in etcd (a real etcd;
+ *       the instances share the MongoDB-compatible store and each has its in-memory cache, so reads are hits)
  *
- * Then the ratios (b)/(a) and (b)/(d). Numbers are printed, never judged: there is no threshold.
+ * Then the ratios (b)/(a), (b)/(d) and (e)/(b). Numbers are printed, never judged: there is no threshold.
  * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { freePorts } from "./infra/index.js";
+import { freePorts, startEtcd, startMongo } from "./infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
 import { startPlatform } from "./lib/start-platform.js";
 
@@ -170,6 +172,53 @@ async function main(): Promise<void> {
     const prism = await startPrism();
     started.push(prism);
 
+    // (e): etcd, the shared store, three users instances registered in etcd, a gateway that discovers them.
+    const [etcd, mongo] = await Promise.all([startEtcd(), startMongo()]);
+    started.push(etcd, mongo);
+    const clusterEnv = { ETCD_ENDPOINTS: etcd.url, MONGO_URL: mongo.url, USERS_HOST: "127.0.0.1" };
+    const instances = await Promise.all(
+      [1, 2, 3].map((n) =>
+        startService(
+          "services/users/main.ts",
+          { ...clusterEnv, USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_INSTANCE_ID: `bench-users-${n}` },
+          "users service ready",
+          60_000,
+        ),
+      ),
+    );
+    started.push(...instances);
+    const clusterGateway = await startService(
+      "services/gateway/main.ts",
+      { ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1" },
+      "gateway ready",
+      60_000,
+    );
+    started.push(clusterGateway);
+    const clusterUrl = `http://127.0.0.1:${clusterGateway.ready.port}`;
+    await waitFor(
+      "the gateway to discover three users instances",
+      async () => {
+        const response = await fetch(`${clusterUrl}/readyz`);
+        const body = (await response.json()) as { instances?: { health: string }[] };
+        return body.instances?.filter((i) => i.health === "SERVING").length === 3 ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+    const clusterCreated = await fetch(`${clusterUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Ada Lovelace", email: `ada.cluster.${Date.now()}@example.com` }),
+    });
+    if (clusterCreated.status !== 201) {
+      throw new Error(`creating the cluster benchmark user: ${clusterCreated.status} ${await clusterCreated.text()}`);
+    }
+    const clusterUser = (await clusterCreated.json()) as { id: string };
+    for (let i = 0; i < 6; i++) {
+      const read = await fetch(`${clusterUrl}/v1/users/${clusterUser.id}`); // fills every instance's cache
+      if (read.status !== 200) throw new Error(`reading the cluster benchmark user: ${read.status}`);
+    }
+
     const run = Date.now().toString(36);
     let sequence = 0;
     const get = (path: string): autocannon.Request => ({ method: "GET", path });
@@ -201,11 +250,16 @@ async function main(): Promise<void> {
         },
       },
       { label: "(d) Prism mock GET /v1/users/{id} (examples)", url: prism.url, request: get(`/v1/users/${exampleId}`) },
+      {
+        label: "(e) gateway GET, round-robin over 3 users via etcd",
+        url: clusterUrl,
+        request: get(`/v1/users/${clusterUser.id}`),
+      },
     ];
     const rows: Row[] = [];
     for (const target of targets) rows.push(await measure(target));
 
-    const [a, b, , d] = rows;
+    const [a, b, , d, e] = rows;
     const ratio = (x: Row | undefined, y: Row | undefined) =>
       x && y && y.requestsPerS > 0 ? `${fixed(x.requestsPerS / y.requestsPerS, 2)}×` : "n/a";
     const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
@@ -216,7 +270,7 @@ async function main(): Promise<void> {
         `1-min load average ${fixed(loadBefore, 2)} before the run, ${fixed(loadavg()[0] ?? 0, 2)} after\n`,
     );
     console.log(table(rows));
-    console.log(`\nrequests/s ratios: (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}`);
+    console.log(`\nrequests/s ratios: (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (e)/(b) = ${ratio(e, b)}`);
     const failed = rows.filter((row) => row.errors > 0);
     if (failed.length > 0) {
       console.log(

@@ -1,6 +1,7 @@
 /** Charter's TypeScript SDK: the typed client of the users REST API (see sdk/README.md). */
 export {
   type CallOptions,
+  type CreateOptions,
   type CreateUserBody,
   createUsersClient,
   type ErrorCode,

@@ -60,6 +60,16 @@ export interface WriteOptions extends CallOptions {
   readonly ifMatch?: string;
 }
 
+export interface CreateOptions extends CallOptions {
+  /**
+   * The Idempotency-Key header (up to 128 characters, e.g. a UUID): sending the same create again with the same
+   * key and body returns the user the first one created (201) instead of a second user or a 409; the same key
+   * with another body is a 422 problem (FAILED_PRECONDITION). Use one key per intended user, and reuse it only to
+   * retry (after a 503, a 504 or a network error).
+   */
+  readonly idempotencyKey?: string;
+}
+
 export interface ListOptions extends CallOptions {
   /** Users per page, 1 to 1000 (the server's default is 50). */
   readonly pageSize?: number;
@@ -73,7 +83,7 @@ export interface IterateOptions extends CallOptions {
 }
 
 export interface UsersClient {
-  create(body: CreateUserBody, options?: CallOptions): Promise<Result<User>>;
+  create(body: CreateUserBody, options?: CreateOptions): Promise<Result<User>>;
   get(id: string, options?: CallOptions): Promise<Result<User>>;
   /** One page; pass `nextPageToken` back as `pageToken` for the next. */
   list(options?: ListOptions): Promise<Result<ListUsersResponse>>;
@@ -203,7 +213,8 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
 
   return {
     async create(body, opts) {
-      return settle(await client.POST("/v1/users", { body, ...init(opts) }));
+      const key = opts?.idempotencyKey === undefined ? {} : { "Idempotency-Key": opts.idempotencyKey };
+      return settle(await client.POST("/v1/users", { body, ...init(opts, key) }));
     },
     async get(id, opts) {
       return settle(await client.GET("/v1/users/{id}", { params: { path: { id } }, ...init(opts) }));

@@ -16,6 +16,11 @@ export type paths = {
         /**
          * Create a user
          * @description Creates a user. The server assigns `id`, `etag` and the timestamps.
+         *
+         *     With an `Idempotency-Key`, a retry of the same request (same key, same body) returns
+         *     the user the first request created, with 201, instead of creating another one or
+         *     answering 409; the same key with a different body is 422. Keys are kept for a limited
+         *     time by the server.
          */
         post: operations["createUser"];
         delete?: never;
@@ -196,6 +201,27 @@ export type components = {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The request conflicts with what the server holds (FAILED_PRECONDITION): the
+         *     Idempotency-Key was already used with a different body.
+         */
+        IdempotencyKeyReused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://charter.dev/problems/failed-precondition",
+                 *       "title": "Failed precondition",
+                 *       "status": 422,
+                 *       "detail": "this request id was already used to create a different user",
+                 *       "code": "FAILED_PRECONDITION"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description An unexpected error; no internals are disclosed. */
         InternalError: {
             headers: {
@@ -308,6 +334,13 @@ export type components = {
     };
     parameters: {
         /**
+         * @description A key the client chooses for this create (a UUID, say), up to 128 characters. Sending
+         *     the request again with the same key and body returns the first result; the same key
+         *     with another body is 422. Empty or absent: no idempotency.
+         * @example 5f0c6a52-3f7e-4b8e-9d43-2a3c1e9b7d10
+         */
+        IdempotencyKey: string;
+        /**
          * @description Apply only if the user's current ETag matches.
          * @example "1"
          */
@@ -388,7 +421,15 @@ export interface operations {
     createUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key the client chooses for this create (a UUID, say), up to 128 characters. Sending
+                 *     the request again with the same key and body returns the first result; the same key
+                 *     with another body is 422. Empty or absent: no idempotency.
+                 * @example 5f0c6a52-3f7e-4b8e-9d43-2a3c1e9b7d10
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -414,6 +455,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];

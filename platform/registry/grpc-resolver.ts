@@ -7,6 +7,10 @@
  * discovery has read etcd, always asynchronously; later changes are pushed as discovery sees them. Further
  * updateResolution() calls (grpc-js asks again whenever a connection fails) are not answered when nothing
  * changed: answering every one makes a tight re-resolution loop while the list is empty.
+ *
+ * A service config given by a resolver wins over the channel's `grpc.service_config` option in grpc-js, so the
+ * resolver carries the channel's own method configs (retry policies, timeouts) and throttling in the config it
+ * reports, with round_robin as the load balancer.
  */
 import { experimental, type ServiceConfig } from "@grpc/grpc-js";
 import type { Logger } from "../logging.js";
@@ -39,6 +43,22 @@ export interface EtcdResolverRegistration {
 }
 
 export const ROUND_ROBIN: ServiceConfig = { loadBalancingConfig: [{ round_robin: {} }], methodConfig: [] };
+
+/** round_robin plus the method configs and retry throttling of the channel's `grpc.service_config`, if any. */
+export function serviceConfigFor(channelOptions: unknown): ServiceConfig {
+  const raw = (channelOptions as Record<string, unknown> | undefined)?.["grpc.service_config"];
+  if (typeof raw !== "string") return ROUND_ROBIN;
+  try {
+    const parsed = JSON.parse(raw) as Partial<ServiceConfig>;
+    return {
+      ...ROUND_ROBIN,
+      methodConfig: Array.isArray(parsed.methodConfig) ? parsed.methodConfig : [],
+      ...(parsed.retryThrottling ? { retryThrottling: parsed.retryThrottling } : {}),
+    };
+  } catch {
+    return ROUND_ROBIN; // grpc-js itself refuses a channel whose option does not parse
+  }
+}
 
 interface Shared {
   readonly discovery: EtcdDiscovery;
@@ -107,13 +127,15 @@ export function registerEtcdResolver(
     private unsubscribe: (() => void) | undefined;
     /** The addresses last given to grpc-js, so that an unchanged list is not given again. */
     private reported: string | undefined;
+    private readonly serviceConfig: ServiceConfig;
 
     constructor(
       target: experimental.GrpcUri,
       private readonly listener: experimental.ResolverListener,
-      _channelOptions: unknown,
+      channelOptions: unknown,
     ) {
       this.service = target.path.replace(/^\/+/, "");
+      this.serviceConfig = serviceConfigFor(channelOptions);
     }
 
     static getDefaultAuthority(target: experimental.GrpcUri): string {
@@ -147,7 +169,12 @@ export function registerEtcdResolver(
       if (fingerprint === this.reported) return;
       this.reported = fingerprint;
       const note = endpoints.length === 0 ? `no instance of ${this.service} is registered in etcd` : "";
-      this.listener(experimental.statusOrFromValue(endpoints), {}, experimental.statusOrFromValue(ROUND_ROBIN), note);
+      this.listener(
+        experimental.statusOrFromValue(endpoints),
+        {},
+        experimental.statusOrFromValue(this.serviceConfig),
+        note,
+      );
     }
   }
 

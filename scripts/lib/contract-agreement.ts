@@ -286,6 +286,14 @@ export function compareContracts({ proto, openapi, graphql }: Contracts): string
     "GraphQL users(after)",
   );
 
+  same(
+    "idempotency key limits",
+    protoLimits(rulesOf("charter.users.v1.CreateUserRequest", "requestId"), false),
+    oaLimits(openapi.components.parameters.IdempotencyKey),
+    "proto CreateUserRequest.request_id",
+    "OpenAPI Idempotency-Key",
+  );
+
   // Error codes: the gRPC status names, the same in REST problems and GraphQL extensions.
   const gqlCodes = graphql.getType("ErrorCode");
   same(

@@ -17,6 +17,8 @@ const users: UsersClient = {
   deleteUser: unreachable,
   batchGetUsers: unreachable,
   health: async () => "SERVING",
+  breakerState: () => "closed",
+  isolate: () => () => {},
   close: () => {},
 };
 const options = (overrides: Partial<GatewayOptions>): GatewayOptions => ({

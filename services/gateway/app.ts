@@ -16,6 +16,7 @@ import type { OpenApiDocument } from "./rest/openapi-document.js";
 import { problemOf, sendProblem } from "./rest/problem.js";
 import { registerRest } from "./rest/register-rest.js";
 import type { UsersClient } from "./users-client.js";
+import type { InstancesReport } from "./users-discovery.js";
 
 export interface GatewayPluginDeps {
   readonly users: UsersClient;
@@ -37,6 +38,11 @@ export interface GatewayOptions {
   readonly corsOrigins: readonly string[];
   /** Serve Swagger UI at /docs. */
   readonly docs: boolean;
+  /**
+   * Users instances discovered in etcd: /readyz lists them with their health and is 503 only when none is usable
+   * (none registered, or none answers SERVING).
+   */
+  readonly discovery?: { report(deadlineMs: number): Promise<InstancesReport> };
   /** When given, request durations are recorded in it and served at /metrics. */
   readonly metrics?: Registry;
   readonly plugins?: readonly GatewayPlugin[];
@@ -99,10 +105,26 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
-    const [overall, ...entries] = await Promise.all(
-      ["", ...HEALTH_ENTRIES].map((service) => options.users.health(service, READY_DEADLINE_MS)),
-    );
+    const [discovered, overall, ...entries] = await Promise.all([
+      options.discovery?.report(READY_DEADLINE_MS),
+      ...["", ...HEALTH_ENTRIES].map((service) => options.users.health(service, READY_DEADLINE_MS)),
+    ]);
     const checks = Object.fromEntries(HEALTH_ENTRIES.map((name, i) => [name, entries[i] ?? "UNKNOWN"]));
+    if (discovered) {
+      // With discovery, the instances decide: one that answers SERVING is enough.
+      const instances = discovered.instances;
+      const list = { instances, discovery: { synced: discovered.synced, watching: discovered.watching } };
+      if (instances.some((instance) => instance.health === "SERVING")) {
+        return { status: "ready", users: "SERVING", checks, ...list };
+      }
+      const detail = !discovered.synced
+        ? "users instances are not discovered yet (etcd has not answered)"
+        : instances.length === 0
+          ? "no users instance is registered"
+          : "no users instance answers";
+      const problem = { ...problemOf("UNAVAILABLE", detail, { instance: "/readyz" }), users: overall, checks, ...list };
+      return sendProblem(reply, problem);
+    }
     if (overall === "SERVING") return { status: "ready", users: overall, checks };
     const detail =
       overall === "UNREACHABLE" ? "no users instance answers" : `the users service reports ${overall ?? "UNKNOWN"}`;

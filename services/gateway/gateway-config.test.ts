@@ -24,6 +24,17 @@ test("CORS origins: none, any, or a list of origins", () => {
   );
 });
 
+test("ETCD_ENDPOINTS: users discovered at etcd:///users unless USERS_ADDR says otherwise", () => {
+  const discovered = loadGatewayConfig({ ETCD_ENDPOINTS: "http://127.0.0.1:2379, http://127.0.0.1:22379" });
+  assert.equal(discovered.usersAddr, "etcd:///users");
+  assert.deepEqual(discovered.etcdEndpoints, ["http://127.0.0.1:2379", "http://127.0.0.1:22379"]);
+  assert.equal(discovered.usersBreakerFailures, 5);
+  assert.equal(discovered.usersBreakerHalfOpenMs, 1000);
+  const pinned = loadGatewayConfig({ ETCD_ENDPOINTS: "http://127.0.0.1:2379", USERS_ADDR: "127.0.0.1:50051" });
+  assert.equal(pinned.usersAddr, "127.0.0.1:50051");
+  assert.deepEqual(loadGatewayConfig({}).etcdEndpoints, []);
+});
+
 test("a bad value fails naming the variable", () => {
   const cases: Record<string, string> = {
     GATEWAY_PORT: "eighty",
@@ -34,6 +45,9 @@ test("a bad value fails naming the variable", () => {
     GATEWAY_DOCS: "maybe",
     NODE_ENV: "staging",
     LOG_LEVEL: "loud",
+    ETCD_ENDPOINTS: "127.0.0.1:2379",
+    USERS_BREAKER_FAILURES: "0",
+    USERS_BREAKER_HALF_OPEN_MS: "soon",
   };
   for (const [name, value] of Object.entries(cases)) {
     assert.throws(
@@ -42,4 +56,11 @@ test("a bad value fails naming the variable", () => {
       name,
     );
   }
+});
+
+test("an etcd target without ETCD_ENDPOINTS fails naming USERS_ADDR", () => {
+  assert.throws(
+    () => loadGatewayConfig({ USERS_ADDR: "etcd:///users" }),
+    (error: unknown) => error instanceof ConfigError && error.message.startsWith("USERS_ADDR"),
+  );
 });

@@ -1,11 +1,24 @@
 import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { parseEndpoints } from "../../platform/registry/etcd-client.js";
+
+/** The target the gateway dials when it discovers users instances in etcd (ETCD_ENDPOINTS set, USERS_ADDR not). */
+export const USERS_DISCOVERY_TARGET = "etcd:///users";
 
 export interface GatewayConfig {
   readonly host: string;
   readonly port: number;
-  /** The users service's gRPC target (host:port). */
+  /**
+   * The users service's gRPC target: USERS_ADDR when it is set; otherwise `etcd:///users` when ETCD_ENDPOINTS is
+   * set (instances discovered in etcd, round-robin), else 127.0.0.1:50051.
+   */
   readonly usersAddr: string;
+  /** etcd client URLs (ETCD_ENDPOINTS); empty: no discovery. */
+  readonly etcdEndpoints: readonly string[];
   readonly usersDeadlineMs: number;
+  /** Consecutive UNAVAILABLE/DEADLINE_EXCEEDED failures, with no success for usersBreakerHalfOpenMs, that open the breaker. */
+  readonly usersBreakerFailures: number;
+  /** How long the open breaker answers 503 at once before one call probes the users service again. */
+  readonly usersBreakerHalfOpenMs: number;
   readonly bodyLimit: number;
   /** Empty: no CORS headers (same-origin only); ["*"]: any origin. */
   readonly corsOrigins: readonly string[];
@@ -40,12 +53,35 @@ function corsOrigins(env: Env): string[] {
   return origins;
 }
 
+/** ETCD_ENDPOINTS: comma-separated http(s) URLs of etcd members. */
+function etcdEndpoints(env: Env): string[] {
+  const endpoints = parseEndpoints(env.ETCD_ENDPOINTS ?? "");
+  for (const endpoint of endpoints) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !["http:", "https:"].includes(url.protocol) || url.host === "") {
+      throw new ConfigError(
+        `ETCD_ENDPOINTS must be comma-separated URLs like http://127.0.0.1:2379, got ${JSON.stringify(endpoint)}`,
+      );
+    }
+  }
+  return endpoints;
+}
+
 /** The gateway's configuration from the environment; throws ConfigError naming a bad variable. */
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const e = envReader(env);
-  const usersAddr = e.string("USERS_ADDR", "127.0.0.1:50051");
+  const etcd = etcdEndpoints(env);
+  const usersAddr = e.string("USERS_ADDR", etcd.length > 0 ? USERS_DISCOVERY_TARGET : "127.0.0.1:50051");
   if (!/^[^\s:/]+:\d{1,5}$/.test(usersAddr) && !/^[a-z][a-z0-9+.-]*:\/\/?\S+$/.test(usersAddr)) {
     throw new ConfigError(`USERS_ADDR must be host:port or a gRPC target URI, got ${JSON.stringify(usersAddr)}`);
+  }
+  if (usersAddr.startsWith("etcd:") && etcd.length === 0) {
+    throw new ConfigError(`USERS_ADDR ${usersAddr} needs ETCD_ENDPOINTS (the etcd to discover the instances in)`);
   }
   const nodeEnv = e.oneOf("NODE_ENV", "development", ["development", "production", "test"]);
   const docs = e.oneOf("GATEWAY_DOCS", nodeEnv === "production" ? "off" : "on", ["on", "off"]) === "on";
@@ -53,7 +89,10 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     host: e.string("GATEWAY_HOST", "0.0.0.0"),
     port: e.port("GATEWAY_PORT", 8080),
     usersAddr,
+    etcdEndpoints: etcd,
     usersDeadlineMs: e.int("USERS_DEADLINE_MS", 2_000, 10, 600_000),
+    usersBreakerFailures: e.int("USERS_BREAKER_FAILURES", 5, 1, 10_000),
+    usersBreakerHalfOpenMs: e.int("USERS_BREAKER_HALF_OPEN_MS", 1_000, 50, 600_000),
     bodyLimit: e.int("GATEWAY_BODY_LIMIT", 65_536, 1_024, 16_777_216),
     corsOrigins: corsOrigins(env),
     docs,

@@ -49,11 +49,12 @@ export function createUsersHandlers({ users, userUrl }: UsersHandlersOptions): O
   };
 
   return {
-    async createUser({ body, context }) {
+    async createUser({ header, body, context }) {
       const created = await users.createUser(
         {
           user: { id: "", etag: "", name: body.name, email: body.email, createTime: undefined, updateTime: undefined },
-          requestId: "",
+          // The Idempotency-Key header: a retry with the same key and body gets the first result.
+          requestId: header["Idempotency-Key"] ?? "",
         },
         context,
       );
