@@ -2,6 +2,8 @@
  * An etcd3 client tuned for registration and discovery: every unary call has a deadline, a failed member is
  * skipped for a short while only, and watch streams reconnect within about a second instead of 30 s.
  */
+
+import { setTimeout as delay } from "node:timers/promises";
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from "cockatiel";
 import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
 
@@ -22,6 +24,10 @@ interface Backoff {
 }
 
 /** Exponential backoff with jitter: attempt n waits between half and all of min(max, initial × 2ⁿ). */
+/** Resolves after ms, or as soon as the signal aborts; never rejects. */
+export const sleepUnlessAborted = (ms: number, signal: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch(() => {});
+
 export function jitteredDelay(attempt: number, initialMs: number, maxMs: number): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
   return ceiling / 2 + (Math.random() * ceiling) / 2;

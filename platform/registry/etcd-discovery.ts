@@ -13,7 +13,7 @@
  */
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from "etcd3";
 import type { Logger } from "../logging.js";
-import { createEtcdClient, jitteredDelay } from "./etcd-client.js";
+import { createEtcdClient, jitteredDelay, sleepUnlessAborted } from "./etcd-client.js";
 import { type Instance, parseInstance, SERVICES_PREFIX, servicePrefix } from "./instance.js";
 
 export interface EtcdDiscoveryOptions {
@@ -91,17 +91,7 @@ export function createEtcdDiscovery(opts: EtcdDiscoveryOptions): EtcdDiscovery {
     firstSync = resolve;
   });
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (stopSignal.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        stopSignal.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      stopSignal.signal.addEventListener("abort", done, { once: true });
-    });
+  const sleep = (ms: number) => sleepUnlessAborted(ms, stopSignal.signal);
 
   /** Publishes the map if it differs from what listeners last saw. */
   function publish(): void {

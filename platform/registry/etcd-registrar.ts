@@ -6,7 +6,7 @@
  */
 import type { Etcd3, Lease } from "etcd3";
 import type { Logger } from "../logging.js";
-import { createEtcdClient, jitteredDelay } from "./etcd-client.js";
+import { createEtcdClient, jitteredDelay, sleepUnlessAborted } from "./etcd-client.js";
 import { type InstanceValue, instanceKey, SERVICES_PREFIX } from "./instance.js";
 
 export interface EtcdRegistrarOptions {
@@ -82,17 +82,7 @@ export function createEtcdRegistrar(opts: EtcdRegistrarOptions): EtcdRegistrar {
     firstRegistered = resolve;
   });
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (stopSignal.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        stopSignal.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      stopSignal.signal.addEventListener("abort", done, { once: true });
-    });
+  const sleep = (ms: number) => sleepUnlessAborted(ms, stopSignal.signal);
 
   /** Revokes a lease we no longer use; its keys have been put under a newer lease, or are gone anyway. */
   const retire = (lease: Lease) => {

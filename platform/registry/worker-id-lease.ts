@@ -16,7 +16,7 @@ import { EtcdLeaseInvalidError } from "etcd3";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { createSnowflake, type SnowflakeGenerator } from "../snowflake.js";
-import { createEtcdClient, jitteredDelay } from "./etcd-client.js";
+import { createEtcdClient, jitteredDelay, sleepUnlessAborted } from "./etcd-client.js";
 
 export const WORKERS_PREFIX = "/charter/workers/";
 
@@ -98,17 +98,7 @@ export function createWorkerIdLease(opts: WorkerIdLeaseOptions): WorkerIdLease {
     firstHeld = resolve;
   });
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (stopSignal.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        stopSignal.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      stopSignal.signal.addEventListener("abort", done, { once: true });
-    });
+  const sleep = (ms: number) => sleepUnlessAborted(ms, stopSignal.signal);
 
   const retire = (old: Lease) => {
     old.revoke().catch((error: unknown) => log.debug({ err: message(error) }, "could not revoke an old lease"));

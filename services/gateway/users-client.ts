@@ -7,8 +7,10 @@
  * - round_robin (grpc-js) spreads the calls over the instances whose connection is READY; an
  *   instance whose connection breaks leaves the rotation by itself, one at a time, and comes back
  *   when it reconnects. An instance that goes away from discovery is dropped.
- * - The idempotent reads (GetUser, ListUsers, BatchGetUsers) carry a grpc-js retryPolicy: one
- *   more attempt on UNAVAILABLE, which round_robin sends to the next instance. Writes have no
+ * - The idempotent reads (GetUser, ListUsers, BatchGetUsers) carry a grpc-js retryPolicy: up to
+ *   two more attempts on UNAVAILABLE, which round_robin sends to the next ready instance (one
+ *   retry was not always enough when an instance is killed: the retry can be picked before the
+ *   balancer has seen the broken connection). Writes have no
  *   retry policy; grpc-js only ever re-sends a call transparently when it never reached a server.
  * - A circuit breaker (cockatiel) opens only when no instance is usable: a run of UNAVAILABLE or
  *   DEADLINE_EXCEEDED failures with no success for a while, or discovery listing no instance at
@@ -121,9 +123,9 @@ export const USERS_SERVICE_CONFIG = {
     {
       name: ["GetUser", "ListUsers", "BatchGetUsers"].map((method) => ({ service: USERS_SERVICE, method })),
       retryPolicy: {
-        maxAttempts: 2,
-        initialBackoff: "0.01s",
-        maxBackoff: "0.05s",
+        maxAttempts: 3,
+        initialBackoff: "0.02s",
+        maxBackoff: "0.1s",
         backoffMultiplier: 2,
         retryableStatusCodes: ["UNAVAILABLE"],
       },
