@@ -1,0 +1,154 @@
+/**
+ * The GraphQL mock: contracts/graphql/users.graphql served over HTTP (Fastify + mercurius) with
+ * @graphql-tools/mock. The root fields answer with the OpenAPI document's examples of the REST
+ * operation each mirrors, so `user(id)` is the same example user as REST and gRPC; anything the
+ * examples do not cover is filled in by the mock store. A `Prefer` request header picks the answer
+ * like Prism's (`code=NOT_FOUND` makes `user` null, another documented code is an error with that
+ * `extensions.code`, `example=empty` picks an example). Queries that break the schema, and
+ * arguments that break its @constraint limits, are refused with the gateway's errors.
+ */
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { addMocksToSchema } from "@graphql-tools/mock";
+import { makeExecutableSchema } from "@graphql-tools/schema";
+import Fastify from "fastify";
+import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import { AppError, type Code, invalidArgument } from "../platform/errors.js";
+import { enforceConstraints } from "../services/gateway/graphql/constraints.js";
+import { decodeCursor, encodeCursor } from "../services/gateway/graphql/cursor.js";
+import { formatGraphqlErrors } from "../services/gateway/graphql/error-formatter.js";
+import type { ContractExamples, OperationExamples } from "./contract-examples.js";
+import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
+
+export const GRAPHQL_SCHEMA_FILE = fileURLToPath(new URL("../contracts/graphql/users.graphql", import.meta.url));
+export const GRAPHQL_PATH = "/graphql";
+const MAX_PAGE = 1000;
+
+interface MockContext extends MercuriusContext {
+  readonly prefer: Preference | PreferError;
+}
+
+interface ExampleUser {
+  readonly id: string;
+  readonly createTime: string;
+}
+
+interface ExamplePage {
+  readonly users: readonly ExampleUser[];
+  readonly nextPageToken?: string;
+}
+
+export interface GraphqlMockOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly examples: ContractExamples;
+}
+
+export interface GraphqlMock {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** The preferred example of an operation, or the documented problem of the preferred code as an AppError. */
+function choose(op: OperationExamples, context: Pick<MockContext, "prefer">, inputPrefix = ""): unknown {
+  const { prefer } = context;
+  if (prefer instanceof PreferError) throw invalidArgument([{ field: "Prefer", description: prefer.message }]);
+  if (prefer.code !== undefined && prefer.code !== "OK") {
+    const problem = op.problems.get(prefer.code as Code);
+    if (!problem) {
+      throw invalidArgument([
+        {
+          field: "Prefer",
+          description: `${op.operationId} documents no ${prefer.code} error; it answers OK, ${[...op.problems.keys()].join(", ")}`,
+        },
+      ]);
+    }
+    const fieldViolations = (problem.errors ?? []).map((e) => ({
+      field: `${inputPrefix}${e.field.replace(/^\//, "").replace(/\//g, ".")}`,
+      description: e.message,
+    }));
+    throw new AppError(
+      problem.code,
+      problem.detail ?? problem.title,
+      fieldViolations.length ? { fieldViolations } : {},
+    );
+  }
+  try {
+    return pickExample(op.examples, prefer, op.operationId);
+  } catch (error) {
+    if (error instanceof PreferError) throw invalidArgument([{ field: "Prefer", description: error.message }]);
+    throw error;
+  }
+}
+
+export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
+  const ops = {
+    user: opts.examples.operation("getUser"),
+    users: opts.examples.operation("listUsers"),
+    createUser: opts.examples.operation("createUser"),
+    updateUser: opts.examples.operation("updateUser"),
+    deleteUser: opts.examples.operation("deleteUser"),
+  };
+  const exampleUser = pickExample(ops.user.examples, {}, "getUser") as ExampleUser;
+
+  const schema = addMocksToSchema<IResolvers>({
+    schema: makeExecutableSchema({ typeDefs: await readFile(GRAPHQL_SCHEMA_FILE, "utf8") }),
+    // Values for whatever a resolver below leaves unset: the example user's.
+    mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
+    resolvers: {
+      Query: {
+        user: (_: unknown, _args: unknown, context: MockContext) => {
+          const { prefer } = context;
+          if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
+          return choose(ops.user, context);
+        },
+        users: (_: unknown, args: { first?: number | null; after?: string | null }, context: MockContext) => {
+          const start = args.after ? decodeCursor(args.after, "after", MAX_PAGE) : { token: "", skip: 0 };
+          const page = choose(ops.users, context) as ExamplePage;
+          const nodes = page.users.slice(0, args.first ?? 50);
+          const edges = nodes.map((node, i) => ({
+            cursor: encodeCursor({ token: start.token, skip: start.skip + i + 1 }),
+            node,
+          }));
+          return {
+            edges,
+            nodes,
+            pageInfo: {
+              hasNextPage: page.nextPageToken !== undefined || nodes.length < page.users.length,
+              endCursor: edges.at(-1)?.cursor ?? null,
+            },
+          };
+        },
+      },
+      Mutation: {
+        createUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.createUser, context, "input."),
+        updateUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.updateUser, context, "input."),
+        deleteUser: (_: unknown, args: { id: string }, context: MockContext) => {
+          choose(ops.deleteUser, context);
+          return { id: args.id };
+        },
+      },
+    } as unknown as IResolvers,
+  });
+
+  const app = Fastify({ logger: false });
+  await app.register(mercurius, {
+    schema,
+    schemaTransforms: [enforceConstraints],
+    path: GRAPHQL_PATH,
+    graphiql: false,
+    errorFormatter: formatGraphqlErrors,
+    context: (request): Pick<MockContext, "prefer"> => {
+      const header = request.headers.prefer;
+      try {
+        return { prefer: parsePrefer(header === undefined ? [] : [header].flat()) };
+      } catch (error) {
+        return { prefer: error as PreferError };
+      }
+    },
+  });
+  await app.listen({ host: opts.host, port: opts.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : opts.port;
+  return { port, stop: () => app.close() };
+}

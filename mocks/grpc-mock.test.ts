@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { loadContractExamples, OPENAPI_FILE } from "./contract-examples.js";
+import { buildGrpcAnswers, GRPC_DEFINITIONS_FILE } from "./grpc-mock.js";
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "charter-grpc-mock-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("the contract's examples make a valid answer for every RPC", () => {
+  const answers = buildGrpcAnswers(loadContractExamples());
+  assert.deepEqual([...answers.keys()].sort(), [
+    "BatchGetUsers",
+    "CreateUser",
+    "DeleteUser",
+    "GetUser",
+    "ListUsers",
+    "UpdateUser",
+  ]);
+  assert.deepEqual([...(answers.get("ListUsers")?.examples.keys() ?? [])], ["firstPage", "empty"]);
+});
+
+test("an OpenAPI example that breaks the proto stops start-up, naming the RPC, the example and the field", async () => {
+  const file = join(dir, "users.v1.yaml");
+  const text = await readFile(OPENAPI_FILE, "utf8");
+  await writeFile(
+    file,
+    text.replace(
+      'email: ada@example.com\n        etag: "1"\n        createTime',
+      'email: not-an-email\n        etag: "1"\n        createTime',
+    ),
+  );
+  assert.throws(
+    () => buildGrpcAnswers(loadContractExamples(file)),
+    /GetUser example "ada" is not a valid charter\.users\.v1\.GetUserResponse: user\.email must be a valid email address/,
+  );
+});
+
+test("a mock example with an unknown field or a wrong type stops start-up, naming it", async () => {
+  const file = join(dir, "users-service.yaml");
+  const text = await readFile(GRPC_DEFINITIONS_FILE, "utf8");
+  await writeFile(
+    file,
+    text.replace(
+      "    none:\n      users: []",
+      "    none:\n      users: []\n      total: 3\n    typo:\n      users:\n        - { id: 7, name: Ada }",
+    ),
+  );
+  assert.throws(
+    () => buildGrpcAnswers(loadContractExamples(), file),
+    (error: Error) => {
+      assert.match(
+        error.message,
+        /BatchGetUsers example "none" .*total is not a field of charter\.users\.v1\.BatchGetUsersResponse/,
+      );
+      assert.match(error.message, /BatchGetUsers example "typo" .*users\[0\]\.id must be a string/);
+      assert.match(error.message, /users\[0\]\.email is required/);
+      return true;
+    },
+  );
+});
+
+test("an RPC without definitions, or a definition of no RPC, stops start-up", async () => {
+  const file = join(dir, "missing.yaml");
+  const text = await readFile(GRPC_DEFINITIONS_FILE, "utf8");
+  await writeFile(file, `${text.replace(/^DeleteUser:[\s\S]*?\n\n/m, "")}\nRemoveUser:\n  operation: deleteUser\n`);
+  assert.throws(
+    () => buildGrpcAnswers(loadContractExamples(), file),
+    (error: Error) => {
+      assert.match(error.message, /DeleteUser: missing/);
+      assert.match(error.message, /RemoveUser: charter\.users\.v1\.UsersService has no such RPC/);
+      return true;
+    },
+  );
+});

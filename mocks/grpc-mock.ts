@@ -1,0 +1,236 @@
+/**
+ * The gRPC mock of charter.users.v1.UsersService: every RPC of users.proto answers from example
+ * messages built from the OpenAPI document's examples (see mocks/grpc/users-service.yaml), with
+ * health and reflection on the same port. Per call, metadata `prefer: code=NOT_FOUND` or
+ * `prefer: example=<name>` picks the answer, like Prism's Prefer header. A request that breaks
+ * the proto's field rules is INVALID_ARGUMENT with a google.rpc.BadRequest listing each field,
+ * whatever it prefers.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type {
+  Metadata,
+  ServerUnaryCall,
+  ServiceDefinition,
+  sendUnaryData,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { parse } from "yaml";
+import * as usersMessages from "../generated/proto/charter/users/v1/users.js";
+import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument } from "../platform/errors.js";
+import { startGrpcServer } from "../platform/grpc-server.js";
+import type { Logger } from "../platform/logging.js";
+import { toServiceError } from "../services/users/users-grpc.js";
+import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
+import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
+import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";
+
+export const USERS_PROTO = "charter/users/v1/users.proto";
+export const USERS_SERVICE = "charter.users.v1.UsersService";
+export const GRPC_DEFINITIONS_FILE = fileURLToPath(new URL("./grpc/users-service.yaml", import.meta.url));
+
+interface RpcDefinition {
+  readonly operation?: string;
+  readonly body?: string;
+  readonly examples?: Record<string, unknown>;
+  readonly errors?: readonly string[];
+  readonly prefix?: string;
+  readonly reasons?: Record<string, string>;
+  readonly required?: readonly string[];
+  readonly partial?: readonly string[];
+}
+
+type MessageCodec = usersMessages.MessageFns<unknown>;
+
+/** One RPC's answers, built and checked at start. */
+interface RpcAnswers {
+  readonly method: ServiceMethod;
+  /** Response messages by example name, in their generated TypeScript form. */
+  readonly examples: ReadonlyMap<string, unknown>;
+  readonly errors: ReadonlyMap<Code, AppError>;
+  /** Everything wrong with a request (in its generated TypeScript form) under the proto's field rules. */
+  readonly checkRequest: (request: unknown) => FieldViolation[];
+}
+
+const codecs = usersMessages as unknown as Record<string, MessageCodec | undefined>;
+const codecOf = (fullName: string): MessageCodec => {
+  const codec = codecs[fullName.slice(fullName.lastIndexOf(".") + 1)];
+  if (!codec) throw new Error(`generated/proto has no codec for ${fullName}: run npm run generate`);
+  return codec;
+};
+
+/**
+ * Reads the RPC definitions, builds every example message and error, and checks each against
+ * the proto. Throws one error naming every example or definition that does not fit.
+ */
+export function buildGrpcAnswers(
+  examples: ContractExamples,
+  definitionsFile: string = GRPC_DEFINITIONS_FILE,
+): Map<string, RpcAnswers> {
+  const checker = createProtoChecker(USERS_PROTO, USERS_SERVICE);
+  const definitions = parse(readFileSync(definitionsFile, "utf8")) as Record<string, RpcDefinition> | null;
+  const problems: string[] = [];
+  const answers = new Map<string, RpcAnswers>();
+  const rpcNames = new Set(checker.methods.map((m) => m.name));
+  for (const name of Object.keys(definitions ?? {})) {
+    if (!rpcNames.has(name)) problems.push(`${name}: ${USERS_SERVICE} has no such RPC`);
+  }
+
+  for (const method of checker.methods) {
+    const where = `${definitionsFile} ${method.name}`;
+    const definition = definitions?.[method.name];
+    if (!definition) {
+      problems.push(`${where}: missing (every RPC of ${USERS_PROTO} needs its examples)`);
+      continue;
+    }
+    try {
+      const response = codecOf(method.responseType);
+      const bodies = new Map<string, unknown>();
+      const problemsByCode = new Map<Code, Problem>();
+      if (definition.operation !== undefined) {
+        const operation = examples.operation(definition.operation);
+        const body = definition.body ?? ".";
+        for (const [exampleName, value] of operation.examples) {
+          bodies.set(exampleName, body === "." ? (value ?? {}) : { [body]: value });
+        }
+        for (const [code, problem] of operation.problems) problemsByCode.set(code, problem);
+      } else {
+        for (const [exampleName, value] of Object.entries(definition.examples ?? {})) {
+          bodies.set(exampleName, examples.resolve(value));
+        }
+        for (const responseName of definition.errors ?? []) {
+          const problem = examples.problem(responseName);
+          if (!problemsByCode.has(problem.code)) problemsByCode.set(problem.code, problem);
+        }
+      }
+      if (bodies.size === 0) problems.push(`${where}: no examples (set operation or examples)`);
+
+      const messages = new Map<string, unknown>();
+      for (const [exampleName, json] of bodies) {
+        const violations = checker.check(method.responseType, json, "response");
+        if (violations.length > 0) {
+          problems.push(
+            `${where} example "${exampleName}" is not a valid ${method.responseType}: ${violations
+              .map((v) => `${v.field} ${v.description}`)
+              .join("; ")}`,
+          );
+          continue;
+        }
+        messages.set(exampleName, response.fromJSON(json));
+      }
+
+      for (const code of Object.keys(definition.reasons ?? {})) {
+        if (!isCode(code) || !problemsByCode.has(code)) {
+          problems.push(`${where}: reason for ${code}, which is not one of its errors (${[...problemsByCode.keys()]})`);
+        }
+      }
+      const errors = new Map<Code, AppError>();
+      for (const [code, problem] of problemsByCode) {
+        const fieldViolations: FieldViolation[] = (problem.errors ?? []).map((e) => ({
+          field: protoPathOfPointer(e.field, definition.prefix ?? ""),
+          description: e.message,
+        }));
+        const reason = definition.reasons?.[code];
+        errors.set(
+          code,
+          new AppError(code, problem.detail ?? problem.title, {
+            ...(fieldViolations.length > 0 ? { fieldViolations } : {}),
+            ...(reason ? { reason } : {}),
+          }),
+        );
+      }
+      const request = codecOf(method.requestType);
+      const needs = { required: definition.required ?? [], partial: definition.partial ?? [] };
+      answers.set(method.name, {
+        method,
+        examples: messages,
+        errors,
+        checkRequest: (value) => checker.check(method.requestType, request.toJSON(value), "request", needs),
+      });
+    } catch (error) {
+      problems.push(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`bad gRPC mock examples: ${problems.join("; ")}`);
+  return answers;
+}
+
+const preferenceOf = (metadata: Metadata): Preference =>
+  parsePrefer(metadata.get("prefer").filter((v): v is string => typeof v === "string"));
+
+/** Answers one call: a contract-breaking request, then the preferred code, then the preferred or first example. */
+function answer(rpc: RpcAnswers, request: unknown, metadata: Metadata): unknown {
+  const violations = rpc.checkRequest(request);
+  if (violations.length > 0) throw invalidArgument(violations);
+  let preference: Preference;
+  try {
+    preference = preferenceOf(metadata);
+  } catch (error) {
+    throw invalidArgument([{ field: "prefer", description: (error as Error).message }]);
+  }
+  const code = preference.code;
+  if (code !== undefined && code !== "OK" && code !== "0") {
+    const error =
+      rpc.errors.get(code as Code) ?? [...rpc.errors.values()].find((e) => String(grpcStatusOf[e.code]) === code);
+    if (!error) {
+      throw invalidArgument([
+        {
+          field: "prefer",
+          description: `${rpc.method.name} documents no ${code} error; it answers OK, ${[...rpc.errors.keys()].join(", ")}`,
+        },
+      ]);
+    }
+    throw error;
+  }
+  try {
+    return pickExample(rpc.examples, preference, rpc.method.name);
+  } catch (error) {
+    if (error instanceof PreferError) throw invalidArgument([{ field: "prefer", description: error.message }]);
+    throw error;
+  }
+}
+
+export interface GrpcMockOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  readonly examples: ContractExamples;
+  readonly definitionsFile?: string;
+}
+
+export interface GrpcMock {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function startGrpcMock(opts: GrpcMockOptions): Promise<GrpcMock> {
+  const answers = buildGrpcAnswers(opts.examples, opts.definitionsFile);
+  const implementation: UntypedServiceImplementation = {};
+  for (const rpc of answers.values()) {
+    implementation[rpc.method.handlerName] = (
+      call: ServerUnaryCall<unknown, unknown>,
+      done: sendUnaryData<unknown>,
+    ) => {
+      try {
+        const response = answer(rpc, call.request, call.metadata);
+        opts.logger.debug({ rpc: rpc.method.name }, "mock answered OK");
+        done(null, response);
+      } catch (error) {
+        const appError = error instanceof AppError ? error : new AppError("INTERNAL", "internal error");
+        if (!(error instanceof AppError)) opts.logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
+        opts.logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");
+        done(toServiceError(appError));
+      }
+    };
+  }
+  const server = await startGrpcServer({
+    host: opts.host,
+    port: opts.port,
+    services: [{ definition: usersMessages.UsersServiceService as unknown as ServiceDefinition, implementation }],
+    reflect: [USERS_PROTO],
+    logger: opts.logger,
+  });
+  server.setStatus("", "SERVING");
+  server.setStatus(USERS_SERVICE, "SERVING");
+  return { port: server.port, stop: () => server.stop(2000) };
+}

@@ -1,0 +1,128 @@
+/**
+ * `npm run mock`: the three mocks from the contracts, with no backend — REST (Prism) on 4010,
+ * gRPC on 50052, GraphQL on 4011 — all answering with the OpenAPI document's examples. Logs a
+ * JSON "mocks ready" line with the three ports once all of them answer, then prints their
+ * addresses; Ctrl-C stops all three.
+ *
+ *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
+ *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
+ *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, envReader, logLevels } from "../platform/config.js";
+import { runMain } from "../platform/lifecycle.js";
+import { createLogger } from "../platform/logging.js";
+import { freePorts } from "../scripts/infra/start-server.js";
+import { loadContractExamples } from "./contract-examples.js";
+import { startGraphqlMock } from "./graphql-mock.js";
+import { startGrpcMock } from "./grpc-mock.js";
+import { pickExample } from "./prefer.js";
+import { type RestMock, startRestMock } from "./rest-mock.js";
+
+const DEFAULTS = { rest: 4010, grpc: 50052, graphql: 4011 } as const;
+
+function readConfig() {
+  let flags: ReturnType<typeof parse>;
+  const parse = () =>
+    parseArgs({
+      options: {
+        dynamic: { type: "boolean", default: false },
+        host: { type: "string" },
+        "rest-port": { type: "string" },
+        "grpc-port": { type: "string" },
+        "graphql-port": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  try {
+    flags = parse();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const env = envReader();
+  const port = (flag: "rest-port" | "grpc-port" | "graphql-port", variable: string, fallback: number) => {
+    const value = flags.values[flag];
+    return value === undefined
+      ? env.port(variable, fallback)
+      : envReader({ [`--${flag}`]: value }).port(`--${flag}`, 0);
+  };
+  return {
+    host: flags.values.host ?? env.string("MOCK_HOST", "127.0.0.1"),
+    dynamic: flags.values.dynamic === true,
+    restPort: port("rest-port", "MOCK_REST_PORT", DEFAULTS.rest),
+    grpcPort: port("grpc-port", "MOCK_GRPC_PORT", DEFAULTS.grpc),
+    graphqlPort: port("graphql-port", "MOCK_GRAPHQL_PORT", DEFAULTS.graphql),
+    logLevel: env.oneOf("LOG_LEVEL", "info", logLevels),
+  };
+}
+
+runMain("mock", async () => {
+  const config = readConfig();
+  const logger = createLogger("mock", config.logLevel);
+  const examples = loadContractExamples();
+  const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as { id: string };
+  const stops: (() => Promise<void>)[] = [];
+  let stopping = false;
+  const stopAll = async () => {
+    stopping = true;
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  };
+
+  try {
+    const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples });
+    stops.push(grpc.stop);
+    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples });
+    stops.push(graphql.stop);
+
+    // Prism takes a port number: for 0, a port that was free a moment ago (tried again if taken meanwhile).
+    let rest: RestMock | undefined;
+    for (let attempt = 1; !rest; attempt++) {
+      const port = config.restPort === 0 ? ((await freePorts(1))[0] ?? 0) : config.restPort;
+      try {
+        rest = await startRestMock({
+          host: config.host,
+          port,
+          dynamic: config.dynamic,
+          probePath: `/v1/users/${exampleUser.id}`,
+        });
+      } catch (error) {
+        if (config.restPort !== 0 || attempt >= 3) throw error;
+      }
+    }
+    const prism = rest;
+    stops.push(prism.stop);
+    void prism.exited.then(async (code) => {
+      if (stopping) return;
+      process.stderr.write(`mock: Prism exited unexpectedly (${code}):\n${prism.output()}\n`);
+      await stopAll();
+      process.exit(1);
+    });
+
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const urls = {
+      rest: `http://${host}:${prism.port}`,
+      grpc: `${host}:${grpc.port}`,
+      graphql: `http://${host}:${graphql.port}/graphql`,
+    };
+    logger.info(
+      { restPort: prism.port, grpcPort: grpc.port, graphqlPort: graphql.port, dynamic: config.dynamic, ...urls },
+      "mocks ready",
+    );
+    process.stdout.write(`
+Charter mocks are running (from contracts/; no backend).
+
+  REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name>)
+  gRPC     ${urls.grpc}   (charter.users.v1.UsersService; metadata prefer: code=NOT_FOUND | example=<name>; health + reflection)
+  GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name>)
+
+  Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
+
+Press Ctrl-C to stop.
+`);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return { stop: stopAll };
+});

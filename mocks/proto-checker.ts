@@ -1,0 +1,245 @@
+/**
+ * Checks messages in their proto3 JSON form against contracts/proto: every key is a field of
+ * the message, every value has the field's type, and the field rules of
+ * generated/proto/field-rules.ts hold (required, lengths, pattern, format, range). Used on the
+ * gRPC mock's example responses at start and on every request it receives. Violations name
+ * fields by their proto paths (`user.email`, `ids[0]`).
+ */
+
+import { loadSync } from "@grpc/proto-loader";
+import { fullFormats } from "ajv-formats/dist/formats.js";
+import { fieldRules } from "../generated/proto/field-rules.js";
+import type { FieldViolation } from "../platform/errors.js";
+import { protoRoot } from "../platform/grpc-server.js";
+
+interface Rules {
+  readonly required?: boolean;
+  readonly outputOnly?: boolean;
+  readonly minLen?: number;
+  readonly maxLen?: number;
+  readonly pattern?: string;
+  readonly format?: string;
+  readonly minimum?: string;
+  readonly maximum?: string;
+}
+
+interface FieldDescriptor {
+  readonly name: string;
+  readonly label: string;
+  readonly type: string;
+  readonly typeName: string;
+}
+
+export interface ServiceMethod {
+  /** As the proto spells it: GetUser. */
+  readonly name: string;
+  /** As grpc-js handlers are keyed: getUser. */
+  readonly handlerName: string;
+  readonly requestType: string;
+  readonly responseType: string;
+}
+
+export interface Needs {
+  readonly required?: readonly string[];
+  readonly partial?: readonly string[];
+}
+
+/** Whether the message is an RPC's request (output-only fields are ignored) or a response (they must be set). */
+export type Direction = "request" | "response";
+
+export interface ProtoChecker {
+  readonly methods: readonly ServiceMethod[];
+  /**
+   * Everything wrong with `value` as a `typeName` message (short name in the service's package or full name).
+   * `needs.required` are proto paths the caller needs set beyond the field rules; `needs.partial` are paths
+   * of messages that may set only some of their fields (an update's user): their `required` rules do not apply.
+   */
+  check(typeName: string, value: unknown, direction: Direction, needs?: Needs): FieldViolation[];
+}
+
+const rulesByMessage = fieldRules as unknown as Record<string, Record<string, Rules> | undefined>;
+const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const codePoints = (s: string): number => [...s].length;
+const emailFormat = fullFormats.email;
+const dateTimeFormat = fullFormats["date-time"];
+const MAX_INT64 = 2n ** 63n - 1n;
+const INTEGER_TYPES = new Set(["TYPE_INT32", "TYPE_SINT32", "TYPE_SFIXED32", "TYPE_UINT32", "TYPE_FIXED32"]);
+const LONG_TYPES = new Set(["TYPE_INT64", "TYPE_SINT64", "TYPE_SFIXED64", "TYPE_UINT64", "TYPE_FIXED64"]);
+
+const isValidEmail = (value: string): boolean => emailFormat instanceof RegExp && emailFormat.test(value);
+const isValidDateTime = (value: string): boolean =>
+  typeof dateTimeFormat === "object" && "validate" in dateTimeFormat && typeof dateTimeFormat.validate === "function"
+    ? (dateTimeFormat.validate as (s: string) => boolean)(value)
+    : !Number.isNaN(Date.parse(value));
+
+function scalarViolations(rules: Rules, value: string | number): string[] {
+  const out: string[] = [];
+  if (typeof value === "string") {
+    if (rules.minLen !== undefined && codePoints(value.trim()) < rules.minLen) {
+      out.push(rules.minLen === 1 ? "must not be empty" : `must be at least ${rules.minLen} characters`);
+    }
+    if (rules.maxLen !== undefined && codePoints(value) > rules.maxLen) {
+      out.push(`must be at most ${rules.maxLen} characters`);
+    }
+    if (rules.pattern !== undefined && !new RegExp(rules.pattern, "u").test(value)) {
+      out.push(`must match ${rules.pattern}`);
+    }
+    if (rules.format === "email" && !isValidEmail(value)) out.push("must be a valid email address");
+    if (rules.format === "date-time" && !isValidDateTime(value)) out.push("must be an RFC 3339 date-time");
+    if (rules.format === "int64" && (!/^-?[0-9]{1,19}$/.test(value) || BigInt(value) > MAX_INT64)) {
+      out.push("must be a decimal 64-bit integer");
+    }
+  } else {
+    const min = rules.minimum === undefined ? undefined : Number(rules.minimum);
+    const max = rules.maximum === undefined ? undefined : Number(rules.maximum);
+    if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+      out.push(`must be from ${min ?? "any"} to ${max ?? "any"}`);
+    }
+  }
+  return out;
+}
+
+/** Loads the service's messages from contracts/proto (no generated code: the proto files themselves). */
+export function createProtoChecker(protoFile: string, serviceName: string): ProtoChecker {
+  const definition = loadSync(protoFile, { includeDirs: [protoRoot], keepCase: true });
+  const service = definition[serviceName] as
+    | Record<
+        string,
+        { originalName: string; requestType: { type: { name: string } }; responseType: { type: { name: string } } }
+      >
+    | undefined;
+  if (!service) throw new Error(`${protoFile} has no service ${serviceName}`);
+  const pkg = serviceName.slice(0, serviceName.lastIndexOf("."));
+  const fullName = (name: string): string => {
+    const bare = name.replace(/^\./, "");
+    return bare in definition ? bare : `${pkg}.${bare}`;
+  };
+  const fieldsOf = (typeName: string): readonly FieldDescriptor[] => {
+    const type = definition[fullName(typeName)] as { type?: { field?: FieldDescriptor[] } } | undefined;
+    if (!type?.type?.field) throw new Error(`no message ${typeName} in ${protoFile}`);
+    return type.type.field;
+  };
+  const methods = Object.entries(service).map(([name, m]) => ({
+    name,
+    handlerName: m.originalName,
+    requestType: fullName(m.requestType.type.name),
+    responseType: fullName(m.responseType.type.name),
+  }));
+
+  const isEmpty = (value: unknown): boolean =>
+    value === undefined ||
+    value === null ||
+    value === "" ||
+    value === 0 ||
+    value === false ||
+    (Array.isArray(value) && value.length === 0);
+
+  function checkMessage(
+    typeName: string,
+    value: unknown,
+    direction: Direction,
+    path: string,
+    needs: { required: ReadonlySet<string>; partial: ReadonlySet<string> },
+    out: FieldViolation[],
+  ): void {
+    const name = fullName(typeName);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      out.push({ field: path || "(message)", description: `must be a ${name} message (an object)` });
+      return;
+    }
+    const record = value as Record<string, unknown>;
+    const fields = fieldsOf(name);
+    const known = new Set(fields.flatMap((f) => [f.name, camel(f.name)]));
+    for (const key of Object.keys(record)) {
+      if (!known.has(key)) out.push({ field: `${path}${key}`, description: `is not a field of ${name}` });
+    }
+    for (const field of fields) {
+      const fieldPath = `${path}${field.name}`;
+      const rules = rulesByMessage[name]?.[camel(field.name)] ?? {};
+      const needed = needs.required.has(fieldPath);
+      const partial = needs.partial.has(path.slice(0, -1));
+      if (direction === "request" && rules.outputOnly && !needed) continue;
+      const fieldValue = record[camel(field.name)] ?? record[field.name];
+      if (isEmpty(fieldValue)) {
+        if (needed || (rules.required && !partial) || (direction === "response" && rules.outputOnly)) {
+          out.push({ field: fieldPath, description: "is required" });
+        }
+        continue;
+      }
+      if (field.label === "LABEL_REPEATED") {
+        if (!Array.isArray(fieldValue)) {
+          out.push({ field: fieldPath, description: "must be a list" });
+          continue;
+        }
+        fieldValue.forEach((item, i) => {
+          checkValue(field, rules, item, direction, `${fieldPath}[${i}]`, needs, out);
+        });
+      } else {
+        checkValue(field, rules, fieldValue, direction, fieldPath, needs, out);
+      }
+    }
+  }
+
+  function checkValue(
+    field: FieldDescriptor,
+    rules: Rules,
+    value: unknown,
+    direction: Direction,
+    path: string,
+    needs: { required: ReadonlySet<string>; partial: ReadonlySet<string> },
+    out: FieldViolation[],
+  ): void {
+    const push = (description: string): void => {
+      out.push({ field: path, description });
+    };
+    const typeName = field.typeName.replace(/^\./, "");
+    if (field.type === "TYPE_MESSAGE" && typeName === "google.protobuf.Timestamp") {
+      if (typeof value !== "string" || !isValidDateTime(value)) push("must be an RFC 3339 date-time");
+      return;
+    }
+    if (field.type === "TYPE_MESSAGE" && typeName === "google.protobuf.FieldMask") {
+      if (typeof value !== "string" && !Array.isArray(value)) push("must be a field mask");
+      return;
+    }
+    if (field.type === "TYPE_MESSAGE") {
+      checkMessage(typeName, value, direction, `${path}.`, needs, out);
+      return;
+    }
+    if (field.type === "TYPE_STRING") {
+      if (typeof value !== "string") {
+        push("must be a string");
+        return;
+      }
+      for (const description of scalarViolations(rules, value)) push(description);
+      return;
+    }
+    if (INTEGER_TYPES.has(field.type)) {
+      if (typeof value !== "number" || !Number.isInteger(value)) {
+        push("must be an integer");
+        return;
+      }
+      for (const description of scalarViolations(rules, value)) push(description);
+      return;
+    }
+    if (LONG_TYPES.has(field.type)) {
+      if (typeof value !== "string" || !/^-?[0-9]{1,20}$/.test(value)) push("must be a 64-bit integer as a string");
+      return;
+    }
+    if (field.type === "TYPE_BOOL") {
+      if (typeof value !== "boolean") push("must be true or false");
+      return;
+    }
+    // Other scalar types (bytes, floats, enums) are not in this contract yet: accepted as they are.
+  }
+
+  return {
+    methods,
+    check(typeName, value, direction, needs = {}) {
+      const out: FieldViolation[] = [];
+      const sets = { required: new Set(needs.required), partial: new Set(needs.partial) };
+      checkMessage(typeName, value, direction, "", sets, out);
+      // A required message that is absent hides its own required fields: report the message once.
+      return out.filter((v, i) => out.findIndex((o) => o.field === v.field) === i);
+    },
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * `npm run contracts:breaking` against temporary git repositories: a copy of contracts/ is
+ * committed and tagged, then changed in the working tree, and the real script is run on it.
+ */
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ensureOasdiff } from "../scripts/contracts-breaking.js";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const USERS_PROTO = "contracts/proto/charter/users/v1/users.proto";
+const OPENAPI = "contracts/openapi/users.v1.yaml";
+const GRAPHQL = "contracts/graphql/users.graphql";
+const repos: string[] = [];
+
+// Installs oasdiff once (Go, pinned version, ~/.cache/charter/) before the gate runs side by side.
+before(() => {
+  ensureOasdiff();
+});
+after(() => {
+  for (const repo of repos) rmSync(repo, { recursive: true, force: true });
+});
+
+function git(repo: string, ...args: string[]): void {
+  execFileSync("git", args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** A new git repository holding the project's contracts/, committed, with the given tags on that commit. */
+function repoWithContracts(...tags: string[]): string {
+  const repo = mkdtempSync(join(tmpdir(), "charter-breaking-"));
+  repos.push(repo);
+  cpSync(join(root, "contracts"), join(repo, "contracts"), { recursive: true });
+  git(repo, "init", "--quiet", "--initial-branch=main");
+  git(repo, "config", "user.email", "gate@example.com");
+  git(repo, "config", "user.name", "Gate");
+  git(repo, "config", "commit.gpgsign", "false");
+  git(repo, "config", "tag.gpgsign", "false");
+  commit(repo, "contracts");
+  for (const tag of tags) git(repo, "tag", tag);
+  return repo;
+}
+
+function commit(repo: string, message: string): void {
+  git(repo, "add", "-A");
+  git(repo, "commit", "--quiet", "-m", message);
+}
+
+/** Replaces `from` with `to` in a file of the repository; `from` must be there exactly once. */
+function edit(repo: string, file: string, from: string, to: string): void {
+  const path = join(repo, file);
+  const text = readFileSync(path, "utf8");
+  assert.equal(text.split(from).length, 2, `${file} should contain exactly once:\n${from}`);
+  writeFileSync(path, text.replace(from, to));
+}
+
+interface GateRun {
+  readonly code: number | null;
+  readonly output: string;
+}
+
+/** Runs the real script on the repository (asynchronously, so the tests of this file run side by side). */
+function runGate(repo: string, baseRef?: string): Promise<GateRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.BASE_REF;
+  delete env.CONTRACTS_ROOT;
+  if (baseRef !== undefined) env.BASE_REF = baseRef;
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", "scripts/contracts-breaking.ts", repo],
+      { cwd: root, env, encoding: "utf8" },
+      (_error, stdout, stderr) => resolve({ code: child.exitCode, output: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+function assertBreaks(run: GateRun, ...reasons: RegExp[]): void {
+  assert.equal(run.code, 1, `the gate should fail:\n${run.output}`);
+  for (const reason of reasons) assert.match(run.output, reason, run.output);
+}
+
+function assertPasses(run: GateRun): void {
+  assert.equal(run.code, 0, `the gate should pass:\n${run.output}`);
+  assert.doesNotMatch(run.output, /✖/, run.output);
+}
+
+const ETAG_FIELD = `  // Opaque version tag; changes on every write.
+  string etag = 4 [(charter.contract.v1.field) = {
+    output_only: true
+    max_len: 64
+  }];
+`;
+
+describe("contracts:breaking against a contracts-v* tag", { concurrency: true }, () => {
+  test("unchanged contracts pass and name the tag they were compared with", async () => {
+    const run = await runGate(repoWithContracts("contracts-v1"));
+    assertPasses(run);
+    assert.match(run.output, /compared with contracts-v1/);
+  });
+
+  test("removing a field of the proto User breaks", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(repo, USERS_PROTO, ETAG_FIELD, "");
+    assertBreaks(await runGate(repo), /proto .*1 breaking/, /field "4" with name "etag" on message "User" was deleted/);
+  });
+
+  test("removing an RPC breaks", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(repo, USERS_PROTO, "  rpc BatchGetUsers(BatchGetUsersRequest) returns (BatchGetUsersResponse);\n", "");
+    assertBreaks(await runGate(repo), /RPC "BatchGetUsers" on service "UsersService" was deleted/);
+  });
+
+  test("renaming an OpenAPI path breaks every operation on the old path", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(repo, OPENAPI, "  /v1/users/{id}:\n", "  /v1/people/{id}:\n");
+    assertBreaks(
+      await runGate(repo),
+      /OpenAPI contracts\/openapi\/users\.v1\.yaml .*3 breaking/,
+      /GET \/v1\/users\/\{id\}: api path removed without deprecation/,
+      /PATCH \/v1\/users\/\{id\}: api path removed/,
+      /DELETE \/v1\/users\/\{id\}: api path removed/,
+    );
+  });
+
+  test("making an optional OpenAPI query parameter required breaks", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(
+      repo,
+      OPENAPI,
+      "name: pageSize\n      in: query\n      required: false",
+      "name: pageSize\n      in: query\n      required: true",
+    );
+    assertBreaks(await runGate(repo), /GET \/v1\/users: the `query` request parameter `pageSize` became required/);
+  });
+
+  test("making an optional OpenAPI request body field required breaks", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(repo, OPENAPI, "      minProperties: 1\n", "      minProperties: 1\n      required: [name]\n");
+    assertBreaks(await runGate(repo), /PATCH \/v1\/users\/\{id\}: the request property `name` became required/);
+  });
+
+  test("removing a GraphQL field breaks", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(repo, GRAPHQL, '  "Opaque version tag; changes on every write."\n  etag: String!\n', "");
+    assertBreaks(
+      await runGate(repo),
+      /GraphQL .*1 breaking/,
+      /User\.etag: Field 'etag' was removed from object type 'User'/,
+    );
+  });
+
+  test("adding optional fields to all three contracts passes", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(repo, USERS_PROTO, ETAG_FIELD, `${ETAG_FIELD}  // A short name to show.\n  string nickname = 7;\n`);
+    edit(
+      repo,
+      OPENAPI,
+      "      required: [name, email]\n      properties:\n",
+      "      required: [name, email]\n      properties:\n        nickname:\n          type: string\n          maxLength: 40\n",
+    );
+    edit(repo, GRAPHQL, "  etag: String!\n", '  etag: String!\n  "A short name to show."\n  nickname: String\n');
+    assertPasses(await runGate(repo));
+  });
+
+  test("a new version beside the published one passes: a v2 proto package and /v2 paths", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    const v2 = readFileSync(join(repo, USERS_PROTO), "utf8")
+      .replace("package charter.users.v1;", "package charter.users.v2;")
+      .replace(ETAG_FIELD, "");
+    mkdirSync(dirname(join(repo, USERS_PROTO.replace("/v1/", "/v2/"))), { recursive: true });
+    writeFileSync(join(repo, USERS_PROTO.replace("/v1/", "/v2/")), v2);
+    edit(
+      repo,
+      OPENAPI,
+      "paths:\n",
+      'paths:\n  /v2/users:\n    get:\n      operationId: listUsersV2\n      tags: [users]\n      responses:\n        "200":\n          description: Users.\n',
+    );
+    assertPasses(await runGate(repo));
+  });
+
+  test("removing a GraphQL field that the newest tag already marks deprecated passes", async () => {
+    // contracts-v9 has User.etag as it is; contracts-v10 deprecates it. Version order picks v10
+    // (plain string order would pick v9, and the removal would break).
+    const repo = repoWithContracts("contracts-v9");
+    edit(repo, GRAPHQL, "  etag: String!\n", '  etag: String! @deprecated(reason: "Read the ETag header.")\n');
+    commit(repo, "deprecate User.etag");
+    git(repo, "tag", "contracts-v10");
+    edit(
+      repo,
+      GRAPHQL,
+      '  "Opaque version tag; changes on every write."\n  etag: String! @deprecated(reason: "Read the ETag header.")\n',
+      "",
+    );
+    const gate = await runGate(repo);
+    assertPasses(gate);
+    assert.match(gate.output, /compared with contracts-v10/);
+    assert.match(gate.output, /allowed, deprecated at the base ref: User\.etag/);
+    assertBreaks(await runGate(repo, "contracts-v9"), /User\.etag: Field 'etag' was removed/);
+  });
+
+  test("a BASE_REF that does not exist fails loudly", async () => {
+    const gate = await runGate(repoWithContracts("contracts-v1"), "contracts-v404");
+    assert.equal(gate.code, 2, gate.output);
+    assert.match(gate.output, /BASE_REF=contracts-v404 does not name a commit/);
+  });
+
+  test("with no contracts-v* tag the gate passes and says there is nothing to compare", async () => {
+    const repo = repoWithContracts("release-1");
+    edit(repo, GRAPHQL, '  "Opaque version tag; changes on every write."\n  etag: String!\n', "");
+    const gate = await runGate(repo);
+    assertPasses(gate);
+    assert.match(gate.output, /no contracts-v\* tag yet/);
+  });
+});

@@ -1,0 +1,287 @@
+/**
+ * `npm run mock` as a user runs it: mocks/main.ts as a real process on free ports, asked with
+ * clients built only from the contracts. The three mocks answer with the same example user,
+ * reach the documented errors by Prefer, and refuse requests that break their contract.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { loadSync } from "@grpc/proto-loader";
+import { parse } from "yaml";
+import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { type ContractUser, grpc, statusDetails, type UsersClient, usersClient } from "./support/contract-client.js";
+import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+// The example user as the contract states it, read here from the document itself.
+const contract = parse(readFileSync(new URL("../contracts/openapi/users.v1.yaml", import.meta.url), "utf8")) as {
+  components: { examples: { AdaUser: { value: Record<string, string> } } };
+};
+const ada = contract.components.examples.AdaUser.value;
+const COMMON = ["id", "name", "email", "etag", "createTime", "updateTime"] as const;
+const common = (user: Record<string, unknown>) => Object.fromEntries(COMMON.map((k) => [k, user[k]]));
+/** The proto3 JSON form of a Timestamp message ({ seconds, nanos }), as REST and GraphQL carry it. */
+const rfc3339 = (t: ContractUser["createTime"]) =>
+  t === null ? null : new Date(Number(t.seconds) * 1000 + t.nanos / 1e6).toISOString().replace(".000Z", "Z");
+
+const USER_QUERY = "query ($id: ID!) { user(id: $id) { id name email etag createTime updateTime } }";
+const validator = createOpenApiValidator();
+let mocks: ServiceProcess;
+let rest: string;
+let graphqlUrl: string;
+let client: UsersClient;
+
+const get = async (path: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${rest}${path}`, { headers });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+};
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL results, asserted field by field
+type GraphqlBody = { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+const graphql = async (query: string, variables: object = {}, headers: Record<string, string> = {}) => {
+  const response = await fetch(graphqlUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, body: (await response.json()) as GraphqlBody };
+};
+const grpcError = async (promise: Promise<unknown>): Promise<grpc.ServiceError> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error("the call succeeded; an error was expected");
+};
+const withPrefer = (value: string) => {
+  const metadata = new grpc.Metadata();
+  metadata.set("prefer", value);
+  return metadata;
+};
+// For calls with metadata: a second client of the service, also built only from contracts/proto.
+// biome-ignore lint/suspicious/noExplicitAny: loaded from the contract at run time
+const proto: any = grpc.loadPackageDefinition(
+  loadSync("charter/users/v1/users.proto", {
+    includeDirs: [fileURLToPath(new URL("../contracts/proto/", import.meta.url))],
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  }),
+);
+// biome-ignore lint/suspicious/noExplicitAny: loaded from the contract at run time
+let preferClient: any;
+const callWith = <T = unknown>(method: string, request: object, metadata: grpc.Metadata): Promise<T> =>
+  new Promise((resolve, reject) =>
+    preferClient[method[0]?.toLowerCase() + method.slice(1)](
+      request,
+      metadata,
+      { deadline: Date.now() + 5000 },
+      (error: grpc.ServiceError | null, response: T) => (error ? reject(error) : resolve(response)),
+    ),
+  );
+
+before(async () => {
+  mocks = await startService(
+    "mocks/main.ts",
+    { MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
+    "mocks ready",
+    60_000,
+  );
+  rest = `http://127.0.0.1:${mocks.ready.restPort}`;
+  graphqlUrl = `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`;
+  client = usersClient(`127.0.0.1:${mocks.ready.grpcPort}`);
+  preferClient = new proto.charter.users.v1.UsersService(
+    `127.0.0.1:${mocks.ready.grpcPort}`,
+    grpc.credentials.createInsecure(),
+  );
+});
+
+after(async () => {
+  client?.close();
+  preferClient?.close();
+  if (mocks) assert.equal(await mocks.stop(), 0, `the mocks did not stop cleanly:\n${mocks.output.join("\n")}`);
+});
+
+describe("REST mock (Prism)", () => {
+  test("GET /v1/users/{id} answers the example user, as the contract documents it", async () => {
+    const response = await get(`/v1/users/${ada.id}`);
+    assert.deepEqual(validator.check("getUser", response), []);
+    assert.equal(response.status, 200);
+    assert.deepEqual(common(JSON.parse(response.text)), ada);
+  });
+
+  test("Prefer: code=404 gives the documented NOT_FOUND problem", async () => {
+    const response = await get(`/v1/users/${ada.id}`, { prefer: "code=404" });
+    assert.equal(response.status, 404);
+    assert.deepEqual(validator.check("getUser", response), []);
+    assert.equal(JSON.parse(response.text).code, "NOT_FOUND");
+  });
+
+  test("a request that breaks the contract is refused, naming what is wrong", async () => {
+    const response = await fetch(`${rest}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Ada Lovelace", nickname: "ada" }),
+    });
+    assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`);
+    // Prism answers a documented 4xx example and says what is wrong in sl-violations.
+    const violations = JSON.parse(response.headers.get("sl-violations") ?? "[]") as { message: string }[];
+    const messages = violations.map((v) => v.message).join("\n");
+    assert.match(messages, /required property 'email'/);
+    assert.match(messages, /additional properties; found 'nickname'/);
+
+    const badId = await get("/v1/users/not-a-number");
+    assert.equal(badId.status, 400);
+    assert.match(badId.headers.get("sl-violations") ?? "", /path parameter id must match pattern/);
+  });
+});
+
+describe("gRPC mock", () => {
+  test("GetUser answers the same example user", async () => {
+    const response = await client.call<{ user: ContractUser }>("GetUser", { id: ada.id });
+    const user = response.user;
+    assert.deepEqual(
+      common({ ...user, createTime: rfc3339(user.createTime), updateTime: rfc3339(user.updateTime) }),
+      ada,
+    );
+  });
+
+  test("health is SERVING and reflection lists the service", async () => {
+    assert.equal(await client.health(), "SERVING");
+    assert.equal(await client.health("charter.users.v1.UsersService"), "SERVING");
+    assert.ok((await client.listServices()).includes("charter.users.v1.UsersService"));
+  });
+
+  test("prefer: code=NOT_FOUND gives NOT_FOUND with the documented message", async () => {
+    const error = await grpcError(callWith("GetUser", { id: ada.id }, withPrefer("code=NOT_FOUND")));
+    assert.equal(error.code, grpc.status.NOT_FOUND);
+    assert.equal(statusDetails(error).message, "user 7281634251938816001 not found");
+  });
+
+  test("prefer: example=<name> picks an example; an unknown one is refused", async () => {
+    const empty = await callWith<{ users: unknown[] }>("ListUsers", {}, withPrefer("example=empty"));
+    assert.deepEqual(empty.users, []);
+    const first = await callWith<{ users: ContractUser[]; nextPageToken: string }>("ListUsers", {}, withPrefer(""));
+    assert.equal(first.users[0]?.id, ada.id);
+    assert.notEqual(first.nextPageToken, "");
+    const error = await grpcError(callWith("ListUsers", {}, withPrefer("example=nope")));
+    assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(error.details, /no example "nope".*firstPage, empty/);
+  });
+
+  test("requests that break the proto's field rules are INVALID_ARGUMENT with BadRequest details", async () => {
+    const badId = await grpcError(client.call("GetUser", { id: "abc" }));
+    assert.equal(badId.code, grpc.status.INVALID_ARGUMENT);
+    assert.deepEqual(
+      statusDetails(badId).fieldViolations.map((v) => v.field),
+      ["id"],
+    );
+
+    const noEmail = await grpcError(client.call("CreateUser", { user: { name: "Ada Lovelace" } }));
+    assert.equal(noEmail.code, grpc.status.INVALID_ARGUMENT);
+    assert.deepEqual(statusDetails(noEmail).fieldViolations, [{ field: "user.email", description: "is required" }]);
+
+    // A contract-breaking request is refused whatever it prefers.
+    const preferred = await grpcError(
+      callWith("CreateUser", { user: { name: "x", email: "nope" } }, withPrefer("code=OK")),
+    );
+    assert.equal(preferred.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(statusDetails(preferred).fieldViolations[0]?.field, "user.email");
+  });
+
+  test("the documented errors of an RPC are reachable, with their details", async () => {
+    const taken = await grpcError(
+      callWith("CreateUser", { user: { name: "Ada", email: "ada@example.com" } }, withPrefer("code=ALREADY_EXISTS")),
+    );
+    assert.equal(taken.code, grpc.status.ALREADY_EXISTS);
+    assert.equal(statusDetails(taken).reason, "EMAIL_TAKEN");
+
+    const stale = await grpcError(
+      callWith("UpdateUser", { user: { id: ada.id, name: "Ada King", etag: "1" } }, withPrefer("code=ABORTED")),
+    );
+    assert.equal(stale.code, grpc.status.ABORTED);
+    assert.equal(statusDetails(stale).reason, "ETAG_MISMATCH");
+
+    const invalid = await grpcError(
+      callWith("CreateUser", { user: { name: "Ada", email: "ada@example.com" } }, withPrefer("code=INVALID_ARGUMENT")),
+    );
+    assert.equal(invalid.code, grpc.status.INVALID_ARGUMENT);
+    assert.deepEqual(
+      statusDetails(invalid).fieldViolations.map((v) => v.field),
+      ["user.email"],
+    );
+
+    const undocumented = await grpcError(callWith("GetUser", { id: ada.id }, withPrefer("code=ABORTED")));
+    assert.equal(undocumented.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(undocumented.details, /GetUser documents no ABORTED error/);
+  });
+
+  test("every RPC answers", async () => {
+    assert.equal(
+      (await client.call<{ user: ContractUser }>("CreateUser", { user: { name: "A", email: "a@b.co" } })).user.id,
+      ada.id,
+    );
+    assert.equal(
+      (await client.call<{ user: ContractUser }>("UpdateUser", { user: { id: ada.id, name: "Ada King" } })).user.name,
+      "Ada King",
+    );
+    assert.deepEqual(await client.call("DeleteUser", { id: ada.id }), {});
+    assert.equal(
+      (await client.call<{ users: ContractUser[] }>("BatchGetUsers", { ids: [ada.id] })).users[0]?.id,
+      ada.id,
+    );
+  });
+});
+
+describe("GraphQL mock", () => {
+  const USER = USER_QUERY;
+
+  test("user(id) answers the same example user", async () => {
+    const { status, body } = await graphql(USER, { id: ada.id });
+    assert.equal(status, 200);
+    assert.deepEqual(body.errors, undefined);
+    assert.deepEqual(common(body.data.user), ada);
+  });
+
+  test("Prefer: code=NOT_FOUND makes user null; other documented codes are errors with extensions.code", async () => {
+    const missing = await graphql(USER, { id: ada.id }, { prefer: "code=NOT_FOUND" });
+    assert.equal(missing.body.data.user, null);
+    const created = await graphql(
+      'mutation { createUser(input: { name: "Ada", email: "ada@example.com" }) { id } }',
+      {},
+      { prefer: "code=ALREADY_EXISTS" },
+    );
+    assert.equal(created.body.errors?.[0]?.extensions?.code, "ALREADY_EXISTS");
+  });
+
+  test("users answers a connection of the example page", async () => {
+    const { body } = await graphql(
+      "{ users(first: 10) { nodes { id } edges { cursor } pageInfo { hasNextPage endCursor } } }",
+    );
+    assert.deepEqual(body.data.users.nodes, [{ id: ada.id }]);
+    assert.equal(body.data.users.pageInfo.hasNextPage, true);
+    assert.equal(body.data.users.pageInfo.endCursor, body.data.users.edges[0].cursor);
+  });
+
+  test("a query that breaks the schema is refused with a clear error", async () => {
+    const unknownField = await graphql(`{ user(id: "${ada.id}") { id nickname } }`);
+    assert.equal(unknownField.status, 400);
+    assert.match(unknownField.body.errors?.[0]?.message ?? "", /Cannot query field "nickname" on type "User"/);
+    const broken = await graphql("{ user(id: ");
+    assert.equal(broken.status, 400);
+    assert.match(broken.body.errors?.[0]?.message ?? "", /Syntax Error/);
+    const badId = await graphql(USER, { id: "abc" });
+    assert.equal(badId.body.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+  });
+});
+
+test("the three mocks answer with one example user", async () => {
+  const fromRest = JSON.parse((await get(`/v1/users/${ada.id}`)).text) as Record<string, unknown>;
+  const { user } = await client.call<{ user: ContractUser }>("GetUser", { id: ada.id });
+  const fromGrpc = { ...user, createTime: rfc3339(user.createTime), updateTime: rfc3339(user.updateTime) };
+  const fromGraphql = (await graphql(USER_QUERY, { id: ada.id })).body.data.user as Record<string, unknown>;
+  assert.deepEqual(common(fromRest), ada);
+  assert.deepEqual(common(fromGrpc), ada);
+  assert.deepEqual(common(fromGraphql), ada);
+});
