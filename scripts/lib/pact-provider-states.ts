@@ -1,0 +1,87 @@
+/**
+ * The provider states the pacts in pacts/ name, set up on a running gateway through its public
+ * REST API with the project's SDK: no test hook inside the services. Each setup first deletes
+ * every user, so an interaction sees only the data its state describes. Values the provider
+ * chooses (ids, etags) are returned to the verifier, which injects them where the pact uses
+ * `fromProviderState` (e.g. the path `/v1/users/${id}` or the header If-Match `"${etag}"`).
+ */
+import { createUsersClient, type Result, type User, type UsersClient } from "../../sdk/index.js";
+
+/** A state's parameters as the pact gives them. */
+export type StateParams = Readonly<Record<string, unknown>>;
+/** Values injected into the request of the interaction (`fromProviderState` expressions). */
+export type InjectedValues = Record<string, string>;
+export type ProviderStateSetup = (params: StateParams) => Promise<InjectedValues>;
+
+export const STATE_NO_USERS = "no users exist";
+export const STATE_USER_EXISTS = "a user exists";
+export const STATE_USER_CHANGED = "a user exists that was changed after it was created";
+export const STATE_USERS_EXIST = "users exist";
+
+function text(params: StateParams, name: string, fallback: string): string {
+  const value = params[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "string")
+    throw new Error(`state parameter ${name} must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function count(params: StateParams, name: string, fallback: number): number {
+  const value = params[name] ?? fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw new Error(`state parameter ${name} must be an integer from 0 to 100, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function settled<T>(what: string, result: Result<T>): T {
+  if (!result.ok) throw new Error(`${what}: ${result.status} ${JSON.stringify(result.problem)}`);
+  return result.data;
+}
+
+async function deleteAllUsers(users: UsersClient): Promise<void> {
+  const all: User[] = [];
+  for await (const user of users.listAll({ pageSize: 1000 })) all.push(user);
+  for (const user of all) {
+    const deleted = await users.delete(user.id);
+    if (!deleted.ok && deleted.status !== 404) settled(`deleting user ${user.id}`, deleted);
+  }
+}
+
+/** The state handlers for a gateway at `baseUrl`, keyed by the state names the pacts use. */
+export function createProviderStates(baseUrl: string): Readonly<Record<string, ProviderStateSetup>> {
+  const users = createUsersClient({ baseUrl });
+  const createUser = async (name: string, email: string): Promise<User> =>
+    settled(`creating ${email}`, await users.create({ name, email }));
+
+  return {
+    async [STATE_NO_USERS]() {
+      await deleteAllUsers(users);
+      return {};
+    },
+    /** Params: name, email (defaults Ada Lovelace, ada@example.com). Injects id and etag. */
+    async [STATE_USER_EXISTS](params) {
+      await deleteAllUsers(users);
+      const user = await createUser(text(params, "name", "Ada Lovelace"), text(params, "email", "ada@example.com"));
+      return { id: user.id, etag: user.etag };
+    },
+    /** Params: name, email. Injects id, the current etag and staleEtag, the etag it had when created. */
+    async [STATE_USER_CHANGED](params) {
+      await deleteAllUsers(users);
+      const name = text(params, "name", "Ada Lovelace");
+      const created = await createUser(name, text(params, "email", "ada@example.com"));
+      const changed = settled(
+        `changing ${created.id}`,
+        await users.update(created.id, { name: `${name} (changed)` }, { ifMatch: created.etag }),
+      );
+      return { id: changed.id, etag: changed.etag, staleEtag: created.etag };
+    },
+    /** Params: count (default 2); users user-1@example.com … in creation order. */
+    async [STATE_USERS_EXIST](params) {
+      await deleteAllUsers(users);
+      const n = count(params, "count", 2);
+      for (let i = 1; i <= n; i++) await createUser(`User ${i}`, `user-${i}@example.com`);
+      return {};
+    },
+  };
+}

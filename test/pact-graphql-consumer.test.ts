@@ -1,0 +1,128 @@
+/**
+ * Consumer pact of a web front end (`charter-web`) with the gateway's GraphQL endpoint (provider
+ * `charter-gateway`, the same deployable as the REST API, so `npm run pact:verify` checks both
+ * pacts in one run): one query and one mutation over HTTP POST /graphql. The pact is written
+ * into a temp dir and compared with pacts/charter-web-charter-gateway.json
+ * (`UPDATE_PACTS=1 npm run pact:consumer` refreshes it).
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { MatchersV3, PactV4 } from "@pact-foundation/pact";
+import { freePorts } from "../scripts/infra/index.js";
+import { STATE_NO_USERS, STATE_USER_EXISTS } from "../scripts/lib/pact-provider-states.js";
+import { checkPactFile, createPactOutput, freshConnectionFetch } from "./support/pact-files.js";
+
+process.env.PACT_DO_NOT_TRACK ??= "true";
+
+const { fromProviderState, like, regex } = MatchersV3;
+
+/** A provider-state expression: the verifier puts the named value the state handler returned in its place. */
+const ref = (name: string) => `\${${name}}`;
+const ID = "^[0-9]{1,19}$";
+const TIMESTAMP = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$";
+const ADA_ID = "7281634251938816001";
+const ada = { name: "Ada Lovelace", email: "ada@example.com" };
+
+const USER_QUERY = `query UserProfile($id: ID!) {
+  user(id: $id) {
+    id
+    name
+    email
+    etag
+  }
+}`;
+
+const CREATE_MUTATION = `mutation SignUp($input: CreateUserInput!) {
+  createUser(input: $input) {
+    id
+    name
+    email
+    etag
+    createTime
+  }
+}`;
+
+/** What the web client does: POST a GraphQL operation as JSON and read `data` (or `errors`). */
+async function graphql(url: string, operationName: string, query: string, variables: Record<string, unknown>) {
+  const response = await freshConnectionFetch(
+    new Request(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ operationName, query, variables }),
+    }),
+  );
+  assert.equal(response.status, 200);
+  return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+}
+
+describe("pact: charter-web → charter-gateway (GraphQL)", () => {
+  const output = createPactOutput();
+  // A new mock server per interaction, on a port taken from Node rather than left to the mock server
+  // (test files run in parallel and their mock servers must never share a port); the interactions
+  // are merged into one pact file in output.dir.
+  const interaction = async () => {
+    const port = (await freePorts(1))[0] as number;
+    return new PactV4({
+      consumer: "charter-web",
+      provider: "charter-gateway",
+      dir: output.dir,
+      logLevel: "warn",
+      port,
+    });
+  };
+  after(() => output.remove());
+
+  test("query: a user's profile by id", async () => {
+    await (await interaction())
+      .addGraphQLInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a GraphQL query for a user's profile")
+      .withOperation("UserProfile")
+      .withVariables({ id: fromProviderState(ref("id"), ADA_ID) })
+      .withRequest("POST", "/graphql")
+      .withQuery(USER_QUERY)
+      .willRespondWith(200, (b) =>
+        b.jsonBody({ data: { user: { id: regex(ID, ADA_ID), name: ada.name, email: ada.email, etag: like("1") } } }),
+      )
+      .executeTest(async (mock) => {
+        const { data, errors } = await graphql(mock.url, "UserProfile", USER_QUERY, { id: ADA_ID });
+        assert.equal(errors, undefined);
+        assert.deepEqual(data, { user: { id: ADA_ID, ...ada, etag: "1" } });
+      });
+  });
+
+  test("mutation: sign up a new user", async () => {
+    await (await interaction())
+      .addGraphQLInteraction()
+      .given(STATE_NO_USERS)
+      .uponReceiving("a GraphQL mutation creating a user")
+      .withOperation("SignUp")
+      .withVariables({ input: ada })
+      .withRequest("POST", "/graphql")
+      .withMutation(CREATE_MUTATION)
+      .willRespondWith(200, (b) =>
+        b.jsonBody({
+          data: {
+            createUser: {
+              id: regex(ID, ADA_ID),
+              name: ada.name,
+              email: ada.email,
+              etag: like("1"),
+              createTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+            },
+          },
+        }),
+      )
+      .executeTest(async (mock) => {
+        const { data, errors } = await graphql(mock.url, "SignUp", CREATE_MUTATION, { input: ada });
+        assert.equal(errors, undefined);
+        const created = data?.createUser as { id: string; email: string } | undefined;
+        assert.match(created?.id ?? "", new RegExp(ID));
+        assert.equal(created?.email, ada.email);
+      });
+  });
+
+  test("the committed pact file is what these interactions write", () => {
+    checkPactFile(output.dir, "charter-web-charter-gateway.json");
+  });
+});

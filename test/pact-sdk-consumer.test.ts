@@ -1,0 +1,266 @@
+/**
+ * Consumer pact of the SDK (`charter-sdk`) with the gateway (`charter-gateway`): the real SDK
+ * drives Pact's mock server, and each interaction records what the SDK sends and the parts of
+ * the answer it relies on — matchers where the provider chooses the value (ids, etags,
+ * timestamps), provider-state values injected where a request must name them. The pact is
+ * written into a temp dir and compared with pacts/charter-sdk-charter-gateway.json
+ * (`UPDATE_PACTS=1 npm run pact:consumer` refreshes it); `npm run pact:verify` checks it
+ * against the real gateway.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { MatchersV3, PactV4 } from "@pact-foundation/pact";
+import { freePorts } from "../scripts/infra/index.js";
+import {
+  STATE_NO_USERS,
+  STATE_USER_CHANGED,
+  STATE_USER_EXISTS,
+  STATE_USERS_EXIST,
+} from "../scripts/lib/pact-provider-states.js";
+import { createUsersClient, type Result, type UsersClient } from "../sdk/index.js";
+import { checkPactFile, createPactOutput, freshConnectionFetch } from "./support/pact-files.js";
+
+process.env.PACT_DO_NOT_TRACK ??= "true";
+
+const { eachLike, fromProviderState, integer, like, regex } = MatchersV3;
+
+/** A provider-state expression: the verifier puts the named value the state handler returned in its place. */
+const ref = (name: string) => `\${${name}}`;
+const ID = "^[0-9]{1,19}$";
+const TIMESTAMP = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$";
+const ENTITY_TAG = '^"[^"]{1,64}"$';
+const ADA_ID = "7281634251938816001";
+const ada = { name: "Ada Lovelace", email: "ada@example.com" };
+
+const JSON_TYPE = { "Content-Type": regex("^application/json(;.*)?$", "application/json; charset=utf-8") };
+const PROBLEM_TYPE = {
+  "Content-Type": regex("^application/problem\\+json(;.*)?$", "application/problem+json; charset=utf-8"),
+};
+
+/** A user as the provider returns it: fixed values where the consumer chose them, matchers where the provider does. */
+function userBody(fields: { name: string; email: string }, etag = "1") {
+  return {
+    id: regex(ID, ADA_ID),
+    name: fields.name,
+    email: fields.email,
+    etag: like(etag),
+    createTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+    updateTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+  };
+}
+
+/** The RFC 9457 fields the SDK reads (type, title, status, code); `code` is what callers branch on. */
+function problemBody(status: number, code: string, extra: Record<string, unknown> = {}) {
+  return {
+    type: like(`https://charter.dev/problems/${code.toLowerCase().replace(/_/g, "-")}`),
+    title: like("Problem"),
+    status: integer(status),
+    code,
+    ...extra,
+  };
+}
+
+function expectOk<T>(result: Result<T>, status: number): T {
+  if (!result.ok) assert.fail(`expected ${status}, got ${result.status}: ${JSON.stringify(result.problem)}`);
+  assert.equal(result.status, status);
+  return result.data;
+}
+
+function expectProblem<T>(result: Result<T>, status: number, code: string) {
+  if (result.ok) assert.fail(`expected a ${status} problem, got ${result.status}`);
+  assert.equal(result.status, status);
+  assert.equal(result.problem.code, code);
+  return result.problem;
+}
+
+describe("pact: charter-sdk → charter-gateway", () => {
+  const output = createPactOutput();
+  // A new mock server per interaction, on a port taken from Node rather than left to the mock server
+  // (test files run in parallel and their mock servers must never share a port); the interactions
+  // are merged into one pact file in output.dir.
+  const interaction = async () => {
+    const port = (await freePorts(1))[0] as number;
+    return new PactV4({
+      consumer: "charter-sdk",
+      provider: "charter-gateway",
+      dir: output.dir,
+      logLevel: "warn",
+      port,
+    });
+  };
+  const sdk = (url: string): UsersClient => createUsersClient({ baseUrl: url, fetch: freshConnectionFetch });
+  after(() => output.remove());
+
+  test("create: 201 with the user, Location and ETag", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_NO_USERS)
+      .uponReceiving("a request to create a user")
+      .withRequest("POST", "/v1/users", (b) => b.headers({ "Content-Type": "application/json" }).jsonBody(ada))
+      .willRespondWith(201, (b) =>
+        b
+          .headers({
+            ...JSON_TYPE,
+            Location: regex("^/v1/users/[0-9]{1,19}$", `/v1/users/${ADA_ID}`),
+            ETag: regex(ENTITY_TAG, '"1"'),
+          })
+          .jsonBody(userBody(ada)),
+      )
+      .executeTest(async (mock) => {
+        const created = await sdk(mock.url).create(ada);
+        const user = expectOk(created, 201);
+        assert.equal(user.email, ada.email);
+        assert.equal(created.ok && created.etag, '"1"');
+      });
+  });
+
+  test("get: 200 with the user and its ETag", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a request for an existing user")
+      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`))
+      .willRespondWith(200, (b) => b.headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"1"') }).jsonBody(userBody(ada)))
+      .executeTest(async (mock) => {
+        const user = expectOk(await sdk(mock.url).get(ADA_ID), 200);
+        assert.equal(user.id, ADA_ID);
+        assert.equal(user.name, ada.name);
+      });
+  });
+
+  test("list: one page of users with nextPageToken", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USERS_EXIST, { count: 2 })
+      .uponReceiving("a request for the first page of users")
+      .withRequest("GET", "/v1/users", (b) => b.query({ pageSize: "1" }))
+      .willRespondWith(200, (b) =>
+        b.headers(JSON_TYPE).jsonBody({
+          users: eachLike({
+            id: regex(ID, ADA_ID),
+            name: like("User 1"),
+            email: like("user-1@example.com"),
+            etag: like("1"),
+            createTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+            updateTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+          }),
+          nextPageToken: like("djE6NzI4MTYzNDI1MTkzODgxNjAwMQ"),
+        }),
+      )
+      .executeTest(async (mock) => {
+        const page = expectOk(await sdk(mock.url).list({ pageSize: 1 }), 200);
+        assert.equal(page.users.length, 1);
+        assert.ok(page.nextPageToken, "a first page of two users has a next page");
+      });
+  });
+
+  test("update with If-Match: 200 with the changed user and a new ETag", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a request to rename a user at its current etag")
+      .withRequest("PATCH", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) =>
+        b
+          .headers({
+            "Content-Type": "application/merge-patch+json",
+            "If-Match": fromProviderState(`"${ref("etag")}"`, '"1"'),
+          })
+          .jsonBody({ name: "Ada King" }),
+      )
+      .willRespondWith(200, (b) =>
+        b
+          .headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"2"') })
+          .jsonBody(userBody({ name: "Ada King", email: ada.email }, "2")),
+      )
+      .executeTest(async (mock) => {
+        const updated = expectOk(await sdk(mock.url).update(ADA_ID, { name: "Ada King" }, { ifMatch: "1" }), 200);
+        assert.equal(updated.name, "Ada King");
+      });
+  });
+
+  test("delete with If-Match: 204", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a request to delete a user at its current etag")
+      .withRequest("DELETE", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) =>
+        b.headers({ "If-Match": fromProviderState(`"${ref("etag")}"`, '"1"') }),
+      )
+      .willRespondWith(204)
+      .executeTest(async (mock) => {
+        expectOk(await sdk(mock.url).delete(ADA_ID, { ifMatch: "1" }), 204);
+      });
+  });
+
+  test("get of an unknown id: 404 NOT_FOUND problem", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_NO_USERS)
+      .uponReceiving("a request for a user that does not exist")
+      .withRequest("GET", `/v1/users/${ADA_ID}`)
+      .willRespondWith(404, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(404, "NOT_FOUND")))
+      .executeTest(async (mock) => {
+        expectProblem(await sdk(mock.url).get(ADA_ID), 404, "NOT_FOUND");
+      });
+  });
+
+  test("create with a taken email: 409 ALREADY_EXISTS problem", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a request to create a user with an email already in use")
+      .withRequest("POST", "/v1/users", (b) =>
+        b.headers({ "Content-Type": "application/json" }).jsonBody({ name: "Another Ada", email: ada.email }),
+      )
+      .willRespondWith(409, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(409, "ALREADY_EXISTS")))
+      .executeTest(async (mock) => {
+        expectProblem(await sdk(mock.url).create({ name: "Another Ada", email: ada.email }), 409, "ALREADY_EXISTS");
+      });
+  });
+
+  test("update at a stale etag: 412 ABORTED problem", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_CHANGED, ada)
+      .uponReceiving("a request to rename a user at an etag that is no longer current")
+      .withRequest("PATCH", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) =>
+        b
+          .headers({
+            "Content-Type": "application/merge-patch+json",
+            "If-Match": fromProviderState(`"${ref("staleEtag")}"`, '"1"'),
+          })
+          .jsonBody({ name: "Ada King" }),
+      )
+      .willRespondWith(412, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(412, "ABORTED")))
+      .executeTest(async (mock) => {
+        expectProblem(await sdk(mock.url).update(ADA_ID, { name: "Ada King" }, { ifMatch: "1" }), 412, "ABORTED");
+      });
+  });
+
+  test("create with an invalid email: 400 INVALID_ARGUMENT problem listing the field", async () => {
+    const body = { name: "Ada Lovelace", email: "not-an-email" };
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_NO_USERS)
+      .uponReceiving("a request to create a user with an invalid email")
+      .withRequest("POST", "/v1/users", (b) => b.headers({ "Content-Type": "application/json" }).jsonBody(body))
+      .willRespondWith(400, (b) =>
+        b.headers(PROBLEM_TYPE).jsonBody(
+          problemBody(400, "INVALID_ARGUMENT", {
+            errors: eachLike({ field: "/email", message: like('must match format "email"') }),
+          }),
+        ),
+      )
+      .executeTest(async (mock) => {
+        const problem = expectProblem(await sdk(mock.url).create(body), 400, "INVALID_ARGUMENT");
+        assert.deepEqual(
+          problem.errors?.map((e) => e.field),
+          ["/email"],
+        );
+      });
+  });
+
+  test("the committed pact file is what these interactions write", () => {
+    checkPactFile(output.dir, "charter-sdk-charter-gateway.json");
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * Provider verification as CI runs it: `scripts/pact-verify.ts` (what `npm run pact:verify`
+ * runs) as a real process, against the real gateway and users service on embedded backends. And
+ * proof that it catches drift: in front of a real gateway, a proxy that drops `email` from the
+ * user that GET /v1/users/{id} returns — a field the SDK's pact relies on — makes the same
+ * command fail and name that interaction, and only that one.
+ */
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { runToExit } from "../scripts/lib/processes.js";
+import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { PACTS_DIR } from "./support/pact-files.js";
+
+const VERIFY_ENTRY = "scripts/pact-verify.ts";
+const TIMEOUT_MS = 120_000;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes in the verifier's report
+const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "");
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * An HTTP proxy to `target` that removes `email` from the JSON body of GET /v1/users/{id}
+ * answers: the gateway as it would be after someone dropped the field from that route.
+ */
+async function startDriftedGateway(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, reply) => {
+    void (async () => {
+      const body = await readBody(request);
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (value === undefined || ["host", "connection", "content-length"].includes(name)) continue;
+        headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+      }
+      const method = request.method ?? "GET";
+      const answer = await fetch(`${target}${request.url ?? "/"}`, {
+        method,
+        headers,
+        ...(body.length > 0 ? { body } : {}),
+      });
+      let text = await answer.text();
+      const path = new URL(request.url ?? "/", target).pathname;
+      if (method === "GET" && /^\/v1\/users\/[^/]+$/.test(path) && answer.status === 200) {
+        const user = JSON.parse(text) as Record<string, unknown>;
+        delete user.email;
+        text = JSON.stringify(user);
+      }
+      const out: Record<string, string> = {};
+      answer.headers.forEach((value, name) => {
+        if (!["content-length", "connection", "keep-alive", "transfer-encoding"].includes(name)) out[name] = value;
+      });
+      reply.writeHead(answer.status, out).end(text);
+    })().catch((error: unknown) => reply.writeHead(502).end(String(error)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+describe("pact provider verification", () => {
+  test("npm run pact:verify passes against the real gateway and users service", async () => {
+    const pactFiles = readdirSync(PACTS_DIR).filter((name) => name.endsWith(".json"));
+    assert.ok(pactFiles.length >= 2, `expected the SDK and GraphQL pacts in pacts/, found ${pactFiles.join(", ")}`);
+    const run = await runToExit(VERIFY_ENTRY, { PACT_PROVIDER_URL: "" }, TIMEOUT_MS);
+    const output = plain(`${run.stdout}\n${run.stderr}`);
+    assert.equal(run.code, 0, `pact verification failed:\n${output}`);
+    assert.match(output, new RegExp(`honours ${pactFiles.length} pact file\\(s\\)`));
+    assert.match(output, /Verifying a pact between charter-sdk and charter-gateway/);
+    assert.match(output, /Verifying a pact between charter-web and charter-gateway/);
+  });
+
+  describe("against a gateway that drifted from the SDK's pact", () => {
+    let platform: RunningPlatform;
+    let drifted: { url: string; close(): Promise<void> };
+
+    before(async () => {
+      platform = await startPlatform({ MONGO_URL: "", REDIS_URL: "", ETCD_ENDPOINTS: "" });
+      drifted = await startDriftedGateway(platform.baseUrl);
+    });
+    after(async () => {
+      await drifted?.close();
+      await platform?.stop();
+    });
+
+    test("fails and names the interaction that relied on the dropped field", async () => {
+      const run = await runToExit(VERIFY_ENTRY, { PACT_PROVIDER_URL: drifted.url }, TIMEOUT_MS);
+      const output = plain(`${run.stdout}\n${run.stderr}`);
+      assert.notEqual(run.code, 0, `verification passed against the drifted gateway:\n${output}`);
+      assert.ok(output.includes("Failures:"), `no failure report in:\n${output}`);
+      const failures = output.slice(output.indexOf("Failures:"));
+      assert.match(failures, /missing the following keys: email/, `the report does not name the field:\n${output}`);
+      // The summary lists each failed interaction as "  - <pact> Given <state> - <description>".
+      const summary = output.slice(output.indexOf("✖ pact verification failed:"));
+      const failed = summary
+        .split("\n")
+        .filter((line) => line.startsWith("  - "))
+        .map((line) => line.slice(4));
+      assert.deepEqual(
+        failed,
+        [
+          "Verifying a pact between charter-sdk and charter-gateway Given a user exists - a request for an existing user",
+        ],
+        `only the interaction that relied on email should fail:\n${output}`,
+      );
+    });
+  });
+});
