@@ -8,16 +8,18 @@
  *   instance whose connection breaks leaves the rotation by itself, one at a time, and comes back
  *   when it reconnects. An instance that goes away from discovery is dropped.
  * - The idempotent reads (GetUser, ListUsers, BatchGetUsers) carry a grpc-js retryPolicy: up to
- *   two more attempts on UNAVAILABLE, which round_robin sends to the next ready instance (one
- *   retry was not always enough when an instance is killed: the retry can be picked before the
- *   balancer has seen the broken connection). Writes have no
+ *   two more attempts on UNAVAILABLE, which round_robin sends to the next ready instance; and a
+ *   read whose connection dropped after grpc-js had committed the call (which it never retries)
+ *   is sent once more by this client, within the same deadline. Writes have no
  *   retry policy; grpc-js only ever re-sends a call transparently when it never reached a server.
  * - A circuit breaker (cockatiel) opens only when no instance is usable: a run of UNAVAILABLE or
  *   DEADLINE_EXCEEDED failures with no success for a while, or discovery listing no instance at
  *   all. While open, calls fail at once with UNAVAILABLE (503 with Retry-After); after
  *   `halfOpenAfterMs` one call probes, and a success closes it.
  */
+
 import { createRequire } from "node:module";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   type CallOptions,
   type ChannelOptions,
@@ -132,6 +134,9 @@ export const USERS_SERVICE_CONFIG = {
     },
   ],
 };
+
+/** Pause before a read is sent again after an UNAVAILABLE that grpc-js did not retry. */
+const READ_RETRY_PAUSE_MS = 25;
 
 const OUTAGE_CODES: ReadonlySet<Code> = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED"]);
 
@@ -308,33 +313,53 @@ export function createUsersClient(opts: UsersClientOptions): UsersClient {
     if (ctx?.requestId) metadata.set("x-request-id", ctx.requestId);
     return metadata;
   };
+  const attempt = <Req, Res>(method: Unary<Req, Res>, request: Req, ctx: CallContext | undefined, deadline: number) =>
+    breaker
+      .execute(
+        () =>
+          new Promise<Res>((resolve, reject) => {
+            method.call(client, request, metadataOf(ctx), { deadline }, (error, response) =>
+              error ? reject(fromServiceError(error)) : resolve(response),
+            );
+          }),
+      )
+      .catch((error: unknown) => {
+        if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
+          throw new AppError("UNAVAILABLE", opaque.UNAVAILABLE ?? "unavailable", { reason: "CIRCUIT_OPEN" });
+        }
+        throw error;
+      });
+  /**
+   * One call within one deadline. A read (idempotent) that still fails UNAVAILABLE after grpc-js's own
+   * retries — a connection that dropped after the call was committed, which grpc-js never retries — is
+   * sent once more, after a short pause, to whichever instance round_robin picks next.
+   */
   const call =
-    <Req, Res>(method: Unary<Req, Res>) =>
-    (request: Req, ctx?: CallContext): Promise<Res> =>
-      breaker
-        .execute(
-          () =>
-            new Promise<Res>((resolve, reject) => {
-              const deadline = Date.now() + (ctx?.deadlineMs ?? opts.deadlineMs);
-              method.call(client, request, metadataOf(ctx), { deadline }, (error, response) =>
-                error ? reject(fromServiceError(error)) : resolve(response),
-              );
-            }),
-        )
-        .catch((error: unknown) => {
-          if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
-            throw new AppError("UNAVAILABLE", opaque.UNAVAILABLE ?? "unavailable", { reason: "CIRCUIT_OPEN" });
-          }
-          throw error;
-        });
+    <Req, Res>(method: Unary<Req, Res>, idempotent = false) =>
+    async (request: Req, ctx?: CallContext): Promise<Res> => {
+      const deadline = Date.now() + (ctx?.deadlineMs ?? opts.deadlineMs);
+      try {
+        return await attempt(method, request, ctx, deadline);
+      } catch (error) {
+        const retry =
+          idempotent &&
+          isAppError(error) &&
+          error.code === "UNAVAILABLE" &&
+          error.details.reason !== "CIRCUIT_OPEN" &&
+          deadline - Date.now() > READ_RETRY_PAUSE_MS;
+        if (!retry) throw error;
+        await delay(READ_RETRY_PAUSE_MS);
+        return attempt(method, request, ctx, deadline);
+      }
+    };
 
   return {
-    getUser: call<GetUserRequest, GetUserResponse>(client.getUser),
-    listUsers: call<ListUsersRequest, ListUsersResponse>(client.listUsers),
+    getUser: call<GetUserRequest, GetUserResponse>(client.getUser, true),
+    listUsers: call<ListUsersRequest, ListUsersResponse>(client.listUsers, true),
     createUser: call<CreateUserRequest, CreateUserResponse>(client.createUser),
     updateUser: call<UpdateUserRequest, UpdateUserResponse>(client.updateUser),
     deleteUser: call<DeleteUserRequest, DeleteUserResponse>(client.deleteUser),
-    batchGetUsers: call<BatchGetUsersRequest, BatchGetUsersResponse>(client.batchGetUsers),
+    batchGetUsers: call<BatchGetUsersRequest, BatchGetUsersResponse>(client.batchGetUsers, true),
     health: (service, deadlineMs = opts.deadlineMs) => healthProbe.check(service, deadlineMs),
     breakerState: () => breakerStates[breaker.state],
     isolate() {
