@@ -1,5 +1,5 @@
 // `npm test`: everything CI checks, fastest first, stopping at the first failure.
-// Static checks (lint, typecheck, contract lint, generate drift, breaking changes), then every test file
+// Static checks (lint, typecheck, contract lint, generate drift, breaking changes, promtool), then every test file
 // (unit beside the source, integration and end-to-end in test/) under node:test.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -39,6 +39,7 @@ if (only.length === 0) {
   step("contract lint (buf, redocly, graphql)", "tsx", ["scripts/contracts-lint.ts"]);
   step("generate drift (contracts → generated/)", "tsx", ["scripts/generate.ts", "--check"]);
   step("breaking changes (contracts vs newest contracts-v* tag)", "tsx", ["scripts/contracts-breaking.ts"]);
+  step("prometheus config and alert rules (promtool)", "tsx", ["scripts/prometheus-check.ts"]);
 }
 const files = only.length > 0 ? only : testFiles(root).sort();
 step(`tests (${files.length} files)`, process.execPath, [

@@ -226,6 +226,26 @@ describe("users gRPC service (memory backends, real process)", () => {
     assert.equal((await count("GetUser", "INVALID_ARGUMENT")) - badBefore, 1);
   });
 
+  test("RPC and store durations are histograms by method/outcome and by store operation", async () => {
+    const port = Number(service.ready.metricsPort);
+    const count = (name: string, labels: Record<string, string>) =>
+      metricValue(port, `${name}_count`, labels).catch(() => 0);
+    const rpc = (method: string, code: string) => count("charter_users_rpc_duration_seconds", { method, code });
+    const storeOp = (operation: string) => count("charter_users_store_duration_seconds", { operation });
+    const [createdBefore, missingBefore, insertsBefore] = [
+      await rpc("CreateUser", "OK"),
+      await rpc("GetUser", "NOT_FOUND"),
+      await storeOp("insert"),
+    ];
+    await create("Timed");
+    await rejects(client.call("GetUser", { id: "1" }), grpc.status.NOT_FOUND);
+    assert.equal((await rpc("CreateUser", "OK")) - createdBefore, 1);
+    assert.equal((await rpc("GetUser", "NOT_FOUND")) - missingBefore, 1);
+    assert.equal((await storeOp("insert")) - insertsBefore, 1);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(text, /charter_users_store_duration_seconds_bucket\{le="\+Inf",service="users",operation="get"\}/);
+  });
+
   test("health answers SERVING and reflection lists the service", async () => {
     assert.equal(await client.health(), "SERVING");
     assert.equal(await client.health("charter.users.v1.UsersService"), "SERVING");

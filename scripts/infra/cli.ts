@@ -1,10 +1,11 @@
 /**
- * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd and mongo-java-server (CI warm-up).
+ * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus and mongo-java-server (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo`: runs one on a free port, prints its URL, stops on Ctrl-C.
  */
 import {
   ensureEtcd,
   ensureMongo,
+  ensurePrometheus,
   ensureRedis,
   MONGO_JAVA_SERVER_VERSION,
   startEtcd,
@@ -19,6 +20,8 @@ if (command === "ensure") {
   // One after the other: apt-get installs cannot run side by side.
   console.log(`redis-server: ${await ensureRedis()}`);
   console.log(`etcd: ${await ensureEtcd()}`);
+  const { prometheus, promtool } = await ensurePrometheus();
+  console.log(`prometheus: ${prometheus}, promtool: ${promtool}`);
   const { java, classpath } = await ensureMongo();
   console.log(`mongo-java-server ${MONGO_JAVA_SERVER_VERSION}: ${java} -cp ${classpath}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {

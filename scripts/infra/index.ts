@@ -3,11 +3,11 @@
  * free ports in its own temp dir, provisioned first if missing (see provision.ts).
  */
 import { connect } from "node:net";
-import { ensureEtcd, ensureMongo, ensureRedis } from "./provision.js";
+import { ensureEtcd, ensureMongo, ensurePrometheus, ensureRedis } from "./provision.js";
 import { HOST, type RunningServer, startServer } from "./start-server.js";
 
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
-export { ensureEtcd, ensureMongo, ensureRedis, MONGO_JAVA_SERVER_VERSION } from "./provision.js";
+export { ensureEtcd, ensureMongo, ensurePrometheus, ensureRedis, MONGO_JAVA_SERVER_VERSION } from "./provision.js";
 export { freePorts, type RunningServer } from "./start-server.js";
 
 export interface ServerOptions {
@@ -92,6 +92,30 @@ export async function startEtcd(opts: ServerOptions = {}): Promise<RunningServer
       return response.ok && ((await response.json()) as { health?: unknown }).health === "true";
     },
     readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
+  });
+}
+
+/**
+ * Debian's Prometheus server with `configFile` (its rule_files and file_sd paths resolve next to it), TSDB in the
+ * server's temp dir, listening on loopback. Ready when /-/ready answers 200.
+ */
+export async function startPrometheus(configFile: string, opts: ServerOptions = {}): Promise<RunningServer> {
+  const { prometheus } = await ensurePrometheus();
+  return startServer({
+    name: "prometheus",
+    command: prometheus,
+    portCount: 1,
+    args: ([port], dir) => [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${dir}`,
+      `--web.listen-address=${HOST}:${port}`,
+      "--log.level=warn",
+    ],
+    url: (port) => `http://${HOST}:${port}`,
+    async isReady(port) {
+      return (await fetch(`http://${HOST}:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) })).ok;
+    },
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Idempotent provisioning of the test servers: Debian packages for redis-server and etcd
+ * Idempotent provisioning of the test servers: Debian packages for redis-server, etcd and prometheus
  * (installed with apt-get when missing and running as root), and mongo-java-server from Maven
  * Central, cached per machine under ${XDG_CACHE_HOME:-~/.cache}/charter/.
  */
@@ -57,13 +57,26 @@ const aptOptions = ["-q", "-o", "DPkg::Lock::Timeout=300"];
 const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
 const aptUpdate = once(() => run("apt-get", [...aptOptions, "update"], { env: aptEnv, maxBuffer }));
 
+export interface InstallOptions {
+  /** Extra apt-get install flags, e.g. --no-install-recommends. */
+  readonly aptArgs?: readonly string[];
+  /** Runs once after apt-get installed the packages (e.g. to stop a service the package started). */
+  readonly afterInstall?: () => Promise<void>;
+}
+
 /** Path to `binary`; installs `packages` with apt-get if it is missing and we are root, else says what to install. */
-export async function ensureBinary(binary: string, packages: readonly string[]): Promise<string> {
+export async function ensureBinary(
+  binary: string,
+  packages: readonly string[],
+  options: InstallOptions = {},
+): Promise<string> {
   const found = which(binary);
   if (found) return found;
-  const missing = `${binary} not found: install it with "apt-get install -y ${packages.join(" ")}"`;
+  const flags = options.aptArgs ?? [];
+  const missing = `${binary} not found: install it with "apt-get install -y ${[...flags, ...packages].join(" ")}"`;
   if (process.getuid?.() !== 0) throw new Error(`${missing} (not root, so not installing it)`);
-  const install = () => run("apt-get", [...aptOptions, "install", "-y", ...packages], { env: aptEnv, maxBuffer });
+  const install = () =>
+    run("apt-get", [...aptOptions, "install", "-y", ...flags, ...packages], { env: aptEnv, maxBuffer });
   try {
     await install();
   } catch {
@@ -74,10 +87,32 @@ export async function ensureBinary(binary: string, packages: readonly string[]):
       throw new Error(`${missing} (installing it failed:\n${tail(error)})`);
     }
   }
+  await options.afterInstall?.();
   const installed = which(binary);
   if (!installed) throw new Error(`${missing} (apt-get installed it, yet ${binary} is not on PATH)`);
   return installed;
 }
+
+/**
+ * Debian's prometheus package enables and starts its own server (port 9090, data in /var/lib/prometheus) unless
+ * policy-rc.d forbids it. Tests run their own servers, so the packaged one is stopped and disabled after the
+ * install; failures are ignored (no init system, or nothing was started).
+ */
+async function stopPackagedPrometheus(): Promise<void> {
+  const quiet = (command: string, args: string[]) => run(command, args, { env: aptEnv }).catch(() => undefined);
+  if (which("systemctl")) {
+    await quiet("systemctl", ["disable", "--now", "prometheus.service"]);
+  }
+  if (which("invoke-rc.d")) await quiet("invoke-rc.d", ["prometheus", "stop"]);
+}
+
+/** The Prometheus server and promtool (one Debian package); its recommended node exporter is not installed. */
+export const ensurePrometheus = once(async () => {
+  const options = { aptArgs: ["--no-install-recommends"], afterInstall: stopPackagedPrometheus };
+  const prometheus = await ensureBinary("prometheus", ["prometheus"], options);
+  const promtool = await ensureBinary("promtool", ["prometheus"], options);
+  return { prometheus, promtool };
+});
 
 export const ensureRedis = once(() => ensureBinary("redis-server", ["redis-server"]));
 export const ensureEtcd = once(() => ensureBinary("etcd", ["etcd-server", "etcd-client"]));

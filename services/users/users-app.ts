@@ -3,7 +3,7 @@
  * health and metrics. main.ts runs it as a process; tests run it in-process on port 0.
  */
 import { readFileSync } from "node:fs";
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
 import { startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
@@ -20,6 +20,7 @@ import { createMemoryCache } from "./caches/memory-cache.js";
 import { createRedisCache } from "./caches/redis-cache.js";
 import { createMemoryUserStore } from "./stores/memory-user-store.js";
 import { createMongoUserStore } from "./stores/mongo-user-store.js";
+import { createTimedUserStore, STORE_OPERATIONS } from "./timed-user-store.js";
 import type { UserCache } from "./user-cache.js";
 import type { UserStore } from "./user-store.js";
 import { MONGO_URL_KEY, REDIS_URL_KEY, type UsersConfig, withEtcdInfrastructure } from "./users-config.js";
@@ -73,9 +74,20 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
   const startedAt = new Date().toISOString();
   const clustered = config.etcdEndpoints.length > 0;
   const registry = createMetricsRegistry("users");
-  const store = config.mongoUrl
-    ? await createMongoUserStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
-    : createMemoryUserStore();
+  const storeDuration = new Histogram({
+    name: "charter_users_store_duration_seconds",
+    help: "User store call duration by operation (resolved or rejected).",
+    labelNames: ["operation"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  for (const operation of STORE_OPERATIONS) storeDuration.zero({ operation });
+  const store = createTimedUserStore(
+    config.mongoUrl
+      ? await createMongoUserStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
+      : createMemoryUserStore(),
+    (operation, seconds) => storeDuration.observe({ operation }, seconds),
+  );
   const timings = { ttlMs: config.cacheTtlMs, fenceTtlMs: config.cacheFenceTtlMs };
   const cache = config.redisUrl
     ? createRedisCache({
@@ -110,6 +122,14 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     registers: [registry],
   });
   for (const method of USERS_RPCS) rpcs.inc({ method, code: "OK" }, 0);
+  const rpcDuration = new Histogram({
+    name: "charter_users_rpc_duration_seconds",
+    help: "Users gRPC call duration by method and outcome: OK or the gRPC status code name.",
+    labelNames: ["method", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  for (const method of USERS_RPCS) rpcDuration.zero({ method, code: "OK" });
 
   // Worker id: USERS_WORKER_ID when set; else leased from etcd in cluster mode (creates are refused until it is
   // held, and whenever it goes unconfirmed); else 0.
@@ -162,7 +182,10 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
       {
         definition: UsersServiceService,
         implementation: createUsersGrpcHandlers(service, logger, {
-          onRpc: (method, code) => rpcs.inc({ method, code }),
+          onRpc: (method, code, seconds) => {
+            rpcs.inc({ method, code });
+            rpcDuration.observe({ method, code }, seconds);
+          },
         }),
       },
     ],
@@ -205,6 +228,11 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     }
     updateRegistryHealth();
   };
+  new Gauge({
+    name: "charter_users_registry_enabled",
+    help: "1 when this instance registers in etcd (cluster mode), 0 when it runs without a registry.",
+    registers: [registry],
+  }).set(clustered ? 1 : 0);
   new Gauge({
     name: "charter_users_registered",
     help: "1 while this instance is registered in etcd (cluster mode), 0 otherwise.",

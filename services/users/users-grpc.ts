@@ -67,8 +67,8 @@ export const USERS_RPCS = ["GetUser", "BatchGetUsers", "ListUsers", "CreateUser"
 export type UsersRpc = (typeof USERS_RPCS)[number];
 
 export interface UsersGrpcHooks {
-  /** Called once per RPC with its outcome: "OK" or the status code name. */
-  readonly onRpc?: (rpc: UsersRpc, code: "OK" | Code) => void;
+  /** Called once per RPC with its outcome ("OK" or the status code name) and its duration in seconds. */
+  readonly onRpc?: (rpc: UsersRpc, code: "OK" | Code, seconds: number) => void;
 }
 
 /** The caller's x-request-id, bounded, or undefined when it sent none. */
@@ -87,10 +87,11 @@ export function createUsersGrpcHandlers(
   const unary =
     <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>, prefix = "") =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const started = performance.now();
       const requestId = requestIdOf(call.metadata);
       const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
       const done = (code: "OK" | Code): void => {
-        hooks.onRpc?.(rpc, code);
+        hooks.onRpc?.(rpc, code, (performance.now() - started) / 1000);
         log.debug({ code }, "rpc done");
       };
       run(call.request).then(
