@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Etcd3 } from "etcd3";
 import { createEtcdClient } from "../platform/registry/etcd-client.js";
-import { type RunningServer, startEtcd, startMongo, startRedis } from "../scripts/infra/index.js";
+import { freePorts, type RunningServer, startEtcd, startMongo, startRedis } from "../scripts/infra/index.js";
 import { metricValue, runToExit, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { grpc, statusDetails, type UsersClient, usersClient } from "./support/contract-client.js";
 
@@ -67,13 +66,12 @@ const create = (client: UsersClient, name: string, mail: string, requestId = "")
     requestId,
   });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
+/** A port nothing listens on. */
+const freePort = async (): Promise<number> => {
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error("no free port");
   return port;
-}
+};
 
 describe("users registration in etcd", () => {
   let etcd: { server: RunningServer; client: Etcd3 };

@@ -2,17 +2,17 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
+import { freePorts } from "../scripts/infra/index.js";
 import { runToExit } from "../scripts/lib/processes.js";
 
 const users = "services/users/main.ts";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
+/** A port nothing listens on. */
+const freePort = async (): Promise<number> => {
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error("no free port");
   return port;
-}
+};
 
 function assertOneLine(result: { code: number | null; stderr: string }, pattern: RegExp): void {
   assert.equal(result.code, 1);
