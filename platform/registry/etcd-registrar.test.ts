@@ -1,36 +1,20 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Etcd3 } from "etcd3";
-import { type RunningServer, startEtcd } from "../../scripts/infra/index.js";
-import { createEtcdClient } from "./etcd-client.js";
+import type { RunningServer } from "../../scripts/infra/index.js";
 import { createEtcdDiscovery } from "./etcd-discovery.js";
 import { createEtcdRegistrar, type EtcdRegistrar } from "./etcd-registrar.js";
 import { type InstanceValue, instanceKey } from "./instance.js";
-import { captureLogs, delay, holdsFor, waitFor } from "./registry-test-support.js";
+import { captureLogs, delay, etcdTestKit, holdsFor, waitFor } from "./registry-test-support.js";
 
 const TTL = 2;
 const TTL_MS = TTL * 1000;
 const SERVICE = "users";
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function etcdServer(): Promise<RunningServer> {
-  const etcd = await startEtcd();
-  cleanups.push(() => etcd.stop());
-  return etcd;
-}
-
-function reader(etcd: RunningServer): Etcd3 {
-  const client = createEtcdClient({ endpoints: [etcd.url], callTimeoutMs: 2_000 });
-  cleanups.push(() => client.close());
-  return client;
-}
+const { cleanups, etcdServer, reader } = etcdTestKit();
 
 const instanceValue = (port: number): InstanceValue => ({
   address: `127.0.0.1:${port}`,

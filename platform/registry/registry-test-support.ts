@@ -1,7 +1,11 @@
 /** Helpers for the registry tests: waiting on conditions, capturing logs, reading etcd directly. */
 import { Writable } from "node:stream";
+import { after } from "node:test";
+import type { Etcd3 } from "etcd3";
 import { pino } from "pino";
+import { type RunningServer, startEtcd } from "../../scripts/infra/index.js";
 import type { Logger } from "../logging.js";
+import { createEtcdClient } from "./etcd-client.js";
 
 /** Polls `condition` until it returns a truthy value (returned) or `timeoutMs` passes (throws `what`). */
 export async function waitFor<T>(
@@ -65,3 +69,28 @@ export function captureLogs(level = "debug"): CapturedLogs {
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Real etcd servers and clients for a test file, all stopped or closed (newest first) after the file's tests;
+ * `cleanups` takes anything else to undo then.
+ */
+export function etcdTestKit() {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+  return {
+    cleanups,
+    async etcdServer(): Promise<RunningServer> {
+      const etcd = await startEtcd();
+      cleanups.push(() => etcd.stop());
+      return etcd;
+    },
+    /** A client for reading and writing etcd directly. */
+    reader(etcd: RunningServer): Etcd3 {
+      const client = createEtcdClient({ endpoints: [etcd.url], callTimeoutMs: 2_000 });
+      cleanups.push(() => client.close());
+      return client;
+    },
+  };
+}

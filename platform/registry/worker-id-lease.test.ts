@@ -1,31 +1,15 @@
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { Etcd3 } from "etcd3";
-import { type RunningServer, startEtcd } from "../../scripts/infra/index.js";
+import type { RunningServer } from "../../scripts/infra/index.js";
 import { isAppError } from "../errors.js";
-import { createEtcdClient } from "./etcd-client.js";
-import { captureLogs, waitFor } from "./registry-test-support.js";
+import { captureLogs, etcdTestKit, waitFor } from "./registry-test-support.js";
 import { createLeasedSnowflake, createWorkerIdLease, WORKERS_PREFIX, type WorkerIdLease } from "./worker-id-lease.js";
 
 const TTL = 2;
 const TTL_MS = TTL * 1000;
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function etcdServer(): Promise<RunningServer> {
-  const etcd = await startEtcd();
-  cleanups.push(() => etcd.stop());
-  return etcd;
-}
-
-function reader(etcd: RunningServer): Etcd3 {
-  const client = createEtcdClient({ endpoints: [etcd.url], callTimeoutMs: 2_000 });
-  cleanups.push(() => client.close());
-  return client;
-}
+const { cleanups, etcdServer, reader } = etcdTestKit();
 
 function workerLease(etcd: RunningServer, instanceId: string, maxWorkerId?: number): WorkerIdLease {
   const created = createWorkerIdLease({
