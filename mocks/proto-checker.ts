@@ -30,6 +30,9 @@ interface FieldDescriptor {
   readonly typeName: string;
 }
 
+/** Paths a request must carry (`required`) and messages that may be partial (`partial`, e.g. an update's user). */
+type FieldNeeds = { readonly required: ReadonlySet<string>; readonly partial: ReadonlySet<string> };
+
 export interface ServiceMethod {
   /** As the proto spells it: GetUser. */
   readonly name: string;
@@ -139,7 +142,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     value: unknown,
     direction: Direction,
     path: string,
-    needs: { required: ReadonlySet<string>; partial: ReadonlySet<string> },
+    needs: FieldNeeds,
     out: FieldViolation[],
   ): void {
     const name = fullName(typeName);
@@ -186,7 +189,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     value: unknown,
     direction: Direction,
     path: string,
-    needs: { required: ReadonlySet<string>; partial: ReadonlySet<string> },
+    needs: FieldNeeds,
     out: FieldViolation[],
   ): void {
     const push = (description: string): void => {

@@ -4,31 +4,22 @@ import { after } from "node:test";
 import type { Etcd3 } from "etcd3";
 import { pino } from "pino";
 import { type RunningServer, startEtcd } from "../../scripts/infra/index.js";
+import { waitFor as waitUntilDefined } from "../../scripts/lib/processes.js";
 import type { Logger } from "../logging.js";
 import { createEtcdClient } from "./etcd-client.js";
 
 /** Polls `condition` until it returns a truthy value (returned) or `timeoutMs` passes (throws `what`). */
-export async function waitFor<T>(
+export const waitFor = <T>(
   what: string,
   condition: () => T | Promise<T>,
   { timeoutMs, intervalMs = 50 }: { timeoutMs: number; intervalMs?: number },
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError === undefined ? "" : ` (last error: ${String(lastError)})`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+): Promise<NonNullable<T>> =>
+  waitUntilDefined(
+    what,
+    async () => ((await condition()) || undefined) as NonNullable<T> | undefined,
+    timeoutMs,
+    intervalMs,
+  );
 
 /**
  * Checks `condition` repeatedly for `durationMs` and fails at the first false: for what must *stay* true
