@@ -1,82 +1,8 @@
 /**
- * The gateway's composition root: configuration → (etcd discovery) → users client → Fastify app
- * (REST from the contract, docs, health, metrics, extra plugins) → listen. Logs "gateway ready"
- * with the bound port; SIGTERM/SIGINT close the server (in-flight requests finish, up to
- * SHUTDOWN_TIMEOUT_MS), then the client and the discovery.
+ * The gateway service's entry point. Tracing starts first, so that the modules it instruments are patched when
+ * serve.ts (the composition root) imports them.
  */
-import type { AddressInfo } from "node:net";
-import { runMain } from "../../platform/lifecycle.js";
-import { createLogger } from "../../platform/logging.js";
-import { createMetricsRegistry } from "../../platform/metrics.js";
-import { buildGateway, type GatewayPlugin } from "./app.js";
-import { loadGatewayConfig } from "./gateway-config.js";
-import { registerGraphql } from "./graphql/index.js";
-import { loadOpenApiDocument } from "./rest/openapi-document.js";
-import { createUsersClient } from "./users-client.js";
-import { registerUsersDiscovery, type UsersDiscovery } from "./users-discovery.js";
+import { startTracing } from "../../platform/tracing.js";
 
-/** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
-const plugins: readonly GatewayPlugin[] = [(app, { users, docs }) => registerGraphql(app, { users, graphiql: docs })];
-
-runMain("gateway", async () => {
-  const config = loadGatewayConfig();
-  const logger = createLogger("gateway", config.logLevel);
-  const document = loadOpenApiDocument();
-  const metrics = createMetricsRegistry("gateway");
-  // Registered before the client dials: the `etcd` scheme must be known when its channel resolves.
-  const discovery: UsersDiscovery | undefined =
-    config.etcdEndpoints.length > 0 ? registerUsersDiscovery({ endpoints: config.etcdEndpoints, logger }) : undefined;
-  const users = createUsersClient({
-    target: config.usersAddr,
-    deadlineMs: config.usersDeadlineMs,
-    breaker: { failures: config.usersBreakerFailures, halfOpenAfterMs: config.usersBreakerHalfOpenMs },
-    metrics,
-    logger,
-  });
-  const discovering = discovery !== undefined && config.usersAddr.startsWith("etcd:");
-  if (discovering) discovery.guard(users);
-  const release = async () => {
-    users.close();
-    await discovery?.stop();
-  };
-  let app: Awaited<ReturnType<typeof buildGateway>>;
-  try {
-    app = await buildGateway({
-      users,
-      document,
-      logger,
-      bodyLimit: config.bodyLimit,
-      corsOrigins: config.corsOrigins,
-      docs: config.docs,
-      metrics,
-      plugins,
-      ...(discovering ? { discovery } : {}),
-    });
-    await app.listen({ host: config.host, port: config.port });
-  } catch (error) {
-    await release();
-    throw error;
-  }
-  const { port } = app.server.address() as AddressInfo;
-  logger.info(
-    {
-      port,
-      host: config.host,
-      usersAddr: config.usersAddr,
-      etcdEndpoints: config.etcdEndpoints,
-      docs: config.docs,
-      corsOrigins: config.corsOrigins,
-    },
-    "gateway ready",
-  );
-  return {
-    async stop() {
-      // In-flight requests may finish; a client that is still reading (or sending) after the
-      // shutdown timeout has its connection closed rather than holding the process.
-      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
-      await app.close();
-      clearTimeout(force);
-      await release();
-    },
-  };
-});
+await startTracing("gateway");
+await import("./serve.js");

@@ -1,10 +1,8 @@
-import { runMain } from "../../platform/lifecycle.js";
-import { createLogger } from "../../platform/logging.js";
-import { resolveUsersConfig, startUsers } from "./users-app.js";
-import { loadUsersConfig } from "./users-config.js";
+/**
+ * The users service's entry point. Tracing starts first, so that the modules it instruments are patched when
+ * serve.ts (the composition root) imports them.
+ */
+import { startTracing } from "../../platform/tracing.js";
 
-runMain("users", async () => {
-  const env = loadUsersConfig();
-  const logger = createLogger("users", env.logLevel);
-  return startUsers(await resolveUsersConfig(env, logger), logger);
-});
+await startTracing("users");
+await import("./serve.js");

@@ -91,8 +91,10 @@ export function createUsersGrpcHandlers(
       const requestId = requestIdOf(call.metadata);
       const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
       const done = (code: "OK" | Code): void => {
-        hooks.onRpc?.(rpc, code, (performance.now() - started) / 1000);
-        log.debug({ code }, "rpc done");
+        const seconds = (performance.now() - started) / 1000;
+        hooks.onRpc?.(rpc, code, seconds);
+        // One line per call, with the trace's ids (the gRPC server span is active here).
+        log.info({ code, duration_ms: Math.round(seconds * 100_000) / 100 }, "rpc");
       };
       run(call.request).then(
         (response) => {

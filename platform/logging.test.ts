@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createLogger, maskEmails } from "./logging.js";
+
+function capture(level: "info" | "debug" = "info") {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger("test", level, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+test("maskEmails keeps the first character of the local part and the domain", () => {
+  assert.equal(maskEmails("ada.lovelace@example.com"), "a***@example.com");
+  assert.equal(
+    maskEmails("to: x@y.org, cc: Zoë <z+tag@mail.example.co.uk>"),
+    "to: x***@y.org, cc: Zoë <z***@mail.example.co.uk>",
+  );
+  assert.equal(maskEmails("no address @ here, nor user@localhost"), "no address @ here, nor user@localhost");
+});
+
+test("no e-mail address reaches a log line in clear: fields, nested fields, messages, errors", () => {
+  const { logger, lines } = capture();
+  logger.info({ email: "ada@example.com", user: { emails: ["bob@example.org"] } }, "created %s", "carol@example.net");
+  logger
+    .child({ requestId: "r-1" })
+    .error({ err: new Error("dave@example.com is taken") }, "failed for erin@example.com");
+  const text = JSON.stringify(lines);
+  for (const local of ["ada@", "bob@", "carol@", "dave@", "erin@"]) assert.ok(!text.includes(local), text);
+  assert.equal(lines[0]?.email, "a***@example.com");
+  assert.deepEqual(lines[0]?.user, { emails: ["b***@example.org"] });
+  assert.equal(lines[0]?.msg, "created c***@example.net");
+  const err = lines[1]?.err as Record<string, unknown>;
+  assert.equal(err.type, "Error");
+  assert.equal(err.message, "d***@example.com is taken");
+  assert.equal(lines[1]?.msg, "failed for e***@example.com");
+  assert.equal(lines[1]?.requestId, "r-1");
+  assert.equal(lines[1]?.service, "test");
+});
+
+test("outside a traced request there are no trace fields, and LOG_LEVEL filters", () => {
+  const { logger, lines } = capture("info");
+  logger.debug("hidden");
+  logger.info("shown");
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.trace_id, undefined);
+  assert.equal(lines[0]?.level, "info");
+});

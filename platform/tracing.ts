@@ -1,0 +1,93 @@
+/**
+ * OpenTelemetry tracing for a service process. startTracing() must run before the modules it instruments are
+ * imported (a service's main.ts calls it, then imports the rest dynamically): it registers the ESM loader hook
+ * that lets instrumentations patch modules imported with `import`, then starts the Node SDK with spans for
+ * incoming and outgoing HTTP, gRPC client and server calls, MongoDB and Redis commands, and GraphQL resolvers.
+ *
+ * Context propagation (W3C traceparent/tracestate) is always on, so every span has real ids and a caller's trace
+ * continues across the hops. Spans are exported only when an exporter is configured: OTEL_EXPORTER_OTLP_ENDPOINT
+ * (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_TRACES_EXPORTER) set; the SDK then reads the standard OTEL_*
+ * variables (protocol, headers, batch sizes and delays, sampler, resource attributes, service name).
+ * OTEL_SDK_DISABLED=true turns all of it off (no spans, no traceparent).
+ */
+import { register } from "node:module";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
+
+export interface Tracing {
+  /** False when OTEL_SDK_DISABLED=true. */
+  readonly enabled: boolean;
+  /** Whether finished spans leave the process (an exporter is configured). */
+  readonly exporting: boolean;
+  /** Flushes pending spans and stops the SDK. */
+  shutdown(): Promise<void>;
+}
+
+const isTrue = (value: string | undefined) => value?.trim().toLowerCase() === "true";
+
+/** Whether the standard variables ask for spans to be exported. */
+export function exportConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "").trim();
+  if (exporters === "none") return false;
+  return exporters !== "" || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/** Keeps spans recording (ids, parents, propagation) without sending them anywhere. */
+const keepOnly: SpanProcessor = {
+  onStart() {},
+  onEnd() {},
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+
+/** Scrapes and probes are not traced: they would bury the requests. */
+const UNTRACED_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
+/** etcd's own RPCs (registration, discovery, keepalives) and health watches. */
+const UNTRACED_RPCS = /^(Range|Put|DeleteRange|Txn|Compact|Watch|Lease[A-Za-z]*|Status|Member[A-Za-z]*)$/;
+
+let started: Promise<Tracing> | undefined;
+
+/** Starts tracing once per process; `service` is the service.name unless OTEL_SERVICE_NAME says otherwise. */
+export function startTracing(service: string): Promise<Tracing> {
+  started ??= start(service);
+  return started;
+}
+
+async function start(service: string): Promise<Tracing> {
+  if (isTrue(process.env.OTEL_SDK_DISABLED)) {
+    return { enabled: false, exporting: false, shutdown: () => Promise.resolve() };
+  }
+  const { createAddHookMessageChannel } = await import("import-in-the-middle");
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
+
+  const [{ NodeSDK }, grpc, http, mongodb, ioredis, graphql] = await Promise.all([
+    import("@opentelemetry/sdk-node"),
+    import("@opentelemetry/instrumentation-grpc"),
+    import("@opentelemetry/instrumentation-http"),
+    import("@opentelemetry/instrumentation-mongodb"),
+    import("@opentelemetry/instrumentation-ioredis"),
+    import("@opentelemetry/instrumentation-graphql"),
+  ]);
+  const exporting = exportConfigured();
+  const sdk = new NodeSDK({
+    serviceName: process.env.OTEL_SERVICE_NAME || service,
+    // Exporters come from the OTEL_* variables when one is configured; otherwise spans stay in the process.
+    ...(exporting ? {} : { spanProcessors: [keepOnly] }),
+    metricReaders: [], // metrics are prom-client's, on /metrics
+    logRecordProcessors: [], // logs are pino's, on stdout
+    instrumentations: [
+      new http.HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? "").split("?")[0] ?? ""),
+        // Outgoing HTTP is the OTLP exporter itself (and etcd's gRPC is below): never trace it.
+        ignoreOutgoingRequestHook: () => true,
+      }),
+      new grpc.GrpcInstrumentation({ ignoreGrpcMethods: [UNTRACED_RPCS, "Check"] }),
+      new mongodb.MongoDBInstrumentation({ requireParentSpan: true }),
+      new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
+      new graphql.GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true, depth: 4 }),
+    ],
+  });
+  sdk.start();
+  await waitForAllMessagesAcknowledged();
+  return { enabled: true, exporting, shutdown: () => sdk.shutdown() };
+}

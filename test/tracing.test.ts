@@ -1,0 +1,294 @@
+/**
+ * Traces and logs across every hop, on real processes: the gateway and the users service (on real MongoDB and
+ * Redis) export to an OTLP/HTTP receiver this test runs on port 0. One REST request makes one trace whose spans
+ * are parented gateway route → gRPC client → gRPC server → Redis and MongoDB commands; the response's traceparent,
+ * the spans and both services' log lines name the same trace. An incoming traceparent is continued.
+ */
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { type RunningServer, startMongo, startRedis } from "../scripts/infra/index.js";
+import { waitFor } from "../scripts/lib/processes.js";
+import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+
+const TRACE_DEADLINE_MS = 15_000;
+const SPAN_KIND = { SERVER: 2, CLIENT: 3 } as const;
+
+/** A span as OTLP/JSON carries it, with the service that sent it. */
+interface ReceivedSpan {
+  readonly service: string;
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  readonly kind: number;
+  readonly attributes: Record<string, unknown>;
+}
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+type OtlpAttributes = { key: string; value: OtlpValue }[] | undefined;
+
+interface OtlpExport {
+  resourceSpans?: {
+    resource?: { attributes?: OtlpAttributes };
+    scopeSpans?: {
+      spans?: {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind: number;
+        attributes?: OtlpAttributes;
+      }[];
+    }[];
+  }[];
+}
+
+const attributesOf = (list: OtlpAttributes): Record<string, unknown> =>
+  Object.fromEntries(
+    (list ?? []).map(({ key, value }) => [
+      key,
+      value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue,
+    ]),
+  );
+
+/** An OTLP/HTTP traces receiver (JSON encoding) on a free port, keeping every span it is sent. */
+async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; server: Server }> {
+  const spans: ReceivedSpan[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      if (request.method !== "POST" || request.url !== "/v1/traces") {
+        response.writeHead(404).end();
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
+      for (const resourceSpans of body.resourceSpans ?? []) {
+        const service = String(attributesOf(resourceSpans.resource?.attributes)["service.name"]);
+        for (const scope of resourceSpans.scopeSpans ?? []) {
+          for (const span of scope.spans ?? []) {
+            spans.push({
+              service,
+              traceId: span.traceId,
+              spanId: span.spanId,
+              parentSpanId: span.parentSpanId ?? "",
+              name: span.name,
+              kind: span.kind,
+              attributes: attributesOf(span.attributes),
+            });
+          }
+        }
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, spans, server };
+}
+
+let redis: RunningServer;
+let mongo: RunningServer;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let platform: RunningPlatform;
+
+before(async () => {
+  [redis, mongo, receiver] = await Promise.all([startRedis(), startMongo(), startReceiver()]);
+  platform = await startPlatform({
+    MONGO_URL: mongo.url,
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_BSP_SCHEDULE_DELAY: "50",
+  });
+});
+
+after(async () => {
+  await platform?.stop();
+  receiver?.server.close();
+  await Promise.all([redis?.stop(), mongo?.stop()]);
+});
+
+const traceIdOf = (traceparent: string | null): string => {
+  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/.exec(traceparent ?? "");
+  assert.ok(match, `traceparent ${traceparent} is not a W3C trace context`);
+  return match[1] as string;
+};
+
+/** The database a command span is for (current semantic conventions first, then the older attribute). */
+const dbSystem = (span: ReceivedSpan): unknown => span.attributes["db.system.name"] ?? span.attributes["db.system"];
+
+const spansOf = (traceId: string) => receiver.spans.filter((span) => span.traceId === traceId);
+
+/** The log lines (JSON) a service wrote with `msg`. */
+const logLines = (output: readonly string[], msg: string): Record<string, unknown>[] =>
+  output.flatMap((line) => {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      return entry.msg === msg ? [entry] : [];
+    } catch {
+      return [];
+    }
+  });
+
+async function createUser(): Promise<string> {
+  const response = await fetch(`${platform.baseUrl}/v1/users`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "Trace Me", email: `trace-${randomUUID()}@example.com` }),
+  });
+  assert.equal(response.status, 201);
+  return ((await response.json()) as { id: string }).id;
+}
+
+describe("tracing across the gateway and the users service", () => {
+  test("one REST request is one trace: route → gRPC client → gRPC server → Redis and MongoDB", async () => {
+    // A create writes to MongoDB and fences the id in Redis: both kinds of command in one request.
+    const response = await fetch(`${platform.baseUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Trace Me", email: `trace-${randomUUID()}@example.com` }),
+    });
+    assert.equal(response.status, 201);
+    const traceId = traceIdOf(response.headers.get("traceparent"));
+    const requestId = response.headers.get("x-request-id");
+
+    const spans = await waitFor(
+      "the request's spans from both services",
+      () => {
+        const found = spansOf(traceId);
+        const has = (predicate: (span: ReceivedSpan) => boolean) => found.some(predicate);
+        return has((s) => s.service === "gateway" && s.kind === SPAN_KIND.SERVER) &&
+          has((s) => s.service === "users" && s.kind === SPAN_KIND.SERVER) &&
+          has((s) => dbSystem(s) === "redis") &&
+          has((s) => dbSystem(s) === "mongodb")
+          ? found
+          : undefined;
+      },
+      TRACE_DEADLINE_MS,
+    );
+    const byId = new Map(spans.map((span) => [span.spanId, span]));
+    const describeSpans = () => spans.map((s) => `${s.service} ${s.name} ${s.spanId}←${s.parentSpanId}`).join("\n");
+    const isUnder = (span: ReceivedSpan, ancestor: ReceivedSpan): boolean => {
+      for (let parent = byId.get(span.parentSpanId); parent; parent = byId.get(parent.parentSpanId)) {
+        if (parent.spanId === ancestor.spanId) return true;
+      }
+      return false;
+    };
+
+    // One root: the gateway's route span, named by the route template, whose id the response's traceparent carries.
+    const roots = spans.filter((span) => span.parentSpanId === "");
+    assert.equal(roots.length, 1, `one root span expected:\n${describeSpans()}`);
+    const route = roots[0] as ReceivedSpan;
+    assert.equal(route.service, "gateway");
+    assert.equal(route.kind, SPAN_KIND.SERVER);
+    assert.equal(route.name, "POST /v1/users");
+    assert.equal(route.attributes["http.route"], "/v1/users");
+    assert.equal(response.headers.get("traceparent")?.split("-")[2], route.spanId);
+    for (const span of spans) {
+      if (span !== route) assert.ok(byId.has(span.parentSpanId), `${span.name}'s parent is not in the trace`);
+    }
+
+    const client = spans.find((s) => s.service === "gateway" && s.kind === SPAN_KIND.CLIENT);
+    assert.ok(client, `no gRPC client span:\n${describeSpans()}`);
+    assert.match(client.name, /charter\.users\.v1\.UsersService\/CreateUser$/);
+    assert.ok(isUnder(client, route), "the gRPC client span is under the route span");
+
+    const server = spans.find((s) => s.service === "users" && s.kind === SPAN_KIND.SERVER);
+    assert.ok(server);
+    assert.match(server.name, /charter\.users\.v1\.UsersService\/CreateUser$/);
+    assert.equal(server.parentSpanId, client.spanId, "the gRPC server span is the client span's child");
+
+    const commands = spans.filter((s) => dbSystem(s) === "redis" || dbSystem(s) === "mongodb");
+    for (const command of commands) {
+      assert.equal(command.service, "users");
+      assert.ok(isUnder(command, server), `${command.name} is under the gRPC server span:\n${describeSpans()}`);
+    }
+
+    // The same trace in both services' log lines for this request.
+    const gatewayLine = await waitFor("the gateway's request line", () =>
+      logLines(platform.gateway.output, "request").find((line) => line.requestId === requestId),
+    );
+    assert.equal(gatewayLine.trace_id, traceId);
+    assert.equal(gatewayLine.span_id, route.spanId);
+    assert.equal(gatewayLine.route, "/v1/users");
+    assert.equal(gatewayLine.status, 201);
+    assert.equal(typeof gatewayLine.duration_ms, "number");
+    const usersLine = logLines(platform.users.output, "rpc").find((line) => line.requestId === requestId);
+    assert.ok(usersLine, "the users service logged the call with the request id");
+    assert.equal(usersLine.trace_id, traceId);
+    assert.equal(usersLine.span_id, server.spanId);
+  });
+
+  test("every request's log line carries the trace id the exporter saw", async () => {
+    const id = await createUser();
+    const base = platform.baseUrl;
+    const json = { "content-type": "application/json" };
+    const requests: [string, RequestInit][] = [
+      [`${base}/v1/users/${id}`, {}],
+      [`${base}/v1/users/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ name: "Renamed" }) }],
+      [`${base}/v1/users?page_size=2`, {}],
+      [`${base}/v1/users/0`, {}],
+      [`${base}/v1/users`, { method: "POST", headers: json, body: "{" }],
+      [
+        `${base}/graphql`,
+        { method: "POST", headers: json, body: JSON.stringify({ query: `{ user(id: "${id}") { name } }` }) },
+      ],
+      [`${base}/no/such/route`, {}],
+    ];
+    for (const [url, init] of requests) {
+      const response = await fetch(url, init);
+      await response.arrayBuffer();
+      const traceId = traceIdOf(response.headers.get("traceparent"));
+      const requestId = response.headers.get("x-request-id");
+      const what = `${init.method ?? "GET"} ${url} (${response.status})`;
+      await waitFor(`spans of ${what}`, () => (spansOf(traceId).length > 0 ? true : undefined), TRACE_DEADLINE_MS);
+      const line = await waitFor(`the log line of ${what}`, () =>
+        logLines(platform.gateway.output, "request").find((entry) => entry.requestId === requestId),
+      );
+      assert.equal(line.trace_id, traceId, what);
+      assert.equal(line.status, response.status, what);
+    }
+  });
+
+  test("a caller's traceparent is continued, and e-mail addresses never reach the logs", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const parent = randomBytes(8).toString("hex");
+    const email = `secret.person-${randomUUID()}@example.com`;
+    const response = await fetch(`${platform.baseUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${traceId}-${parent}-01` },
+      body: JSON.stringify({ name: "Private", email }),
+    });
+    assert.equal(response.status, 201);
+    assert.equal(traceIdOf(response.headers.get("traceparent")), traceId);
+    const route = await waitFor(
+      "the continued route span",
+      () => spansOf(traceId).find((s) => s.service === "gateway" && s.kind === SPAN_KIND.SERVER),
+      TRACE_DEADLINE_MS,
+    );
+    assert.equal(route.parentSpanId, parent);
+    // The same address again: a conflict whose problem names the field, not the address, in any log.
+    const conflict = await fetch(`${platform.baseUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Private", email }),
+    });
+    assert.equal(conflict.status, 409);
+    await waitFor("the conflict's log line", () =>
+      logLines(platform.gateway.output, "request").find((e) => e.requestId === conflict.headers.get("x-request-id")),
+    );
+    const local = email.split("@")[0] as string;
+    for (const line of [...platform.gateway.output, ...platform.users.output]) {
+      assert.ok(!line.includes(local), `an e-mail address in a log line: ${line}`);
+    }
+  });
+});
