@@ -9,11 +9,15 @@
  *   (d) Prism mocking contracts/openapi/users.v1.yaml, GET /v1/users/{id} from the examples
  *   (e) the gateway, GET /v1/users/{id} round-robin over three users instances discovered in etcd (a real etcd;
  *       the instances share the MongoDB-compatible store and each has its in-memory cache, so reads are hits)
+ *   (f) as (b) with OTEL_SDK_DISABLED=true and GATEWAY_METRICS=off: what tracing and request metrics cost
+ *   (g) as (b) with every span exported over OTLP/HTTP (protobuf) to a receiver in this process that drops them
  *
- * Then the ratios (b)/(a), (b)/(d) and (e)/(b). Numbers are printed, never judged: there is no threshold.
+ * Then the ratios (b)/(a), (b)/(d), (e)/(b), (b)/(f) and (g)/(f). Numbers are printed, never judged: there is no threshold.
  * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -144,24 +148,55 @@ function table(rows: readonly Row[]): string {
   return [`| ${pad(header, widths)} |`, line, ...cells.map((c) => `| ${pad(c, widths)} |`)].join("\n");
 }
 
+/** The users service and gateway with `env`, one user created and read once (so its reads hit the cache). */
+async function startBenchPlatform(env: Record<string, string>, name: string) {
+  const platform = await startPlatform(env);
+  try {
+    const created = await fetch(`${platform.baseUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Ada Lovelace", email: `${name}.${Date.now()}@example.com` }),
+    });
+    if (created.status !== 201) throw new Error(`creating a benchmark user: ${created.status} ${await created.text()}`);
+    const user = (await created.json()) as { id: string };
+    const read = await fetch(`${platform.baseUrl}/v1/users/${user.id}`); // fills the users service's cache
+    if (read.status !== 200) throw new Error(`reading a benchmark user: ${read.status} ${await read.text()}`);
+    return { platform, user, body: await read.text() };
+  } catch (error) {
+    await platform.stop();
+    throw error;
+  }
+}
+
+/** An OTLP/HTTP endpoint that accepts every export and keeps nothing. */
+async function startSpanSink(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => response.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 async function main(): Promise<void> {
   // Other work on the machine skews every row; the header says how busy it was before and after the run.
   const loadBefore = loadavg()[0] ?? 0;
   const started: { stop(): Promise<unknown> }[] = [];
   try {
-    const platform = await startPlatform();
+    const sink = await startSpanSink();
+    started.push(sink);
+    // The same platform three times: as shipped (spans made, not exported; metrics on), with both off, and
+    // exporting every span over OTLP (http/protobuf, the SDK's default) to a receiver that drops them.
+    const { platform, user, body } = await startBenchPlatform({}, "ada");
     started.push(platform);
-    const created = await fetch(`${platform.baseUrl}/v1/users`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "Ada Lovelace", email: `ada.${Date.now()}@example.com` }),
-    });
-    if (created.status !== 201)
-      throw new Error(`creating the benchmark user: ${created.status} ${await created.text()}`);
-    const user = (await created.json()) as { id: string };
-    const read = await fetch(`${platform.baseUrl}/v1/users/${user.id}`); // fills the users service's cache
-    if (read.status !== 200) throw new Error(`reading the benchmark user: ${read.status} ${await read.text()}`);
-    const body = await read.text();
+    const quiet = await startBenchPlatform({ OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "ada.quiet");
+    started.push(quiet.platform);
+    const exporting = await startBenchPlatform({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, "ada.exported");
+    started.push(exporting.platform);
 
     const bare: ServiceProcess = await startService(
       "scripts/bench-bare-server.ts",
@@ -255,11 +290,21 @@ async function main(): Promise<void> {
         url: clusterUrl,
         request: get(`/v1/users/${clusterUser.id}`),
       },
+      {
+        label: "(f) as (b), tracing and gateway metrics off",
+        url: quiet.platform.baseUrl,
+        request: get(`/v1/users/${quiet.user.id}`),
+      },
+      {
+        label: "(g) as (b), every span exported over OTLP",
+        url: exporting.platform.baseUrl,
+        request: get(`/v1/users/${exporting.user.id}`),
+      },
     ];
     const rows: Row[] = [];
     for (const target of targets) rows.push(await measure(target));
 
-    const [a, b, , d, e] = rows;
+    const [a, b, , d, e, f, g] = rows;
     const ratio = (x: Row | undefined, y: Row | undefined) =>
       x && y && y.requestsPerS > 0 ? `${fixed(x.requestsPerS / y.requestsPerS, 2)}×` : "n/a";
     const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
@@ -270,7 +315,10 @@ async function main(): Promise<void> {
         `1-min load average ${fixed(loadBefore, 2)} before the run, ${fixed(loadavg()[0] ?? 0, 2)} after\n`,
     );
     console.log(table(rows));
-    console.log(`\nrequests/s ratios: (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (e)/(b) = ${ratio(e, b)}`);
+    console.log(
+      `\nrequests/s ratios: (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (e)/(b) = ${ratio(e, b)}, ` +
+        `(b)/(f) telemetry on/off = ${ratio(b, f)}, (g)/(f) exported/off = ${ratio(g, f)}`,
+    );
     const failed = rows.filter((row) => row.errors > 0);
     if (failed.length > 0) {
       console.log(

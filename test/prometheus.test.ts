@@ -1,6 +1,7 @@
 /**
  * Debian's Prometheus with the project's scrape config and alert rules (deploy/prometheus/), scraping the
- * users service (on real Redis) and the gateway as real processes: every target is up, the gateway's request
+ * users service (on real Redis, registered in a real etcd, its scrape target found there) and the gateway as
+ * real processes: every target is up, the gateway's request
  * counter rises by exactly the number of requests sent, the alert rules load, every query of the Grafana
  * dashboard (deploy/grafana/charter.json) reads real series, and with Redis killed the cache-bypass alert fires.
  */
@@ -12,9 +13,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
-import { type RunningServer, startPrometheus, startRedis } from "../scripts/infra/index.js";
+import { createLogger } from "../platform/logging.js";
+import { type RunningServer, startEtcd, startPrometheus, startRedis } from "../scripts/infra/index.js";
 import { metricValue, waitFor } from "../scripts/lib/processes.js";
-import { writeTargets } from "../scripts/lib/prometheus-targets.js";
+import { type ScrapeTargets, watchRegistryTargets } from "../scripts/lib/prometheus-targets.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 
 const deploy = fileURLToPath(new URL("../deploy/prometheus/", import.meta.url));
@@ -26,6 +28,9 @@ interface Sample {
 }
 
 let redis: RunningServer;
+let etcd: RunningServer;
+let targets: Awaited<ReturnType<typeof watchRegistryTargets>>;
+let written: ScrapeTargets | undefined;
 let platform: RunningPlatform;
 let prometheus: RunningServer;
 let configDir: string;
@@ -47,9 +52,11 @@ const single = async (promql: string): Promise<number> => {
 const port = (ready: Record<string, unknown>, field: string): number => Number(ready[field]);
 
 before(async () => {
-  redis = await startRedis();
+  [redis, etcd] = await Promise.all([startRedis(), startEtcd()]);
   platform = await startPlatform({
     REDIS_URL: redis.url,
+    ETCD_ENDPOINTS: etcd.url,
+    REGISTRY_LEASE_TTL_S: "2",
     REDIS_COMMAND_TIMEOUT_MS: "200",
     CACHE_PROBE_INTERVAL_MS: "100",
   });
@@ -65,17 +72,26 @@ before(async () => {
   config.global.scrape_interval = "1s";
   config.global.evaluation_interval = "1s";
   await writeFile(join(configDir, "prometheus.yml"), stringify(config));
-  await writeTargets(join(configDir, "targets"), {
+  // The users target comes from the registry (the instance registers its metrics address); the gateway's is given.
+  targets = await watchRegistryTargets({
+    endpoints: [etcd.url],
+    dir: join(configDir, "targets"),
     gateway: [`127.0.0.1:${port(platform.gateway.ready, "port")}`],
-    users: [`127.0.0.1:${port(platform.users.ready, "metricsPort")}`],
+    logger: createLogger("prometheus-targets", "warn"),
+    onWrite: (list) => {
+      written = list;
+    },
   });
+  await waitFor("the users instance in the targets", () => (written?.users.length === 1 ? true : undefined));
+  assert.deepEqual(written?.users, [`127.0.0.1:${port(platform.users.ready, "metricsPort")}`]);
   prometheus = await startPrometheus(join(configDir, "prometheus.yml"));
 });
 
 after(async () => {
   await prometheus?.stop();
+  await targets?.stop();
   await platform?.stop();
-  await redis?.stop();
+  await Promise.all([redis?.stop(), etcd?.stop()]);
   if (configDir) await rm(configDir, { recursive: true, force: true });
 });
 
@@ -143,6 +159,26 @@ describe("Prometheus with the project's scrape config", () => {
     assert.ok(rpc > 0);
     const operations = await query('charter_users_store_duration_seconds_count{job="charter-users"}');
     assert.ok(operations.some((s) => s.metric.operation === "insert" && Number(s.value[1]) >= 1));
+  });
+
+  test("registry state is scraped: registered, lease renewals rising, the gateway's known endpoints", async () => {
+    const renewals = 'sum(charter_users_registry_lease_renewals_total{job="charter-users"})';
+    const first = await waitFor(
+      "a scraped lease renewal",
+      async () => {
+        const value = await single(renewals);
+        return value > 0 ? value : undefined;
+      },
+      SCRAPE_DEADLINE_MS,
+    );
+    await waitFor(
+      "more renewals",
+      async () => ((await single(renewals)) > first ? true : undefined),
+      SCRAPE_DEADLINE_MS,
+    );
+    assert.equal(await single('charter_users_registered{job="charter-users"}'), 1);
+    assert.equal(await single('sum(charter_users_registry_lease_losses_total{job="charter-users"})'), 0);
+    assert.equal(await single('charter_gateway_users_endpoints{job="charter-gateway"}'), 1);
   });
 
   test("the alert rules are loaded, and every Grafana dashboard query is valid PromQL with data", async () => {

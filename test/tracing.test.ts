@@ -256,6 +256,23 @@ describe("tracing across the gateway and the users service", () => {
       );
       assert.equal(line.trace_id, traceId, what);
       assert.equal(line.status, response.status, what);
+      if (url.endsWith("/graphql")) {
+        // GraphQL parsing, validation, execution and resolvers have spans in the route's trace, the batch call too.
+        const names = await waitFor(
+          "the GraphQL spans",
+          () => {
+            const spans = spansOf(traceId);
+            return spans.some((s) => s.name === "graphql.resolve user") &&
+              spans.some((s) => s.name.endsWith("UsersService/BatchGetUsers"))
+              ? spans.map((s) => s.name)
+              : undefined;
+          },
+          TRACE_DEADLINE_MS,
+        );
+        for (const name of ["POST /graphql", "graphql.parse", "graphql.validate", "query"]) {
+          assert.ok(names.includes(name), `${name} not in ${names.join(", ")}`);
+        }
+      }
     }
   });
 

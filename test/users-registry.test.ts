@@ -94,8 +94,9 @@ describe("users registration in etcd", () => {
     const key = `/charter/services/users/${instanceId}`;
     const raw = await waitFor("the instance key", async () => (await etcd.client.get(key).string()) ?? undefined);
     const value = JSON.parse(raw) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(value).sort(), ["address", "startedAt", "version", "zone"]);
+    assert.deepEqual(Object.keys(value).sort(), ["address", "metricsAddress", "startedAt", "version", "zone"]);
     assert.equal(value.address, `127.0.0.1:${service.ready.grpcPort}`);
+    assert.equal(value.metricsAddress, `127.0.0.1:${service.ready.metricsPort}`);
     assert.equal(value.version, "0.1.0");
     assert.equal(value.zone, "zone-a");
     assert.ok(!Number.isNaN(Date.parse(String(value.startedAt))));

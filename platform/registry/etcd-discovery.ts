@@ -61,7 +61,8 @@ const sameInstance = (a: Instance | undefined, b: Instance) =>
   a.address === b.address &&
   a.version === b.version &&
   a.zone === b.zone &&
-  a.startedAt === b.startedAt;
+  a.startedAt === b.startedAt &&
+  a.metricsAddress === b.metricsAddress;
 
 export function createEtcdDiscovery(opts: EtcdDiscoveryOptions): EtcdDiscovery {
   const prefix = servicePrefix(opts.service, opts.root ?? SERVICES_PREFIX);

@@ -24,6 +24,10 @@ export interface EtcdRegistrarOptions {
   readonly retry?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
   /** Key root (default `/charter/services/`). */
   readonly root?: string;
+  /** Called on every keepalive etcd acknowledges (a lease renewal). */
+  readonly onRenewal?: () => void;
+  /** Called when a registration is lost (not on stop()), with the reason; registering again follows. */
+  readonly onLost?: (reason: string) => void;
 }
 
 export type RegistrarStatus = "idle" | "registering" | "registered" | "lost" | "stopping" | "stopped";
@@ -104,10 +108,12 @@ export function createEtcdRegistrar(opts: EtcdRegistrarOptions): EtcdRegistrar {
         settled = true;
         clearTimeout(timer);
         lease.off("lost", onLost);
+        lease.off("keepaliveSucceeded", onRenewal);
         stopSignal.signal.removeEventListener("abort", onStop);
         resolve(reason);
       };
       const onLost = (error: Error) => finish(`lease lost: ${error.message}`);
+      const onRenewal = () => opts.onRenewal?.();
       const onStop = () => finish("stopping");
       const check = async () => {
         try {
@@ -123,6 +129,7 @@ export function createEtcdRegistrar(opts: EtcdRegistrarOptions): EtcdRegistrar {
       if (stopSignal.signal.aborted) return finish("stopping");
       if (lease.revoked()) return finish("lease lost");
       lease.on("lost", onLost);
+      lease.on("keepaliveSucceeded", onRenewal);
       stopSignal.signal.addEventListener("abort", onStop, { once: true });
       timer = setTimeout(check, checkIntervalMs);
     });
@@ -174,6 +181,7 @@ export function createEtcdRegistrar(opts: EtcdRegistrarOptions): EtcdRegistrar {
       since = new Date(lostAt).toISOString();
       lastError = reason;
       log.warn({ key, reason }, "registration in etcd lost; registering again");
+      opts.onLost?.(reason);
     }
   }
 

@@ -10,6 +10,8 @@ export interface InstanceValue {
   readonly zone: string;
   /** RFC 3339 time the instance started. */
   readonly startedAt: string;
+  /** host:port of the instance's Prometheus /metrics, when it serves one (scrape targets are found from it). */
+  readonly metricsAddress?: string;
 }
 
 /** One discovered instance: its value plus where it came from. */
@@ -43,7 +45,7 @@ export function parseInstance(key: string, prefix: string, raw: string): Instanc
     return undefined;
   }
   if (typeof parsed !== "object" || parsed === null) return undefined;
-  const { address, version, zone, startedAt } = parsed as Record<string, unknown>;
+  const { address, version, zone, startedAt, metricsAddress } = parsed as Record<string, unknown>;
   if (typeof address !== "string" || address === "") return undefined;
   return {
     id: key.slice(prefix.length),
@@ -52,5 +54,6 @@ export function parseInstance(key: string, prefix: string, raw: string): Instanc
     version: typeof version === "string" ? version : "",
     zone: typeof zone === "string" ? zone : "",
     startedAt: typeof startedAt === "string" ? startedAt : "",
+    ...(typeof metricsAddress === "string" && metricsAddress !== "" ? { metricsAddress } : {}),
   };
 }

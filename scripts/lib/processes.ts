@@ -56,6 +56,7 @@ export async function startService(
       timeoutMs,
     );
     let buffered = "";
+    let readyFound = false;
     child.stdout?.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split("\n");
@@ -63,9 +64,11 @@ export async function startService(
       for (const line of lines) {
         output.push(line);
         if (output.length > 500) output.shift();
+        if (readyFound) continue; // lines are only parsed until the ready line
         try {
           const entryJson = JSON.parse(line) as Record<string, unknown>;
           if (entryJson.msg === readyMessage) {
+            readyFound = true;
             clearTimeout(timer);
             resolve(entryJson);
           }

@@ -5,6 +5,7 @@
  * SHUTDOWN_TIMEOUT_MS), then the client and the discovery.
  */
 import type { AddressInfo } from "node:net";
+import { Gauge } from "prom-client";
 import { runMain } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
@@ -24,7 +25,7 @@ runMain("gateway", async () => {
   const config = loadGatewayConfig();
   const logger = createLogger("gateway", config.logLevel);
   const document = loadOpenApiDocument();
-  const metrics = createMetricsRegistry("gateway");
+  const metrics = config.metrics ? createMetricsRegistry("gateway") : undefined;
   // Registered before the client dials: the `etcd` scheme must be known when its channel resolves.
   const discovery: UsersDiscovery | undefined =
     config.etcdEndpoints.length > 0 ? registerUsersDiscovery({ endpoints: config.etcdEndpoints, logger }) : undefined;
@@ -32,11 +33,21 @@ runMain("gateway", async () => {
     target: config.usersAddr,
     deadlineMs: config.usersDeadlineMs,
     breaker: { failures: config.usersBreakerFailures, halfOpenAfterMs: config.usersBreakerHalfOpenMs },
-    metrics,
+    ...(metrics ? { metrics } : {}),
     logger,
   });
   const discovering = discovery !== undefined && config.usersAddr.startsWith("etcd:");
   if (discovering) discovery.guard(users);
+  if (metrics) {
+    new Gauge({
+      name: "charter_gateway_users_endpoints",
+      help: "Users instances the gateway knows: those registered in etcd when it discovers them, else 1 (USERS_ADDR).",
+      registers: [metrics],
+      collect() {
+        this.set(discovering ? (discovery.instances()?.length ?? 0) : 1);
+      },
+    });
+  }
   const release = async () => {
     users.close();
     await discovery?.stop();
@@ -50,7 +61,7 @@ runMain("gateway", async () => {
       bodyLimit: config.bodyLimit,
       corsOrigins: config.corsOrigins,
       docs: config.docs,
-      metrics,
+      ...(metrics ? { metrics } : {}),
       plugins,
       ...(discovering ? { discovery } : {}),
     });

@@ -197,6 +197,19 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
   // deregisters the instance (clients then stop sending it calls it cannot serve); it registers again when the
   // store is back. Changes are chained, so a new registration never races the revocation of the last one.
   const address = advertisedAddress(config, grpc.port);
+  // Served before the first registration, whose value carries this address for Prometheus to find.
+  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
+  const metricsAddress = address.replace(/:\d+$/, `:${metrics.port}`);
+  const leaseRenewals = new Counter({
+    name: "charter_users_registry_lease_renewals_total",
+    help: "Keepalives of this instance's etcd lease that etcd acknowledged (cluster mode).",
+    registers: [registry],
+  });
+  const leaseLosses = new Counter({
+    name: "charter_users_registry_lease_losses_total",
+    help: "Registrations in etcd lost (lease expired or revoked, key gone) and then made again (cluster mode).",
+    registers: [registry],
+  });
   let registrar: EtcdRegistrar | undefined;
   let registrationChange: Promise<void> = Promise.resolve();
   let shuttingDown = false;
@@ -211,9 +224,11 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
         endpoints: config.etcdEndpoints,
         service: USERS_REGISTRY_NAME,
         instanceId: config.instanceId,
-        value: { address, version: VERSION, zone: config.zone, startedAt },
+        value: { address, version: VERSION, zone: config.zone, startedAt, metricsAddress },
         leaseTtlSeconds: config.leaseTtlSeconds,
         logger,
+        onRenewal: () => leaseRenewals.inc(),
+        onLost: () => leaseLosses.inc(),
       });
       registrar = next;
       registrationChange = registrationChange.then(() => {
@@ -266,7 +281,6 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
   const healthTimer = setInterval(() => void checkHealth(), config.healthIntervalMs);
   healthTimer.unref();
 
-  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
   logger.info(
     {
       grpcPort: grpc.port,
@@ -278,6 +292,7 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
       instanceId: config.instanceId,
       registry: clustered ? "etcd" : "none",
       address,
+      metricsAddress,
     },
     "users service ready",
   );
