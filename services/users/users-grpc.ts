@@ -3,11 +3,15 @@
  * gRPC statuses with google.rpc details in grpc-status-details-bin; anything
  * unexpected becomes INTERNAL with no internals.
  */
-import { Metadata, type ServerUnaryCall, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import type { User as UserMessage, UsersServiceServer } from "../../generated/proto/charter/users/v1/users.js";
-import { BadRequest, ErrorInfo } from "../../generated/proto/google/rpc/error_details.js";
-import { Status } from "../../generated/proto/google/rpc/status.js";
-import { AppError, type Code, grpcStatusOf, invalidArgument, isAppError } from "../../platform/errors.js";
+import { type AppError, invalidArgument } from "../../platform/errors.js";
+import {
+  type RpcHooks,
+  snakeCase,
+  toServiceError as toPlatformServiceError,
+  unaryAdapter,
+} from "../../platform/grpc-handlers.js";
 import type { Logger } from "../../platform/logging.js";
 import { etagOf, type User, type UserChanges } from "./user.js";
 import type { UsersService } from "./users-service.js";
@@ -28,90 +32,29 @@ const REQUEST_FIELDS = new Set(["update_mask", "request_id"]);
 
 /** The domain names fields as in JSON (pageSize); gRPC clients see proto paths (page_size, user.name). */
 const protoPath = (field: string, prefix: string): string => {
-  const snake = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const snake = snakeCase(field);
   return prefix && !REQUEST_FIELDS.has(snake) ? `${prefix}.${snake}` : snake;
 };
 
 export function toServiceError(error: AppError, prefix = ""): Partial<ServiceError> {
-  const details = [];
-  const violations = error.details.fieldViolations ?? [];
-  if (violations.length > 0) {
-    const value = Buffer.from(
-      BadRequest.encode({
-        fieldViolations: violations.map((v) => ({
-          field: protoPath(v.field, prefix),
-          description: v.description,
-          reason: "",
-        })),
-      }).finish(),
-    );
-    details.push({ typeUrl: "type.googleapis.com/google.rpc.BadRequest", value });
-  }
-  if (error.details.reason) {
-    const value = Buffer.from(
-      ErrorInfo.encode({ reason: error.details.reason, domain: DOMAIN, metadata: {} }).finish(),
-    );
-    details.push({ typeUrl: "type.googleapis.com/google.rpc.ErrorInfo", value });
-  }
-  const code = grpcStatusOf[error.code];
-  const metadata = new Metadata();
-  metadata.set(
-    "grpc-status-details-bin",
-    Buffer.from(Status.encode({ code, message: error.message, details }).finish()),
-  );
-  return { code, details: error.message, metadata };
+  return toPlatformServiceError(error, { domain: DOMAIN, fieldPath: (field) => protoPath(field, prefix) });
 }
 
 /** The RPC names as the proto spells them: the `method` label of the RPC counter. */
 export const USERS_RPCS = ["GetUser", "BatchGetUsers", "ListUsers", "CreateUser", "UpdateUser", "DeleteUser"] as const;
 export type UsersRpc = (typeof USERS_RPCS)[number];
 
-export interface UsersGrpcHooks {
-  /** Called once per RPC with its outcome ("OK" or the status code name) and its duration in seconds. */
-  readonly onRpc?: (rpc: UsersRpc, code: "OK" | Code, seconds: number) => void;
-}
-
-/** The caller's x-request-id, bounded, or undefined when it sent none. */
-export function requestIdOf(metadata: Metadata): string | undefined {
-  const value = metadata.get("x-request-id")[0];
-  if (typeof value !== "string" || value === "") return undefined;
-  return value.slice(0, 128);
-}
+export type UsersGrpcHooks = RpcHooks<UsersRpc>;
 
 export function createUsersGrpcHandlers(
   service: UsersService,
   logger: Logger,
   hooks: UsersGrpcHooks = {},
 ): UsersServiceServer {
+  const adapt = unaryAdapter<UsersRpc>(logger, hooks);
   /** Adapts an async handler; `prefix` is the request path of the user fields, for error details. */
-  const unary =
-    <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>, prefix = "") =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-      const started = performance.now();
-      const requestId = requestIdOf(call.metadata);
-      const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
-      const done = (code: "OK" | Code): void => {
-        const seconds = (performance.now() - started) / 1000;
-        hooks.onRpc?.(rpc, code, seconds);
-        // One line per call, with the trace's ids (the gRPC server span is active here).
-        log.info({ code, duration_ms: Math.round(seconds * 100_000) / 100 }, "rpc");
-      };
-      run(call.request).then(
-        (response) => {
-          done("OK");
-          callback(null, response);
-        },
-        (error: unknown) => {
-          if (isAppError(error)) {
-            done(error.code);
-            return callback(toServiceError(error, prefix));
-          }
-          log.error({ err: error }, "unexpected error");
-          done("INTERNAL");
-          callback(toServiceError(new AppError("INTERNAL", "internal error")));
-        },
-      );
-    };
+  const unary = <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>, prefix = "") =>
+    adapt(rpc, run, (error) => toServiceError(error, prefix));
 
   return {
     getUser: unary("GetUser", async (req) => ({ user: toUserMessage(await service.get(req.id)) })),

@@ -1,4 +1,5 @@
-import { type Collection, Long, MongoClient, MongoServerError, MongoServerSelectionError } from "mongodb";
+import { type Collection, Long, MongoServerError } from "mongodb";
+import { connectMongo, DUPLICATE_KEY } from "../../../platform/mongo.js";
 import { emailKey, emailTaken, type User } from "../user.js";
 import type { InsertResult, KeyedUser, UserStore, WriteResult } from "../user-store.js";
 
@@ -19,20 +20,11 @@ interface UserDocument {
   requestExpiresAt?: number;
 }
 
-const DEFAULT_DATABASE = "charter";
 const EMAIL_INDEX = "email_unique_ci";
 const REQUEST_KEY_INDEX = "request_key_unique";
 /** How often an insert with an idempotency key looks again after meeting an expired key being cleared. */
 const MAX_KEY_ATTEMPTS = 5;
-const DUPLICATE_KEY = 11000;
 
-const decode = (s: string): string => {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-};
 const longId = (id: string): Long => Long.fromString(id);
 const toUser = (doc: UserDocument): User => ({
   id: String(doc._id),
@@ -42,21 +34,6 @@ const toUser = (doc: UserDocument): User => ({
   createTime: doc.createTime,
   updateTime: doc.updateTime,
 });
-
-/** The database named by the URL's path (the driver itself would default to "test"). */
-function databaseOf(url: string): string {
-  // Valid URLs escape "@" and "/" in credentials, so the path starts at the first "/" after the hosts.
-  const path = /^[^:]+:\/\/(?:[^@/]*@)?[^/?]*\/([^?]*)/.exec(url)?.[1] ?? "";
-  return decode(path) || DEFAULT_DATABASE;
-}
-
-/** The first line of a driver message, with any password from the URL blanked out. */
-function safeMessage(error: unknown, url: string): string {
-  const line = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
-  const password = /^[^:]+:\/\/[^:@/]*:([^@/]+)@/.exec(url)?.[1];
-  if (!password) return line;
-  return line.replaceAll(password, "***").replaceAll(decode(password), "***");
-}
 
 /**
  * True when a write broke the email index (a duplicate _id is a different, internal, fault).
@@ -88,32 +65,17 @@ export async function createMongoUserStore(opts: {
   connectTimeoutMs: number;
   collection?: string;
 }): Promise<UserStore> {
-  let client: MongoClient;
-  try {
-    client = new MongoClient(opts.url, {
-      serverSelectionTimeoutMS: opts.connectTimeoutMs,
-      connectTimeoutMS: opts.connectTimeoutMs,
-      appName: "charter-users",
-    });
-  } catch (error) {
-    throw new Error(`MONGO_URL is not a valid MongoDB URL: ${safeMessage(error, opts.url)}`);
-  }
-  const where = client.options.hosts.map(String).join(",");
-  const db = client.db(databaseOf(opts.url));
+  const { client, db } = await connectMongo({
+    url: opts.url,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    appName: "charter-users",
+    prepare: async (database) => {
+      const collection = database.collection<UserDocument>(opts.collection ?? "users");
+      await collection.createIndex({ emailKey: 1 }, { unique: true, name: EMAIL_INDEX });
+      await collection.createIndex({ requestKey: 1 }, { unique: true, sparse: true, name: REQUEST_KEY_INDEX });
+    },
+  });
   const users: Collection<UserDocument> = db.collection<UserDocument>(opts.collection ?? "users");
-  try {
-    await client.connect();
-    await db.command({ ping: 1 });
-    await users.createIndex({ emailKey: 1 }, { unique: true, name: EMAIL_INDEX });
-    await users.createIndex({ requestKey: 1 }, { unique: true, sparse: true, name: REQUEST_KEY_INDEX });
-  } catch (error) {
-    await client.close().catch(() => {});
-    throw new Error(
-      error instanceof MongoServerSelectionError
-        ? `MongoDB at ${where} did not answer within ${opts.connectTimeoutMs} ms`
-        : `MongoDB at ${where} failed the start-up check: ${safeMessage(error, opts.url)}`,
-    );
-  }
 
   /** Why a write conditional on _id (and version) matched nothing. */
   const missOrConflict = async (id: string): Promise<WriteResult<User>> => {

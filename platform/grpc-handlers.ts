@@ -1,0 +1,94 @@
+/**
+ * What every gRPC service of the platform does around its use cases: AppErrors become gRPC statuses with
+ * google.rpc details (BadRequest field violations under proto paths, ErrorInfo reasons) in
+ * grpc-status-details-bin; anything unexpected becomes INTERNAL with no internals; each call is timed, counted
+ * through a hook, and logged on one line with its request id (x-request-id) and outcome.
+ */
+import { Metadata, type ServerUnaryCall, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import { BadRequest, ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
+import { Status } from "../generated/proto/google/rpc/status.js";
+import { AppError, type Code, grpcStatusOf, isAppError } from "./errors.js";
+import type { Logger } from "./logging.js";
+
+export interface ServiceErrorOptions {
+  /** ErrorInfo.domain, e.g. users.charter.dev. */
+  readonly domain: string;
+  /** Field names (JSON style, e.g. pageSize) as proto paths (page_size, user.name). */
+  readonly fieldPath?: (field: string) => string;
+}
+
+/** camelCase JSON field names as snake_case proto field names. */
+export const snakeCase = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+export function toServiceError(error: AppError, options: ServiceErrorOptions): Partial<ServiceError> {
+  const details = [];
+  const violations = error.details.fieldViolations ?? [];
+  const path = options.fieldPath ?? snakeCase;
+  if (violations.length > 0) {
+    const value = Buffer.from(
+      BadRequest.encode({
+        fieldViolations: violations.map((v) => ({ field: path(v.field), description: v.description, reason: "" })),
+      }).finish(),
+    );
+    details.push({ typeUrl: "type.googleapis.com/google.rpc.BadRequest", value });
+  }
+  if (error.details.reason) {
+    const value = Buffer.from(
+      ErrorInfo.encode({ reason: error.details.reason, domain: options.domain, metadata: {} }).finish(),
+    );
+    details.push({ typeUrl: "type.googleapis.com/google.rpc.ErrorInfo", value });
+  }
+  const code = grpcStatusOf[error.code];
+  const metadata = new Metadata();
+  metadata.set(
+    "grpc-status-details-bin",
+    Buffer.from(Status.encode({ code, message: error.message, details }).finish()),
+  );
+  return { code, details: error.message, metadata };
+}
+
+/** The caller's x-request-id, bounded, or undefined when it sent none. */
+export function requestIdOf(metadata: Metadata): string | undefined {
+  const value = metadata.get("x-request-id")[0];
+  if (typeof value !== "string" || value === "") return undefined;
+  return value.slice(0, 128);
+}
+
+export interface RpcHooks<Rpc extends string> {
+  /** Called once per RPC with its outcome ("OK" or the status code name) and its duration in seconds. */
+  readonly onRpc?: (rpc: Rpc, code: "OK" | Code, seconds: number) => void;
+}
+
+/**
+ * An adapter from async use cases to grpc-js unary handlers: `unary(rpc, run, toError)` resolves `run`'s result,
+ * or answers its AppError through `toError` (INTERNAL for anything else, logged with the error).
+ */
+export function unaryAdapter<Rpc extends string>(logger: Logger, hooks: RpcHooks<Rpc> = {}) {
+  return <Req, Res>(rpc: Rpc, run: (request: Req) => Promise<Res>, toError: (error: AppError) => Partial<ServiceError>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const started = performance.now();
+      const requestId = requestIdOf(call.metadata);
+      const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
+      const done = (code: "OK" | Code): void => {
+        const seconds = (performance.now() - started) / 1000;
+        hooks.onRpc?.(rpc, code, seconds);
+        // One line per call, with the trace's ids (the gRPC server span is active here).
+        log.info({ code, duration_ms: Math.round(seconds * 100_000) / 100 }, "rpc");
+      };
+      run(call.request).then(
+        (response) => {
+          done("OK");
+          callback(null, response);
+        },
+        (error: unknown) => {
+          if (isAppError(error)) {
+            done(error.code);
+            return callback(toError(error));
+          }
+          log.error({ err: error }, "unexpected error");
+          done("INTERNAL");
+          callback(toError(new AppError("INTERNAL", "internal error")));
+        },
+      );
+    };
+}
