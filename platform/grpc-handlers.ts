@@ -64,7 +64,11 @@ export interface RpcHooks<Rpc extends string> {
  * or answers its AppError through `toError` (INTERNAL for anything else, logged with the error).
  */
 export function unaryAdapter<Rpc extends string>(logger: Logger, hooks: RpcHooks<Rpc> = {}) {
-  return <Req, Res>(rpc: Rpc, run: (request: Req) => Promise<Res>, toError: (error: AppError) => Partial<ServiceError>) =>
+  return <Req, Res>(
+    rpc: Rpc,
+    run: (request: Req) => Promise<Res>,
+    toError: (error: AppError) => Partial<ServiceError>,
+  ) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = performance.now();
       const requestId = requestIdOf(call.metadata);

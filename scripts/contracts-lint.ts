@@ -1,5 +1,9 @@
-/** Lints the three contracts: buf (STANDARD rules), Redocly (recommended), and GraphQL schema validation. */
+/**
+ * Lints the contracts: buf (STANDARD rules), Redocly (recommended), GraphQL schema validation, and the AsyncAPI
+ * parser (the AsyncAPI 3 schema and its rules: every warning counts).
+ */
 import { readFile } from "node:fs/promises";
+import { Parser } from "@asyncapi/parser";
 import { buildSchema, validateSchema } from "graphql";
 import { protoDir, repoRoot, runTool } from "./lib/proto-descriptor.js";
 
@@ -24,6 +28,15 @@ export async function lintContracts(): Promise<string[]> {
     const errors = validateSchema(buildSchema(sdl));
     if (errors.length > 0) throw new Error(errors.map((e) => e.message).join("\n"));
   });
+  const asyncapi = "contracts/asyncapi/users-events.yaml";
+  const { diagnostics } = await new Parser().parse(await readFile(`${repoRoot}${asyncapi}`, "utf8"));
+  // Severity 0 is an error, 1 a warning, 2 information (e.g. a newer AsyncAPI version exists), 3 a hint.
+  const findings = diagnostics.filter((d) => d.severity <= 1);
+  if (findings.length > 0) {
+    problems.push(
+      `asyncapi (${asyncapi}):\n${findings.map((d) => `${d.path.join(".") || "(root)"}: ${d.message} [${d.code}]`).join("\n")}`,
+    );
+  }
   return problems;
 }
 
@@ -31,4 +44,4 @@ const problems = await lintContracts();
 if (problems.length > 0) {
   console.error(problems.join("\n\n"));
   process.exitCode = 1;
-} else console.log("contracts lint: proto, OpenAPI and GraphQL are clean");
+} else console.log("contracts lint: proto, OpenAPI, GraphQL and AsyncAPI are clean");

@@ -82,12 +82,24 @@ export type Query = {
   __typename?: 'Query';
   /** One user by id; null when there is none. */
   user: Maybe<User>;
+  /**
+   * Every change to a user, oldest first, as the audit service recorded it; kept after
+   * the user is deleted. Changes appear shortly after they are made.
+   */
+  userHistory: UserEventConnection;
   /** Users in creation order. */
   users: UserConnection;
 };
 
 
 export type QueryUserArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryUserHistoryArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
   id: Scalars['ID']['input'];
 };
 
@@ -135,6 +147,41 @@ export type UserEdge = {
   cursor: Scalars['String']['output'];
   node: User;
 };
+
+/** One change to a user, after it happened. */
+export type UserEvent = {
+  __typename?: 'UserEvent';
+  /** Unique id of the event. */
+  eventId: Scalars['ID']['output'];
+  /** When the change was made. */
+  occurredAt: Scalars['DateTime']['output'];
+  type: UserEventType;
+  /** The user after the change; null for DELETED. */
+  user: Maybe<User>;
+  userId: Scalars['ID']['output'];
+  /** The user's version after the change (its numeric etag), as a decimal string. */
+  version: Scalars['String']['output'];
+};
+
+/** A user's events, oldest first, one page at a time. */
+export type UserEventConnection = {
+  __typename?: 'UserEventConnection';
+  edges: Array<UserEventEdge>;
+  nodes: Array<UserEvent>;
+  pageInfo: PageInfo;
+};
+
+export type UserEventEdge = {
+  __typename?: 'UserEventEdge';
+  cursor: Scalars['String']['output'];
+  node: UserEvent;
+};
+
+/** What a user event records. */
+export type UserEventType =
+  | 'CREATED'
+  | 'DELETED'
+  | 'UPDATED';
 
 
 
@@ -224,6 +271,10 @@ export type ResolversTypes = {
   User: ResolverTypeWrapper<User>;
   UserConnection: ResolverTypeWrapper<UserConnection>;
   UserEdge: ResolverTypeWrapper<UserEdge>;
+  UserEvent: ResolverTypeWrapper<UserEvent>;
+  UserEventConnection: ResolverTypeWrapper<UserEventConnection>;
+  UserEventEdge: ResolverTypeWrapper<UserEventEdge>;
+  UserEventType: UserEventType;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -242,6 +293,9 @@ export type ResolversParentTypes = {
   User: User;
   UserConnection: UserConnection;
   UserEdge: UserEdge;
+  UserEvent: UserEvent;
+  UserEventConnection: UserEventConnection;
+  UserEventEdge: UserEventEdge;
 };
 
 export type ConstraintDirectiveArgs = {
@@ -276,6 +330,7 @@ export type PageInfoResolvers<ContextType = any, ParentType extends ResolversPar
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
+  userHistory?: Resolver<ResolversTypes['UserEventConnection'], ParentType, ContextType, RequireFields<QueryUserHistoryArgs, 'first' | 'id'>>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
 };
 
@@ -299,6 +354,26 @@ export type UserEdgeResolvers<ContextType = any, ParentType extends ResolversPar
   node?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type UserEventResolvers<ContextType = any, ParentType extends ResolversParentTypes['UserEvent'] = ResolversParentTypes['UserEvent']> = {
+  eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['UserEventType'], ParentType, ContextType>;
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type UserEventConnectionResolvers<ContextType = any, ParentType extends ResolversParentTypes['UserEventConnection'] = ResolversParentTypes['UserEventConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['UserEventEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['UserEvent']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type UserEventEdgeResolvers<ContextType = any, ParentType extends ResolversParentTypes['UserEventEdge'] = ResolversParentTypes['UserEventEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['UserEvent'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = any> = {
   DateTime?: GraphQLScalarType;
   DeleteUserPayload?: DeleteUserPayloadResolvers<ContextType>;
@@ -308,6 +383,9 @@ export type Resolvers<ContextType = any> = {
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
+  UserEvent?: UserEventResolvers<ContextType>;
+  UserEventConnection?: UserEventConnectionResolvers<ContextType>;
+  UserEventEdge?: UserEventEdgeResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = any> = {

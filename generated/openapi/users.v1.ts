@@ -52,6 +52,29 @@ export type paths = {
         patch: operations["updateUser"];
         trace?: never;
     };
+    "/v1/users/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a user's history
+         * @description Every change to the user, oldest first, as the audit service recorded it from the user
+         *     events (`charter.users.v1.events`). A change appears here shortly after it is made, not in
+         *     the same request. The history is kept after the user is deleted; an id with no recorded
+         *     change has an empty history.
+         */
+        get: operations["listUserHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
@@ -129,6 +152,33 @@ export type components = {
          * @example ada@example.com
          */
         UserEmail: string;
+        /** @description One change to a user, after it happened. */
+        UserEvent: {
+            /** @description Unique id of the event. */
+            eventId: string;
+            /**
+             * Format: date-time
+             * @description When the change was made.
+             */
+            occurredAt: string;
+            type: components["schemas"]["UserEventType"];
+            /** @description The user after the change; absent for DELETED. */
+            user?: components["schemas"]["User"];
+            userId: components["schemas"]["UserId"];
+            /** @description The user's version after the change (its numeric etag); increases with every event of a user. */
+            version: string;
+        };
+        /**
+         * @description What a user event records.
+         * @enum {string}
+         */
+        UserEventType: "CREATED" | "UPDATED" | "DELETED";
+        /** @description One page of a user's events, oldest first. */
+        UserHistory: {
+            events: components["schemas"]["UserEvent"][];
+            /** @description Pass as pageToken for the next page; absent on the last page. */
+            nextPageToken?: string;
+        };
         /**
          * @description A 64-bit snowflake id as a decimal string.
          * @example 7281634251938816001
@@ -585,6 +635,47 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listUserHistory: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Maximum users to return (default 50).
+                 * @example 50
+                 */
+                pageSize?: components["parameters"]["PageSize"];
+                /**
+                 * @description The nextPageToken of a previous page.
+                 * @example djE6NzI4MTYzNDI1MTkzODgxNjAwMQ
+                 */
+                pageToken?: components["parameters"]["PageToken"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 7281634251938816001
+                 */
+                id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the user's events, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserHistory"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];

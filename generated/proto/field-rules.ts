@@ -61,5 +61,40 @@ export const fieldRules = {
     "etag": {
       "maxLen": 64
     }
+  },
+  "charter.users.v1.UserEvent": {
+    "eventId": {
+      "required": true,
+      "maxLen": 64
+    },
+    "type": {
+      "required": true
+    },
+    "userId": {
+      "required": true,
+      "maxLen": 19,
+      "pattern": "^[0-9]{1,19}$"
+    },
+    "version": {
+      "required": true,
+      "minimum": "1"
+    },
+    "occurredAt": {
+      "required": true,
+      "format": "date-time"
+    }
+  },
+  "charter.audit.v1.ListUserHistoryRequest": {
+    "userId": {
+      "required": true,
+      "maxLen": 19,
+      "pattern": "^[0-9]{1,19}$"
+    },
+    "pageSize": {
+      "maximum": "1000"
+    },
+    "pageToken": {
+      "maxLen": 512
+    }
   }
 } as const;

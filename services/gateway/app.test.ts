@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger } from "../../platform/logging.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
+import { createAuditClient } from "./audit-client.js";
 import { loadOpenApiDocument } from "./rest/openapi-document.js";
 import type { UsersClient } from "./users-client.js";
 
@@ -21,8 +22,11 @@ const users: UsersClient = {
   isolate: () => () => {},
   close: () => {},
 };
+// A real client of an address where nothing listens: these tests never ask for a history.
+const audit = createAuditClient({ target: "127.0.0.1:9", deadlineMs: 100 });
 const options = (overrides: Partial<GatewayOptions>): GatewayOptions => ({
   users,
+  audit,
   document: loadOpenApiDocument(),
   logger: createLogger("gateway", "silent"),
   bodyLimit: 65536,

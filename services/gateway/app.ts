@@ -12,6 +12,7 @@ import { getRPCMetadata, RPCType } from "@opentelemetry/core";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
+import type { AuditClient } from "./audit-client.js";
 import { requestIdOf } from "./request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./rest/error-handler.js";
 import type { OpenApiDocument } from "./rest/openapi-document.js";
@@ -22,15 +23,18 @@ import type { InstancesReport } from "./users-discovery.js";
 
 export interface GatewayPluginDeps {
   readonly users: UsersClient;
+  readonly audit: AuditClient;
   /** Whether interactive docs (Swagger UI, GraphiQL) are on. */
   readonly docs: boolean;
 }
 
-/** A plugin main.ts adds to the gateway, e.g. GraphQL: `(app, { users, docs }) => registerGraphql(app, { users, graphiql: docs })`. */
+/** A plugin serve.ts adds to the gateway, e.g. GraphQL: `(app, { users, audit, docs }) => registerGraphql(app, { users, audit, graphiql: docs })`. */
 export type GatewayPlugin = (app: FastifyInstance, deps: GatewayPluginDeps) => Promise<void> | void;
 
 export interface GatewayOptions {
   readonly users: UsersClient;
+  /** The audit service (users' history): its health is listed by /readyz, but does not decide readiness. */
+  readonly audit: AuditClient;
   /** The parsed REST contract (loadOpenApiDocument()). */
   readonly document: OpenApiDocument;
   readonly logger: Logger;
@@ -54,6 +58,7 @@ export interface GatewayOptions {
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? "unmatched";
 
 const SERVICE_HEALTH = "charter.users.v1.UsersService";
+const AUDIT_HEALTH = "charter.audit.v1.AuditService";
 const HEALTH_ENTRIES = [`${SERVICE_HEALTH}/store`, `${SERVICE_HEALTH}/cache`];
 const READY_DEADLINE_MS = 1_000;
 
@@ -136,11 +141,16 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
-    const [discovered, overall, ...entries] = await Promise.all([
+    const [discovered, audit, overall, ...entries] = await Promise.all([
       options.discovery?.report(READY_DEADLINE_MS),
+      options.audit.health(AUDIT_HEALTH, READY_DEADLINE_MS),
       ...["", ...HEALTH_ENTRIES].map((service) => options.users.health(service, READY_DEADLINE_MS)),
     ]);
-    const checks = Object.fromEntries(HEALTH_ENTRIES.map((name, i) => [name, entries[i] ?? "UNKNOWN"]));
+    // Users decide readiness; the audit service only serves history, so its state is listed, not required.
+    const checks = {
+      ...Object.fromEntries(HEALTH_ENTRIES.map((name, i) => [name, entries[i] ?? "UNKNOWN"])),
+      [AUDIT_HEALTH]: audit,
+    };
     if (discovered) {
       // With discovery, the instances decide: one that answers SERVING is enough.
       const instances = discovered.instances;
@@ -163,10 +173,10 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     return sendProblem(reply, problem);
   });
 
-  await registerRest(app, { document: options.document, users: options.users });
+  await registerRest(app, { document: options.document, users: options.users, audit: options.audit });
 
   for (const plugin of options.plugins ?? []) {
-    await plugin(app, { users: options.users, docs: options.docs });
+    await plugin(app, { users: options.users, audit: options.audit, docs: options.docs });
   }
   return app;
 }

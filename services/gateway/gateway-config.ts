@@ -24,6 +24,8 @@ export interface GatewayConfig {
   readonly corsOrigins: readonly string[];
   /** Swagger UI and GraphiQL; off when NODE_ENV=production unless GATEWAY_DOCS=on. */
   readonly docs: boolean;
+  /** The audit service (users' history), a host:port or gRPC target. */
+  readonly auditAddr: string;
   /** Request metrics and /metrics (GATEWAY_METRICS=off turns them off, e.g. to measure what they cost). */
   readonly metrics: boolean;
   /** How long in-flight requests may run after SIGTERM before their connections are closed. */
@@ -98,6 +100,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     bodyLimit: e.int("GATEWAY_BODY_LIMIT", 65_536, 1_024, 16_777_216),
     corsOrigins: corsOrigins(env),
     docs,
+    auditAddr: e.string("AUDIT_ADDR", "127.0.0.1:50061"),
     metrics: e.oneOf("GATEWAY_METRICS", "on", ["on", "off"]) === "on",
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),

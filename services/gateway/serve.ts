@@ -11,6 +11,7 @@ import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
 import { startTracing } from "../../platform/tracing.js";
 import { buildGateway, type GatewayPlugin } from "./app.js";
+import { createAuditClient } from "./audit-client.js";
 import { loadGatewayConfig } from "./gateway-config.js";
 import { registerGraphql } from "./graphql/index.js";
 import { loadOpenApiDocument } from "./rest/openapi-document.js";
@@ -18,7 +19,9 @@ import { createUsersClient } from "./users-client.js";
 import { registerUsersDiscovery, type UsersDiscovery } from "./users-discovery.js";
 
 /** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
-const plugins: readonly GatewayPlugin[] = [(app, { users, docs }) => registerGraphql(app, { users, graphiql: docs })];
+const plugins: readonly GatewayPlugin[] = [
+  (app, { users, audit, docs }) => registerGraphql(app, { users, audit, graphiql: docs }),
+];
 
 runMain("gateway", async () => {
   const tracing = await startTracing("gateway");
@@ -48,14 +51,17 @@ runMain("gateway", async () => {
       },
     });
   }
+  const audit = createAuditClient({ target: config.auditAddr, deadlineMs: config.usersDeadlineMs, logger });
   const release = async () => {
     users.close();
+    audit.close();
     await discovery?.stop();
   };
   let app: Awaited<ReturnType<typeof buildGateway>>;
   try {
     app = await buildGateway({
       users,
+      audit,
       document,
       logger,
       bodyLimit: config.bodyLimit,
@@ -76,6 +82,7 @@ runMain("gateway", async () => {
       port,
       host: config.host,
       usersAddr: config.usersAddr,
+      auditAddr: config.auditAddr,
       etcdEndpoints: config.etcdEndpoints,
       docs: config.docs,
       corsOrigins: config.corsOrigins,

@@ -194,19 +194,23 @@ export const jsonFieldName = (path: string): string =>
   path.replace(/^user\./, "").replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Messages a client may see for codes whose server text could carry internals. */
-const opaque: Partial<Record<Code, string>> = {
-  UNAVAILABLE: "the users service is unavailable",
-  DEADLINE_EXCEEDED: "the users service did not answer in time",
+const opaqueMessages = (service: string): Partial<Record<Code, string>> => ({
+  UNAVAILABLE: `the ${service} service is unavailable`,
+  DEADLINE_EXCEEDED: `the ${service} service did not answer in time`,
   INTERNAL: "internal error",
   UNKNOWN: "internal error",
   DATA_LOSS: "internal error",
   CANCELLED: "the call was cancelled",
-};
+});
+const opaque = opaqueMessages("users");
 
-/** A gRPC failure as the one error model: code by status, field violations and reason from google.rpc details. */
-export function fromServiceError(error: ServiceError): AppError {
+/**
+ * A gRPC failure as the one error model: code by status, field violations and reason from google.rpc details.
+ * `service` names the called service in the messages of outages.
+ */
+export function fromServiceError(error: ServiceError, service = "users"): AppError {
   const code = codeOfGrpcStatus(error.code);
-  const safe = opaque[code];
+  const safe = (service === "users" ? opaque : opaqueMessages(service))[code];
   if (safe) return new AppError(code, safe);
   const fieldViolations: FieldViolation[] = [];
   let reason: string | undefined;

@@ -9,6 +9,10 @@ export const STORE_OPERATIONS = [
   "findByIdempotencyKey",
   "update",
   "delete",
+  "claimOutbox",
+  "markSent",
+  "releaseClaim",
+  "outboxSize",
   "ping",
 ] as const;
 export type StoreOperation = (typeof STORE_OPERATIONS)[number];
@@ -42,9 +46,13 @@ export function createTimedUserStore(
     update: timed("update", (id, expectedVersion, changes, updateTime) =>
       store.update(id, expectedVersion, changes, updateTime),
     ),
-    delete: timed("delete", (id, expectedVersion) =>
-      expectedVersion === undefined ? store.delete(id) : store.delete(id, expectedVersion),
+    delete: timed("delete", (id, expectedVersion, time) =>
+      expectedVersion === undefined ? store.delete(id, undefined, time) : store.delete(id, expectedVersion, time),
     ),
+    claimOutbox: timed("claimOutbox", (owner, limit, leaseMs) => store.claimOutbox(owner, limit, leaseMs)),
+    markSent: timed("markSent", (userId, eventIds, owner) => store.markSent(userId, eventIds, owner)),
+    releaseClaim: timed("releaseClaim", (userId, owner) => store.releaseClaim(userId, owner)),
+    outboxSize: timed("outboxSize", () => store.outboxSize()),
     ping: timed("ping", () => store.ping()),
     close: () => store.close(),
   };

@@ -28,10 +28,48 @@ export interface KeyedUser {
   readonly fingerprint: string;
 }
 
+/** What a change to a user records in its outbox, in the same write (see user-events.ts for the message). */
+export interface OutboxEvent {
+  /** `<user id>-<version>`: unique (a user's versions only grow, ids are never reused) and the same on every send. */
+  readonly eventId: string;
+  readonly type: "CREATED" | "UPDATED" | "DELETED";
+  readonly userId: string;
+  /** The user's version after the change; a deletion's is the deleted version + 1. */
+  readonly version: number;
+  readonly occurredAt: string;
+  /** The user after the change; absent for DELETED. */
+  readonly user?: User;
+}
+
+/** A user's pending events, claimed by one relay for a lease (see claimOutbox). */
+export interface OutboxClaim {
+  readonly userId: string;
+  /** In version order. */
+  readonly events: readonly OutboxEvent[];
+}
+
+/** The outbox event of a change: what every adapter records with the write. */
+export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: string): OutboxEvent {
+  return {
+    eventId: `${user.id}-${user.version}`,
+    type,
+    userId: user.id,
+    version: user.version,
+    occurredAt,
+    ...(type === "DELETED" ? {} : { user: { ...user } }),
+  };
+}
+
 /**
  * The storage port. Adapters keep emails unique case-insensitively (insert and
  * update throw the domain's ALREADY_EXISTS), apply writes only to the expected
  * version, and list in id order.
+ *
+ * The outbox: every insert, update and delete records its OutboxEvent in the same single-document write (the
+ * test server has no multi-document transactions, and none is needed), so there is never a change without its
+ * event nor an event without its change. A deleted user stays as a tombstone — invisible to every read, its
+ * email and idempotency key free again — until its DELETED event is marked sent. Marking sent never changes the
+ * user's version.
  */
 export interface UserStore {
   get(id: string): Promise<User | undefined>;
@@ -49,8 +87,22 @@ export interface UserStore {
   findByIdempotencyKey(key: string): Promise<KeyedUser | undefined>;
   /** Applies changes if the stored version is expectedVersion; the result has version + 1. */
   update(id: string, expectedVersion: number, changes: UserChanges, updateTime: string): Promise<WriteResult<User>>;
-  /** Deletes the user, only at expectedVersion when given. */
-  delete(id: string, expectedVersion?: number): Promise<WriteResult<User>>;
+  /** Deletes the user, only at expectedVersion when given; `time` is the DELETED event's (default now). */
+  delete(id: string, expectedVersion?: number, time?: string): Promise<WriteResult<User>>;
+  /**
+   * Claims up to `limit` users with pending events that no live claim holds, for `owner` until now + leaseMs,
+   * oldest claimable first; each with its pending events in version order.
+   */
+  claimOutbox(owner: string, limit: number, leaseMs: number): Promise<OutboxClaim[]>;
+  /**
+   * Removes the sent events (by id) from the user's outbox and ends `owner`'s claim; events recorded since the
+   * claim stay pending. A tombstone whose outbox is then empty is removed.
+   */
+  markSent(userId: string, eventIds: readonly string[], owner: string): Promise<void>;
+  /** Ends `owner`'s claim without marking anything (the events are sent again later). */
+  releaseClaim(userId: string, owner: string): Promise<void>;
+  /** How many events wait in outboxes. */
+  outboxSize(): Promise<number>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -175,7 +175,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       checkId(id);
       const pinned = etag === undefined ? undefined : (versionOfEtag(etag) ?? 0);
       await cache.fence(id, DELETED);
-      const result = await stored("delete", () => store.delete(id, pinned));
+      const result = await stored("delete", () => store.delete(id, pinned, now()));
       if (result.ok) {
         await cache.fence(id, DELETED);
         return;

@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
 import { getIntrospectionQuery } from "graphql";
 import { type ServiceProcess, startService, waitFor } from "../../../scripts/lib/processes.js";
+import { createAuditClient } from "../audit-client.js";
 import { createUsersClient, type UsersClient } from "../users-client.js";
 import { type GraphqlOptions, registerGraphql } from "./index.js";
 
@@ -61,6 +62,9 @@ async function rpcCalls(metricsPort: number, method: string): Promise<number> {
     .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
 }
 
+/** History is tested with the audit service in test/events-*.test.ts; here nothing listens at its address. */
+const audit = createAuditClient({ target: "127.0.0.1:9", deadlineMs: 200 });
+
 const USER_FIELDS = "id name email etag createTime updateTime";
 const CREATE = `mutation ($input: CreateUserInput!) { createUser(input: $input) { ${USER_FIELDS} } }`;
 
@@ -90,7 +94,7 @@ describe("GraphQL API over the real users service", () => {
     );
     metricsPort = Number(service.ready.metricsPort);
     users = createUsersClient({ target: `127.0.0.1:${service.ready.grpcPort}`, deadlineMs: 5_000 });
-    app = await buildApp({ users, graphiql: true });
+    app = await buildApp({ users, audit, graphiql: true });
   });
   after(async () => {
     await app?.close();
@@ -132,7 +136,7 @@ describe("GraphQL API over the real users service", () => {
     host.addHook("onRequest", async (_request, reply) => {
       reply.header("x-request-id", requestId);
     });
-    await registerGraphql(host, { users, graphiql: false });
+    await registerGraphql(host, { users, audit, graphiql: false });
     try {
       const res = await gql(host, `{ user(id: "1") { id } }`, undefined, { "x-request-id": "client-chosen" });
       assert.equal(res.headers["x-request-id"], requestId);
@@ -314,7 +318,7 @@ describe("GraphQL API over the real users service", () => {
     assert.equal(complex.extensions.reason, "QUERY_TOO_COMPLEX");
     assert.match(complex.message, /100 aliased fields/);
 
-    const shallow = await buildApp({ users, graphiql: false, maxDepth: 3 });
+    const shallow = await buildApp({ users, audit, graphiql: false, maxDepth: 3 });
     try {
       const deep = await gql(shallow, "{ users(first: 1) { edges { node { id } } } }");
       assert.equal(deep.status, 400);
@@ -400,7 +404,7 @@ describe("GraphQL API over the real users service", () => {
   });
 
   test("with graphiql off, the IDE and its assets are 404 and /graphql is not redirected", async () => {
-    const off = await buildApp({ users, graphiql: false });
+    const off = await buildApp({ users, audit, graphiql: false });
     try {
       for (const url of ["/graphiql", "/graphiql/assets/graphiql.min.js", "/graphiql/assets/graphiql-start.js"]) {
         assert.equal((await off.inject({ method: "GET", url })).statusCode, 404, url);
@@ -424,7 +428,7 @@ describe("GraphQL errors that are not the client's", () => {
       });
     });
     const users = createUsersClient({ target: `127.0.0.1:${port}`, deadlineMs: 2_000 });
-    const app = await buildApp({ users, graphiql: false });
+    const app = await buildApp({ users, audit, graphiql: false });
     try {
       const res = await gql(app, `{ user(id: "1") { id } }`);
       assert.equal(res.status, 200);
@@ -442,7 +446,7 @@ describe("GraphQL errors that are not the client's", () => {
     const failing = new Proxy({} as UsersClient, {
       get: () => () => Promise.reject(new TypeError(secret)),
     });
-    const app = await buildApp({ users: failing, graphiql: false });
+    const app = await buildApp({ users: failing, audit, graphiql: false });
     try {
       for (const query of [`{ a: user(id: "1") { id } b: user(id: "2") { id } }`, "{ users { nodes { id } } }"]) {
         const res = await app.inject({ method: "POST", url: "/graphql", payload: { query } });

@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
 import { buildSchema } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import type { AuditClient } from "../audit-client.js";
 import { requestIdOf } from "../request-id.js";
 import type { UsersClient } from "../users-client.js";
 import { enforceConstraints } from "./constraints.js";
@@ -24,6 +25,8 @@ const SCHEMA_FILE = new URL("../../../contracts/graphql/users.graphql", import.m
 
 export interface GraphqlOptions {
   readonly users: UsersClient;
+  /** The audit service, for userHistory. */
+  readonly audit: AuditClient;
   /** Serve GraphiQL at /graphiql (off in production). */
   readonly graphiql: boolean;
   /** Deepest selection nesting allowed, introspection aside; default 7 (`users { edges { node { id } } }` is 4). */
@@ -69,7 +72,12 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
         const settled = reply.getHeader("x-request-id");
         const requestId = typeof settled === "string" ? settled : requestIdOf(request.headers["x-request-id"]);
         if (settled === undefined) reply.header("x-request-id", requestId);
-        return { requestId, users: opts.users, userById: createUserLoader(opts.users, { requestId }) };
+        return {
+          requestId,
+          users: opts.users,
+          audit: opts.audit,
+          userById: createUserLoader(opts.users, { requestId }),
+        };
       },
       ...(opts.graphiql ? { additionalRouteOptions: { preHandler: toIde } } : {}),
     });

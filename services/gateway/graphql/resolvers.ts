@@ -5,9 +5,12 @@
  */
 import DataLoader from "dataloader";
 import type { MercuriusContext } from "mercurius";
-import type { Resolvers, User } from "../../../generated/graphql/users.js";
+import type { Resolvers, User, UserEvent } from "../../../generated/graphql/users.js";
+import type { UserEvent as UserEventMessage } from "../../../generated/proto/charter/users/v1/events.js";
 import type { User as UserMessage } from "../../../generated/proto/charter/users/v1/users.js";
 import { AppError, invalidArgument, isAppError } from "../../../platform/errors.js";
+import type { AuditClient } from "../audit-client.js";
+import { eventKindOf } from "../rest/history-handlers.js";
 import type { CallContext, UsersClient } from "../users-client.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "./cursor.js";
 
@@ -21,6 +24,7 @@ export interface GraphqlContext extends MercuriusContext {
   /** The request id sent to the users service as x-request-id. */
   readonly requestId: string;
   readonly users: UsersClient;
+  readonly audit: AuditClient;
   /** Per request: users by id, batched into BatchGetUsers; null for an id with no user. */
   readonly userById: DataLoader<string, User | null>;
 }
@@ -35,6 +39,49 @@ export function toGraphqlUser(message: UserMessage | undefined): User {
     etag: message.etag,
     createTime: message.createTime,
     updateTime: message.updateTime,
+  };
+}
+
+/** An audit-service event as the GraphQL UserEvent. */
+export function toGraphqlEvent(event: UserEventMessage): UserEvent {
+  if (!event.occurredAt) throw new Error("the audit service returned an event without its time");
+  return {
+    eventId: event.eventId,
+    type: eventKindOf(event.type) as UserEvent["type"],
+    userId: event.userId,
+    user: event.user ? toGraphqlUser(event.user) : null,
+    version: event.version,
+    occurredAt: event.occurredAt,
+  };
+}
+
+/**
+ * One page of a connection over a page-token API: `first` items after the `after` cursor, whose cursors name the
+ * page token and how many items of that page to skip.
+ */
+async function connectionPage<M, N>(
+  args: { first?: number | null; after?: string | null },
+  fetch: (pageSize: number, pageToken: string) => Promise<{ items: M[]; nextPageToken: string }>,
+  toNode: (item: M) => N,
+) {
+  // An explicit null is the same as leaving the argument out.
+  const first = args.first ?? DEFAULT_FIRST;
+  const from: CursorPosition =
+    args.after == null ? { token: "", skip: 0 } : decodeCursor(args.after, "after", MAX_PAGE_SIZE);
+  const page = await fetch(Math.min(MAX_PAGE_SIZE, from.skip + first), from.token);
+  const nodes = page.items.slice(from.skip).map(toNode);
+  const next = page.nextPageToken === "" ? undefined : encodeCursor({ token: page.nextPageToken, skip: 0 });
+  const edges = nodes.map((node, i) => ({
+    node,
+    cursor:
+      i === nodes.length - 1 && next !== undefined
+        ? next
+        : encodeCursor({ token: from.token, skip: from.skip + i + 1 }),
+  }));
+  return {
+    edges,
+    nodes,
+    pageInfo: { hasNextPage: next !== undefined, endCursor: edges.at(-1)?.cursor ?? next ?? null },
   };
 }
 
@@ -80,29 +127,31 @@ export function createResolvers(): Resolvers<GraphqlContext> {
       user: (_root, { id }, ctx) => ctx.userById.load(id),
 
       users: async (_root, args, ctx) => {
-        // An explicit null is the same as leaving the argument out.
-        const first = (args.first as number | null) ?? DEFAULT_FIRST;
-        const from: CursorPosition =
-          args.after == null ? { token: "", skip: 0 } : decodeCursor(args.after, "after", MAX_PAGE_SIZE);
-        const page = await ctx.users
-          .listUsers({ pageSize: Math.min(MAX_PAGE_SIZE, from.skip + first), pageToken: from.token }, callOf(ctx))
-          .catch(renameFields({ pageSize: "first", pageToken: "after" }));
-        const nodes = page.users.slice(from.skip).map(toGraphqlUser);
-        for (const node of nodes) ctx.userById.prime(node.id, node);
-        const next = page.nextPageToken === "" ? undefined : encodeCursor({ token: page.nextPageToken, skip: 0 });
-        const edges = nodes.map((node, i) => ({
-          node,
-          cursor:
-            i === nodes.length - 1 && next !== undefined
-              ? next
-              : encodeCursor({ token: from.token, skip: from.skip + i + 1 }),
-        }));
-        return {
-          edges,
-          nodes,
-          pageInfo: { hasNextPage: next !== undefined, endCursor: edges.at(-1)?.cursor ?? next ?? null },
-        };
+        const connection = await connectionPage(
+          args,
+          async (pageSize, pageToken) => {
+            const page = await ctx.users
+              .listUsers({ pageSize, pageToken }, callOf(ctx))
+              .catch(renameFields({ pageSize: "first", pageToken: "after" }));
+            return { items: page.users, nextPageToken: page.nextPageToken };
+          },
+          toGraphqlUser,
+        );
+        for (const node of connection.nodes) ctx.userById.prime(node.id, node);
+        return connection;
       },
+
+      userHistory: (_root, { id, ...args }, ctx) =>
+        connectionPage(
+          args,
+          async (pageSize, pageToken) => {
+            const page = await ctx.audit
+              .listUserHistory({ userId: id, pageSize, pageToken }, callOf(ctx))
+              .catch(renameFields({ userId: "id", pageSize: "first", pageToken: "after" }));
+            return { items: page.events, nextPageToken: page.nextPageToken };
+          },
+          toGraphqlEvent,
+        ),
     },
 
     Mutation: {

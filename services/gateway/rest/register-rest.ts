@@ -5,9 +5,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../../platform/errors.js";
+import type { AuditClient } from "../audit-client.js";
 import type { UsersClient } from "../users-client.js";
 import { createContractSchemas } from "./contract-schemas.js";
 import { problemErrorHandler, unsupportedMediaType } from "./error-handler.js";
+import { createHistoryHandlers } from "./history-handlers.js";
 import type { OpenApiDocument, Operation } from "./openapi-document.js";
 import { operationsOf } from "./openapi-document.js";
 import type { BoundHandler, OperationHandlers, OperationId } from "./operation-types.js";
@@ -17,6 +19,7 @@ import { createUsersHandlers } from "./users-handlers.js";
 export interface RestOptions {
   readonly document: OpenApiDocument;
   readonly users: UsersClient;
+  readonly audit: AuditClient;
 }
 
 const mediaTypeOf = (header: string | undefined): string | undefined =>
@@ -37,15 +40,15 @@ function parseJson(_request: FastifyRequest, body: string, done: (error: Error |
   }
 }
 
-export async function registerRest(app: FastifyInstance, { document, users }: RestOptions): Promise<void> {
+export async function registerRest(app: FastifyInstance, { document, users, audit }: RestOptions): Promise<void> {
   const operations = operationsOf(document);
   const byId = new Map(operations.map((op) => [op.id, op]));
   const getUser = byId.get("getUser");
   if (!getUser) throw new Error("the contract has no getUser operation");
-  const handlers: OperationHandlers = createUsersHandlers({
-    users,
-    userUrl: (id) => getUser.path.replace("{id}", encodeURIComponent(id)),
-  });
+  const handlers: OperationHandlers = {
+    ...createUsersHandlers({ users, userUrl: (id) => getUser.path.replace("{id}", encodeURIComponent(id)) }),
+    ...createHistoryHandlers(audit),
+  };
   const unbound = operations.filter((op) => !(op.id in handlers)).map((op) => op.id);
   const unknown = Object.keys(handlers).filter((id) => !byId.has(id));
   if (unbound.length > 0 || unknown.length > 0) {

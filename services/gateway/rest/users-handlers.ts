@@ -31,7 +31,10 @@ export function toRestUser(user: UserMessage | undefined): User {
   };
 }
 
-export function createUsersHandlers({ users, userUrl }: UsersHandlersOptions): OperationHandlers {
+export function createUsersHandlers({
+  users,
+  userUrl,
+}: UsersHandlersOptions): Omit<OperationHandlers, "listUserHistory"> {
   /**
    * The etag the service should check for an If-Match header: "" (none) without one or for "*";
    * a single strong tag as it is; for a list, the current etag if the list names it. A list that

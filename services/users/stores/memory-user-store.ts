@@ -1,22 +1,42 @@
 import { applyChanges, compareIds, emailKey, emailTaken, type User } from "../user.js";
-import type { IdempotencyKey, KeyedUser, UserStore, WriteResult } from "../user-store.js";
+import {
+  type IdempotencyKey,
+  type KeyedUser,
+  type OutboxClaim,
+  type OutboxEvent,
+  outboxEvent,
+  type UserStore,
+  type WriteResult,
+} from "../user-store.js";
+
+interface Entry {
+  user: User;
+  /** A tombstone: deleted, kept until its DELETED event is sent. */
+  deleted: boolean;
+  outbox: OutboxEvent[];
+  claim?: { owner: string; until: number };
+}
 
 /**
- * The embedded store: process memory, same behaviour as the MongoDB adapter (one shared spec).
- * Every user handed out is a copy. getMany returns a user once per occurrence of its id.
+ * The embedded store: process memory, same behaviour as the MongoDB adapter (one shared spec), outbox and
+ * tombstones included. Every user handed out is a copy. getMany returns a user once per occurrence of its id.
  */
 export function createMemoryUserStore(): UserStore {
-  const byId = new Map<string, User>();
+  const entries = new Map<string, Entry>();
   const idByEmail = new Map<string, string>();
   /** Live idempotency keys → the user each created (dropped with the user, or when found expired). */
   const keys = new Map<string, IdempotencyKey & { readonly id: string }>();
   const keyOfId = new Map<string, string>();
 
+  const live = (id: string): User | undefined => {
+    const entry = entries.get(id);
+    return entry && !entry.deleted ? entry.user : undefined;
+  };
   /** The live key's user; an expired key is cleared. Synchronous: nothing can interleave. */
   const lookup = (key: string): KeyedUser | undefined => {
     const found = keys.get(key);
     if (!found) return undefined;
-    const user = byId.get(found.id);
+    const user = live(found.id);
     if (!user || found.expiresAt <= Date.now()) {
       keys.delete(key);
       keyOfId.delete(found.id);
@@ -36,26 +56,29 @@ export function createMemoryUserStore(): UserStore {
     if (owner !== undefined && owner !== id) throw emailTaken();
   };
   const check = (id: string, expectedVersion: number | undefined): WriteResult<User> => {
-    const current = byId.get(id);
+    const current = live(id);
     if (!current) return { ok: false, reason: "missing" };
     if (expectedVersion !== undefined && current.version !== expectedVersion) return { ok: false, reason: "conflict" };
     return { ok: true, value: current };
   };
+  const copy = (event: OutboxEvent): OutboxEvent => structuredClone(event);
+  const ownedBy = (entry: Entry | undefined, owner: string): entry is Entry => entry?.claim?.owner === owner;
 
   return {
     async get(id) {
-      const user = byId.get(id);
+      const user = live(id);
       return user && { ...user };
     },
     async getMany(ids) {
       return ids.flatMap((id) => {
-        const user = byId.get(id);
+        const user = live(id);
         return user ? [{ ...user }] : [];
       });
     },
     async list({ limit, afterId }) {
-      return [...byId.values()]
-        .filter((u) => afterId === undefined || compareIds(u.id, afterId) > 0)
+      return [...entries.values()]
+        .filter((e) => !e.deleted && (afterId === undefined || compareIds(e.user.id, afterId) > 0))
+        .map((e) => e.user)
         .sort((a, b) => compareIds(a.id, b.id))
         .slice(0, limit)
         .map((u) => ({ ...u }));
@@ -70,8 +93,12 @@ export function createMemoryUserStore(): UserStore {
         }
       }
       claimEmail(user.email, user.id);
-      if (byId.has(user.id)) throw new Error(`duplicate id ${user.id}`);
-      byId.set(user.id, { ...user });
+      if (entries.has(user.id)) throw new Error(`duplicate id ${user.id}`);
+      entries.set(user.id, {
+        user: { ...user },
+        deleted: false,
+        outbox: [outboxEvent("CREATED", user, user.createTime)],
+      });
       idByEmail.set(emailKey(user.email), user.id);
       if (idempotency) {
         keys.set(idempotency.key, { ...idempotency, id: user.id });
@@ -87,18 +114,51 @@ export function createMemoryUserStore(): UserStore {
       if (!found.ok) return found;
       if (changes.email !== undefined) claimEmail(changes.email, id);
       const next = applyChanges(found.value, changes, updateTime);
+      const entry = entries.get(id) as Entry;
       idByEmail.delete(emailKey(found.value.email));
       idByEmail.set(emailKey(next.email), id);
-      byId.set(id, next);
+      entry.user = next;
+      entry.outbox.push(outboxEvent("UPDATED", next, updateTime));
       return { ok: true, value: { ...next } };
     },
-    async delete(id, expectedVersion) {
+    async delete(id, expectedVersion, time = new Date().toISOString()) {
       const found = check(id, expectedVersion);
       if (!found.ok) return found;
-      byId.delete(id);
+      const entry = entries.get(id) as Entry;
       idByEmail.delete(emailKey(found.value.email));
       dropKeyOf(id);
+      entry.deleted = true;
+      entry.user = { ...found.value, version: found.value.version + 1 };
+      entry.outbox.push(outboxEvent("DELETED", entry.user, time));
       return { ok: true, value: { ...found.value } };
+    },
+    async claimOutbox(owner, limit, leaseMs) {
+      const now = Date.now();
+      const claims: OutboxClaim[] = [];
+      for (const entry of entries.values()) {
+        if (claims.length >= limit) break;
+        if (entry.outbox.length === 0 || (entry.claim && entry.claim.until > now)) continue;
+        entry.claim = { owner, until: now + leaseMs };
+        claims.push({ userId: entry.user.id, events: entry.outbox.map(copy) });
+      }
+      return claims;
+    },
+    async markSent(userId, eventIds, owner) {
+      const entry = entries.get(userId);
+      if (!ownedBy(entry, owner)) return;
+      const sent = new Set(eventIds);
+      entry.outbox = entry.outbox.filter((event) => !sent.has(event.eventId));
+      delete entry.claim;
+      if (entry.deleted && entry.outbox.length === 0) entries.delete(userId);
+    },
+    async releaseClaim(userId, owner) {
+      const entry = entries.get(userId);
+      if (ownedBy(entry, owner)) delete entry.claim;
+    },
+    async outboxSize() {
+      let size = 0;
+      for (const entry of entries.values()) size += entry.outbox.length;
+      return size;
     },
     async ping() {},
     async close() {},

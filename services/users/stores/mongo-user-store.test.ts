@@ -108,13 +108,15 @@ describe("mongo user store start-up", () => {
       assert.equal(await client.db("charter").collection(collection).countDocuments({}), 1);
       assert.equal(await client.db("other").collection(collection).countDocuments({}), 1);
       const indexes = await client.db("charter").collection(collection).indexes();
-      const email = indexes.find((i) => i.name === "email_unique_ci");
-      assert.deepEqual([email?.key, email?.unique], [{ emailKey: 1 }, true]);
+      const email = indexes.find((i) => i.name === "email_unique_ci_live");
+      assert.deepEqual([email?.key, email?.unique, email?.sparse], [{ emailKey: 1 }, true, true]);
+      const pending = indexes.find((i) => i.name === "outbox_pending");
+      assert.deepEqual([pending?.key, pending?.sparse], [{ pending: 1 }, true]);
     });
     for (const store of stores) await store.close();
   });
 
-  test("documents hold the id as a 64-bit integer, the lower-cased email key and an integer version", async () => {
+  test("documents hold the id as a 64-bit integer, the lower-cased email key, an integer version and the outbox", async () => {
     const collection = `users_${randomUUID().replaceAll("-", "")}`;
     const store = await open(collection);
     const small = makeUser({ id: "42", email: `Small-${randomUUID()}@Example.com` });
@@ -136,9 +138,18 @@ describe("mongo user store start-up", () => {
         "email",
         "emailKey",
         "name",
+        "outbox",
+        "pending",
         "updateTime",
         "version",
       ]);
+      assert.deepEqual(
+        (doc.outbox as { eventId: string; type: string }[]).map((e) => [e.eventId, e.type]),
+        [
+          ["42-1", "CREATED"],
+          ["42-2", "UPDATED"],
+        ],
+      );
     });
     assert.deepEqual(await store.get(big.id), big);
     await store.close();

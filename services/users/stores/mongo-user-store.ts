@@ -1,15 +1,23 @@
 import { type Collection, Long, MongoServerError } from "mongodb";
 import { connectMongo, DUPLICATE_KEY } from "../../../platform/mongo.js";
-import { emailKey, emailTaken, type User } from "../user.js";
-import type { InsertResult, KeyedUser, UserStore, WriteResult } from "../user-store.js";
+import { applyChanges, emailKey, emailTaken, type User } from "../user.js";
+import {
+  type InsertResult,
+  type KeyedUser,
+  type OutboxClaim,
+  type OutboxEvent,
+  outboxEvent,
+  type UserStore,
+  type WriteResult,
+} from "../user-store.js";
 
 interface UserDocument {
   /** The snowflake as a 64-bit integer. Reads give a number when it fits in 53 bits (promoteLongs). */
   _id: Long;
   name: string;
   email: string;
-  /** The lower-cased email: the unique index makes emails unique case-insensitively. */
-  emailKey: string;
+  /** The lower-cased email: the unique index makes emails unique case-insensitively. Unset on a tombstone. */
+  emailKey?: string;
   version: number;
   createTime: string;
   updateTime: string;
@@ -18,14 +26,38 @@ interface UserDocument {
   requestFingerprint?: string;
   /** When the key expires, ms since 1970; an expired key is unset when next looked up. */
   requestExpiresAt?: number;
+  /** A tombstone: deleted, kept (invisible) until its DELETED event is sent. */
+  deleted?: true;
+  /** Events recorded with the writes and not yet sent, in version order. */
+  outbox?: OutboxEvent[];
+  /** Set while the outbox is not empty (a sparse index finds the users with something to send). */
+  pending?: true;
+  /** The relay that holds the outbox, until when (ms since 1970). */
+  claim?: { owner: string; until: number };
 }
 
-const EMAIL_INDEX = "email_unique_ci";
+/** Sparse: tombstones have no emailKey, so a deleted user's email is free at once. */
+const EMAIL_INDEX = "email_unique_ci_live";
+/** The index of the first releases, not sparse: dropped at start-up (tombstones would collide in it). */
+const OLD_EMAIL_INDEX = "email_unique_ci";
+const PENDING_INDEX = "outbox_pending";
+/** Attempts of a delete without etag that meets concurrent updates. */
+const MAX_DELETE_ATTEMPTS = 20;
+const LIVE = { deleted: { $ne: true } } as const;
 const REQUEST_KEY_INDEX = "request_key_unique";
 /** How often an insert with an idempotency key looks again after meeting an expired key being cleared. */
 const MAX_KEY_ATTEMPTS = 5;
 
 const longId = (id: string): Long => Long.fromString(id);
+/** An outbox event as read back (numbers stay numbers; the snapshot is a plain user). */
+const fromStoredEvent = (event: OutboxEvent): OutboxEvent => ({
+  eventId: event.eventId,
+  type: event.type,
+  userId: event.userId,
+  version: Number(event.version),
+  occurredAt: event.occurredAt,
+  ...(event.user ? { user: { ...event.user, version: Number(event.user.version) } } : {}),
+});
 const toUser = (doc: UserDocument): User => ({
   id: String(doc._id),
   name: doc.name,
@@ -71,7 +103,9 @@ export async function createMongoUserStore(opts: {
     appName: "charter-users",
     prepare: async (database) => {
       const collection = database.collection<UserDocument>(opts.collection ?? "users");
-      await collection.createIndex({ emailKey: 1 }, { unique: true, name: EMAIL_INDEX });
+      await collection.dropIndex(OLD_EMAIL_INDEX).catch(() => undefined); // absent on new databases
+      await collection.createIndex({ emailKey: 1 }, { unique: true, sparse: true, name: EMAIL_INDEX });
+      await collection.createIndex({ pending: 1 }, { sparse: true, name: PENDING_INDEX });
       await collection.createIndex({ requestKey: 1 }, { unique: true, sparse: true, name: REQUEST_KEY_INDEX });
     },
   });
@@ -79,13 +113,13 @@ export async function createMongoUserStore(opts: {
 
   /** Why a write conditional on _id (and version) matched nothing. */
   const missOrConflict = async (id: string): Promise<WriteResult<User>> => {
-    const exists = await users.findOne({ _id: longId(id) }, { projection: { _id: 1 } });
+    const exists = await users.findOne({ _id: longId(id), ...LIVE }, { projection: { _id: 1 } });
     return { ok: false, reason: exists ? "conflict" : "missing" };
   };
 
   /** The live key's user; an expired key is unset (only if it is still that expired key). */
   const findLive = async (key: string): Promise<KeyedUser | undefined> => {
-    const doc = await users.findOne({ requestKey: key });
+    const doc = await users.findOne({ requestKey: key, ...LIVE });
     if (!doc) return undefined;
     const now = Date.now();
     if ((doc.requestExpiresAt ?? 0) <= now) {
@@ -102,12 +136,12 @@ export async function createMongoUserStore(opts: {
 
   return {
     async get(id) {
-      const doc = await users.findOne({ _id: longId(id) });
+      const doc = await users.findOne({ _id: longId(id), ...LIVE });
       return doc ? toUser(doc) : undefined;
     },
     async getMany(ids) {
       if (ids.length === 0) return [];
-      const docs = await users.find({ _id: { $in: [...new Set(ids)].map(longId) } }).toArray();
+      const docs = await users.find({ _id: { $in: [...new Set(ids)].map(longId) }, ...LIVE }).toArray();
       const byId = new Map(docs.map((d) => [String(d._id), d]));
       return ids.flatMap((id) => {
         const doc = byId.get(id);
@@ -115,12 +149,18 @@ export async function createMongoUserStore(opts: {
       });
     },
     async list({ limit, afterId }) {
-      const filter = afterId === undefined ? {} : { _id: { $gt: longId(afterId) } };
+      const filter = afterId === undefined ? { ...LIVE } : { _id: { $gt: longId(afterId) }, ...LIVE };
       return (await users.find(filter).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
     },
     async insert(user, idempotency) {
       const { id, ...rest } = user;
-      const doc: UserDocument = { _id: longId(id), ...rest, emailKey: emailKey(rest.email) };
+      const doc: UserDocument = {
+        _id: longId(id),
+        ...rest,
+        emailKey: emailKey(rest.email),
+        outbox: [outboxEvent("CREATED", user, user.createTime)],
+        pending: true,
+      };
       if (!idempotency) {
         await users.insertOne(doc).catch(mapDuplicate);
         return { kind: "inserted", user: { ...user } };
@@ -150,26 +190,84 @@ export async function createMongoUserStore(opts: {
     },
     findByIdempotencyKey: findLive,
     async update(id, expectedVersion, changes, updateTime) {
-      const set: Partial<UserDocument> = { updateTime };
-      if (changes.name !== undefined) set.name = changes.name;
-      if (changes.email !== undefined) {
-        set.email = changes.email;
-        set.emailKey = emailKey(changes.email);
-      }
+      // Read, then write conditionally on the version read: the write carries the whole user after the change
+      // (its event's snapshot), and any write that got in between makes it a conflict.
+      const current = await users.findOne({ _id: longId(id), ...LIVE });
+      if (!current) return { ok: false, reason: "missing" };
+      if (current.version !== expectedVersion) return { ok: false, reason: "conflict" };
+      const next = applyChanges(toUser(current), changes, updateTime);
       const doc = await users
         .findOneAndUpdate(
-          { _id: longId(id), version: expectedVersion },
-          { $set: set, $inc: { version: 1 } },
+          { _id: longId(id), version: expectedVersion, ...LIVE },
+          {
+            $set: {
+              name: next.name,
+              email: next.email,
+              emailKey: emailKey(next.email),
+              updateTime: next.updateTime,
+              version: next.version,
+              pending: true,
+            },
+            $push: { outbox: outboxEvent("UPDATED", next, updateTime) },
+          },
           { returnDocument: "after" },
         )
         .catch(mapDuplicate);
       return doc ? { ok: true, value: toUser(doc) } : missOrConflict(id);
     },
-    async delete(id, expectedVersion) {
-      const filter =
-        expectedVersion === undefined ? { _id: longId(id) } : { _id: longId(id), version: expectedVersion };
-      const doc = await users.findOneAndDelete(filter);
-      return doc ? { ok: true, value: toUser(doc) } : missOrConflict(id);
+    async delete(id, expectedVersion, time = new Date().toISOString()) {
+      for (let attempt = 0; attempt < MAX_DELETE_ATTEMPTS; attempt++) {
+        const current = await users.findOne({ _id: longId(id), ...LIVE });
+        if (!current) return { ok: false, reason: "missing" };
+        if (expectedVersion !== undefined && current.version !== expectedVersion)
+          return { ok: false, reason: "conflict" };
+        const user = toUser(current);
+        const tombstone = { ...user, version: user.version + 1 };
+        // The user becomes a tombstone: invisible, its email and idempotency key free, its DELETED event pending.
+        const done = await users.updateOne(
+          { _id: longId(id), version: user.version, ...LIVE },
+          {
+            $set: { deleted: true, version: tombstone.version, pending: true },
+            $unset: { emailKey: "", requestKey: "", requestFingerprint: "", requestExpiresAt: "" },
+            $push: { outbox: outboxEvent("DELETED", tombstone, time) },
+          },
+        );
+        if (done.modifiedCount === 1) return { ok: true, value: user };
+        if (expectedVersion !== undefined) return missOrConflict(id);
+      }
+      throw new Error(`user ${id} kept changing during ${MAX_DELETE_ATTEMPTS} delete attempts`);
+    },
+    async claimOutbox(owner, limit, leaseMs) {
+      const claims: OutboxClaim[] = [];
+      while (claims.length < limit) {
+        const now = Date.now();
+        const doc = await users.findOneAndUpdate(
+          { pending: true, $or: [{ claim: { $exists: false } }, { "claim.until": { $lt: now } }] },
+          { $set: { claim: { owner, until: now + leaseMs } } },
+          { returnDocument: "after", sort: { _id: 1 } },
+        );
+        if (!doc) break;
+        claims.push({ userId: String(doc._id), events: (doc.outbox ?? []).map(fromStoredEvent) });
+      }
+      return claims;
+    },
+    async markSent(userId, eventIds, owner) {
+      const _id = longId(userId);
+      const done = await users.updateOne(
+        { _id, "claim.owner": owner },
+        { $pull: { outbox: { eventId: { $in: [...eventIds] } } }, $unset: { claim: "" } },
+      );
+      if (done.matchedCount === 0) return; // the claim was lost: another relay sends these again
+      // Conditional on an empty outbox, so an event recorded meanwhile keeps the user pending.
+      await users.updateOne({ _id, pending: true, outbox: { $size: 0 } }, { $unset: { pending: "" } });
+      await users.deleteOne({ _id, deleted: true, outbox: { $size: 0 } });
+    },
+    async releaseClaim(userId, owner) {
+      await users.updateOne({ _id: longId(userId), "claim.owner": owner }, { $unset: { claim: "" } });
+    },
+    async outboxSize() {
+      const docs = await users.find({ pending: true }, { projection: { outbox: 1 } }).toArray();
+      return docs.reduce((sum, doc) => sum + (doc.outbox?.length ?? 0), 0);
     },
     async ping() {
       await db.command({ ping: 1 });

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { isAppError } from "../../../platform/errors.js";
 import type { User } from "../user.js";
-import type { UserStore } from "../user-store.js";
+import type { OutboxClaim, UserStore } from "../user-store.js";
 
 type OpenStore = () => Promise<{ store: UserStore; cleanup: () => Promise<void> }>;
 
@@ -288,6 +288,105 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
         const [first] = await own.store.list({ limit: 1 });
         assert.equal(first?.id, "9");
         assert.deepEqual(await own.store.get("9"), first);
+      });
+    });
+
+    describe("the outbox", () => {
+      let own: { store: UserStore; cleanup: () => Promise<void> };
+      before(async () => {
+        own = await open();
+      });
+      after(() => own.cleanup());
+      const T2 = "2026-01-02T03:04:07.000Z";
+      const claimAll = (owner: string, leaseMs = 60_000) => own.store.claimOutbox(owner, 10_000, leaseMs);
+      const eventsOf = (claims: readonly OutboxClaim[], userId: string) =>
+        claims.find((c) => c.userId === userId)?.events ?? [];
+
+      test("every write records its event in the same write: created, updated (with the new user), deleted", async () => {
+        const user = makeUser();
+        await own.store.insert(user);
+        const updated = await own.store.update(user.id, 1, { name: "Ada King" }, T1);
+        assert.ok(updated.ok);
+        assert.equal((await own.store.delete(user.id, 2, T2)).ok, true);
+        const claims = await claimAll(`relay-${randomUUID()}`);
+        assert.deepEqual(eventsOf(claims, user.id), [
+          { eventId: `${user.id}-1`, type: "CREATED", userId: user.id, version: 1, occurredAt: T0, user },
+          {
+            eventId: `${user.id}-2`,
+            type: "UPDATED",
+            userId: user.id,
+            version: 2,
+            occurredAt: T1,
+            user: { ...user, name: "Ada King", version: 2, updateTime: T1 },
+          },
+          { eventId: `${user.id}-3`, type: "DELETED", userId: user.id, version: 3, occurredAt: T2 },
+        ]);
+      });
+
+      test("a deleted user is a tombstone: invisible, its email free at once, gone once its events are sent", async () => {
+        const user = makeUser();
+        await own.store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 });
+        assert.equal((await own.store.delete(user.id)).ok, true);
+        assert.equal(await own.store.get(user.id), undefined);
+        assert.deepEqual(await own.store.getMany([user.id]), []);
+        assert.ok(!(await own.store.list({ limit: 10_000 })).some((u) => u.id === user.id));
+        assert.equal(await own.store.findByIdempotencyKey(`k-${user.id}`), undefined);
+        assert.deepEqual(await own.store.update(user.id, 2, { name: "x" }, T1), { ok: false, reason: "missing" });
+        assert.deepEqual(await own.store.delete(user.id), { ok: false, reason: "missing" });
+        const again = makeUser({ email: user.email.toUpperCase() });
+        assert.equal((await own.store.insert(again)).kind, "inserted", "the email is free while the tombstone waits");
+        const owner = `relay-${randomUUID()}`;
+        const events = eventsOf(await claimAll(owner), user.id);
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ["CREATED", "DELETED"],
+        );
+        const before = await own.store.outboxSize();
+        await own.store.markSent(
+          user.id,
+          events.map((e) => e.eventId),
+          owner,
+        );
+        assert.equal(await own.store.outboxSize(), before - 2);
+        assert.deepEqual(eventsOf(await claimAll(`relay-${randomUUID()}`), user.id), []);
+      });
+
+      test("marking sent keeps the version and any event recorded after the claim", async () => {
+        const user = makeUser();
+        await own.store.insert(user);
+        const owner = `relay-${randomUUID()}`;
+        const claimed = eventsOf(await claimAll(owner), user.id);
+        assert.equal(claimed.length, 1);
+        // A write lands between the relay's claim and its mark.
+        assert.ok((await own.store.update(user.id, 1, { name: "Later" }, T1)).ok);
+        await own.store.markSent(
+          user.id,
+          claimed.map((e) => e.eventId),
+          owner,
+        );
+        assert.equal((await own.store.get(user.id))?.version, 2, "marking sent changes no version");
+        const next = eventsOf(await claimAll(`relay-${randomUUID()}`), user.id);
+        assert.deepEqual(
+          next.map((e) => [e.eventId, e.user?.name]),
+          [[`${user.id}-2`, "Later"]],
+        );
+      });
+
+      test("a claim is exclusive until it is marked, released or its lease runs out", async () => {
+        const user = makeUser();
+        await own.store.insert(user);
+        const [first, second] = await Promise.all([claimAll("relay-a"), claimAll("relay-b")]);
+        const holders = [first, second].filter((claims) => eventsOf(claims ?? [], user.id).length > 0);
+        assert.equal(holders.length, 1, "exactly one of two concurrent relays claims the user");
+        const owner = eventsOf(first ?? [], user.id).length > 0 ? "relay-a" : "relay-b";
+        const other = owner === "relay-a" ? "relay-b" : "relay-a";
+        await own.store.markSent(user.id, [`${user.id}-1`], other); // not the holder: nothing happens
+        await own.store.releaseClaim(user.id, other);
+        assert.deepEqual(eventsOf(await claimAll("relay-c"), user.id), []);
+        await own.store.releaseClaim(user.id, owner);
+        assert.equal(eventsOf(await claimAll("relay-d", 1), user.id).length, 1, "released: claimable again");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(eventsOf(await claimAll("relay-e"), user.id).length, 1, "lease over: claimable again");
       });
     });
   });

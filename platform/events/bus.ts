@@ -1,0 +1,86 @@
+/**
+ * The event bus port: what producers and consumers of events need from a log-based broker, so that services
+ * run the same on Apache Kafka (kafka-bus.ts) and on the in-process bus used when no broker is configured
+ * (memory-bus.ts).
+ *
+ * Semantics both adapters keep:
+ * - A topic has partitions; a message goes to the partition its key hashes to, so one key's messages keep
+ *   their order.
+ * - Consumers in one group share a topic's partitions (competing consumers): each message is handled by one
+ *   member of the group; a member that leaves or dies has its partitions handed to the others.
+ * - Delivery is at least once. A message's offset is committed only after its handler resolved; a handler that
+ *   throws has the message delivered again (its partition waits: later messages of it are not handled first).
+ */
+
+/** Headers are text: the CloudEvents attributes (ce_*) and the like. */
+export type MessageHeaders = Readonly<Record<string, string>>;
+
+export interface OutgoingMessage {
+  readonly key: string;
+  readonly value: string;
+  readonly headers?: MessageHeaders;
+}
+
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly partition: number;
+  /** The message's offset in its partition, as a decimal string. */
+  readonly offset: string;
+  readonly key: string | undefined;
+  /** The value as it was sent (UTF-8 text for JSON payloads); undefined for a tombstone. */
+  readonly value: Buffer | undefined;
+  readonly headers: MessageHeaders;
+}
+
+export interface EventProducer {
+  /**
+   * Sends messages to `topic` and resolves once the broker has them (Kafka: acknowledged by all in-sync
+   * replicas, idempotent producer). Messages with one key are written in the order given.
+   */
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a consumer's handler does with a message it cannot take now. */
+export class RetryLater extends Error {
+  constructor(
+    message: string,
+    /** How long to pause the partition before the message is delivered again. */
+    readonly delayMs = 500,
+  ) {
+    super(message);
+    this.name = "RetryLater";
+  }
+}
+
+export type MessageHandler = (message: IncomingMessage) => Promise<void>;
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topic: string;
+  /** This member's id in logs and metrics. */
+  readonly clientId?: string;
+}
+
+export interface EventConsumer {
+  /**
+   * Joins the group and handles messages until stop(). The offset of a message is committed after `handler`
+   * resolves. When it throws (RetryLater or any error), the partition pauses for the delay and the same
+   * message is handled again; other partitions go on.
+   */
+  start(handler: MessageHandler): Promise<void>;
+  /** Leaves the group (its partitions go to the other members) after the message in hand is done. */
+  stop(): Promise<void>;
+}
+
+export interface EventBus {
+  /** Creates the topic if missing (partitions is a minimum; an existing topic is left as it is). */
+  ensureTopic(topic: string, partitions: number): Promise<void>;
+  producer(): EventProducer;
+  consumer(options: ConsumerOptions): EventConsumer;
+  close(): Promise<void>;
+}
+
+/** The topic of user events and its dead-letter topic (see contracts/asyncapi/users-events.yaml). */
+export const USER_EVENTS_TOPIC = "charter.users.v1.events";
+export const USER_EVENTS_DLQ_TOPIC = "charter.users.v1.events.dlq";

@@ -1,0 +1,224 @@
+/**
+ * The in-process event bus: the same port and semantics as the Kafka adapter (partitions by key, consumer groups
+ * sharing partitions, offsets committed after the handler, a failing message redelivered after a pause of its
+ * partition), with everything kept in this process's memory. It is what `npm start` uses when no Kafka broker is
+ * configured, so that events flow with nothing installed; nothing survives the process.
+ */
+import { createHash } from "node:crypto";
+import {
+  type ConsumerOptions,
+  type EventBus,
+  type EventConsumer,
+  type EventProducer,
+  type IncomingMessage,
+  type MessageHandler,
+  type OutgoingMessage,
+  RetryLater,
+} from "./bus.js";
+
+/** Partitions of a topic created by its first use rather than by ensureTopic(). */
+export const DEFAULT_PARTITIONS = 6;
+const DEFAULT_RETRY_DELAY_MS = 500;
+
+interface Signal {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+}
+
+function signal(): Signal {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+interface Topic {
+  readonly partitions: IncomingMessage[][];
+  /** Resolved (and replaced) whenever a message is appended or a member joins or leaves. */
+  appended: Signal;
+}
+
+interface Member {
+  readonly id: number;
+  readonly group: Group;
+  readonly handler: MessageHandler;
+  readonly owned: Set<number>;
+  running: boolean;
+  /** The loops handling this member's partitions; each ends when its partition is no longer owned. */
+  readonly loops: Map<number, Promise<void>>;
+  readonly wake: () => void;
+}
+
+interface Group {
+  readonly id: string;
+  readonly topic: string;
+  /** Next offset to handle, per partition. */
+  readonly committed: number[];
+  readonly members: Member[];
+}
+
+/** Which partition a key goes to: a stable hash, the same in every process. */
+export function partitionOf(key: string, partitions: number): number {
+  return createHash("md5").update(key).digest().readUInt32BE(0) % partitions;
+}
+
+export interface MemoryBusOptions {
+  readonly defaultPartitions?: number;
+}
+
+export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
+  const defaultPartitions = options.defaultPartitions ?? DEFAULT_PARTITIONS;
+  const topics = new Map<string, Topic>();
+  const groups = new Map<string, Group>();
+  const consumers = new Set<EventConsumer>();
+  let nextMemberId = 1;
+  let closed = false;
+
+  const topicOf = (name: string, partitions = defaultPartitions): Topic => {
+    let topic = topics.get(name);
+    if (!topic) {
+      topic = { partitions: Array.from({ length: partitions }, () => []), appended: signal() };
+      topics.set(name, topic);
+    }
+    return topic;
+  };
+
+  /** Hands the group's partitions out round-robin over its members, in the order they joined. */
+  const rebalance = (group: Group): void => {
+    const count = topicOf(group.topic).partitions.length;
+    for (const member of group.members) member.owned.clear();
+    if (group.members.length === 0) return;
+    for (let partition = 0; partition < count; partition++) {
+      group.members[partition % group.members.length]?.owned.add(partition);
+    }
+    for (const member of group.members) member.wake();
+  };
+
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+  /** Handles one partition for a member until the partition is taken from it or the member stops. */
+  async function partitionLoop(member: Member, partition: number): Promise<void> {
+    const { group } = member;
+    const topic = topicOf(group.topic);
+    const owns = () => member.running && member.owned.has(partition);
+    while (owns()) {
+      const offset = group.committed[partition] ?? 0;
+      const message = topic.partitions[partition]?.[offset];
+      if (message === undefined) {
+        await topic.appended.promise;
+        continue;
+      }
+      try {
+        await member.handler(message);
+        // A member that lost the partition meanwhile does not commit: its new owner handles the message again.
+        // One that is stopping still owns it until its loops end, so the message in hand is committed.
+        if (member.owned.has(partition) && (group.committed[partition] ?? 0) === offset) {
+          group.committed[partition] = offset + 1;
+        }
+      } catch (error) {
+        await sleep(error instanceof RetryLater ? error.delayMs : DEFAULT_RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  /** Starts a loop for every partition the member owns and has no loop for. */
+  const runOwned = (member: Member): void => {
+    for (const partition of member.owned) {
+      if (member.loops.has(partition)) continue;
+      const loop = partitionLoop(member, partition).finally(() => {
+        member.loops.delete(partition);
+        // Reassigned back while it was finishing: start again.
+        if (member.running && member.owned.has(partition)) runOwned(member);
+      });
+      member.loops.set(partition, loop);
+    }
+  };
+
+  /** Wakes every loop waiting for new messages (loops that lost their partition then end). */
+  const wakeAll = (topic: Topic): void => {
+    const previous = topic.appended;
+    topic.appended = signal();
+    previous.resolve();
+  };
+
+  return {
+    async ensureTopic(name, partitions) {
+      topicOf(name, partitions);
+    },
+
+    producer(): EventProducer {
+      let open = true;
+      return {
+        async send(name: string, messages: readonly OutgoingMessage[]) {
+          if (!open || closed) throw new Error("the producer is closed");
+          const topic = topicOf(name);
+          for (const message of messages) {
+            const partition = partitionOf(message.key, topic.partitions.length);
+            const log = topic.partitions[partition] as IncomingMessage[];
+            log.push({
+              topic: name,
+              partition,
+              offset: String(log.length),
+              key: message.key,
+              value: Buffer.from(message.value, "utf8"),
+              headers: { ...message.headers },
+            });
+          }
+          wakeAll(topic);
+        },
+        async close() {
+          open = false;
+        },
+      };
+    },
+
+    consumer(opts: ConsumerOptions): EventConsumer {
+      const key = `${opts.groupId}\u0000${opts.topic}`;
+      let member: Member | undefined;
+      const consumer: EventConsumer = {
+        async start(handler) {
+          if (closed) throw new Error("the bus is closed");
+          if (member) throw new Error("this consumer is already started");
+          let group = groups.get(key);
+          if (!group) {
+            const count = topicOf(opts.topic).partitions.length;
+            group = { id: opts.groupId, topic: opts.topic, committed: new Array(count).fill(0), members: [] };
+            groups.set(key, group);
+          }
+          const joined: Member = {
+            id: nextMemberId++,
+            group,
+            handler,
+            owned: new Set(),
+            running: true,
+            loops: new Map(),
+            wake: () => runOwned(joined),
+          };
+          member = joined;
+          group.members.push(joined);
+          rebalance(group);
+          wakeAll(topicOf(opts.topic));
+        },
+        async stop() {
+          const leaving = member;
+          if (!leaving?.running) return;
+          leaving.running = false;
+          const { group } = leaving;
+          group.members.splice(group.members.indexOf(leaving), 1);
+          wakeAll(topicOf(group.topic));
+          await Promise.all(leaving.loops.values()); // the message in hand is finished first
+          rebalance(group);
+          consumers.delete(consumer);
+        },
+      };
+      consumers.add(consumer);
+      return consumer;
+    },
+
+    async close() {
+      closed = true;
+      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+    },
+  };
+}

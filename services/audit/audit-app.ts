@@ -1,0 +1,118 @@
+/**
+ * The audit service's composition: the history store (MongoDB or memory), the consumer group member on the user
+ * events, the AuditService over gRPC (with health and reflection), and metrics. serve.ts runs it as a process;
+ * the users process hosts it on the in-process bus when no Kafka broker is configured; tests run it on port 0.
+ */
+import { Counter, Histogram } from "prom-client";
+import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
+import type { EventBus } from "../../platform/events/bus.js";
+import { startGrpcServer } from "../../platform/grpc-server.js";
+import type { Logger } from "../../platform/logging.js";
+import { createMetricsRegistry, serveMetrics } from "../../platform/metrics.js";
+import type { AuditConfig } from "./audit-config.js";
+import { createAuditConsumer } from "./audit-consumer.js";
+import { AUDIT_RPCS, createAuditGrpcHandlers } from "./audit-grpc.js";
+import type { HistoryStore } from "./history.js";
+import { createMemoryHistoryStore } from "./stores/memory-history-store.js";
+import { createMongoHistoryStore } from "./stores/mongo-history-store.js";
+
+export const AUDIT_SERVICE_NAME = "charter.audit.v1.AuditService";
+const HEALTH_INTERVAL_MS = 2_000;
+
+export interface RunningAudit {
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly store: HistoryStore;
+  stop(): Promise<void>;
+}
+
+export async function startAudit(config: AuditConfig, logger: Logger, deps: { bus: EventBus }): Promise<RunningAudit> {
+  const registry = createMetricsRegistry("audit");
+  const store = config.mongoUrl
+    ? await createMongoHistoryStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
+    : createMemoryHistoryStore();
+  const rpcs = new Counter({
+    name: "charter_audit_rpc_total",
+    help: "Audit gRPC calls by method and outcome: OK or the gRPC status code name.",
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  for (const method of AUDIT_RPCS) rpcs.inc({ method, code: "OK" }, 0);
+  const rpcDuration = new Histogram({
+    name: "charter_audit_rpc_duration_seconds",
+    help: "Audit gRPC call duration by method and outcome.",
+    labelNames: ["method", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  const grpc = await startGrpcServer({
+    host: config.host,
+    port: config.grpcPort,
+    services: [
+      {
+        definition: AuditServiceService,
+        implementation: createAuditGrpcHandlers(store, logger, {
+          onRpc: (method, code, seconds) => {
+            rpcs.inc({ method, code });
+            rpcDuration.observe({ method, code }, seconds);
+          },
+        }),
+      },
+    ],
+    reflect: ["charter/audit/v1/audit.proto"],
+    logger,
+  });
+  const consumer = createAuditConsumer({
+    bus: deps.bus,
+    store,
+    groupId: config.groupId,
+    clientId: config.instanceId,
+    logger,
+    metrics: registry,
+    retryDelayMs: config.retryDelayMs,
+  });
+  await consumer.start();
+
+  let storeUp: boolean | undefined;
+  const checkHealth = async (): Promise<void> => {
+    const up = await store.ping().then(
+      () => true,
+      () => false,
+    );
+    if (up !== storeUp) logger[up ? "info" : "error"]({ store: up ? "up" : "down" }, "history store health changed");
+    storeUp = up;
+    const status = up ? "SERVING" : "NOT_SERVING";
+    grpc.setStatus("", status);
+    grpc.setStatus(AUDIT_SERVICE_NAME, status);
+  };
+  await checkHealth();
+  const healthTimer = setInterval(() => void checkHealth(), HEALTH_INTERVAL_MS);
+  healthTimer.unref();
+
+  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
+  logger.info(
+    {
+      grpcPort: grpc.port,
+      metricsPort: metrics.port,
+      store: config.mongoUrl ? "mongodb" : "memory",
+      bus: config.kafkaBrokers.length > 0 ? "kafka" : "in-process",
+      groupId: config.groupId,
+      instanceId: config.instanceId,
+    },
+    "audit service ready",
+  );
+  return {
+    grpcPort: grpc.port,
+    metricsPort: metrics.port,
+    store,
+    async stop() {
+      clearInterval(healthTimer);
+      await consumer.stop(); // leave the group first: its partitions go to the other members
+      await grpc.stop(config.shutdownTimeoutMs);
+      await metrics.stop();
+      await store.close();
+      logger.info("audit service stopped");
+    },
+  };
+}

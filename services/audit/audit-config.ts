@@ -1,0 +1,42 @@
+import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { kafkaBrokers } from "../../platform/events/kafka-config.js";
+
+export interface AuditConfig {
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  /** Unset → the in-memory history (nothing kept across restarts). */
+  readonly mongoUrl: string | undefined;
+  readonly mongoConnectTimeoutMs: number;
+  /** Empty → the in-process bus (only events of this process). */
+  readonly kafkaBrokers: readonly string[];
+  readonly groupId: string;
+  readonly instanceId: string;
+  readonly retryDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The audit service's configuration from the environment; throws ConfigError naming a bad variable. */
+export function loadAuditConfig(env: Readonly<Record<string, string | undefined>> = process.env): AuditConfig {
+  const e = envReader(env);
+  const groupId = e.string("AUDIT_GROUP_ID", "charter-audit");
+  if (!SEGMENT.test(groupId)) throw new ConfigError(`AUDIT_GROUP_ID must be 1 to 128 of [A-Za-z0-9._-]`);
+  const instanceId = e.string("AUDIT_INSTANCE_ID", `audit-${process.pid}`);
+  if (!SEGMENT.test(instanceId)) throw new ConfigError(`AUDIT_INSTANCE_ID must be 1 to 128 of [A-Za-z0-9._-]`);
+  return {
+    host: e.string("AUDIT_HOST", "0.0.0.0"),
+    grpcPort: e.port("AUDIT_GRPC_PORT", 50061),
+    metricsPort: e.port("AUDIT_METRICS_PORT", 9465),
+    mongoUrl: e.optionalUrl("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
+    mongoConnectTimeoutMs: e.int("MONGO_CONNECT_TIMEOUT_MS", 5000, 100, 120_000),
+    kafkaBrokers: kafkaBrokers(e),
+    groupId,
+    instanceId,
+    retryDelayMs: e.int("AUDIT_RETRY_DELAY_MS", 500, 10, 60_000),
+    shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
+  };
+}

@@ -1,0 +1,26 @@
+import { compareEntries, type HistoryEntry, type HistoryStore, isAfter } from "../history.js";
+
+/** In-memory adapter: what `npm start` uses without MONGO_URL. Nothing survives the process. */
+export function createMemoryHistoryStore(): HistoryStore {
+  const byUser = new Map<string, HistoryEntry[]>();
+  const ids = new Set<string>();
+  return {
+    async record(entry) {
+      if (ids.has(entry.eventId)) return false;
+      ids.add(entry.eventId);
+      const entries = byUser.get(entry.userId) ?? [];
+      entries.push(structuredClone(entry));
+      entries.sort(compareEntries);
+      byUser.set(entry.userId, entries);
+      return true;
+    },
+    async list(userId, limit, after) {
+      return (byUser.get(userId) ?? [])
+        .filter((entry) => isAfter(entry, after))
+        .slice(0, limit)
+        .map((entry) => structuredClone(entry));
+    },
+    async ping() {},
+    async close() {},
+  };
+}
