@@ -2,12 +2,23 @@
  * Real Redis, etcd and a MongoDB-compatible server for tests, each started as a child process on
  * free ports in its own temp dir, provisioned first if missing (see provision.ts).
  */
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { ensureEtcd, ensureMongo, ensurePrometheus, ensureRedis } from "./provision.js";
+import { join } from "node:path";
+import { ensureEtcd, ensureKafka, ensureMongo, ensurePrometheus, ensureRedis } from "./provision.js";
 import { HOST, type RunningServer, startServer } from "./start-server.js";
 
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
-export { ensureEtcd, ensureMongo, ensurePrometheus, ensureRedis, MONGO_JAVA_SERVER_VERSION } from "./provision.js";
+export {
+  ensureEtcd,
+  ensureKafka,
+  ensureMongo,
+  ensurePrometheus,
+  ensureRedis,
+  KAFKA_VERSION,
+  MONGO_JAVA_SERVER_VERSION,
+} from "./provision.js";
 export { freePorts, type RunningServer } from "./start-server.js";
 
 export interface ServerOptions {
@@ -143,4 +154,65 @@ export async function startMongo(opts: ServerOptions = {}): Promise<RunningServe
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
   });
 }
+/** A single-node KRaft cluster: broker and controller in one process, everything replicated once. */
+function kafkaProperties(port: number, controllerPort: number, logDir: string): string {
+  return `${[
+    "process.roles=broker,controller",
+    "node.id=1",
+    `controller.quorum.voters=1@${HOST}:${controllerPort}`,
+    `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
+    "controller.listener.names=CONTROLLER",
+    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "inter.broker.listener.name=PLAINTEXT",
+    `log.dirs=${logDir}`,
+    "offsets.topic.replication.factor=1",
+    "offsets.topic.num.partitions=4",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    "min.insync.replicas=1",
+    "default.replication.factor=1",
+    "group.initial.rebalance.delay.ms=0",
+    // Topics are created by the clients (ensureTopic), with the partitions they ask for.
+    "auto.create.topics.enable=false",
+  ].join("\n")}\n`;
+}
+
+/**
+ * Apache Kafka (Apache's own jars from Maven Central, on the machine's Java) as a single KRaft node on two free
+ * ports (client, controller). The log dir is formatted on first start; restart() keeps topics, messages and
+ * committed offsets (same ports), restart({ wipe: true }) starts a new, empty cluster.
+ */
+export async function startKafka(opts: ServerOptions = {}): Promise<RunningServer> {
+  const { java, classpath, logConfig } = await ensureKafka();
+  const clusterId = randomBytes(16).toString("base64url");
+  const jvm = [
+    ...["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx768m", "-XX:-UsePerfData"],
+    `-Dlog4j2.configurationFile=${logConfig}`,
+    "-cp",
+    classpath,
+  ];
+  const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  return startServer({
+    name: "kafka",
+    command: "/bin/sh",
+    portCount: 2,
+    args: ([port, controllerPort], dir) => {
+      const properties = join(dir, "server.properties");
+      writeFileSync(properties, kafkaProperties(port as number, controllerPort as number, join(dir, "log")));
+      const format = [java, ...jvm, "kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", clusterId];
+      const serve = [java, ...jvm, "kafka.Kafka", properties];
+      return [
+        "-c",
+        `${format.map(quote).join(" ")} -c ${quote(properties)} > /dev/null && exec ${serve.map(quote).join(" ")}`,
+      ];
+    },
+    url: (port) => `${HOST}:${port}`,
+    readyLine: /Transition from STARTING to STARTED \(kafka\.server\.BrokerServer\)/,
+    readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+  });
+}
+
 export { type EtcdCluster, type EtcdClusterOptions, startEtcdCluster } from "./etcd-cluster.js";

@@ -137,51 +137,79 @@ async function publish(work: string, target: string, isComplete: (dir: string) =
   }
 }
 
-const pom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
+interface MavenArtifact {
+  readonly groupId: string;
+  readonly artifactId: string;
+  readonly version: string;
+}
+
+/** A throwaway POM whose runtime dependencies are the artifacts (and theirs). */
+const pomOf = (
+  name: string,
+  artifacts: readonly MavenArtifact[],
+) => `<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>charter.infra</groupId>
-  <artifactId>mongo-java-server-runtime</artifactId>
+  <artifactId>${name}</artifactId>
   <version>1</version>
   <dependencies>
-    <dependency>
-      <groupId>de.bwaldvogel</groupId>
-      <artifactId>mongo-java-server</artifactId>
-      <version>${MONGO_JAVA_SERVER_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.slf4j</groupId>
-      <artifactId>slf4j-simple</artifactId>
-      <version>${SLF4J_VERSION}</version>
-    </dependency>
+${artifacts
+  .map(
+    (a) => `    <dependency>
+      <groupId>${a.groupId}</groupId>
+      <artifactId>${a.artifactId}</artifactId>
+      <version>${a.version}</version>
+    </dependency>`,
+  )
+  .join("\n")}
   </dependencies>
 </project>
 `;
 
-/** Downloads the jars into `dir`/lib with Maven, marker written last; skipped entirely once the marker exists. */
-async function downloadJars(dir: string): Promise<void> {
+interface JarSet {
+  /** What the set is, for messages and the POM's artifactId. */
+  readonly name: string;
+  readonly artifacts: readonly MavenArtifact[];
+  /** A jar (file name prefix) the set must contain, or the download failed. */
+  readonly mustContain: string;
+}
+
+/**
+ * Downloads the jars of `set` with their runtime dependencies into `dir`/lib with Maven, marker written last;
+ * skipped entirely once the marker exists.
+ */
+async function downloadJars(dir: string, set: JarSet): Promise<void> {
   const isComplete = (target: string) => existsSync(join(target, MARKER));
   if (isComplete(dir)) return;
   const mvn = await ensureBinary("mvn", ["maven"]);
   const work = `${dir}.tmp-${process.pid}`;
   await rm(work, { recursive: true, force: true });
   await mkdir(join(work, "lib"), { recursive: true });
-  await writeFile(join(work, "pom.xml"), pom);
+  await writeFile(join(work, "pom.xml"), pomOf(set.name, set.artifacts));
   const args = ["-B", "-q", "-f", join(work, "pom.xml"), `${DEPENDENCY_PLUGIN}:copy-dependencies`];
   try {
     await run(mvn, [...args, `-DoutputDirectory=${join(work, "lib")}`, "-DincludeScope=runtime"], { maxBuffer });
   } catch (error) {
     await rm(work, { recursive: true, force: true });
-    throw new Error(
-      `could not download de.bwaldvogel:mongo-java-server:${MONGO_JAVA_SERVER_VERSION} with Maven (it needs Maven Central):\n${tail(error)}`,
-    );
+    const names = set.artifacts.map((a) => `${a.groupId}:${a.artifactId}:${a.version}`).join(", ");
+    throw new Error(`could not download ${names} with Maven (it needs Maven Central):\n${tail(error)}`);
   }
   const jars = (await readdir(join(work, "lib"))).filter((name) => name.endsWith(".jar")).sort();
-  if (!jars.some((name) => name.startsWith("mongo-java-server-memory-backend-"))) {
-    throw new Error(`Maven did not bring mongo-java-server-memory-backend into ${work}/lib (got: ${jars.join(", ")})`);
+  if (!jars.some((name) => name.startsWith(set.mustContain))) {
+    throw new Error(`Maven did not bring ${set.mustContain} into ${work}/lib (got: ${jars.join(", ")})`);
   }
   await writeFile(join(work, MARKER), `${jars.join("\n")}\n`);
   await publish(work, dir, isComplete);
 }
+
+const mongoJars: JarSet = {
+  name: "mongo-java-server-runtime",
+  artifacts: [
+    { groupId: "de.bwaldvogel", artifactId: "mongo-java-server", version: MONGO_JAVA_SERVER_VERSION },
+    { groupId: "org.slf4j", artifactId: "slf4j-simple", version: SLF4J_VERSION },
+  ],
+  mustContain: "mongo-java-server-memory-backend-",
+};
 
 /** Compiles MongoLauncher.java once into the cache, keyed by a hash of its source. */
 async function compileLauncher(dir: string, javac: string): Promise<string> {
@@ -207,7 +235,46 @@ async function provisionMongo(): Promise<{ java: string; classpath: string }> {
   const java = await ensureBinary("java", jdk);
   const dir = join(cacheDir(), `mongo-java-server-${MONGO_JAVA_SERVER_VERSION}`);
   await mkdir(cacheDir(), { recursive: true });
-  await downloadJars(dir);
+  await downloadJars(dir, mongoJars);
   const classes = await compileLauncher(dir, javac);
   return { java, classpath: [classes, join(dir, "lib", "*")].join(delimiter) };
 }
+
+export const KAFKA_VERSION = "4.4.0";
+const LOG4J_VERSION = "2.25.5";
+
+/** Apache Kafka's broker (Scala 2.13 build) and a log4j2 binding for its slf4j logging. */
+const kafkaJars: JarSet = {
+  name: "kafka-runtime",
+  artifacts: [
+    { groupId: "org.apache.kafka", artifactId: "kafka_2.13", version: KAFKA_VERSION },
+    { groupId: "org.apache.logging.log4j", artifactId: "log4j-slf4j-impl", version: LOG4J_VERSION },
+  ],
+  mustContain: "kafka_2.13-",
+};
+
+/** Warnings and errors to stderr, and the broker's start-up line (start-server waits for it). */
+const kafkaLogConfig = `status = warn
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = STDERR
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = INFO
+`;
+
+export const ensureKafka = once(async (): Promise<{ java: string; classpath: string; logConfig: string }> => {
+  const java = await ensureBinary("java", ["openjdk-17-jdk-headless"]);
+  const dir = join(cacheDir(), `kafka-${KAFKA_VERSION}`);
+  await mkdir(cacheDir(), { recursive: true });
+  await downloadJars(dir, kafkaJars);
+  const logConfig = join(dir, "log4j2.properties");
+  if (!existsSync(logConfig)) {
+    await writeFile(`${logConfig}.tmp-${process.pid}`, kafkaLogConfig);
+    await rename(`${logConfig}.tmp-${process.pid}`, logConfig);
+  }
+  return { java, classpath: join(dir, "lib", "*"), logConfig };
+});

@@ -3,10 +3,10 @@
  * events, the AuditService over gRPC (with health and reflection), and metrics. serve.ts runs it as a process;
  * the users process hosts it on the in-process bus when no Kafka broker is configured; tests run it on port 0.
  */
-import { Counter, Histogram } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
 import type { EventBus } from "../../platform/events/bus.js";
-import { startGrpcServer } from "../../platform/grpc-server.js";
+import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, serveMetrics } from "../../platform/metrics.js";
 import type { AuditConfig } from "./audit-config.js";
@@ -26,8 +26,22 @@ export interface RunningAudit {
   stop(): Promise<void>;
 }
 
-export async function startAudit(config: AuditConfig, logger: Logger, deps: { bus: EventBus }): Promise<RunningAudit> {
-  const registry = createMetricsRegistry("audit");
+/** The audit service's parts, for a gRPC server of its own (startAudit) or of a host process (the users one). */
+export interface AuditParts {
+  readonly binding: GrpcServiceBinding;
+  readonly reflect: string;
+  readonly store: HistoryStore;
+  /** Leaves the consumer group and closes the store. */
+  stop(): Promise<void>;
+}
+
+/** The store, the consumer (started) and the gRPC binding, with metrics in `registry`. */
+export async function createAuditParts(
+  config: AuditConfig,
+  logger: Logger,
+  deps: { bus: EventBus; registry: Registry },
+): Promise<AuditParts> {
+  const { registry } = deps;
   const store = config.mongoUrl
     ? await createMongoHistoryStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
     : createMemoryHistoryStore();
@@ -45,24 +59,6 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-
-  const grpc = await startGrpcServer({
-    host: config.host,
-    port: config.grpcPort,
-    services: [
-      {
-        definition: AuditServiceService,
-        implementation: createAuditGrpcHandlers(store, logger, {
-          onRpc: (method, code, seconds) => {
-            rpcs.inc({ method, code });
-            rpcDuration.observe({ method, code }, seconds);
-          },
-        }),
-      },
-    ],
-    reflect: ["charter/audit/v1/audit.proto"],
-    logger,
-  });
   const consumer = createAuditConsumer({
     bus: deps.bus,
     store,
@@ -73,6 +69,36 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     retryDelayMs: config.retryDelayMs,
   });
   await consumer.start();
+  return {
+    binding: {
+      definition: AuditServiceService,
+      implementation: createAuditGrpcHandlers(store, logger, {
+        onRpc: (method, code, seconds) => {
+          rpcs.inc({ method, code });
+          rpcDuration.observe({ method, code }, seconds);
+        },
+      }),
+    },
+    reflect: "charter/audit/v1/audit.proto",
+    store,
+    async stop() {
+      await consumer.stop(); // leave the group first: its partitions go to the other members
+      await store.close();
+    },
+  };
+}
+
+export async function startAudit(config: AuditConfig, logger: Logger, deps: { bus: EventBus }): Promise<RunningAudit> {
+  const registry = createMetricsRegistry("audit");
+  const parts = await createAuditParts(config, logger, { bus: deps.bus, registry });
+  const { store } = parts;
+  const grpc = await startGrpcServer({
+    host: config.host,
+    port: config.grpcPort,
+    services: [parts.binding],
+    reflect: [parts.reflect],
+    logger,
+  });
 
   let storeUp: boolean | undefined;
   const checkHealth = async (): Promise<void> => {
@@ -108,10 +134,9 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     store,
     async stop() {
       clearInterval(healthTimer);
-      await consumer.stop(); // leave the group first: its partitions go to the other members
       await grpc.stop(config.shutdownTimeoutMs);
+      await parts.stop();
       await metrics.stop();
-      await store.close();
       logger.info("audit service stopped");
     },
   };

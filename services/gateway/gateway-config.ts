@@ -100,7 +100,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     bodyLimit: e.int("GATEWAY_BODY_LIMIT", 65_536, 1_024, 16_777_216),
     corsOrigins: corsOrigins(env),
     docs,
-    auditAddr: e.string("AUDIT_ADDR", "127.0.0.1:50061"),
+    // Without Kafka the users process hosts the audit service on its own port (see services/users/serve.ts).
+    auditAddr: e.string("AUDIT_ADDR", usersAddr),
     metrics: e.oneOf("GATEWAY_METRICS", "on", ["on", "off"]) === "on",
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),

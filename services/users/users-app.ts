@@ -3,9 +3,10 @@
  * health and metrics. main.ts runs it as a process; tests run it in-process on port 0.
  */
 import { readFileSync } from "node:fs";
-import { Counter, Gauge, Histogram } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
-import { startGrpcServer } from "../../platform/grpc-server.js";
+import type { EventProducer } from "../../platform/events/bus.js";
+import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, serveMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
@@ -18,6 +19,7 @@ import {
 import { createSnowflake, type SnowflakeGenerator } from "../../platform/snowflake.js";
 import { createMemoryCache } from "./caches/memory-cache.js";
 import { createRedisCache } from "./caches/redis-cache.js";
+import { createOutboxRelay } from "./outbox-relay.js";
 import { createMemoryUserStore } from "./stores/memory-user-store.js";
 import { createMongoUserStore } from "./stores/mongo-user-store.js";
 import { createTimedUserStore, STORE_OPERATIONS } from "./timed-user-store.js";
@@ -70,7 +72,28 @@ export interface RunningUsers {
   stop(): Promise<void>;
 }
 
-export async function startUsers(config: UsersConfig, logger: Logger): Promise<RunningUsers> {
+/** Another gRPC service this process serves on its own server (the embedded audit service). */
+export interface HostedService {
+  readonly binding: GrpcServiceBinding;
+  /** Its proto file, for reflection. */
+  readonly reflect: string;
+  /** Its name in the health service, SERVING while this process serves. */
+  readonly healthName: string;
+  stop(): Promise<void>;
+}
+
+export interface UsersOptions {
+  /** Where the outbox relay publishes user events; without one, events wait in the store's outbox. */
+  readonly events?: EventProducer;
+  /** Services to serve beside UsersService, built with this process's metrics registry. */
+  readonly host?: (registry: Registry) => Promise<HostedService>;
+}
+
+export async function startUsers(
+  config: UsersConfig,
+  logger: Logger,
+  options: UsersOptions = {},
+): Promise<RunningUsers> {
   const startedAt = new Date().toISOString();
   const clustered = config.etcdEndpoints.length > 0;
   const registry = createMetricsRegistry("users");
@@ -174,7 +197,19 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     logger,
     idempotencyTtlMs: config.idempotencyTtlMs,
     onCacheRead: (result) => cacheReads.inc({ result }),
+    onWrite: () => relay?.wake(),
   });
+  const relay = options.events
+    ? createOutboxRelay({
+        store,
+        producer: options.events,
+        owner: config.instanceId,
+        logger,
+        ...config.outbox,
+        metrics: registry,
+      })
+    : undefined;
+  const hosted = await options.host?.(registry);
   const grpc = await startGrpcServer({
     host: config.host,
     port: config.grpcPort,
@@ -188,8 +223,9 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
           },
         }),
       },
+      ...(hosted ? [hosted.binding] : []),
     ],
-    reflect: ["charter/users/v1/users.proto"],
+    reflect: ["charter/users/v1/users.proto", ...(hosted ? [hosted.reflect] : [])],
     logger,
   });
 
@@ -273,11 +309,13 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
     grpc.setStatus("", status);
     grpc.setStatus(USERS_SERVICE_NAME, status);
     grpc.setStatus(`${USERS_SERVICE_NAME}/store`, status);
+    if (hosted) grpc.setStatus(hosted.healthName, "SERVING");
     grpc.setStatus(`${USERS_SERVICE_NAME}/cache`, cache.health().up ? "SERVING" : "NOT_SERVING");
     syncRegistration(up);
     updateRegistryHealth();
   };
   await checkHealth();
+  relay?.start();
   const healthTimer = setInterval(() => void checkHealth(), config.healthIntervalMs);
   healthTimer.unref();
 
@@ -316,6 +354,9 @@ export async function startUsers(config: UsersConfig, logger: Logger): Promise<R
         if (wasRegistered && config.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainMs));
       }
       await grpc.stop(config.shutdownTimeoutMs);
+      // After the last call: the relay publishes what the calls recorded, finishing the round in hand.
+      await relay?.stop();
+      await hosted?.stop();
       await metrics.stop();
       // The worker id is released last: calls that finished above may still have minted ids under it.
       await workerLease?.stop();

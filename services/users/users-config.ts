@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { kafkaBrokers } from "../../platform/events/kafka-config.js";
 import { parseEndpoints } from "../../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
 import { MAX_WORKER_ID } from "../../platform/snowflake.js";
@@ -30,6 +31,9 @@ export interface UsersConfig {
   readonly leaseTtlSeconds: number;
   readonly drainMs: number;
   readonly idempotencyTtlMs: number;
+  /** KAFKA_BROKERS; empty → events go on the in-process bus. */
+  readonly kafkaBrokers: readonly string[];
+  readonly outbox: { readonly pollIntervalMs: number; readonly batchSize: number; readonly leaseMs: number };
 }
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
@@ -79,6 +83,12 @@ export function loadUsersConfig(env: Readonly<Record<string, string | undefined>
     leaseTtlSeconds: e.int("REGISTRY_LEASE_TTL_S", 5, 1, 3_600),
     drainMs: e.int("REGISTRY_DRAIN_MS", 1_000, 0, 60_000),
     idempotencyTtlMs: e.int("IDEMPOTENCY_TTL_MS", 86_400_000, 1_000, 30 * 86_400_000),
+    kafkaBrokers: kafkaBrokers(e),
+    outbox: {
+      pollIntervalMs: e.int("OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
+      batchSize: e.int("OUTBOX_BATCH_SIZE", 100, 1, 10_000),
+      leaseMs: e.int("OUTBOX_LEASE_MS", 10_000, 100, 600_000),
+    },
   };
 }
 

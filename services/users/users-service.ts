@@ -49,6 +49,8 @@ export interface UsersServiceDeps {
   readonly now?: () => Date;
   /** Called with the outcome of every cache read (for metrics). */
   readonly onCacheRead?: (kind: CacheRead["kind"]) => void;
+  /** Called after every write the store made (and so every event it recorded): the outbox relay wakes up. */
+  readonly onWrite?: () => void;
 }
 
 const DAY_MS = 86_400_000;
@@ -143,7 +145,10 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       const user: User = { id: ids.next(), ...fields, version: 1, createTime: time, updateTime: time };
       const result = await stored("insert", () => store.insert(user, idempotency));
       if (result.kind === "key-reused") throw idempotencyKeyReused();
-      if (result.kind === "inserted") await fill(result.user);
+      if (result.kind === "inserted") {
+        deps.onWrite?.();
+        await fill(result.user);
+      }
       return result.user;
     },
 
@@ -162,6 +167,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
         await cache.fence(id, version + 1);
         const result = await stored("update", () => store.update(id, version, changes, now()));
         if (result.ok) {
+          deps.onWrite?.();
           await fill(result.value);
           return result.value;
         }
@@ -177,6 +183,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       await cache.fence(id, DELETED);
       const result = await stored("delete", () => store.delete(id, pinned, now()));
       if (result.ok) {
+        deps.onWrite?.();
         await cache.fence(id, DELETED);
         return;
       }

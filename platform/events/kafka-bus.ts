@@ -1,0 +1,241 @@
+/**
+ * The event bus on Apache Kafka, with kafkajs (see the README, "Kafka client", for why this client).
+ *
+ * - Producers are idempotent with acks=all and one request in flight, so a batch is written once and in order;
+ *   a send that fails (broker unreachable past the retries) rejects, and the next send starts a new producer
+ *   session (a fresh producer id), so a retried batch never meets stale sequence numbers.
+ * - Topics are created on first use (the brokers do not auto-create them), with DEFAULT_PARTITIONS unless
+ *   ensureTopic() said otherwise.
+ * - Consumers commit a message's offset after its handler resolved (no auto-commit). A handler that throws
+ *   pauses its partition, seeks back to the message and resumes after the delay: the message comes again and
+ *   nothing after it in the partition overtakes it. Partitions are handled concurrently, each in order.
+ */
+import {
+  type Admin,
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  type KafkaMessage,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
+import type { Logger } from "../logging.js";
+import {
+  type ConsumerOptions,
+  type EventBus,
+  type EventConsumer,
+  type EventProducer,
+  type IncomingMessage,
+  type OutgoingMessage,
+  RetryLater,
+} from "./bus.js";
+
+export const DEFAULT_PARTITIONS = 6;
+const DEFAULT_RETRY_DELAY_MS = 500;
+
+export interface KafkaBusOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  /** Consumer session timeout: how long a member that stopped heart-beating keeps its partitions (default 6 s). */
+  readonly sessionTimeoutMs?: number;
+}
+
+const levels: Record<number, "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "warn", // kafkajs reports retried, recoverable conditions (a coordinator loading) as errors
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "debug",
+  [logLevel.DEBUG]: "debug",
+};
+
+const headerText = (headers: IHeaders | undefined): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+};
+
+export function createKafkaBus(options: KafkaBusOptions): EventBus {
+  const log = options.logger.child({ component: "kafka" });
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...fields } = entry;
+        log[levels[level] ?? "debug"](fields, `kafkajs: ${message}`);
+      },
+  });
+  const partitionsOf = new Map<string, number>();
+  const ready = new Map<string, Promise<void>>();
+  const closers = new Set<() => Promise<void>>();
+  let admin: Promise<Admin> | undefined;
+
+  const connectedAdmin = () => {
+    admin ??= (async () => {
+      const client = kafka.admin();
+      await client.connect();
+      return client;
+    })().catch((error: unknown) => {
+      admin = undefined;
+      throw error;
+    });
+    return admin;
+  };
+
+  /** Creates the topic once per bus (creating an existing topic is not an error). */
+  const topicReady = (topic: string): Promise<void> => {
+    let pending = ready.get(topic);
+    if (!pending) {
+      pending = (async () => {
+        const client = await connectedAdmin();
+        await client.createTopics({
+          topics: [{ topic, numPartitions: partitionsOf.get(topic) ?? DEFAULT_PARTITIONS }],
+          waitForLeaders: true,
+        });
+      })().catch((error: unknown) => {
+        ready.delete(topic);
+        throw error;
+      });
+      ready.set(topic, pending);
+    }
+    return pending;
+  };
+
+  return {
+    async ensureTopic(topic, partitions) {
+      partitionsOf.set(topic, partitions);
+      await topicReady(topic);
+    },
+
+    producer(): EventProducer {
+      let session: Promise<Producer> | undefined;
+      const connected = () => {
+        session ??= (async () => {
+          const producer = kafka.producer({
+            idempotent: true,
+            maxInFlightRequests: 1,
+            createPartitioner: Partitioners.DefaultPartitioner,
+            retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+          });
+          await producer.connect();
+          return producer;
+        })().catch((error: unknown) => {
+          session = undefined;
+          throw error;
+        });
+        return session;
+      };
+      const end = async () => {
+        const current = session;
+        session = undefined;
+        await (await current?.catch(() => undefined))?.disconnect().catch(() => undefined);
+      };
+      closers.add(end);
+      return {
+        async send(topic: string, messages: readonly OutgoingMessage[]) {
+          await topicReady(topic);
+          const producer = await connected();
+          try {
+            await producer.send({
+              topic,
+              acks: -1,
+              messages: messages.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers } })),
+            });
+          } catch (error) {
+            await end(); // the next send starts a new producer session
+            throw error;
+          }
+        },
+        async close() {
+          closers.delete(end);
+          await end();
+        },
+      };
+    },
+
+    consumer(opts: ConsumerOptions): EventConsumer {
+      let consumer: Consumer | undefined;
+      const retryTimers = new Set<NodeJS.Timeout>();
+      const stop = async () => {
+        for (const timer of retryTimers) clearTimeout(timer);
+        retryTimers.clear();
+        const current = consumer;
+        consumer = undefined;
+        await current?.disconnect();
+      };
+      return {
+        async start(handler) {
+          if (consumer) throw new Error("this consumer is already started");
+          await topicReady(opts.topic);
+          const member = kafka.consumer({
+            groupId: opts.groupId,
+            sessionTimeout: options.sessionTimeoutMs ?? 6_000,
+            heartbeatInterval: 1_000,
+            rebalanceTimeout: 10_000,
+            retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
+          });
+          consumer = member;
+          closers.add(stop);
+          await member.connect();
+          await member.subscribe({ topic: opts.topic, fromBeginning: true });
+          const toIncoming = (partition: number, message: KafkaMessage): IncomingMessage => ({
+            topic: opts.topic,
+            partition,
+            offset: message.offset,
+            key: message.key?.toString("utf8"),
+            value: message.value ?? undefined,
+            headers: headerText(message.headers),
+          });
+          await member.run({
+            autoCommit: false,
+            partitionsConsumedConcurrently: DEFAULT_PARTITIONS,
+            eachMessage: async ({ topic, partition, message }) => {
+              try {
+                await handler(toIncoming(partition, message));
+              } catch (error) {
+                const delayMs = error instanceof RetryLater ? error.delayMs : DEFAULT_RETRY_DELAY_MS;
+                if (!(error instanceof RetryLater)) {
+                  log.warn({ err: error, partition, offset: message.offset }, "a handler failed; retrying");
+                }
+                // Pause the partition and come back to this very message after the delay.
+                member.pause([{ topic, partitions: [partition] }]);
+                member.seek({ topic, partition, offset: message.offset });
+                const timer = setTimeout(() => {
+                  retryTimers.delete(timer);
+                  member.resume([{ topic, partitions: [partition] }]);
+                }, delayMs);
+                retryTimers.add(timer);
+                return;
+              }
+              await member
+                .commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }])
+                // A commit refused during a rebalance: the partition's next owner handles the message again.
+                .catch((error: unknown) => log.debug({ err: error, partition }, "offset commit refused"));
+            },
+          });
+        },
+        async stop() {
+          closers.delete(stop);
+          await stop();
+        },
+      };
+    },
+
+    async close() {
+      await Promise.all([...closers].map((close) => close().catch(() => undefined)));
+      closers.clear();
+      const client = await admin?.catch(() => undefined);
+      admin = undefined;
+      await client?.disconnect().catch(() => undefined);
+    },
+  };
+}
