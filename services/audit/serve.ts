@@ -1,0 +1,34 @@
+/**
+ * The audit service's composition root (main.ts imports it once tracing has started): configuration → event bus
+ * (Kafka with KAFKA_BROKERS; else the in-process bus, which only makes sense when the users service runs in this
+ * process — `npm start` hosts the audit service inside the users process for that) → startAudit.
+ */
+import { createEventBus } from "../../platform/events/index.js";
+import { runMain } from "../../platform/lifecycle.js";
+import { createLogger } from "../../platform/logging.js";
+import { startTracing } from "../../platform/tracing.js";
+import { startAudit } from "./audit-app.js";
+import { loadAuditConfig } from "./audit-config.js";
+
+runMain("audit", async () => {
+  const tracing = await startTracing("audit");
+  const config = loadAuditConfig();
+  const logger = createLogger("audit", config.logLevel);
+  if (config.kafkaBrokers.length === 0) {
+    logger.warn("KAFKA_BROKERS is not set: this process only sees events published on its own in-process bus");
+  }
+  const bus = await createEventBus({ brokers: config.kafkaBrokers, clientId: config.instanceId, logger });
+  try {
+    const running = await startAudit(config, logger, { bus });
+    return {
+      async stop() {
+        await running.stop();
+        await bus.close();
+        await tracing.shutdown();
+      },
+    };
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+});

@@ -1,0 +1,195 @@
+/**
+ * User events on a real Apache Kafka (KRaft, one node) and a real MongoDB-compatible store: the users service
+ * publishes through its outbox, the audit service runs as its own process in the consumer group, the gateway
+ * serves the history. Create/update/delete show up in order through REST and GraphQL; a malformed message lands
+ * in the dead-letter topic while the partition goes on; with Kafka stopped for 30 s writes keep succeeding, the
+ * outbox backlog rises, and every event arrives once Kafka is back.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { USER_EVENTS_DLQ_TOPIC, USER_EVENTS_TOPIC } from "../platform/events/bus.js";
+import { createKafkaBus } from "../platform/events/kafka-bus.js";
+import { createLogger } from "../platform/logging.js";
+import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
+import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+
+const HISTORY_DEADLINE_MS = 15_000;
+const OUTAGE_MS = 30_000;
+const json = { "content-type": "application/json" };
+
+let kafka: RunningServer;
+let mongo: RunningServer;
+let users: ServiceProcess;
+let audit: ServiceProcess;
+let gateway: ServiceProcess;
+let baseUrl: string;
+
+before(async () => {
+  [kafka, mongo] = await Promise.all([startKafka(), startMongo()]);
+  const shared = { KAFKA_BROKERS: kafka.url, MONGO_URL: mongo.url };
+  users = await startService(
+    "services/users/main.ts",
+    {
+      ...shared,
+      USERS_HOST: "127.0.0.1",
+      USERS_GRPC_PORT: "0",
+      USERS_METRICS_PORT: "0",
+      OUTBOX_POLL_INTERVAL_MS: "100",
+    },
+    "users service ready",
+    60_000,
+  );
+  audit = await startService(
+    "services/audit/main.ts",
+    { ...shared, AUDIT_HOST: "127.0.0.1", AUDIT_GRPC_PORT: "0", AUDIT_METRICS_PORT: "0", AUDIT_RETRY_DELAY_MS: "100" },
+    "audit service ready",
+    60_000,
+  );
+  gateway = await startService(
+    "services/gateway/main.ts",
+    {
+      GATEWAY_HOST: "127.0.0.1",
+      GATEWAY_PORT: "0",
+      USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
+      AUDIT_ADDR: `127.0.0.1:${audit.ready.grpcPort}`,
+    },
+    "gateway ready",
+  );
+  baseUrl = `http://127.0.0.1:${gateway.ready.port}`;
+});
+
+after(async () => {
+  await gateway?.stop();
+  await Promise.all([users?.stop(), audit?.stop()]);
+  await Promise.all([kafka?.stop(), mongo?.stop()]);
+});
+
+async function create(name: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/v1/users`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ name, email: `${randomUUID()}@example.com` }),
+  });
+  assert.equal(response.status, 201, await response.clone().text());
+  return ((await response.json()) as { id: string }).id;
+}
+
+async function historyOf(id: string): Promise<{ type: string; version: string; eventId: string }[]> {
+  const response = await fetch(`${baseUrl}/v1/users/${id}/history?pageSize=1000`);
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { events: { type: string; version: string; eventId: string }[] }).events;
+}
+
+describe("user events on Apache Kafka", () => {
+  test("create, update, delete: the history shows the three events in order, through REST and GraphQL", async () => {
+    const id = await create("Ada Lovelace");
+    const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
+      method: "PATCH",
+      headers: json,
+      body: JSON.stringify({ name: "Ada King" }),
+    });
+    assert.equal(patched.status, 200);
+    assert.equal((await fetch(`${baseUrl}/v1/users/${id}`, { method: "DELETE" })).status, 204);
+    const events = await waitFor(
+      "three events",
+      async () => {
+        const list = await historyOf(id);
+        return list.length >= 3 ? list : undefined;
+      },
+      HISTORY_DEADLINE_MS,
+      50,
+    );
+    assert.deepEqual(
+      events.map((e) => [e.type, e.version]),
+      [
+        ["CREATED", "1"],
+        ["UPDATED", "2"],
+        ["DELETED", "3"],
+      ],
+    );
+    const graphql = await fetch(`${baseUrl}/graphql`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ query: `{ userHistory(id: "${id}") { nodes { type version } } }` }),
+    });
+    const body = (await graphql.json()) as { data: { userHistory: { nodes: { type: string; version: string }[] } } };
+    assert.deepEqual(
+      body.data.userHistory.nodes.map((n) => [n.type, n.version]),
+      events.map((e) => [e.type, e.version]),
+    );
+  });
+
+  test("a malformed message goes to the dead-letter topic with its reason, and the partition goes on", async () => {
+    const bus = createKafkaBus({ brokers: [kafka.url], clientId: "test-dlq", logger: createLogger("test", "warn") });
+    const letters: { key: string | undefined; reason: string | undefined; value: string | undefined }[] = [];
+    const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: USER_EVENTS_DLQ_TOPIC });
+    try {
+      await reader.start(async (m) => {
+        letters.push({ key: m.key, reason: m.headers.dlq_reason, value: m.value?.toString() });
+      });
+      const id = await create("Before the bad message");
+      const producer = bus.producer();
+      // Same key as the user: the same partition as its events, ahead of the update below.
+      await producer.send(USER_EVENTS_TOPIC, [{ key: id, value: '{"eventId": 42}' }]);
+      await producer.close();
+      const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
+        method: "PATCH",
+        headers: json,
+        body: JSON.stringify({ name: "After the bad message" }),
+      });
+      assert.equal(patched.status, 200);
+      await waitFor(
+        "the update after the bad message",
+        async () => ((await historyOf(id)).length === 2 ? true : undefined),
+        HISTORY_DEADLINE_MS,
+      );
+      const letter = await waitFor("the dead letter", () => letters.find((l) => l.key === id), HISTORY_DEADLINE_MS);
+      assert.equal(letter.value, '{"eventId": 42}');
+      assert.match(letter.reason ?? "", /eventId/);
+    } finally {
+      await reader.stop();
+      await bus.close();
+    }
+  });
+
+  test("Kafka stopped for 30 s: writes succeed, the backlog rises and falls, every event arrives", async () => {
+    const metricsPort = Number(users.ready.metricsPort);
+    const backlog = () => metricValue(metricsPort, "charter_users_outbox_backlog");
+    await waitFor("an empty backlog", async () => ((await backlog()) === 0 ? true : undefined), HISTORY_DEADLINE_MS);
+    await kafka.kill("SIGKILL");
+    const started = Date.now();
+    const ids: string[] = [];
+    let peak = 0;
+    while (Date.now() - started < OUTAGE_MS) {
+      const id = await create(`During the outage ${ids.length}`);
+      ids.push(id);
+      const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
+        method: "PATCH",
+        headers: json,
+        body: JSON.stringify({ name: "Renamed during the outage" }),
+      });
+      assert.equal(patched.status, 200, "writes succeed while Kafka is down");
+      peak = Math.max(peak, await backlog());
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.ok(peak >= 2, `the backlog rose during the outage (peak ${peak})`);
+    await kafka.restart();
+    for (const id of ids) {
+      const events = await waitFor(
+        `${id}'s two events after Kafka came back`,
+        async () => {
+          const list = await historyOf(id);
+          return list.length >= 2 ? list : undefined;
+        },
+        120_000,
+        200,
+      );
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ["CREATED", "UPDATED"],
+      );
+    }
+    await waitFor("the backlog to fall to zero", async () => ((await backlog()) === 0 ? true : undefined), 60_000);
+  });
+});
