@@ -7,6 +7,9 @@
  * longer does what a consumer relies on.
  *
  * PACT_PROVIDER_URL=<origin> verifies a gateway that is already running there instead.
+ *
+ * Then the message pacts whose provider is the users service (charter-users): its real event builder against
+ * what the audit service relies on (scripts/lib/user-event-pacts.ts).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Verifier } from "@pact-foundation/pact";
 import { createProviderStates, type StateParams } from "./lib/pact-provider-states.js";
 import { type RunningPlatform, startPlatform } from "./lib/start-platform.js";
+import { USERS_PROVIDER, verifyUserEventPacts } from "./lib/user-event-pacts.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
@@ -26,7 +30,7 @@ interface PactFile {
   readonly states: ReadonlySet<string>;
 }
 
-function providerPacts(): PactFile[] {
+function providerPacts(provider = PROVIDER): PactFile[] {
   const files = readdirSync(pactsDir)
     .filter((name) => name.endsWith(".json"))
     .sort();
@@ -37,7 +41,7 @@ function providerPacts(): PactFile[] {
       provider?: { name?: string };
       interactions?: { providerStates?: { name: string }[] }[];
     };
-    if (pact.provider?.name !== PROVIDER) return [];
+    if (pact.provider?.name !== provider) return [];
     const states = new Set((pact.interactions ?? []).flatMap((i) => (i.providerStates ?? []).map((s) => s.name)));
     return [{ path, consumer: pact.consumer?.name ?? "(unnamed consumer)", states }];
   });
@@ -99,6 +103,15 @@ async function main(): Promise<number> {
       return 1;
     }
     console.log(`✔ ${PROVIDER} honours ${pacts.length} pact file(s)`);
+    const messagePacts = providerPacts(USERS_PROVIDER);
+    console.log(`verifying ${messagePacts.map((p) => `${p.consumer} ← ${USERS_PROVIDER}`).join(", ")} (message pacts)`);
+    try {
+      await verifyUserEventPacts(messagePacts.map((p) => p.path));
+    } catch (error) {
+      console.error(`✖ message pact verification failed: ${failedInteractions(error)}`);
+      return 1;
+    }
+    console.log(`✔ ${USERS_PROVIDER} honours ${messagePacts.length} message pact file(s)`);
     return 0;
   } finally {
     await platform?.stop();

@@ -72,7 +72,7 @@ async function startDriftedGateway(target: string): Promise<{ url: string; close
 
 describe("pact provider verification", () => {
   test("npm run pact:verify passes against the real gateway and users service", async () => {
-    const pactFiles = readdirSync(PACTS_DIR).filter((name) => name.endsWith(".json"));
+    const pactFiles = readdirSync(PACTS_DIR).filter((name) => name.endsWith("-charter-gateway.json"));
     assert.ok(pactFiles.length >= 2, `expected the SDK and GraphQL pacts in pacts/, found ${pactFiles.join(", ")}`);
     const run = await runToExit(VERIFY_ENTRY, { PACT_PROVIDER_URL: "" }, TIMEOUT_MS);
     const output = plain(`${run.stdout}\n${run.stderr}`);
@@ -80,6 +80,7 @@ describe("pact provider verification", () => {
     assert.match(output, new RegExp(`honours ${pactFiles.length} pact file\\(s\\)`));
     assert.match(output, /Verifying a pact between charter-sdk and charter-gateway/);
     assert.match(output, /Verifying a pact between charter-web and charter-gateway/);
+    assert.match(output, /charter-users honours 1 message pact file\(s\)/);
   });
 
   describe("against a gateway that drifted from the SDK's pact", () => {
