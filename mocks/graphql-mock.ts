@@ -1,7 +1,8 @@
 /**
  * The GraphQL mock: contracts/graphql/users.graphql served over HTTP (Fastify + mercurius) with
  * @graphql-tools/mock. The root fields answer with the OpenAPI document's examples of the REST
- * operation each mirrors, so `user(id)` is the same example user as REST and gRPC; anything the
+ * operation each mirrors, so `user(id)` is the same example user as REST and gRPC, and
+ * `userHistory` the same events as GET /v1/users/{id}/history; anything the
  * examples do not cover is filled in by the mock store. A `Prefer` request header picks the answer
  * like Prism's (`code=NOT_FOUND` makes `user` null, another documented code is an error with that
  * `extensions.code`, `example=empty` picks an example). Queries that break the schema, and
@@ -36,6 +37,31 @@ interface ExampleUser {
 interface ExamplePage {
   readonly users: readonly ExampleUser[];
   readonly nextPageToken?: string;
+}
+
+interface ExampleHistory {
+  readonly events: readonly { readonly user?: ExampleUser }[];
+  readonly nextPageToken?: string;
+}
+
+type ConnectionArgs = { first?: number | null; after?: string | null };
+
+/** One example page as a connection: its first `first` items, with cursors that go on from `after`. */
+function connectionOf<T>(items: readonly T[], nextPageToken: string | undefined, args: ConnectionArgs) {
+  const start = args.after ? decodeCursor(args.after, "after", MAX_PAGE) : { token: "", skip: 0 };
+  const nodes = items.slice(0, args.first ?? 50);
+  const edges = nodes.map((node, i) => ({
+    cursor: encodeCursor({ token: start.token, skip: start.skip + i + 1 }),
+    node,
+  }));
+  return {
+    edges,
+    nodes,
+    pageInfo: {
+      hasNextPage: nextPageToken !== undefined || nodes.length < items.length,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
 }
 
 export interface GraphqlMockOptions {
@@ -88,6 +114,7 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     createUser: opts.examples.operation("createUser"),
     updateUser: opts.examples.operation("updateUser"),
     deleteUser: opts.examples.operation("deleteUser"),
+    userHistory: opts.examples.operation("listUserHistory"),
   };
   const exampleUser = pickExample(ops.user.examples, {}, "getUser") as ExampleUser;
 
@@ -102,22 +129,15 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
           if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
           return choose(ops.user, context);
         },
-        users: (_: unknown, args: { first?: number | null; after?: string | null }, context: MockContext) => {
-          const start = args.after ? decodeCursor(args.after, "after", MAX_PAGE) : { token: "", skip: 0 };
+        users: (_: unknown, args: ConnectionArgs, context: MockContext) => {
           const page = choose(ops.users, context) as ExamplePage;
-          const nodes = page.users.slice(0, args.first ?? 50);
-          const edges = nodes.map((node, i) => ({
-            cursor: encodeCursor({ token: start.token, skip: start.skip + i + 1 }),
-            node,
-          }));
-          return {
-            edges,
-            nodes,
-            pageInfo: {
-              hasNextPage: page.nextPageToken !== undefined || nodes.length < page.users.length,
-              endCursor: edges.at(-1)?.cursor ?? null,
-            },
-          };
+          return connectionOf(page.users, page.nextPageToken, args);
+        },
+        userHistory: (_: unknown, args: ConnectionArgs, context: MockContext) => {
+          const page = choose(ops.userHistory, context) as ExampleHistory;
+          // A DELETED event has no user: null, not one the mock store would make up.
+          const events = page.events.map((event) => ({ ...event, user: event.user ?? null }));
+          return connectionOf(events, page.nextPageToken, args);
         },
       },
       Mutation: {

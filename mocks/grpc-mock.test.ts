@@ -3,8 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
 import { loadContractExamples, OPENAPI_FILE } from "./contract-examples.js";
-import { buildGrpcAnswers, GRPC_DEFINITIONS_FILE } from "./grpc-mock.js";
+import { AUDIT_MOCK, buildGrpcAnswers, USERS_MOCK } from "./grpc-mock.js";
 
 let dir: string;
 before(async () => {
@@ -27,6 +28,36 @@ test("the contract's examples make a valid answer for every RPC", () => {
   assert.deepEqual([...(answers.get("ListUsers")?.examples.keys() ?? [])], ["firstPage", "empty"]);
 });
 
+test("the history examples become AuditService answers: UserEvents with the proto's enum names", () => {
+  const answers = buildGrpcAnswers(loadContractExamples(), AUDIT_MOCK);
+  assert.deepEqual([...answers.keys()], ["ListUserHistory"]);
+  const history = answers.get("ListUserHistory");
+  assert.deepEqual([...(history?.examples.keys() ?? [])], ["createdThenDeleted", "empty"]);
+  const page = ListUserHistoryResponse.toJSON(
+    history?.examples.get("createdThenDeleted") as ListUserHistoryResponse,
+  ) as { events: { type: string; version: string; user?: { name: string } }[] };
+  assert.deepEqual(
+    page.events.map((e) => [e.type, e.version, e.user?.name]),
+    [
+      ["USER_EVENT_TYPE_CREATED", "1", "Ada Lovelace"],
+      ["USER_EVENT_TYPE_UPDATED", "2", "Ada King"],
+      ["USER_EVENT_TYPE_DELETED", "3", undefined],
+    ],
+  );
+  assert.deepEqual(history?.examples.get("empty"), { events: [], nextPageToken: "" });
+});
+
+test("a history example whose event type the proto does not know stops start-up, naming the field", async () => {
+  const file = join(dir, "history.v1.yaml");
+  const text = await readFile(OPENAPI_FILE, "utf8");
+  assert.ok(text.includes("type: UPDATED\n"));
+  await writeFile(file, text.replace("type: UPDATED\n", "type: RENAMED\n"));
+  assert.throws(
+    () => buildGrpcAnswers(loadContractExamples(file), AUDIT_MOCK),
+    /ListUserHistory example "createdThenDeleted" is not a valid charter\.audit\.v1\.ListUserHistoryResponse: events\[1\]\.type must be one of USER_EVENT_TYPE_UNSPECIFIED, USER_EVENT_TYPE_CREATED/,
+  );
+});
+
 test("an OpenAPI example that breaks the proto stops start-up, naming the RPC, the example and the field", async () => {
   const file = join(dir, "users.v1.yaml");
   const text = await readFile(OPENAPI_FILE, "utf8");
@@ -45,7 +76,7 @@ test("an OpenAPI example that breaks the proto stops start-up, naming the RPC, t
 
 test("a mock example with an unknown field or a wrong type stops start-up, naming it", async () => {
   const file = join(dir, "users-service.yaml");
-  const text = await readFile(GRPC_DEFINITIONS_FILE, "utf8");
+  const text = await readFile(USERS_MOCK.definitionsFile, "utf8");
   await writeFile(
     file,
     text.replace(
@@ -54,7 +85,7 @@ test("a mock example with an unknown field or a wrong type stops start-up, namin
     ),
   );
   assert.throws(
-    () => buildGrpcAnswers(loadContractExamples(), file),
+    () => buildGrpcAnswers(loadContractExamples(), USERS_MOCK, file),
     (error: Error) => {
       assert.match(
         error.message,
@@ -69,10 +100,10 @@ test("a mock example with an unknown field or a wrong type stops start-up, namin
 
 test("an RPC without definitions, or a definition of no RPC, stops start-up", async () => {
   const file = join(dir, "missing.yaml");
-  const text = await readFile(GRPC_DEFINITIONS_FILE, "utf8");
+  const text = await readFile(USERS_MOCK.definitionsFile, "utf8");
   await writeFile(file, `${text.replace(/^DeleteUser:[\s\S]*?\n\n/m, "")}\nRemoveUser:\n  operation: deleteUser\n`);
   assert.throws(
-    () => buildGrpcAnswers(loadContractExamples(), file),
+    () => buildGrpcAnswers(loadContractExamples(), USERS_MOCK, file),
     (error: Error) => {
       assert.match(error.message, /DeleteUser: missing/);
       assert.match(error.message, /RemoveUser: charter\.users\.v1\.UsersService has no such RPC/);

@@ -1,7 +1,7 @@
 /**
- * The gRPC mock of charter.users.v1.UsersService: every RPC of users.proto answers from example
- * messages built from the OpenAPI document's examples (see mocks/grpc/users-service.yaml), with
- * health and reflection on the same port. Per call, metadata `prefer: code=NOT_FOUND` or
+ * The gRPC mock of charter.users.v1.UsersService and charter.audit.v1.AuditService on one port: every
+ * RPC answers from example messages built from the OpenAPI document's examples (see mocks/grpc/*.yaml),
+ * with health and reflection on the same port. Per call, metadata `prefer: code=NOT_FOUND` or
  * `prefer: example=<name>` picks the answer, like Prism's Prefer header. A request that breaks
  * the proto's field rules is INVALID_ARGUMENT with a google.rpc.BadRequest listing each field,
  * whatever it prefers.
@@ -16,6 +16,7 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { parse } from "yaml";
+import * as auditMessages from "../generated/proto/charter/audit/v1/audit.js";
 import * as usersMessages from "../generated/proto/charter/users/v1/users.js";
 import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument } from "../platform/errors.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
@@ -25,9 +26,41 @@ import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from 
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";
 
-export const USERS_PROTO = "charter/users/v1/users.proto";
-export const USERS_SERVICE = "charter.users.v1.UsersService";
-export const GRPC_DEFINITIONS_FILE = fileURLToPath(new URL("./grpc/users-service.yaml", import.meta.url));
+type MessageCodec = usersMessages.MessageFns<unknown>;
+
+/** A service the mock serves: its proto, its generated definition and codecs, and what its RPCs answer. */
+export interface MockedService {
+  /** The proto file, relative to contracts/proto. */
+  readonly proto: string;
+  /** The full service name, e.g. charter.users.v1.UsersService. */
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+  /** The generated module of the proto file: a codec per message, by short name. */
+  readonly codecs: Readonly<Record<string, unknown>>;
+  /** The RPC definitions (YAML, see mocks/grpc/users-service.yaml). */
+  readonly definitionsFile: string;
+}
+
+const definitionsFile = (name: string) => fileURLToPath(new URL(`./grpc/${name}`, import.meta.url));
+
+export const USERS_MOCK: MockedService = {
+  proto: "charter/users/v1/users.proto",
+  name: "charter.users.v1.UsersService",
+  definition: usersMessages.UsersServiceService as unknown as ServiceDefinition,
+  codecs: usersMessages,
+  definitionsFile: definitionsFile("users-service.yaml"),
+};
+
+export const AUDIT_MOCK: MockedService = {
+  proto: "charter/audit/v1/audit.proto",
+  name: "charter.audit.v1.AuditService",
+  definition: auditMessages.AuditServiceService as unknown as ServiceDefinition,
+  codecs: auditMessages,
+  definitionsFile: definitionsFile("audit-service.yaml"),
+};
+
+/** Every service the mock serves. */
+export const MOCKED_SERVICES: readonly MockedService[] = [USERS_MOCK, AUDIT_MOCK];
 
 interface RpcDefinition {
   readonly operation?: string;
@@ -40,8 +73,6 @@ interface RpcDefinition {
   readonly partial?: readonly string[];
 }
 
-type MessageCodec = usersMessages.MessageFns<unknown>;
-
 /** One RPC's answers, built and checked at start. */
 interface RpcAnswers {
   readonly method: ServiceMethod;
@@ -52,35 +83,35 @@ interface RpcAnswers {
   readonly checkRequest: (request: unknown) => FieldViolation[];
 }
 
-const codecs = usersMessages as unknown as Record<string, MessageCodec | undefined>;
-const codecOf = (fullName: string): MessageCodec => {
-  const codec = codecs[fullName.slice(fullName.lastIndexOf(".") + 1)];
-  if (!codec) throw new Error(`generated/proto has no codec for ${fullName}: run npm run generate`);
-  return codec;
-};
-
 /**
- * Reads the RPC definitions, builds every example message and error, and checks each against
- * the proto. Throws one error naming every example or definition that does not fit.
+ * Reads a service's RPC definitions, builds every example message and error, and checks each
+ * against the proto. Throws one error naming every example or definition that does not fit.
  */
 export function buildGrpcAnswers(
   examples: ContractExamples,
-  definitionsFile: string = GRPC_DEFINITIONS_FILE,
+  service: MockedService = USERS_MOCK,
+  file: string = service.definitionsFile,
 ): Map<string, RpcAnswers> {
-  const checker = createProtoChecker(USERS_PROTO, USERS_SERVICE);
-  const definitions = parse(readFileSync(definitionsFile, "utf8")) as Record<string, RpcDefinition> | null;
+  const codecs = service.codecs as Record<string, MessageCodec | undefined>;
+  const codecOf = (fullName: string): MessageCodec => {
+    const codec = codecs[fullName.slice(fullName.lastIndexOf(".") + 1)];
+    if (!codec) throw new Error(`generated/proto has no codec for ${fullName}: run npm run generate`);
+    return codec;
+  };
+  const checker = createProtoChecker(service.proto, service.name);
+  const definitions = parse(readFileSync(file, "utf8")) as Record<string, RpcDefinition> | null;
   const problems: string[] = [];
   const answers = new Map<string, RpcAnswers>();
   const rpcNames = new Set(checker.methods.map((m) => m.name));
   for (const name of Object.keys(definitions ?? {})) {
-    if (!rpcNames.has(name)) problems.push(`${name}: ${USERS_SERVICE} has no such RPC`);
+    if (!rpcNames.has(name)) problems.push(`${name}: ${service.name} has no such RPC`);
   }
 
   for (const method of checker.methods) {
-    const where = `${definitionsFile} ${method.name}`;
+    const where = `${file} ${method.name}`;
     const definition = definitions?.[method.name];
     if (!definition) {
-      problems.push(`${where}: missing (every RPC of ${USERS_PROTO} needs its examples)`);
+      problems.push(`${where}: missing (every RPC of ${service.proto} needs its examples)`);
       continue;
     }
     try {
@@ -106,7 +137,8 @@ export function buildGrpcAnswers(
       if (bodies.size === 0) problems.push(`${where}: no examples (set operation or examples)`);
 
       const messages = new Map<string, unknown>();
-      for (const [exampleName, json] of bodies) {
+      for (const [exampleName, body] of bodies) {
+        const json = checker.toProtoJson(method.responseType, body);
         const violations = checker.check(method.responseType, json, "response");
         if (violations.length > 0) {
           problems.push(
@@ -195,7 +227,8 @@ export interface GrpcMockOptions {
   readonly port: number;
   readonly logger: Logger;
   readonly examples: ContractExamples;
-  readonly definitionsFile?: string;
+  /** Default: every service of MOCKED_SERVICES. */
+  readonly services?: readonly MockedService[];
 }
 
 export interface GrpcMock {
@@ -203,34 +236,39 @@ export interface GrpcMock {
   stop(): Promise<void>;
 }
 
-export async function startGrpcMock(opts: GrpcMockOptions): Promise<GrpcMock> {
-  const answers = buildGrpcAnswers(opts.examples, opts.definitionsFile);
+/** The service's RPCs as grpc-js handlers that answer from its examples. */
+function implementationOf(service: MockedService, examples: ContractExamples, logger: Logger) {
   const implementation: UntypedServiceImplementation = {};
-  for (const rpc of answers.values()) {
+  for (const rpc of buildGrpcAnswers(examples, service).values()) {
     implementation[rpc.method.handlerName] = (
       call: ServerUnaryCall<unknown, unknown>,
       done: sendUnaryData<unknown>,
     ) => {
       try {
         const response = answer(rpc, call.request, call.metadata);
-        opts.logger.debug({ rpc: rpc.method.name }, "mock answered OK");
+        logger.debug({ rpc: rpc.method.name }, "mock answered OK");
         done(null, response);
       } catch (error) {
         const appError = error instanceof AppError ? error : new AppError("INTERNAL", "internal error");
-        if (!(error instanceof AppError)) opts.logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
-        opts.logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");
+        if (!(error instanceof AppError)) logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
+        logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");
         done(toServiceError(appError));
       }
     };
   }
+  return { definition: service.definition, implementation };
+}
+
+export async function startGrpcMock(opts: GrpcMockOptions): Promise<GrpcMock> {
+  const services = opts.services ?? MOCKED_SERVICES;
   const server = await startGrpcServer({
     host: opts.host,
     port: opts.port,
-    services: [{ definition: usersMessages.UsersServiceService as unknown as ServiceDefinition, implementation }],
-    reflect: [USERS_PROTO],
+    services: services.map((service) => implementationOf(service, opts.examples, opts.logger)),
+    reflect: services.map((service) => service.proto),
     logger: opts.logger,
   });
   server.setStatus("", "SERVING");
-  server.setStatus(USERS_SERVICE, "SERVING");
+  for (const service of services) server.setStatus(service.name, "SERVING");
   return { port: server.port, stop: () => server.stop(2000) };
 }

@@ -113,10 +113,11 @@ runMain("mock", async () => {
 Charter mocks are running (from contracts/; no backend).
 
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name>)
-  gRPC     ${urls.grpc}   (charter.users.v1.UsersService; metadata prefer: code=NOT_FOUND | example=<name>; health + reflection)
+  gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name>; health + reflection)
   GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name>)
 
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
+  Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory
 
 Press Ctrl-C to stop.
 `);

@@ -1,9 +1,12 @@
 /**
  * Checks messages in their proto3 JSON form against contracts/proto: every key is a field of
- * the message, every value has the field's type, and the field rules of
+ * the message, every value has the field's type (an enum's value by its name), and the field rules of
  * generated/proto/field-rules.ts hold (required, lengths, pattern, format, range). Used on the
  * gRPC mock's example responses at start and on every request it receives. Violations name
  * fields by their proto paths (`user.email`, `ids[0]`).
+ *
+ * It also turns a REST body into that form: REST and GraphQL name an enum value without the
+ * enum's prefix (`CREATED` for `USER_EVENT_TYPE_CREATED`, buf's ENUM_VALUE_PREFIX rule).
  */
 
 import { loadSync } from "@grpc/proto-loader";
@@ -52,6 +55,11 @@ export type Direction = "request" | "response";
 
 export interface ProtoChecker {
   readonly methods: readonly ServiceMethod[];
+  /**
+   * `value` (a `typeName` message as REST carries it) in proto3 JSON: enum values named without their prefix get
+   * it (`CREATED` → `USER_EVENT_TYPE_CREATED`); everything else is left for check() to judge.
+   */
+  toProtoJson(typeName: string, value: unknown): unknown;
   /**
    * Everything wrong with `value` as a `typeName` message (short name in the service's package or full name).
    * `needs.required` are proto paths the caller needs set beyond the field rules; `needs.partial` are paths
@@ -113,14 +121,28 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     | undefined;
   if (!service) throw new Error(`${protoFile} has no service ${serviceName}`);
   const pkg = serviceName.slice(0, serviceName.lastIndexOf("."));
-  const fullName = (name: string): string => {
-    const bare = name.replace(/^\./, "");
-    return bare in definition ? bare : `${pkg}.${bare}`;
+  /** A type name as a field or method names it (relative to `scope`, or absolute), by protobuf's scoping rules. */
+  const fullName = (name: string, scope = pkg): string => {
+    if (name.startsWith(".")) return name.slice(1);
+    const parts = scope.split(".");
+    for (let n = parts.length; n >= 0; n--) {
+      const candidate = [...parts.slice(0, n), name].join(".");
+      if (candidate in definition) return candidate;
+    }
+    return `${scope}.${name}`;
   };
   const fieldsOf = (typeName: string): readonly FieldDescriptor[] => {
     const type = definition[fullName(typeName)] as { type?: { field?: FieldDescriptor[] } } | undefined;
     if (!type?.type?.field) throw new Error(`no message ${typeName} in ${protoFile}`);
     return type.type.field;
+  };
+  /** An enum's values by name, and the prefix its value names share (USER_EVENT_TYPE_ for UserEventType). */
+  const enumOf = (enumName: string): { values: ReadonlyMap<string, number>; prefix: string } => {
+    const type = definition[enumName] as { type?: { value?: { name: string; number: number }[] } } | undefined;
+    if (!type?.type?.value) throw new Error(`no enum ${enumName} in ${protoFile}`);
+    const short = enumName.slice(enumName.lastIndexOf(".") + 1);
+    const prefix = `${short.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}_`;
+    return { values: new Map(type.type.value.map((v) => [v.name, v.number])), prefix };
   };
   const methods = Object.entries(service).map(([name, m]) => ({
     name,
@@ -163,7 +185,9 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
       const partial = needs.partial.has(path.slice(0, -1));
       if (direction === "request" && rules.outputOnly && !needed) continue;
       const fieldValue = record[camel(field.name)] ?? record[field.name];
-      if (isEmpty(fieldValue)) {
+      const unspecified =
+        field.type === "TYPE_ENUM" && enumOf(fullName(field.typeName, name)).values.get(String(fieldValue)) === 0;
+      if (isEmpty(fieldValue) || unspecified) {
         if (needed || (rules.required && !partial) || (direction === "response" && rules.outputOnly)) {
           out.push({ field: fieldPath, description: "is required" });
         }
@@ -175,16 +199,17 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
           continue;
         }
         fieldValue.forEach((item, i) => {
-          checkValue(field, rules, item, direction, `${fieldPath}[${i}]`, needs, out);
+          checkValue(field, name, rules, item, direction, `${fieldPath}[${i}]`, needs, out);
         });
       } else {
-        checkValue(field, rules, fieldValue, direction, fieldPath, needs, out);
+        checkValue(field, name, rules, fieldValue, direction, fieldPath, needs, out);
       }
     }
   }
 
   function checkValue(
     field: FieldDescriptor,
+    scope: string,
     rules: Rules,
     value: unknown,
     direction: Direction,
@@ -195,7 +220,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     const push = (description: string): void => {
       out.push({ field: path, description });
     };
-    const typeName = field.typeName.replace(/^\./, "");
+    const typeName = field.typeName === "" ? "" : fullName(field.typeName, scope);
     if (field.type === "TYPE_MESSAGE" && typeName === "google.protobuf.Timestamp") {
       if (typeof value !== "string" || !isValidDateTime(value)) push("must be an RFC 3339 date-time");
       return;
@@ -232,11 +257,38 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
       if (typeof value !== "boolean") push("must be true or false");
       return;
     }
-    // Other scalar types (bytes, floats, enums) are not in this contract yet: accepted as they are.
+    if (field.type === "TYPE_ENUM") {
+      const { values } = enumOf(typeName);
+      if (typeof value !== "string" || !values.has(value)) push(`must be one of ${[...values.keys()].join(", ")}`);
+      return;
+    }
+    // Other scalar types (bytes, floats) are not in this contract yet: accepted as they are.
+  }
+
+  function toProtoJson(typeName: string, value: unknown): unknown {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+    const name = fullName(typeName);
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const field of fieldsOf(name)) {
+      const key = [camel(field.name), field.name].find((k) => k in out);
+      if (key === undefined || !["TYPE_ENUM", "TYPE_MESSAGE"].includes(field.type)) continue;
+      const type = fullName(field.typeName, name);
+      const one = (item: unknown): unknown => {
+        if (field.type === "TYPE_MESSAGE") return type.startsWith("google.protobuf.") ? item : toProtoJson(type, item);
+        const { values, prefix } = enumOf(type);
+        return typeof item === "string" && !values.has(item) && values.has(`${prefix}${item}`)
+          ? `${prefix}${item}`
+          : item;
+      };
+      const current = out[key];
+      out[key] = Array.isArray(current) ? current.map(one) : one(current);
+    }
+    return out;
   }
 
   return {
     methods,
+    toProtoJson,
     check(typeName, value, direction, needs = {}) {
       const out: FieldViolation[] = [];
       const sets = { required: new Set(needs.required), partial: new Set(needs.partial) };

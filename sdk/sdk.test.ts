@@ -1,15 +1,25 @@
 /**
  * The SDK against the real gateway and users service (processes on port 0, in-memory backends),
  * imported the way another project imports it: by the package name, through package.json's
- * "exports". CRUD with etags, each documented problem typed, the page-walking iterator, and
- * what a network failure does.
+ * "exports". CRUD with etags, each documented problem typed, the page-walking iterator, what a
+ * network failure does, and a user's history (the users process hosts the audit service on these
+ * embedded defaults).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { createUsersClient, isProblemError, type Result, type User, type UsersClient } from "charter/sdk";
+import {
+  createUsersClient,
+  isProblemError,
+  type Result,
+  type User,
+  type UserEvent,
+  type UsersClient,
+} from "charter/sdk";
 import { freePorts } from "../scripts/infra/index.js";
-import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { GATEWAY_ENTRY, type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { createOpenApiValidator } from "../test/support/openapi-validator.js";
 
 const email = (tag = "") => `${tag}${randomUUID().slice(0, 8)}@example.com`;
 
@@ -174,5 +184,126 @@ describe("users SDK against the real gateway", () => {
     const [port] = await freePorts(1);
     const nowhere = createUsersClient({ baseUrl: `http://127.0.0.1:${port}` });
     await assert.rejects(nowhere.get("1"), TypeError);
+  });
+});
+
+describe("users SDK: a user's history, against the real gateway and audit service", () => {
+  const validator = createOpenApiValidator();
+  let platform: RunningPlatform;
+  let sdk: UsersClient;
+  const requests: string[] = [];
+
+  /** fetch, with every answer checked against the contract's operation for it. */
+  const checkedFetch = async (request: Request): Promise<Response> => {
+    requests.push(request.url);
+    const response = await fetch(request);
+    const text = await response.clone().text();
+    const operation = validator.operationFor(request.method, new URL(request.url).pathname);
+    assert.ok(operation, `${request.method} ${request.url} is in the contract`);
+    assert.deepEqual(validator.check(operation.id, { status: response.status, headers: response.headers, text }), []);
+    return response;
+  };
+
+  before(async () => {
+    platform = await startPlatform();
+    sdk = createUsersClient({ baseUrl: platform.baseUrl, fetch: checkedFetch });
+  });
+  after(async () => {
+    await platform?.stop();
+  });
+
+  test("create, update, delete: listUserHistory pages and userHistory walks the three events", async () => {
+    const mail = email("history.");
+    const user = expectOk(await sdk.create({ name: "Ada Lovelace", email: mail }), 201).data;
+    expectOk(await sdk.update(user.id, { name: "Ada King" }), 200);
+    expectOk(await sdk.delete(user.id), 204);
+
+    const events = await waitFor(
+      "the three events in the history",
+      async () => {
+        const page = expectOk(await sdk.listUserHistory(user.id), 200).data;
+        return page.events.length >= 3 ? page.events : undefined;
+      },
+      10_000,
+    );
+    assert.deepEqual(
+      events.map((e) => [e.type, e.version, e.userId]),
+      [
+        ["CREATED", "1", user.id],
+        ["UPDATED", "2", user.id],
+        ["DELETED", "3", user.id],
+      ],
+    );
+    assert.deepEqual(events[0]?.user, user, "the user as created");
+    assert.equal(events[1]?.user?.name, "Ada King");
+    assert.equal(events[1]?.user?.email, mail);
+    assert.equal(events[2]?.user, undefined, "a DELETED event has no user");
+
+    const first = expectOk(await sdk.listUserHistory(user.id, { pageSize: 2 }), 200).data;
+    assert.deepEqual(
+      first.events.map((e) => e.eventId),
+      events.slice(0, 2).map((e) => e.eventId),
+    );
+    assert.ok(first.nextPageToken, "a full first page has a next page");
+    const rest = expectOk(
+      await sdk.listUserHistory(user.id, { pageSize: 2, pageToken: first.nextPageToken ?? "" }),
+      200,
+    ).data;
+    assert.deepEqual(
+      rest.events.map((e) => e.eventId),
+      [events[2]?.eventId],
+    );
+
+    requests.length = 0;
+    const walked: UserEvent[] = [];
+    for await (const event of sdk.userHistory(user.id, { pageSize: 1 })) walked.push(event);
+    assert.deepEqual(walked, events, "the iterator yields every event, in order");
+    assert.ok(requests.length >= 3, `one request per event with pages of one (${requests.length})`);
+    assert.ok(requests.every((url) => new URL(url).searchParams.get("pageSize") === "1"));
+    assert.ok(
+      requests.slice(1).every((url) => new URL(url).searchParams.has("pageToken")),
+      "later pages use tokens",
+    );
+  });
+
+  test("an id with no recorded change has an empty history; a bad id is a typed problem, thrown by the iterator", async () => {
+    // Ids are snowflakes far above 1: no user ever had this one.
+    assert.deepEqual(expectOk(await sdk.listUserHistory("1"), 200).data, { events: [] });
+
+    const problem = expectProblem(await sdk.listUserHistory("not-a-number"), 400, "INVALID_ARGUMENT");
+    assert.deepEqual(
+      problem.errors?.map((e) => e.field),
+      ["id"],
+    );
+    expectProblem(await sdk.listUserHistory("1", { pageSize: 1001 }), 400, "INVALID_ARGUMENT");
+    await assert.rejects(
+      async () => {
+        for await (const _ of sdk.userHistory("not-a-number")) assert.fail("no event expected");
+      },
+      (error: unknown) => isProblemError(error) && error.status === 400,
+    );
+  });
+
+  test("with the audit service unreachable, the history is a typed 503 problem (UNAVAILABLE)", async () => {
+    const [nowhere] = await freePorts(1);
+    let gateway: ServiceProcess | undefined;
+    try {
+      gateway = await startService(
+        GATEWAY_ENTRY,
+        {
+          GATEWAY_PORT: "0",
+          GATEWAY_HOST: "127.0.0.1",
+          USERS_ADDR: `127.0.0.1:${platform.users.ready.grpcPort}`,
+          AUDIT_ADDR: `127.0.0.1:${nowhere}`,
+        },
+        "gateway ready",
+      );
+      const degraded = createUsersClient({ baseUrl: `http://127.0.0.1:${gateway.ready.port}`, fetch: checkedFetch });
+      const problem = expectProblem(await degraded.listUserHistory("1"), 503, "UNAVAILABLE");
+      assert.doesNotMatch(problem.detail ?? "", /127\.0\.0\.1|ECONNREFUSED/);
+      expectOk(await degraded.list({ pageSize: 1 }), 200);
+    } finally {
+      await gateway?.stop();
+    }
   });
 });

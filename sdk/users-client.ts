@@ -6,8 +6,8 @@
  * success, `{ ok: false, problem }` for an error, where `problem` is the contract's Problem
  * (RFC 9457). What is not an HTTP answer — the server cannot be reached, the request is aborted —
  * throws the fetch error unchanged: there is no status or problem to report, and mapping it to an
- * invented problem would hide it. The iterators (`listAll`, `users`) cannot return a result per
- * page, so a problem there is thrown as a `ProblemError`.
+ * invented problem would hide it. The iterators (`listAll`, `users`, `userHistory`) cannot return a
+ * result per page, so a problem there is thrown as a `ProblemError`.
  */
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "../generated/openapi/users.v1.js";
@@ -16,6 +16,9 @@ export type User = components["schemas"]["User"];
 export type CreateUserBody = components["schemas"]["CreateUserBody"];
 export type UpdateUserBody = components["schemas"]["UpdateUserBody"];
 export type ListUsersResponse = components["schemas"]["ListUsersResponse"];
+export type UserEvent = components["schemas"]["UserEvent"];
+export type UserEventType = components["schemas"]["UserEventType"];
+export type UserHistory = components["schemas"]["UserHistory"];
 export type Problem = components["schemas"]["Problem"];
 export type ErrorCode = components["schemas"]["ErrorCode"];
 export type FieldError = components["schemas"]["FieldError"];
@@ -78,8 +81,15 @@ export interface ListOptions extends CallOptions {
 }
 
 export interface IterateOptions extends CallOptions {
-  /** Users per request while walking the pages. */
+  /** Items (users, events) per request while walking the pages. */
   readonly pageSize?: number;
+}
+
+export interface HistoryOptions extends CallOptions {
+  /** Events per page, 1 to 1000 (the server's default is 50). */
+  readonly pageSize?: number;
+  /** The `nextPageToken` of the previous page. */
+  readonly pageToken?: string;
 }
 
 export interface UsersClient {
@@ -94,6 +104,14 @@ export interface UsersClient {
   listAll(options?: IterateOptions): AsyncGenerator<User, void, undefined>;
   /** The same as listAll. */
   users(options?: IterateOptions): AsyncGenerator<User, void, undefined>;
+  /**
+   * One page of a user's history, oldest event first; pass `nextPageToken` back as `pageToken` for the next. An
+   * id with no recorded change has an empty history (not a 404), and the history stays after the user is deleted.
+   * A change shows here shortly after it is made, not at once.
+   */
+  listUserHistory(id: string, options?: HistoryOptions): Promise<Result<UserHistory>>;
+  /** Every event of a user's history, oldest first, walking the page tokens; a problem is thrown as a ProblemError. */
+  userHistory(id: string, options?: IterateOptions): AsyncGenerator<UserEvent, void, undefined>;
 }
 
 /** A problem thrown by the iterators, which cannot return a result. */
@@ -193,23 +211,22 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
   const ifMatch = (write: WriteOptions | undefined): Record<string, string> =>
     write?.ifMatch === undefined ? {} : { "If-Match": entityTag(write.ifMatch) };
 
+  const pageQuery = (opts: ListOptions) => ({
+    ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
+    ...(opts.pageToken === undefined ? {} : { pageToken: opts.pageToken }),
+  });
+
   async function list(opts: ListOptions = {}): Promise<Result<ListUsersResponse>> {
-    const query = {
-      ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
-      ...(opts.pageToken === undefined ? {} : { pageToken: opts.pageToken }),
-    };
-    return settle(await client.GET("/v1/users", { params: { query }, ...init(opts) }));
+    return settle(await client.GET("/v1/users", { params: { query: pageQuery(opts) }, ...init(opts) }));
   }
 
-  async function* listAll(opts: IterateOptions = {}): AsyncGenerator<User, void, undefined> {
-    let pageToken: string | undefined;
-    do {
-      const page = await list({ ...opts, ...(pageToken === undefined ? {} : { pageToken }) });
-      if (!page.ok) throw problemError(page);
-      yield* page.data.users;
-      pageToken = page.data.nextPageToken || undefined;
-    } while (pageToken !== undefined);
+  async function listUserHistory(id: string, opts: HistoryOptions = {}): Promise<Result<UserHistory>> {
+    return settle(
+      await client.GET("/v1/users/{id}/history", { params: { path: { id }, query: pageQuery(opts) }, ...init(opts) }),
+    );
   }
+
+  const listAll = (opts: IterateOptions = {}) => walk((pageToken) => list({ ...opts, ...pageToken }), "users");
 
   return {
     async create(body, opts) {
@@ -238,5 +255,24 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
     },
     listAll,
     users: listAll,
+    listUserHistory,
+    userHistory: (id, opts = {}) => walk((pageToken) => listUserHistory(id, { ...opts, ...pageToken }), "events"),
   };
+}
+
+/**
+ * Every item of a paged list, page after page: `fetchPage` gets the previous page's token ({} for the first
+ * page), `key` names the page's list of items. A problem on any page is thrown as a ProblemError.
+ */
+async function* walk<K extends string, T>(
+  fetchPage: (pageToken: { pageToken?: string }) => Promise<Result<{ [P in K]: T[] } & { nextPageToken?: string }>>,
+  key: K,
+): AsyncGenerator<T, void, undefined> {
+  let pageToken: string | undefined;
+  do {
+    const page = await fetchPage(pageToken === undefined ? {} : { pageToken });
+    if (!page.ok) throw problemError(page);
+    yield* page.data[key];
+    pageToken = page.data.nextPageToken || undefined;
+  } while (pageToken !== undefined);
 }

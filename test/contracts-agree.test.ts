@@ -3,17 +3,35 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { buildSchema } from "graphql";
-import { compareContracts, loadContracts } from "../scripts/lib/contract-agreement.js";
+import { compareContracts, enumValueNames, loadContracts } from "../scripts/lib/contract-agreement.js";
 
 const contracts = loadContracts();
+const sdl = readFileSync(new URL("../contracts/graphql/users.graphql", import.meta.url), "utf8");
+const changedSdl = (from: string, to: string) => {
+  assert.ok(sdl.includes(from), `the SDL has ${JSON.stringify(from)}`);
+  return buildSchema(sdl.replace(from, to));
+};
 
-test("proto, OpenAPI and GraphQL agree on the User's fields, types, required-ness and limits", () => {
+test("proto, OpenAPI, GraphQL and AsyncAPI agree on the User, the UserEvent, the request limits and the codes", () => {
   assert.deepEqual(compareContracts(contracts), []);
 });
 
 test("the error codes are exactly the gRPC status names (OK aside)", () => {
   const grpcNames = Object.keys(status).filter((k) => Number.isNaN(Number(k)) && k !== "OK");
   assert.deepEqual(contracts.openapi.components.schemas.ErrorCode?.enum, grpcNames);
+});
+
+test("event types: proto and AsyncAPI name them USER_EVENT_TYPE_X, OpenAPI and GraphQL X", () => {
+  const protoEnum = contracts.protoEnums.get("charter.users.v1.UserEventType");
+  assert.ok(protoEnum);
+  assert.deepEqual(enumValueNames(protoEnum, "proto"), [
+    "USER_EVENT_TYPE_CREATED",
+    "USER_EVENT_TYPE_UPDATED",
+    "USER_EVENT_TYPE_DELETED",
+  ]);
+  assert.deepEqual(enumValueNames(protoEnum, "short"), ["CREATED", "UPDATED", "DELETED"]);
+  assert.deepEqual(contracts.asyncapi.components.schemas.UserEventType?.enum, enumValueNames(protoEnum, "proto"));
+  assert.deepEqual(contracts.openapi.components.schemas.UserEventType?.enum, enumValueNames(protoEnum, "short"));
 });
 
 test("the agreement check notices a disagreement in each contract", () => {
@@ -26,8 +44,10 @@ test("the agreement check notices a disagreement in each contract", () => {
     /User\.name limits: proto says .*"maxLength":100.*OpenAPI says .*"maxLength":99/,
   );
 
-  const sdl = readFileSync(new URL("../contracts/graphql/users.graphql", import.meta.url), "utf8");
-  const graphql = buildSchema(sdl.replace(/(Email address, unique case-insensitively\."\n {2}email: String)!/, "$1"));
+  const graphql = changedSdl(
+    'Email address, unique case-insensitively."\n  email: String!',
+    'Email address, unique case-insensitively."\n  email: String',
+  );
   assert.match(compareContracts({ ...contracts, graphql }).join("\n"), /User\.email non-null/);
 
   const proto = structuredClone(contracts.proto);
@@ -35,4 +55,93 @@ test("the agreement check notices a disagreement in each contract", () => {
     .get("charter.users.v1.User")
     ?.field?.push({ name: "nickname", jsonName: "nickname", number: 9, label: "LABEL_OPTIONAL", type: "TYPE_STRING" });
   assert.match(compareContracts({ ...contracts, proto }).join("\n"), /User fields: proto says .*nickname/);
+
+  const asyncapi = structuredClone(contracts.asyncapi);
+  const eventId = asyncapi.components.schemas.UserEvent?.properties?.eventId;
+  assert.ok(eventId);
+  eventId.maxLength = 65;
+  assert.match(
+    compareContracts({ ...contracts, asyncapi }).join("\n"),
+    /UserEvent\.eventId limits: proto says \{"maxLength":64\}, AsyncAPI says \{"maxLength":65\}/,
+  );
+});
+
+test("the agreement check notices a UserEvent that differs in the AsyncAPI payload, down to its User", () => {
+  const mutated = (change: (schemas: typeof contracts.asyncapi.components.schemas) => void): string => {
+    const asyncapi = structuredClone(contracts.asyncapi);
+    change(asyncapi.components.schemas);
+    return compareContracts({ ...contracts, asyncapi }).join("\n");
+  };
+  assert.match(
+    mutated((s) => {
+      if (s.UserEventType) s.UserEventType.enum = ["CREATED", "UPDATED", "DELETED"];
+    }),
+    /UserEvent\.type values: proto says \["USER_EVENT_TYPE_CREATED".*AsyncAPI says \["CREATED"/,
+  );
+  assert.match(
+    mutated((s) => {
+      if (s.User) s.User.required = ["id", "name", "etag", "createTime", "updateTime"];
+    }),
+    /User required fields: .*"email".*AsyncAPI says \["createTime","etag","id","name","updateTime"\]/,
+  );
+  assert.match(
+    mutated((s) => {
+      const version = s.UserEvent?.properties?.version;
+      if (version) version.pattern = "^[0-9]{1,19}$";
+    }),
+    /UserEvent\.version limits: proto \(int64 as a decimal string\) says .*\^\[1-9\].*AsyncAPI says .*\^\[0-9\]\{1,19\}/,
+  );
+  assert.match(
+    mutated((s) => {
+      s.UserEvent?.required?.pop();
+    }),
+    /UserEvent required fields: .*AsyncAPI says/,
+  );
+  assert.match(
+    mutated((s) => {
+      if (s.UserEvent) delete s.UserEvent.additionalProperties;
+    }),
+    /UserEvent additional properties: proto \(a closed message\) says false, AsyncAPI says undefined/,
+  );
+});
+
+test("the agreement check notices event types and history limits that differ in OpenAPI, GraphQL or proto", () => {
+  const openapi = structuredClone(contracts.openapi);
+  const types = openapi.components.schemas.UserEventType;
+  assert.ok(types);
+  types.enum = ["USER_EVENT_TYPE_CREATED", "USER_EVENT_TYPE_UPDATED", "USER_EVENT_TYPE_DELETED"];
+  assert.match(
+    compareContracts({ ...contracts, openapi }).join("\n"),
+    /UserEvent\.type values: proto says \["CREATED","UPDATED","DELETED"\], OpenAPI says \["USER_EVENT_TYPE_CREATED"/,
+  );
+
+  const noDeleted = changedSdl("  UPDATED\n  DELETED\n}", "  UPDATED\n}");
+  assert.match(
+    compareContracts({ ...contracts, graphql: noDeleted }).join("\n"),
+    /UserEvent\.type values: proto says \["CREATED","UPDATED","DELETED"\], GraphQL says \["CREATED","UPDATED"\]/,
+  );
+  const smallPages = changedSdl(
+    "first: Int = 50 @constraint(min: 1, max: 1000)\n    after",
+    "first: Int = 50 @constraint(min: 1, max: 500)\n    after",
+  );
+  assert.match(
+    compareContracts({ ...contracts, graphql: smallPages }).join("\n"),
+    /history page size maximum: proto ListUserHistoryRequest says 1000, GraphQL userHistory\(first\) says 500/,
+  );
+
+  const protoEnums = structuredClone(contracts.protoEnums);
+  protoEnums.get("charter.users.v1.UserEventType")?.value.push({ name: "USER_EVENT_TYPE_RESTORED", number: 4 });
+  const problems = compareContracts({ ...contracts, protoEnums }).join("\n");
+  for (const contract of ["OpenAPI", "GraphQL", "AsyncAPI"]) {
+    assert.match(problems, new RegExp(`UserEvent\\.type values: proto says \\[[^\\]]*RESTORED"\\], ${contract} says`));
+  }
+
+  const proto = structuredClone(contracts.proto);
+  const token = proto.get("charter.audit.v1.ListUserHistoryRequest")?.field?.find((f) => f.jsonName === "pageToken");
+  assert.ok(token);
+  token.options = { "[charter.contract.v1.field]": { maxLen: 256 } };
+  assert.match(
+    compareContracts({ ...contracts, proto }).join("\n"),
+    /history page token limits: proto ListUserHistoryRequest says \{"maxLength":256\}, OpenAPI listUserHistory pageToken says \{"maxLength":512\}/,
+  );
 });

@@ -1,23 +1,62 @@
 /**
  * `npm run mock` as a user runs it: mocks/main.ts as a real process on free ports, asked with
- * clients built only from the contracts. The three mocks answer with the same example user,
- * reach the documented errors by Prefer, and refuse requests that break their contract.
+ * clients built only from the contracts. The three mocks answer with the same example user and
+ * the same history, reach the documented errors by Prefer, and refuse requests that break their
+ * contract.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { loadSync } from "@grpc/proto-loader";
 import { parse } from "yaml";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
-import { type ContractUser, grpc, statusDetails, type UsersClient, usersClient } from "./support/contract-client.js";
+import {
+  type ContractServiceClient,
+  type ContractUser,
+  contractServiceClient,
+  grpc,
+  statusDetails,
+  type UsersClient,
+  usersClient,
+} from "./support/contract-client.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 // The example user as the contract states it, read here from the document itself.
+interface ExampleEvent {
+  eventId: string;
+  type: string;
+  userId: string;
+  user?: Record<string, string>;
+  version: string;
+  occurredAt: string;
+}
+/** A UserEvent as the gRPC mock answers it (proto-loader: longs and enums as strings, unset messages null). */
+interface GrpcEvent {
+  eventId: string;
+  type: string;
+  userId: string;
+  user: ContractUser | null;
+  version: string;
+  occurredAt: ContractUser["createTime"];
+}
 const contract = parse(readFileSync(new URL("../contracts/openapi/users.v1.yaml", import.meta.url), "utf8")) as {
   components: { examples: { AdaUser: { value: Record<string, string> } } };
+  paths: Record<
+    string,
+    {
+      get: {
+        responses: Record<
+          string,
+          { content: Record<string, { examples: Record<string, { value: { events: ExampleEvent[] } }> }> }
+        >;
+      };
+    }
+  >;
 };
 const ada = contract.components.examples.AdaUser.value;
+// The history example, as the contract states it.
+const historyExample =
+  contract.paths["/v1/users/{id}/history"]?.get.responses["200"]?.content["application/json"]?.examples
+    .createdThenDeleted?.value.events;
 const COMMON = ["id", "name", "email", "etag", "createTime", "updateTime"] as const;
 const common = (user: Record<string, unknown>) => Object.fromEntries(COMMON.map((k) => [k, user[k]]));
 /** The proto3 JSON form of a Timestamp message ({ seconds, nanos }), as REST and GraphQL carry it. */
@@ -58,28 +97,12 @@ const withPrefer = (value: string) => {
   metadata.set("prefer", value);
   return metadata;
 };
-// For calls with metadata: a second client of the service, also built only from contracts/proto.
-// biome-ignore lint/suspicious/noExplicitAny: loaded from the contract at run time
-const proto: any = grpc.loadPackageDefinition(
-  loadSync("charter/users/v1/users.proto", {
-    includeDirs: [fileURLToPath(new URL("../contracts/proto/", import.meta.url))],
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  }),
-);
-// biome-ignore lint/suspicious/noExplicitAny: loaded from the contract at run time
-let preferClient: any;
+// For calls with metadata: a second client of the users service, and one of the audit service, built only from
+// contracts/proto.
+let preferClient: ContractServiceClient;
+let audit: ContractServiceClient;
 const callWith = <T = unknown>(method: string, request: object, metadata: grpc.Metadata): Promise<T> =>
-  new Promise((resolve, reject) =>
-    preferClient[method[0]?.toLowerCase() + method.slice(1)](
-      request,
-      metadata,
-      { deadline: Date.now() + 5000 },
-      (error: grpc.ServiceError | null, response: T) => (error ? reject(error) : resolve(response)),
-    ),
-  );
+  preferClient.call<T>(method, request, metadata);
 
 before(async () => {
   mocks = await startService(
@@ -91,15 +114,15 @@ before(async () => {
   rest = `http://127.0.0.1:${mocks.ready.restPort}`;
   graphqlUrl = `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`;
   client = usersClient(`127.0.0.1:${mocks.ready.grpcPort}`);
-  preferClient = new proto.charter.users.v1.UsersService(
-    `127.0.0.1:${mocks.ready.grpcPort}`,
-    grpc.credentials.createInsecure(),
-  );
+  const grpcAddress = `127.0.0.1:${mocks.ready.grpcPort}`;
+  preferClient = contractServiceClient("charter/users/v1/users.proto", "charter.users.v1.UsersService", grpcAddress);
+  audit = contractServiceClient("charter/audit/v1/audit.proto", "charter.audit.v1.AuditService", grpcAddress);
 });
 
 after(async () => {
   client?.close();
   preferClient?.close();
+  audit?.close();
   if (mocks) assert.equal(await mocks.stop(), 0, `the mocks did not stop cleanly:\n${mocks.output.join("\n")}`);
 });
 
@@ -284,4 +307,97 @@ test("the three mocks answer with one example user", async () => {
   assert.deepEqual(common(fromRest), ada);
   assert.deepEqual(common(fromGrpc), ada);
   assert.deepEqual(common(fromGraphql), ada);
+});
+
+describe("a user's history in the three mocks", () => {
+  const events = historyExample ?? [];
+  const GRAPHQL_HISTORY = `query ($id: ID!, $first: Int) { userHistory(id: $id, first: $first) {
+    nodes { eventId type userId user { id name email etag createTime updateTime } version occurredAt }
+    edges { cursor }
+    pageInfo { hasNextPage endCursor }
+  } }`;
+
+  test("the contract has a history example with every event type", () => {
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["CREATED", "UPDATED", "DELETED"],
+    );
+  });
+
+  test("REST: GET /v1/users/{id}/history answers the example, Prefer picks another or an error", async () => {
+    const page = await get(`/v1/users/${ada.id}/history`);
+    assert.deepEqual(validator.check("listUserHistory", page), []);
+    assert.equal(page.status, 200);
+    assert.deepEqual(JSON.parse(page.text).events, events);
+
+    const empty = await get(`/v1/users/${ada.id}/history`, { prefer: "example=empty" });
+    assert.deepEqual(validator.check("listUserHistory", empty), []);
+    assert.deepEqual(JSON.parse(empty.text), { events: [] });
+
+    const down = await get(`/v1/users/${ada.id}/history`, { prefer: "code=503" });
+    assert.equal(down.status, 503);
+    assert.deepEqual(validator.check("listUserHistory", down), []);
+    assert.equal(JSON.parse(down.text).code, "UNAVAILABLE");
+  });
+
+  test("gRPC: AuditService.ListUserHistory answers the same events, with the proto's enum names", async () => {
+    const page = await audit.call<{ events: GrpcEvent[] }>("ListUserHistory", { userId: ada.id });
+    const asRest = page.events.map(({ user, occurredAt, ...event }) => ({
+      ...event,
+      ...(user
+        ? { user: { ...user, createTime: rfc3339(user.createTime), updateTime: rfc3339(user.updateTime) } }
+        : {}),
+      occurredAt: rfc3339(occurredAt),
+    }));
+    assert.deepEqual(
+      asRest,
+      events.map((e) => ({ ...e, type: `USER_EVENT_TYPE_${e.type}` })),
+    );
+
+    const empty = await audit.call<{ events: unknown[] }>(
+      "ListUserHistory",
+      { userId: ada.id },
+      withPrefer("example=empty"),
+    );
+    assert.deepEqual(empty.events, []);
+    const down = await grpcError(audit.call("ListUserHistory", { userId: ada.id }, withPrefer("code=UNAVAILABLE")));
+    assert.equal(down.code, grpc.status.UNAVAILABLE);
+
+    const badId = await grpcError(audit.call("ListUserHistory", { userId: "abc", pageSize: 5000 }));
+    assert.equal(badId.code, grpc.status.INVALID_ARGUMENT);
+    assert.deepEqual(
+      statusDetails(badId)
+        .fieldViolations.map((v) => v.field)
+        .sort(),
+      ["page_size", "user_id"],
+    );
+
+    assert.equal(await client.health("charter.audit.v1.AuditService"), "SERVING");
+    assert.ok((await client.listServices()).includes("charter.audit.v1.AuditService"));
+  });
+
+  test("GraphQL: userHistory is a connection of the same events; Prefer reaches the documented errors", async () => {
+    const { body } = await graphql(GRAPHQL_HISTORY, { id: ada.id });
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    assert.deepEqual(
+      body.data.userHistory.nodes,
+      events.map((e) => ({ ...e, user: e.user ?? null })),
+    );
+    assert.equal(body.data.userHistory.pageInfo.hasNextPage, false);
+
+    const first = await graphql(GRAPHQL_HISTORY, { id: ada.id, first: 1 });
+    assert.deepEqual(
+      first.body.data.userHistory.nodes.map((n: ExampleEvent) => n.eventId),
+      [events[0]?.eventId],
+    );
+    assert.equal(first.body.data.userHistory.pageInfo.hasNextPage, true);
+    assert.equal(first.body.data.userHistory.pageInfo.endCursor, first.body.data.userHistory.edges[0].cursor);
+
+    const empty = await graphql(GRAPHQL_HISTORY, { id: ada.id }, { prefer: "example=empty" });
+    assert.deepEqual(empty.body.data.userHistory.nodes, []);
+    const down = await graphql(GRAPHQL_HISTORY, { id: ada.id }, { prefer: "code=UNAVAILABLE" });
+    assert.equal(down.body.errors?.[0]?.extensions?.code, "UNAVAILABLE");
+    const badId = await graphql(GRAPHQL_HISTORY, { id: "abc" });
+    assert.equal(badId.body.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+  });
 });

@@ -1,7 +1,11 @@
 /**
- * Checks that the proto, OpenAPI and GraphQL contracts describe the same User: the same
- * fields (snake_case in proto, camelCase elsewhere), types, required-ness and limits,
- * and the same error codes. Returns every disagreement as a readable line.
+ * Checks that the proto, OpenAPI, GraphQL and AsyncAPI contracts describe the same messages: the
+ * User and the UserEvent have the same fields (snake_case in proto, camelCase elsewhere), types,
+ * required-ness and limits everywhere they appear (the OpenAPI schemas, the GraphQL types, the
+ * AsyncAPI payload of the user events channel), enum values agree by buf's naming (proto and
+ * AsyncAPI `USER_EVENT_TYPE_CREATED`, REST and GraphQL `CREATED`), request parameters have the
+ * limits of the RPC fields they become, and the error codes are the same. Returns every
+ * disagreement as a readable line.
  */
 import { readFileSync } from "node:fs";
 import {
@@ -14,6 +18,7 @@ import {
   getNamedType,
   isEnumType,
   isInputObjectType,
+  isListType,
   isNonNullType,
   isObjectType,
   valueFromASTUntyped,
@@ -23,6 +28,8 @@ import {
   charterMessages,
   type FieldRulesJson,
   loadProtoDescriptor,
+  type ProtoField,
+  type ProtoFile,
   type ProtoMessage,
   repoRoot,
 } from "./proto-descriptor.js";
@@ -40,22 +47,59 @@ type Schema = {
   properties?: Record<string, Schema>;
   enum?: string[];
   schema?: Schema;
+  items?: Schema;
+  additionalProperties?: boolean | Schema;
+  name?: string;
+  in?: string;
 };
 export interface OpenApiDoc {
   components: { schemas: Record<string, Schema>; parameters: Record<string, Schema> };
+  paths: Record<string, Record<string, { operationId?: string; parameters?: Schema[] }>>;
+}
+
+export interface AsyncApiDoc {
+  channels: Record<string, { address?: string; messages?: Record<string, AsyncApiMessage> }>;
+  components: { schemas: Record<string, Schema>; messages?: Record<string, AsyncApiMessage> };
+}
+
+interface AsyncApiMessage {
+  $ref?: string;
+  payload?: Schema;
+  headers?: Schema;
+  bindings?: { kafka?: { key?: Schema } };
+}
+
+export interface ProtoEnum {
+  name: string;
+  value: { name: string; number: number }[];
 }
 
 export interface Contracts {
   proto: Map<string, ProtoMessage>;
+  /** Every enum of the charter packages by full name, e.g. "charter.users.v1.UserEventType". */
+  protoEnums: Map<string, ProtoEnum>;
   openapi: OpenApiDoc;
   graphql: GraphQLSchema;
+  asyncapi: AsyncApiDoc;
 }
 
+/** The Kafka topic of the user events (the AsyncAPI channel's address). */
+export const USER_EVENTS_TOPIC = "charter.users.v1.events";
+
 export function loadContracts(): Contracts {
+  const files = loadProtoDescriptor();
+  const protoEnums = new Map<string, ProtoEnum>();
+  for (const file of files as (ProtoFile & { enumType?: ProtoEnum[] })[]) {
+    if (!file.package.startsWith("charter.")) continue;
+    for (const e of file.enumType ?? []) protoEnums.set(`${file.package}.${e.name}`, e);
+  }
+  const yaml = (path: string): unknown => parseYaml(readFileSync(`${repoRoot}${path}`, "utf8"));
   return {
-    proto: charterMessages(loadProtoDescriptor()),
-    openapi: parseYaml(readFileSync(`${repoRoot}contracts/openapi/users.v1.yaml`, "utf8")) as OpenApiDoc,
+    proto: charterMessages(files),
+    protoEnums,
+    openapi: yaml("contracts/openapi/users.v1.yaml") as OpenApiDoc,
     graphql: buildSchema(readFileSync(`${repoRoot}contracts/graphql/users.graphql`, "utf8")),
+    asyncapi: yaml("contracts/asyncapi/users-events.yaml") as AsyncApiDoc,
   };
 }
 
@@ -83,20 +127,66 @@ function protoLimits(r: FieldRulesJson | undefined, withFormat: boolean): Limits
   });
 }
 
-export function compareContracts({ proto, openapi, graphql }: Contracts): string[] {
-  const problems: string[] = [];
-  const same = (what: string, a: unknown, b: unknown, aName: string, bName: string): void => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) {
-      problems.push(`${what}: ${aName} says ${JSON.stringify(a)}, ${bName} says ${JSON.stringify(b)}`);
+const rulesOfField = (field: ProtoField): FieldRulesJson | undefined => field.options?.["[charter.contract.v1.field]"];
+
+/** Whether a message a service sends always has the field: it is required, or set by the server (output-only). */
+const alwaysSet = (field: ProtoField): boolean =>
+  rulesOfField(field)?.required === true || rulesOfField(field)?.outputOnly === true;
+
+const TIMESTAMP = ".google.protobuf.Timestamp";
+const shortName = (fullName: string): string => fullName.slice(fullName.lastIndexOf(".") + 1);
+
+/** The prefix buf's ENUM_VALUE_PREFIX rule gives an enum's values: USER_EVENT_TYPE_ for UserEventType. */
+export const enumValuePrefix = (enumName: string): string =>
+  `${shortName(enumName)
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toUpperCase()}_`;
+
+/**
+ * The values of a proto enum as JSON carries them, the zero value (UNSPECIFIED, never sent) aside: by their proto
+ * names (proto3 JSON, the Kafka payload), or without the enum's prefix (REST, GraphQL).
+ */
+export function enumValueNames(protoEnum: ProtoEnum, style: "proto" | "short"): string[] {
+  const prefix = enumValuePrefix(protoEnum.name);
+  return protoEnum.value
+    .filter((v) => v.number !== 0)
+    .map((v) => (style === "proto" || !v.name.startsWith(prefix) ? v.name : v.name.slice(prefix.length)));
+}
+
+/**
+ * An int64's JSON carrier, a decimal string, as the proto's range makes it: its pattern and length. Undefined
+ * for a range no pattern here states.
+ */
+function int64Limits(r: FieldRulesJson | undefined): Limits | undefined {
+  if (r?.maximum !== undefined) return undefined;
+  if (r?.minimum === "1") return { maxLength: 19, pattern: "^[1-9][0-9]{0,18}$" };
+  if (r?.minimum === "0") return { maxLength: 19, pattern: "^[0-9]{1,19}$" };
+  if (r?.minimum === undefined) return { maxLength: 20, pattern: "^-?[0-9]{1,19}$" };
+  return undefined;
+}
+
+/** A JSON Schema's type as the checks name it: string, string/date-time, string/enum, object. */
+const typeOf = (s: Schema): string =>
+  `${s.type ?? (s.properties ? "object" : "(none)")}${s.format === "date-time" ? "/date-time" : ""}${s.enum ? "/enum" : ""}`;
+
+type SchemaDoc = { components: { schemas: Record<string, Schema> } };
+
+/** Follows local $refs (#/components/…) in a document. */
+function derefIn(doc: SchemaDoc): (s: Schema | undefined) => Schema {
+  const deref = (s: Schema | undefined, depth = 0): Schema => {
+    if (!s?.$ref || depth > 32) return s ?? {};
+    let node: unknown = doc;
+    for (const segment of s.$ref.replace(/^#\//, "").split("/")) {
+      node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined;
     }
+    return deref(node as Schema | undefined, depth + 1);
   };
-  const deref = (s: Schema | undefined): Schema => {
-    if (!s?.$ref) return s ?? {};
-    const [, , kind, name] = s.$ref.split("/");
-    const table = kind === "parameters" ? openapi.components.parameters : openapi.components.schemas;
-    return deref(table[name ?? ""]);
-  };
-  const oaLimits = (s: Schema | undefined): Limits => {
+  return deref;
+}
+
+/** The limits a JSON Schema (or a parameter's schema) states, in the proto's terms. */
+function limitsIn(deref: (s: Schema | undefined) => Schema): (s: Schema | undefined) => Limits {
+  return (s) => {
     const d = deref(s);
     const inner = d.schema ? deref(d.schema) : d;
     return clean({
@@ -110,6 +200,17 @@ export function compareContracts({ proto, openapi, graphql }: Contracts): string
       maximum: inner.maximum,
     });
   };
+}
+
+export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi }: Contracts): string[] {
+  const problems: string[] = [];
+  const same = (what: string, a: unknown, b: unknown, aName: string, bName: string): void => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      problems.push(`${what}: ${aName} says ${JSON.stringify(a)}, ${bName} says ${JSON.stringify(b)}`);
+    }
+  };
+  const deref = derefIn(openapi);
+  const oaLimits = limitsIn(deref);
   const gqlLimits = (f: GraphQLInputField | GraphQLArgument | undefined): Limits => {
     const directive = f?.astNode?.directives?.find((d) => d.name.value === "constraint");
     const arg = (name: string) => {
@@ -125,28 +226,120 @@ export function compareContracts({ proto, openapi, graphql }: Contracts): string
       maximum: arg("max") as number | undefined,
     });
   };
+  const enumOf = (field: ProtoField): ProtoEnum | undefined => {
+    const found = protoEnums.get(field.typeName?.replace(/^\./, "") ?? "");
+    if (!found) problems.push(`${field.name}: the proto enum ${field.typeName} is missing`);
+    return found;
+  };
 
-  // The User as read: every field, its type and presence.
+  /**
+   * A proto message against a JSON Schema of it (OpenAPI's, AsyncAPI's): the same fields, each always-set one
+   * required, no other property allowed, each field of the type and limits of its proto field, enum values named
+   * in `enumStyle`, and message fields checked the same way, once per schema.
+   */
+  const checked = new Map<Schema, string>();
+  const checkSchema = (
+    message: string,
+    schema: Schema | undefined,
+    doc: SchemaDoc,
+    label: string,
+    enumStyle: "proto" | "short",
+  ): void => {
+    const inDoc = derefIn(doc);
+    const limitsOf = limitsIn(inDoc);
+    const d = inDoc(schema);
+    const fields = proto.get(message)?.field;
+    const short = shortName(message);
+    if (!fields) return void problems.push(`${message} is missing from the proto`);
+    if (checked.get(d) === message) return;
+    checked.set(d, message);
+    const names = fields.map((f) => f.jsonName);
+    same(`${short} fields`, [...names].sort(), Object.keys(d.properties ?? {}).sort(), "proto", label);
+    same(
+      `${short} required fields`,
+      fields
+        .filter(alwaysSet)
+        .map((f) => f.jsonName)
+        .sort(),
+      [...(d.required ?? [])].sort(),
+      "proto (set in every message)",
+      label,
+    );
+    same(`${short} additional properties`, false, d.additionalProperties, "proto (a closed message)", label);
+    for (const field of fields) {
+      const property = d.properties?.[field.jsonName];
+      if (property === undefined) continue; // named among the fields above
+      const what = `${short}.${field.jsonName}`;
+      const rules = rulesOfField(field);
+      const actual = inDoc(property);
+      if (field.type === "TYPE_MESSAGE" && field.typeName === TIMESTAMP) {
+        same(`${what} type`, "string/date-time", typeOf(actual), "proto", label);
+        same(`${what} limits`, protoLimits(rules, true), limitsOf(property), "proto", label);
+      } else if (field.type === "TYPE_MESSAGE") {
+        same(`${what} type`, "object", typeOf(actual), "proto", label);
+        checkSchema(field.typeName?.replace(/^\./, "") ?? "", property, doc, label, enumStyle);
+      } else if (field.type === "TYPE_STRING") {
+        same(`${what} type`, "string", typeOf(actual), "proto", label);
+        same(`${what} limits`, protoLimits(rules, true), limitsOf(property), "proto", label);
+      } else if (field.type === "TYPE_INT64") {
+        same(`${what} type`, "string", typeOf(actual), "proto", label);
+        const carrier = int64Limits(rules);
+        if (!carrier)
+          problems.push(`${what}: no decimal-string pattern states the proto's range ${JSON.stringify(rules)}`);
+        else same(`${what} limits`, carrier, limitsOf(property), "proto (int64 as a decimal string)", label);
+      } else if (field.type === "TYPE_ENUM") {
+        same(`${what} type`, "string/enum", typeOf(actual), "proto", label);
+        const protoEnum = enumOf(field);
+        if (protoEnum) same(`${what} values`, enumValueNames(protoEnum, enumStyle), actual.enum, "proto", label);
+      } else {
+        problems.push(`${what}: the check knows no JSON carrier of the proto type ${field.type}`);
+      }
+    }
+  };
+
+  /** A proto message against the GraphQL object type of its name, and the message fields' types likewise. */
+  const checkedTypes = new Set<string>();
+  const checkGraphqlType = (message: string): void => {
+    const short = shortName(message);
+    const fields = proto.get(message)?.field;
+    const type = graphql.getType(short);
+    if (!fields || !isObjectType(type)) return void problems.push(`${short} is missing from a contract`);
+    if (checkedTypes.has(message)) return;
+    checkedTypes.add(message);
+    const gqlFields = type.getFields();
+    same(`${short} fields`, fields.map((f) => f.jsonName).sort(), Object.keys(gqlFields).sort(), "proto", "GraphQL");
+    for (const field of fields) {
+      const gql: GraphQLField<unknown, unknown> | undefined = gqlFields[field.jsonName];
+      if (!gql) continue; // named among the fields above
+      const what = `${short}.${field.jsonName}`;
+      const named = getNamedType(gql.type);
+      const typeName = field.typeName?.replace(/^\./, "") ?? "";
+      const expected =
+        field.typeName === TIMESTAMP
+          ? "DateTime"
+          : field.type === "TYPE_MESSAGE" || field.type === "TYPE_ENUM"
+            ? shortName(typeName)
+            : field.type === "TYPE_STRING" && /^id$|Id$/.test(field.jsonName)
+              ? "ID"
+              : "String";
+      same(`${what} type`, expected, named.name, "proto", "GraphQL");
+      same(`${what} non-null`, alwaysSet(field), isNonNullType(gql.type), "proto (set in every message)", "GraphQL");
+      if (field.type === "TYPE_ENUM" && isEnumType(named)) {
+        const protoEnum = enumOf(field);
+        const values = named.getValues().map((v) => v.name);
+        if (protoEnum) same(`${what} values`, enumValueNames(protoEnum, "short"), values, "proto", "GraphQL");
+      }
+      if (field.type === "TYPE_MESSAGE" && field.typeName !== TIMESTAMP) checkGraphqlType(typeName);
+    }
+  };
+
+  // The User and the UserEvent as read: every field, its type, presence and limits, in every contract.
   const user = proto.get("charter.users.v1.User");
-  const oaUser = openapi.components.schemas.User ?? {};
-  const gqlUser = graphql.getType("User");
-  if (!user || !isObjectType(gqlUser)) return ["User is missing from a contract"];
-  const gqlFields = gqlUser.getFields();
-  same(
-    "User fields",
-    user.field?.map((f) => f.jsonName).sort(),
-    Object.keys(oaUser.properties ?? {}).sort(),
-    "proto",
-    "OpenAPI",
-  );
-  same("User fields", user.field?.map((f) => f.jsonName).sort(), Object.keys(gqlFields).sort(), "proto", "GraphQL");
-  same(
-    "User required fields",
-    Object.keys(oaUser.properties ?? {}).sort(),
-    [...(oaUser.required ?? [])].sort(),
-    "all fields",
-    "OpenAPI required",
-  );
+  if (!user) return ["User is missing from the proto"];
+  checkSchema("charter.users.v1.User", openapi.components.schemas.User, openapi, "OpenAPI", "short");
+  checkGraphqlType("charter.users.v1.User");
+  checkSchema("charter.users.v1.UserEvent", openapi.components.schemas.UserEvent, openapi, "OpenAPI", "short");
+  checkGraphqlType("charter.users.v1.UserEvent");
 
   const createBody = openapi.components.schemas.CreateUserBody ?? {};
   const updateBody = openapi.components.schemas.UpdateUserBody ?? {};
@@ -156,28 +349,7 @@ export function compareContracts({ proto, openapi, graphql }: Contracts): string
 
   for (const field of user.field ?? []) {
     const name = field.jsonName;
-    const rules = field.options?.["[charter.contract.v1.field]"];
-    const isTime = field.typeName === ".google.protobuf.Timestamp";
-    const gql: GraphQLField<unknown, unknown> | undefined = gqlFields[name];
-    const oa = deref(oaUser.properties?.[name]);
-    same(
-      `User.${name} type`,
-      isTime ? "string/date-time" : "string",
-      `${oa.type}${oa.format === "date-time" ? "/date-time" : ""}`,
-      "proto",
-      "OpenAPI",
-    );
-    const gqlType = gql ? getNamedType(gql.type).name : undefined;
-    same(`User.${name} type`, isTime ? "DateTime" : name === "id" ? "ID" : "String", gqlType, "proto", "GraphQL");
-    same(
-      `User.${name} non-null`,
-      true,
-      gql ? isNonNullType(gql.type) : undefined,
-      "proto (always set on output)",
-      "GraphQL",
-    );
-    same(`User.${name} limits`, protoLimits(rules, true), oaLimits(oaUser.properties?.[name]), "proto", "OpenAPI");
-
+    const rules = rulesOfField(field);
     // Input: output-only fields are never accepted; required ones must be given on create.
     const output = rules?.outputOnly === true;
     same(`create input has ${name}`, !output, name in (createBody.properties ?? {}), "proto", "OpenAPI");
@@ -292,6 +464,101 @@ export function compareContracts({ proto, openapi, graphql }: Contracts): string
     oaLimits(openapi.components.parameters.IdempotencyKey),
     "proto CreateUserRequest.request_id",
     "OpenAPI Idempotency-Key",
+  );
+
+  // A user's history: ListUserHistory's request fields are the REST parameters and the GraphQL arguments.
+  const historyOperation = Object.values(openapi.paths ?? {})
+    .flatMap((item) => Object.values(item))
+    .find((op) => op.operationId === "listUserHistory");
+  if (!historyOperation) problems.push("OpenAPI has no listUserHistory operation");
+  const historyParameter = (name: string): Schema | undefined =>
+    (historyOperation?.parameters ?? []).map((p) => deref(p)).find((p) => p.name === name);
+  const historyArgument = (name: string) => query.userHistory?.args.find((a) => a.name === name);
+  const HISTORY_REQUEST = "charter.audit.v1.ListUserHistoryRequest";
+  const historyRequest = `proto ${shortName(HISTORY_REQUEST)}`;
+  const historyId = protoLimits(rulesOf(HISTORY_REQUEST, "userId"), false);
+  same("history id limits", historyId, oaLimits(historyParameter("id")), historyRequest, "OpenAPI listUserHistory id");
+  same("history id limits", historyId, gqlLimits(historyArgument("id")), historyRequest, "GraphQL userHistory(id)");
+  const historyPageSize = Number(rulesOf(HISTORY_REQUEST, "pageSize")?.maximum);
+  same(
+    "history page size maximum",
+    historyPageSize,
+    oaLimits(historyParameter("pageSize")).maximum,
+    historyRequest,
+    "OpenAPI listUserHistory pageSize",
+  );
+  same(
+    "history page size maximum",
+    historyPageSize,
+    gqlLimits(historyArgument("first")).maximum,
+    historyRequest,
+    "GraphQL userHistory(first)",
+  );
+  const historyToken = protoLimits(rulesOf(HISTORY_REQUEST, "pageToken"), false);
+  same(
+    "history page token limits",
+    historyToken,
+    oaLimits(historyParameter("pageToken")),
+    historyRequest,
+    "OpenAPI listUserHistory pageToken",
+  );
+  same(
+    "history page token limits",
+    historyToken,
+    gqlLimits(historyArgument("after")),
+    historyRequest,
+    "GraphQL userHistory(after)",
+  );
+  // …and its response is a page of UserEvents.
+  const historyResponse = proto.get("charter.audit.v1.ListUserHistoryResponse")?.field ?? [];
+  const oaHistory = deref(openapi.components.schemas.UserHistory);
+  same(
+    "history page fields",
+    historyResponse.map((f) => f.jsonName).sort(),
+    Object.keys(oaHistory.properties ?? {}).sort(),
+    "proto ListUserHistoryResponse",
+    "OpenAPI UserHistory",
+  );
+  const events = historyResponse.find((f) => f.jsonName === "events");
+  const eventsItems = oaHistory.properties?.events?.items?.$ref;
+  same(
+    "history events",
+    [events?.label, shortName(events?.typeName ?? "")],
+    [oaHistory.properties?.events?.type === "array" ? "LABEL_REPEATED" : "(not a list)", eventsItems?.split("/").pop()],
+    "proto ListUserHistoryResponse.events",
+    "OpenAPI UserHistory.events",
+  );
+  const nodes = graphql.getType("UserEventConnection");
+  const nodesType = isObjectType(nodes) ? nodes.getFields().nodes?.type : undefined;
+  same(
+    "history events",
+    shortName(events?.typeName ?? ""),
+    nodesType && isNonNullType(nodesType) && isListType(nodesType.ofType) ? getNamedType(nodesType).name : undefined,
+    "proto ListUserHistoryResponse.events",
+    "GraphQL UserEventConnection.nodes",
+  );
+
+  // The user events on Kafka: the AsyncAPI payload of the topic's one message is UserEvent's proto3 JSON, keyed
+  // by the user id, with the event id as the CloudEvents id.
+  const asyncDeref = derefIn(asyncapi);
+  const channel = Object.values(asyncapi.channels ?? {}).find((c) => c.address === USER_EVENTS_TOPIC);
+  const eventMessages = Object.values(channel?.messages ?? {}).map((m) => asyncDeref(m as Schema) as AsyncApiMessage);
+  same(`messages on ${USER_EVENTS_TOPIC}`, 1, eventMessages.length, "proto (UserEvent)", "AsyncAPI");
+  const eventMessage = eventMessages[0];
+  checkSchema("charter.users.v1.UserEvent", eventMessage?.payload, asyncapi, "AsyncAPI", "proto");
+  same(
+    "user event key pattern",
+    rulesOf("charter.users.v1.UserEvent", "userId")?.pattern,
+    asyncDeref(eventMessage?.bindings?.kafka?.key).pattern,
+    "proto UserEvent.user_id",
+    "AsyncAPI Kafka key",
+  );
+  same(
+    "user event id limits",
+    protoLimits(rulesOf("charter.users.v1.UserEvent", "eventId"), false),
+    limitsIn(asyncDeref)(asyncDeref(eventMessage?.headers).properties?.ce_id),
+    "proto UserEvent.event_id",
+    "AsyncAPI ce_id header",
   );
 
   // Error codes: the gRPC status names, the same in REST problems and GraphQL extensions.

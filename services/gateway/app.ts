@@ -12,7 +12,7 @@ import { getRPCMetadata, RPCType } from "@opentelemetry/core";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
-import type { AuditClient } from "./audit-client.js";
+import { AUDIT_SERVICE, type AuditClient } from "./audit-client.js";
 import { requestIdOf } from "./request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./rest/error-handler.js";
 import type { OpenApiDocument } from "./rest/openapi-document.js";
@@ -58,7 +58,7 @@ export interface GatewayOptions {
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? "unmatched";
 
 const SERVICE_HEALTH = "charter.users.v1.UsersService";
-const AUDIT_HEALTH = "charter.audit.v1.AuditService";
+const AUDIT_HEALTH = AUDIT_SERVICE;
 const HEALTH_ENTRIES = [`${SERVICE_HEALTH}/store`, `${SERVICE_HEALTH}/cache`];
 const READY_DEADLINE_MS = 1_000;
 

@@ -1,22 +1,24 @@
 /**
  * The gateway's typed client of the audit service (a user's history): the generated grpc-js client with a
- * deadline on every call, the request id in metadata, a capped reconnect backoff, a retry of the (idempotent)
- * read on UNAVAILABLE, and gRPC failures turned into the one error model like the users client's.
+ * deadline on every call, the request id in metadata, a capped reconnect backoff, the read retried on
+ * UNAVAILABLE (grpc-js's retryPolicy, then once more by this client within the deadline), and gRPC failures turned
+ * into the one error model — all as the users client does it (grpc-client.ts). There is no circuit breaker: the
+ * history is one read, and an audit service that is down fails it at once (UNAVAILABLE, 503 with Retry-After).
  */
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import {
   AuditServiceClient,
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../generated/proto/charter/audit/v1/audit.js";
-import type { Logger } from "../../platform/logging.js";
 import {
   type CallContext,
   createHealthProbe,
-  fromServiceError,
+  createUnaryCaller,
+  grpcChannelOptions,
   type HealthStatus,
-  usersChannelOptions,
-} from "./users-client.js";
+  readRetryServiceConfig,
+} from "./grpc-client.js";
 
 export interface AuditClient {
   listUserHistory(request: ListUserHistoryRequest, ctx?: CallContext): Promise<ListUserHistoryResponse>;
@@ -30,46 +32,22 @@ export interface AuditClientOptions {
   readonly target: string;
   /** Default deadline of every call. */
   readonly deadlineMs: number;
-  readonly logger?: Logger;
+  /** Upper bound of the reconnect backoff, so an audit service that comes back is used again quickly. */
+  readonly maxReconnectBackoffMs?: number;
 }
 
-const AUDIT_SERVICE = "charter.audit.v1.AuditService";
+export const AUDIT_SERVICE = "charter.audit.v1.AuditService";
 
 /** round_robin, and up to two more attempts of the read on UNAVAILABLE. */
-export const AUDIT_SERVICE_CONFIG = {
-  loadBalancingConfig: [{ round_robin: {} }],
-  methodConfig: [
-    {
-      name: [{ service: AUDIT_SERVICE, method: "ListUserHistory" }],
-      retryPolicy: {
-        maxAttempts: 3,
-        initialBackoff: "0.02s",
-        maxBackoff: "0.1s",
-        backoffMultiplier: 2,
-        retryableStatusCodes: ["UNAVAILABLE"],
-      },
-    },
-  ],
-};
+export const AUDIT_SERVICE_CONFIG = readRetryServiceConfig(AUDIT_SERVICE, ["ListUserHistory"]);
 
 export function createAuditClient(opts: AuditClientOptions): AuditClient {
-  const channelOptions = {
-    ...usersChannelOptions(),
-    "grpc.service_config": JSON.stringify(AUDIT_SERVICE_CONFIG),
-  };
+  const channelOptions = grpcChannelOptions(AUDIT_SERVICE_CONFIG, opts.maxReconnectBackoffMs);
   const client = new AuditServiceClient(opts.target, credentials.createInsecure(), channelOptions);
   const healthProbe = createHealthProbe(opts.target, channelOptions);
+  const call = createUnaryCaller({ client, service: "audit", deadlineMs: opts.deadlineMs });
   return {
-    listUserHistory(request, ctx) {
-      const metadata = new Metadata();
-      if (ctx?.requestId) metadata.set("x-request-id", ctx.requestId);
-      const deadline = Date.now() + (ctx?.deadlineMs ?? opts.deadlineMs);
-      return new Promise((resolve, reject) => {
-        client.listUserHistory(request, metadata, { deadline }, (error: ServiceError | null, response) =>
-          error ? reject(fromServiceError(error, "audit")) : resolve(response),
-        );
-      });
-    },
+    listUserHistory: call<ListUserHistoryRequest, ListUserHistoryResponse>(client.listUserHistory, true),
     health: (service, deadlineMs = opts.deadlineMs) => healthProbe.check(service, deadlineMs),
     close() {
       client.close();

@@ -35,6 +35,20 @@ test("ETCD_ENDPOINTS: users discovered at etcd:///users unless USERS_ADDR says o
   assert.deepEqual(loadGatewayConfig({}).etcdEndpoints, []);
 });
 
+test("AUDIT_ADDR: the users target without Kafka (the users process hosts the audit service), else its own port", () => {
+  const embedded = loadGatewayConfig({ USERS_ADDR: "127.0.0.1:41000" });
+  assert.equal(embedded.auditAddr, "127.0.0.1:41000");
+  assert.equal(embedded.auditDeadlineMs, 2000);
+  assert.equal(loadGatewayConfig({}).auditAddr, "127.0.0.1:50051");
+  assert.equal(loadGatewayConfig({ KAFKA_BROKERS: "127.0.0.1:9092" }).auditAddr, "127.0.0.1:50061");
+  assert.equal(
+    loadGatewayConfig({ KAFKA_BROKERS: "127.0.0.1:9092", AUDIT_ADDR: "audit:7000" }).auditAddr,
+    "audit:7000",
+  );
+  assert.equal(loadGatewayConfig({ USERS_DEADLINE_MS: "750" }).auditDeadlineMs, 750, "the users deadline by default");
+  assert.equal(loadGatewayConfig({ USERS_DEADLINE_MS: "750", AUDIT_DEADLINE_MS: "300" }).auditDeadlineMs, 300);
+});
+
 test("a bad value fails naming the variable", () => {
   const cases: Record<string, string> = {
     GATEWAY_PORT: "eighty",
@@ -48,6 +62,8 @@ test("a bad value fails naming the variable", () => {
     ETCD_ENDPOINTS: "127.0.0.1:2379",
     USERS_BREAKER_FAILURES: "0",
     USERS_BREAKER_HALF_OPEN_MS: "soon",
+    AUDIT_ADDR: "audit service",
+    AUDIT_DEADLINE_MS: "5",
   };
   for (const [name, value] of Object.entries(cases)) {
     assert.throws(

@@ -24,8 +24,14 @@ export interface GatewayConfig {
   readonly corsOrigins: readonly string[];
   /** Swagger UI and GraphiQL; off when NODE_ENV=production unless GATEWAY_DOCS=on. */
   readonly docs: boolean;
-  /** The audit service (users' history), a host:port or gRPC target. */
+  /**
+   * The audit service (users' history), a host:port or gRPC target: AUDIT_ADDR when it is set; otherwise, without
+   * KAFKA_BROKERS, the users service's target (the users process hosts the audit service then), and with
+   * KAFKA_BROKERS the audit service's own default port, 127.0.0.1:50061.
+   */
   readonly auditAddr: string;
+  /** Deadline of a history call (AUDIT_DEADLINE_MS, default USERS_DEADLINE_MS). */
+  readonly auditDeadlineMs: number;
   /** Request metrics and /metrics (GATEWAY_METRICS=off turns them off, e.g. to measure what they cost). */
   readonly metrics: boolean;
   /** How long in-flight requests may run after SIGTERM before their connections are closed. */
@@ -76,17 +82,29 @@ function etcdEndpoints(env: Env): string[] {
   return endpoints;
 }
 
+/** The audit service's own default address (its AUDIT_GRPC_PORT), where it runs as a process of its own. */
+export const AUDIT_DEFAULT_ADDR = "127.0.0.1:50061";
+
+/** A gRPC target variable: host:port or a target URI; an etcd:/// target needs ETCD_ENDPOINTS. */
+function grpcTarget(e: ReturnType<typeof envReader>, name: string, fallback: string, etcd: readonly string[]): string {
+  const target = e.string(name, fallback);
+  if (!/^[^\s:/]+:\d{1,5}$/.test(target) && !/^[a-z][a-z0-9+.-]*:\/\/?\S+$/.test(target)) {
+    throw new ConfigError(`${name} must be host:port or a gRPC target URI, got ${JSON.stringify(target)}`);
+  }
+  if (target.startsWith("etcd:") && etcd.length === 0) {
+    throw new ConfigError(`${name} ${target} needs ETCD_ENDPOINTS (the etcd to discover the instances in)`);
+  }
+  return target;
+}
+
 /** The gateway's configuration from the environment; throws ConfigError naming a bad variable. */
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const e = envReader(env);
   const etcd = etcdEndpoints(env);
-  const usersAddr = e.string("USERS_ADDR", etcd.length > 0 ? USERS_DISCOVERY_TARGET : "127.0.0.1:50051");
-  if (!/^[^\s:/]+:\d{1,5}$/.test(usersAddr) && !/^[a-z][a-z0-9+.-]*:\/\/?\S+$/.test(usersAddr)) {
-    throw new ConfigError(`USERS_ADDR must be host:port or a gRPC target URI, got ${JSON.stringify(usersAddr)}`);
-  }
-  if (usersAddr.startsWith("etcd:") && etcd.length === 0) {
-    throw new ConfigError(`USERS_ADDR ${usersAddr} needs ETCD_ENDPOINTS (the etcd to discover the instances in)`);
-  }
+  const usersAddr = grpcTarget(e, "USERS_ADDR", etcd.length > 0 ? USERS_DISCOVERY_TARGET : "127.0.0.1:50051", etcd);
+  const usersDeadlineMs = e.int("USERS_DEADLINE_MS", 2_000, 10, 600_000);
+  // Without Kafka the users process hosts the audit service (see services/users/serve.ts).
+  const kafka = (env.KAFKA_BROKERS ?? "").trim() !== "";
   const nodeEnv = e.oneOf("NODE_ENV", "development", ["development", "production", "test"]);
   const docs = e.oneOf("GATEWAY_DOCS", nodeEnv === "production" ? "off" : "on", ["on", "off"]) === "on";
   return {
@@ -94,14 +112,14 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     port: e.port("GATEWAY_PORT", 8080),
     usersAddr,
     etcdEndpoints: etcd,
-    usersDeadlineMs: e.int("USERS_DEADLINE_MS", 2_000, 10, 600_000),
+    usersDeadlineMs,
     usersBreakerFailures: e.int("USERS_BREAKER_FAILURES", 5, 1, 10_000),
     usersBreakerHalfOpenMs: e.int("USERS_BREAKER_HALF_OPEN_MS", 1_000, 50, 600_000),
     bodyLimit: e.int("GATEWAY_BODY_LIMIT", 65_536, 1_024, 16_777_216),
     corsOrigins: corsOrigins(env),
     docs,
-    // Without Kafka the users process hosts the audit service on its own port (see services/users/serve.ts).
-    auditAddr: e.string("AUDIT_ADDR", usersAddr),
+    auditAddr: grpcTarget(e, "AUDIT_ADDR", kafka ? AUDIT_DEFAULT_ADDR : usersAddr, etcd),
+    auditDeadlineMs: e.int("AUDIT_DEADLINE_MS", usersDeadlineMs, 10, 600_000),
     metrics: e.oneOf("GATEWAY_METRICS", "on", ["on", "off"]) === "on",
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),

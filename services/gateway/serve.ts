@@ -1,8 +1,8 @@
 /**
- * The gateway's composition root (main.ts imports it once tracing has started): configuration → (etcd discovery) → users client → Fastify app
+ * The gateway's composition root (main.ts imports it once tracing has started): configuration → (etcd discovery) → users and audit clients → Fastify app
  * (REST from the contract, docs, health, metrics, extra plugins) → listen. Logs "gateway ready"
  * with the bound port; SIGTERM/SIGINT close the server (in-flight requests finish, up to
- * SHUTDOWN_TIMEOUT_MS), then the client and the discovery.
+ * SHUTDOWN_TIMEOUT_MS), then the clients and the discovery.
  */
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
@@ -51,7 +51,7 @@ runMain("gateway", async () => {
       },
     });
   }
-  const audit = createAuditClient({ target: config.auditAddr, deadlineMs: config.usersDeadlineMs, logger });
+  const audit = createAuditClient({ target: config.auditAddr, deadlineMs: config.auditDeadlineMs });
   const release = async () => {
     users.close();
     audit.close();

@@ -1,7 +1,8 @@
 /**
  * The gateway's typed client of the users service: the generated grpc-js client with a
  * deadline on every call, the request id in metadata, a capped reconnect backoff, and gRPC
- * failures turned into the one error model (AppError) with field details from google.rpc.
+ * failures turned into the one error model (AppError) with field details from google.rpc
+ * (the parts every gateway client shares are in grpc-client.ts).
  *
  * Load balancing and failures, with a target that names several instances (`etcd:///users`):
  * - round_robin (grpc-js) spreads the calls over the instances whose connection is READY; an
@@ -18,18 +19,7 @@
  *   `halfOpenAfterMs` one call probes, and a success closes it.
  */
 
-import { createRequire } from "node:module";
-import { setTimeout as delay } from "node:timers/promises";
-import {
-  type CallOptions,
-  type ChannelOptions,
-  type Client,
-  credentials,
-  loadPackageDefinition,
-  Metadata,
-  type ServiceError,
-} from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { credentials } from "@grpc/grpc-js";
 import {
   BrokenCircuitError,
   CircuitState,
@@ -54,19 +44,19 @@ import {
   type UpdateUserResponse,
   UsersServiceClient,
 } from "../../generated/proto/charter/users/v1/users.js";
-import { BadRequest, ErrorInfo } from "../../generated/proto/google/rpc/error_details.js";
-import { Status } from "../../generated/proto/google/rpc/status.js";
-import { AppError, type Code, codeOfGrpcStatus, type FieldViolation, isAppError } from "../../platform/errors.js";
+import { AppError, type Code, isAppError } from "../../platform/errors.js";
 import type { Logger } from "../../platform/logging.js";
+import {
+  type CallContext,
+  createHealthProbe,
+  createUnaryCaller,
+  grpcChannelOptions,
+  type HealthStatus,
+  opaqueMessages,
+  readRetryServiceConfig,
+} from "./grpc-client.js";
 
-export interface CallContext {
-  /** Sent as x-request-id so both sides log the same id. */
-  readonly requestId?: string;
-  /** Overrides the client's default deadline for this call. */
-  readonly deadlineMs?: number;
-}
-
-export type HealthStatus = "SERVING" | "NOT_SERVING" | "UNKNOWN" | "SERVICE_UNKNOWN" | "UNREACHABLE";
+export type { CallContext, HealthStatus } from "./grpc-client.js";
 
 export interface UsersClient {
   getUser(request: GetUserRequest, ctx?: CallContext): Promise<GetUserResponse>;
@@ -119,24 +109,7 @@ const USERS_SERVICE = "charter.users.v1.UsersService";
  * The channel's service config: round_robin, and one retry on another instance for the idempotent reads. The etcd
  * resolver carries these method configs into the config it reports (see platform/registry/grpc-resolver.ts).
  */
-export const USERS_SERVICE_CONFIG = {
-  loadBalancingConfig: [{ round_robin: {} }],
-  methodConfig: [
-    {
-      name: ["GetUser", "ListUsers", "BatchGetUsers"].map((method) => ({ service: USERS_SERVICE, method })),
-      retryPolicy: {
-        maxAttempts: 3,
-        initialBackoff: "0.02s",
-        maxBackoff: "0.1s",
-        backoffMultiplier: 2,
-        retryableStatusCodes: ["UNAVAILABLE"],
-      },
-    },
-  ],
-};
-
-/** Pause before a read is sent again after an UNAVAILABLE that grpc-js did not retry. */
-const READ_RETRY_PAUSE_MS = 25;
+export const USERS_SERVICE_CONFIG = readRetryServiceConfig(USERS_SERVICE, ["GetUser", "ListUsers", "BatchGetUsers"]);
 
 const OUTAGE_CODES: ReadonlySet<Code> = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED"]);
 
@@ -171,113 +144,11 @@ const breakerStates: Record<CircuitState, BreakerState> = {
   [CircuitState.Isolated]: "isolated",
 };
 
-const require = createRequire(import.meta.url);
-const healthProto = require.resolve("grpc-health-check/proto/health/v1/health.proto");
-
-/** The standard health service's client, from the proto that grpc-health-check ships. */
-type HealthCheck = (
-  request: { service: string },
-  metadata: Metadata,
-  options: CallOptions,
-  callback: (error: ServiceError | null, response?: { status: string }) => void,
-) => void;
-// biome-ignore lint/suspicious/noExplicitAny: loaded at run time from the standard health proto
-const healthPackage: any = loadPackageDefinition(loadSync(healthProto, { enums: String, defaults: true }));
-const HealthClient = healthPackage.grpc.health.v1.Health as new (
-  target: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options: ChannelOptions,
-) => Client & { check: HealthCheck };
-
-/** Proto field paths in BadRequest (user.email, page_size) as the JSON names clients send (email, pageSize). */
-export const jsonFieldName = (path: string): string =>
-  path.replace(/^user\./, "").replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
-/** Messages a client may see for codes whose server text could carry internals. */
-const opaqueMessages = (service: string): Partial<Record<Code, string>> => ({
-  UNAVAILABLE: `the ${service} service is unavailable`,
-  DEADLINE_EXCEEDED: `the ${service} service did not answer in time`,
-  INTERNAL: "internal error",
-  UNKNOWN: "internal error",
-  DATA_LOSS: "internal error",
-  CANCELLED: "the call was cancelled",
-});
 const opaque = opaqueMessages("users");
 
-/**
- * A gRPC failure as the one error model: code by status, field violations and reason from google.rpc details.
- * `service` names the called service in the messages of outages.
- */
-export function fromServiceError(error: ServiceError, service = "users"): AppError {
-  const code = codeOfGrpcStatus(error.code);
-  const safe = (service === "users" ? opaque : opaqueMessages(service))[code];
-  if (safe) return new AppError(code, safe);
-  const fieldViolations: FieldViolation[] = [];
-  let reason: string | undefined;
-  const raw = error.metadata?.get("grpc-status-details-bin")[0];
-  if (Buffer.isBuffer(raw)) {
-    try {
-      for (const detail of Status.decode(raw).details) {
-        if (detail.typeUrl.endsWith("/google.rpc.BadRequest")) {
-          for (const v of BadRequest.decode(detail.value).fieldViolations) {
-            fieldViolations.push({ field: jsonFieldName(v.field), description: v.description });
-          }
-        } else if (detail.typeUrl.endsWith("/google.rpc.ErrorInfo")) {
-          reason = ErrorInfo.decode(detail.value).reason;
-        }
-      }
-    } catch {
-      // Undecodable details: the status code and message still stand.
-    }
-  }
-  const message = fieldViolations.length
-    ? fieldViolations.map((v) => `${v.field}: ${v.description}`).join("; ")
-    : error.details || code.toLowerCase();
-  return new AppError(code, message, {
-    ...(fieldViolations.length ? { fieldViolations } : {}),
-    ...(reason ? { reason } : {}),
-  });
-}
-
-type Unary<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Res) => void,
-) => unknown;
-
 /** Channel options of every connection to the users service. */
-export function usersChannelOptions(maxReconnectBackoffMs = 1_000): ChannelOptions {
-  return {
-    "grpc.initial_reconnect_backoff_ms": Math.min(100, maxReconnectBackoffMs),
-    "grpc.max_reconnect_backoff_ms": maxReconnectBackoffMs,
-    "grpc.service_config": JSON.stringify(USERS_SERVICE_CONFIG),
-    "grpc.enable_retries": 1,
-    // Never idle: an idle channel drops its resolver, and with it the discovery that readiness reports.
-    "grpc.client_idle_timeout_ms": 2_147_483_647,
-  };
-}
-
-export interface HealthProbe {
-  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
-  check(service: string, deadlineMs: number): Promise<HealthStatus>;
-  close(): void;
-}
-
-/** A health client of one target (an instance's host:port, or the balanced target). */
-export function createHealthProbe(target: string, channelOptions: ChannelOptions = usersChannelOptions()): HealthProbe {
-  const healthClient = new HealthClient(target, credentials.createInsecure(), channelOptions);
-  return {
-    check: (service, deadlineMs) =>
-      new Promise((resolve) => {
-        healthClient.check({ service }, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
-          if (!error) return resolve((response?.status ?? "UNKNOWN") as HealthStatus);
-          resolve(codeOfGrpcStatus(error.code) === "NOT_FOUND" ? "SERVICE_UNKNOWN" : "UNREACHABLE");
-        });
-      }),
-    close: () => healthClient.close(),
-  };
-}
+export const usersChannelOptions = (maxReconnectBackoffMs = 1_000) =>
+  grpcChannelOptions(USERS_SERVICE_CONFIG, maxReconnectBackoffMs);
 
 export function createUsersClient(opts: UsersClientOptions): UsersClient {
   const channelOptions = usersChannelOptions(opts.maxReconnectBackoffMs);
@@ -312,50 +183,18 @@ export function createUsersClient(opts: UsersClientOptions): UsersClient {
     });
   }
 
-  const metadataOf = (ctx: CallContext | undefined): Metadata => {
-    const metadata = new Metadata();
-    if (ctx?.requestId) metadata.set("x-request-id", ctx.requestId);
-    return metadata;
-  };
-  const attempt = <Req, Res>(method: Unary<Req, Res>, request: Req, ctx: CallContext | undefined, deadline: number) =>
-    breaker
-      .execute(
-        () =>
-          new Promise<Res>((resolve, reject) => {
-            method.call(client, request, metadataOf(ctx), { deadline }, (error, response) =>
-              error ? reject(fromServiceError(error)) : resolve(response),
-            );
-          }),
-      )
-      .catch((error: unknown) => {
+  const call = createUnaryCaller({
+    client,
+    service: "users",
+    deadlineMs: opts.deadlineMs,
+    guard: (attempt) =>
+      breaker.execute(attempt).catch((error: unknown) => {
         if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
           throw new AppError("UNAVAILABLE", opaque.UNAVAILABLE ?? "unavailable", { reason: "CIRCUIT_OPEN" });
         }
         throw error;
-      });
-  /**
-   * One call within one deadline. A read (idempotent) that still fails UNAVAILABLE after grpc-js's own
-   * retries — a connection that dropped after the call was committed, which grpc-js never retries — is
-   * sent once more, after a short pause, to whichever instance round_robin picks next.
-   */
-  const call =
-    <Req, Res>(method: Unary<Req, Res>, idempotent = false) =>
-    async (request: Req, ctx?: CallContext): Promise<Res> => {
-      const deadline = Date.now() + (ctx?.deadlineMs ?? opts.deadlineMs);
-      try {
-        return await attempt(method, request, ctx, deadline);
-      } catch (error) {
-        const retry =
-          idempotent &&
-          isAppError(error) &&
-          error.code === "UNAVAILABLE" &&
-          error.details.reason !== "CIRCUIT_OPEN" &&
-          deadline - Date.now() > READ_RETRY_PAUSE_MS;
-        if (!retry) throw error;
-        await delay(READ_RETRY_PAUSE_MS);
-        return attempt(method, request, ctx, deadline);
-      }
-    };
+      }),
+  });
 
   return {
     getUser: call<GetUserRequest, GetUserResponse>(client.getUser, true),

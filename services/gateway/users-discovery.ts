@@ -9,7 +9,8 @@ import type { Logger } from "../../platform/logging.js";
 import { createEtcdDiscovery, type EtcdDiscovery } from "../../platform/registry/etcd-discovery.js";
 import { registerEtcdResolver } from "../../platform/registry/grpc-resolver.js";
 import type { Instance } from "../../platform/registry/instance.js";
-import { createHealthProbe, type HealthProbe, type HealthStatus, type UsersClient } from "./users-client.js";
+import { createHealthProbe, type HealthProbe, type HealthStatus } from "./grpc-client.js";
+import { type UsersClient, usersChannelOptions } from "./users-client.js";
 
 export const USERS_SERVICE_NAME = "users";
 
@@ -87,7 +88,7 @@ export function registerUsersDiscovery(opts: UsersDiscoveryOptions): UsersDiscov
         list.map(async (instance) => {
           let probe = probes.get(instance.address);
           if (!probe) {
-            probe = createHealthProbe(instance.address);
+            probe = createHealthProbe(instance.address, usersChannelOptions());
             probes.set(instance.address, probe);
           }
           return { id: instance.id, address: instance.address, health: await probe.check("", deadlineMs) };

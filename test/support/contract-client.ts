@@ -86,6 +86,31 @@ export function usersClient(address: string): UsersClient {
   };
 }
 
+/** A client of any service of contracts/proto, loaded from its proto file alone (e.g. charter/audit/v1/audit.proto). */
+export interface ContractServiceClient {
+  call<T = Dynamic>(method: string, request: object, metadata?: grpc.Metadata, deadlineMs?: number): Promise<T>;
+  close(): void;
+}
+
+export function contractServiceClient(protoFile: string, service: string, address: string): ContractServiceClient {
+  const pkg: Dynamic = grpc.loadPackageDefinition(loadSync(protoFile, { ...options, includeDirs: [protoRoot] }));
+  const Service = service.split(".").reduce((node: Dynamic, part) => node?.[part], pkg);
+  if (typeof Service !== "function") throw new Error(`${protoFile} has no service ${service}`);
+  const client = new Service(address, grpc.credentials.createInsecure());
+  return {
+    call: (name, request, metadata = new grpc.Metadata(), deadlineMs = 5000) =>
+      new Promise((resolve, reject) =>
+        client[name[0]?.toLowerCase() + name.slice(1)](
+          request,
+          metadata,
+          { deadline: Date.now() + deadlineMs },
+          (error: grpc.ServiceError | null, response: Dynamic) => (error ? reject(error) : resolve(response)),
+        ),
+      ),
+    close: () => client.close(),
+  };
+}
+
 export interface DecodedStatus {
   code: number;
   message: string;

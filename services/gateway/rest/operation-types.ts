@@ -3,7 +3,7 @@
  * query and header parameters, body) and its success responses (status, headers, body).
  */
 import type { operations } from "../../../generated/openapi/users.v1.js";
-import type { CallContext } from "../users-client.js";
+import type { CallContext } from "../grpc-client.js";
 
 export type OperationId = keyof operations;
 
