@@ -181,6 +181,9 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
             sessionTimeout: options.sessionTimeoutMs ?? 6_000,
             heartbeatInterval: 1_000,
             rebalanceTimeout: 10_000,
+            // A fetch with nothing to return waits this long: short, so a resumed partition or a new message is
+            // seen quickly (the broker's default of 5 s would add up to that much latency to each).
+            maxWaitTimeInMs: 250,
             retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
           });
           consumer = member;
