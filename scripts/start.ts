@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole platform on one machine, on embedded defaults unless the
- * environment names real backends (MONGO_URL, REDIS_URL). Starts the users service, then
- * the gateway pointed at it, waits until both are ready, prints where to reach them, and
- * stops both on Ctrl-C.
+ * environment names real backends (MONGO_URL, REDIS_URL, KAFKA_BROKERS). Starts the users service
+ * (which, without KAFKA_BROKERS, hosts the audit service on an in-process event bus; with it, the
+ * audit service runs as its own process), then the gateway pointed at them, waits until all are
+ * ready, prints where to reach them, and stops them on Ctrl-C.
  */
 import { type ServiceProcess, startService } from "./lib/processes.js";
 
@@ -17,19 +18,25 @@ const fail = async (error: Error): Promise<never> => {
   process.exit(1);
 };
 
+const kafka = Boolean(process.env.KAFKA_BROKERS?.trim());
 const users = await startService("services/users/main.ts", env, "users service ready").catch(fail);
 started.push(users);
+const audit = kafka ? await startService("services/audit/main.ts", env, "audit service ready").catch(fail) : undefined;
+if (audit) started.push(audit);
+const auditAddr = `127.0.0.1:${(audit ?? users).ready.grpcPort}`;
 const gateway = await startService(
   "services/gateway/main.ts",
-  { ...env, USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}` },
+  { ...env, USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`, AUDIT_ADDR: auditAddr },
   "gateway ready",
 ).catch(fail);
 started.push(gateway);
 
 const http = `http://127.0.0.1:${gateway.ready.port}`;
-const embedded = [!process.env.MONGO_URL && "store (in-memory)", !process.env.REDIS_URL && "cache (in-memory)"].filter(
-  Boolean,
-);
+const embedded = [
+  !process.env.MONGO_URL && "store and history (in-memory)",
+  !process.env.REDIS_URL && "cache (in-memory)",
+  !kafka && "event bus (in-process)",
+].filter(Boolean);
 console.log(`
 Charter is running.
 
@@ -39,7 +46,8 @@ Charter is running.
   health          ${http}/healthz, ${http}/readyz   metrics ${http}/metrics
   users gRPC      127.0.0.1:${users.ready.grpcPort}   (health + reflection on the same port)
   users metrics   http://127.0.0.1:${users.ready.metricsPort}/metrics
-${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL and REDIS_URL to use real servers.\n` : ""}
+  user history    ${http}/v1/users/{id}/history   (audit gRPC ${auditAddr}${audit ? "" : ", hosted by the users service"})${audit ? `\n  audit metrics   http://127.0.0.1:${audit.ready.metricsPort}/metrics` : ""}
+${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL, REDIS_URL and KAFKA_BROKERS to use real servers.\n` : ""}
 Press Ctrl-C to stop.`);
 
 let stopping = false;
@@ -49,19 +57,21 @@ const stop = async (): Promise<void> => {
   console.log("\nStopping…");
   const gatewayCode = await gateway.stop();
   const usersCode = await users.stop();
-  process.exit(gatewayCode || usersCode || 0);
+  const auditCode = (await audit?.stop()) ?? 0;
+  process.exit(gatewayCode || usersCode || auditCode || 0);
 };
 process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
 for (const [name, service] of [
   ["users service", users],
   ["gateway", gateway],
+  ...(audit ? ([["audit service", audit]] as const) : []),
 ] as const) {
   void service.exited.then(async (code) => {
     if (stopping) return;
     console.error(`${name} exited unexpectedly (${code}):\n${service.output.slice(-20).join("\n")}`);
     stopping = true;
-    for (const other of [gateway, users]) if (other !== service) await other.stop();
+    for (const other of [gateway, users, ...(audit ? [audit] : [])]) if (other !== service) await other.stop();
     process.exit(1);
   });
 }

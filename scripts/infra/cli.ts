@@ -1,19 +1,23 @@
 /**
- * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus and mongo-java-server (CI warm-up).
- * `tsx scripts/infra/cli.ts start redis|etcd|mongo`: runs one on a free port, prints its URL, stops on Ctrl-C.
+ * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server and Kafka (CI warm-up).
+ * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka`: runs one on free ports, prints its URL (Kafka: the
+ * bootstrap host:port for KAFKA_BROKERS), stops on Ctrl-C.
  */
 import {
   ensureEtcd,
+  ensureKafka,
   ensureMongo,
   ensurePrometheus,
   ensureRedis,
+  KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
   startEtcd,
+  startKafka,
   startMongo,
   startRedis,
 } from "./index.js";
 
-const starters = { redis: startRedis, etcd: startEtcd, mongo: startMongo } as const;
+const starters = { redis: startRedis, etcd: startEtcd, mongo: startMongo, kafka: startKafka } as const;
 const [command, name] = process.argv.slice(2);
 
 if (command === "ensure") {
@@ -24,6 +28,8 @@ if (command === "ensure") {
   console.log(`prometheus: ${prometheus}, promtool: ${promtool}`);
   const { java, classpath } = await ensureMongo();
   console.log(`mongo-java-server ${MONGO_JAVA_SERVER_VERSION}: ${java} -cp ${classpath}`);
+  const kafka = await ensureKafka();
+  console.log(`kafka ${KAFKA_VERSION}: ${kafka.java} -cp ${kafka.classpath}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);
@@ -35,6 +41,6 @@ if (command === "ensure") {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 } else {
-  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo");
+  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka");
   process.exit(2);
 }
