@@ -12,7 +12,8 @@
  *   (f) as (b) with OTEL_SDK_DISABLED=true and GATEWAY_METRICS=off: what tracing and request metrics cost
  *   (g) as (b) with every span exported over OTLP/HTTP (protobuf) to a receiver in this process that drops them
  *
- * Then the ratios (b)/(a), (b)/(d), (e)/(b), (b)/(f) and (g)/(f). Numbers are printed, never judged: there is no threshold.
+ * Then the ratios (b)/(a), (b)/(d), (e)/(b), (b)/(f) and (g)/(f), and the events rows of scripts/bench-events.ts:
+ * (h) write → history on the in-process bus, (i) the same on Apache Kafka (BENCH_EVENTS creates, default 2000). Numbers are printed, never judged: there is no threshold.
  * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -21,6 +22,7 @@ import type { AddressInfo } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { measureEvents } from "./bench-events.js";
 import { freePorts, startEtcd, startMongo } from "./infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
 import { startPlatform } from "./lib/start-platform.js";
@@ -318,6 +320,12 @@ async function main(): Promise<void> {
     console.log(
       `\nrequests/s ratios: (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (e)/(b) = ${ratio(e, b)}, ` +
         `(b)/(f) telemetry on/off = ${ratio(b, f)}, (g)/(f) exported/off = ${ratio(g, f)}`,
+    );
+    const events = await measureEvents(setting("BENCH_EVENTS", 2_000));
+    console.log(
+      `\n| events | count | events/s | relay lag p99 | write → history p99 |\n|---|---|---|---|---|\n${events
+        .map((r) => `| ${r.label} | ${r.events} | ${fixed(r.eventsPerS, 0)} | ${r.relayLagP99} | ${r.endToEndLagP99} |`)
+        .join("\n")}`,
     );
     const failed = rows.filter((row) => row.errors > 0);
     if (failed.length > 0) {

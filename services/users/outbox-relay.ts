@@ -102,18 +102,11 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       published.inc({ type: event.type });
       lag.observe(Math.max(0, now - Date.parse(event.occurredAt)) / 1000);
     }
-    await Promise.all(
-      claims.map((claim) =>
-        opts.store
-          .markSent(
-            claim.userId,
-            claim.events.map((event) => event.eventId),
-            opts.owner,
-          )
-          // Not marked: the claim expires and the events go out again (as duplicates with the same ids).
-          .catch((error: unknown) => log.warn({ err: error, userId: claim.userId }, "could not mark events sent")),
-      ),
-    );
+    const sent = claims.map((claim) => ({ userId: claim.userId, eventIds: claim.events.map((e) => e.eventId) }));
+    await opts.store
+      .markAllSent(sent, opts.owner)
+      // Not marked: the claims expire and the events go out again (as duplicates with the same ids).
+      .catch((error: unknown) => log.warn({ err: error, users: sent.length }, "could not mark events sent"));
   }
 
   async function run(): Promise<void> {

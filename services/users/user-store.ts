@@ -99,6 +99,11 @@ export interface UserStore {
    * claim stay pending. A tombstone whose outbox is then empty is removed.
    */
   markSent(userId: string, eventIds: readonly string[], owner: string): Promise<void>;
+  /** markSent for several users at once (one round trip where the store can). */
+  markAllSent(
+    sent: readonly { readonly userId: string; readonly eventIds: readonly string[] }[],
+    owner: string,
+  ): Promise<void>;
   /** Ends `owner`'s claim without marking anything (the events are sent again later). */
   releaseClaim(userId: string, owner: string): Promise<void>;
   /** How many events wait in outboxes. */

@@ -64,6 +64,15 @@ export function createMemoryUserStore(): UserStore {
   const copy = (event: OutboxEvent): OutboxEvent => structuredClone(event);
   const ownedBy = (entry: Entry | undefined, owner: string): entry is Entry => entry?.claim?.owner === owner;
 
+  const markOne = (userId: string, eventIds: readonly string[], owner: string): void => {
+    const entry = entries.get(userId);
+    if (!ownedBy(entry, owner)) return;
+    const sent = new Set(eventIds);
+    entry.outbox = entry.outbox.filter((event) => !sent.has(event.eventId));
+    delete entry.claim;
+    if (entry.deleted && entry.outbox.length === 0) entries.delete(userId);
+  };
+
   return {
     async get(id) {
       const user = live(id);
@@ -144,12 +153,10 @@ export function createMemoryUserStore(): UserStore {
       return claims;
     },
     async markSent(userId, eventIds, owner) {
-      const entry = entries.get(userId);
-      if (!ownedBy(entry, owner)) return;
-      const sent = new Set(eventIds);
-      entry.outbox = entry.outbox.filter((event) => !sent.has(event.eventId));
-      delete entry.claim;
-      if (entry.deleted && entry.outbox.length === 0) entries.delete(userId);
+      markOne(userId, eventIds, owner);
+    },
+    async markAllSent(sent, owner) {
+      for (const { userId, eventIds } of sent) markOne(userId, eventIds, owner);
     },
     async releaseClaim(userId, owner) {
       const entry = entries.get(userId);

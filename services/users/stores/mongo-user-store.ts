@@ -1,4 +1,4 @@
-import { type Collection, Long, MongoServerError } from "mongodb";
+import { type Collection, type Filter, Long, MongoServerError } from "mongodb";
 import { connectMongo, DUPLICATE_KEY } from "../../../platform/mongo.js";
 import { applyChanges, emailKey, emailTaken, type User } from "../user.js";
 import {
@@ -131,6 +131,22 @@ export async function createMongoUserStore(opts: {
     }
     return { user: toUser(doc), fingerprint: doc.requestFingerprint ?? "" };
   };
+  /**
+   * Three round trips whatever the batch: remove the sent events and end the claims (only where `owner` holds
+   * them; event ids name their user, so one $pull of all of them is each user's own), unset `pending` where the
+   * outbox is now empty (an event recorded meanwhile keeps it), remove the tombstones whose outbox is empty.
+   */
+  const markAllSent = async (sent: readonly { userId: string; eventIds: readonly string[] }[], owner: string) => {
+    if (sent.length === 0) return;
+    const ids = sent.map((s) => longId(s.userId));
+    const eventIds = sent.flatMap((s) => s.eventIds);
+    await users.updateMany(
+      { _id: { $in: ids }, "claim.owner": owner },
+      { $pull: { outbox: { eventId: { $in: eventIds } } }, $unset: { claim: "" } },
+    );
+    await users.updateMany({ _id: { $in: ids }, pending: true, outbox: { $size: 0 } }, { $unset: { pending: "" } });
+    await users.deleteMany({ _id: { $in: ids }, deleted: true, outbox: { $size: 0 } });
+  };
   const outcome = (found: KeyedUser, fingerprint: string): InsertResult =>
     found.fingerprint === fingerprint ? { kind: "replayed", user: found.user } : { kind: "key-reused" };
 
@@ -238,30 +254,33 @@ export async function createMongoUserStore(opts: {
       throw new Error(`user ${id} kept changing during ${MAX_DELETE_ATTEMPTS} delete attempts`);
     },
     async claimOutbox(owner, limit, leaseMs) {
-      const claims: OutboxClaim[] = [];
-      while (claims.length < limit) {
-        const now = Date.now();
-        const doc = await users.findOneAndUpdate(
-          { pending: true, $or: [{ claim: { $exists: false } }, { "claim.until": { $lt: now } }] },
-          { $set: { claim: { owner, until: now + leaseMs } } },
-          { returnDocument: "after", sort: { _id: 1 } },
-        );
-        if (!doc) break;
-        claims.push({ userId: String(doc._id), events: (doc.outbox ?? []).map(fromStoredEvent) });
-      }
-      return claims;
+      // Three round trips whatever the batch: find candidates, claim those still claimable in one conditional
+      // update, read back exactly the ones this claim (owner and expiry) holds.
+      const now = Date.now();
+      const claimable: Filter<UserDocument> = {
+        pending: true,
+        $or: [{ claim: { $exists: false } }, { "claim.until": { $lt: now } }],
+      };
+      const candidates = await users
+        .find(claimable, { projection: { _id: 1 } })
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray();
+      if (candidates.length === 0) return [];
+      const claim = { owner, until: now + leaseMs };
+      await users.updateMany({ _id: { $in: candidates.map((c) => c._id) }, ...claimable }, { $set: { claim } });
+      const held = await users
+        .find({ _id: { $in: candidates.map((c) => c._id) }, "claim.owner": owner, "claim.until": claim.until })
+        .sort({ _id: 1 })
+        .toArray();
+      return held.map(
+        (doc): OutboxClaim => ({ userId: String(doc._id), events: (doc.outbox ?? []).map(fromStoredEvent) }),
+      );
     },
     async markSent(userId, eventIds, owner) {
-      const _id = longId(userId);
-      const done = await users.updateOne(
-        { _id, "claim.owner": owner },
-        { $pull: { outbox: { eventId: { $in: [...eventIds] } } }, $unset: { claim: "" } },
-      );
-      if (done.matchedCount === 0) return; // the claim was lost: another relay sends these again
-      // Conditional on an empty outbox, so an event recorded meanwhile keeps the user pending.
-      await users.updateOne({ _id, pending: true, outbox: { $size: 0 } }, { $unset: { pending: "" } });
-      await users.deleteOne({ _id, deleted: true, outbox: { $size: 0 } });
+      await markAllSent([{ userId, eventIds }], owner);
     },
+    markAllSent: (sent, owner) => markAllSent(sent, owner),
     async releaseClaim(userId, owner) {
       await users.updateOne({ _id: longId(userId), "claim.owner": owner }, { $unset: { claim: "" } });
     },

@@ -308,7 +308,8 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
         const updated = await own.store.update(user.id, 1, { name: "Ada King" }, T1);
         assert.ok(updated.ok);
         assert.equal((await own.store.delete(user.id, 2, T2)).ok, true);
-        const claims = await claimAll(`relay-${randomUUID()}`);
+        const first = `relay-${randomUUID()}`;
+        const claims = await claimAll(first);
         assert.deepEqual(eventsOf(claims, user.id), [
           { eventId: `${user.id}-1`, type: "CREATED", userId: user.id, version: 1, occurredAt: T0, user },
           {
@@ -321,6 +322,20 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
           },
           { eventId: `${user.id}-3`, type: "DELETED", userId: user.id, version: 3, occurredAt: T2 },
         ]);
+        // Marked in one call with another claimed user's: both outboxes are empty, the tombstone is gone.
+        await own.store.releaseClaim(user.id, first);
+        const other = makeUser();
+        await own.store.insert(other);
+        const owner = `relay-${randomUUID()}`;
+        const held = await claimAll(owner);
+        assert.equal(eventsOf(held, user.id).length, 3);
+        await own.store.markAllSent(
+          held.map((c) => ({ userId: c.userId, eventIds: c.events.map((e) => e.eventId) })),
+          owner,
+        );
+        const after = await claimAll(`relay-${randomUUID()}`);
+        assert.deepEqual([eventsOf(after, user.id), eventsOf(after, other.id)], [[], []]);
+        assert.equal(await own.store.get(other.id).then((u) => u?.version), 1);
       });
 
       test("a deleted user is a tombstone: invisible, its email free at once, gone once its events are sent", async () => {
