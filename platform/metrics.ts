@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 /** A Prometheus registry with the process metrics and the service's name as a default label. */
 export function createMetricsRegistry(service: string): Registry {
@@ -33,5 +33,38 @@ export async function serveMetrics(
   return {
     port: (server.address() as AddressInfo).port,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * `charter_<service>_rpc_total{method,code}` and `charter_<service>_rpc_duration_seconds{method,code}` in `registry`,
+ * each method's OK series present from the start; the returned hook records one call.
+ */
+export function rpcMetrics<Rpc extends string>(
+  registry: Registry,
+  service: string,
+  methods: readonly Rpc[],
+): (method: Rpc, code: string, seconds: number) => void {
+  const title = service.charAt(0).toUpperCase() + service.slice(1);
+  const calls = new Counter({
+    name: `charter_${service}_rpc_total`,
+    help: `${title} gRPC calls by method and outcome: OK or the gRPC status code name.`,
+    labelNames: ["method", "code"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: `charter_${service}_rpc_duration_seconds`,
+    help: `${title} gRPC call duration by method and outcome: OK or the gRPC status code name.`,
+    labelNames: ["method", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  for (const method of methods) {
+    calls.inc({ method, code: "OK" }, 0);
+    duration.zero({ method, code: "OK" });
+  }
+  return (method, code, seconds) => {
+    calls.inc({ method, code });
+    duration.observe({ method, code }, seconds);
   };
 }

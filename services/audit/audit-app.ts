@@ -3,12 +3,12 @@
  * events, the AuditService over gRPC (with health and reflection), and metrics. serve.ts runs it as a process;
  * the users process hosts it on the in-process bus when no Kafka broker is configured; tests run it on port 0.
  */
-import { Counter, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
 import type { EventBus } from "../../platform/events/bus.js";
 import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
-import { createMetricsRegistry, serveMetrics } from "../../platform/metrics.js";
+import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
 import type { AuditConfig } from "./audit-config.js";
 import { createAuditConsumer } from "./audit-consumer.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "./audit-grpc.js";
@@ -45,20 +45,7 @@ export async function createAuditParts(
   const store = config.mongoUrl
     ? await createMongoHistoryStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
     : createMemoryHistoryStore();
-  const rpcs = new Counter({
-    name: "charter_audit_rpc_total",
-    help: "Audit gRPC calls by method and outcome: OK or the gRPC status code name.",
-    labelNames: ["method", "code"] as const,
-    registers: [registry],
-  });
-  for (const method of AUDIT_RPCS) rpcs.inc({ method, code: "OK" }, 0);
-  const rpcDuration = new Histogram({
-    name: "charter_audit_rpc_duration_seconds",
-    help: "Audit gRPC call duration by method and outcome.",
-    labelNames: ["method", "code"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
+  const onRpc = rpcMetrics(registry, "audit", AUDIT_RPCS);
   const consumer = createAuditConsumer({
     bus: deps.bus,
     store,
@@ -72,12 +59,7 @@ export async function createAuditParts(
   return {
     binding: {
       definition: AuditServiceService,
-      implementation: createAuditGrpcHandlers(store, logger, {
-        onRpc: (method, code, seconds) => {
-          rpcs.inc({ method, code });
-          rpcDuration.observe({ method, code }, seconds);
-        },
-      }),
+      implementation: createAuditGrpcHandlers(store, logger, { onRpc }),
     },
     reflect: "charter/audit/v1/audit.proto",
     store,

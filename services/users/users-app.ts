@@ -8,7 +8,7 @@ import { UsersServiceService } from "../../generated/proto/charter/users/v1/user
 import type { EventProducer } from "../../platform/events/bus.js";
 import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
-import { createMetricsRegistry, serveMetrics } from "../../platform/metrics.js";
+import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
 import { createEtcdRegistrar, type EtcdRegistrar } from "../../platform/registry/etcd-registrar.js";
 import {
@@ -138,21 +138,7 @@ export async function startUsers(
     },
   });
 
-  const rpcs = new Counter({
-    name: "charter_users_rpc_total",
-    help: "Users gRPC calls by method and outcome: OK or the gRPC status code name.",
-    labelNames: ["method", "code"] as const,
-    registers: [registry],
-  });
-  for (const method of USERS_RPCS) rpcs.inc({ method, code: "OK" }, 0);
-  const rpcDuration = new Histogram({
-    name: "charter_users_rpc_duration_seconds",
-    help: "Users gRPC call duration by method and outcome: OK or the gRPC status code name.",
-    labelNames: ["method", "code"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
-  for (const method of USERS_RPCS) rpcDuration.zero({ method, code: "OK" });
+  const onRpc = rpcMetrics(registry, "users", USERS_RPCS);
 
   // Worker id: USERS_WORKER_ID when set; else leased from etcd in cluster mode (creates are refused until it is
   // held, and whenever it goes unconfirmed); else 0.
@@ -216,12 +202,7 @@ export async function startUsers(
     services: [
       {
         definition: UsersServiceService,
-        implementation: createUsersGrpcHandlers(service, logger, {
-          onRpc: (method, code, seconds) => {
-            rpcs.inc({ method, code });
-            rpcDuration.observe({ method, code }, seconds);
-          },
-        }),
+        implementation: createUsersGrpcHandlers(service, logger, { onRpc }),
       },
       ...(hosted ? [hosted.binding] : []),
     ],
