@@ -41,23 +41,30 @@ export interface MockedService {
   readonly definitionsFile: string;
 }
 
-const definitionsFile = (name: string) => fileURLToPath(new URL(`./grpc/${name}`, import.meta.url));
+/** A service of contracts/proto with its generated module, answering as mocks/grpc/<file> says. */
+const mocked = (proto: string, name: string, definition: object, codecs: object, file: string): MockedService => ({
+  proto,
+  name,
+  definition: definition as ServiceDefinition,
+  codecs: codecs as Record<string, unknown>,
+  definitionsFile: fileURLToPath(new URL(`./grpc/${file}`, import.meta.url)),
+});
 
-export const USERS_MOCK: MockedService = {
-  proto: "charter/users/v1/users.proto",
-  name: "charter.users.v1.UsersService",
-  definition: usersMessages.UsersServiceService as unknown as ServiceDefinition,
-  codecs: usersMessages,
-  definitionsFile: definitionsFile("users-service.yaml"),
-};
+export const USERS_MOCK = mocked(
+  "charter/users/v1/users.proto",
+  "charter.users.v1.UsersService",
+  usersMessages.UsersServiceService,
+  usersMessages,
+  "users-service.yaml",
+);
 
-export const AUDIT_MOCK: MockedService = {
-  proto: "charter/audit/v1/audit.proto",
-  name: "charter.audit.v1.AuditService",
-  definition: auditMessages.AuditServiceService as unknown as ServiceDefinition,
-  codecs: auditMessages,
-  definitionsFile: definitionsFile("audit-service.yaml"),
-};
+export const AUDIT_MOCK = mocked(
+  "charter/audit/v1/audit.proto",
+  "charter.audit.v1.AuditService",
+  auditMessages.AuditServiceService,
+  auditMessages,
+  "audit-service.yaml",
+);
 
 /** Every service the mock serves. */
 export const MOCKED_SERVICES: readonly MockedService[] = [USERS_MOCK, AUDIT_MOCK];

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
+import type { components } from "../generated/openapi/users.v1.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import {
   type ContractServiceClient,
@@ -20,15 +21,7 @@ import {
 } from "./support/contract-client.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
-// The example user as the contract states it, read here from the document itself.
-interface ExampleEvent {
-  eventId: string;
-  type: string;
-  userId: string;
-  user?: Record<string, string>;
-  version: string;
-  occurredAt: string;
-}
+type ExampleEvent = components["schemas"]["UserEvent"];
 /** A UserEvent as the gRPC mock answers it (proto-loader: longs and enums as strings, unset messages null). */
 interface GrpcEvent {
   eventId: string;
@@ -38,6 +31,8 @@ interface GrpcEvent {
   version: string;
   occurredAt: ContractUser["createTime"];
 }
+
+// The example user and the example history as the contract states them, read here from the document itself.
 const contract = parse(readFileSync(new URL("../contracts/openapi/users.v1.yaml", import.meta.url), "utf8")) as {
   components: { examples: { AdaUser: { value: Record<string, string> } } };
   paths: Record<
@@ -53,7 +48,6 @@ const contract = parse(readFileSync(new URL("../contracts/openapi/users.v1.yaml"
   >;
 };
 const ada = contract.components.examples.AdaUser.value;
-// The history example, as the contract states it.
 const historyExample =
   contract.paths["/v1/users/{id}/history"]?.get.responses["200"]?.content["application/json"]?.examples
     .createdThenDeleted?.value.events;

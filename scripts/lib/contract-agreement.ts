@@ -137,7 +137,7 @@ const TIMESTAMP = ".google.protobuf.Timestamp";
 const shortName = (fullName: string): string => fullName.slice(fullName.lastIndexOf(".") + 1);
 
 /** The prefix buf's ENUM_VALUE_PREFIX rule gives an enum's values: USER_EVENT_TYPE_ for UserEventType. */
-export const enumValuePrefix = (enumName: string): string =>
+const enumValuePrefix = (enumName: string): string =>
   `${shortName(enumName)
     .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
     .toUpperCase()}_`;

@@ -1,4 +1,4 @@
-import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { parseEndpoints } from "../../platform/registry/etcd-client.js";
 
 /** The target the gateway dials when it discovers users instances in etcd (ETCD_ENDPOINTS set, USERS_ADDR not). */
@@ -86,7 +86,7 @@ function etcdEndpoints(env: Env): string[] {
 export const AUDIT_DEFAULT_ADDR = "127.0.0.1:50061";
 
 /** A gRPC target variable: host:port or a target URI; an etcd:/// target needs ETCD_ENDPOINTS. */
-function grpcTarget(e: ReturnType<typeof envReader>, name: string, fallback: string, etcd: readonly string[]): string {
+function grpcTarget(e: EnvReader, name: string, fallback: string, etcd: readonly string[]): string {
   const target = e.string(name, fallback);
   if (!/^[^\s:/]+:\d{1,5}$/.test(target) && !/^[a-z][a-z0-9+.-]*:\/\/?\S+$/.test(target)) {
     throw new ConfigError(`${name} must be host:port or a gRPC target URI, got ${JSON.stringify(target)}`);

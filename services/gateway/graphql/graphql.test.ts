@@ -62,7 +62,7 @@ async function rpcCalls(metricsPort: number, method: string): Promise<number> {
     .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
 }
 
-/** History is tested with the audit service in test/events-*.test.ts; here nothing listens at its address. */
+/** History is tested with the audit service in test/gateway-history.test.ts; here nothing listens at its address. */
 const audit = createAuditClient({ target: "127.0.0.1:9", deadlineMs: 200 });
 
 const USER_FIELDS = "id name email etag createTime updateTime";

@@ -10,7 +10,7 @@ import type { UserEvent as UserEventMessage } from "../../../generated/proto/cha
 import type { User as UserMessage } from "../../../generated/proto/charter/users/v1/users.js";
 import { AppError, invalidArgument, isAppError } from "../../../platform/errors.js";
 import type { AuditClient } from "../audit-client.js";
-import { eventKindOf } from "../rest/history-handlers.js";
+import { toRestEvent } from "../rest/history-handlers.js";
 import type { CallContext, UsersClient } from "../users-client.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "./cursor.js";
 
@@ -42,17 +42,10 @@ export function toGraphqlUser(message: UserMessage | undefined): User {
   };
 }
 
-/** An audit-service event as the GraphQL UserEvent. */
+/** An audit-service event as the GraphQL UserEvent: the REST one, with null for a DELETED event's user. */
 export function toGraphqlEvent(event: UserEventMessage): UserEvent {
-  if (!event.occurredAt) throw new Error("the audit service returned an event without its time");
-  return {
-    eventId: event.eventId,
-    type: eventKindOf(event.type) as UserEvent["type"],
-    userId: event.userId,
-    user: event.user ? toGraphqlUser(event.user) : null,
-    version: event.version,
-    occurredAt: event.occurredAt,
-  };
+  const { user, ...fields } = toRestEvent(event);
+  return { ...fields, user: user ?? null };
 }
 
 /**
