@@ -1,7 +1,7 @@
 /**
  * The users service's composition root (main.ts imports it once tracing has started). With KAFKA_BROKERS the
  * outbox relay publishes to Kafka and the audit service runs as its own process (services/audit/main.ts);
- * without, events go on an in-process bus and this process hosts the audit service too, on its own gRPC port (the
+ * without, events go on an in-process bus and this process hosts the audit service too, on the users gRPC port (the
  * gateway's AUDIT_ADDR defaults to USERS_ADDR), so that events and history work with nothing installed.
  */
 
