@@ -22,10 +22,13 @@ const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
 /** The audit service's configuration from the environment; throws ConfigError naming a bad variable. */
 export function loadAuditConfig(env: Readonly<Record<string, string | undefined>> = process.env): AuditConfig {
   const e = envReader(env);
-  const groupId = e.string("AUDIT_GROUP_ID", "charter-audit");
-  if (!SEGMENT.test(groupId)) throw new ConfigError(`AUDIT_GROUP_ID must be 1 to 128 of [A-Za-z0-9._-]`);
-  const instanceId = e.string("AUDIT_INSTANCE_ID", `audit-${process.pid}`);
-  if (!SEGMENT.test(instanceId)) throw new ConfigError(`AUDIT_INSTANCE_ID must be 1 to 128 of [A-Za-z0-9._-]`);
+  const segment = (name: string, fallback: string): string => {
+    const value = e.string(name, fallback);
+    if (SEGMENT.test(value)) return value;
+    throw new ConfigError(`${name} must be 1 to 128 of [A-Za-z0-9._-], got ${JSON.stringify(value)}`);
+  };
+  const groupId = segment("AUDIT_GROUP_ID", "charter-audit");
+  const instanceId = segment("AUDIT_INSTANCE_ID", `audit-${process.pid}`);
   return {
     host: e.string("AUDIT_HOST", "0.0.0.0"),
     grpcPort: e.port("AUDIT_GRPC_PORT", 50061),

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { type Counter, Registry } from "prom-client";
 import {
   AuditServiceClient,
   type ListUserHistoryRequest,
@@ -20,13 +21,15 @@ import {
   USER_EVENTS_DLQ_TOPIC,
   USER_EVENTS_TOPIC,
 } from "../../platform/events/bus.js";
-import { createMemoryBus } from "../../platform/events/memory-bus.js";
+import { createMemoryBus, partitionOf } from "../../platform/events/memory-bus.js";
 import { createLogger } from "../../platform/logging.js";
 import { type RunningServer, startMongo } from "../../scripts/infra/index.js";
 import { metricValue, waitFor } from "../../scripts/lib/processes.js";
-import { type RunningAudit, startAudit } from "./audit-app.js";
+import { statusDetails, usersClient } from "../../test/support/contract-client.js";
+import { AUDIT_SERVICE_NAME, type RunningAudit, startAudit } from "./audit-app.js";
 import { loadAuditConfig } from "./audit-config.js";
 import { createAuditConsumer } from "./audit-consumer.js";
+import type { HistoryStore } from "./history.js";
 import { createMemoryHistoryStore } from "./stores/memory-history-store.js";
 import { decodeUserEvent } from "./user-event-codec.js";
 
@@ -91,16 +94,37 @@ function history(port: number, request: Partial<ListUserHistoryRequest>): Promis
   });
 }
 
-/** Every message on the dead-letter topic, read by a group of its own. */
-async function deadLetters(bus: EventBus): Promise<IncomingMessage[]> {
+/**
+ * The messages with `key` on the dead-letter topic, read by a group of its own up to a marker sent now with the same
+ * key (so to the same partition, after them). Call it once the audit consumer has handled every message of interest
+ * — e.g. a later message of the same partition is recorded — as it dead-letters before it goes on.
+ */
+async function deadLettersOf(bus: EventBus, key: string): Promise<IncomingMessage[]> {
+  const marker = randomUUID();
+  const producer = bus.producer();
+  await producer.send(USER_EVENTS_DLQ_TOPIC, [{ key, value: "", headers: { test_marker: marker } }]);
+  await producer.close();
   const seen: IncomingMessage[] = [];
+  let reachedMarker = false;
   const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: USER_EVENTS_DLQ_TOPIC });
   await reader.start(async (m) => {
-    seen.push(m);
+    if (m.headers.test_marker === marker) reachedMarker = true;
+    else if (!reachedMarker && m.key === key) seen.push(m);
   });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor("the dead-letter topic read up to the marker", () => (reachedMarker ? true : undefined));
   await reader.stop();
   return seen;
+}
+
+type Outcome = "recorded" | "duplicate" | "dead_lettered" | "retried";
+
+/** charter_audit_events_consumed_total of one registry, by outcome. */
+async function outcomes(registry: Registry): Promise<Record<Outcome, number>> {
+  const counter = registry.getSingleMetric("charter_audit_events_consumed_total") as Counter | undefined;
+  assert.ok(counter, "charter_audit_events_consumed_total is registered");
+  const counts: Record<Outcome, number> = { recorded: 0, duplicate: 0, dead_lettered: 0, retried: 0 };
+  for (const { labels, value } of (await counter.get()).values) counts[labels.outcome as Outcome] = value;
+  return counts;
 }
 
 describe("decoding a message against the UserEvent contract", () => {
@@ -116,6 +140,12 @@ describe("decoding a message against the UserEvent contract", () => {
       assert.equal(decoded.entry.version, 3);
       assert.equal(decoded.entry.eventId, "42-3");
     }
+    // int64 may come as a JSON number; unknown fields (a newer producer) are ignored; no key or ce_id is fine.
+    const json = { ...(UserEvent.toJSON(event("42", 7)) as Record<string, unknown>), version: 7, addedLater: "x" };
+    const decoded = decodeUserEvent(incoming(JSON.stringify(json)));
+    assert.ok(decoded.ok, JSON.stringify(decoded));
+    assert.equal(decoded.entry.version, 7);
+    assert.equal(decoded.entry.userId, "42");
   });
 
   test("what is not a UserEvent is refused with a reason", () => {
@@ -128,6 +158,16 @@ describe("decoding a message against the UserEvent contract", () => {
       ["numeric id", incoming(JSON.stringify({ ...good, userId: 42 }))],
       ["version 0", incoming(JSON.stringify({ ...good, version: "0" }))],
       ["bad time", incoming(JSON.stringify({ ...good, occurredAt: "yesterday" }))],
+      ["30 February", incoming(JSON.stringify({ ...good, occurredAt: "2026-02-30T00:00:00Z" }))],
+      ["24:00", incoming(JSON.stringify({ ...good, occurredAt: "2026-01-01T24:00:00Z" }))],
+      ["no occurredAt", incoming(JSON.stringify({ ...good, occurredAt: undefined }))],
+      ["version as a boolean", incoming(JSON.stringify({ ...good, version: true }))],
+      ["fractional version", incoming(JSON.stringify({ ...good, version: 1.5 }))],
+      ["eventId too long", incoming(JSON.stringify({ ...good, eventId: "e".repeat(65) }))],
+      ["userId of 20 digits", incoming(JSON.stringify({ ...good, userId: "1".repeat(20) }))],
+      ["user without email", incoming(JSON.stringify({ ...good, user: { ...(good.user as object), email: "" } }))],
+      ["no value (a tombstone)", { ...incoming(""), value: undefined }],
+      ["JSON null", incoming("null")],
       ["UPDATED without user", incoming(JSON.stringify({ ...good, user: undefined }))],
       ["DELETED with a user", incoming(JSON.stringify({ ...good, type: "USER_EVENT_TYPE_DELETED" }))],
       ["another user's snapshot", incoming(JSON.stringify({ ...good, user: { ...(good.user as object), id: "7" } }))],
@@ -179,6 +219,11 @@ describe("the audit service on the in-process bus", () => {
         ? true
         : undefined,
     );
+    // One lag observation per recorded event (none for duplicates).
+    assert.equal(
+      await metricValue(audit.metricsPort, "charter_audit_event_lag_seconds_count"),
+      await metricValue(audit.metricsPort, "charter_audit_events_consumed_total", { outcome: "recorded" }),
+    );
     const first = await history(audit.grpcPort, { userId: user, pageSize: 2 });
     assert.equal(first.events.length, 2);
     assert.notEqual(first.nextPageToken, "");
@@ -193,69 +238,161 @@ describe("the audit service on the in-process bus", () => {
     await producer.close();
   });
 
-  test("a malformed message goes to the dead-letter topic with its reason, and its partition goes on", async () => {
+  test("malformed messages go to the dead-letter topic as they were, with a reason, and their partition goes on", async () => {
     const user = newUserId();
+    const good = UserEvent.toJSON(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)) as Record<string, unknown>;
+    const headers = { ce_id: `${user}-1`, ce_type: "charter.users.v1.UserEvent" };
+    const bad: [string, RegExp][] = [
+      ["{ this is not json", /not UTF-8 JSON/],
+      [JSON.stringify({ ...good, occurredAt: undefined }), /occurredAt/],
+      [JSON.stringify({ ...good, version: true }), /version/],
+    ];
+    const before = await metricValue(audit.metricsPort, "charter_audit_events_consumed_total", {
+      outcome: "dead_lettered",
+    });
     const producer = bus.producer();
+    // All with the user's key: one partition, the good event last.
     await producer.send(USER_EVENTS_TOPIC, [
-      { key: user, value: "{ this is not json", headers: { ce_id: "x" } },
-      message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
+      ...bad.map(([value]) => ({ key: user, value, headers })),
+      { key: user, value: JSON.stringify(good), headers },
     ]);
-    await waitFor("the good event after the bad one", async () =>
-      (await history(audit.grpcPort, { userId: user })).events.length === 1 ? true : undefined,
-    );
-    const letters = (await deadLetters(bus)).filter((m) => m.key === user);
-    assert.equal(letters.length, 1);
-    assert.equal(letters[0]?.value?.toString(), "{ this is not json");
-    assert.equal(letters[0]?.headers.dlq_reason, "the value is not UTF-8 JSON");
-    assert.equal(letters[0]?.headers.dlq_topic, USER_EVENTS_TOPIC);
-    assert.match(letters[0]?.headers.dlq_offset ?? "", /^\d+$/);
     await producer.close();
+    const recorded = await waitFor("the good event after the bad ones", async () => {
+      const page = await history(audit.grpcPort, { userId: user });
+      return page.events.length > 0 ? page : undefined;
+    });
+    assert.deepEqual(
+      recorded.events.map((e) => e.eventId),
+      [`${user}-1`],
+    );
+    const letters = await deadLettersOf(bus, user);
+    assert.equal(letters.length, bad.length);
+    const offsets: number[] = [];
+    for (const [i, letter] of letters.entries()) {
+      const [value, reason] = bad[i] as [string, RegExp];
+      assert.equal(letter.value?.toString(), value, "the value as it was sent");
+      assert.equal(letter.headers.ce_id, headers.ce_id, "the original headers are kept");
+      assert.equal(letter.headers.ce_type, headers.ce_type);
+      assert.match(letter.headers.dlq_reason ?? "", reason);
+      assert.equal(letter.headers.dlq_topic, USER_EVENTS_TOPIC);
+      assert.equal(letter.headers.dlq_partition, String(partitionOf(user, 6)));
+      assert.match(letter.headers.dlq_offset ?? "", /^\d+$/);
+      offsets.push(Number(letter.headers.dlq_offset));
+    }
+    assert.deepEqual(
+      offsets,
+      [...offsets].sort((a, b) => a - b),
+      "in the order of the partition",
+    );
+    assert.equal(
+      await metricValue(audit.metricsPort, "charter_audit_events_consumed_total", { outcome: "dead_lettered" }),
+      before + bad.length,
+    );
   });
 
-  test("bad requests are INVALID_ARGUMENT naming the field", async () => {
-    for (const [request, field] of [
-      [{ userId: "abc" }, "userId"],
-      [{ userId: "1", pageSize: 5000 }, "pageSize"],
-      [{ userId: "1", pageToken: "forged" }, "pageToken"],
+  test("bad requests are INVALID_ARGUMENT with every bad field in google.rpc.BadRequest", async () => {
+    for (const [request, fields] of [
+      [{ userId: "abc" }, ["user_id"]],
+      [{ userId: "" }, ["user_id"]],
+      [{ userId: "1".repeat(20) }, ["user_id"]],
+      [{ userId: "1", pageSize: 1001 }, ["page_size"]],
+      [{ userId: "1", pageSize: -1 }, ["page_size"]],
+      [{ userId: "1", pageToken: "forged" }, ["page_token"]],
+      [{ userId: "1", pageToken: Buffer.from("h1:0:x").toString("base64url") }, ["page_token"]],
+      [{ userId: "x", pageSize: 5000, pageToken: "forged" }, ["page_size", "page_token", "user_id"]],
     ] as const) {
       await assert.rejects(history(audit.grpcPort, request), (error: ServiceError) => {
-        assert.equal(error.code, 3);
-        assert.match(error.details, new RegExp(`^${field}: `), `${field} in ${error.details}`);
+        assert.equal(error.code, 3, JSON.stringify(request));
+        const status = statusDetails(error);
+        assert.deepEqual(status.fieldViolations.map((v) => v.field).sort(), [...fields], JSON.stringify(request));
+        assert.ok(status.fieldViolations.every((v) => v.description.length > 0));
         return true;
       });
+    }
+    // The bounds themselves are accepted.
+    assert.deepEqual((await history(audit.grpcPort, { userId: "1".repeat(19), pageSize: 1000 })).events, []);
+  });
+
+  test("health answers SERVING for the server and the service, and reflection lists AuditService", async () => {
+    // Health and reflection are the standard services, whatever else the server serves.
+    const probe = usersClient(`127.0.0.1:${audit.grpcPort}`);
+    try {
+      assert.equal(await probe.health(), "SERVING");
+      assert.equal(await probe.health(AUDIT_SERVICE_NAME), "SERVING");
+      assert.ok((await probe.listServices()).includes(AUDIT_SERVICE_NAME));
+    } finally {
+      probe.close();
     }
   });
 });
 
 describe("competing audit consumers", () => {
-  test("three members of one group record every event exactly once", async () => {
+  test("three members of one group share the partitions and record every event exactly once", async () => {
     const bus = createMemoryBus();
     await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
     const store = createMemoryHistoryStore();
-    const members = ["a", "b", "c"].map((id) =>
-      createAuditConsumer({ bus, store, groupId: "charter-audit", clientId: id, logger }),
+    const registries = ["a", "b", "c"].map(() => new Registry());
+    const members = ["a", "b", "c"].map((id, i) =>
+      createAuditConsumer({
+        bus,
+        store,
+        groupId: "charter-audit",
+        clientId: id,
+        logger,
+        metrics: registries[i] as Registry,
+      }),
     );
     for (const member of members) await member.start();
+    // Users on every partition, so that each member (two partitions each) has work.
+    const users: string[] = [];
+    const partitions = new Set<number>();
+    while (users.length < 30 || partitions.size < 6) {
+      const user = newUserId();
+      users.push(user);
+      partitions.add(partitionOf(user, 6));
+    }
     const producer = bus.producer();
-    const users = Array.from({ length: 30 }, newUserId);
-    for (let version = 1; version <= 10; version++) {
-      await producer.send(
-        USER_EVENTS_TOPIC,
-        users.map((u) => message(event(u, version))),
-      );
+    // Every event is sent twice, as a relay that resends after a crash would.
+    const sendVersions = async (from: number, to: number) => {
+      for (let version = from; version <= to; version++) {
+        const batch = users.map((u) => message(event(u, version)));
+        await producer.send(USER_EVENTS_TOPIC, [...batch, ...batch]);
+      }
+    };
+    const waitForVersions = async (count: number) => {
+      for (const u of users) {
+        const entries = await waitFor(`${u}'s ${count} events`, async () => {
+          const list = await store.list(u, 100);
+          return list.length >= count ? list : undefined;
+        });
+        assert.deepEqual(
+          entries.map((e) => e.version),
+          Array.from({ length: count }, (_, i) => i + 1),
+        );
+      }
+    };
+
+    await sendVersions(1, 5);
+    await waitForVersions(5);
+    for (const [i, registry] of registries.entries()) {
+      assert.ok((await outcomes(registry)).recorded > 0, `member ${i} recorded a share of the events`);
     }
-    await members[0]?.stop(); // its partitions move to the others mid-stream
+
+    await sendVersions(6, 10);
+    await members[0]?.stop(); // mid-stream: its partitions move to the others
     for (const u of users) await producer.send(USER_EVENTS_TOPIC, [message(event(u, 11))]);
-    for (const u of users) {
-      const entries = await waitFor(`${u}'s 11 events`, async () => {
-        const list = await store.list(u, 100);
-        return list.length >= 11 ? list : undefined;
-      });
-      assert.deepEqual(
-        entries.map((e) => e.version),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-      );
+    await waitForVersions(11);
+
+    // Version 11 of each user comes after all its earlier messages in its partition: everything is handled now.
+    const total = { recorded: 0, duplicate: 0, dead_lettered: 0, retried: 0 };
+    for (const registry of registries) {
+      const counts = await outcomes(registry);
+      for (const outcome of Object.keys(total) as Outcome[]) total[outcome] += counts[outcome];
     }
+    assert.equal(total.recorded, users.length * 11, "each event recorded by exactly one member, once");
+    assert.ok(total.duplicate >= users.length * 10, `every resent event seen as a duplicate (${total.duplicate})`);
+    assert.equal(total.dead_lettered, 0);
+    assert.equal(total.retried, 0);
     for (const member of members.slice(1)) await member.stop();
     await producer.close();
     await bus.close();
@@ -263,6 +400,63 @@ describe("competing audit consumers", () => {
 });
 
 describe("a history store that fails", () => {
+  test("a store failing N times: the message comes again N times, then is recorded once; the partition waits for it", async () => {
+    const bus = createMemoryBus();
+    await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
+    const memory = createMemoryHistoryStore();
+    const failures = 3;
+    let failing = failures;
+    const attempts: string[] = [];
+    // The real memory adapter, behind a port implementation that fails the first N records.
+    const store: HistoryStore = {
+      ...memory,
+      async record(entry) {
+        attempts.push(entry.eventId);
+        if (failing > 0) {
+          failing--;
+          throw new Error("the store is unavailable");
+        }
+        return memory.record(entry);
+      },
+    };
+    const registry = new Registry();
+    const consumer = createAuditConsumer({
+      bus,
+      store,
+      groupId: "charter-audit",
+      clientId: "a",
+      logger,
+      metrics: registry,
+      retryDelayMs: 10,
+    });
+    await consumer.start();
+    const producer = bus.producer();
+    try {
+      const user = newUserId();
+      await producer.send(USER_EVENTS_TOPIC, [
+        message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
+        message(event(user, 2)),
+      ]);
+      const entries = await waitFor("both events recorded", async () => {
+        const list = await memory.list(user, 10);
+        return list.length >= 2 ? list : undefined;
+      });
+      assert.deepEqual(
+        entries.map((e) => e.eventId),
+        [`${user}-1`, `${user}-2`],
+      );
+      assert.deepEqual(attempts, [...Array(failures + 1).fill(`${user}-1`), `${user}-2`], "nothing skipped ahead");
+      assert.deepEqual(await outcomes(registry), { recorded: 2, duplicate: 0, dead_lettered: 0, retried: failures });
+      assert.deepEqual(await deadLettersOf(bus, user), []);
+    } finally {
+      await producer.close();
+      await consumer.stop();
+      await bus.close();
+    }
+  });
+});
+
+describe("MongoDB going away under the audit service", () => {
   let mongo: RunningServer;
   before(async () => {
     mongo = await startMongo();

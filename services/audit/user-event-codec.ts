@@ -15,13 +15,37 @@ const rules = fieldRules["charter.users.v1.UserEvent"];
 const userRules = fieldRules["charter.users.v1.User"];
 const USER_ID = new RegExp(rules.userId.pattern);
 const TYPES = ["USER_EVENT_TYPE_CREATED", "USER_EVENT_TYPE_UPDATED", "USER_EVENT_TYPE_DELETED"] as const;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
 const MAX_VERSION = 2 ** 53 - 1;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
-const isTime = (value: unknown): value is string =>
-  typeof value === "string" && RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+
+/**
+ * An RFC 3339 date-time with every field in range: Date.parse alone takes 2026-02-30 (as 2 March) and 24:00.
+ * A leap second (:60) is refused, as proto3 JSON Timestamps cannot carry it.
+ */
+function isTime(value: unknown): value is string {
+  const match = typeof value === "string" ? RFC3339.exec(value) : null;
+  if (!match) return false;
+  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = match
+    .slice(1)
+    .map((group) => (group === undefined ? 0 : Number(group)));
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month, 0); // day 0 of the next month: the last day of this one
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= lastDay.getUTCDate() &&
+    (hour ?? 0) <= 23 &&
+    (minute ?? 0) <= 59 &&
+    (second ?? 0) <= 59 &&
+    (offsetHour ?? 0) <= 23 &&
+    (offsetMinute ?? 0) <= 59
+  );
+}
 
 /** int64 in proto3 JSON: a decimal string (or a number); here ≥ 1 and exact in a double. */
 function versionOf(value: unknown): number | undefined {

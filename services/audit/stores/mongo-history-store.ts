@@ -56,6 +56,7 @@ export async function createMongoHistoryStore(opts: {
       }
     },
     async list(userId, limit, after) {
+      if (limit <= 0) return []; // the driver reads a limit of 0 as "no limit"
       const filter =
         after === undefined
           ? { userId }
