@@ -17,7 +17,8 @@ export type MessageHeaders = Readonly<Record<string, string>>;
 
 export interface OutgoingMessage {
   readonly key: string;
-  readonly value: string;
+  /** Text is sent as UTF-8; bytes as they are (a dead-letter copy keeps the original value byte for byte). */
+  readonly value: string | Buffer;
   readonly headers?: MessageHeaders;
 }
 

@@ -161,7 +161,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
               partition,
               offset: String(log.length),
               key: message.key,
-              value: Buffer.from(message.value, "utf8"),
+              value:
+                typeof message.value === "string" ? Buffer.from(message.value, "utf8") : Buffer.from(message.value),
               headers: { ...message.headers },
             });
           }

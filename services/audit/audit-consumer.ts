@@ -59,7 +59,7 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
     await producer.send(USER_EVENTS_DLQ_TOPIC, [
       {
         key: message.key ?? "",
-        value: message.value?.toString("utf8") ?? "",
+        value: message.value ?? "",
         headers: {
           ...message.headers,
           dlq_reason: reason,

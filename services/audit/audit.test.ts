@@ -63,7 +63,7 @@ function event(userId: string, version: number, type = UserEventType.USER_EVENT_
   };
 }
 
-const message = (e: UserEvent): OutgoingMessage => ({
+const message = (e: UserEvent): OutgoingMessage & { value: string } => ({
   key: e.userId,
   value: JSON.stringify(UserEvent.toJSON(e)),
   headers: { ce_id: e.eventId, ce_specversion: "1.0", ce_type: "charter.users.v1.UserEvent" },
@@ -242,10 +242,11 @@ describe("the audit service on the in-process bus", () => {
     const user = newUserId();
     const good = UserEvent.toJSON(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)) as Record<string, unknown>;
     const headers = { ce_id: `${user}-1`, ce_type: "charter.users.v1.UserEvent" };
-    const bad: [string, RegExp][] = [
+    const bad: [string | Buffer, RegExp][] = [
       ["{ this is not json", /not UTF-8 JSON/],
       [JSON.stringify({ ...good, occurredAt: undefined }), /occurredAt/],
       [JSON.stringify({ ...good, version: true }), /version/],
+      [Buffer.from([0xff, 0xfe, 0x7b, 0x00]), /not UTF-8 JSON/],
     ];
     const before = await metricValue(audit.metricsPort, "charter_audit_events_consumed_total", {
       outcome: "dead_lettered",
@@ -269,8 +270,8 @@ describe("the audit service on the in-process bus", () => {
     assert.equal(letters.length, bad.length);
     const offsets: number[] = [];
     for (const [i, letter] of letters.entries()) {
-      const [value, reason] = bad[i] as [string, RegExp];
-      assert.equal(letter.value?.toString(), value, "the value as it was sent");
+      const [value, reason] = bad[i] as [string | Buffer, RegExp];
+      assert.deepEqual(letter.value, Buffer.from(value), "the value as it was sent, byte for byte");
       assert.equal(letter.headers.ce_id, headers.ce_id, "the original headers are kept");
       assert.equal(letter.headers.ce_type, headers.ce_type);
       assert.match(letter.headers.dlq_reason ?? "", reason);

@@ -29,7 +29,10 @@ export function buildUserEvent(event: OutboxEvent): UserEvent {
   };
 }
 
-export function toUserEventMessage(event: UserEvent): OutgoingMessage {
+/** A UserEvent as its Kafka message; the value is the proto3 JSON text. */
+export type UserEventMessage = OutgoingMessage & { readonly value: string };
+
+export function toUserEventMessage(event: UserEvent): UserEventMessage {
   return {
     key: event.userId,
     value: JSON.stringify(UserEvent.toJSON(event)),
