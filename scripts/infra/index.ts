@@ -187,6 +187,7 @@ function kafkaProperties(port: number, controllerPort: number, logDir: string): 
  */
 export async function startKafka(opts: ServerOptions = {}): Promise<RunningServer> {
   const { java, classpath, logConfig } = await ensureKafka();
+  // base64url may start with "-": passed as --cluster-id=<id>, never as a separate argument that looks like an option.
   const clusterId = randomBytes(16).toString("base64url");
   const jvm = [
     ...["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx768m", "-XX:-UsePerfData"],
@@ -202,7 +203,14 @@ export async function startKafka(opts: ServerOptions = {}): Promise<RunningServe
     args: ([port, controllerPort], dir) => {
       const properties = join(dir, "server.properties");
       writeFileSync(properties, kafkaProperties(port as number, controllerPort as number, join(dir, "log")));
-      const format = [java, ...jvm, "kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", clusterId];
+      const format = [
+        java,
+        ...jvm,
+        "kafka.tools.StorageTool",
+        "format",
+        "--ignore-formatted",
+        `--cluster-id=${clusterId}`,
+      ];
       const serve = [java, ...jvm, "kafka.Kafka", properties];
       return [
         "-c",
