@@ -7,6 +7,9 @@
  * events recorded meanwhile stay pending. A failed send releases the claims and backs off; the events stay in
  * the store, so writes go on while the broker is away and nothing is lost. A relay that dies mid-way leaves its
  * claims to expire, and its events are sent again — duplicates carry the same event id, and consumers skip them.
+ *
+ * Every send holds all of a user's unsent events from the oldest on, so the first copy of each event reaches the
+ * topic in version order whatever happens; a copy sent again can only follow its first.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { type EventProducer, USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
@@ -27,20 +30,30 @@ export interface OutboxRelayOptions {
   /** How long a claim holds before another relay may take the user's events. */
   readonly leaseMs: number;
   readonly metrics?: Registry;
+  /** The longest pause between attempts while the store or the producer fails (default 2 s). */
+  readonly maxBackoffMs?: number;
 }
 
 export interface OutboxRelay {
   start(): void;
   /** A write happened: look for pending events now rather than at the next poll. */
   wake(): void;
-  /** Finishes the round in hand (its send and marks), then stops. */
+  /**
+   * Finishes the round in hand (its send and marks) and, unless the store or the producer is failing, one more
+   * for the events of the last writes; then stops. A pause (poll or backoff) ends at once.
+   */
   stop(): Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 2_000;
+const FIRST_BACKOFF_MS = 100;
+
+/** What the relay is doing, logged once per change: working, or waiting for the store or the producer. */
+type RelayState = "publishing" | "store-failing" | "producer-failing";
 
 export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const log = opts.logger.child({ component: "outbox-relay", owner: opts.owner });
+  const maxBackoffMs = opts.maxBackoffMs ?? MAX_BACKOFF_MS;
   const registers = opts.metrics ? [opts.metrics] : [];
   const published = new Counter({
     name: "charter_users_events_published_total",
@@ -71,28 +84,51 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
 
   let running = false;
   let loop: Promise<void> | undefined;
-  let wakeUp: (() => void) | undefined;
+  /** Ends the current pause early: set while the relay pauses. */
+  let endPause: (() => void) | undefined;
+  /** Whether the current pause is a poll (a write ends it) rather than a backoff (only stop() does). */
+  let pausePolls = false;
+  /** A write happened since the relay last looked. */
   let woken = false;
 
-  /** Waits `ms`, or less if a write wakes the relay (when `wakeable`). */
-  const pause = (ms: number, wakeable: boolean) =>
+  /** Waits `ms`; a poll (`poll`) also ends when a write wakes the relay; any pause ends on stop(). */
+  const pause = (ms: number, poll: boolean) =>
     new Promise<void>((resolve) => {
-      if (wakeable && woken) {
-        woken = false;
-        return resolve();
-      }
+      if (!running || (poll && woken)) return resolve();
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        wakeUp = undefined;
+        endPause = undefined;
         resolve();
       }
-      wakeUp = wakeable ? done : undefined;
-      if (!running) done();
+      endPause = done;
+      pausePolls = poll;
     });
 
-  async function publish(claims: readonly OutboxClaim[]): Promise<void> {
+  let state: RelayState = "publishing";
+  let failures = 0;
+  /** Records the outcome of an attempt, logging a line when the state changes. */
+  const enter = (next: RelayState, error?: unknown): void => {
+    if (next === state) {
+      if (next !== "publishing") failures += 1;
+      return;
+    }
+    if (next === "store-failing") {
+      log.warn({ err: error }, "the user store does not answer: events wait in the outbox; retrying");
+    } else if (next === "producer-failing") {
+      log.warn({ err: error }, "cannot publish events: they stay in the outbox and are retried");
+    } else {
+      log.info({ failedAttempts: failures }, "outbox relay publishing again");
+    }
+    failures = next === "publishing" ? 0 : 1;
+    state = next;
+  };
+  const backoffMs = () => Math.min(maxBackoffMs, FIRST_BACKOFF_MS * 2 ** Math.min(failures - 1, 10));
+
+  /** Sends the claimed users' events in one send, in claim order and each user's in version order. */
+  async function send(claims: readonly OutboxClaim[]): Promise<void> {
     const events = claims.flatMap((claim) => claim.events);
+    if (events.length === 0) return;
     await opts.producer.send(
       USER_EVENTS_TOPIC,
       events.map((event) => toUserEventMessage(buildUserEvent(event))),
@@ -102,61 +138,78 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       published.inc({ type: event.type });
       lag.observe(Math.max(0, now - Date.parse(event.occurredAt)) / 1000);
     }
-    const sent = claims.map((claim) => ({ userId: claim.userId, eventIds: claim.events.map((e) => e.eventId) }));
-    await opts.store
-      .markAllSent(sent, opts.owner)
-      // Not marked: the claims expire and the events go out again (as duplicates with the same ids).
-      .catch((error: unknown) => log.warn({ err: error, users: sent.length }, "could not mark events sent"));
+  }
+
+  /** One round: claim, send, mark. A failure is recorded (state, metrics, released claims) and not thrown. */
+  async function round(): Promise<"idle" | "sent" | "failed"> {
+    let claims: OutboxClaim[];
+    try {
+      claims = await opts.store.claimOutbox(opts.owner, opts.batchSize, opts.leaseMs);
+    } catch (error) {
+      enter("store-failing", error);
+      return "failed";
+    }
+    if (claims.length === 0) {
+      if (state === "store-failing") enter("publishing");
+      return "idle";
+    }
+    try {
+      await send(claims);
+    } catch (error) {
+      errors.inc();
+      enter("producer-failing", error);
+      // Released for the next attempt (by this relay or another); a release that fails just waits for the lease.
+      await Promise.all(claims.map((claim) => opts.store.releaseClaim(claim.userId, opts.owner).catch(() => {})));
+      return "failed";
+    }
+    try {
+      // Marked even when a claim had no events: a relay that stopped between the steps of its marking can leave
+      // an emptied outbox still flagged pending, and marking it clears that.
+      await opts.store.markAllSent(
+        claims.map((claim) => ({ userId: claim.userId, eventIds: claim.events.map((e) => e.eventId) })),
+        opts.owner,
+      );
+    } catch (error) {
+      // Published but not marked: the claims expire and the events go again, with the same ids.
+      enter("store-failing", error);
+      return "failed";
+    }
+    enter("publishing");
+    return "sent";
   }
 
   async function run(): Promise<void> {
-    let failures = 0;
     while (running) {
       woken = false;
-      let claims: OutboxClaim[];
-      try {
-        claims = await opts.store.claimOutbox(opts.owner, opts.batchSize, opts.leaseMs);
-      } catch (error) {
-        failures += 1;
-        if (failures === 1) log.warn({ err: error }, "cannot read the outbox; retrying");
-        await pause(Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures, 5)), false);
-        continue;
-      }
-      if (claims.length === 0) {
-        if (failures > 0) log.info("the outbox is readable again");
-        failures = 0;
-        await pause(opts.pollIntervalMs, true);
-        continue;
-      }
-      try {
-        await publish(claims);
-        if (failures > 0) log.info({ afterFailures: failures }, "publishing events again");
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        errors.inc();
-        if (failures === 1) log.warn({ err: error }, "cannot publish events; they stay in the outbox and are retried");
-        await Promise.all(claims.map((claim) => opts.store.releaseClaim(claim.userId, opts.owner).catch(() => {})));
-        await pause(Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures, 5)), false);
-      }
+      const outcome = await round();
+      if (outcome === "idle") await pause(opts.pollIntervalMs, true);
+      else if (outcome === "failed") await pause(backoffMs(), false);
     }
+    // Stopping: the events of the last writes go out now rather than wait for another relay to find them (one
+    // batch, and only while the store and the producer answer).
+    if (state === "publishing") await round();
   }
 
   return {
     start() {
       if (running) return;
       running = true;
+      log.info(
+        { pollIntervalMs: opts.pollIntervalMs, batchSize: opts.batchSize, leaseMs: opts.leaseMs },
+        "outbox relay started",
+      );
       loop = run().catch((error: unknown) => log.error({ err: error }, "the outbox relay stopped on a bug"));
-      log.info({ pollIntervalMs: opts.pollIntervalMs, batchSize: opts.batchSize }, "outbox relay started");
     },
     wake() {
       woken = true;
-      wakeUp?.();
+      if (pausePolls) endPause?.();
     },
     async stop() {
+      if (!running) return;
       running = false;
-      wakeUp?.();
+      endPause?.();
       await loop;
+      log.info("outbox relay stopped");
     },
   };
 }

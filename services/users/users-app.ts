@@ -335,7 +335,7 @@ export async function startUsers(
         if (wasRegistered && config.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainMs));
       }
       await grpc.stop(config.shutdownTimeoutMs);
-      // After the last call: the relay publishes what the calls recorded, finishing the round in hand.
+      // After the last call: the relay finishes the round in hand and sends what the last calls recorded.
       await relay?.stop();
       await hosted?.stop();
       await metrics.stop();

@@ -60,3 +60,25 @@ test("etcd values fill only what the environment left unset, validated like the 
     (e) => e instanceof ConfigError && e.message.startsWith(`${REDIS_URL_KEY} must be a URL`),
   );
 });
+
+test("outbox relay settings: defaults, values, and each bad value names its variable", () => {
+  assert.deepEqual(loadUsersConfig({}).outbox, { pollIntervalMs: 200, batchSize: 100, leaseMs: 10_000 });
+  assert.deepEqual(
+    loadUsersConfig({ OUTBOX_POLL_INTERVAL_MS: "50", OUTBOX_BATCH_SIZE: "500", OUTBOX_LEASE_MS: "2000" }).outbox,
+    { pollIntervalMs: 50, batchSize: 500, leaseMs: 2_000 },
+  );
+  for (const [name, value] of [
+    ["OUTBOX_POLL_INTERVAL_MS", "0"],
+    ["OUTBOX_POLL_INTERVAL_MS", "fast"],
+    ["OUTBOX_BATCH_SIZE", "0"],
+    ["OUTBOX_BATCH_SIZE", "10001"],
+    ["OUTBOX_LEASE_MS", "99"],
+    ["OUTBOX_LEASE_MS", "1.5"],
+  ] as const) {
+    assert.throws(
+      () => loadUsersConfig({ [name]: value }),
+      (e) => e instanceof ConfigError && e.message.startsWith(`${name} must be`),
+      `${name}=${value}`,
+    );
+  }
+});

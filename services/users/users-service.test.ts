@@ -193,3 +193,25 @@ test("a retry is answered from the store even while no id can be minted", async 
     (e: AppError) => e.code === "UNAVAILABLE",
   );
 });
+
+test("every applied write wakes the relay once, after its event is stored; refused and replayed writes do not", async () => {
+  const store = createMemoryUserStore();
+  const pendingAtWake: number[] = [];
+  const service = createUsersService({
+    store,
+    cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
+    ids: createSnowflake(4),
+    logger,
+    // Read as the relay would, once woken: the event the write recorded must already be there.
+    onWrite: () => void store.outboxSize().then((size) => pendingAtWake.push(size)),
+  });
+  const user = await service.create({ name: "Ada", email: "wake@example.com" }, "req-wake");
+  await service.create({ name: "Ada", email: "wake@example.com" }, "req-wake"); // replayed
+  await assert.rejects(service.create({ name: "Other", email: "WAKE@example.com" })); // email taken
+  await assert.rejects(service.update(user.id, { name: "Stale" }, "7")); // stale etag
+  const renamed = await service.update(user.id, { name: "Ada King" });
+  await assert.rejects(service.delete(user.id, "1")); // stale etag
+  await service.delete(user.id, renamed.version.toString());
+  await assert.rejects(service.delete(user.id)); // already gone
+  assert.deepEqual(pendingAtWake, [1, 2, 3]);
+});

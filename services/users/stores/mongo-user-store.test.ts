@@ -156,6 +156,104 @@ describe("mongo user store start-up", () => {
   });
 });
 
+describe("mongo user store outbox documents", () => {
+  test("a tombstone has no email or request key; marking its DELETED event sent removes the document", async () => {
+    const collection = `users_${randomUUID().replaceAll("-", "")}`;
+    const store = await open(collection);
+    try {
+      const user = makeUser();
+      await store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 });
+      assert.equal((await store.delete(user.id)).ok, true);
+      const docs = (client: MongoClient) => client.db("charter").collection(collection);
+      const tombstone = await inspect((client) => docs(client).findOne({}));
+      assert.ok(tombstone);
+      assert.deepEqual(
+        [tombstone.deleted, tombstone.pending, tombstone.version, tombstone.emailKey, tombstone.requestKey],
+        [true, true, 2, undefined, undefined],
+      );
+      const claims = await store.claimOutbox("relay-a", 10, 60_000);
+      await store.markAllSent(
+        claims.map((c) => ({ userId: c.userId, eventIds: c.events.map((e) => e.eventId) })),
+        "relay-a",
+      );
+      assert.equal(await inspect((client) => docs(client).countDocuments({})), 0, "the tombstone is gone");
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("marking sent unsets the pending flag and the claim; the version and the rest stay as they were", async () => {
+    const collection = `users_${randomUUID().replaceAll("-", "")}`;
+    const store = await open(collection);
+    try {
+      const user = makeUser();
+      await store.insert(user);
+      const read = () =>
+        inspect((client) =>
+          client
+            .db("charter")
+            .collection(collection)
+            .findOne({}, { projection: { _id: 0 } }),
+        );
+      const claims = await store.claimOutbox("relay-a", 10, 60_000);
+      const claimed = await read();
+      assert.equal(claimed?.claim?.owner, "relay-a");
+      await store.markSent(user.id, claims[0]?.events.map((e) => e.eventId) ?? [], "relay-a");
+      const { outbox, pending, claim, ...rest } = (claimed ?? {}) as Record<string, unknown>;
+      assert.deepEqual(await read(), { ...rest, outbox: [] });
+      assert.equal((rest as { version: number }).version, 1);
+      assert.deepEqual(
+        [(outbox as unknown[]).length, pending, (claim as { owner: string }).owner],
+        [1, true, "relay-a"],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("what a relay stopped between the steps of its marking left behind is cleaned by the next claim and mark", async () => {
+    const collection = `users_${randomUUID().replaceAll("-", "")}`;
+    const store = await open(collection);
+    try {
+      const live = makeUser();
+      const gone = makeUser();
+      await store.insert(live);
+      await store.insert(gone);
+      assert.equal((await store.delete(gone.id)).ok, true);
+      // The first step of a mark done, the others not: events pulled and claims ended, flags and tombstone left.
+      await inspect((client) =>
+        client
+          .db("charter")
+          .collection(collection)
+          .updateMany({}, { $set: { outbox: [] } }),
+      );
+      assert.equal(await store.outboxSize(), 0);
+      const claims = await store.claimOutbox("relay-b", 10, 60_000);
+      assert.deepEqual(
+        claims.map((c) => [c.userId, c.events.length]).sort(),
+        [
+          [live.id, 0],
+          [gone.id, 0],
+        ].sort(),
+      );
+      await store.markAllSent(
+        claims.map((c) => ({ userId: c.userId, eventIds: [] })),
+        "relay-b",
+      );
+      await inspect(async (client) => {
+        const docs = await client.db("charter").collection(collection).find({}).toArray();
+        assert.deepEqual(
+          docs.map((d) => [String(d._id), d.pending, d.claim]),
+          [[live.id, undefined, undefined]],
+        );
+      });
+      assert.deepEqual(await store.claimOutbox("relay-c", 10, 60_000), []);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("mongo user store outage", () => {
   test("ping rejects within the bound while the server is down and answers again after a restart", async () => {
     const store = await createMongoUserStore({ url: mongo.url, connectTimeoutMs: 500 });

@@ -133,8 +133,10 @@ export async function createMongoUserStore(opts: {
   };
   /**
    * Three round trips whatever the batch: remove the sent events and end the claims (only where `owner` holds
-   * them; event ids name their user, so one $pull of all of them is each user's own), unset `pending` where the
-   * outbox is now empty (an event recorded meanwhile keeps it), remove the tombstones whose outbox is empty.
+   * them; event ids name their user, so one $pull of all of them is each user's own), remove the tombstones whose
+   * outbox is empty, unset `pending` where the outbox is now empty (an event recorded meanwhile keeps it). In
+   * that order, so that a relay stopping between two steps leaves documents still flagged pending: the next claim
+   * finds them and its marking finishes the job (rather than a tombstone nothing would look at again).
    */
   const markAllSent = async (sent: readonly { userId: string; eventIds: readonly string[] }[], owner: string) => {
     if (sent.length === 0) return;
@@ -144,8 +146,8 @@ export async function createMongoUserStore(opts: {
       { _id: { $in: ids }, "claim.owner": owner },
       { $pull: { outbox: { eventId: { $in: eventIds } } }, $unset: { claim: "" } },
     );
-    await users.updateMany({ _id: { $in: ids }, pending: true, outbox: { $size: 0 } }, { $unset: { pending: "" } });
     await users.deleteMany({ _id: { $in: ids }, deleted: true, outbox: { $size: 0 } });
+    await users.updateMany({ _id: { $in: ids }, pending: true, outbox: { $size: 0 } }, { $unset: { pending: "" } });
   };
   const outcome = (found: KeyedUser, fingerprint: string): InsertResult =>
     found.fingerprint === fingerprint ? { kind: "replayed", user: found.user } : { kind: "key-reused" };
@@ -285,8 +287,14 @@ export async function createMongoUserStore(opts: {
       await users.updateOne({ _id: longId(userId), "claim.owner": owner }, { $unset: { claim: "" } });
     },
     async outboxSize() {
-      const docs = await users.find({ pending: true }, { projection: { outbox: 1 } }).toArray();
-      return docs.reduce((sum, doc) => sum + (doc.outbox?.length ?? 0), 0);
+      // Counted by the server: only the total crosses the wire, however long the backlog.
+      const [total] = await users
+        .aggregate<{ events: number }>([
+          { $match: { pending: true } },
+          { $group: { _id: null, events: { $sum: { $size: { $ifNull: ["$outbox", []] } } } } },
+        ])
+        .toArray();
+      return total?.events ?? 0;
     },
     async ping() {
       await db.command({ ping: 1 });

@@ -403,6 +403,121 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
         await new Promise((resolve) => setTimeout(resolve, 20));
         assert.equal(eventsOf(await claimAll("relay-e"), user.id).length, 1, "lease over: claimable again");
       });
+
+      test("only applied writes record events: a lost race, a refused write and a replayed create record none", async () => {
+        const user = makeUser();
+        await own.store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 });
+        const retry = makeUser({ email: user.email });
+        assert.equal(
+          (await own.store.insert(retry, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 }))
+            .kind,
+          "replayed",
+        );
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => own.store.update(user.id, 1, { name: `writer ${i}` }, T1)),
+        );
+        const winner = results.flatMap((r) => (r.ok ? [r.value] : []));
+        assert.equal(winner.length, 1);
+        await assert.rejects(own.store.insert(makeUser({ email: user.email })), isEmailTaken);
+        assert.deepEqual(await own.store.delete(user.id, 1), { ok: false, reason: "conflict" });
+        const claims = await claimAll(`relay-${randomUUID()}`);
+        assert.deepEqual(
+          eventsOf(claims, user.id).map((e) => [e.eventId, e.type, e.user]),
+          [
+            [`${user.id}-1`, "CREATED", user],
+            [`${user.id}-2`, "UPDATED", winner[0]],
+          ],
+        );
+        assert.deepEqual(eventsOf(claims, retry.id), [], "the replayed create recorded nothing");
+      });
+
+      test("a delete between claim and mark: the tombstone stays, invisible, until its DELETED event is sent", async () => {
+        const { store, cleanup } = await open();
+        try {
+          const user = makeUser();
+          await store.insert(user);
+          const first = await store.claimOutbox("relay-a", 10, 60_000);
+          assert.deepEqual(
+            eventsOf(first, user.id).map((e) => e.type),
+            ["CREATED"],
+          );
+          assert.equal((await store.delete(user.id, 1, T1)).ok, true);
+          await store.markSent(user.id, [`${user.id}-1`], "relay-a");
+          assert.equal(await store.get(user.id), undefined);
+          assert.equal(await store.outboxSize(), 1, "the DELETED event is still pending");
+          const second = await store.claimOutbox("relay-b", 10, 60_000);
+          assert.deepEqual(second, [
+            {
+              userId: user.id,
+              events: [{ eventId: `${user.id}-2`, type: "DELETED", userId: user.id, version: 2, occurredAt: T1 }],
+            },
+          ]);
+          await store.markSent(user.id, [`${user.id}-2`], "relay-b");
+          assert.equal(await store.outboxSize(), 0);
+          assert.deepEqual(await store.claimOutbox("relay-c", 10, 1), []);
+          const again = makeUser({ email: user.email });
+          assert.equal((await store.insert(again)).kind, "inserted");
+        } finally {
+          await cleanup();
+        }
+      });
+
+      test("a late mark by a relay whose lease ran out and was taken over changes nothing", async () => {
+        const { store, cleanup } = await open();
+        try {
+          const user = makeUser();
+          await store.insert(user);
+          assert.equal((await store.claimOutbox("relay-slow", 10, 1)).length, 1);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          const taken = await store.claimOutbox("relay-next", 10, 60_000);
+          assert.deepEqual(
+            eventsOf(taken, user.id).map((e) => e.eventId),
+            [`${user.id}-1`],
+          );
+          assert.ok((await store.update(user.id, 1, { name: "Meanwhile" }, T1)).ok);
+          await store.markSent(user.id, [`${user.id}-1`], "relay-slow");
+          await store.releaseClaim(user.id, "relay-slow");
+          assert.equal(await store.outboxSize(), 2, "the late relay removed nothing");
+          assert.deepEqual(await store.claimOutbox("relay-other", 10, 60_000), [], "the new claim still holds");
+          await store.markSent(user.id, [`${user.id}-1`], "relay-next");
+          const rest = await store.claimOutbox("relay-other", 10, 60_000);
+          assert.deepEqual(
+            eventsOf(rest, user.id).map((e) => e.eventId),
+            [`${user.id}-2`],
+          );
+        } finally {
+          await cleanup();
+        }
+      });
+
+      test("8 concurrent claimers over 60 users: each user claimed by exactly one, all claimed, limits kept", async () => {
+        const { store, cleanup } = await open();
+        try {
+          const users = Array.from({ length: 60 }, () => makeUser());
+          for (const user of users) await store.insert(user);
+          const claimedBy = new Map<string, string[]>();
+          const sizes: number[] = [];
+          await Promise.all(
+            Array.from({ length: 8 }, async (_, n) => {
+              const owner = `relay-${n}`;
+              for (;;) {
+                const claims = await store.claimOutbox(owner, 4, 60_000);
+                sizes.push(claims.length);
+                if (claims.length === 0) return;
+                for (const claim of claims)
+                  claimedBy.set(claim.userId, [...(claimedBy.get(claim.userId) ?? []), owner]);
+              }
+            }),
+          );
+          assert.ok(Math.max(...sizes) <= 4, "no claim goes over its limit");
+          assert.deepEqual([...claimedBy.keys()].sort(byNumber), users.map((u) => u.id).sort(byNumber));
+          const twice = [...claimedBy].filter(([, owners]) => owners.length !== 1);
+          assert.deepEqual(twice, [], "no user claimed twice while its claim held");
+          assert.equal(await store.outboxSize(), 60, "claiming marks nothing");
+        } finally {
+          await cleanup();
+        }
+      });
     });
   });
 }
