@@ -154,9 +154,20 @@ export async function startMongo(opts: ServerOptions = {}): Promise<RunningServe
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
   });
 }
+
+export interface KafkaOptions extends ServerOptions {
+  /** More broker settings (server.properties keys), or other values for the ones set here. */
+  readonly brokerProperties?: Readonly<Record<string, string | number | boolean>>;
+}
+
 /** A single-node KRaft cluster: broker and controller in one process, everything replicated once. */
-function kafkaProperties(port: number, controllerPort: number, logDir: string): string {
-  return `${[
+function kafkaProperties(
+  port: number,
+  controllerPort: number,
+  logDir: string,
+  extra: KafkaOptions["brokerProperties"] = {},
+): string {
+  const settings = [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@${HOST}:${controllerPort}`,
@@ -175,17 +186,27 @@ function kafkaProperties(port: number, controllerPort: number, logDir: string): 
     "min.insync.replicas=1",
     "default.replication.factor=1",
     "group.initial.rebalance.delay.ms=0",
+    // After a SIGKILL the controller keeps the dead broker's registration until its session times out (9 s by
+    // default), and the restarted broker waits for that before it serves: shorter heartbeats, quicker restarts.
+    "broker.heartbeat.interval.ms=500",
+    "broker.session.timeout.ms=3000",
     // Topics are created by the clients (ensureTopic), with the partitions they ask for.
     "auto.create.topics.enable=false",
-  ].join("\n")}\n`;
+  ];
+  const merged = new Map(settings.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  for (const [key, value] of Object.entries(extra)) merged.set(key, String(value));
+  return `${[...merged].map(([key, value]) => `${key}=${value}`).join("\n")}\n`;
 }
 
 /**
  * Apache Kafka (Apache's own jars from Maven Central, on the machine's Java) as a single KRaft node on two free
- * ports (client, controller). The log dir is formatted on first start; restart() keeps topics, messages and
- * committed offsets (same ports), restart({ wipe: true }) starts a new, empty cluster.
+ * ports (client, controller); `url` is the bootstrap `host:port`. The log dir is formatted on first start;
+ * restart() keeps topics, messages and committed offsets (same ports, also after a SIGKILL), restart({ wipe: true })
+ * starts a new, empty cluster. Topics are not created automatically (auto.create.topics.enable=false): a test or
+ * client creates each topic it uses, with its partitions. Ready once the broker logged its transition to STARTED,
+ * which it does after it is unfenced and its listeners accept requests (about 2.5 s here; 5 s after a SIGKILL).
  */
-export async function startKafka(opts: ServerOptions = {}): Promise<RunningServer> {
+export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer> {
   const { java, classpath, logConfig } = await ensureKafka();
   // base64url may start with "-": passed as --cluster-id=<id>, never as a separate argument that looks like an option.
   const clusterId = randomBytes(16).toString("base64url");
@@ -202,7 +223,10 @@ export async function startKafka(opts: ServerOptions = {}): Promise<RunningServe
     portCount: 2,
     args: ([port, controllerPort], dir) => {
       const properties = join(dir, "server.properties");
-      writeFileSync(properties, kafkaProperties(port as number, controllerPort as number, join(dir, "log")));
+      writeFileSync(
+        properties,
+        kafkaProperties(port as number, controllerPort as number, join(dir, "log"), opts.brokerProperties),
+      );
       const format = [
         java,
         ...jvm,

@@ -3,8 +3,9 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
+import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
 import { MongoClient, MongoServerError } from "mongodb";
-import { type RunningServer, startEtcd, startMongo, startRedis } from "./index.js";
+import { type RunningServer, startEtcd, startKafka, startMongo, startRedis } from "./index.js";
 
 const started: RunningServer[] = [];
 after(() => Promise.all(started.map((server) => server.stop())));
@@ -131,6 +132,96 @@ describe("mongo", () => {
       assert.equal(await fresh.db().collection("users").countDocuments(), 0);
     } finally {
       await fresh.close();
+    }
+  });
+});
+
+describe("kafka", () => {
+  const topic = "infra.test.greetings";
+  const client = (url: string) =>
+    new Kafka({
+      clientId: "infra-test",
+      brokers: [url],
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 10 },
+    });
+  /** The first `count` messages of the topic, read by a new member of `groupId` that commits what it read. */
+  async function consume(kafka: Kafka, groupId: string, count: number) {
+    const consumer = kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+    const seen: { key: string | undefined; value: string | undefined; type: string | undefined; offset: string }[] = [];
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              seen.push({
+                key: message.key?.toString(),
+                value: message.value?.toString(),
+                type: message.headers?.ce_type?.toString(),
+                offset: message.offset,
+              });
+              await consumer.commitOffsets([{ topic, partition, offset: String(Number(message.offset) + 1) }]);
+              if (seen.length >= count) resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    return seen;
+  }
+  const committed = async (admin: Admin, groupId: string) =>
+    (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions.map((p) => p.offset);
+
+  test("create a topic, produce and consume; topics, messages and committed offsets survive SIGKILL + restart, not a wipe", async () => {
+    const started = performance.now();
+    const server = await track(startKafka());
+    const startMs = performance.now() - started;
+    assert.equal(server.url, `127.0.0.1:${server.port}`);
+    const kafka = client(server.url);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }), true);
+      const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ key: "u1", value: "hello", headers: { ce_type: "charter.test.Greeting" } }],
+      });
+      await producer.disconnect();
+      assert.deepEqual(await consume(kafka, "readers", 1), [
+        { key: "u1", value: "hello", type: "charter.test.Greeting", offset: "0" },
+      ]);
+      assert.deepEqual(await committed(admin, "readers"), ["1"]);
+      await admin.disconnect();
+
+      const killed = performance.now();
+      await server.kill();
+      assert.equal(await accepts(server.port), false, "down after kill");
+      await server.restart();
+      const restartMs = performance.now() - killed;
+      await admin.connect();
+      assert.ok((await admin.listTopics()).includes(topic), "the topic is still there");
+      assert.deepEqual(await committed(admin, "readers"), ["1"], "the group's offset is still there");
+      assert.deepEqual(
+        (await consume(kafka, "late-readers", 1)).map((m) => m.value),
+        ["hello"],
+        "the message is still there",
+      );
+
+      await admin.disconnect();
+      await server.restart({ wipe: true });
+      await admin.connect();
+      assert.equal((await admin.listTopics()).includes(topic), false, "a wipe starts a new cluster");
+      console.log(`kafka: ready in ${Math.round(startMs)} ms, SIGKILL + restart in ${Math.round(restartMs)} ms`);
+    } finally {
+      await admin.disconnect();
     }
   });
 });

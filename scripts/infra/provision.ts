@@ -272,7 +272,8 @@ export const ensureKafka = once(async (): Promise<{ java: string; classpath: str
   await mkdir(cacheDir(), { recursive: true });
   await downloadJars(dir, kafkaJars);
   const logConfig = join(dir, "log4j2.properties");
-  if (!existsSync(logConfig)) {
+  // Rewritten whenever this file's version differs, so a cache made by an older checkout does not keep its config.
+  if ((await readFile(logConfig, "utf8").catch(() => undefined)) !== kafkaLogConfig) {
     await writeFile(`${logConfig}.tmp-${process.pid}`, kafkaLogConfig);
     await rename(`${logConfig}.tmp-${process.pid}`, logConfig);
   }
