@@ -10,14 +10,13 @@ import { readdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import { runToExit } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
-import { PACTS_DIR } from "./support/pact-files.js";
+import { failedInteractions, PACTS_DIR } from "./support/pact-files.js";
 
 const VERIFY_ENTRY = "scripts/pact-verify.ts";
 const TIMEOUT_MS = 120_000;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes in the verifier's report
-const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "");
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -75,7 +74,7 @@ describe("pact provider verification", () => {
     const pactFiles = readdirSync(PACTS_DIR).filter((name) => name.endsWith("-charter-gateway.json"));
     assert.ok(pactFiles.length >= 2, `expected the SDK and GraphQL pacts in pacts/, found ${pactFiles.join(", ")}`);
     const run = await runToExit(VERIFY_ENTRY, { PACT_PROVIDER_URL: "" }, TIMEOUT_MS);
-    const output = plain(`${run.stdout}\n${run.stderr}`);
+    const output = stripVTControlCharacters(`${run.stdout}\n${run.stderr}`);
     assert.equal(run.code, 0, `pact verification failed:\n${output}`);
     assert.match(output, new RegExp(`honours ${pactFiles.length} pact file\\(s\\)`));
     assert.match(output, /Verifying a pact between charter-sdk and charter-gateway/);
@@ -98,19 +97,13 @@ describe("pact provider verification", () => {
 
     test("fails and names the interaction that relied on the dropped field", async () => {
       const run = await runToExit(VERIFY_ENTRY, { PACT_PROVIDER_URL: drifted.url }, TIMEOUT_MS);
-      const output = plain(`${run.stdout}\n${run.stderr}`);
+      const output = stripVTControlCharacters(`${run.stdout}\n${run.stderr}`);
       assert.notEqual(run.code, 0, `verification passed against the drifted gateway:\n${output}`);
       assert.ok(output.includes("Failures:"), `no failure report in:\n${output}`);
       const failures = output.slice(output.indexOf("Failures:"));
       assert.match(failures, /missing the following keys: email/, `the report does not name the field:\n${output}`);
-      // The summary lists each failed interaction as "  - <pact> Given <state> - <description>".
-      const summary = output.slice(output.indexOf("✖ pact verification failed:"));
-      const failed = summary
-        .split("\n")
-        .filter((line) => line.startsWith("  - "))
-        .map((line) => line.slice(4));
       assert.deepEqual(
-        failed,
+        failedInteractions(output),
         [
           "Verifying a pact between charter-sdk and charter-gateway Given a user exists - a request for an existing user",
         ],

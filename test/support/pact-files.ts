@@ -10,6 +10,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 
 export const PACTS_DIR = fileURLToPath(new URL("../../pacts/", import.meta.url));
 const REFRESH = "UPDATE_PACTS=1 npm run pact:consumer";
@@ -122,4 +123,20 @@ export async function freshConnectionFetch(request: Request): Promise<Response> 
     outgoing.on("error", reject);
     outgoing.end(body);
   });
+}
+
+/**
+ * The interactions a verifier run reports as failed: the numbered lines of the "Failures:" section the
+ * verifier prints ("1) Verifying a pact between <consumer> and <provider> Given <state> - <description>").
+ * Colour codes are removed first.
+ */
+export function failedInteractions(output: string): string[] {
+  const text = stripVTControlCharacters(output);
+  const start = text.indexOf("Failures:");
+  if (start < 0) return [];
+  return text
+    .slice(start)
+    .split("\n")
+    .map((line) => /^(\d+)\) (.+)$/.exec(line.trim())?.[2])
+    .filter((name): name is string => name !== undefined);
 }

@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const CONTRACT = "contracts/openapi/users.v1.yaml";
@@ -28,9 +29,6 @@ export interface Violation {
   readonly message: string;
   readonly code?: string | number;
 }
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal colours of Prism's log
-const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Starts `prism proxy <contract> <upstream>` on a free port and resolves once it listens. */
 export async function startPrismProxy(upstream: string, timeoutMs = 60_000): Promise<PrismProxy> {
@@ -51,7 +49,7 @@ export async function startPrismProxy(upstream: string, timeoutMs = 60_000): Pro
       timeoutMs,
     );
     const onData = (chunk: Buffer) => {
-      const text = chunk.toString().replace(ANSI, "");
+      const text = stripVTControlCharacters(chunk.toString());
       output.push(text);
       const listening = /Prism is listening on (http:\/\/[^\s]+)/.exec(output.join(""));
       if (listening?.[1]) {
