@@ -47,9 +47,17 @@ function providerPacts(provider = PROVIDER): PactFile[] {
   });
 }
 
-/** The verifier prints its report (a "Failures:" section naming each failed interaction) itself; this adds why it stopped. */
-function failure(error: unknown): string {
-  return `${error instanceof Error ? error.message : String(error)} (the failed interactions are listed under "Failures:" above)`;
+/** The failed interactions the verifier's error lists (its message is a JSON report), else the message itself. */
+function failedInteractions(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  try {
+    const report = JSON.parse(message) as { errors?: { interaction?: string }[] };
+    const names = (report.errors ?? []).map((e) => e.interaction).filter((n) => n !== undefined);
+    if (names.length > 0) return names.map((name) => `\n  - ${name}`).join("");
+  } catch {
+    // not the JSON report
+  }
+  return message;
 }
 
 async function main(): Promise<number> {
@@ -91,7 +99,7 @@ async function main(): Promise<number> {
         logLevel: "warn",
       }).verifyProvider();
     } catch (error) {
-      console.error(`✖ pact verification failed: ${failure(error)}`);
+      console.error(`✖ pact verification failed: ${failedInteractions(error)}`);
       return 1;
     }
     console.log(`✔ ${PROVIDER} honours ${pacts.length} pact file(s)`);
@@ -100,7 +108,7 @@ async function main(): Promise<number> {
     try {
       await verifyUserEventPacts(messagePacts.map((p) => p.path));
     } catch (error) {
-      console.error(`✖ message pact verification failed: ${failure(error)}`);
+      console.error(`✖ message pact verification failed: ${failedInteractions(error)}`);
       return 1;
     }
     console.log(`✔ ${USERS_PROVIDER} honours ${messagePacts.length} message pact file(s)`);

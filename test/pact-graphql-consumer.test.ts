@@ -10,7 +10,7 @@ import { after, describe, test } from "node:test";
 import { MatchersV3, PactV4 } from "@pact-foundation/pact";
 import { freePorts } from "../scripts/infra/index.js";
 import { STATE_NO_USERS, STATE_USER_EXISTS } from "../scripts/lib/pact-provider-states.js";
-import { checkPactFile, createPactOutput, freshConnectionFetch } from "./support/pact-files.js";
+import { checkPactFile, createPactOutput, mockServerFetch } from "./support/pact-files.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
@@ -44,7 +44,7 @@ const CREATE_MUTATION = `mutation SignUp($input: CreateUserInput!) {
 
 /** What the web client does: POST a GraphQL operation as JSON and read `data` (or `errors`). */
 async function graphql(url: string, operationName: string, query: string, variables: Record<string, unknown>) {
-  const response = await freshConnectionFetch(
+  const response = await mockServerFetch(
     new Request(`${url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json" },

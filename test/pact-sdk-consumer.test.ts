@@ -18,7 +18,7 @@ import {
   STATE_USERS_EXIST,
 } from "../scripts/lib/pact-provider-states.js";
 import { createUsersClient, type Result, type UsersClient } from "../sdk/index.js";
-import { checkPactFile, createPactOutput, freshConnectionFetch } from "./support/pact-files.js";
+import { checkPactFile, createPactOutput, mockServerFetch } from "./support/pact-files.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
@@ -88,7 +88,7 @@ describe("pact: charter-sdk → charter-gateway", () => {
       port,
     });
   };
-  const sdk = (url: string): UsersClient => createUsersClient({ baseUrl: url, fetch: freshConnectionFetch });
+  const sdk = (url: string): UsersClient => createUsersClient({ baseUrl: url, fetch: mockServerFetch });
   after(() => output.remove());
 
   test("create: 201 with the user, Location and ETag", async () => {

@@ -9,8 +9,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
+import { getFfiLib } from "@pact-foundation/pact-core";
 
 export const PACTS_DIR = fileURLToPath(new URL("../../pacts/", import.meta.url));
 const REFRESH = "UPDATE_PACTS=1 npm run pact:consumer";
@@ -93,13 +95,35 @@ export function checkPactFile(dir: string, fileName: string): void {
   }
 }
 
+/** How many of the requests Pact's mock server on `port` expects it has not yet recorded. */
+function unrecordedRequests(port: number): number {
+  const mismatches = JSON.parse(getFfiLib().pactffiMockServerMismatches(port)) as { type?: string }[];
+  return mismatches.filter((mismatch) => mismatch.type === "missing-request").length;
+}
+
 /**
- * A fetch that opens a new connection for every request (node:http, no agent). Each Pact
- * interaction runs its own mock server on a free port, and the kernel may hand a port that a
- * finished mock server used to the next one: the global fetch's pooled keep-alive connection to
- * that port is then dead, and the request never arrives.
+ * The fetch the consumer tests give their clients for Pact's mock server.
+ *
+ * It opens a new connection for every request (node:http, no agent): each interaction runs its own mock
+ * server on a free port, and the kernel may hand a port that a finished mock server used to the next one;
+ * the global fetch's pooled keep-alive connection to that port is then dead, and the request never arrives.
+ *
+ * And it returns only once the mock server has recorded the request it answered (or after
+ * `RECORD_DEADLINE_MS`, when Pact's own check then reports what is wrong): from native core 19 on, the mock
+ * server records a match after it has answered, and on a busy machine the test's check could run first and
+ * report a request it served as "expected but not received" (pact-reference#535).
  */
-export async function freshConnectionFetch(request: Request): Promise<Response> {
+const RECORD_DEADLINE_MS = 5_000;
+export async function mockServerFetch(request: Request): Promise<Response> {
+  const port = Number(new URL(request.url).port);
+  const expected = unrecordedRequests(port);
+  const response = await sendOnFreshConnection(request);
+  const deadline = Date.now() + RECORD_DEADLINE_MS;
+  while (expected > 0 && unrecordedRequests(port) >= expected && Date.now() < deadline) await sleep(2);
+  return response;
+}
+
+async function sendOnFreshConnection(request: Request): Promise<Response> {
   const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => {
