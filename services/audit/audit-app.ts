@@ -9,6 +9,7 @@ import type { EventBus } from "../../platform/events/bus.js";
 import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
+import { watchStoreHealth } from "../../platform/store-health.js";
 import type { AuditConfig } from "./audit-config.js";
 import { createAuditConsumer } from "./audit-consumer.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "./audit-grpc.js";
@@ -82,21 +83,17 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     logger,
   });
 
-  let storeUp: boolean | undefined;
-  const checkHealth = async (): Promise<void> => {
-    const up = await store.ping().then(
-      () => true,
-      () => false,
-    );
-    if (up !== storeUp) logger[up ? "info" : "error"]({ store: up ? "up" : "down" }, "history store health changed");
-    storeUp = up;
-    const status = up ? "SERVING" : "NOT_SERVING";
-    grpc.setStatus("", status);
-    grpc.setStatus(AUDIT_SERVICE_NAME, status);
-  };
-  await checkHealth();
-  const healthTimer = setInterval(() => void checkHealth(), HEALTH_INTERVAL_MS);
-  healthTimer.unref();
+  const health = await watchStoreHealth({
+    ping: () => store.ping(),
+    intervalMs: HEALTH_INTERVAL_MS,
+    logger,
+    name: "history store",
+    onCheck(up) {
+      const status = up ? "SERVING" : "NOT_SERVING";
+      grpc.setStatus("", status);
+      grpc.setStatus(AUDIT_SERVICE_NAME, status);
+    },
+  });
 
   const metrics = await serveMetrics(registry, config.host, config.metricsPort);
   logger.info(
@@ -115,7 +112,7 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     metricsPort: metrics.port,
     store,
     async stop() {
-      clearInterval(healthTimer);
+      health.stop();
       await grpc.stop(config.shutdownTimeoutMs);
       await parts.stop();
       await metrics.stop();

@@ -17,6 +17,7 @@ import {
   type WorkerIdLease,
 } from "../../platform/registry/worker-id-lease.js";
 import { createSnowflake, type SnowflakeGenerator } from "../../platform/snowflake.js";
+import { watchStoreHealth } from "../../platform/store-health.js";
 import { createMemoryCache } from "./caches/memory-cache.js";
 import { createRedisCache } from "./caches/redis-cache.js";
 import { createOutboxRelay } from "./outbox-relay.js";
@@ -275,30 +276,23 @@ export async function startUsers(
   });
 
   // Serving while the store answers; the cache has its own entry and never takes the service down.
-  let storeUp: boolean | undefined;
-  const checkHealth = async (): Promise<void> => {
-    const up = await Promise.race([
-      store.ping().then(
-        () => true,
-        () => false,
-      ),
-      new Promise<boolean>((resolve) => setTimeout(resolve, config.healthIntervalMs, false).unref()),
-    ]);
-    if (up !== storeUp) logger[up ? "info" : "error"]({ store: up ? "up" : "down" }, "user store health changed");
-    storeUp = up;
-    const status = up ? "SERVING" : "NOT_SERVING";
-    grpc.setStatus("", status);
-    grpc.setStatus(USERS_SERVICE_NAME, status);
-    grpc.setStatus(`${USERS_SERVICE_NAME}/store`, status);
-    if (hosted) grpc.setStatus(hosted.healthName, "SERVING");
-    grpc.setStatus(`${USERS_SERVICE_NAME}/cache`, cache.health().up ? "SERVING" : "NOT_SERVING");
-    syncRegistration(up);
-    updateRegistryHealth();
-  };
-  await checkHealth();
+  const health = await watchStoreHealth({
+    ping: () => store.ping(),
+    intervalMs: config.healthIntervalMs,
+    logger,
+    name: "user store",
+    onCheck(up) {
+      const status = up ? "SERVING" : "NOT_SERVING";
+      grpc.setStatus("", status);
+      grpc.setStatus(USERS_SERVICE_NAME, status);
+      grpc.setStatus(`${USERS_SERVICE_NAME}/store`, status);
+      if (hosted) grpc.setStatus(hosted.healthName, "SERVING");
+      grpc.setStatus(`${USERS_SERVICE_NAME}/cache`, cache.health().up ? "SERVING" : "NOT_SERVING");
+      syncRegistration(up);
+      updateRegistryHealth();
+    },
+  });
   relay?.start();
-  const healthTimer = setInterval(() => void checkHealth(), config.healthIntervalMs);
-  healthTimer.unref();
 
   logger.info(
     {
@@ -322,7 +316,7 @@ export async function startUsers(
     store,
     cache,
     async stop() {
-      clearInterval(healthTimer);
+      health.stop();
       // Deregister first, then give clients REGISTRY_DRAIN_MS to drop this instance while it still serves;
       // only then stop accepting calls (in-flight ones finish).
       shuttingDown = true;
