@@ -20,6 +20,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import { type Lazy, lazy } from "../lazy.js";
 import type { Logger } from "../logging.js";
 import {
   type ConsumerOptions,
@@ -80,39 +81,27 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       },
   });
   const partitionsOf = new Map<string, number>();
-  const ready = new Map<string, Promise<void>>();
+  const ready = new Map<string, Lazy<void>>();
   const closers = new Set<() => Promise<void>>();
-  let admin: Promise<Admin> | undefined;
-
-  const connectedAdmin = () => {
-    admin ??= (async () => {
-      const client = kafka.admin();
-      await client.connect();
-      return client;
-    })().catch((error: unknown) => {
-      admin = undefined;
-      throw error;
-    });
-    return admin;
-  };
+  const admin = lazy(async () => {
+    const client = kafka.admin();
+    await client.connect();
+    return client;
+  });
 
   /** Creates the topic once per bus (creating an existing topic is not an error). */
   const topicReady = (topic: string): Promise<void> => {
-    let pending = ready.get(topic);
-    if (!pending) {
-      pending = (async () => {
-        const client = await connectedAdmin();
-        await client.createTopics({
+    let created = ready.get(topic);
+    if (!created) {
+      created = lazy(async () => {
+        await (await admin()).createTopics({
           topics: [{ topic, numPartitions: partitionsOf.get(topic) ?? DEFAULT_PARTITIONS }],
           waitForLeaders: true,
         });
-      })().catch((error: unknown) => {
-        ready.delete(topic);
-        throw error;
       });
-      ready.set(topic, pending);
+      ready.set(topic, created);
     }
-    return pending;
+    return created();
   };
 
   return {
@@ -122,33 +111,24 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     },
 
     producer(): EventProducer {
-      let session: Promise<Producer> | undefined;
-      const connected = () => {
-        session ??= (async () => {
-          const producer = kafka.producer({
-            idempotent: true,
-            maxInFlightRequests: 1,
-            createPartitioner: Partitioners.DefaultPartitioner,
-            retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
-          });
-          await producer.connect();
-          return producer;
-        })().catch((error: unknown) => {
-          session = undefined;
-          throw error;
+      const session = lazy(async () => {
+        const producer = kafka.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
         });
-        return session;
-      };
+        await producer.connect();
+        return producer;
+      });
       const end = async () => {
-        const current = session;
-        session = undefined;
-        await (await current?.catch(() => undefined))?.disconnect().catch(() => undefined);
+        await (await session.reset()?.catch(() => undefined))?.disconnect().catch(() => undefined);
       };
       closers.add(end);
       return {
         async send(topic: string, messages: readonly OutgoingMessage[]) {
           await topicReady(topic);
-          const producer = await connected();
+          const producer = await session();
           try {
             await producer.send({
               topic,
@@ -241,9 +221,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     async close() {
       await Promise.all([...closers].map((close) => close().catch(() => undefined)));
       closers.clear();
-      const client = await admin?.catch(() => undefined);
-      admin = undefined;
-      await client?.disconnect().catch(() => undefined);
+      await (await admin.reset()?.catch(() => undefined))?.disconnect().catch(() => undefined);
     },
   };
 }

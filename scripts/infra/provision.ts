@@ -11,6 +11,7 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { lazy } from "../../platform/lazy.js";
 
 export const MONGO_JAVA_SERVER_VERSION = "1.47.0";
 const SLF4J_VERSION = "2.0.17";
@@ -22,17 +23,6 @@ const run = promisify(execFile);
 const maxBuffer = 64 * 1024 * 1024;
 
 /** Memoizes a provisioning step for the process; a failure is not remembered. */
-function once<T>(step: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    pending ??= step().catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
-}
-
 function which(binary: string): string | undefined {
   const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin"];
   for (const dir of dirs.filter(Boolean)) {
@@ -55,7 +45,7 @@ function tail(error: unknown, lines = 15): string {
 
 const aptOptions = ["-q", "-o", "DPkg::Lock::Timeout=300"];
 const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-const aptUpdate = once(() => run("apt-get", [...aptOptions, "update"], { env: aptEnv, maxBuffer }));
+const aptUpdate = lazy(() => run("apt-get", [...aptOptions, "update"], { env: aptEnv, maxBuffer }));
 
 export interface InstallOptions {
   /** Extra apt-get install flags, e.g. --no-install-recommends. */
@@ -107,16 +97,16 @@ async function stopPackagedPrometheus(): Promise<void> {
 }
 
 /** The Prometheus server and promtool (one Debian package); its recommended node exporter is not installed. */
-export const ensurePrometheus = once(async () => {
+export const ensurePrometheus = lazy(async () => {
   const options = { aptArgs: ["--no-install-recommends"], afterInstall: stopPackagedPrometheus };
   const prometheus = await ensureBinary("prometheus", ["prometheus"], options);
   const promtool = await ensureBinary("promtool", ["prometheus"], options);
   return { prometheus, promtool };
 });
 
-export const ensureRedis = once(() => ensureBinary("redis-server", ["redis-server"]));
-export const ensureEtcd = once(() => ensureBinary("etcd", ["etcd-server", "etcd-client"]));
-export const ensureMongo = once(provisionMongo);
+export const ensureRedis = lazy(() => ensureBinary("redis-server", ["redis-server"]));
+export const ensureEtcd = lazy(() => ensureBinary("etcd", ["etcd-server", "etcd-client"]));
+export const ensureMongo = lazy(provisionMongo);
 
 function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "charter");
@@ -169,6 +159,8 @@ ${artifacts
 interface JarSet {
   /** What the set is, for messages and the POM's artifactId. */
   readonly name: string;
+  /** Its directory in the cache, named after the versions so that a new version downloads afresh. */
+  readonly cacheName: string;
   readonly artifacts: readonly MavenArtifact[];
   /** A jar (file name prefix) the set must contain, or the download failed. */
   readonly mustContain: string;
@@ -202,8 +194,20 @@ async function downloadJars(dir: string, set: JarSet): Promise<void> {
   await publish(work, dir, isComplete);
 }
 
+const JDK = ["openjdk-17-jdk-headless"];
+
+/** Java 17 and a jar set in its cache directory: what each Java test server starts from. */
+async function javaWithJars(set: JarSet): Promise<{ java: string; dir: string }> {
+  const java = await ensureBinary("java", JDK);
+  const dir = join(cacheDir(), set.cacheName);
+  await mkdir(cacheDir(), { recursive: true });
+  await downloadJars(dir, set);
+  return { java, dir };
+}
+
 const mongoJars: JarSet = {
   name: "mongo-java-server-runtime",
+  cacheName: `mongo-java-server-${MONGO_JAVA_SERVER_VERSION}`,
   artifacts: [
     { groupId: "de.bwaldvogel", artifactId: "mongo-java-server", version: MONGO_JAVA_SERVER_VERSION },
     { groupId: "org.slf4j", artifactId: "slf4j-simple", version: SLF4J_VERSION },
@@ -230,12 +234,8 @@ async function compileLauncher(dir: string, javac: string): Promise<string> {
 }
 
 async function provisionMongo(): Promise<{ java: string; classpath: string }> {
-  const jdk = ["openjdk-17-jdk-headless"];
-  const javac = await ensureBinary("javac", jdk);
-  const java = await ensureBinary("java", jdk);
-  const dir = join(cacheDir(), `mongo-java-server-${MONGO_JAVA_SERVER_VERSION}`);
-  await mkdir(cacheDir(), { recursive: true });
-  await downloadJars(dir, mongoJars);
+  const { java, dir } = await javaWithJars(mongoJars);
+  const javac = await ensureBinary("javac", JDK);
   const classes = await compileLauncher(dir, javac);
   return { java, classpath: [classes, join(dir, "lib", "*")].join(delimiter) };
 }
@@ -246,6 +246,7 @@ const LOG4J_VERSION = "2.25.5";
 /** Apache Kafka's broker (Scala 2.13 build) and a log4j2 binding for its slf4j logging. */
 const kafkaJars: JarSet = {
   name: "kafka-runtime",
+  cacheName: `kafka-${KAFKA_VERSION}`,
   artifacts: [
     { groupId: "org.apache.kafka", artifactId: "kafka_2.13", version: KAFKA_VERSION },
     { groupId: "org.apache.logging.log4j", artifactId: "log4j-slf4j-impl", version: LOG4J_VERSION },
@@ -266,11 +267,8 @@ logger.broker.name = kafka.server.BrokerServer
 logger.broker.level = INFO
 `;
 
-export const ensureKafka = once(async (): Promise<{ java: string; classpath: string; logConfig: string }> => {
-  const java = await ensureBinary("java", ["openjdk-17-jdk-headless"]);
-  const dir = join(cacheDir(), `kafka-${KAFKA_VERSION}`);
-  await mkdir(cacheDir(), { recursive: true });
-  await downloadJars(dir, kafkaJars);
+export const ensureKafka = lazy(async (): Promise<{ java: string; classpath: string; logConfig: string }> => {
+  const { java, dir } = await javaWithJars(kafkaJars);
   const logConfig = join(dir, "log4j2.properties");
   // Rewritten whenever this file's version differs, so a cache made by an older checkout does not keep its config.
   if ((await readFile(logConfig, "utf8").catch(() => undefined)) !== kafkaLogConfig) {
