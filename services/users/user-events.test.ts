@@ -16,9 +16,8 @@ const ada: User = {
 
 test("an UPDATED event: the contract's UserEvent with the user after the change, as a keyed CloudEvents message", () => {
   const event = buildUserEvent(outboxEvent("UPDATED", ada, ada.updateTime));
-  assert.deepEqual(event, {
+  const fields = {
     eventId: `${ada.id}-4`,
-    type: UserEventType.USER_EVENT_TYPE_UPDATED,
     userId: ada.id,
     user: {
       id: ada.id,
@@ -30,7 +29,8 @@ test("an UPDATED event: the contract's UserEvent with the user after the change,
     },
     version: "4",
     occurredAt: ada.updateTime,
-  });
+  };
+  assert.deepEqual(event, { ...fields, type: UserEventType.USER_EVENT_TYPE_UPDATED });
   const message = toUserEventMessage(event);
   assert.equal(message.key, ada.id);
   assert.deepEqual(message.headers, {
@@ -42,21 +42,7 @@ test("an UPDATED event: the contract's UserEvent with the user after the change,
     "content-type": "application/json",
   });
   // proto3 JSON: camelCase, the enum by name, the 64-bit version as a decimal string, timestamps as RFC 3339.
-  assert.deepEqual(JSON.parse(message.value), {
-    eventId: `${ada.id}-4`,
-    type: "USER_EVENT_TYPE_UPDATED",
-    userId: ada.id,
-    user: {
-      id: ada.id,
-      name: ada.name,
-      email: ada.email,
-      etag: "4",
-      createTime: ada.createTime,
-      updateTime: ada.updateTime,
-    },
-    version: "4",
-    occurredAt: ada.updateTime,
-  });
+  assert.deepEqual(JSON.parse(message.value), { ...fields, type: "USER_EVENT_TYPE_UPDATED" });
   assert.deepEqual(UserEvent.fromJSON(JSON.parse(message.value)), event, "the value decodes to the same event");
 });
 
