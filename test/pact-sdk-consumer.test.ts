@@ -15,6 +15,7 @@ import {
   STATE_NO_USERS,
   STATE_USER_CHANGED,
   STATE_USER_EXISTS,
+  STATE_USER_HISTORY,
   STATE_USERS_EXIST,
 } from "../scripts/lib/pact-provider-states.js";
 import { createUsersClient, type Result, type UsersClient } from "../sdk/index.js";
@@ -151,6 +152,44 @@ describe("pact: charter-sdk → charter-gateway", () => {
         const page = expectOk(await sdk(mock.url).list({ pageSize: 1 }), 200);
         assert.equal(page.users.length, 1);
         assert.ok(page.nextPageToken, "a first page of two users has a next page");
+      });
+  });
+
+  test("history: a deleted user's events, oldest first, walked by the iterator", async () => {
+    const renamed = { ...ada, name: "Ada King" };
+    const event = (type: string, version: number, user?: Record<string, unknown>) => ({
+      eventId: like(`${ADA_ID}-${version}`),
+      type,
+      userId: regex(ID, ADA_ID),
+      ...(user === undefined ? {} : { user }),
+      version: String(version),
+      occurredAt: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+    });
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_HISTORY, { ...ada, newName: renamed.name })
+      .uponReceiving("a request for the history of a user that was created, renamed and deleted")
+      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}/history`, `/v1/users/${ADA_ID}/history`))
+      .willRespondWith(200, (b) =>
+        b.headers(JSON_TYPE).jsonBody({
+          events: [
+            event("CREATED", 1, userBody(ada, "1")),
+            event("UPDATED", 2, userBody(renamed, "2")),
+            event("DELETED", 3),
+          ],
+        }),
+      )
+      .executeTest(async (mock) => {
+        const walked = [];
+        for await (const e of sdk(mock.url).userHistory(ADA_ID)) walked.push(e);
+        assert.deepEqual(
+          walked.map((e) => [e.type, e.version, e.user?.name]),
+          [
+            ["CREATED", "1", ada.name],
+            ["UPDATED", "2", renamed.name],
+            ["DELETED", "3", undefined],
+          ],
+        );
       });
   });
 

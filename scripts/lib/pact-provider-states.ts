@@ -17,6 +17,10 @@ export const STATE_NO_USERS = "no users exist";
 export const STATE_USER_EXISTS = "a user exists";
 export const STATE_USER_CHANGED = "a user exists that was changed after it was created";
 export const STATE_USERS_EXIST = "users exist";
+export const STATE_USER_HISTORY = "a user was created, renamed and deleted";
+
+/** How long a state waits for the audit service to record a change (it arrives shortly after, not at once). */
+const HISTORY_DEADLINE_MS = 15_000;
 
 function text(params: StateParams, name: string, fallback: string): string {
   const value = params[name];
@@ -82,6 +86,32 @@ export function createProviderStates(baseUrl: string): Readonly<Record<string, P
       const n = count(params, "count", 2);
       for (let i = 1; i <= n; i++) await createUser(`User ${i}`, `user-${i}@example.com`);
       return {};
+    },
+    /**
+     * Params: name, email, newName. Creates the user, renames it, deletes it, and waits until its history
+     * holds the three events. Injects id.
+     */
+    async [STATE_USER_HISTORY](params) {
+      await deleteAllUsers(users);
+      const created = await createUser(text(params, "name", "Ada Lovelace"), text(params, "email", "ada@example.com"));
+      const renamed = settled(
+        `renaming ${created.id}`,
+        await users.update(created.id, { name: text(params, "newName", "Ada King") }, { ifMatch: created.etag }),
+      );
+      const deleted = await users.delete(created.id, { ifMatch: renamed.etag });
+      if (!deleted.ok) settled(`deleting ${created.id}`, deleted);
+      const deadline = Date.now() + HISTORY_DEADLINE_MS;
+      for (;;) {
+        const history = settled(`reading the history of ${created.id}`, await users.listUserHistory(created.id));
+        if (history.events.length >= 3) break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the history of ${created.id} has ${history.events.length} of 3 events after ${HISTORY_DEADLINE_MS} ms`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return { id: created.id };
     },
   };
 }
