@@ -14,7 +14,7 @@ import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 
 const TRACE_DEADLINE_MS = 15_000;
-const SPAN_KIND = { SERVER: 2, CLIENT: 3 } as const;
+const SPAN_KIND = { SERVER: 2, CLIENT: 3, CONSUMER: 5 } as const;
 
 /** A span as OTLP/JSON carries it, with the service that sent it. */
 interface ReceivedSpan {
@@ -226,6 +226,45 @@ describe("tracing across the gateway and the users service", () => {
     assert.ok(usersLine, "the users service logged the call with the request id");
     assert.equal(usersLine.trace_id, traceId);
     assert.equal(usersLine.span_id, server.spanId);
+  });
+
+  test("the change's event is handled in the request's trace: relay → audit consumer → history write", async () => {
+    const response = await fetch(`${platform.baseUrl}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Trace My Event", email: `event-${randomUUID()}@example.com` }),
+    });
+    assert.equal(response.status, 201);
+    const traceId = traceIdOf(response.headers.get("traceparent"));
+    const { id } = (await response.json()) as { id: string };
+    const isProcess = (s: ReceivedSpan) => s.name === "process charter.users.v1.events";
+    const spans = await waitFor(
+      "the audit consumer's span and its history write in the request's trace",
+      () => {
+        const found = spansOf(traceId);
+        const processing = found.find(isProcess);
+        return processing && found.some((s) => s.parentSpanId === processing.spanId && dbSystem(s) === "mongodb")
+          ? found
+          : undefined;
+      },
+      TRACE_DEADLINE_MS,
+    );
+    const describeSpans = () => spans.map((s) => `${s.service} ${s.name} ${s.spanId}←${s.parentSpanId}`).join("\n");
+    const byId = new Map(spans.map((span) => [span.spanId, span]));
+    const processing = spans.find(isProcess) as ReceivedSpan;
+    assert.equal(processing.kind, SPAN_KIND.CONSUMER);
+    assert.equal(processing.attributes["messaging.message.id"], `${id}-1`, "the span names the event it handled");
+    assert.equal(processing.attributes["messaging.destination.name"], "charter.users.v1.events");
+    // Its ancestors lead to the users service's CreateUser span: the event carried the request's context.
+    const ancestors: string[] = [];
+    for (let parent = byId.get(processing.parentSpanId); parent; parent = byId.get(parent.parentSpanId)) {
+      ancestors.push(parent.name);
+    }
+    assert.ok(
+      ancestors.some((name) => /charter\.users\.v1\.UsersService\/CreateUser$/.test(name)),
+      `the processing span is not under the CreateUser span:\n${describeSpans()}`,
+    );
+    assert.equal(spans.filter((s) => s.parentSpanId === "").length, 1, `one root span expected:\n${describeSpans()}`);
   });
 
   test("every request's log line carries the trace id the exporter saw", async () => {

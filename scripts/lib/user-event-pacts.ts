@@ -7,7 +7,7 @@
 import { Verifier } from "@pact-foundation/pact";
 import { providerWithMetadata } from "@pact-foundation/pact/src/messageProviderPact.js";
 import type { User } from "../../services/users/user.js";
-import { buildUserEvent, toUserEventMessage, type UserEventMessage } from "../../services/users/user-events.js";
+import { outboxMessage, type UserEventMessage } from "../../services/users/user-events.js";
 import { type OutboxEvent, outboxEvent } from "../../services/users/user-store.js";
 
 export const USERS_PROVIDER = "charter-users";
@@ -17,7 +17,7 @@ export const MESSAGE_UPDATED = "a user updated event";
 export const MESSAGE_DELETED = "a user deleted event";
 
 export type MessageBuilder = (event: OutboxEvent) => UserEventMessage;
-export const userEventMessage: MessageBuilder = (event) => toUserEventMessage(buildUserEvent(event));
+export const userEventMessage: MessageBuilder = outboxMessage;
 
 const ada: User = {
   id: "7281634251938816001",

@@ -14,6 +14,7 @@ import {
   USER_EVENTS_DLQ_TOPIC,
   USER_EVENTS_TOPIC,
 } from "../../platform/events/bus.js";
+import { inConsumerSpan } from "../../platform/events/trace-context.js";
 import type { Logger } from "../../platform/logging.js";
 import type { HistoryStore } from "./history.js";
 import { decodeUserEvent } from "./user-event-codec.js";
@@ -76,7 +77,15 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
     );
   }
 
-  async function handle(message: IncomingMessage): Promise<void> {
+  /** Each message in a span that continues the trace of the change it describes. */
+  const handle = (message: IncomingMessage): Promise<void> =>
+    inConsumerSpan(
+      message,
+      { "messaging.consumer.group.name": opts.groupId, "messaging.message.id": message.headers.ce_id ?? "" },
+      () => record(message),
+    );
+
+  async function record(message: IncomingMessage): Promise<void> {
     const decoded = decodeUserEvent(message);
     if (!decoded.ok) return deadLetter(message, decoded.reason);
     let recorded: boolean;

@@ -14,7 +14,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { type EventProducer, USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
-import { buildUserEvent, toUserEventMessage } from "./user-events.js";
+import { outboxMessage } from "./user-events.js";
 import type { OutboxClaim, UserStore } from "./user-store.js";
 
 export interface OutboxRelayOptions {
@@ -129,10 +129,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   async function send(claims: readonly OutboxClaim[]): Promise<void> {
     const events = claims.flatMap((claim) => claim.events);
     if (events.length === 0) return;
-    await opts.producer.send(
-      USER_EVENTS_TOPIC,
-      events.map((event) => toUserEventMessage(buildUserEvent(event))),
-    );
+    await opts.producer.send(USER_EVENTS_TOPIC, events.map(outboxMessage));
     const now = Date.now();
     for (const event of events) {
       published.inc({ type: event.type });

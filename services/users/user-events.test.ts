@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
 import type { User } from "./user.js";
-import { buildUserEvent, toUserEventMessage } from "./user-events.js";
+import { buildUserEvent, outboxMessage, toUserEventMessage } from "./user-events.js";
 import { outboxEvent } from "./user-store.js";
 
 const ada: User = {
@@ -60,4 +60,14 @@ test("CREATED carries the new user; DELETED carries none, with the deleted versi
   const value = JSON.parse(toUserEventMessage(deleted).value);
   assert.equal("user" in value, false, "no user field at all in a DELETED message");
   assert.equal(toUserEventMessage(deleted).headers?.ce_time, "2026-01-17T11:00:00.000Z");
+});
+
+test("an outbox event's message carries the trace context of its change as headers, and only then", () => {
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const traced = outboxMessage({ ...outboxEvent("UPDATED", ada, ada.updateTime), trace: { traceparent } });
+  assert.equal(traced.headers?.traceparent, traceparent);
+  assert.equal(traced.headers?.ce_id, `${ada.id}-4`, "the CloudEvents headers stay");
+  const untraced = outboxMessage(outboxEvent("UPDATED", ada, ada.updateTime));
+  assert.equal("traceparent" in (untraced.headers ?? {}), false, "outside a trace there is no traceparent");
+  assert.equal(traced.value, untraced.value, "the trace context is never part of the event itself");
 });

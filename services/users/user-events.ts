@@ -2,7 +2,7 @@
  * The one place where user events become messages: an outbox event as the contract's UserEvent
  * (contracts/proto/charter/users/v1/events.proto), and that as the Kafka message of
  * contracts/asyncapi/users-events.yaml — proto3 JSON value, the user id as key, the CloudEvents attributes as
- * `ce_` headers. The message pacts of the audit service are verified against these functions.
+ * `ce_` headers, plus the W3C trace context of the change. The message pacts of the audit service are verified against these functions.
  */
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
 import type { OutgoingMessage } from "../../platform/events/bus.js";
@@ -45,4 +45,10 @@ export function toUserEventMessage(event: UserEvent): UserEventMessage {
       "content-type": "application/json",
     },
   };
+}
+
+/** The Kafka message of an outbox event, carrying the trace context of the change as headers. */
+export function outboxMessage(event: OutboxEvent): UserEventMessage {
+  const message = toUserEventMessage(buildUserEvent(event));
+  return event.trace ? { ...message, headers: { ...message.headers, ...event.trace } } : message;
 }

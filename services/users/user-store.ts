@@ -1,3 +1,4 @@
+import { traceHeaders } from "../../platform/events/trace-context.js";
 import type { User, UserChanges } from "./user.js";
 
 /** The outcome of a conditional write. */
@@ -39,6 +40,8 @@ export interface OutboxEvent {
   readonly occurredAt: string;
   /** The user after the change; absent for DELETED. */
   readonly user?: User;
+  /** The trace context of the request that made the change (W3C `traceparent`, `tracestate`), when traced. */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /** A user's pending events, claimed by one relay for a lease (see claimOutbox). */
@@ -48,8 +51,9 @@ export interface OutboxClaim {
   readonly events: readonly OutboxEvent[];
 }
 
-/** The outbox event of a change: what every adapter records with the write. */
+/** The outbox event of a change, with the active trace context: what every adapter records with the write. */
 export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: string): OutboxEvent {
+  const trace = traceHeaders();
   return {
     eventId: `${user.id}-${user.version}`,
     type,
@@ -57,6 +61,7 @@ export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: s
     version: user.version,
     occurredAt,
     ...(type === "DELETED" ? {} : { user: { ...user } }),
+    ...(Object.keys(trace).length > 0 ? { trace } : {}),
   };
 }
 

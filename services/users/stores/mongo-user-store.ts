@@ -57,6 +57,7 @@ const fromStoredEvent = (event: OutboxEvent): OutboxEvent => ({
   version: Number(event.version),
   occurredAt: event.occurredAt,
   ...(event.user ? { user: { ...event.user, version: Number(event.user.version) } } : {}),
+  ...(event.trace ? { trace: { ...event.trace } } : {}),
 });
 const toUser = (doc: UserDocument): User => ({
   id: String(doc._id),
