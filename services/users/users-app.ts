@@ -10,7 +10,7 @@ import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-se
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
-import { createEtcdRegistrar, type EtcdRegistrar } from "../../platform/registry/etcd-registrar.js";
+import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import {
   createLeasedSnowflake,
   createWorkerIdLease,
@@ -228,38 +228,21 @@ export async function startUsers(
     help: "Registrations in etcd lost (lease expired or revoked, key gone) and then made again (cluster mode).",
     registers: [registry],
   });
-  let registrar: EtcdRegistrar | undefined;
-  let registrationChange: Promise<void> = Promise.resolve();
-  let shuttingDown = false;
-  const registered = () => registrar?.state().status === "registered";
+  const registration = createServingRegistration({
+    endpoints: config.etcdEndpoints,
+    service: USERS_REGISTRY_NAME,
+    instanceId: config.instanceId,
+    value: { address, version: VERSION, zone: config.zone, startedAt, metricsAddress },
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    logger,
+    dependency: "the user store",
+    onRenewal: () => leaseRenewals.inc(),
+    onLost: () => leaseLosses.inc(),
+    onChange: () => updateRegistryHealth(),
+  });
+  const registered = () => registration.registered();
   const updateRegistryHealth = () => {
     if (clustered) grpc.setStatus(`${USERS_SERVICE_NAME}/registry`, registered() ? "SERVING" : "NOT_SERVING");
-  };
-  const syncRegistration = (serving: boolean): void => {
-    if (!clustered || shuttingDown || serving === (registrar !== undefined)) return;
-    if (serving) {
-      const next = createEtcdRegistrar({
-        endpoints: config.etcdEndpoints,
-        service: USERS_REGISTRY_NAME,
-        instanceId: config.instanceId,
-        value: { address, version: VERSION, zone: config.zone, startedAt, metricsAddress },
-        leaseTtlSeconds: config.leaseTtlSeconds,
-        logger,
-        onRenewal: () => leaseRenewals.inc(),
-        onLost: () => leaseLosses.inc(),
-      });
-      registrar = next;
-      registrationChange = registrationChange.then(() => {
-        // Not awaited beyond the chain: registration keeps trying while etcd is down and never blocks serving.
-        if (registrar === next) void next.start().then(updateRegistryHealth);
-      });
-    } else {
-      const old = registrar;
-      registrar = undefined;
-      logger.warn("the user store does not answer: deregistering from etcd until it does");
-      registrationChange = registrationChange.then(() => old?.stop());
-    }
-    updateRegistryHealth();
   };
   new Gauge({
     name: "charter_users_registry_enabled",
@@ -288,8 +271,7 @@ export async function startUsers(
       grpc.setStatus(`${USERS_SERVICE_NAME}/store`, status);
       if (hosted) grpc.setStatus(hosted.healthName, "SERVING");
       grpc.setStatus(`${USERS_SERVICE_NAME}/cache`, cache.health().up ? "SERVING" : "NOT_SERVING");
-      syncRegistration(up);
-      updateRegistryHealth();
+      registration.sync(up);
     },
   });
   relay?.start();
@@ -319,15 +301,7 @@ export async function startUsers(
       health.stop();
       // Deregister first, then give clients REGISTRY_DRAIN_MS to drop this instance while it still serves;
       // only then stop accepting calls (in-flight ones finish).
-      shuttingDown = true;
-      const last = registrar;
-      registrar = undefined;
-      await registrationChange;
-      if (last) {
-        const wasRegistered = last.state().registrations > 0;
-        await last.stop();
-        if (wasRegistered && config.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainMs));
-      }
+      await registration.stop(config.drainMs);
       await grpc.stop(config.shutdownTimeoutMs);
       // After the last call: the relay finishes the round in hand and sends what the last calls recorded.
       await relay?.stop();
