@@ -10,16 +10,7 @@
  *   pauses its partition, seeks back to the message and resumes after the delay: the message comes again and
  *   nothing after it in the partition overtakes it. Partitions are handled concurrently, each in order.
  */
-import {
-  type Admin,
-  type Consumer,
-  type IHeaders,
-  Kafka,
-  type KafkaMessage,
-  logLevel,
-  Partitioners,
-  type Producer,
-} from "kafkajs";
+import { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
 import { type Lazy, lazy } from "../lazy.js";
 import type { Logger } from "../logging.js";
 import {

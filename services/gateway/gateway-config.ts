@@ -1,5 +1,5 @@
 import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
-import { parseEndpoints } from "../../platform/registry/etcd-client.js";
+import { etcdEndpoints } from "../../platform/registry/registry-config.js";
 
 /** The target the gateway dials when it discovers users instances in etcd (ETCD_ENDPOINTS set, USERS_ADDR not). */
 export const USERS_DISCOVERY_TARGET = "etcd:///users";
@@ -63,25 +63,6 @@ function corsOrigins(env: Env): string[] {
   return origins;
 }
 
-/** ETCD_ENDPOINTS: comma-separated http(s) URLs of etcd members. */
-function etcdEndpoints(env: Env): string[] {
-  const endpoints = parseEndpoints(env.ETCD_ENDPOINTS ?? "");
-  for (const endpoint of endpoints) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      url = undefined;
-    }
-    if (!url || !["http:", "https:"].includes(url.protocol) || url.host === "") {
-      throw new ConfigError(
-        `ETCD_ENDPOINTS must be comma-separated URLs like http://127.0.0.1:2379, got ${JSON.stringify(endpoint)}`,
-      );
-    }
-  }
-  return endpoints;
-}
-
 /** The audit service's own default address (its AUDIT_GRPC_PORT), where it runs as a process of its own. */
 export const AUDIT_DEFAULT_ADDR = "127.0.0.1:50061";
 
@@ -100,7 +81,7 @@ function grpcTarget(e: EnvReader, name: string, fallback: string, etcd: readonly
 /** The gateway's configuration from the environment; throws ConfigError naming a bad variable. */
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const e = envReader(env);
-  const etcd = etcdEndpoints(env);
+  const etcd = etcdEndpoints(e);
   const usersAddr = grpcTarget(e, "USERS_ADDR", etcd.length > 0 ? USERS_DISCOVERY_TARGET : "127.0.0.1:50051", etcd);
   const usersDeadlineMs = e.int("USERS_DEADLINE_MS", 2_000, 10, 600_000);
   // Without Kafka the users process hosts the audit service (see services/users/serve.ts).

@@ -10,6 +10,7 @@ import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-se
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
+import { advertisedAddress } from "../../platform/registry/registry-config.js";
 import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import {
   createLeasedSnowflake,
@@ -59,12 +60,6 @@ export async function resolveUsersConfig(config: UsersConfig, logger: Logger): P
 }
 
 /** The address other services dial: USERS_ADVERTISE_ADDR, else the bound port on loopback or on the host. */
-export function advertisedAddress(config: Pick<UsersConfig, "advertiseAddr" | "host">, port: number): string {
-  if (config.advertiseAddr) return config.advertiseAddr;
-  if (["0.0.0.0", "127.0.0.1", "::", "localhost", ""].includes(config.host)) return `127.0.0.1:${port}`;
-  return config.host.includes(":") ? `[${config.host}]:${port}` : `${config.host}:${port}`;
-}
-
 export interface RunningUsers {
   readonly grpcPort: number;
   readonly metricsPort: number;
@@ -214,7 +209,7 @@ export async function startUsers(
   // Registration in etcd (cluster mode): only while the service is SERVING. A store that stops answering
   // deregisters the instance (clients then stop sending it calls it cannot serve); it registers again when the
   // store is back. Changes are chained, so a new registration never races the revocation of the last one.
-  const address = advertisedAddress(config, grpc.port);
+  const address = advertisedAddress(config.advertiseAddr, config.host, grpc.port);
   // Served before the first registration, whose value carries this address for Prometheus to find.
   const metrics = await serveMetrics(registry, config.host, config.metricsPort);
   const metricsAddress = address.replace(/:\d+$/, `:${metrics.port}`);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError } from "../../platform/config.js";
-import { advertisedAddress } from "./users-app.js";
+import { advertisedAddress } from "../../platform/registry/registry-config.js";
 import { loadUsersConfig, MONGO_URL_KEY, REDIS_URL_KEY, withEtcdInfrastructure } from "./users-config.js";
 
 test("cluster settings: defaults, and each bad value names its variable", () => {
@@ -37,10 +37,10 @@ test("cluster settings: defaults, and each bad value names its variable", () => 
 });
 
 test("the advertised address: explicit, loopback for wildcard hosts, otherwise the host", () => {
-  assert.equal(advertisedAddress({ advertiseAddr: "users-1:9000", host: "0.0.0.0" }, 1), "users-1:9000");
-  assert.equal(advertisedAddress({ advertiseAddr: undefined, host: "0.0.0.0" }, 5001), "127.0.0.1:5001");
-  assert.equal(advertisedAddress({ advertiseAddr: undefined, host: "10.0.0.7" }, 5001), "10.0.0.7:5001");
-  assert.equal(advertisedAddress({ advertiseAddr: undefined, host: "fd00::7" }, 5001), "[fd00::7]:5001");
+  assert.equal(advertisedAddress("users-1:9000", "0.0.0.0", 1), "users-1:9000");
+  assert.equal(advertisedAddress(undefined, "0.0.0.0", 5001), "127.0.0.1:5001");
+  assert.equal(advertisedAddress(undefined, "10.0.0.7", 5001), "10.0.0.7:5001");
+  assert.equal(advertisedAddress(undefined, "fd00::7", 5001), "[fd00::7]:5001");
 });
 
 test("etcd values fill only what the environment left unset, validated like the variables", () => {

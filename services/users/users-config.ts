@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { kafkaBrokers } from "../../platform/events/kafka-config.js";
-import { parseEndpoints } from "../../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
+import { type RegistrationConfig, registrationConfig } from "../../platform/registry/registry-config.js";
 import { MAX_WORKER_ID } from "../../platform/snowflake.js";
 
-export interface UsersConfig {
+export interface UsersConfig extends RegistrationConfig {
   readonly host: string;
   readonly grpcPort: number;
   readonly metricsPort: number;
@@ -21,46 +20,21 @@ export interface UsersConfig {
   readonly healthIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
-  /** ETCD_ENDPOINTS; empty when unset (no registry: no registration, no leased worker id). */
-  readonly etcdEndpoints: readonly string[];
   readonly etcdConnectTimeoutMs: number;
-  readonly instanceId: string;
-  /** USERS_ADVERTISE_ADDR; undefined → derived from the host and the bound port. */
-  readonly advertiseAddr: string | undefined;
   readonly zone: string;
-  readonly leaseTtlSeconds: number;
-  readonly drainMs: number;
   readonly idempotencyTtlMs: number;
   /** KAFKA_BROKERS; empty → events go on the in-process bus. */
   readonly kafkaBrokers: readonly string[];
   readonly outbox: { readonly pollIntervalMs: number; readonly batchSize: number; readonly leaseMs: number };
 }
 
-const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
-const ENDPOINT = /^https?:\/\/[^/?#\s,]+\/?$/;
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
-
 /** The users service's configuration from the environment; throws ConfigError naming a bad variable. */
 export function loadUsersConfig(env: Readonly<Record<string, string | undefined>> = process.env): UsersConfig {
   const e = envReader(env);
-  const etcdEndpoints = parseEndpoints(e.string("ETCD_ENDPOINTS", ""));
-  for (const endpoint of etcdEndpoints) {
-    if (!ENDPOINT.test(endpoint)) {
-      throw new ConfigError(
-        `ETCD_ENDPOINTS must be comma-separated http:// or https:// URLs, got ${JSON.stringify(endpoint)}`,
-      );
-    }
-  }
-  const instanceId = e.string("USERS_INSTANCE_ID", `users-${randomBytes(4).toString("hex")}`);
-  if (!SEGMENT.test(instanceId)) {
-    throw new ConfigError(`USERS_INSTANCE_ID must be 1 to 128 of [A-Za-z0-9._-], got ${JSON.stringify(instanceId)}`);
-  }
-  const advertise = e.string("USERS_ADVERTISE_ADDR", "");
-  if (advertise !== "" && !HOST_PORT.test(advertise)) {
-    throw new ConfigError(`USERS_ADVERTISE_ADDR must be host:port, got ${JSON.stringify(advertise)}`);
-  }
+  const registration = registrationConfig(e, "USERS");
   const explicitWorkerId = e.string("USERS_WORKER_ID", "") !== "";
   return {
+    ...registration,
     host: e.string("USERS_HOST", "0.0.0.0"),
     grpcPort: e.port("USERS_GRPC_PORT", 50051),
     metricsPort: e.port("USERS_METRICS_PORT", 9464),
@@ -75,13 +49,8 @@ export function loadUsersConfig(env: Readonly<Record<string, string | undefined>
     healthIntervalMs: e.int("USERS_HEALTH_INTERVAL_MS", 2_000, 50, 60_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
-    etcdEndpoints,
     etcdConnectTimeoutMs: e.int("ETCD_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000),
-    instanceId,
-    advertiseAddr: advertise === "" ? undefined : advertise,
     zone: e.string("USERS_ZONE", "local"),
-    leaseTtlSeconds: e.int("REGISTRY_LEASE_TTL_S", 5, 1, 3_600),
-    drainMs: e.int("REGISTRY_DRAIN_MS", 1_000, 0, 60_000),
     idempotencyTtlMs: e.int("IDEMPOTENCY_TTL_MS", 86_400_000, 1_000, 30 * 86_400_000),
     kafkaBrokers: kafkaBrokers(e),
     outbox: {
