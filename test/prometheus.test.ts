@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startEtcd, startPrometheus, startRedis } from "../scripts/infra/index.js";
-import { metricValue, waitFor } from "../scripts/lib/processes.js";
+import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { type ScrapeTargets, watchRegistryTargets } from "../scripts/lib/prometheus-targets.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 
@@ -32,6 +32,8 @@ let etcd: RunningServer;
 let targets: Awaited<ReturnType<typeof watchRegistryTargets>>;
 let written: ScrapeTargets | undefined;
 let platform: RunningPlatform;
+/** An audit service of its own (on the in-process bus), registered in etcd like the users instance. */
+let audit: ServiceProcess;
 let prometheus: RunningServer;
 let configDir: string;
 
@@ -60,6 +62,17 @@ before(async () => {
     REDIS_COMMAND_TIMEOUT_MS: "200",
     CACHE_PROBE_INTERVAL_MS: "100",
   });
+  audit = await startService(
+    "services/audit/main.ts",
+    {
+      ETCD_ENDPOINTS: etcd.url,
+      REGISTRY_LEASE_TTL_S: "2",
+      AUDIT_HOST: "127.0.0.1",
+      AUDIT_GRPC_PORT: "0",
+      AUDIT_METRICS_PORT: "0",
+    },
+    "audit service ready",
+  );
   await waitFor("the users cache to be up", async () =>
     (await metricValue(port(platform.users.ready, "metricsPort"), "charter_users_cache_up")) === 1 ? true : undefined,
   );
@@ -82,15 +95,18 @@ before(async () => {
       written = list;
     },
   });
-  await waitFor("the users instance in the targets", () => (written?.users.length === 1 ? true : undefined));
+  await waitFor("the users and audit instances in the targets", () =>
+    written?.users.length === 1 && written.audit.length === 1 ? true : undefined,
+  );
   assert.deepEqual(written?.users, [`127.0.0.1:${port(platform.users.ready, "metricsPort")}`]);
+  assert.deepEqual(written?.audit, [`127.0.0.1:${port(audit.ready, "metricsPort")}`]);
   prometheus = await startPrometheus(join(configDir, "prometheus.yml"));
 });
 
 after(async () => {
   await prometheus?.stop();
   await targets?.stop();
-  await platform?.stop();
+  await Promise.all([platform?.stop(), audit?.stop()]);
   await Promise.all([redis?.stop(), etcd?.stop()]);
   if (configDir) await rm(configDir, { recursive: true, force: true });
 });
@@ -98,18 +114,18 @@ after(async () => {
 describe("Prometheus with the project's scrape config", () => {
   test("every file_sd target is scraped and up", async () => {
     const up = await waitFor(
-      "both targets to be up",
+      "the three targets to be up",
       async () => {
         const samples = await query('up{job=~"charter-.*"}');
-        return samples.length === 2 && samples.every((s) => s.value[1] === "1") ? samples : undefined;
+        return samples.length === 3 && samples.every((s) => s.value[1] === "1") ? samples : undefined;
       },
       SCRAPE_DEADLINE_MS,
     );
-    assert.deepEqual(up.map((s) => s.metric.job).sort(), ["charter-gateway", "charter-users"]);
+    assert.deepEqual(up.map((s) => s.metric.job).sort(), ["charter-audit", "charter-gateway", "charter-users"]);
     const { data } = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as {
       data: { activeTargets: Array<{ health: string; scrapeUrl: string }> };
     };
-    assert.equal(data.activeTargets.length, 2);
+    assert.equal(data.activeTargets.length, 3);
     assert.ok(data.activeTargets.every((t) => t.health === "up" && t.scrapeUrl.endsWith("/metrics")));
   });
 

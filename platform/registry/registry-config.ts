@@ -2,9 +2,10 @@
  * The registry settings every Charter service reads the same way: where etcd is (ETCD_ENDPOINTS), and for a
  * service that registers, its instance id, the address it advertises, its lease TTL and how long it drains
  * after deregistering. `<PREFIX>_INSTANCE_ID` and `<PREFIX>_ADVERTISE_ADDR` are per service (USERS_…, AUDIT_…);
- * REGISTRY_LEASE_TTL_S and REGISTRY_DRAIN_MS are shared.
+ * `<PREFIX>_ZONE` too; REGISTRY_LEASE_TTL_S and REGISTRY_DRAIN_MS are shared.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { ConfigError, type EnvReader } from "../config.js";
 import { parseEndpoints } from "./etcd-client.js";
 
@@ -14,9 +15,16 @@ export interface RegistrationConfig {
   readonly instanceId: string;
   /** `<PREFIX>_ADVERTISE_ADDR`; undefined → derived from the host and the bound port. */
   readonly advertiseAddr: string | undefined;
+  /** `<PREFIX>_ZONE` (default "local"): published with the instance. */
+  readonly zone: string;
   readonly leaseTtlSeconds: number;
   readonly drainMs: number;
 }
+
+/** The version every instance publishes: the package's. */
+export const INSTANCE_VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
@@ -63,6 +71,7 @@ export function registrationConfig(e: EnvReader, prefix: string, fallbackInstanc
     etcdEndpoints: etcdEndpoints(e),
     instanceId: instanceId(e, prefix, fallbackInstanceId),
     advertiseAddr: advertise === "" ? undefined : advertise,
+    zone: e.string(`${prefix}_ZONE`, "local"),
     leaseTtlSeconds: e.int("REGISTRY_LEASE_TTL_S", 5, 1, 3_600),
     drainMs: e.int("REGISTRY_DRAIN_MS", 1_000, 0, 60_000),
   };

@@ -1,6 +1,7 @@
 /**
- * file_sd target files for deploy/prometheus/prometheus.yml: targets/gateway.json and targets/users.json,
- * each a list of `host:port` addresses whose /metrics Prometheus scrapes: given, or (users) found in etcd.
+ * file_sd target files for deploy/prometheus/prometheus.yml: targets/gateway.json, targets/users.json and
+ * targets/audit.json, each a list of `host:port` addresses whose /metrics Prometheus scrapes: given, or (the
+ * services that register) found in etcd.
  */
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,8 +9,10 @@ import type { Logger } from "../../platform/logging.js";
 import { createEtcdDiscovery } from "../../platform/registry/etcd-discovery.js";
 import type { Instance } from "../../platform/registry/instance.js";
 
-export const SCRAPE_JOBS = ["gateway", "users"] as const;
+export const SCRAPE_JOBS = ["gateway", "users", "audit"] as const;
 export type ScrapeJob = (typeof SCRAPE_JOBS)[number];
+/** The jobs whose instances register in etcd under the job's name (the gateway, the edge, does not). */
+export const REGISTERED_JOBS = ["users", "audit"] as const satisfies readonly ScrapeJob[];
 export type ScrapeTargets = Readonly<Record<ScrapeJob, readonly string[]>>;
 
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
@@ -59,16 +62,25 @@ export interface RegistryTargetsOptions {
 }
 
 /**
- * Keeps targets/users.json equal to the `metricsAddress` of every users instance registered in etcd (watched, so
- * instances that come and go are added and dropped within a scrape or two), with targets/gateway.json as given.
- * Resolves once the first list is written; stop() ends the watch.
+ * Keeps targets/users.json and targets/audit.json equal to the `metricsAddress` of every instance of those
+ * services registered in etcd (watched, so instances that come and go are added and dropped within a scrape or
+ * two), with targets/gateway.json as given. Resolves once the first lists are written; stop() ends the watches.
  */
 export async function watchRegistryTargets(opts: RegistryTargetsOptions): Promise<{ stop(): Promise<void> }> {
-  const discovery = createEtcdDiscovery({ endpoints: opts.endpoints, service: "users", logger: opts.logger });
+  const discoveries = REGISTERED_JOBS.map((job) => ({
+    job,
+    discovery: createEtcdDiscovery({ endpoints: opts.endpoints, service: job, logger: opts.logger }),
+  }));
+  const metricsAddresses = (instances: readonly Instance[]) =>
+    instances.flatMap((instance) => (instance.metricsAddress ? [instance.metricsAddress] : []));
   let writing = Promise.resolve();
-  const write = (instances: readonly Instance[]) => {
-    const users = instances.flatMap((instance) => (instance.metricsAddress ? [instance.metricsAddress] : []));
-    const targets = { gateway: opts.gateway, users };
+  const write = () => {
+    const targets: ScrapeTargets = {
+      gateway: opts.gateway,
+      ...(Object.fromEntries(
+        discoveries.map(({ job, discovery }) => [job, metricsAddresses(discovery.endpoints())]),
+      ) as Record<(typeof REGISTERED_JOBS)[number], string[]>),
+    };
     writing = writing
       .then(() => writeTargets(opts.dir, targets))
       .then(
@@ -77,12 +89,12 @@ export async function watchRegistryTargets(opts: RegistryTargetsOptions): Promis
       );
     return writing;
   };
-  discovery.onChange((instances) => void write(instances));
-  await discovery.start();
-  await write(discovery.endpoints());
+  for (const { discovery } of discoveries) discovery.onChange(() => void write());
+  await Promise.all(discoveries.map(({ discovery }) => discovery.start()));
+  await write();
   return {
     async stop() {
-      await discovery.stop();
+      await Promise.all(discoveries.map(({ discovery }) => discovery.stop()));
       await writing;
     },
   };

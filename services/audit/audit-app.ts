@@ -3,12 +3,14 @@
  * events, the AuditService over gRPC (with health and reflection), and metrics. serve.ts runs it as a process;
  * the users process hosts it on the in-process bus when no Kafka broker is configured; tests run it on port 0.
  */
-import type { Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
 import type { EventBus } from "../../platform/events/bus.js";
 import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
+import { advertisedAddress, INSTANCE_VERSION } from "../../platform/registry/registry-config.js";
+import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import { watchStoreHealth } from "../../platform/store-health.js";
 import type { AuditConfig } from "./audit-config.js";
 import { createAuditConsumer } from "./audit-consumer.js";
@@ -18,6 +20,8 @@ import { createMemoryHistoryStore } from "./stores/memory-history-store.js";
 import { createMongoHistoryStore } from "./stores/mongo-history-store.js";
 
 export const AUDIT_SERVICE_NAME = "charter.audit.v1.AuditService";
+/** Its name in the registry: `/charter/services/audit/<instance id>`, dialled as `etcd:///audit`. */
+export const AUDIT_REGISTRY_NAME = "audit";
 const HEALTH_INTERVAL_MS = 2_000;
 
 export interface RunningAudit {
@@ -72,6 +76,7 @@ export async function createAuditParts(
 }
 
 export async function startAudit(config: AuditConfig, logger: Logger, deps: { bus: EventBus }): Promise<RunningAudit> {
+  const startedAt = new Date().toISOString();
   const registry = createMetricsRegistry("audit");
   const parts = await createAuditParts(config, logger, { bus: deps.bus, registry });
   const { store } = parts;
@@ -83,6 +88,29 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     logger,
   });
 
+  // Served before the first registration, whose value carries this address for Prometheus to find.
+  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
+  const address = advertisedAddress(config.advertiseAddr, config.host, grpc.port);
+  const metricsAddress = address.replace(/:\d+$/, `:${metrics.port}`);
+  // In cluster mode (ETCD_ENDPOINTS) the instance is registered as `audit` while its store answers.
+  const registration = createServingRegistration({
+    endpoints: config.etcdEndpoints,
+    service: AUDIT_REGISTRY_NAME,
+    instanceId: config.instanceId,
+    value: { address, version: INSTANCE_VERSION, zone: config.zone, startedAt, metricsAddress },
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    logger,
+    dependency: "the history store",
+  });
+  new Gauge({
+    name: "charter_audit_registered",
+    help: "1 while this instance is registered in etcd (cluster mode), 0 otherwise.",
+    registers: [registry],
+    collect() {
+      this.set(registration.registered() ? 1 : 0);
+    },
+  });
+
   const health = await watchStoreHealth({
     ping: () => store.ping(),
     intervalMs: HEALTH_INTERVAL_MS,
@@ -92,10 +120,10 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
       const status = up ? "SERVING" : "NOT_SERVING";
       grpc.setStatus("", status);
       grpc.setStatus(AUDIT_SERVICE_NAME, status);
+      registration.sync(up);
     },
   });
 
-  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
   logger.info(
     {
       grpcPort: grpc.port,
@@ -104,6 +132,8 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
       bus: config.kafkaBrokers.length > 0 ? "kafka" : "in-process",
       groupId: config.groupId,
       instanceId: config.instanceId,
+      registry: registration.enabled ? "etcd" : "none",
+      address,
     },
     "audit service ready",
   );
@@ -113,6 +143,8 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     store,
     async stop() {
       health.stop();
+      // Deregister first and let clients drop this instance while it still answers; then stop serving.
+      await registration.stop(config.drainMs);
       await grpc.stop(config.shutdownTimeoutMs);
       await parts.stop();
       await metrics.stop();

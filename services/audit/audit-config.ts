@@ -1,7 +1,9 @@
 import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { kafkaBrokers } from "../../platform/events/kafka-config.js";
+import { type RegistrationConfig, registrationConfig } from "../../platform/registry/registry-config.js";
 
-export interface AuditConfig {
+/** Registration in etcd (ETCD_ENDPOINTS, AUDIT_INSTANCE_ID, AUDIT_ADVERTISE_ADDR, …) as `audit`, see RegistrationConfig. */
+export interface AuditConfig extends RegistrationConfig {
   readonly host: string;
   readonly grpcPort: number;
   readonly metricsPort: number;
@@ -11,7 +13,6 @@ export interface AuditConfig {
   /** Empty → the in-process bus (only events of this process). */
   readonly kafkaBrokers: readonly string[];
   readonly groupId: string;
-  readonly instanceId: string;
   readonly retryDelayMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
@@ -28,8 +29,9 @@ export function loadAuditConfig(env: Readonly<Record<string, string | undefined>
     throw new ConfigError(`${name} must be 1 to 128 of [A-Za-z0-9._-], got ${JSON.stringify(value)}`);
   };
   const groupId = segment("AUDIT_GROUP_ID", "charter-audit");
-  const instanceId = segment("AUDIT_INSTANCE_ID", `audit-${process.pid}`);
+  const registration = registrationConfig(e, "AUDIT", `audit-${process.pid}`);
   return {
+    ...registration,
     host: e.string("AUDIT_HOST", "0.0.0.0"),
     grpcPort: e.port("AUDIT_GRPC_PORT", 50061),
     metricsPort: e.port("AUDIT_METRICS_PORT", 9465),
@@ -37,7 +39,6 @@ export function loadAuditConfig(env: Readonly<Record<string, string | undefined>
     mongoConnectTimeoutMs: e.int("MONGO_CONNECT_TIMEOUT_MS", 5000, 100, 120_000),
     kafkaBrokers: kafkaBrokers(e),
     groupId,
-    instanceId,
     retryDelayMs: e.int("AUDIT_RETRY_DELAY_MS", 500, 10, 60_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),

@@ -42,6 +42,16 @@ test("AUDIT_ADDR: the users target without Kafka (the users process hosts the au
   assert.equal(loadGatewayConfig({}).auditAddr, "127.0.0.1:50051");
   assert.equal(loadGatewayConfig({ KAFKA_BROKERS: "127.0.0.1:9092" }).auditAddr, "127.0.0.1:50061");
   assert.equal(
+    loadGatewayConfig({ KAFKA_BROKERS: "127.0.0.1:9092", ETCD_ENDPOINTS: "http://127.0.0.1:2379" }).auditAddr,
+    "etcd:///audit",
+    "with Kafka and etcd: the audit instances registered in etcd",
+  );
+  assert.equal(
+    loadGatewayConfig({ ETCD_ENDPOINTS: "http://127.0.0.1:2379" }).auditAddr,
+    "etcd:///users",
+    "with etcd but no Kafka: the users instances, which host the audit service",
+  );
+  assert.equal(
     loadGatewayConfig({ KAFKA_BROKERS: "127.0.0.1:9092", AUDIT_ADDR: "audit:7000" }).auditAddr,
     "audit:7000",
   );

@@ -63,6 +63,9 @@ function corsOrigins(env: Env): string[] {
   return origins;
 }
 
+/** The target the gateway dials for the audit service when it runs on its own and registers in etcd. */
+export const AUDIT_DISCOVERY_TARGET = "etcd:///audit";
+
 /** The audit service's own default address (its AUDIT_GRPC_PORT), where it runs as a process of its own. */
 export const AUDIT_DEFAULT_ADDR = "127.0.0.1:50061";
 
@@ -99,7 +102,12 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     bodyLimit: e.int("GATEWAY_BODY_LIMIT", 65_536, 1_024, 16_777_216),
     corsOrigins: corsOrigins(env),
     docs,
-    auditAddr: grpcTarget(e, "AUDIT_ADDR", kafka ? AUDIT_DEFAULT_ADDR : usersAddr, etcd),
+    auditAddr: grpcTarget(
+      e,
+      "AUDIT_ADDR",
+      kafka ? (etcd.length > 0 ? AUDIT_DISCOVERY_TARGET : AUDIT_DEFAULT_ADDR) : usersAddr,
+      etcd,
+    ),
     auditDeadlineMs: e.int("AUDIT_DEADLINE_MS", usersDeadlineMs, 10, 600_000),
     metrics: e.oneOf("GATEWAY_METRICS", "on", ["on", "off"]) === "on",
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),

@@ -10,7 +10,7 @@ import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-se
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
-import { advertisedAddress } from "../../platform/registry/registry-config.js";
+import { advertisedAddress, INSTANCE_VERSION } from "../../platform/registry/registry-config.js";
 import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import {
   createLeasedSnowflake,
@@ -34,10 +34,6 @@ import { createUsersService } from "./users-service.js";
 export const USERS_SERVICE_NAME = "charter.users.v1.UsersService";
 /** The name users instances register under: `/charter/services/users/<instance-id>`. */
 export const USERS_REGISTRY_NAME = "users";
-
-const VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
 
 /**
  * In cluster mode (ETCD_ENDPOINTS set), MONGO_URL and REDIS_URL left unset are read once from etcd
@@ -227,7 +223,7 @@ export async function startUsers(
     endpoints: config.etcdEndpoints,
     service: USERS_REGISTRY_NAME,
     instanceId: config.instanceId,
-    value: { address, version: VERSION, zone: config.zone, startedAt, metricsAddress },
+    value: { address, version: INSTANCE_VERSION, zone: config.zone, startedAt, metricsAddress },
     leaseTtlSeconds: config.leaseTtlSeconds,
     logger,
     dependency: "the user store",

@@ -21,7 +21,6 @@ export interface UsersConfig extends RegistrationConfig {
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly etcdConnectTimeoutMs: number;
-  readonly zone: string;
   readonly idempotencyTtlMs: number;
   /** KAFKA_BROKERS; empty → events go on the in-process bus. */
   readonly kafkaBrokers: readonly string[];
@@ -50,7 +49,6 @@ export function loadUsersConfig(env: Readonly<Record<string, string | undefined>
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
     etcdConnectTimeoutMs: e.int("ETCD_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000),
-    zone: e.string("USERS_ZONE", "local"),
     idempotencyTtlMs: e.int("IDEMPOTENCY_TTL_MS", 86_400_000, 1_000, 30 * 86_400_000),
     kafkaBrokers: kafkaBrokers(e),
     outbox: {
