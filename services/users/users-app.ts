@@ -2,7 +2,6 @@
  * Composition of the users service: configuration → adapters → use cases → gRPC server,
  * health and metrics. main.ts runs it as a process; tests run it in-process on port 0.
  */
-import { readFileSync } from "node:fs";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
 import type { EventProducer } from "../../platform/events/bus.js";
