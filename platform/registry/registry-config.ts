@@ -83,3 +83,13 @@ export function advertisedAddress(advertiseAddr: string | undefined, host: strin
   if (["0.0.0.0", "127.0.0.1", "::", "localhost", ""].includes(host)) return `127.0.0.1:${port}`;
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** The gRPC and metrics addresses an instance registers: the advertised host with each bound port. */
+export function instanceAddresses(
+  config: Pick<RegistrationConfig, "advertiseAddr"> & { readonly host: string },
+  grpcPort: number,
+  metricsPort: number,
+): { address: string; metricsAddress: string } {
+  const address = advertisedAddress(config.advertiseAddr, config.host, grpcPort);
+  return { address, metricsAddress: address.replace(/:\d+$/, `:${metricsPort}`) };
+}

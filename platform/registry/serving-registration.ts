@@ -5,15 +5,18 @@
  * revocation of the last one. Stopping revokes the lease first and then waits `drainMs`, so clients drop the
  * instance while it still answers.
  */
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../logging.js";
 import { createEtcdRegistrar, type EtcdRegistrar, type EtcdRegistrarOptions } from "./etcd-registrar.js";
 
 export interface ServingRegistrationOptions
-  extends Pick<
-    EtcdRegistrarOptions,
-    "endpoints" | "service" | "instanceId" | "value" | "leaseTtlSeconds" | "onRenewal" | "onLost"
-  > {
+  extends Pick<EtcdRegistrarOptions, "endpoints" | "service" | "instanceId" | "value" | "leaseTtlSeconds"> {
   readonly logger: Logger;
+  /**
+   * Where the registration's metrics go, named `charter_<metricsPrefix>_…`: `_registry_enabled`, `_registered`,
+   * `_registry_lease_renewals_total`, `_registry_lease_losses_total`.
+   */
+  readonly metrics: { readonly registry: Registry; readonly prefix: string };
   /** What stops the instance from serving, for the log line when it deregisters (e.g. "the user store"). */
   readonly dependency: string;
   /** Called whenever `registered()` may have changed. */
@@ -32,6 +35,31 @@ export interface ServingRegistration {
 
 export function createServingRegistration(opts: ServingRegistrationOptions): ServingRegistration {
   const enabled = opts.endpoints.length > 0;
+  const registers = [opts.metrics.registry];
+  const metric = (name: string) => `charter_${opts.metrics.prefix}_${name}`;
+  const renewals = new Counter({
+    name: metric("registry_lease_renewals_total"),
+    help: "Keepalives of this instance's etcd lease that etcd acknowledged (cluster mode).",
+    registers,
+  });
+  const losses = new Counter({
+    name: metric("registry_lease_losses_total"),
+    help: "Registrations in etcd lost (lease expired or revoked, key gone) and then made again (cluster mode).",
+    registers,
+  });
+  new Gauge({
+    name: metric("registry_enabled"),
+    help: "1 when this instance registers in etcd (cluster mode), 0 when it runs without a registry.",
+    registers,
+  }).set(enabled ? 1 : 0);
+  new Gauge({
+    name: metric("registered"),
+    help: "1 while this instance is registered in etcd (cluster mode), 0 otherwise.",
+    registers,
+    collect() {
+      this.set(registrar?.state().status === "registered" ? 1 : 0);
+    },
+  });
   let registrar: EtcdRegistrar | undefined;
   let change: Promise<void> = Promise.resolve();
   let stopping = false;
@@ -42,8 +70,16 @@ export function createServingRegistration(opts: ServingRegistrationOptions): Ser
     sync(serving) {
       if (!enabled || stopping || serving === (registrar !== undefined)) return;
       if (serving) {
-        const { logger, dependency: _, onChange: __, ...registrarOptions } = opts;
-        const next = createEtcdRegistrar({ ...registrarOptions, logger });
+        const next = createEtcdRegistrar({
+          endpoints: opts.endpoints,
+          service: opts.service,
+          instanceId: opts.instanceId,
+          value: opts.value,
+          ...(opts.leaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: opts.leaseTtlSeconds }),
+          logger: opts.logger,
+          onRenewal: () => renewals.inc(),
+          onLost: () => losses.inc(),
+        });
         registrar = next;
         change = change.then(() => {
           // Not awaited beyond the chain: registration keeps trying while etcd is down and never blocks serving.

@@ -3,13 +3,13 @@
  * events, the AuditService over gRPC (with health and reflection), and metrics. serve.ts runs it as a process;
  * the users process hosts it on the in-process bus when no Kafka broker is configured; tests run it on port 0.
  */
-import { Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
 import type { EventBus } from "../../platform/events/bus.js";
 import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
-import { advertisedAddress, INSTANCE_VERSION } from "../../platform/registry/registry-config.js";
+import { INSTANCE_VERSION, instanceAddresses } from "../../platform/registry/registry-config.js";
 import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import { watchStoreHealth } from "../../platform/store-health.js";
 import type { AuditConfig } from "./audit-config.js";
@@ -90,8 +90,7 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
 
   // Served before the first registration, whose value carries this address for Prometheus to find.
   const metrics = await serveMetrics(registry, config.host, config.metricsPort);
-  const address = advertisedAddress(config.advertiseAddr, config.host, grpc.port);
-  const metricsAddress = address.replace(/:\d+$/, `:${metrics.port}`);
+  const { address, metricsAddress } = instanceAddresses(config, grpc.port, metrics.port);
   // In cluster mode (ETCD_ENDPOINTS) the instance is registered as `audit` while its store answers.
   const registration = createServingRegistration({
     endpoints: config.etcdEndpoints,
@@ -101,14 +100,7 @@ export async function startAudit(config: AuditConfig, logger: Logger, deps: { bu
     leaseTtlSeconds: config.leaseTtlSeconds,
     logger,
     dependency: "the history store",
-  });
-  new Gauge({
-    name: "charter_audit_registered",
-    help: "1 while this instance is registered in etcd (cluster mode), 0 otherwise.",
-    registers: [registry],
-    collect() {
-      this.set(registration.registered() ? 1 : 0);
-    },
+    metrics: { registry, prefix: "audit" },
   });
 
   const health = await watchStoreHealth({

@@ -9,7 +9,7 @@ import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-se
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
-import { advertisedAddress, INSTANCE_VERSION } from "../../platform/registry/registry-config.js";
+import { INSTANCE_VERSION, instanceAddresses } from "../../platform/registry/registry-config.js";
 import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import {
   createLeasedSnowflake,
@@ -54,7 +54,6 @@ export async function resolveUsersConfig(config: UsersConfig, logger: Logger): P
   return resolved.config;
 }
 
-/** The address other services dial: USERS_ADVERTISE_ADDR, else the bound port on loopback or on the host. */
 export interface RunningUsers {
   readonly grpcPort: number;
   readonly metricsPort: number;
@@ -204,20 +203,9 @@ export async function startUsers(
   // Registration in etcd (cluster mode): only while the service is SERVING. A store that stops answering
   // deregisters the instance (clients then stop sending it calls it cannot serve); it registers again when the
   // store is back. Changes are chained, so a new registration never races the revocation of the last one.
-  const address = advertisedAddress(config.advertiseAddr, config.host, grpc.port);
   // Served before the first registration, whose value carries this address for Prometheus to find.
   const metrics = await serveMetrics(registry, config.host, config.metricsPort);
-  const metricsAddress = address.replace(/:\d+$/, `:${metrics.port}`);
-  const leaseRenewals = new Counter({
-    name: "charter_users_registry_lease_renewals_total",
-    help: "Keepalives of this instance's etcd lease that etcd acknowledged (cluster mode).",
-    registers: [registry],
-  });
-  const leaseLosses = new Counter({
-    name: "charter_users_registry_lease_losses_total",
-    help: "Registrations in etcd lost (lease expired or revoked, key gone) and then made again (cluster mode).",
-    registers: [registry],
-  });
+  const { address, metricsAddress } = instanceAddresses(config, grpc.port, metrics.port);
   const registration = createServingRegistration({
     endpoints: config.etcdEndpoints,
     service: USERS_REGISTRY_NAME,
@@ -226,28 +214,13 @@ export async function startUsers(
     leaseTtlSeconds: config.leaseTtlSeconds,
     logger,
     dependency: "the user store",
-    onRenewal: () => leaseRenewals.inc(),
-    onLost: () => leaseLosses.inc(),
+    metrics: { registry, prefix: "users" },
     onChange: () => updateRegistryHealth(),
   });
   const registered = () => registration.registered();
   const updateRegistryHealth = () => {
     if (clustered) grpc.setStatus(`${USERS_SERVICE_NAME}/registry`, registered() ? "SERVING" : "NOT_SERVING");
   };
-  new Gauge({
-    name: "charter_users_registry_enabled",
-    help: "1 when this instance registers in etcd (cluster mode), 0 when it runs without a registry.",
-    registers: [registry],
-  }).set(clustered ? 1 : 0);
-  new Gauge({
-    name: "charter_users_registered",
-    help: "1 while this instance is registered in etcd (cluster mode), 0 otherwise.",
-    registers: [registry],
-    collect() {
-      this.set(registered() ? 1 : 0);
-    },
-  });
-
   // Serving while the store answers; the cache has its own entry and never takes the service down.
   const health = await watchStoreHealth({
     ping: () => store.ping(),
