@@ -44,6 +44,15 @@ const PENDING_INDEX = "outbox_pending";
 /** Attempts of a delete without etag that meets concurrent updates. */
 const MAX_DELETE_ATTEMPTS = 20;
 const LIVE = { deleted: { $ne: true } } as const;
+/**
+ * The fields a read of a user needs: never the outbox or the claim, which can be large and are being changed by
+ * other writers. (mongo-java-server also answers an unprojected findAndModify with the stored document itself;
+ * a concurrent update while the reply is encoded fails it and closes the connection.)
+ */
+const USER_FIELDS = { projection: { name: 1, email: 1, version: 1, createTime: 1, updateTime: 1 } } as const;
+const KEYED_USER_FIELDS = {
+  projection: { ...USER_FIELDS.projection, requestFingerprint: 1, requestExpiresAt: 1 },
+} as const;
 const REQUEST_KEY_INDEX = "request_key_unique";
 /** How often an insert with an idempotency key looks again after meeting an expired key being cleared. */
 const MAX_KEY_ATTEMPTS = 5;
@@ -120,7 +129,7 @@ export async function createMongoUserStore(opts: {
 
   /** The live key's user; an expired key is unset (only if it is still that expired key). */
   const findLive = async (key: string): Promise<KeyedUser | undefined> => {
-    const doc = await users.findOne({ requestKey: key, ...LIVE });
+    const doc = await users.findOne({ requestKey: key, ...LIVE }, KEYED_USER_FIELDS);
     if (!doc) return undefined;
     const now = Date.now();
     if ((doc.requestExpiresAt ?? 0) <= now) {
@@ -155,12 +164,12 @@ export async function createMongoUserStore(opts: {
 
   return {
     async get(id) {
-      const doc = await users.findOne({ _id: longId(id), ...LIVE });
+      const doc = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
       return doc ? toUser(doc) : undefined;
     },
     async getMany(ids) {
       if (ids.length === 0) return [];
-      const docs = await users.find({ _id: { $in: [...new Set(ids)].map(longId) }, ...LIVE }).toArray();
+      const docs = await users.find({ _id: { $in: [...new Set(ids)].map(longId) }, ...LIVE }, USER_FIELDS).toArray();
       const byId = new Map(docs.map((d) => [String(d._id), d]));
       return ids.flatMap((id) => {
         const doc = byId.get(id);
@@ -169,7 +178,7 @@ export async function createMongoUserStore(opts: {
     },
     async list({ limit, afterId }) {
       const filter = afterId === undefined ? { ...LIVE } : { _id: { $gt: longId(afterId) }, ...LIVE };
-      return (await users.find(filter).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
+      return (await users.find(filter, USER_FIELDS).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
     },
     async insert(user, idempotency) {
       const { id, ...rest } = user;
@@ -211,7 +220,7 @@ export async function createMongoUserStore(opts: {
     async update(id, expectedVersion, changes, updateTime) {
       // Read, then write conditionally on the version read: the write carries the whole user after the change
       // (its event's snapshot), and any write that got in between makes it a conflict.
-      const current = await users.findOne({ _id: longId(id), ...LIVE });
+      const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
       if (!current) return { ok: false, reason: "missing" };
       if (current.version !== expectedVersion) return { ok: false, reason: "conflict" };
       const next = applyChanges(toUser(current), changes, updateTime);
@@ -229,14 +238,14 @@ export async function createMongoUserStore(opts: {
             },
             $push: { outbox: outboxEvent("UPDATED", next, updateTime) },
           },
-          { returnDocument: "after" },
+          { returnDocument: "after", ...USER_FIELDS },
         )
         .catch(mapDuplicate);
       return doc ? { ok: true, value: toUser(doc) } : missOrConflict(id);
     },
     async delete(id, expectedVersion, time = new Date().toISOString()) {
       for (let attempt = 0; attempt < MAX_DELETE_ATTEMPTS; attempt++) {
-        const current = await users.findOne({ _id: longId(id), ...LIVE });
+        const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
         if (!current) return { ok: false, reason: "missing" };
         if (expectedVersion !== undefined && current.version !== expectedVersion)
           return { ok: false, reason: "conflict" };
@@ -273,7 +282,10 @@ export async function createMongoUserStore(opts: {
       const claim = { owner, until: now + leaseMs };
       await users.updateMany({ _id: { $in: candidates.map((c) => c._id) }, ...claimable }, { $set: { claim } });
       const held = await users
-        .find({ _id: { $in: candidates.map((c) => c._id) }, "claim.owner": owner, "claim.until": claim.until })
+        .find(
+          { _id: { $in: candidates.map((c) => c._id) }, "claim.owner": owner, "claim.until": claim.until },
+          { projection: { outbox: 1 } },
+        )
         .sort({ _id: 1 })
         .toArray();
       return held.map(
