@@ -135,6 +135,20 @@ describe("user events under chaos", () => {
       assert.equal(disturbances.length, 0, "both disturbances happened during the writes");
       assert.equal(await audits[0]?.exited, null, "the first audit instance was killed");
       assert.equal(usersB.ready.instanceId, "users-b2", "the second users instance was restarted");
+    } catch (error) {
+      // The service's side of a failed write: its error lines (the cause is logged there, never sent).
+      const errors = usersA.output.filter((line) => /"level":"(error|fatal)"|UNAVAILABLE/.test(line)).slice(-5);
+      const store = mongo
+        .output()
+        .filter((line) => !/^\s+at /.test(line))
+        .slice(-15)
+        .join("\n");
+      throw new Error(
+        `${(error as Error).message}; users-a logged:\n${errors.join("\n")}\nthe store printed:\n${store}`,
+        {
+          cause: error,
+        },
+      );
     } finally {
       client.close();
     }

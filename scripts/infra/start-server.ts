@@ -48,7 +48,7 @@ interface Launched {
 }
 
 const STOP_GRACE_MS = 5_000;
-const RING_LINES = 50;
+const RING_LINES = 200;
 const live = new Set<ChildProcess>();
 const dataDirs = new Set<string>();
 // Never outlive the test process: SIGKILL on exit, and (via setpriv) on the parent's death by a signal.
