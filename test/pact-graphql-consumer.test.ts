@@ -10,7 +10,7 @@ import { after, describe, test } from "node:test";
 import { MatchersV3, PactV4 } from "@pact-foundation/pact";
 import { freePorts } from "../scripts/infra/index.js";
 import { STATE_NO_USERS, STATE_USER_EXISTS } from "../scripts/lib/pact-provider-states.js";
-import { checkPactFile, createPactOutput, mockServerFetch } from "./support/pact-files.js";
+import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
@@ -84,11 +84,13 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
       .willRespondWith(200, (b) =>
         b.jsonBody({ data: { user: { id: regex(ID, ADA_ID), name: ada.name, email: ada.email, etag: like("1") } } }),
       )
-      .executeTest(async (mock) => {
-        const { data, errors } = await graphql(mock.url, "UserProfile", USER_QUERY, { id: ADA_ID });
-        assert.equal(errors, undefined);
-        assert.deepEqual(data, { user: { id: ADA_ID, ...ada, etag: "1" } });
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const { data, errors } = await graphql(mock.url, "UserProfile", USER_QUERY, { id: ADA_ID });
+          assert.equal(errors, undefined);
+          assert.deepEqual(data, { user: { id: ADA_ID, ...ada, etag: "1" } });
+        }),
+      );
   });
 
   test("mutation: sign up a new user", async () => {
@@ -113,13 +115,15 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
           },
         }),
       )
-      .executeTest(async (mock) => {
-        const { data, errors } = await graphql(mock.url, "SignUp", CREATE_MUTATION, { input: ada });
-        assert.equal(errors, undefined);
-        const created = data?.createUser as { id: string; email: string } | undefined;
-        assert.match(created?.id ?? "", new RegExp(ID));
-        assert.equal(created?.email, ada.email);
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const { data, errors } = await graphql(mock.url, "SignUp", CREATE_MUTATION, { input: ada });
+          assert.equal(errors, undefined);
+          const created = data?.createUser as { id: string; email: string } | undefined;
+          assert.match(created?.id ?? "", new RegExp(ID));
+          assert.equal(created?.email, ada.email);
+        }),
+      );
   });
 
   test("the committed pact file is what these interactions write", () => {

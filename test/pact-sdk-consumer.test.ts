@@ -19,7 +19,7 @@ import {
   STATE_USERS_EXIST,
 } from "../scripts/lib/pact-provider-states.js";
 import { createUsersClient, type Result, type UsersClient } from "../sdk/index.js";
-import { checkPactFile, createPactOutput, mockServerFetch } from "./support/pact-files.js";
+import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
@@ -107,12 +107,14 @@ describe("pact: charter-sdk → charter-gateway", () => {
           })
           .jsonBody(userBody(ada)),
       )
-      .executeTest(async (mock) => {
-        const created = await sdk(mock.url).create(ada);
-        const user = expectOk(created, 201);
-        assert.equal(user.email, ada.email);
-        assert.equal(created.ok && created.etag, '"1"');
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const created = await sdk(mock.url).create(ada);
+          const user = expectOk(created, 201);
+          assert.equal(user.email, ada.email);
+          assert.equal(created.ok && created.etag, '"1"');
+        }),
+      );
   });
 
   test("get: 200 with the user and its ETag", async () => {
@@ -122,11 +124,13 @@ describe("pact: charter-sdk → charter-gateway", () => {
       .uponReceiving("a request for an existing user")
       .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`))
       .willRespondWith(200, (b) => b.headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"1"') }).jsonBody(userBody(ada)))
-      .executeTest(async (mock) => {
-        const user = expectOk(await sdk(mock.url).get(ADA_ID), 200);
-        assert.equal(user.id, ADA_ID);
-        assert.equal(user.name, ada.name);
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const user = expectOk(await sdk(mock.url).get(ADA_ID), 200);
+          assert.equal(user.id, ADA_ID);
+          assert.equal(user.name, ada.name);
+        }),
+      );
   });
 
   test("list: one page of users with nextPageToken", async () => {
@@ -148,11 +152,13 @@ describe("pact: charter-sdk → charter-gateway", () => {
           nextPageToken: like("djE6NzI4MTYzNDI1MTkzODgxNjAwMQ"),
         }),
       )
-      .executeTest(async (mock) => {
-        const page = expectOk(await sdk(mock.url).list({ pageSize: 1 }), 200);
-        assert.equal(page.users.length, 1);
-        assert.ok(page.nextPageToken, "a first page of two users has a next page");
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const page = expectOk(await sdk(mock.url).list({ pageSize: 1 }), 200);
+          assert.equal(page.users.length, 1);
+          assert.ok(page.nextPageToken, "a first page of two users has a next page");
+        }),
+      );
   });
 
   test("history: a deleted user's events, oldest first, walked by the iterator", async () => {
@@ -179,18 +185,20 @@ describe("pact: charter-sdk → charter-gateway", () => {
           ],
         }),
       )
-      .executeTest(async (mock) => {
-        const walked = [];
-        for await (const e of sdk(mock.url).userHistory(ADA_ID)) walked.push(e);
-        assert.deepEqual(
-          walked.map((e) => [e.type, e.version, e.user?.name]),
-          [
-            ["CREATED", "1", ada.name],
-            ["UPDATED", "2", renamed.name],
-            ["DELETED", "3", undefined],
-          ],
-        );
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const walked = [];
+          for await (const e of sdk(mock.url).userHistory(ADA_ID)) walked.push(e);
+          assert.deepEqual(
+            walked.map((e) => [e.type, e.version, e.user?.name]),
+            [
+              ["CREATED", "1", ada.name],
+              ["UPDATED", "2", renamed.name],
+              ["DELETED", "3", undefined],
+            ],
+          );
+        }),
+      );
   });
 
   test("update with If-Match: 200 with the changed user and a new ETag", async () => {
@@ -211,10 +219,12 @@ describe("pact: charter-sdk → charter-gateway", () => {
           .headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"2"') })
           .jsonBody(userBody({ name: "Ada King", email: ada.email }, "2")),
       )
-      .executeTest(async (mock) => {
-        const updated = expectOk(await sdk(mock.url).update(ADA_ID, { name: "Ada King" }, { ifMatch: "1" }), 200);
-        assert.equal(updated.name, "Ada King");
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const updated = expectOk(await sdk(mock.url).update(ADA_ID, { name: "Ada King" }, { ifMatch: "1" }), 200);
+          assert.equal(updated.name, "Ada King");
+        }),
+      );
   });
 
   test("delete with If-Match: 204", async () => {
@@ -226,9 +236,11 @@ describe("pact: charter-sdk → charter-gateway", () => {
         b.headers({ "If-Match": fromProviderState(`"${ref("etag")}"`, '"1"') }),
       )
       .willRespondWith(204)
-      .executeTest(async (mock) => {
-        expectOk(await sdk(mock.url).delete(ADA_ID, { ifMatch: "1" }), 204);
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          expectOk(await sdk(mock.url).delete(ADA_ID, { ifMatch: "1" }), 204);
+        }),
+      );
   });
 
   test("get of an unknown id: 404 NOT_FOUND problem", async () => {
@@ -238,9 +250,11 @@ describe("pact: charter-sdk → charter-gateway", () => {
       .uponReceiving("a request for a user that does not exist")
       .withRequest("GET", `/v1/users/${ADA_ID}`)
       .willRespondWith(404, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(404, "NOT_FOUND")))
-      .executeTest(async (mock) => {
-        expectProblem(await sdk(mock.url).get(ADA_ID), 404, "NOT_FOUND");
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          expectProblem(await sdk(mock.url).get(ADA_ID), 404, "NOT_FOUND");
+        }),
+      );
   });
 
   test("create with a taken email: 409 ALREADY_EXISTS problem", async () => {
@@ -252,9 +266,11 @@ describe("pact: charter-sdk → charter-gateway", () => {
         b.headers({ "Content-Type": "application/json" }).jsonBody({ name: "Another Ada", email: ada.email }),
       )
       .willRespondWith(409, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(409, "ALREADY_EXISTS")))
-      .executeTest(async (mock) => {
-        expectProblem(await sdk(mock.url).create({ name: "Another Ada", email: ada.email }), 409, "ALREADY_EXISTS");
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          expectProblem(await sdk(mock.url).create({ name: "Another Ada", email: ada.email }), 409, "ALREADY_EXISTS");
+        }),
+      );
   });
 
   test("update at a stale etag: 412 ABORTED problem", async () => {
@@ -271,9 +287,11 @@ describe("pact: charter-sdk → charter-gateway", () => {
           .jsonBody({ name: "Ada King" }),
       )
       .willRespondWith(412, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(412, "ABORTED")))
-      .executeTest(async (mock) => {
-        expectProblem(await sdk(mock.url).update(ADA_ID, { name: "Ada King" }, { ifMatch: "1" }), 412, "ABORTED");
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          expectProblem(await sdk(mock.url).update(ADA_ID, { name: "Ada King" }, { ifMatch: "1" }), 412, "ABORTED");
+        }),
+      );
   });
 
   test("create with an invalid email: 400 INVALID_ARGUMENT problem listing the field", async () => {
@@ -290,13 +308,15 @@ describe("pact: charter-sdk → charter-gateway", () => {
           }),
         ),
       )
-      .executeTest(async (mock) => {
-        const problem = expectProblem(await sdk(mock.url).create(body), 400, "INVALID_ARGUMENT");
-        assert.deepEqual(
-          problem.errors?.map((e) => e.field),
-          ["/email"],
-        );
-      });
+      .executeTest(
+        recorded(async (mock) => {
+          const problem = expectProblem(await sdk(mock.url).create(body), 400, "INVALID_ARGUMENT");
+          assert.deepEqual(
+            problem.errors?.map((e) => e.field),
+            ["/email"],
+          );
+        }),
+      );
   });
 
   test("the committed pact file is what these interactions write", () => {

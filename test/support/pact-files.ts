@@ -95,35 +95,34 @@ export function checkPactFile(dir: string, fileName: string): void {
   }
 }
 
-/** How many of the requests Pact's mock server on `port` expects it has not yet recorded. */
-function unrecordedRequests(port: number): number {
-  const mismatches = JSON.parse(getFfiLib().pactffiMockServerMismatches(port)) as { type?: string }[];
-  return mismatches.filter((mismatch) => mismatch.type === "missing-request").length;
+/**
+ * Wraps an `executeTest` callback so that it returns only once Pact's mock server has recorded every
+ * request it expects as matched (or after `RECORD_DEADLINE_MS`, when Pact's own check then reports what is
+ * wrong). From native core 19 on, the mock server hands its bookkeeping to a task of its own and answers
+ * before that task has run, so on a busy machine `executeTest`'s check could run first and report a request
+ * it served as "expected but not received" (pact-reference#535, pact-core-mock-server#13). Waiting per
+ * request on the count of missing requests is not enough: right after the mock server starts, that task
+ * may not yet have listed the expected requests either. Waiting at the end of the callback, on the same
+ * "matched" that `executeTest` reads, is.
+ */
+const RECORD_DEADLINE_MS = 5_000;
+export function recorded<T>(run: (mock: { port: number; url: string }) => Promise<T>) {
+  return async (mock: { port: number; url: string }): Promise<T> => {
+    const value = await run(mock);
+    const ffi = getFfiLib();
+    const deadline = Date.now() + RECORD_DEADLINE_MS;
+    while (!ffi.pactffiMockServerMatched(mock.port) && Date.now() < deadline) await sleep(2);
+    return value;
+  };
 }
 
 /**
- * The fetch the consumer tests give their clients for Pact's mock server.
- *
- * It opens a new connection for every request (node:http, no agent): each interaction runs its own mock
- * server on a free port, and the kernel may hand a port that a finished mock server used to the next one;
- * the global fetch's pooled keep-alive connection to that port is then dead, and the request never arrives.
- *
- * And it returns only once the mock server has recorded the request it answered (or after
- * `RECORD_DEADLINE_MS`, when Pact's own check then reports what is wrong): from native core 19 on, the mock
- * server records a match after it has answered, and on a busy machine the test's check could run first and
- * report a request it served as "expected but not received" (pact-reference#535).
+ * The fetch the consumer tests give their clients for Pact's mock server. It opens a new connection for
+ * every request (node:http, no agent): each interaction runs its own mock server on a free port, and the
+ * kernel may hand a port that a finished mock server used to the next one; the global fetch's pooled
+ * keep-alive connection to that port is then dead, and the request never arrives.
  */
-const RECORD_DEADLINE_MS = 5_000;
 export async function mockServerFetch(request: Request): Promise<Response> {
-  const port = Number(new URL(request.url).port);
-  const expected = unrecordedRequests(port);
-  const response = await sendOnFreshConnection(request);
-  const deadline = Date.now() + RECORD_DEADLINE_MS;
-  while (expected > 0 && unrecordedRequests(port) >= expected && Date.now() < deadline) await sleep(2);
-  return response;
-}
-
-async function sendOnFreshConnection(request: Request): Promise<Response> {
   const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => {
