@@ -7,10 +7,12 @@
  */
 import { type ServiceProcess, startService } from "./lib/processes.js";
 
-// The services' logs are captured (shown only if one fails); info or finer, so their "ready" lines are logged.
-const env = {
-  LOG_LEVEL: ["debug", "trace"].includes(process.env.LOG_LEVEL ?? "") ? (process.env.LOG_LEVEL ?? "") : "info",
-};
+// The services log at info or finer, so that their "ready" lines are written; once all are ready, their lines
+// at LOG_LEVEL (default info) or above are passed on to stdout as they are (pino JSON, one line each).
+const PINO_LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+const wantedLevel = process.env.LOG_LEVEL ?? "info";
+const shownFrom = wantedLevel === "silent" ? Number.POSITIVE_INFINITY : (PINO_LEVELS[wantedLevel] ?? 30);
+const env = { LOG_LEVEL: ["debug", "trace"].includes(wantedLevel) ? wantedLevel : "info" };
 const started: ServiceProcess[] = [];
 const fail = async (error: Error): Promise<never> => {
   console.error(error.message);
@@ -48,7 +50,19 @@ Charter is running.
   users metrics   http://127.0.0.1:${users.ready.metricsPort}/metrics
   user history    ${http}/v1/users/{id}/history   (audit gRPC ${auditAddr}${audit ? "" : ", hosted by the users service"})${audit ? `\n  audit metrics   http://127.0.0.1:${audit.ready.metricsPort}/metrics` : ""}
 ${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL, REDIS_URL and KAFKA_BROKERS to use real servers.\n` : ""}
-Press Ctrl-C to stop.`);
+Logs follow: one JSON line per request, RPC and state change (LOG_LEVEL=warn shows problems only).
+Press Ctrl-C to stop.
+`);
+const passOn = (line: string): void => {
+  let level: unknown;
+  try {
+    level = (JSON.parse(line) as { level?: unknown }).level;
+  } catch {
+    // not a log line (a stack trace a dependency printed): always shown
+  }
+  if (typeof level !== "number" || level >= shownFrom) process.stdout.write(`${line}\n`);
+};
+for (const service of started) service.onLine(passOn);
 
 let stopping = false;
 const stop = async (): Promise<void> => {

@@ -12,6 +12,8 @@ export interface ServiceProcess {
   /** The fields of the "ready" log line (ports and backends). */
   readonly ready: Record<string, unknown>;
   readonly output: string[];
+  /** Calls `listener` with every line the process writes to stdout from now on. */
+  onLine(listener: (line: string) => void): void;
   /** Resolves with the exit code when the process has exited. */
   readonly exited: Promise<number | null>;
   signal(signal: NodeJS.Signals): void;
@@ -50,6 +52,7 @@ export async function startService(
 ): Promise<ServiceProcess> {
   const { child, exited } = launch(entry, env);
   const output: string[] = [];
+  const listeners = new Set<(line: string) => void>();
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${entry} not ready in ${timeoutMs} ms:\n${output.join("\n")}`)),
@@ -64,6 +67,7 @@ export async function startService(
       for (const line of lines) {
         output.push(line);
         if (output.length > 500) output.shift();
+        for (const listener of listeners) listener(line);
         if (readyFound) continue; // lines are only parsed until the ready line
         try {
           const entryJson = JSON.parse(line) as Record<string, unknown>;
@@ -86,6 +90,7 @@ export async function startService(
   return {
     ready,
     output,
+    onLine: (listener) => listeners.add(listener),
     exited,
     signal: (signal) => child.kill(signal),
     stop() {

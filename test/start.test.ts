@@ -1,0 +1,157 @@
+/**
+ * `npm start` as a user runs it (free ports instead of the defaults, nothing else set): the banner names the
+ * embedded backends and where everything is; a user created, renamed and deleted through REST shows up in its
+ * history; the services' log lines follow the banner, one per request with its trace id; Ctrl-C (SIGINT)
+ * stops every process it started and exits 0.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "../scripts/lib/processes.js";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+
+/** The pids of every process below `pid` (children, their children, …), from ps. */
+function descendants(pid: number): number[] {
+  const pairs = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const [child, ppid] of pairs) {
+      if (ppid === parent) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** Whether a process with this pid is still there. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("npm start: embedded platform, history of a change, request logs after the banner; Ctrl-C stops it all", async () => {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    GATEWAY_PORT: "0",
+    USERS_GRPC_PORT: "0",
+    USERS_METRICS_PORT: "0",
+    LOG_LEVEL: "info",
+  };
+  for (const name of ["MONGO_URL", "REDIS_URL", "KAFKA_BROKERS", "ETCD_ENDPOINTS", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
+    delete env[name];
+  }
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const kill = () => child.kill("SIGKILL");
+  process.once("exit", kill);
+  try {
+    await waitFor(
+      "the banner",
+      () => {
+        if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${output}`);
+        return output.includes("Press Ctrl-C to stop.") ? true : undefined;
+      },
+      60_000,
+      100,
+    );
+    const base = /REST\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/users/.exec(output)?.[1];
+    assert.ok(base, output);
+    assert.match(
+      output,
+      /Embedded backends: store and history \(in-memory\), cache \(in-memory\), event bus \(in-process\)/,
+    );
+    assert.match(output, /In-memory data is lost on exit/);
+    const banner = output.slice(0, output.indexOf("Press Ctrl-C to stop."));
+
+    const email = `start.${randomUUID()}@example.com`;
+    const created = await fetch(`${base}/v1/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Start Smoke", email }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const user = (await created.json()) as { id: string; etag: string };
+    const traceId = created.headers.get("traceparent")?.split("-")[1];
+    assert.match(traceId ?? "", /^[0-9a-f]{32}$/);
+    const renamed = await fetch(`${base}/v1/users/${user.id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json", "if-match": `"${user.etag}"` },
+      body: JSON.stringify({ name: "Start Smoke Renamed" }),
+    });
+    assert.equal(renamed.status, 200, await renamed.clone().text());
+    const deleted = await fetch(`${base}/v1/users/${user.id}`, { method: "DELETE" });
+    assert.equal(deleted.status, 204);
+
+    const history = await waitFor(
+      "the three events in the history",
+      async () => {
+        const response = await fetch(`${base}/v1/users/${user.id}/history`);
+        const body = (await response.json()) as { events?: { type: string; version: string }[] };
+        return body.events?.length === 3 ? body.events : undefined;
+      },
+      5_000,
+    );
+    assert.deepEqual(
+      history.map((e) => [e.type, e.version]),
+      [
+        ["CREATED", "1"],
+        ["UPDATED", "2"],
+        ["DELETED", "3"],
+      ],
+    );
+
+    const requestLine = await waitFor(
+      "the create request's log line after the banner",
+      () =>
+        output
+          .slice(banner.length)
+          .split("\n")
+          .flatMap((line) => {
+            try {
+              return [JSON.parse(line) as Record<string, unknown>];
+            } catch {
+              return [];
+            }
+          })
+          .find((line) => line.msg === "request" && line.trace_id === traceId),
+      5_000,
+    );
+    assert.equal(requestLine.route, "/v1/users");
+    assert.equal(requestLine.status, 201);
+    assert.ok(!output.includes(email), "the e-mail address is never logged in clear");
+  } finally {
+    const pids = child.pid === undefined ? [] : descendants(child.pid);
+    child.kill("SIGINT");
+    const code = await exited;
+    process.off("exit", kill);
+    assert.equal(code, 0, output.slice(-2000));
+    assert.match(output, /Stopping…/);
+    assert.ok(pids.length >= 2, `npm start ran the users service and the gateway as processes of its own: ${pids}`);
+    const left = [...new Set(pids)].filter(alive);
+    assert.deepEqual(left, [], `processes still running after Ctrl-C: ${left.join(", ")}`);
+  }
+});
