@@ -3,8 +3,10 @@
  * fails with a readable list of what breaks.
  *
  * Base ref: `BASE_REF` when set (a ref that does not resolve fails loudly), otherwise the newest
- * `contracts-v*` tag by version order; with no such tag (a fresh project, or a clone without
- * tags) there is nothing to compare and the gate passes, saying so.
+ * `contracts-v*` tag by version order, otherwise the last release recorded in
+ * `contracts/releases.txt` (`<name> <commit>` a line; a clone without tags still has the commit,
+ * so CI on a fresh clone judges changes against it). With neither (a fresh project) there is
+ * nothing to compare and the gate passes, saying so.
  *
  * The contracts at the base ref are exported with `git archive` into a temporary directory, then:
  * - proto: `buf breaking` (the FILE rules of contracts/proto/buf.yaml);
@@ -31,6 +33,7 @@ import { repoRoot, runTool } from "./lib/proto-descriptor.js";
 export const OASDIFF_VERSION = "v1.36.0";
 const OASDIFF_MODULE = "github.com/oasdiff/oasdiff";
 export const TAG_PATTERN = "contracts-v*";
+export const RELEASES_FILE = "contracts/releases.txt";
 
 /** A failure of the gate itself (not a breaking change): printed as is, exit code 2. */
 export class GateError extends Error {}
@@ -66,6 +69,24 @@ export function newestContractsTag(root: string): string | undefined {
   return tags?.split("\n").find((tag) => tag.length > 0);
 }
 
+/** The last release recorded in contracts/releases.txt (`<name> <commit>` lines; `#` starts a comment), if any. */
+export function recordedRelease(root: string): { name: string; commit: string } | undefined {
+  const path = join(root, RELEASES_FILE);
+  if (!existsSync(path)) return undefined;
+  const releases = readFileSync(path, "utf8")
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter((line) => line.length > 0)
+    .map((line, index) => {
+      const [name, commit, ...rest] = line.split(/\s+/);
+      if (name === undefined || commit === undefined || rest.length > 0 || !/^[0-9a-f]{7,40}$/.test(commit)) {
+        throw new GateError(`${RELEASES_FILE}: entry ${index + 1} is not "<name> <commit>": ${line}`);
+      }
+      return { name, commit };
+    });
+  return releases.at(-1);
+}
+
 function resolveBase(root: string, baseRef: string | undefined): { ref: string; commit: string } | string {
   const inRepo = tryGit(root, ["rev-parse", "--git-dir"]) !== undefined;
   if (baseRef !== undefined) {
@@ -83,13 +104,22 @@ function resolveBase(root: string, baseRef: string | undefined): { ref: string; 
   }
   if (!inRepo) return `${root} is not a git repository: no contracts-v* tag to compare with; nothing checked.`;
   const tag = newestContractsTag(root);
-  if (tag === undefined) {
-    return (
-      "no contracts-v* tag yet (or this clone has no tags: `git fetch --tags`): nothing to compare with, " +
-      "so no contract change can break a release. Cut the first one with `git tag contracts-v1`."
-    );
+  if (tag !== undefined) return { ref: tag, commit: git(root, ["rev-parse", `${tag}^{commit}`]) };
+  const release = recordedRelease(root);
+  if (release !== undefined) {
+    const commit = tryGit(root, ["rev-parse", "--verify", "--quiet", `${release.commit}^{commit}`]);
+    if (commit === undefined) {
+      throw new GateError(
+        `${RELEASES_FILE} names release ${release.name} at ${release.commit}, which is not a commit of this clone` +
+          " (a shallow clone? `git fetch --unshallow`, then run again).",
+      );
+    }
+    return { ref: `${release.name} (${RELEASES_FILE})`, commit };
   }
-  return { ref: tag, commit: git(root, ["rev-parse", `${tag}^{commit}`]) };
+  return (
+    `no contracts-v* tag and no release in ${RELEASES_FILE} yet: nothing to compare with, ` +
+    "so no contract change can break a release. Record the first one (see the README, Breaking-change gates)."
+  );
 }
 
 /** Writes the commit's contracts/ into dir (dir/contracts/...); false when the commit has none. */

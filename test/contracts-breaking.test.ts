@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ensureOasdiff } from "../scripts/contracts-breaking.js";
+import { ensureOasdiff, RELEASES_FILE } from "../scripts/contracts-breaking.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const USERS_PROTO = "contracts/proto/charter/users/v1/users.proto";
@@ -34,6 +34,7 @@ function repoWithContracts(...tags: string[]): string {
   const repo = mkdtempSync(join(tmpdir(), "charter-breaking-"));
   repos.push(repo);
   cpSync(join(root, "contracts"), join(repo, "contracts"), { recursive: true });
+  rmSync(join(repo, RELEASES_FILE)); // its commits are the project's, not this repository's
   git(repo, "init", "--quiet", "--initial-branch=main");
   git(repo, "config", "user.email", "gate@example.com");
   git(repo, "config", "user.name", "Gate");
@@ -208,11 +209,31 @@ describe("contracts:breaking against a contracts-v* tag", { concurrency: true },
     assert.match(gate.output, /BASE_REF=contracts-v404 does not name a commit/);
   });
 
+  test("without tags, the last release in contracts/releases.txt is the base: a break against it fails", async () => {
+    const repo = repoWithContracts();
+    const released = execFileSync("git", ["rev-parse", "HEAD"], { cwd: repo, encoding: "utf8" }).trim();
+    writeFileSync(join(repo, RELEASES_FILE), `# releases\ncontracts-v1 0000000\ncontracts-v2 ${released}\n`);
+    commit(repo, "record contracts-v2");
+    assertPasses(await runGate(repo));
+    edit(repo, USERS_PROTO, ETAG_FIELD, "");
+    const gate = await runGate(repo);
+    assertBreaks(gate, /field "4" with name "etag" on message "User" was deleted/);
+    assert.match(gate.output, /compared with contracts-v2 \(contracts\/releases\.txt\)/);
+  });
+
+  test("a release in contracts/releases.txt that this clone does not have fails loudly", async () => {
+    const repo = repoWithContracts();
+    writeFileSync(join(repo, RELEASES_FILE), "contracts-v1 0123456789abcdef0123456789abcdef01234567\n");
+    const gate = await runGate(repo);
+    assert.equal(gate.code, 2, gate.output);
+    assert.match(gate.output, /names release contracts-v1 at 0123456789ab.*not a commit of this clone/);
+  });
+
   test("with no contracts-v* tag the gate passes and says there is nothing to compare", async () => {
     const repo = repoWithContracts("release-1");
     edit(repo, GRAPHQL, '  "Opaque version tag; changes on every write."\n  etag: String!\n', "");
     const gate = await runGate(repo);
     assertPasses(gate);
-    assert.match(gate.output, /no contracts-v\* tag yet/);
+    assert.match(gate.output, /no contracts-v\* tag and no release in contracts\/releases\.txt yet/);
   });
 });
