@@ -5,13 +5,10 @@
  * (SIGINT) stops everything. Heavy: about 15–25 s on two cores.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { waitFor } from "../scripts/lib/processes.js";
-
-const root = fileURLToPath(new URL("../", import.meta.url));
+import { launch } from "./support/launcher.js";
 
 test("npm run start:cluster serves REST and GraphQL through etcd discovery; Ctrl-C stops it all", async () => {
   const env: Record<string, string | undefined> = {
@@ -20,31 +17,12 @@ test("npm run start:cluster serves REST and GraphQL through etcd discovery; Ctrl
     USERS_GRPC_PORT: "0",
     USERS_METRICS_PORT: "0",
   };
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start-cluster.ts"], {
-    cwd: root,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const kill = () => child.kill("SIGKILL");
-  process.once("exit", kill);
+  const cluster = launch("scripts/start-cluster.ts", env);
   try {
-    const base = await waitFor(
-      "the cluster banner",
-      () => {
-        if (child.exitCode !== null) throw new Error(`start:cluster exited with ${child.exitCode}:\n${output}`);
-        return /REST\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/users/.exec(output)?.[1];
-      },
-      120_000,
-      200,
-    );
+    const base = (
+      await cluster.waitForOutput("the cluster banner", /REST\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/users/, 120_000)
+    )[1];
+    const output = cluster.output();
     const metricsUrls = [...output.matchAll(/metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)\s+worker id/g)].map(
       (m) => m[1],
     );
@@ -89,10 +67,8 @@ test("npm run start:cluster serves REST and GraphQL through etcd discovery; Ctrl
       assert.ok(served > 0, `${url} served reads`);
     }
   } finally {
-    child.kill("SIGINT");
-    const code = await exited;
-    process.off("exit", kill);
-    assert.equal(code, 0, output.slice(-2000));
+    const code = await cluster.interrupt();
+    assert.equal(code, 0, cluster.output().slice(-2000));
   }
-  assert.match(output, /Stopping/);
+  assert.match(cluster.output(), /Stopping/);
 });

@@ -5,13 +5,11 @@
  * stops every process it started and exits 0.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { waitFor } from "../scripts/lib/processes.js";
-
-const root = fileURLToPath(new URL("../", import.meta.url));
+import { launch } from "./support/launcher.js";
 
 /** The pids of every process below `pid` (children, their children, …), from ps. */
 function descendants(pid: number): number[] {
@@ -53,39 +51,18 @@ test("npm start: embedded platform, history of a change, request logs after the 
   for (const name of ["MONGO_URL", "REDIS_URL", "KAFKA_BROKERS", "ETCD_ENDPOINTS", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
     delete env[name];
   }
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-    cwd: root,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const kill = () => child.kill("SIGKILL");
-  process.once("exit", kill);
+  const platform = launch("scripts/start.ts", env);
   try {
-    await waitFor(
-      "the banner",
-      () => {
-        if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${output}`);
-        return output.includes("Press Ctrl-C to stop.") ? true : undefined;
-      },
-      60_000,
-      100,
-    );
-    const base = /REST\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/users/.exec(output)?.[1];
-    assert.ok(base, output);
+    await platform.waitForOutput("the banner", /Press Ctrl-C to stop\./, 60_000);
+    const output = platform.output;
+    const base = /REST\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/users/.exec(output())?.[1];
+    assert.ok(base, output());
     assert.match(
-      output,
+      output(),
       /Embedded backends: store and history \(in-memory\), cache \(in-memory\), event bus \(in-process\)/,
     );
-    assert.match(output, /In-memory data is lost on exit/);
-    const banner = output.slice(0, output.indexOf("Press Ctrl-C to stop."));
+    assert.match(output(), /In-memory data is lost on exit/);
+    const banner = output().slice(0, output().indexOf("Press Ctrl-C to stop."));
 
     const email = `start.${randomUUID()}@example.com`;
     const created = await fetch(`${base}/v1/users`, {
@@ -127,7 +104,7 @@ test("npm start: embedded platform, history of a change, request logs after the 
     const requestLine = await waitFor(
       "the create request's log line after the banner",
       () =>
-        output
+        output()
           .slice(banner.length)
           .split("\n")
           .flatMap((line) => {
@@ -142,14 +119,12 @@ test("npm start: embedded platform, history of a change, request logs after the 
     );
     assert.equal(requestLine.route, "/v1/users");
     assert.equal(requestLine.status, 201);
-    assert.ok(!output.includes(email), "the e-mail address is never logged in clear");
+    assert.ok(!output().includes(email), "the e-mail address is never logged in clear");
   } finally {
-    const pids = child.pid === undefined ? [] : descendants(child.pid);
-    child.kill("SIGINT");
-    const code = await exited;
-    process.off("exit", kill);
-    assert.equal(code, 0, output.slice(-2000));
-    assert.match(output, /Stopping…/);
+    const pids = platform.child.pid === undefined ? [] : descendants(platform.child.pid);
+    const code = await platform.interrupt();
+    assert.equal(code, 0, platform.output().slice(-2000));
+    assert.match(platform.output(), /Stopping…/);
     assert.ok(pids.length >= 2, `npm start ran the users service and the gateway as processes of its own: ${pids}`);
     const left = [...new Set(pids)].filter(alive);
     assert.deepEqual(left, [], `processes still running after Ctrl-C: ${left.join(", ")}`);

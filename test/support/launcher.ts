@@ -1,0 +1,56 @@
+/**
+ * Runs one of the project's launchers (`scripts/start.ts`, `scripts/start-cluster.ts`) as a user would,
+ * collecting what it prints, and stops it the way a user does: Ctrl-C (SIGINT).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "../../scripts/lib/processes.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface Launcher {
+  readonly child: ChildProcess;
+  /** Everything it has printed so far, stdout and stderr. */
+  output(): string;
+  /** Waits until the output matches `pattern` (failing at once if the launcher exits) and returns the match. */
+  waitForOutput(what: string, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  /** Sends SIGINT and resolves with the exit code. */
+  interrupt(): Promise<number | null>;
+}
+
+export function launch(script: string, env: Record<string, string | undefined>): Launcher {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const kill = () => child.kill("SIGKILL");
+  process.once("exit", kill);
+  return {
+    child,
+    output: () => output,
+    waitForOutput: (what, pattern, timeoutMs) =>
+      waitFor(
+        what,
+        () => {
+          if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}:\n${output}`);
+          return pattern.exec(output) ?? undefined;
+        },
+        timeoutMs,
+        100,
+      ),
+    async interrupt() {
+      child.kill("SIGINT");
+      const code = await exited;
+      process.off("exit", kill);
+      return code;
+    },
+  };
+}
