@@ -148,6 +148,13 @@ describe("users gRPC service (memory backends, real process)", () => {
       grpc.status.INVALID_ARGUMENT,
     );
     assert.deepEqual(page.fieldViolations.map((v) => v.field).sort(), ["page_size", "page_token"]);
+    // A token made like ours but past the largest 64-bit id would wrap around to a negative id in the store.
+    const pastLargestId = Buffer.from("v1:9999999999999999999").toString("base64url");
+    const forged = await rejects(client.call("ListUsers", { pageToken: pastLargestId }), grpc.status.INVALID_ARGUMENT);
+    assert.deepEqual(
+      forged.fieldViolations.map((v) => v.field),
+      ["page_token"],
+    );
     const user = await create("Masked");
     const mask = await rejects(
       client.call("UpdateUser", { user: { id: user.id, name: "n" }, updateMask: { paths: ["id"] } }),

@@ -466,10 +466,14 @@ describe("MongoDB going away under the audit service", () => {
     await mongo?.stop();
   });
 
-  test("the partition pauses and retries: the event is recorded once the store is back, none dead-lettered", async () => {
+  test("the partition pauses and retries: the event is recorded once the store is back, none dead-lettered; reads are UNAVAILABLE meanwhile", async () => {
     const bus = createMemoryBus();
     await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
-    const audit = await startAudit(config({ MONGO_URL: mongo.url, AUDIT_RETRY_DELAY_MS: "100" }), logger, { bus });
+    const audit = await startAudit(
+      config({ MONGO_URL: mongo.url, AUDIT_RETRY_DELAY_MS: "100", MONGO_CONNECT_TIMEOUT_MS: "1000" }),
+      logger,
+      { bus },
+    );
     const producer = bus.producer();
     try {
       const user = newUserId();
@@ -483,6 +487,12 @@ describe("MongoDB going away under the audit service", () => {
             : undefined,
         30_000,
       );
+      // Reads fail too, as UNAVAILABLE (the gateway's 503 with Retry-After), never INTERNAL.
+      await assert.rejects(history(audit.grpcPort, { userId: user }), (error: ServiceError) => {
+        assert.equal(error.code, 14, error.details);
+        assert.equal(error.details, "the history store is unavailable");
+        return true;
+      });
       await mongo.restart();
       const recorded = await waitFor(
         "the event recorded after MongoDB is back",

@@ -129,7 +129,7 @@ export function checkPage(pageSize: number, pageToken: string): PageRequest {
     const decoded =
       pageToken.length <= listRules.pageToken.maxLen ? Buffer.from(pageToken, "base64url").toString() : "";
     const id = decoded.startsWith(TOKEN_PREFIX) ? decoded.slice(TOKEN_PREFIX.length) : "";
-    if (ID_PATTERN.test(id) && pageTokenAfter(id) === pageToken) afterId = id;
+    if (ID_PATTERN.test(id) && BigInt(id) <= MAX_ID && pageTokenAfter(id) === pageToken) afterId = id;
     else violations.push({ field: "pageToken", description: "is not a token this service issued" });
   }
   if (violations.length > 0) throw invalidArgument(violations);
