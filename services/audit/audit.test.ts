@@ -148,6 +148,22 @@ describe("decoding a message against the UserEvent contract", () => {
     assert.equal(decoded.entry.userId, "42");
   });
 
+  test("unknown fields are not kept: a deeply nested one cannot reach the history store", async () => {
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 500; i++) deep = [deep];
+    const good = UserEvent.toJSON(event("42", 3)) as Record<string, unknown>;
+    const json = { ...good, addedLater: deep, user: { ...(good.user as object), nickname: deep } };
+    const decoded = decodeUserEvent(incoming(JSON.stringify(json)));
+    assert.ok(decoded.ok, JSON.stringify(decoded).slice(0, 200));
+    assert.deepEqual(decoded.entry.event, good, "exactly the contract's fields, as sent");
+    const store = createMemoryHistoryStore();
+    assert.equal(await store.record(decoded.entry), true);
+    assert.deepEqual(
+      (await store.list("42", 10)).map((e) => e.event),
+      [good],
+    );
+  });
+
   test("what is not a UserEvent is refused with a reason", () => {
     const good = UserEvent.toJSON(event("42", 3)) as Record<string, unknown>;
     const cases: [string, IncomingMessage][] = [

@@ -1,7 +1,8 @@
 /**
  * Reads a message of `charter.users.v1.events` strictly against the contract (contracts/asyncapi/users-events.yaml,
  * the proto3 JSON of charter.users.v1.UserEvent): a message that is not one is set aside with the reason, never
- * guessed at. Unknown fields are ignored (a newer producer may add some).
+ * guessed at. Unknown fields are ignored (a newer producer may add some) and not kept: what is recorded is the
+ * checked fields alone, so no field this contract does not know (of any size or depth) reaches the history store.
  */
 import { fieldRules } from "../../generated/proto/field-rules.js";
 import type { IncomingMessage } from "../../platform/events/bus.js";
@@ -17,6 +18,7 @@ const USER_ID = new RegExp(rules.userId.pattern);
 const TYPES = ["USER_EVENT_TYPE_CREATED", "USER_EVENT_TYPE_UPDATED", "USER_EVENT_TYPE_DELETED"] as const;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
 const MAX_VERSION = 2 ** 53 - 1;
+const USER_FIELDS = ["id", "name", "email", "etag", "createTime", "updateTime"] as const;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -99,5 +101,7 @@ export function decodeUserEvent(message: IncomingMessage): Decoded {
   if (message.key !== undefined && message.key !== userId) return fail("the message key is not the userId");
   const ceId = message.headers.ce_id;
   if (ceId !== undefined && ceId !== eventId) return fail("the ce_id header is not the eventId");
-  return { ok: true, entry: { eventId, userId, version: parsedVersion, event: json } };
+  const kept: Record<string, unknown> = { eventId, type, userId, version, occurredAt };
+  if (isObject(user)) kept.user = Object.fromEntries(USER_FIELDS.map((field) => [field, user[field]]));
+  return { ok: true, entry: { eventId, userId, version: parsedVersion, event: kept } };
 }

@@ -7,9 +7,10 @@ export function createMemoryHistoryStore(): HistoryStore {
   return {
     async record(entry) {
       if (ids.has(entry.eventId)) return false;
+      const copy = structuredClone(entry); // before the id is taken: a copy that fails leaves nothing recorded
       ids.add(entry.eventId);
       const entries = byUser.get(entry.userId) ?? [];
-      entries.push(structuredClone(entry));
+      entries.push(copy);
       entries.sort(compareEntries);
       byUser.set(entry.userId, entries);
       return true;
