@@ -307,6 +307,49 @@ for (const [backend, openCollection] of backends) {
       );
     });
 
+    test("a long backlog goes out in bounded rounds and sends: a cap per user, a cap in bytes, every event in order", async () => {
+      const store = await open();
+      let failing = true;
+      const sends: { count: number; bytes: number; perUser: Map<string, number> }[] = [];
+      const producer = interceptedProducer(bus.producer(), async (messages, deliver) => {
+        if (failing) throw new Error("broker unavailable");
+        const perUser = new Map<string, number>();
+        for (const m of messages) perUser.set(m.key, (perUser.get(m.key) ?? 0) + 1);
+        const bytes = messages.reduce((sum, m) => sum + Buffer.byteLength(m.value) + Buffer.byteLength(m.key), 0);
+        sends.push({ count: messages.length, bytes, perUser });
+        await deliver();
+      });
+      const maxSendBytes = 8 * 1024;
+      const relay = relayOn(store, producer, { maxEventsPerUser: 10, maxSendBytes });
+      const service = usersService(store, 4, () => relay);
+      const sink = await collect(bus);
+      relay.start();
+      try {
+        // The broker away while one user takes 60 changes and four others a few: a backlog of 70 events.
+        const { created, lastVersion, deleted, total } = await writeUsers([service], 5, 1);
+        const busy = created[1] as User; // not one of the deleted (every third from the first)
+        for (let n = 0; n < 60; n++) await service.update(busy.id, { name: `Busy ${n}` });
+        lastVersion.set(busy.id, (lastVersion.get(busy.id) ?? 0) + 60);
+        assert.equal(await store.outboxSize(), total + 60);
+
+        failing = false;
+        await until("the outbox to empty", async () => (await store.outboxSize()) === 0);
+        await until(`${total + 60} events`, () => sink.received.length >= total + 60);
+        assertInOrder(sink.received, lastVersion, deleted);
+        assert.ok(
+          sends.length >= 7,
+          `61+ events of one user at 10 a round take 7 rounds or more, took ${sends.length}`,
+        );
+        for (const send of sends) {
+          assert.ok(send.bytes <= maxSendBytes, `a send of ${send.bytes} bytes`);
+          for (const [user, count] of send.perUser) assert.ok(count <= 10, `${count} events of ${user} in one send`);
+        }
+      } finally {
+        await relay.stop();
+        await sink.stop();
+      }
+    });
+
     test("a send whose acknowledgement is lost: the events go again with the same ids, the first copies in order", async () => {
       const store = await open();
       let lost = 0;

@@ -8,14 +8,17 @@
  * the store, so writes go on while the broker is away and nothing is lost. A relay that dies mid-way leaves its
  * claims to expire, and its events are sent again — duplicates carry the same event id, and consumers skip them.
  *
- * Every send holds all of a user's unsent events from the oldest on, so the first copy of each event reaches the
- * topic in version order whatever happens; a copy sent again can only follow its first.
+ * A round sends each claimed user's unsent events from the oldest on — at most `maxEventsPerUser` of them, the
+ * rest in the next rounds — in sends of at most `maxSendBytes` (a broker refuses a record batch over its
+ * `max.message.bytes`, 1 MiB by default, and a user with a long backlog would otherwise never get out). The
+ * sends go one after another, and a failed one releases the claims with nothing marked, so the first copy of
+ * each event reaches the topic in version order whatever happens; a copy sent again can only follow its first.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { type EventProducer, USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
+import { type EventProducer, type OutgoingMessage, USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
 import { outboxMessage } from "./user-events.js";
-import type { OutboxClaim, UserStore } from "./user-store.js";
+import type { OutboxClaim, OutboxEvent, UserStore } from "./user-store.js";
 
 export interface OutboxRelayOptions {
   readonly store: UserStore;
@@ -32,6 +35,10 @@ export interface OutboxRelayOptions {
   readonly metrics?: Registry;
   /** The longest pause between attempts while the store or the producer fails (default 2 s). */
   readonly maxBackoffMs?: number;
+  /** The most of one user's events a round sends (default 100). */
+  readonly maxEventsPerUser?: number;
+  /** The most bytes (keys, values and headers) one producer send carries (default 256 KiB). */
+  readonly maxSendBytes?: number;
 }
 
 export interface OutboxRelay {
@@ -46,6 +53,8 @@ export interface OutboxRelay {
 }
 
 const MAX_BACKOFF_MS = 2_000;
+const MAX_EVENTS_PER_USER = 100;
+const MAX_SEND_BYTES = 256 * 1024;
 const FIRST_BACKOFF_MS = 100;
 
 /** What the relay is doing, logged once per change: working, or waiting for the store or the producer. */
@@ -125,16 +134,42 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   };
   const backoffMs = () => Math.min(maxBackoffMs, FIRST_BACKOFF_MS * 2 ** Math.min(failures - 1, 10));
 
-  /** Sends the claimed users' events in one send, in claim order and each user's in version order. */
-  async function send(claims: readonly OutboxClaim[]): Promise<void> {
-    const events = claims.flatMap((claim) => claim.events);
-    if (events.length === 0) return;
-    await opts.producer.send(USER_EVENTS_TOPIC, events.map(outboxMessage));
-    const now = Date.now();
+  const maxEventsPerUser = opts.maxEventsPerUser ?? MAX_EVENTS_PER_USER;
+  const maxSendBytes = opts.maxSendBytes ?? MAX_SEND_BYTES;
+  const sizeOf = (message: OutgoingMessage): number =>
+    Buffer.byteLength(message.key) +
+    Buffer.byteLength(message.value) +
+    Object.entries(message.headers ?? {}).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+
+  /**
+   * Sends the events in claim order, each user's in version order, in sends of at most `maxSendBytes` (one
+   * message over it goes alone), one after another.
+   */
+  async function send(events: readonly OutboxEvent[]): Promise<void> {
+    let chunk: { event: OutboxEvent; message: OutgoingMessage }[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      await opts.producer.send(
+        USER_EVENTS_TOPIC,
+        chunk.map((c) => c.message),
+      );
+      const now = Date.now();
+      for (const { event } of chunk) {
+        published.inc({ type: event.type });
+        lag.observe(Math.max(0, now - Date.parse(event.occurredAt)) / 1000);
+      }
+      chunk = [];
+      bytes = 0;
+    };
     for (const event of events) {
-      published.inc({ type: event.type });
-      lag.observe(Math.max(0, now - Date.parse(event.occurredAt)) / 1000);
+      const message = outboxMessage(event);
+      const size = sizeOf(message);
+      if (bytes + size > maxSendBytes) await flush();
+      chunk.push({ event, message });
+      bytes += size;
     }
+    await flush();
   }
 
   /** One round: claim, send, mark. A failure is recorded (state, metrics, released claims) and not thrown. */
@@ -150,8 +185,10 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (state === "store-failing") enter("publishing");
       return "idle";
     }
+    // What this round sends of each claimed user: the oldest events, up to the cap.
+    const batches = claims.map((claim) => ({ userId: claim.userId, events: claim.events.slice(0, maxEventsPerUser) }));
     try {
-      await send(claims);
+      await send(batches.flatMap((batch) => batch.events));
     } catch (error) {
       errors.inc();
       enter("producer-failing", error);
@@ -163,7 +200,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       // Marked even when a claim had no events: a relay that stopped between the steps of its marking can leave
       // an emptied outbox still flagged pending, and marking it clears that.
       await opts.store.markAllSent(
-        claims.map((claim) => ({ userId: claim.userId, eventIds: claim.events.map((e) => e.eventId) })),
+        batches.map((batch) => ({ userId: batch.userId, eventIds: batch.events.map((e) => e.eventId) })),
         opts.owner,
       );
     } catch (error) {
