@@ -3,6 +3,12 @@
  * sharing partitions, offsets committed after the handler, a failing message redelivered after a pause of its
  * partition), with everything kept in this process's memory. It is what `npm start` uses when no Kafka broker is
  * configured, so that events flow with nothing installed; nothing survives the process.
+ *
+ * Two things follow from living in memory. Retention: what every group of a topic has handled is dropped (in
+ * steps of `trimStep` messages), so a long-running process does not keep every event it ever sent; a group that
+ * starts later begins at the oldest message kept, as a Kafka group does past the topic's retention. Leaving:
+ * messages a group has not handled when its last member leaves would be lost with the process, so the last
+ * member handles what was sent before it left (for up to `drainMs`) before it stops.
  */
 import { createHash } from "node:crypto";
 import {
@@ -19,6 +25,8 @@ import {
 /** Partitions of a topic created by its first use rather than by ensureTopic(). */
 export const DEFAULT_PARTITIONS = 6;
 const DEFAULT_RETRY_DELAY_MS = 500;
+const DEFAULT_TRIM_STEP = 1_000;
+const DEFAULT_DRAIN_MS = 5_000;
 
 interface Signal {
   readonly promise: Promise<void>;
@@ -34,7 +42,9 @@ function signal(): Signal {
 }
 
 interface Topic {
+  /** The messages kept of each partition, from offset `base[partition]` on. */
   readonly partitions: IncomingMessage[][];
+  readonly base: number[];
   /** Resolved (and replaced) whenever a message is appended or a member joins or leaves. */
   appended: Signal;
 }
@@ -56,6 +66,8 @@ interface Group {
   /** Next offset to handle, per partition. */
   readonly committed: number[];
   readonly members: Member[];
+  /** Resolved (and replaced by drain()) when the group has handled every message sent so far. */
+  caughtUp: Signal;
 }
 
 /** Which partition a key goes to: a stable hash, the same in every process. */
@@ -65,10 +77,16 @@ export function partitionOf(key: string, partitions: number): number {
 
 export interface MemoryBusOptions {
   readonly defaultPartitions?: number;
+  /** Messages every group has handled are dropped once this many have piled up in a partition (default 1,000). */
+  readonly trimStep?: number;
+  /** How long the last member of a group may take to handle what was sent before it leaves (default 5 s). */
+  readonly drainMs?: number;
 }
 
 export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
   const defaultPartitions = options.defaultPartitions ?? DEFAULT_PARTITIONS;
+  const trimStep = options.trimStep ?? DEFAULT_TRIM_STEP;
+  const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
   const topics = new Map<string, Topic>();
   const groups = new Map<string, Group>();
   const consumers = new Set<EventConsumer>();
@@ -78,7 +96,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
   const topicOf = (name: string, partitions = defaultPartitions): Topic => {
     let topic = topics.get(name);
     if (!topic) {
-      topic = { partitions: Array.from({ length: partitions }, () => []), appended: signal() };
+      topic = {
+        partitions: Array.from({ length: partitions }, () => []),
+        base: new Array(partitions).fill(0),
+        appended: signal(),
+      };
       topics.set(name, topic);
     }
     return topic;
@@ -97,6 +119,23 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
 
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+  /** The offset after the last message of a partition. */
+  const endOf = (topic: Topic, partition: number): number =>
+    (topic.base[partition] ?? 0) + (topic.partitions[partition]?.length ?? 0);
+
+  /** Drops the messages of a partition that every group of the topic has handled, once `trimStep` have piled up. */
+  const trim = (name: string, topic: Topic, partition: number): void => {
+    let handled = Number.POSITIVE_INFINITY;
+    for (const group of groups.values()) {
+      if (group.topic === name) handled = Math.min(handled, group.committed[partition] ?? 0);
+    }
+    const base = topic.base[partition] ?? 0;
+    const drop = handled - base;
+    if (!Number.isFinite(drop) || drop < trimStep) return;
+    topic.partitions[partition]?.splice(0, drop);
+    topic.base[partition] = base + drop;
+  };
+
   /** Handles one partition for a member until the partition is taken from it or the member stops. */
   async function partitionLoop(member: Member, partition: number): Promise<void> {
     const { group } = member;
@@ -104,7 +143,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     const owns = () => member.running && member.owned.has(partition);
     while (owns()) {
       const offset = group.committed[partition] ?? 0;
-      const message = topic.partitions[partition]?.[offset];
+      const message = topic.partitions[partition]?.[offset - (topic.base[partition] ?? 0)];
       if (message === undefined) {
         await topic.appended.promise;
         continue;
@@ -115,10 +154,23 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
         // One that is stopping still owns it until its loops end, so the message in hand is committed.
         if (member.owned.has(partition) && (group.committed[partition] ?? 0) === offset) {
           group.committed[partition] = offset + 1;
+          trim(group.topic, topic, partition);
+          if (group.committed.every((next, p) => next >= endOf(topic, p))) group.caughtUp.resolve();
         }
       } catch (error) {
         await sleep(error instanceof RetryLater ? error.delayMs : DEFAULT_RETRY_DELAY_MS);
       }
+    }
+  }
+
+  /** Waits until the group has handled every message sent so far, or `drainMs` have passed. */
+  async function drain(group: Group): Promise<void> {
+    const topic = topicOf(group.topic);
+    const behind = () => group.committed.some((next, p) => next < endOf(topic, p));
+    const deadline = Date.now() + drainMs;
+    while (behind() && Date.now() < deadline) {
+      group.caughtUp = signal();
+      await Promise.race([group.caughtUp.promise, sleep(Math.min(50, Math.max(0, deadline - Date.now())))]);
     }
   }
 
@@ -159,7 +211,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
             log.push({
               topic: name,
               partition,
-              offset: String(log.length),
+              offset: String(endOf(topic, partition)),
               key: message.key,
               value:
                 typeof message.value === "string" ? Buffer.from(message.value, "utf8") : Buffer.from(message.value),
@@ -183,8 +235,15 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
           if (member) throw new Error("this consumer is already started");
           let group = groups.get(key);
           if (!group) {
-            const count = topicOf(opts.topic).partitions.length;
-            group = { id: opts.groupId, topic: opts.topic, committed: new Array(count).fill(0), members: [] };
+            // A new group starts at the oldest message kept.
+            const topic = topicOf(opts.topic);
+            group = {
+              id: opts.groupId,
+              topic: opts.topic,
+              committed: [...topic.base],
+              members: [],
+              caughtUp: signal(),
+            };
             groups.set(key, group);
           }
           const joined: Member = {
@@ -204,8 +263,9 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
         async stop() {
           const leaving = member;
           if (!leaving?.running) return;
-          leaving.running = false;
           const { group } = leaving;
+          if (group.members.length === 1 && !closed) await drain(group);
+          leaving.running = false;
           group.members.splice(group.members.indexOf(leaving), 1);
           wakeAll(topicOf(group.topic));
           await Promise.all(leaving.loops.values()); // the message in hand is finished first
