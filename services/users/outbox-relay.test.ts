@@ -350,6 +350,37 @@ for (const [backend, openCollection] of backends) {
       }
     });
 
+    test("a user written without pause does not hold back the others: claims go round", async () => {
+      const store = await open();
+      let relay: OutboxRelay | undefined;
+      const service = usersService(store, 5, () => relay);
+      const busy = await service.create({ name: "Busy", email: `busy-${randomUUID()}@example.com` });
+      const quiet = await service.create({ name: "Quiet", email: `quiet-${randomUUID()}@example.com` });
+      // Every send is followed by a write of the busy user (the lower id): it always has an event pending again
+      // by the next claim. Claiming from the lowest id each round, the quiet user would wait for all 50.
+      let writes = 0;
+      let writesBeforeQuiet: number | undefined;
+      const producer = interceptedProducer(bus.producer(), async (messages, deliver) => {
+        await deliver();
+        if (messages.some((m) => m.key === quiet.id)) writesBeforeQuiet ??= writes;
+        if (writes < 50) await service.update(busy.id, { name: `Busy ${writes++}` });
+      });
+      relay = relayOn(store, producer, { batchSize: 1 });
+      const sink = await collect(bus);
+      relay.start();
+      try {
+        await until("the quiet user's event", () => sink.received.some((r) => r.event.userId === quiet.id));
+        assert.ok(
+          writesBeforeQuiet !== undefined && writesBeforeQuiet < 50,
+          `the quiet user's event waited through ${writesBeforeQuiet} writes of the busy one`,
+        );
+        await until("the outbox to empty", async () => (await store.outboxSize()) === 0);
+      } finally {
+        await relay.stop();
+        await sink.stop();
+      }
+    });
+
     test("a send whose acknowledgement is lost: the events go again with the same ids, the first copies in order", async () => {
       const store = await open();
       let lost = 0;

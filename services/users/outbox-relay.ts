@@ -172,11 +172,14 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     await flush();
   }
 
+  /** The last user the previous round claimed. */
+  let cursor: string | undefined;
+
   /** One round: claim, send, mark. A failure is recorded (state, metrics, released claims) and not thrown. */
   async function round(): Promise<"idle" | "sent" | "failed"> {
     let claims: OutboxClaim[];
     try {
-      claims = await opts.store.claimOutbox(opts.owner, opts.batchSize, opts.leaseMs);
+      claims = await opts.store.claimOutbox(opts.owner, opts.batchSize, opts.leaseMs, cursor);
     } catch (error) {
       enter("store-failing", error);
       return "failed";
@@ -185,6 +188,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (state === "store-failing") enter("publishing");
       return "idle";
     }
+    cursor = claims.at(-1)?.userId; // the next round starts after it: every pending user gets its turn
     // What this round sends of each claimed user: the oldest events, up to the cap.
     const batches = claims.map((claim) => ({ userId: claim.userId, events: claim.events.slice(0, maxEventsPerUser) }));
     try {

@@ -50,7 +50,9 @@ export function createTimedUserStore(
     delete: timed("delete", (id, expectedVersion, time) =>
       expectedVersion === undefined ? store.delete(id, undefined, time) : store.delete(id, expectedVersion, time),
     ),
-    claimOutbox: timed("claimOutbox", (owner, limit, leaseMs) => store.claimOutbox(owner, limit, leaseMs)),
+    claimOutbox: timed("claimOutbox", (owner, limit, leaseMs, afterId) =>
+      store.claimOutbox(owner, limit, leaseMs, afterId),
+    ),
     markSent: timed("markSent", (userId, eventIds, owner) => store.markSent(userId, eventIds, owner)),
     markAllSent: timed("markAllSent", (sent, owner) => store.markAllSent(sent, owner)),
     releaseClaim: timed("releaseClaim", (userId, owner) => store.releaseClaim(userId, owner)),

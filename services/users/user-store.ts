@@ -96,9 +96,11 @@ export interface UserStore {
   delete(id: string, expectedVersion?: number, time?: string): Promise<WriteResult<User>>;
   /**
    * Claims up to `limit` users with pending events that no live claim holds, for `owner` until now + leaseMs,
-   * oldest claimable first; each with its pending events in version order.
+   * in id order from the first id after `afterId` round to the start (from the start without it); each with its
+   * pending events in version order. A relay passes the last id it claimed, so that every pending user gets its
+   * turn however busy the users before it are.
    */
-  claimOutbox(owner: string, limit: number, leaseMs: number): Promise<OutboxClaim[]>;
+  claimOutbox(owner: string, limit: number, leaseMs: number, afterId?: string): Promise<OutboxClaim[]>;
   /**
    * Removes the sent events (by id) from the user's outbox and ends `owner`'s claim; events recorded since the
    * claim stay pending. A tombstone whose outbox is then empty is removed.

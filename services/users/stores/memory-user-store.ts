@@ -141,12 +141,19 @@ export function createMemoryUserStore(): UserStore {
       entry.outbox.push(outboxEvent("DELETED", entry.user, time));
       return { ok: true, value: { ...found.value } };
     },
-    async claimOutbox(owner, limit, leaseMs) {
+    async claimOutbox(owner, limit, leaseMs, afterId) {
       const now = Date.now();
       const claims: OutboxClaim[] = [];
-      for (const entry of entries.values()) {
+      // The claimable entries in id order, those after afterId first, then from the start.
+      const claimable = [...entries.values()]
+        .filter((entry) => entry.outbox.length > 0 && !(entry.claim && entry.claim.until > now))
+        .map((entry) => ({ entry, id: BigInt(entry.user.id) }))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const after = afterId === undefined ? -1n : BigInt(afterId);
+      const split = claimable.findIndex((c) => c.id > after);
+      const ordered = split <= 0 ? claimable : [...claimable.slice(split), ...claimable.slice(0, split)];
+      for (const { entry } of ordered) {
         if (claims.length >= limit) break;
-        if (entry.outbox.length === 0 || (entry.claim && entry.claim.until > now)) continue;
         entry.claim = { owner, until: now + leaseMs };
         claims.push({ userId: entry.user.id, events: entry.outbox.map(copy) });
       }

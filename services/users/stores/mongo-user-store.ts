@@ -265,29 +265,36 @@ export async function createMongoUserStore(opts: {
       }
       throw new Error(`user ${id} kept changing during ${MAX_DELETE_ATTEMPTS} delete attempts`);
     },
-    async claimOutbox(owner, limit, leaseMs) {
-      // Three round trips whatever the batch: find candidates, claim those still claimable in one conditional
-      // update, read back exactly the ones this claim (owner and expiry) holds.
+    async claimOutbox(owner, limit, leaseMs, afterId) {
+      // Three round trips whatever the batch (four when the search wraps round): find candidates, claim those
+      // still claimable in one conditional update, read back exactly the ones this claim (owner and expiry) holds.
       const now = Date.now();
       const claimable: Filter<UserDocument> = {
         pending: true,
         $or: [{ claim: { $exists: false } }, { "claim.until": { $lt: now } }],
       };
-      const candidates = await users
-        .find(claimable, { projection: { _id: 1 } })
-        .sort({ _id: 1 })
-        .limit(limit)
-        .toArray();
+      const find = (filter: Filter<UserDocument>, n: number) =>
+        users
+          .find(filter, { projection: { _id: 1 } })
+          .sort({ _id: 1 })
+          .limit(n)
+          .toArray();
+      const after = afterId === undefined ? undefined : longId(afterId);
+      const candidates = await find(after === undefined ? claimable : { ...claimable, _id: { $gt: after } }, limit);
+      if (after !== undefined && candidates.length < limit) {
+        candidates.push(...(await find({ ...claimable, _id: { $lte: after } }, limit - candidates.length)));
+      }
       if (candidates.length === 0) return [];
       const claim = { owner, until: now + leaseMs };
       await users.updateMany({ _id: { $in: candidates.map((c) => c._id) }, ...claimable }, { $set: { claim } });
-      const held = await users
+      const found = await users
         .find(
           { _id: { $in: candidates.map((c) => c._id) }, "claim.owner": owner, "claim.until": claim.until },
           { projection: { outbox: 1 } },
         )
-        .sort({ _id: 1 })
         .toArray();
+      const byId = new Map(found.map((doc) => [String(doc._id), doc]));
+      const held = candidates.flatMap((c) => byId.get(String(c._id)) ?? []); // in the order searched
       return held.map(
         (doc): OutboxClaim => ({ userId: String(doc._id), events: (doc.outbox ?? []).map(fromStoredEvent) }),
       );

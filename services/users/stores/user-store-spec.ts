@@ -462,6 +462,25 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
         }
       });
 
+      test("claims start after the id a relay names and wrap round to the start, in id order", async () => {
+        const { store, cleanup } = await open();
+        try {
+          const users = Array.from({ length: 5 }, () => makeUser());
+          for (const user of [...users].reverse()) await store.insert(user); // inserted newest first
+          const ids = users.map((u) => u.id);
+          const claimed = async (owner: string, limit: number, afterId?: string) =>
+            (await store.claimOutbox(owner, limit, 60_000, afterId)).map((c) => c.userId);
+          assert.deepEqual(await claimed("relay-a", 2, ids[2]), [ids[3], ids[4]]);
+          assert.deepEqual(await claimed("relay-a", 2, ids[4]), [ids[0], ids[1]], "wrapped round to the start");
+          assert.deepEqual(await claimed("relay-b", 10, ids[0]), [ids[2]], "only what no claim holds");
+          await store.releaseClaim(ids[1] as string, "relay-a");
+          await store.releaseClaim(ids[3] as string, "relay-a");
+          assert.deepEqual(await claimed("relay-c", 10), [ids[1], ids[3]], "without afterId, from the start");
+        } finally {
+          await cleanup();
+        }
+      });
+
       test("a late mark by a relay whose lease ran out and was taken over changes nothing", async () => {
         const { store, cleanup } = await open();
         try {
