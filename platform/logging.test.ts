@@ -36,6 +36,25 @@ test("no e-mail address reaches a log line in clear: fields, nested fields, mess
   assert.equal(lines[1]?.service, "test");
 });
 
+test("masking reaches child bindings, errors logged without a message, nested errors and printf objects", () => {
+  const { logger, lines } = capture();
+  logger.child({ requestId: "ada.lovelace@example.com" }).info("request");
+  logger.error(new Error("bob@example.org is taken"));
+  const nested = Object.assign(new Error("duplicate key"), { keyValue: { email: "carol@example.net" } });
+  logger.warn({ cause: { error: nested } }, "insert failed");
+  logger.info("user %j", { email: "dave@example.com" });
+  const text = JSON.stringify(lines);
+  for (const local of ["lovelace@", "bob@", "carol@", "dave@"]) assert.ok(!text.includes(local), text);
+  assert.equal(lines[0]?.requestId, "a***@example.com");
+  assert.equal(lines[1]?.msg, "b***@example.org is taken");
+});
+
+test("an err that is a string is logged as the string", () => {
+  const { logger, lines } = capture();
+  logger.warn({ err: "etcd: connection refused" }, "lease lost");
+  assert.equal(lines[0]?.err, "etcd: connection refused");
+});
+
 test("outside a traced request there are no trace fields, and LOG_LEVEL filters", () => {
   const { logger, lines } = capture("info");
   logger.debug("hidden");
