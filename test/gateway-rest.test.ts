@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const validator = createOpenApiValidator();
@@ -283,6 +283,31 @@ describe("gateway REST API (real users and gateway processes)", () => {
     assert.equal(put.status, 404);
     const generated = await call("GET", "/v1/users/1", { headers: { "x-request-id": "bad id with spaces" } });
     assert.notEqual(generated.headers.get("x-request-id"), "bad id with spaces", "an unsafe id is replaced");
+  });
+
+  test("paths the router cannot take are 400 problems with a request id and a traceparent, logged and counted", async () => {
+    const before = await fetch(`${base}/metrics`).then((r) => r.text());
+    const count = (text: string) =>
+      Number(
+        /charter_gateway_http_request_duration_seconds_count\{[^}]*route="unmatched",status="400"\} (\d+)/.exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    for (const path of ["/v1/users/%zz", `/v1/users/${"1".repeat(150)}`, "/v1/users/%E0%A4%A/history"]) {
+      const answer = await call("GET", path, { headers: { "x-request-id": "bad-url-1" } });
+      assert.equal(answer.status, 400, path);
+      assert.equal(answer.body.code, "INVALID_ARGUMENT");
+      assert.equal(answer.body.requestId, "bad-url-1");
+      assert.match(answer.headers.get("traceparent") ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    }
+    const after = await fetch(`${base}/metrics`).then((r) => r.text());
+    assert.equal(count(after) - count(before), 3, "each is in the request metric, under the bounded route label");
+    await waitFor("their log lines", () =>
+      gateway.output.filter((line) => line.includes('"requestId":"bad-url-1"') && line.includes('"msg":"request"'))
+        .length === 3
+        ? true
+        : undefined,
+    );
   });
 
   test("no error response carries a stack trace or internal message", async () => {

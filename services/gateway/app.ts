@@ -9,7 +9,7 @@ import swagger, { type StaticDocumentSpec } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { context, propagation, trace } from "@opentelemetry/api";
 import { getRPCMetadata, RPCType } from "@opentelemetry/core";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
 import { AUDIT_SERVICE, type AuditClient } from "./audit-client.js";
@@ -56,6 +56,10 @@ export interface GatewayOptions {
 
 /** The matched route's template (bounded, unlike the raw path); "unmatched" for a 404 on no route. */
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? "unmatched";
+/** The router's maxParamLength: a longer path segment is refused before routing. */
+const MAX_PARAM_LENGTH = 100;
+/** A reply's time so far; 0 where Fastify did not time it (a response made before routing). */
+const elapsedMs = (reply: FastifyReply): number => (Number.isFinite(reply.elapsedTime) ? reply.elapsedTime : 0);
 
 const SERVICE_HEALTH = "charter.users.v1.UsersService";
 const AUDIT_HEALTH = AUDIT_SERVICE;
@@ -71,11 +75,23 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     genReqId: (req) => requestIdOf(req.headers["x-request-id"]),
     // One line per request instead of Fastify's two, written in onResponse below.
     disableRequestLogging: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A path Fastify cannot route (bad percent-encoding, a segment over maxParamLength) never reaches a route or
+    // its hooks: it is answered here, with what the hooks give every other response.
+    frameworkErrors: (error, request, reply) => {
+      tagResponse(request, reply);
+      reply.raw.once("finish", () => finishResponse(request, reply));
+      const detail =
+        error.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+          : "the path is not valid percent-encoding";
+      const instance = request.url.split("?")[0] ?? "/";
+      return sendProblem(reply, problemOf("INVALID_ARGUMENT", detail, { instance, requestId: request.id }));
+    },
   });
-
-  app.setErrorHandler(problemErrorHandler);
-  app.setNotFoundHandler(problemNotFoundHandler);
-  app.addHook("onRequest", async (request, reply) => {
+  const finishers: ((request: FastifyRequest, reply: FastifyReply) => void)[] = [];
+  /** What every response carries: its request id and its traceparent; the server span is named by route. */
+  function tagResponse(request: FastifyRequest, reply: FastifyReply): void {
     reply.header("x-request-id", request.id);
     const active = context.active();
     const route = routeOf(request);
@@ -86,8 +102,17 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     const carrier: Record<string, string> = {};
     propagation.inject(active, carrier);
     if (carrier.traceparent) reply.header("traceparent", carrier.traceparent);
-  });
-  app.addHook("onResponse", async (request, reply) => {
+  }
+  /** What every finished response leaves: one log line, and the request metric when metrics are on. */
+  function finishResponse(request: FastifyRequest, reply: FastifyReply): void {
+    for (const finish of finishers) finish(request, reply);
+  }
+
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler(problemNotFoundHandler);
+  app.addHook("onRequest", async (request, reply) => tagResponse(request, reply));
+  app.addHook("onResponse", async (request, reply) => finishResponse(request, reply));
+  finishers.push((request, reply) => {
     const span = trace.getSpanContext(context.active());
     const traced = span === undefined ? {} : { trace_id: span.traceId, span_id: span.spanId };
     request.log.info(
@@ -96,7 +121,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
         method: request.method,
         route: routeOf(request),
         status: reply.statusCode,
-        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+        duration_ms: Math.round(elapsedMs(reply) * 100) / 100,
       },
       "request",
     );
@@ -109,10 +134,10 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       labelNames: ["method", "route", "status"] as const,
       registers: [options.metrics],
     });
-    app.addHook("onResponse", async (request, reply) => {
+    finishers.push((request, reply) => {
       duration.observe(
         { method: request.method, route: routeOf(request), status: String(reply.statusCode) },
-        reply.elapsedTime / 1000,
+        elapsedMs(reply) / 1000,
       );
     });
     const registry = options.metrics;
