@@ -2,12 +2,20 @@ import { ConfigError } from "./config.js";
 
 export interface Stoppable {
   stop(): Promise<void>;
+  /** How long stop() may take before the process exits anyway (default: runMain's stopTimeoutMs). */
+  readonly stopTimeoutMs?: number;
 }
+
+/**
+ * A stop budget for a service: its SHUTDOWN_TIMEOUT_MS for in-flight work, the registry's drain (at most 60 s),
+ * and 20 s for the rest (the in-process bus's drain, the last spans' export).
+ */
+export const stopBudgetMs = (shutdownTimeoutMs: number, drainMs = 0): number => shutdownTimeoutMs + drainMs + 20_000;
 
 /**
  * Runs a service's entry point: start() builds and starts everything and returns what
  * to stop. A bad configuration or a failed start prints one line and exits 1, with no
- * stack trace; SIGTERM/SIGINT stop gracefully within stopTimeoutMs, then exit.
+ * stack trace; SIGTERM/SIGINT stop gracefully within the stop's own stopTimeoutMs (or this one), then exit.
  */
 export function runMain(name: string, start: () => Promise<Stoppable>, stopTimeoutMs = 15_000): void {
   const fail = (error: unknown): never => {
@@ -21,10 +29,11 @@ export function runMain(name: string, start: () => Promise<Stoppable>, stopTimeo
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
+      const budgetMs = running.stopTimeoutMs ?? stopTimeoutMs;
       const force = setTimeout(() => {
-        process.stderr.write(`${name}: did not stop within ${stopTimeoutMs} ms after ${signal}; exiting\n`);
+        process.stderr.write(`${name}: did not stop within ${budgetMs} ms after ${signal}; exiting\n`);
         process.exit(1);
-      }, stopTimeoutMs);
+      }, budgetMs);
       force.unref();
       running.stop().then(
         () => process.exit(0),

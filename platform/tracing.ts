@@ -24,11 +24,42 @@ export interface Tracing {
 
 const isTrue = (value: string | undefined) => value?.trim().toLowerCase() === "true";
 
-/** Whether the standard variables ask for spans to be exported. */
-export function exportConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? "").trim();
-  if (exporters === "none") return false;
-  return exporters !== "" || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+/** The span exporters the Node SDK builds from OTEL_TRACES_EXPORTER. */
+const KNOWN_EXPORTERS = ["otlp", "zipkin", "console"];
+
+/**
+ * Whether the standard variables ask for spans to be exported, read as the Node SDK reads them: a list in
+ * OTEL_TRACES_EXPORTER ("none" alone turns export off; "none" beside others means otlp), else an OTLP endpoint.
+ * A list that names no exporter the SDK has would leave the SDK with no tracer at all (no spans, no
+ * traceparent): it is reported, and spans stay in the process.
+ */
+export function exportConfigured(
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (line: string) => void = (line) => {
+    process.stderr.write(line);
+  },
+): boolean {
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "" && name !== "null");
+  if (exporters.length === 0) return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  if (exporters.length === 1 && exporters[0] === "none") return false;
+  if (exporters.includes("none") || exporters.some((name) => KNOWN_EXPORTERS.includes(name))) return true;
+  warn(
+    `OTEL_TRACES_EXPORTER=${env.OTEL_TRACES_EXPORTER} names no exporter this SDK has (${KNOWN_EXPORTERS.join(", ")}): ` +
+      "spans are not exported\n",
+  );
+  return false;
+}
+
+/**
+ * Whether the environment names the service (OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES);
+ * the SDK reads both itself, and the service's own name is only the default.
+ */
+export function serviceNameFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SERVICE_NAME?.trim()) return true;
+  return (env.OTEL_RESOURCE_ATTRIBUTES ?? "").split(",").some((pair) => pair.split("=")[0]?.trim() === "service.name");
 }
 
 /** Keeps spans recording (ids, parents, propagation) without sending them anywhere. */
@@ -46,7 +77,7 @@ const UNTRACED_RPCS = /^(Range|Put|DeleteRange|Txn|Compact|Watch|Lease[A-Za-z]*|
 
 let started: Promise<Tracing> | undefined;
 
-/** Starts tracing once per process; `service` is the service.name unless OTEL_SERVICE_NAME says otherwise. */
+/** Starts tracing once per process; `service` is the service.name unless the environment names one. */
 export function startTracing(service: string): Promise<Tracing> {
   started ??= start(service);
   return started;
@@ -70,7 +101,7 @@ async function start(service: string): Promise<Tracing> {
   ]);
   const exporting = exportConfigured();
   const sdk = new NodeSDK({
-    serviceName: process.env.OTEL_SERVICE_NAME || service,
+    ...(serviceNameFromEnv() ? {} : { serviceName: service }),
     // Exporters come from the OTEL_* variables when one is configured; otherwise spans stay in the process.
     ...(exporting ? {} : { spanProcessors: [keepOnly] }),
     metricReaders: [], // metrics are prom-client's, on /metrics

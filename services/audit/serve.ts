@@ -4,7 +4,7 @@
  * process — `npm start` hosts the audit service inside the users process for that) → startAudit.
  */
 import { createEventBus } from "../../platform/events/index.js";
-import { runMain } from "../../platform/lifecycle.js";
+import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { startTracing } from "../../platform/tracing.js";
 import { startAudit } from "./audit-app.js";
@@ -21,10 +21,14 @@ runMain("audit", async () => {
   try {
     const running = await startAudit(config, logger, { bus });
     return {
+      stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs, config.drainMs),
       async stop() {
-        await running.stop();
-        await bus.close();
-        await tracing.shutdown();
+        try {
+          await running.stop();
+          await bus.close();
+        } finally {
+          await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
+        }
       },
     };
   } catch (error) {

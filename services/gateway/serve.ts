@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
-import { runMain } from "../../platform/lifecycle.js";
+import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
 import { startTracing } from "../../platform/tracing.js";
@@ -90,14 +90,18 @@ runMain("gateway", async () => {
     "gateway ready",
   );
   return {
+    stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs),
     async stop() {
-      // In-flight requests may finish; a client that is still reading (or sending) after the
-      // shutdown timeout has its connection closed rather than holding the process.
-      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
-      await app.close();
-      clearTimeout(force);
-      await release();
-      await tracing.shutdown(); // the last spans leave before the process does
+      try {
+        // In-flight requests may finish; a client that is still reading (or sending) after the
+        // shutdown timeout has its connection closed rather than holding the process.
+        const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+        await app.close();
+        clearTimeout(force);
+        await release();
+      } finally {
+        await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
+      }
     },
   };
 });

@@ -7,7 +7,7 @@
 
 import type { Registry } from "prom-client";
 import { createEventBus } from "../../platform/events/index.js";
-import { runMain } from "../../platform/lifecycle.js";
+import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { startTracing } from "../../platform/tracing.js";
 import { AUDIT_SERVICE_NAME, createAuditParts } from "../audit/audit-app.js";
@@ -34,11 +34,15 @@ runMain("users", async () => {
       ...(host ? { host } : {}),
     });
     return {
+      stopTimeoutMs: stopBudgetMs(env.shutdownTimeoutMs, env.drainMs),
       async stop() {
-        await running.stop();
-        await producer.close();
-        await bus.close();
-        await tracing.shutdown(); // the last spans leave before the process does
+        try {
+          await running.stop();
+          await producer.close();
+          await bus.close();
+        } finally {
+          await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
+        }
       },
     };
   } catch (error) {
