@@ -36,6 +36,24 @@ export const invalidArgument = (violations: readonly FieldViolation[]): AppError
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
+/**
+ * A call to a service's backing store: an AppError passes as it is; any other failure is handed to `report`
+ * (for the log) and becomes UNAVAILABLE with `message`, so the cause never reaches a client.
+ */
+export async function storeCall<T>(
+  run: () => Promise<T>,
+  message: string,
+  report: (error: unknown) => void,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    report(error);
+    throw new AppError("UNAVAILABLE", message);
+  }
+}
+
 /** gRPC status number of each code. Exhaustive: a new code cannot be forgotten. */
 export const grpcStatusOf: Record<Code, number> = {
   CANCELLED: 1,

@@ -1,7 +1,7 @@
 /** The generated AuditService interface ↔ the history store. */
 import type { AuditServiceServer } from "../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../generated/proto/charter/users/v1/events.js";
-import { AppError, isAppError } from "../../platform/errors.js";
+import { storeCall } from "../../platform/errors.js";
 import { type RpcHooks, snakeCase, toServiceError, unaryAdapter } from "../../platform/grpc-handlers.js";
 import type { Logger } from "../../platform/logging.js";
 import { checkHistoryRequest, type HistoryStore, pageTokenAfter } from "./history.js";
@@ -26,11 +26,11 @@ export function createAuditGrpcHandlers(
         const page = checkHistoryRequest(request.userId, request.pageSize, request.pageToken);
         // One more than asked says whether there is a next page. A store failure is UNAVAILABLE for the
         // client (so the gateway answers 503 with Retry-After); the cause is logged, never sent.
-        const entries = await store.list(page.userId, page.limit + 1, page.after).catch((error: unknown) => {
-          if (isAppError(error)) throw error;
-          logger.error({ err: error, operation: "list" }, "history store call failed");
-          throw new AppError("UNAVAILABLE", "the history store is unavailable");
-        });
+        const entries = await storeCall(
+          () => store.list(page.userId, page.limit + 1, page.after),
+          "the history store is unavailable",
+          (error) => logger.error({ err: error, operation: "list" }, "history store call failed"),
+        );
         const shown = entries.slice(0, page.limit);
         const last = shown.at(-1);
         return {

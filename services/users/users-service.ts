@@ -4,7 +4,7 @@
  * and fills it after (see user-cache.ts for why that keeps reads fresh).
  */
 import { createHash } from "node:crypto";
-import { AppError, isAppError } from "../../platform/errors.js";
+import { AppError, storeCall } from "../../platform/errors.js";
 import type { Logger } from "../../platform/logging.js";
 import type { SnowflakeGenerator } from "../../platform/snowflake.js";
 import {
@@ -73,15 +73,10 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
   const idempotencyTtlMs = deps.idempotencyTtlMs ?? DAY_MS;
 
   /** Store failures become UNAVAILABLE for the client; the cause is logged, never sent. */
-  const stored = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (error) {
-      if (isAppError(error)) throw error;
-      logger.error({ err: error, operation }, "user store call failed");
-      throw new AppError("UNAVAILABLE", "the user store is unavailable");
-    }
-  };
+  const stored = <T>(operation: string, run: () => Promise<T>): Promise<T> =>
+    storeCall(run, "the user store is unavailable", (error) =>
+      logger.error({ err: error, operation }, "user store call failed"),
+    );
   const fill = (user: User): Promise<void> => cache.fill(user.id, user.version, JSON.stringify(user));
   const cached = async (id: string): Promise<User | undefined> => {
     const read = await cache.get(id);
