@@ -27,6 +27,7 @@ export const DEFAULT_PARTITIONS = 6;
 const DEFAULT_RETRY_DELAY_MS = 500;
 const DEFAULT_TRIM_STEP = 1_000;
 const DEFAULT_DRAIN_MS = 5_000;
+const DRAIN_POLL_MS = 10;
 
 interface Signal {
   readonly promise: Promise<void>;
@@ -66,8 +67,6 @@ interface Group {
   /** Next offset to handle, per partition. */
   readonly committed: number[];
   readonly members: Member[];
-  /** Resolved (and replaced by drain()) when the group has handled every message sent so far. */
-  caughtUp: Signal;
 }
 
 /** Which partition a key goes to: a stable hash, the same in every process. */
@@ -155,7 +154,6 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
         if (member.owned.has(partition) && (group.committed[partition] ?? 0) === offset) {
           group.committed[partition] = offset + 1;
           trim(group.topic, topic, partition);
-          if (group.committed.every((next, p) => next >= endOf(topic, p))) group.caughtUp.resolve();
         }
       } catch (error) {
         await sleep(error instanceof RetryLater ? error.delayMs : DEFAULT_RETRY_DELAY_MS);
@@ -168,10 +166,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     const topic = topicOf(group.topic);
     const behind = () => group.committed.some((next, p) => next < endOf(topic, p));
     const deadline = Date.now() + drainMs;
-    while (behind() && Date.now() < deadline) {
-      group.caughtUp = signal();
-      await Promise.race([group.caughtUp.promise, sleep(Math.min(50, Math.max(0, deadline - Date.now())))]);
-    }
+    while (behind() && Date.now() < deadline) await sleep(DRAIN_POLL_MS);
   }
 
   /** Starts a loop for every partition the member owns and has no loop for. */
@@ -237,13 +232,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
           if (!group) {
             // A new group starts at the oldest message kept.
             const topic = topicOf(opts.topic);
-            group = {
-              id: opts.groupId,
-              topic: opts.topic,
-              committed: [...topic.base],
-              members: [],
-              caughtUp: signal(),
-            };
+            group = { id: opts.groupId, topic: opts.topic, committed: [...topic.base], members: [] };
             groups.set(key, group);
           }
           const joined: Member = {
