@@ -5,13 +5,13 @@
  * audit service runs as its own process), then the gateway pointed at them, waits until all are
  * ready, prints where to reach them, and stops them on Ctrl-C.
  */
+import { pino } from "pino";
 import { type ServiceProcess, startService } from "./lib/processes.js";
 
 // The services log at info or finer, so that their "ready" lines are written; once all are ready, their lines
 // at LOG_LEVEL (default info) or above are passed on to stdout as they are (pino JSON, one line each).
-const PINO_LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 const wantedLevel = process.env.LOG_LEVEL ?? "info";
-const shownFrom = wantedLevel === "silent" ? Number.POSITIVE_INFINITY : (PINO_LEVELS[wantedLevel] ?? 30);
+const shownFrom = wantedLevel === "silent" ? Number.POSITIVE_INFINITY : (pino.levels.values[wantedLevel] ?? 30);
 const env = { LOG_LEVEL: ["debug", "trace"].includes(wantedLevel) ? wantedLevel : "info" };
 const started: ServiceProcess[] = [];
 const fail = async (error: Error): Promise<never> => {
