@@ -11,13 +11,7 @@ import { waitFor } from "../scripts/lib/processes.js";
 import { launch } from "./support/launcher.js";
 
 test("npm run start:cluster serves REST and GraphQL through etcd discovery; Ctrl-C stops it all", async () => {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    GATEWAY_PORT: "0",
-    USERS_GRPC_PORT: "0",
-    USERS_METRICS_PORT: "0",
-  };
-  const cluster = launch("scripts/start-cluster.ts", env);
+  const cluster = launch("scripts/start-cluster.ts");
   try {
     const base = (
       await cluster.waitForOutput("the cluster banner", /REST\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/users/, 120_000)

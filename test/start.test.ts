@@ -41,17 +41,15 @@ function alive(pid: number): boolean {
 }
 
 test("npm start: embedded platform, history of a change, request logs after the banner; Ctrl-C stops it all", async () => {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    GATEWAY_PORT: "0",
-    USERS_GRPC_PORT: "0",
-    USERS_METRICS_PORT: "0",
+  // The embedded defaults: no backend named, no exporter.
+  const platform = launch("scripts/start.ts", {
     LOG_LEVEL: "info",
-  };
-  for (const name of ["MONGO_URL", "REDIS_URL", "KAFKA_BROKERS", "ETCD_ENDPOINTS", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
-    delete env[name];
-  }
-  const platform = launch("scripts/start.ts", env);
+    MONGO_URL: undefined,
+    REDIS_URL: undefined,
+    KAFKA_BROKERS: undefined,
+    ETCD_ENDPOINTS: undefined,
+    OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+  });
   try {
     await platform.waitForOutput("the banner", /Press Ctrl-C to stop\./, 60_000);
     const output = platform.output;

@@ -18,10 +18,22 @@ export interface Launcher {
   interrupt(): Promise<number | null>;
 }
 
-export function launch(script: string, env: Record<string, string | undefined>): Launcher {
+/**
+ * Runs `script` with this process's environment, free ports instead of the default ones (GATEWAY_PORT,
+ * USERS_GRPC_PORT, USERS_METRICS_PORT set to 0), and `env` over both (a value of undefined removes a variable).
+ */
+export function launch(script: string, env: Record<string, string | undefined> = {}): Launcher {
+  const merged: Record<string, string | undefined> = {
+    ...process.env,
+    GATEWAY_PORT: "0",
+    USERS_GRPC_PORT: "0",
+    USERS_METRICS_PORT: "0",
+    ...env,
+  };
+  for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: root,
-    env,
+    env: merged,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
