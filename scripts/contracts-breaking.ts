@@ -13,7 +13,13 @@
  * - OpenAPI: oasdiff (OpenAPI 3.1; path-level parameters merged into each operation first), every
  *   change of level ERR breaks, WARN is listed only;
  * - GraphQL: @graphql-inspector/core `diff`, every BREAKING change breaks except the removal of a
- *   field, input field or enum value that was already @deprecated at the base ref.
+ *   field, input field or enum value that was already @deprecated at the base ref;
+ * - AsyncAPI: @asyncapi/diff on both documents parsed and dereferenced by @asyncapi/parser (the
+ *   diff compares plain JSON, so a `$ref`ed payload would otherwise only change under
+ *   /components, which it calls non-breaking). Its AsyncAPI 3 standard judges channels, messages
+ *   and operations; it stops at `payload`/`headers`, so the gate adds rules for the schemas in
+ *   them (ASYNCAPI_SCHEMA_RULES): removing or changing a property or a constraint breaks, a new
+ *   optional property or a new description does not.
  * A new version (a `…v2` proto package, `/v2` paths, a new contract file) is an addition, so it
  * never breaks; removing or changing a published version does.
  *
@@ -26,6 +32,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { diff as asyncApiDiff } from "@asyncapi/diff";
+import { Parser as AsyncApiParser } from "@asyncapi/parser";
 import { type Change, ChangeType, CriticalityLevel, diff } from "@graphql-inspector/core";
 import { buildSchema } from "graphql";
 import { repoRoot, runTool } from "./lib/proto-descriptor.js";
@@ -305,6 +313,139 @@ async function checkGraphql(name: string, currentFile: string, baseFile: string)
   return { contract, breaking, notes };
 }
 
+// ── AsyncAPI ─────────────────────────────────────────────────────────────────────────────────
+
+type Classification = "breaking" | "non-breaking" | "unclassified";
+interface Classifier {
+  add: Classification;
+  remove: Classification;
+  edit: Classification;
+}
+const BREAKS: Classifier = { add: "breaking", remove: "breaking", edit: "breaking" };
+const DOCUMENTS: Classifier = { add: "non-breaking", remove: "non-breaking", edit: "non-breaking" };
+/** How deep the schema rules reach below a payload or headers (nested properties / items). */
+const SCHEMA_RULE_DEPTH = 6;
+
+/**
+ * Rules for the JSON Schema of a message's payload and headers, as @asyncapi/diff overrides
+ * (JSON pointers with `*` for any one segment; an exact key wins over `*`). Its own standard
+ * stops at `/channels/* /messages/* /payload`, so every change inside a schema would be
+ * "unclassified". Here: a new property is an addition; removing or changing one, any change to
+ * `required`, and any other keyword (type, format, pattern, limits, enum, additionalProperties…)
+ * breaks; documentation keywords never do; a new enum value is listed, not failed (consumers
+ * that switch over the values may need to learn it).
+ */
+export function asyncApiSchemaRules(): Record<string, Classifier> {
+  const rules: Record<string, Classifier> = {};
+  const visit = (schema: string, depth: number) => {
+    rules[`${schema}/*`] = BREAKS;
+    rules[`${schema}/properties`] = { add: "non-breaking", remove: "breaking", edit: "breaking" };
+    rules[`${schema}/properties/*`] = { add: "non-breaking", remove: "breaking", edit: "breaking" };
+    rules[`${schema}/required`] = BREAKS;
+    rules[`${schema}/required/*`] = BREAKS;
+    rules[`${schema}/enum/*`] = { add: "unclassified", remove: "breaking", edit: "breaking" };
+    for (const keyword of ["title", "description", "examples", "$comment", "deprecated"]) {
+      rules[`${schema}/${keyword}`] = DOCUMENTS;
+    }
+    rules[`${schema}/examples/*`] = DOCUMENTS;
+    if (depth < SCHEMA_RULE_DEPTH) {
+      visit(`${schema}/properties/*`, depth + 1);
+      visit(`${schema}/items`, depth + 1);
+    }
+  };
+  for (const part of ["payload", "headers"]) visit(`/channels/*/messages/*/${part}`, 0);
+  return rules;
+}
+
+/** The parser's own annotations (`x-parser-schema-id`, …) are not part of the contract. */
+function withoutParserAnnotations(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutParserAnnotations);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => !key.startsWith("x-parser-"))
+      .map(([key, inner]) => [key, withoutParserAnnotations(inner)]),
+  );
+}
+
+async function dereferencedAsyncApi(file: string, label: string): Promise<Record<string, unknown>> {
+  const { document, diagnostics } = await new AsyncApiParser().parse(readFileSync(file, "utf8"), { source: file });
+  const errors = diagnostics.filter((d) => d.severity === 0);
+  if (document === undefined || errors.length > 0) {
+    const lines = errors.map((d) => `${d.path.join(".") || "(root)"}: ${d.message}`);
+    throw new GateError(`${label} does not parse as AsyncAPI:\n${lines.join("\n")}`);
+  }
+  // json() is the dereferenced document; the round trip through JSON fails loudly on a cycle.
+  return withoutParserAnnotations(JSON.parse(JSON.stringify(document.json()))) as Record<string, unknown>;
+}
+
+function pointerGet(document: unknown, pointer: string): unknown {
+  let value = document;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  return value;
+}
+
+interface AsyncApiChange {
+  readonly action: "add" | "remove" | "edit";
+  readonly path: string;
+  readonly type: Classification;
+  readonly isArrayIndex?: boolean;
+}
+
+/**
+ * A dereferenced operation repeats its channel and messages, and /components repeats what the
+ * channels use: a change there is the same change as under /channels, judged there.
+ */
+function isCopy(path: string): boolean {
+  return path.startsWith("/components/") || /^\/operations\/[^/]+\/(channel|messages)\/./.test(path);
+}
+
+async function checkAsyncApi(name: string, currentFile: string, baseFile: string): Promise<ContractResult> {
+  const contract = `AsyncAPI contracts/asyncapi/${name} (@asyncapi/diff)`;
+  if (!existsSync(baseFile)) return { contract, breaking: [], notes: ["new at this revision: nothing to compare"] };
+  if (!existsSync(currentFile)) {
+    return { contract, breaking: [`contracts/asyncapi/${name} was removed: every channel in it breaks`], notes: [] };
+  }
+  const before = await dereferencedAsyncApi(baseFile, `contracts/asyncapi/${name} at the base ref`);
+  const after = await dereferencedAsyncApi(currentFile, `contracts/asyncapi/${name} in the working tree`);
+  const major = (doc: Record<string, unknown>) => String(doc.asyncapi ?? "").split(".")[0];
+  if (major(before) !== major(after)) {
+    return {
+      contract,
+      breaking: [`the document moved from AsyncAPI ${before.asyncapi} to ${after.asyncapi}: publish it as a new file`],
+      notes: [],
+    };
+  }
+  // The option is `override` (the README's `overrides` is ignored by 0.5.0's code).
+  const output = asyncApiDiff(before, after, { override: asyncApiSchemaRules() } as never).getOutput() as {
+    changes: AsyncApiChange[];
+  };
+  const breaking: string[] = [];
+  const notes: string[] = [];
+  const seenArrays = new Set<string>();
+  for (const change of output.changes) {
+    if (change.type === "non-breaking" || (change.type === "unclassified" && isCopy(change.path))) continue;
+    let line: string;
+    if (change.isArrayIndex || /\/required\/\d+$/.test(change.path)) {
+      // One line per changed list (`required`, `enum`, …) instead of one per shifted index.
+      const list = change.path.slice(0, change.path.lastIndexOf("/"));
+      if (seenArrays.has(`${change.type} ${list}`)) continue;
+      seenArrays.add(`${change.type} ${list}`);
+      const show = (doc: unknown) => JSON.stringify(pointerGet(doc, list) ?? null);
+      line = `${list} changed: ${show(before)} → ${show(after)}`;
+    } else {
+      const verb = { add: "added", remove: "removed", edit: "changed" }[change.action];
+      line = `${change.path} ${verb}`;
+    }
+    if (change.type === "breaking") breaking.push(line);
+    else notes.push(`unclassified: ${line}`);
+  }
+  return { contract, breaking, notes };
+}
+
 // ── the gate ─────────────────────────────────────────────────────────────────────────────────
 
 export async function checkBreaking(root: string, baseRef: string | undefined): Promise<BreakingReport> {
@@ -331,6 +472,11 @@ export async function checkBreaking(root: string, baseRef: string | undefined): 
     for (const name of names("graphql", [".graphql", ".graphqls"]).sort()) {
       results.push(
         await checkGraphql(name, join(currentContracts, "graphql", name), join(baseContracts, "graphql", name)),
+      );
+    }
+    for (const name of names("asyncapi", [".yaml", ".yml", ".json"]).sort()) {
+      results.push(
+        await checkAsyncApi(name, join(currentContracts, "asyncapi", name), join(baseContracts, "asyncapi", name)),
       );
     }
     return {

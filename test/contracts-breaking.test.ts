@@ -15,6 +15,7 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 const USERS_PROTO = "contracts/proto/charter/users/v1/users.proto";
 const OPENAPI = "contracts/openapi/users.v1.yaml";
 const GRAPHQL = "contracts/graphql/users.graphql";
+const ASYNCAPI = "contracts/asyncapi/users-events.yaml";
 const repos: string[] = [];
 
 // Installs oasdiff once (Go, pinned version, ~/.cache/charter/) before the gate runs side by side.
@@ -165,6 +166,58 @@ describe("contracts:breaking against a contracts-v* tag", { concurrency: true },
     );
     edit(repo, GRAPHQL, "  etag: String!\n", '  etag: String!\n  "A short name to show."\n  nickname: String\n');
     assertPasses(await runGate(repo));
+  });
+
+  test("removing a field of the AsyncAPI payload breaks, named by its path in the dereferenced message", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    // The payload is a $ref to components/schemas/UserEvent, whose `user` is a $ref to User.
+    edit(
+      repo,
+      ASYNCAPI,
+      "        email:\n          type: string\n          format: email\n          minLength: 3\n          maxLength: 254\n",
+      "",
+    );
+    edit(repo, ASYNCAPI, "required: [id, name, email, etag,", "required: [id, name, etag,");
+    assertBreaks(
+      await runGate(repo),
+      /AsyncAPI contracts\/asyncapi\/users-events\.yaml .*2 breaking/,
+      /✖ \/channels\/userEvents\/messages\/userEvent\/payload\/properties\/user\/properties\/email removed/,
+      /✖ \/channels\/userEvents\/messages\/userEvent\/payload\/properties\/user\/required changed: \[.*"email".*\] → /,
+    );
+  });
+
+  test("removing an AsyncAPI channel breaks", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    const text = readFileSync(join(repo, ASYNCAPI), "utf8");
+    const start = text.indexOf("  userEventsDeadLetter:\n");
+    edit(repo, ASYNCAPI, text.slice(start, text.indexOf("operations:\n")), "");
+    const deadLetterOperation = text.slice(text.indexOf("  deadLetterUserEvent:\n"), text.indexOf("components:\n"));
+    edit(repo, ASYNCAPI, deadLetterOperation, "");
+    assertBreaks(
+      await runGate(repo),
+      /✖ \/channels\/userEventsDeadLetter removed/,
+      /✖ \/operations\/deadLetterUserEvent removed/,
+    );
+  });
+
+  test("an optional field and a new description in the AsyncAPI payload pass", async () => {
+    const repo = repoWithContracts("contracts-v1");
+    edit(
+      repo,
+      ASYNCAPI,
+      "        etag:\n          type: string\n          maxLength: 64\n        createTime:",
+      "        etag:\n          type: string\n          maxLength: 64\n        nickname:\n          type: string\n" +
+        "          maxLength: 40\n          description: A short name to show.\n        createTime:",
+    );
+    edit(
+      repo,
+      ASYNCAPI,
+      "        eventId:\n          type: string\n",
+      "        eventId:\n          type: string\n          description: Unique per event.\n",
+    );
+    const gate = await runGate(repo);
+    assertPasses(gate);
+    assert.match(gate.output, /AsyncAPI contracts\/asyncapi\/users-events\.yaml \(@asyncapi\/diff\): ok/);
   });
 
   test("a new version beside the published one passes: a v2 proto package and /v2 paths", async () => {
