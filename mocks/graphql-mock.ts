@@ -15,7 +15,7 @@ import { makeExecutableSchema } from "@graphql-tools/schema";
 import Fastify from "fastify";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
-import { enforceConstraints } from "../services/gateway/graphql/constraints.js";
+import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
 import { decodeCursor, encodeCursor } from "../services/gateway/graphql/cursor.js";
 import { formatGraphqlErrors } from "../services/gateway/graphql/error-formatter.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";

@@ -2,7 +2,8 @@
  * Checks messages in their proto3 JSON form against contracts/proto: every key is a field of
  * the message, every value has the field's type (an enum's value by its name), and the field rules of
  * generated/proto/field-rules.ts hold (required, lengths, pattern, format, range). Used on the
- * gRPC mock's example responses at start and on every request it receives. Violations name
+ * gRPC mock's example responses at start and on every request it receives. The field rules are executed by
+ * the one rule engine (platform/rules), as in the users service itself. Violations name
  * fields by their proto paths (`user.email`, `ids[0]`).
  *
  * It also turns a REST body into that form: REST and GraphQL name an enum value without the
@@ -10,27 +11,19 @@
  */
 
 import { loadSync } from "@grpc/proto-loader";
-import { fullFormats } from "ajv-formats/dist/formats.js";
 import { fieldRules } from "../generated/proto/field-rules.js";
 import type { FieldViolation } from "../platform/errors.js";
 import { protoRoot } from "../platform/grpc-server.js";
-
-interface Rules {
-  readonly required?: boolean;
-  readonly outputOnly?: boolean;
-  readonly minLen?: number;
-  readonly maxLen?: number;
-  readonly pattern?: string;
-  readonly format?: string;
-  readonly minimum?: string;
-  readonly maximum?: string;
-}
+import { type FieldRule, violationsOf } from "../platform/rules/field-rules.js";
+import { formatMessages, formats } from "../platform/rules/formats.js";
 
 interface FieldDescriptor {
   readonly name: string;
   readonly label: string;
   readonly type: string;
   readonly typeName: string;
+  /** A proto3 `optional` field: set to its zero value is set. */
+  readonly proto3Optional?: boolean;
 }
 
 /** Paths a request must carry (`required`) and messages that may be partial (`partial`, e.g. an update's user). */
@@ -68,47 +61,10 @@ export interface ProtoChecker {
   check(typeName: string, value: unknown, direction: Direction, needs?: Needs): FieldViolation[];
 }
 
-const rulesByMessage = fieldRules as unknown as Record<string, Record<string, Rules> | undefined>;
+const rulesByMessage = fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>;
 const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-const codePoints = (s: string): number => [...s].length;
-const emailFormat = fullFormats.email;
-const dateTimeFormat = fullFormats["date-time"];
-const MAX_INT64 = 2n ** 63n - 1n;
 const INTEGER_TYPES = new Set(["TYPE_INT32", "TYPE_SINT32", "TYPE_SFIXED32", "TYPE_UINT32", "TYPE_FIXED32"]);
 const LONG_TYPES = new Set(["TYPE_INT64", "TYPE_SINT64", "TYPE_SFIXED64", "TYPE_UINT64", "TYPE_FIXED64"]);
-
-const isValidEmail = (value: string): boolean => emailFormat instanceof RegExp && emailFormat.test(value);
-const isValidDateTime = (value: string): boolean =>
-  typeof dateTimeFormat === "object" && "validate" in dateTimeFormat && typeof dateTimeFormat.validate === "function"
-    ? (dateTimeFormat.validate as (s: string) => boolean)(value)
-    : !Number.isNaN(Date.parse(value));
-
-function scalarViolations(rules: Rules, value: string | number): string[] {
-  const out: string[] = [];
-  if (typeof value === "string") {
-    if (rules.minLen !== undefined && codePoints(value.trim()) < rules.minLen) {
-      out.push(rules.minLen === 1 ? "must not be empty" : `must be at least ${rules.minLen} characters`);
-    }
-    if (rules.maxLen !== undefined && codePoints(value) > rules.maxLen) {
-      out.push(`must be at most ${rules.maxLen} characters`);
-    }
-    if (rules.pattern !== undefined && !new RegExp(rules.pattern, "u").test(value)) {
-      out.push(`must match ${rules.pattern}`);
-    }
-    if (rules.format === "email" && !isValidEmail(value)) out.push("must be a valid email address");
-    if (rules.format === "date-time" && !isValidDateTime(value)) out.push("must be an RFC 3339 date-time");
-    if (rules.format === "int64" && (!/^-?[0-9]{1,19}$/.test(value) || BigInt(value) > MAX_INT64)) {
-      out.push("must be a decimal 64-bit integer");
-    }
-  } else {
-    const min = rules.minimum === undefined ? undefined : Number(rules.minimum);
-    const max = rules.maximum === undefined ? undefined : Number(rules.maximum);
-    if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
-      out.push(`must be from ${min ?? "any"} to ${max ?? "any"}`);
-    }
-  }
-  return out;
-}
 
 /** Loads the service's messages from contracts/proto (no generated code: the proto files themselves). */
 export function createProtoChecker(protoFile: string, serviceName: string): ProtoChecker {
@@ -187,7 +143,8 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
       const fieldValue = record[camel(field.name)] ?? record[field.name];
       const unspecified =
         field.type === "TYPE_ENUM" && enumOf(fullName(field.typeName, name)).values.get(String(fieldValue)) === 0;
-      if (isEmpty(fieldValue) || unspecified) {
+      const unset = field.proto3Optional ? fieldValue === undefined || fieldValue === null : isEmpty(fieldValue);
+      if (unset || unspecified) {
         if (needed || (rules.required && !partial) || (direction === "response" && rules.outputOnly)) {
           out.push({ field: fieldPath, description: "is required" });
         }
@@ -198,6 +155,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
           out.push({ field: fieldPath, description: "must be a list" });
           continue;
         }
+        for (const description of violationsOf(rules, fieldValue)) out.push({ field: fieldPath, description });
         fieldValue.forEach((item, i) => {
           checkValue(field, name, rules, item, direction, `${fieldPath}[${i}]`, needs, out);
         });
@@ -210,7 +168,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
   function checkValue(
     field: FieldDescriptor,
     scope: string,
-    rules: Rules,
+    rules: FieldRule,
     value: unknown,
     direction: Direction,
     path: string,
@@ -222,7 +180,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     };
     const typeName = field.typeName === "" ? "" : fullName(field.typeName, scope);
     if (field.type === "TYPE_MESSAGE" && typeName === "google.protobuf.Timestamp") {
-      if (typeof value !== "string" || !isValidDateTime(value)) push("must be an RFC 3339 date-time");
+      if (typeof value !== "string" || !formats["date-time"](value)) push(formatMessages["date-time"]);
       return;
     }
     if (field.type === "TYPE_MESSAGE" && typeName === "google.protobuf.FieldMask") {
@@ -238,7 +196,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
         push("must be a string");
         return;
       }
-      for (const description of scalarViolations(rules, value)) push(description);
+      for (const description of violationsOf(rules, value)) push(description);
       return;
     }
     if (INTEGER_TYPES.has(field.type)) {
@@ -246,7 +204,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
         push("must be an integer");
         return;
       }
-      for (const description of scalarViolations(rules, value)) push(description);
+      for (const description of violationsOf(rules, value)) push(description);
       return;
     }
     if (LONG_TYPES.has(field.type)) {

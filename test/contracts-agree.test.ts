@@ -126,7 +126,7 @@ test("the agreement check notices event types and history limits that differ in 
   );
   assert.match(
     compareContracts({ ...contracts, graphql: smallPages }).join("\n"),
-    /history page size maximum: proto ListUserHistoryRequest says 1000, GraphQL userHistory\(first\) says 500/,
+    /page size limits: proto ListUserHistoryRequest.page_size says {"minimum":1,"maximum":1000}, GraphQL userHistory\(first\) says {"minimum":1,"maximum":500}/,
   );
 
   const protoEnums = structuredClone(contracts.protoEnums);

@@ -43,7 +43,7 @@ describe("users gRPC service (memory backends, real process)", () => {
   test("create, get, update with etag, stale etag, update without etag, delete", async () => {
     const created = await create("  Ada Lovelace  ", email("Ada."));
     assert.match(created.id, /^[0-9]{1,19}$/);
-    assert.equal(created.name, "Ada Lovelace", "the name is trimmed");
+    assert.equal(created.name, "  Ada Lovelace  ", "the name is kept as sent: what is accepted is what is served");
     assert.equal(created.etag, "1");
     assert.ok(created.createTime && created.updateTime);
 

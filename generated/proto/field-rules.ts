@@ -11,7 +11,9 @@ export const fieldRules = {
     "name": {
       "required": true,
       "minLen": 1,
-      "maxLen": 100
+      "maxLen": 100,
+      "pattern": "\\S",
+      "patternMessage": "must not be blank"
     },
     "email": {
       "required": true,
@@ -36,12 +38,15 @@ export const fieldRules = {
     "id": {
       "required": true,
       "maxLen": 19,
-      "pattern": "^[0-9]{1,19}$"
+      "pattern": "^[0-9]{1,19}$",
+      "format": "int64"
     }
   },
   "charter.users.v1.ListUsersRequest": {
     "pageSize": {
-      "maximum": "1000"
+      "minimum": "1",
+      "maximum": "1000",
+      "defaultValue": "50"
     },
     "pageToken": {
       "maxLen": 512
@@ -56,10 +61,19 @@ export const fieldRules = {
     "id": {
       "required": true,
       "maxLen": 19,
-      "pattern": "^[0-9]{1,19}$"
+      "pattern": "^[0-9]{1,19}$",
+      "format": "int64"
     },
     "etag": {
       "maxLen": 64
+    }
+  },
+  "charter.users.v1.BatchGetUsersRequest": {
+    "ids": {
+      "maxLen": 19,
+      "pattern": "^[0-9]{1,19}$",
+      "format": "int64",
+      "maxItems": 100
     }
   },
   "charter.users.v1.UserEvent": {
@@ -91,7 +105,9 @@ export const fieldRules = {
       "pattern": "^[0-9]{1,19}$"
     },
     "pageSize": {
-      "maximum": "1000"
+      "minimum": "1",
+      "maximum": "1000",
+      "defaultValue": "50"
     },
     "pageToken": {
       "maxLen": 512

@@ -1,11 +1,11 @@
 /**
- * The SDL's @constraint directive, enforced on arguments before a resolver runs. Limits are
- * read from the loaded schema, never typed here: every field whose arguments (or the input
+ * The SDL's @constraint directive, enforced on arguments before a resolver runs by the rule engine
+ * (./field-rules.ts: the same Ajv and formats as every other check; the contract agreement test holds each
+ * statement equal to the proto field rule it restates). Limits are read from the loaded schema, never typed here: every field whose arguments (or the input
  * objects inside them) carry a constraint gets its resolver wrapped by a check that reports
  * every bad value at once as INVALID_ARGUMENT, with paths as the client wrote them
  * (`input.email`, `id`, `first`).
  */
-import { fullFormats } from "ajv-formats/dist/formats.js";
 import {
   defaultFieldResolver,
   type GraphQLArgument,
@@ -19,63 +19,53 @@ import {
   isNonNullType,
   isObjectType,
 } from "graphql";
-import type { ConstraintDirectiveArgs } from "../../../generated/graphql/users.js";
-import { type FieldViolation, invalidArgument } from "../../../platform/errors.js";
+import { type FieldViolation, invalidArgument } from "../errors.js";
+import { type FieldRule, violationsOf } from "./field-rules.js";
+import { isFormatName } from "./formats.js";
 
-type Constraint = { readonly [K in keyof ConstraintDirectiveArgs]?: NonNullable<ConstraintDirectiveArgs[K]> };
+/** The SDL's `@constraint(minLength, maxLength, pattern, format, min, max)` arguments. */
+interface Constraint {
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly pattern?: string;
+  readonly format?: string;
+  readonly min?: number;
+  readonly max?: number;
+}
 
-/**
- * Formats the contract names. `email` is the check Ajv's format plugin applies to OpenAPI's
- * `format: email`, so the REST and GraphQL edges accept the same addresses.
- */
-const emailFormat = fullFormats.email;
-if (!(emailFormat instanceof RegExp)) throw new Error("ajv-formats' email format is expected to be a RegExp");
-const formats: Record<string, (value: string) => boolean> = {
-  email: (value) => emailFormat.test(value),
-};
-
-/** Lengths count Unicode code points, as the contract says. */
-const codePoints = (s: string): number => [...s].length;
-
-function violationsOf(c: Constraint, value: unknown): string[] {
-  const out: string[] = [];
-  if (typeof value === "string") {
-    const length = codePoints(value);
-    if (c.minLength !== undefined && length < c.minLength) {
-      out.push(c.minLength === 1 ? "must not be empty" : `must be at least ${c.minLength} characters`);
-    }
-    if (c.maxLength !== undefined && length > c.maxLength) out.push(`must be at most ${c.maxLength} characters`);
-    if (c.pattern !== undefined && !new RegExp(c.pattern, "u").test(value)) out.push(`must match ${c.pattern}`);
-    const format = c.format === undefined ? undefined : formats[c.format];
-    if (format && !format(value)) out.push(`must be a valid ${c.format}`);
-  }
-  if (typeof value === "number") {
-    if (c.min !== undefined && value < c.min) out.push(`must be at least ${c.min}`);
-    if (c.max !== undefined && value > c.max) out.push(`must be at most ${c.max}`);
-  }
-  return out;
+/** The directive's statement in the engine's terms: the same keywords a proto field rule has. */
+function ruleOf(c: Constraint): FieldRule {
+  const rule: { -readonly [K in keyof FieldRule]: FieldRule[K] } = {};
+  if (c.minLength !== undefined) rule.minLen = c.minLength;
+  if (c.maxLength !== undefined) rule.maxLen = c.maxLength;
+  if (c.pattern !== undefined) rule.pattern = c.pattern;
+  if (c.format !== undefined) rule.format = c.format;
+  if (c.min !== undefined) rule.minimum = String(c.min);
+  if (c.max !== undefined) rule.maximum = String(c.max);
+  return rule;
 }
 
 type ArgumentsCheck = (args: Record<string, unknown>) => FieldViolation[];
 
 /** Builds the checks from the schema once; fails at start on a format it cannot check. */
 function createConstraintReader(directive: GraphQLDirective) {
-  const cache = new Map<GraphQLArgument | GraphQLInputField, Constraint | undefined>();
-  return (holder: GraphQLArgument | GraphQLInputField): Constraint | undefined => {
+  const cache = new Map<GraphQLArgument | GraphQLInputField, FieldRule | undefined>();
+  return (holder: GraphQLArgument | GraphQLInputField): FieldRule | undefined => {
     if (cache.has(holder)) return cache.get(holder);
     const values = holder.astNode ? getDirectiveValues(directive, holder.astNode) : undefined;
     const constraint = values as Constraint | undefined;
-    if (constraint?.format !== undefined && !formats[constraint.format]) {
-      throw new Error(`@constraint format "${constraint.format}" on ${holder.name} is not supported by the gateway`);
+    if (constraint?.format !== undefined && !isFormatName(constraint.format)) {
+      throw new Error(`@constraint format "${constraint.format}" on ${holder.name} is not a format of platform/rules`);
     }
-    cache.set(holder, constraint);
-    return constraint;
+    const rule = constraint === undefined ? undefined : ruleOf(constraint);
+    cache.set(holder, rule);
+    return rule;
   };
 }
 
 function hasConstraints(
   type: GraphQLInputType,
-  constraintOf: (h: GraphQLArgument | GraphQLInputField) => Constraint | undefined,
+  constraintOf: (h: GraphQLArgument | GraphQLInputField) => FieldRule | undefined,
   seen = new Set<GraphQLInputType>(),
 ): boolean {
   if (isNonNullType(type) || isListType(type)) return hasConstraints(type.ofType, constraintOf, seen);
@@ -88,10 +78,10 @@ function hasConstraints(
 
 function checkValue(
   type: GraphQLInputType,
-  constraint: Constraint | undefined,
+  constraint: FieldRule | undefined,
   value: unknown,
   path: string,
-  constraintOf: (h: GraphQLArgument | GraphQLInputField) => Constraint | undefined,
+  constraintOf: (h: GraphQLArgument | GraphQLInputField) => FieldRule | undefined,
   out: FieldViolation[],
 ): void {
   if (value === null || value === undefined) return;
@@ -114,7 +104,9 @@ function checkValue(
     }
     return;
   }
-  if (constraint) for (const description of violationsOf(constraint, value)) out.push({ field: path, description });
+  if (constraint && (typeof value === "string" || typeof value === "number")) {
+    for (const description of violationsOf(constraint, value)) out.push({ field: path, description });
+  }
 }
 
 /**

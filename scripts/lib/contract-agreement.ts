@@ -43,6 +43,7 @@ type Schema = {
   pattern?: string;
   minimum?: number;
   maximum?: number;
+  default?: number;
   required?: string[];
   properties?: Record<string, Schema>;
   enum?: string[];
@@ -193,8 +194,7 @@ function limitsIn(deref: (s: Schema | undefined) => Schema): (s: Schema | undefi
       minLength: inner.minLength,
       // A timestamp's maxLength only guards the JSON carrier; proto states its format.
       maxLength: inner.format === "date-time" ? undefined : inner.maxLength,
-      // The OpenAPI name pattern \S adds "not blank", which the proto states as min_len after trimming.
-      pattern: inner.pattern === "\\S" ? undefined : inner.pattern,
+      pattern: inner.pattern,
       format: inner.format,
       minimum: inner.minimum,
       maximum: inner.maximum,
@@ -438,14 +438,29 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
     "GraphQL deleteUser(etag)",
   );
   same("etag limits", etagLimits, oaLimits(openapi.components.schemas.Etag), "proto DeleteUserRequest", "OpenAPI Etag");
-  const pageSize = rulesOf("charter.users.v1.ListUsersRequest", "pageSize");
-  const oaPageSize = oaLimits(openapi.components.parameters.PageSize);
-  same("page size maximum", Number(pageSize?.maximum), oaPageSize.maximum, "proto", "OpenAPI");
-  same(
-    "page size maximum",
-    Number(pageSize?.maximum),
-    gqlLimits(query.users?.args.find((a) => a.name === "first")).maximum,
-    "proto",
+  // Page sizes: the same range and the same default wherever a page size is asked for.
+  const pageSizeDefault = (rules: FieldRulesJson | undefined) =>
+    rules?.defaultValue === undefined ? undefined : Number(rules.defaultValue);
+  const checkPageSize = (
+    rules: FieldRulesJson | undefined,
+    protoName: string,
+    parameter: Schema | undefined,
+    parameterName: string,
+    argument: GraphQLArgument | undefined,
+    argumentName: string,
+  ) => {
+    same("page size limits", protoLimits(rules, false), oaLimits(parameter), protoName, parameterName);
+    same("page size limits", protoLimits(rules, false), gqlLimits(argument), protoName, argumentName);
+    const parameterSchema = deref(deref(parameter).schema);
+    same("page size default", pageSizeDefault(rules), parameterSchema.default, protoName, parameterName);
+    same("page size default", pageSizeDefault(rules), argument?.defaultValue, protoName, argumentName);
+  };
+  checkPageSize(
+    rulesOf("charter.users.v1.ListUsersRequest", "pageSize"),
+    "proto ListUsersRequest.page_size",
+    openapi.components.parameters.PageSize,
+    "OpenAPI PageSize",
+    query.users?.args.find((a) => a.name === "first"),
     "GraphQL users(first)",
   );
   const pageToken = protoLimits(rulesOf("charter.users.v1.ListUsersRequest", "pageToken"), false);
@@ -479,19 +494,12 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
   const historyId = protoLimits(rulesOf(HISTORY_REQUEST, "userId"), false);
   same("history id limits", historyId, oaLimits(historyParameter("id")), historyRequest, "OpenAPI listUserHistory id");
   same("history id limits", historyId, gqlLimits(historyArgument("id")), historyRequest, "GraphQL userHistory(id)");
-  const historyPageSize = Number(rulesOf(HISTORY_REQUEST, "pageSize")?.maximum);
-  same(
-    "history page size maximum",
-    historyPageSize,
-    oaLimits(historyParameter("pageSize")).maximum,
-    historyRequest,
+  checkPageSize(
+    rulesOf(HISTORY_REQUEST, "pageSize"),
+    `${historyRequest}.page_size`,
+    historyParameter("pageSize"),
     "OpenAPI listUserHistory pageSize",
-  );
-  same(
-    "history page size maximum",
-    historyPageSize,
-    gqlLimits(historyArgument("first")).maximum,
-    historyRequest,
+    historyArgument("first"),
     "GraphQL userHistory(first)",
   );
   const historyToken = protoLimits(rulesOf(HISTORY_REQUEST, "pageToken"), false);

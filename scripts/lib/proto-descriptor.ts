@@ -25,6 +25,9 @@ export interface FieldRulesJson {
   format?: string;
   minimum?: string;
   maximum?: string;
+  maxItems?: number;
+  defaultValue?: string;
+  patternMessage?: string;
 }
 
 export interface ProtoField {

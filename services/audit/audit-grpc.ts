@@ -22,7 +22,7 @@ export function createAuditGrpcHandlers(
   return {
     listUserHistory: unary(
       "ListUserHistory",
-      async (request: { userId: string; pageSize: number; pageToken: string }) => {
+      async (request: { userId: string; pageSize?: number | undefined; pageToken: string }) => {
         const page = checkHistoryRequest(request.userId, request.pageSize, request.pageToken);
         // One more than asked says whether there is a next page. A store failure is UNAVAILABLE for the
         // client (so the gateway answers 503 with Retry-After); the cause is logged, never sent.

@@ -82,7 +82,7 @@ function history(port: number, request: Partial<ListUserHistoryRequest>): Promis
   const client = new AuditServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   return new Promise<ListUserHistoryResponse>((resolve, reject) => {
     client.listUserHistory(
-      { userId: "", pageSize: 0, pageToken: "", ...request },
+      { userId: "", pageToken: "", ...request },
       new Metadata(),
       { deadline: Date.now() + 5_000 },
       (error: ServiceError | null, response: ListUserHistoryResponse) => {

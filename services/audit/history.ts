@@ -2,8 +2,8 @@
  * The audit domain: a user's history is the UserEvents recorded for it, once each (by event id), in version
  * order; pages are addressed by opaque tokens. No I/O: limits come from the contracts' generated field rules.
  */
-import { fieldRules } from "../../generated/proto/field-rules.js";
 import { type FieldViolation, invalidArgument } from "../../platform/errors.js";
+import { rulesOf, violationsOf, withDefault } from "../../platform/rules/field-rules.js";
 
 /** One recorded event: the proto3 JSON of the UserEvent as received, and what it is filed under. */
 export interface HistoryEntry {
@@ -31,10 +31,7 @@ export interface HistoryStore {
   close(): Promise<void>;
 }
 
-const rules = fieldRules["charter.audit.v1.ListUserHistoryRequest"];
-export const DEFAULT_PAGE_SIZE = 50;
-const MAX_PAGE_SIZE = Number(rules.pageSize.maximum);
-const USER_ID = new RegExp(rules.userId.pattern);
+const rules = rulesOf("charter.audit.v1.ListUserHistoryRequest");
 const TOKEN_PREFIX = "h1:";
 
 export const pageTokenAfter = (entry: HistoryPosition): string =>
@@ -47,24 +44,29 @@ export interface HistoryPageRequest {
 }
 
 /** Checks a ListUserHistory request; INVALID_ARGUMENT naming every bad field. */
-export function checkHistoryRequest(userId: string, pageSize: number, pageToken: string): HistoryPageRequest {
-  const violations: FieldViolation[] = [];
-  if (!USER_ID.test(userId) || userId.length > rules.userId.maxLen) {
+export function checkHistoryRequest(
+  userId: string,
+  pageSize: number | undefined,
+  pageToken: string,
+): HistoryPageRequest {
+  const violations: FieldViolation[] = violationsOf(rules.pageSize, pageSize ?? 1).map((description) => ({
+    field: "pageSize",
+    description,
+  }));
+  if (violationsOf(rules.userId, userId).length > 0) {
     violations.push({ field: "userId", description: "must be a user id (1 to 19 digits)" });
-  }
-  if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_PAGE_SIZE) {
-    violations.push({ field: "pageSize", description: `must be between 0 and ${MAX_PAGE_SIZE}` });
   }
   let after: HistoryPosition | undefined;
   if (pageToken !== "") {
-    const text = pageToken.length <= rules.pageToken.maxLen ? Buffer.from(pageToken, "base64url").toString() : "";
+    const text =
+      violationsOf(rules.pageToken, pageToken).length === 0 ? Buffer.from(pageToken, "base64url").toString() : "";
     const match = /^h1:([1-9]\d{0,15}):(.{1,64})$/s.exec(text);
     const position = match ? { version: Number(match[1]), eventId: match[2] as string } : undefined;
     if (position && pageTokenAfter(position) === pageToken) after = position;
     else violations.push({ field: "pageToken", description: "is not a token this service issued" });
   }
   if (violations.length > 0) throw invalidArgument(violations);
-  return { userId, limit: pageSize === 0 ? DEFAULT_PAGE_SIZE : pageSize, after };
+  return { userId, limit: withDefault(rules.pageSize, pageSize) ?? 0, after };
 }
 
 /** Whether a entry comes after a position in history order. */

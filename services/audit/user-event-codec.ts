@@ -4,50 +4,23 @@
  * guessed at. Unknown fields are ignored (a newer producer may add some) and not kept: what is recorded is the
  * checked fields alone, so no field this contract does not know (of any size or depth) reaches the history store.
  */
-import { fieldRules } from "../../generated/proto/field-rules.js";
 import type { IncomingMessage } from "../../platform/events/bus.js";
+import { checkMessage, type FieldRule, rulesOf, violationsOf } from "../../platform/rules/field-rules.js";
 import type { HistoryEntry } from "./history.js";
 
 export type Decoded =
   | { readonly ok: true; readonly entry: HistoryEntry }
   | { readonly ok: false; readonly reason: string };
 
-const rules = fieldRules["charter.users.v1.UserEvent"];
-const userRules = fieldRules["charter.users.v1.User"];
-const USER_ID = new RegExp(rules.userId.pattern);
+const rules = rulesOf("charter.users.v1.UserEvent");
 const TYPES = ["USER_EVENT_TYPE_CREATED", "USER_EVENT_TYPE_UPDATED", "USER_EVENT_TYPE_DELETED"] as const;
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
 const MAX_VERSION = 2 ** 53 - 1;
 const USER_FIELDS = ["id", "name", "email", "etag", "createTime", "updateTime"] as const;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/**
- * An RFC 3339 date-time with every field in range: Date.parse alone takes 2026-02-30 (as 2 March) and 24:00.
- * A leap second (:60) is refused, as proto3 JSON Timestamps cannot carry it.
- */
-function isTime(value: unknown): value is string {
-  const match = typeof value === "string" ? RFC3339.exec(value) : null;
-  if (!match) return false;
-  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = match
-    .slice(1)
-    .map((group) => (group === undefined ? 0 : Number(group)));
-  if (year === undefined || month === undefined || day === undefined) return false;
-  const lastDay = new Date(0);
-  lastDay.setUTCFullYear(year, month, 0); // day 0 of the next month: the last day of this one
-  return (
-    month >= 1 &&
-    month <= 12 &&
-    day >= 1 &&
-    day <= lastDay.getUTCDate() &&
-    (hour ?? 0) <= 23 &&
-    (minute ?? 0) <= 59 &&
-    (second ?? 0) <= 59 &&
-    (offsetHour ?? 0) <= 23 &&
-    (offsetMinute ?? 0) <= 59
-  );
-}
+const fits = (rule: FieldRule, value: unknown): boolean => violationsOf(rule, value).length === 0;
 
 /** int64 in proto3 JSON: a decimal string (or a number); here ≥ 1 and exact in a double. */
 function versionOf(value: unknown): number | undefined {
@@ -57,17 +30,11 @@ function versionOf(value: unknown): number | undefined {
   return version <= MAX_VERSION ? version : undefined;
 }
 
+/** The user of the event by the contract's User rules (every field set, as the users service sends it). */
 function userProblem(user: Record<string, unknown>, userId: string): string | undefined {
   if (user.id !== userId) return "user.id differs from userId";
-  for (const field of ["name", "email", "etag"] as const) {
-    const value = user[field];
-    if (typeof value !== "string" || value === "") return `user.${field} is missing or not a string`;
-    if (value.length > userRules[field].maxLen) return `user.${field} is too long`;
-  }
-  for (const field of ["createTime", "updateTime"] as const) {
-    if (!isTime(user[field])) return `user.${field} is not an RFC 3339 time`;
-  }
-  return undefined;
+  const [first] = checkMessage("charter.users.v1.User", user, { prefix: "user.", sent: true });
+  return first === undefined ? undefined : `${first.field} ${first.description}`;
 }
 
 export function decodeUserEvent(message: IncomingMessage): Decoded {
@@ -81,16 +48,16 @@ export function decodeUserEvent(message: IncomingMessage): Decoded {
   }
   if (!isObject(json)) return fail("the value is not a JSON object");
   const { eventId, type, userId, user, version, occurredAt } = json;
-  if (typeof eventId !== "string" || eventId === "" || eventId.length > rules.eventId.maxLen) {
+  if (typeof eventId !== "string" || eventId === "" || !fits(rules.eventId, eventId)) {
     return fail(`eventId must be a string of 1 to ${rules.eventId.maxLen} characters`);
   }
   if (typeof type !== "string" || !(TYPES as readonly string[]).includes(type)) {
     return fail(`type must be one of ${TYPES.join(", ")}`);
   }
-  if (typeof userId !== "string" || !USER_ID.test(userId)) return fail("userId must be 1 to 19 digits");
+  if (typeof userId !== "string" || !fits(rules.userId, userId)) return fail("userId must be 1 to 19 digits");
   const parsedVersion = versionOf(version);
   if (parsedVersion === undefined) return fail("version must be a whole number ≥ 1");
-  if (!isTime(occurredAt)) return fail("occurredAt must be an RFC 3339 time");
+  if (!fits(rules.occurredAt, occurredAt)) return fail("occurredAt must be an RFC 3339 time");
   if (type === "USER_EVENT_TYPE_DELETED") {
     if (user !== undefined && user !== null) return fail("a DELETED event carries no user");
   } else {

@@ -2,8 +2,8 @@
  * The users domain: the User, its rules, and the errors they produce. No I/O, no
  * framework, no transport: limits come from the contracts' generated field rules.
  */
-import { fieldRules } from "../../generated/proto/field-rules.js";
 import { AppError, type FieldViolation, invalidArgument } from "../../platform/errors.js";
+import { checkMessage, rulesOf, violationsOf, withDefault } from "../../platform/rules/field-rules.js";
 
 export interface User {
   readonly id: string;
@@ -20,17 +20,9 @@ export interface UserChanges {
   readonly email?: string;
 }
 
-const rules = fieldRules["charter.users.v1.User"];
-const listRules = fieldRules["charter.users.v1.ListUsersRequest"];
-const createRules = fieldRules["charter.users.v1.CreateUserRequest"];
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_BATCH_IDS = 100;
-const ID_PATTERN = new RegExp(rules.id.pattern);
-const MAX_ID = 2n ** 63n - 1n;
-// Pragmatic address check: one @, no white space, a dot in the domain, no empty labels.
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
-
-const length = (s: string): number => [...s].length;
+const idRule = rulesOf("charter.users.v1.User").id;
+const idsRule = rulesOf("charter.users.v1.BatchGetUsersRequest").ids;
+const listRules = rulesOf("charter.users.v1.ListUsersRequest");
 
 export const etagOf = (user: Pick<User, "version">): string => String(user.version);
 export const emailKey = (email: string): string => email.toLowerCase();
@@ -42,52 +34,29 @@ export function versionOfEtag(etag: string): number | undefined {
   return Number(bare);
 }
 
-function checkName(value: string, out: FieldViolation[]): string {
-  const name = value.trim();
-  if (length(name) < rules.name.minLen) out.push({ field: "name", description: "must not be empty" });
-  else if (length(name) > rules.name.maxLen) {
-    out.push({ field: "name", description: `must be at most ${rules.name.maxLen} characters` });
-  }
-  return name;
-}
-
-function checkEmail(value: string, out: FieldViolation[]): string {
-  const email = value.trim();
-  if (length(email) > rules.email.maxLen) {
-    out.push({ field: "email", description: `must be at most ${rules.email.maxLen} characters` });
-  } else if (length(email) < rules.email.minLen || !EMAIL_PATTERN.test(email)) {
-    out.push({ field: "email", description: "must be a valid email address" });
-  }
-  return email;
-}
-
 /**
- * Validates a new user's fields, and the idempotency key of its creation when there is one (empty: none);
- * every bad field is reported at once.
+ * Validates a new user's fields, and the idempotency key of its creation when there is one (empty: none), by
+ * the contract's rules; every bad field is reported at once. Values are kept as sent.
  */
 export function validateNewUser(input: UserChanges, requestId = ""): Required<UserChanges> {
-  const violations: FieldViolation[] = [];
-  if (length(requestId) > createRules.requestId.maxLen) {
-    violations.push({ field: "requestId", description: `must be at most ${createRules.requestId.maxLen} characters` });
-  }
-  const name = input.name === undefined ? "" : checkName(input.name, violations);
-  if (input.name === undefined) violations.push({ field: "name", description: "is required" });
-  const email = input.email === undefined ? "" : checkEmail(input.email, violations);
-  if (input.email === undefined) violations.push({ field: "email", description: "is required" });
+  const violations = [
+    ...checkMessage("charter.users.v1.CreateUserRequest", { requestId }),
+    ...checkMessage("charter.users.v1.User", input),
+  ];
   if (violations.length > 0) throw invalidArgument(violations);
-  return { name, email };
+  return { name: input.name ?? "", email: input.email ?? "" };
 }
 
 /** Validates the fields a change sets; at least one must be set. */
 export function validateChanges(input: UserChanges): UserChanges {
-  const violations: FieldViolation[] = [];
-  const out: { name?: string; email?: string } = {};
-  if (input.name !== undefined) out.name = checkName(input.name, violations);
-  if (input.email !== undefined) out.email = checkEmail(input.email, violations);
+  const violations: FieldViolation[] = checkMessage("charter.users.v1.User", input, { partial: true });
   if (input.name === undefined && input.email === undefined) {
     violations.push({ field: "update_mask", description: "must name at least one of: name, email" });
   }
   if (violations.length > 0) throw invalidArgument(violations);
+  const out: { name?: string; email?: string } = {};
+  if (input.name !== undefined) out.name = input.name;
+  if (input.email !== undefined) out.email = input.email;
   return out;
 }
 
@@ -96,16 +65,15 @@ export function applyChanges(user: User, changes: UserChanges, now: string): Use
 }
 
 export function checkId(id: string, field = "id"): string {
-  if (!ID_PATTERN.test(id) || BigInt(id) > MAX_ID) {
+  if (violationsOf(idRule, id).length > 0) {
     throw invalidArgument([{ field, description: "must be a user id (a decimal 64-bit integer)" }]);
   }
   return id;
 }
 
 export function checkIds(ids: readonly string[]): readonly string[] {
-  if (ids.length > MAX_BATCH_IDS) {
-    throw invalidArgument([{ field: "ids", description: `must hold at most ${MAX_BATCH_IDS} ids` }]);
-  }
+  const tooMany = violationsOf(idsRule, ids);
+  if (tooMany.length > 0) throw invalidArgument(tooMany.map((description) => ({ field: "ids", description })));
   return ids.map((id, i) => checkId(id, `ids[${i}]`));
 }
 
@@ -118,22 +86,19 @@ export interface PageRequest {
   readonly afterId?: string;
 }
 
-export function checkPage(pageSize: number, pageToken: string): PageRequest {
-  const violations: FieldViolation[] = [];
-  const max = Number(listRules.pageSize.maximum);
-  if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > max) {
-    violations.push({ field: "pageSize", description: `must be from 1 to ${max}` });
-  }
+/** A page request by the contract's rules: page_size in range (unset: the contract's default), a token we issued. */
+export function checkPage(pageSize: number | undefined, pageToken: string): PageRequest {
+  const violations: FieldViolation[] = checkMessage("charter.users.v1.ListUsersRequest", { pageSize });
   let afterId: string | undefined;
   if (pageToken !== "") {
-    const decoded =
-      pageToken.length <= listRules.pageToken.maxLen ? Buffer.from(pageToken, "base64url").toString() : "";
+    const fits = violationsOf(listRules.pageToken, pageToken).length === 0;
+    const decoded = fits ? Buffer.from(pageToken, "base64url").toString() : "";
     const id = decoded.startsWith(TOKEN_PREFIX) ? decoded.slice(TOKEN_PREFIX.length) : "";
-    if (ID_PATTERN.test(id) && BigInt(id) <= MAX_ID && pageTokenAfter(id) === pageToken) afterId = id;
+    if (violationsOf(idRule, id).length === 0 && pageTokenAfter(id) === pageToken) afterId = id;
     else violations.push({ field: "pageToken", description: "is not a token this service issued" });
   }
   if (violations.length > 0) throw invalidArgument(violations);
-  const limit = pageSize === 0 ? DEFAULT_PAGE_SIZE : pageSize;
+  const limit = withDefault(listRules.pageSize, pageSize) ?? 0;
   return afterId === undefined ? { limit } : { limit, afterId };
 }
 

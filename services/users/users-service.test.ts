@@ -120,14 +120,20 @@ test("list pages never repeat or skip users, and reject tokens they did not issu
   );
   await assert.rejects(service.list(4, "djE6YWJj"), (e: AppError) => e.code === "INVALID_ARGUMENT");
   await assert.rejects(service.list(1001, ""), (e: AppError) => e.code === "INVALID_ARGUMENT");
-  assert.equal((await service.list(0, "")).users.length, 11, "0 means the default page size");
+  await assert.rejects(service.list(0, ""), (e: AppError) => e.code === "INVALID_ARGUMENT", "0 is no page size");
+  assert.equal((await service.list(undefined, "")).users.length, 11, "unset means the default page size");
 });
 
 test("a create with a request id: a retry returns the first user; another user with that id is refused", async () => {
   const { service, store } = setup();
   const first = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
-  const retry = await service.create({ name: "Ada", email: "ada-idem@example.com  " }, "req-1");
-  assert.deepEqual(retry, first, "the same user after normalisation is the same request");
+  const retry = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
+  assert.deepEqual(retry, first, "the same user is the same request");
+  await assert.rejects(
+    service.create({ name: "Ada", email: "ada-idem@example.com" }, "req-1"),
+    (e: AppError) => e.code === "FAILED_PRECONDITION",
+    "values are kept as sent, so another spelling is another user",
+  );
   await assert.rejects(
     service.create({ name: "Grace", email: "grace-idem@example.com" }, "req-1"),
     (e: AppError) => e.code === "FAILED_PRECONDITION" && e.details.reason === "IDEMPOTENCY_KEY_REUSED",

@@ -27,7 +27,7 @@ import type { IdempotencyKey, UserStore } from "./user-store.js";
 export interface UsersService {
   get(id: string): Promise<User>;
   batchGet(ids: readonly string[]): Promise<User[]>;
-  list(pageSize: number, pageToken: string): Promise<{ users: User[]; nextPageToken: string }>;
+  list(pageSize: number | undefined, pageToken: string): Promise<{ users: User[]; nextPageToken: string }>;
   /**
    * With a request id (non-empty), a retry of the same user (name and email after normalisation) returns the
    * user the first call created, for idempotencyTtlMs; the same id with another user is FAILED_PRECONDITION.

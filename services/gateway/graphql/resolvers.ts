@@ -9,16 +9,17 @@ import type { Resolvers, User, UserEvent } from "../../../generated/graphql/user
 import type { UserEvent as UserEventMessage } from "../../../generated/proto/charter/users/v1/events.js";
 import type { User as UserMessage } from "../../../generated/proto/charter/users/v1/users.js";
 import { AppError, invalidArgument, isAppError } from "../../../platform/errors.js";
+import { rulesOf, withDefault } from "../../../platform/rules/field-rules.js";
 import type { AuditClient } from "../audit-client.js";
 import { toRestEvent } from "../rest/history-handlers.js";
 import type { CallContext, UsersClient } from "../users-client.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "./cursor.js";
 
+const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
 /** BatchGetUsers takes at most this many ids; larger loads are split into several calls. */
-const MAX_BATCH_IDS = 100;
-/** The contract's default and largest page (users(first) and ListUsers page_size). */
-const DEFAULT_FIRST = 50;
-const MAX_PAGE_SIZE = 1000;
+const MAX_BATCH_IDS = rulesOf("charter.users.v1.BatchGetUsersRequest").ids.maxItems;
+/** The contract's largest page (users(first) and ListUsers page_size). */
+const MAX_PAGE_SIZE = Number(pageSizeRule.maximum);
 
 export interface GraphqlContext extends MercuriusContext {
   /** The request id sent to the users service as x-request-id. */
@@ -58,7 +59,7 @@ async function connectionPage<M, N>(
   toNode: (item: M) => N,
 ) {
   // An explicit null is the same as leaving the argument out.
-  const first = args.first ?? DEFAULT_FIRST;
+  const first = withDefault(pageSizeRule, args.first ?? undefined) ?? MAX_PAGE_SIZE;
   const from: CursorPosition =
     args.after == null ? { token: "", skip: 0 } : decodeCursor(args.after, "after", MAX_PAGE_SIZE);
   const page = await fetch(Math.min(MAX_PAGE_SIZE, from.skip + first), from.token);

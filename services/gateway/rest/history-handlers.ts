@@ -42,7 +42,7 @@ export function createHistoryHandlers(audit: AuditClient): { listUserHistory: Op
   return {
     async listUserHistory({ path, query, context }) {
       const page = await audit.listUserHistory(
-        { userId: path.id, pageSize: query.pageSize ?? 0, pageToken: query.pageToken ?? "" },
+        { userId: path.id, pageSize: query.pageSize, pageToken: query.pageToken ?? "" },
         context,
       );
       return {

@@ -27,8 +27,10 @@ export const protobufFileName = "charter/audit/v1/audit.proto";
 export interface ListUserHistoryRequest {
   /** The user's id. */
   userId: string;
-  /** Maximum events to return, 1 to 1000; 0 means the default of 50. */
-  pageSize: number;
+  /** Maximum events to return, 1 to 1000; unset means the default of 50. */
+  pageSize?:
+    | number
+    | undefined;
   /** The next_page_token of a previous call; empty for the first page. */
   pageToken: string;
 }
@@ -41,7 +43,7 @@ export interface ListUserHistoryResponse {
 }
 
 function createBaseListUserHistoryRequest(): ListUserHistoryRequest {
-  return { userId: "", pageSize: 0, pageToken: "" };
+  return { userId: "", pageSize: undefined, pageToken: "" };
 }
 
 export const ListUserHistoryRequest: MessageFns<ListUserHistoryRequest> = {
@@ -49,7 +51,7 @@ export const ListUserHistoryRequest: MessageFns<ListUserHistoryRequest> = {
     if (message.userId !== "") {
       writer.uint32(10).string(message.userId);
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(16).int32(message.pageSize);
     }
     if (message.pageToken !== "") {
@@ -118,7 +120,7 @@ export const ListUserHistoryRequest: MessageFns<ListUserHistoryRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
@@ -132,7 +134,7 @@ export const ListUserHistoryRequest: MessageFns<ListUserHistoryRequest> = {
     if (message.userId !== "") {
       obj.userId = message.userId;
     }
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
     if (message.pageToken !== "") {

@@ -12,20 +12,22 @@ export const protobufPackage = "charter.contract.v1";
 export const protobufFileName = "charter/contract/v1/field.proto";
 
 /**
- * FieldRules states a field's constraints in the contract itself, so that the
- * OpenAPI and GraphQL contracts, the generated limits and the domain rules can be
- * checked against one source.
+ * FieldRules states a field's constraints in the contract itself: the one statement of each
+ * rule. `npm run generate` turns them into generated/proto/field-rules.ts, which one engine
+ * (platform/rules) executes wherever the field is checked; the OpenAPI and GraphQL contracts'
+ * own statements of the same limits are checked against them. Values are judged as sent:
+ * nothing is trimmed or normalised, so what is accepted is what is stored and served.
  */
 export interface FieldRules {
   /** The field must be set to a non-empty value on input. */
   required: boolean;
   /** The field is set by the server; input values are ignored. */
   outputOnly: boolean;
-  /** Minimum length in Unicode code points (after trimming surrounding white space). */
+  /** Minimum length in Unicode code points. */
   minLen: number;
   /** Maximum length in Unicode code points. */
   maxLen: number;
-  /** A regular expression (ECMAScript syntax) the value must match. */
+  /** A regular expression (ECMAScript syntax, Unicode mode) the value must match. */
   pattern: string;
   /** A named format: "email", "date-time", "int64". */
   format: string;
@@ -33,6 +35,12 @@ export interface FieldRules {
   minimum: string;
   /** Maximum value of an integer field. */
   maximum: string;
+  /** Maximum number of items of a repeated field (the other rules apply to each item). */
+  maxItems: number;
+  /** The value an unset optional integer field takes (a page size's default). */
+  defaultValue: string;
+  /** What a client is told when `pattern` fails (default: "must match <pattern>"). */
+  patternMessage: string;
 }
 
 function createBaseFieldRules(): FieldRules {
@@ -45,6 +53,9 @@ function createBaseFieldRules(): FieldRules {
     format: "",
     minimum: "0",
     maximum: "0",
+    maxItems: 0,
+    defaultValue: "0",
+    patternMessage: "",
   };
 }
 
@@ -73,6 +84,15 @@ export const FieldRules: MessageFns<FieldRules> = {
     }
     if (message.maximum !== "0") {
       writer.uint32(64).int64(message.maximum);
+    }
+    if (message.maxItems !== 0) {
+      writer.uint32(72).uint32(message.maxItems);
+    }
+    if (message.defaultValue !== "0") {
+      writer.uint32(80).int64(message.defaultValue);
+    }
+    if (message.patternMessage !== "") {
+      writer.uint32(90).string(message.patternMessage);
     }
     return writer;
   },
@@ -154,6 +174,30 @@ export const FieldRules: MessageFns<FieldRules> = {
             message.maximum = reader.int64().toString();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxItems = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.defaultValue = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.patternMessage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -188,6 +232,21 @@ export const FieldRules: MessageFns<FieldRules> = {
       format: isSet(object.format) ? globalThis.String(object.format) : "",
       minimum: isSet(object.minimum) ? globalThis.String(object.minimum) : "0",
       maximum: isSet(object.maximum) ? globalThis.String(object.maximum) : "0",
+      maxItems: isSet(object.maxItems)
+        ? globalThis.Number(object.maxItems)
+        : isSet(object.max_items)
+        ? globalThis.Number(object.max_items)
+        : 0,
+      defaultValue: isSet(object.defaultValue)
+        ? globalThis.String(object.defaultValue)
+        : isSet(object.default_value)
+        ? globalThis.String(object.default_value)
+        : "0",
+      patternMessage: isSet(object.patternMessage)
+        ? globalThis.String(object.patternMessage)
+        : isSet(object.pattern_message)
+        ? globalThis.String(object.pattern_message)
+        : "",
     };
   },
 
@@ -216,6 +275,15 @@ export const FieldRules: MessageFns<FieldRules> = {
     }
     if (message.maximum !== "0") {
       obj.maximum = message.maximum;
+    }
+    if (message.maxItems !== 0) {
+      obj.maxItems = Math.round(message.maxItems);
+    }
+    if (message.defaultValue !== "0") {
+      obj.defaultValue = message.defaultValue;
+    }
+    if (message.patternMessage !== "") {
+      obj.patternMessage = message.patternMessage;
     }
     return obj;
   },

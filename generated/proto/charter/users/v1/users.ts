@@ -29,7 +29,7 @@ export const protobufFileName = "charter/users/v1/users.proto";
 export interface User {
   /** Server-assigned 64-bit snowflake id, carried as a decimal string. */
   id: string;
-  /** Display name, 1 to 100 characters after trimming. */
+  /** Display name, 1 to 100 characters, not blank; kept as sent. */
   name: string;
   /** Email address, unique case-insensitively. */
   email: string;
@@ -53,8 +53,10 @@ export interface GetUserResponse {
 }
 
 export interface ListUsersRequest {
-  /** Maximum users to return, 1 to 1000; 0 means the default of 50. */
-  pageSize: number;
+  /** Maximum users to return, 1 to 1000; unset means the default of 50. */
+  pageSize?:
+    | number
+    | undefined;
   /** The next_page_token of a previous call; empty for the first page. */
   pageToken: string;
 }
@@ -380,12 +382,12 @@ export const GetUserResponse: MessageFns<GetUserResponse> = {
 };
 
 function createBaseListUsersRequest(): ListUsersRequest {
-  return { pageSize: 0, pageToken: "" };
+  return { pageSize: undefined, pageToken: "" };
 }
 
 export const ListUsersRequest: MessageFns<ListUsersRequest> = {
   encode(message: ListUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       writer.uint32(8).int32(message.pageSize);
     }
     if (message.pageToken !== "") {
@@ -441,7 +443,7 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
         ? globalThis.Number(object.pageSize)
         : isSet(object.page_size)
         ? globalThis.Number(object.page_size)
-        : 0,
+        : undefined,
       pageToken: isSet(object.pageToken)
         ? globalThis.String(object.pageToken)
         : isSet(object.page_token)
@@ -452,7 +454,7 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
 
   toJSON(message: ListUsersRequest): unknown {
     const obj: any = {};
-    if (message.pageSize !== 0) {
+    if (message.pageSize !== undefined) {
       obj.pageSize = Math.round(message.pageSize);
     }
     if (message.pageToken !== "") {
