@@ -15,6 +15,7 @@ import { makeExecutableSchema } from "@graphql-tools/schema";
 import Fastify from "fastify";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
+import { rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
 import { decodeCursor, encodeCursor } from "../services/gateway/graphql/cursor.js";
 import { formatGraphqlErrors } from "../services/gateway/graphql/error-formatter.js";
@@ -23,7 +24,8 @@ import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer
 
 export const GRAPHQL_SCHEMA_FILE = fileURLToPath(new URL("../contracts/graphql/users.graphql", import.meta.url));
 export const GRAPHQL_PATH = "/graphql";
-const MAX_PAGE = 1000;
+const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
+const MAX_PAGE = Number(pageSizeRule.maximum);
 
 interface MockContext extends MercuriusContext {
   readonly prefer: Preference | PreferError;
@@ -49,7 +51,7 @@ type ConnectionArgs = { first?: number | null; after?: string | null };
 /** One example page as a connection: its first `first` items, with cursors that go on from `after`. */
 function connectionOf<T>(items: readonly T[], nextPageToken: string | undefined, args: ConnectionArgs) {
   const start = args.after ? decodeCursor(args.after, "after", MAX_PAGE) : { token: "", skip: 0 };
-  const nodes = items.slice(0, args.first ?? 50);
+  const nodes = items.slice(0, withDefault(pageSizeRule, args.first ?? undefined));
   const edges = nodes.map((node, i) => ({
     cursor: encodeCursor({ token: start.token, skip: start.skip + i + 1 }),
     node,

@@ -3,15 +3,19 @@
  * Redis) export to an OTLP/HTTP receiver this test runs on port 0. One REST request makes one trace whose spans
  * are parented gateway route → gRPC client → gRPC server → Redis and MongoDB commands; the response's traceparent,
  * the spans and both services' log lines name the same trace. An incoming traceparent is continued.
+ * On the same processes and store: a user stored in MongoDB that no longer fits the REST contract is left out of
+ * list pages (which page on past it), is the documented DATA_LOSS problem on a single read, and is counted and logged.
  */
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { Long, MongoClient } from "mongodb";
 import { type RunningServer, startMongo, startRedis } from "../scripts/infra/index.js";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const TRACE_DEADLINE_MS = 15_000;
 const SPAN_KIND = { SERVER: 2, CLIENT: 3, CONSUMER: 5 } as const;
@@ -346,5 +350,121 @@ describe("tracing across the gateway and the users service", () => {
     for (const line of [...platform.gateway.output, ...platform.users.output]) {
       assert.ok(!line.includes(local), `an e-mail address in a log line: ${line}`);
     }
+  });
+});
+
+/** The gateway's charter_gateway_unservable_records_total for one operation (0 before the first). */
+async function unservableCount(operation: string): Promise<number> {
+  const text = await (await fetch(`${platform.baseUrl}/metrics`)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith("charter_gateway_unservable_records_total{") && l.includes(`operation="${operation}"`));
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}
+
+describe("a stored user that no longer fits the REST contract", () => {
+  test("lists leave it out and page on past it; a single read is the documented DATA_LOSS problem", async () => {
+    const validator = createOpenApiValidator();
+    const first = await createUser();
+    const last = await createUser();
+    // Two records written "before a rule tightened", between the two good users in id order: one with a name over
+    // the contract's 100 characters, one with an e-mail address the contract's format refuses.
+    const between = (k: number) => Long.fromString(first).add(k);
+    assert.ok(between(2).lessThan(Long.fromString(last)), `no id between ${first} and ${last}`);
+    const badEmail = `bad..${randomUUID()}@example.com`;
+    const now = new Date().toISOString();
+    const stored = (k: number, name: string, email: string) => ({
+      _id: between(k),
+      name,
+      email,
+      emailKey: email.toLowerCase(),
+      version: 1,
+      createTime: now,
+      updateTime: now,
+    });
+    const client = await MongoClient.connect(mongo.url);
+    try {
+      await client
+        .db()
+        .collection<{ _id: Long }>("users")
+        .insertMany([
+          stored(1, "N".repeat(150), `long-name-${randomUUID()}@example.com`),
+          stored(2, "Old Rules", badEmail),
+        ]);
+    } finally {
+      await client.close();
+    }
+    const [longName, oldEmail] = [between(1).toString(), between(2).toString()];
+    const before = { list: await unservableCount("listUsers"), get: await unservableCount("getUser") };
+
+    // One user a page: the two bad records' pages are empty but carry a next page token, and paging reaches `last`.
+    const served: string[] = [];
+    let emptyPagesWithToken = 0;
+    let token: string | undefined;
+    for (let pages = 0; pages < 200; pages += 1) {
+      const url = `${platform.baseUrl}/v1/users?pageSize=1${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
+      const response = await fetch(url);
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+      assert.deepEqual(validator.check("listUsers", { status: response.status, headers: response.headers, text }), []);
+      const page = JSON.parse(text) as { users: { id: string }[]; nextPageToken?: string };
+      served.push(...page.users.map((u) => u.id));
+      if (page.users.length === 0 && page.nextPageToken) emptyPagesWithToken += 1;
+      token = page.nextPageToken;
+      if (!token) break;
+    }
+    assert.equal(token, undefined, "paging ends");
+    assert.ok(served.includes(first) && served.includes(last), `${first} and ${last} are served: ${served}`);
+    assert.ok(!served.includes(longName) && !served.includes(oldEmail), "the unservable records are not served");
+    assert.equal(served.indexOf(last), served.indexOf(first) + 1, "nothing else between them");
+    assert.equal(emptyPagesWithToken, 2);
+
+    // A single read: the contract's documented problem, naming the fields (never their values).
+    for (const [id, field] of [
+      [oldEmail, "/email"],
+      [longName, "/name"],
+    ] as const) {
+      const response = await fetch(`${platform.baseUrl}/v1/users/${id}`);
+      const text = await response.text();
+      assert.equal(response.status, 500, text);
+      assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      assert.deepEqual(validator.check("getUser", { status: response.status, headers: response.headers, text }), []);
+      const problem = JSON.parse(text) as { type: string; code: string; detail: string; errors: { field: string }[] };
+      assert.equal(problem.type, "https://charter.dev/problems/unservable-record");
+      assert.equal(problem.code, "DATA_LOSS");
+      assert.match(problem.detail, /stored record no longer fits the contract/);
+      assert.deepEqual(
+        problem.errors.map((e) => e.field),
+        [field],
+      );
+      assert.ok(!text.includes(badEmail) && !text.includes("N".repeat(101)), "the values are not echoed");
+    }
+
+    // GraphQL's User promises only String!, so it serves the record as it is (see the README).
+    const graphql = await fetch(`${platform.baseUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ user(id: "${longName}") { id name } }` }),
+    });
+    const { data } = (await graphql.json()) as { data: { user: { id: string; name: string } | null } };
+    assert.equal(data.user?.name.length, 150);
+
+    // Counted (two list pages, two reads) and logged with the id, without the e-mail address.
+    assert.equal((await unservableCount("listUsers")) - before.list, 2);
+    assert.equal((await unservableCount("getUser")) - before.get, 2);
+    const reports = logLines(platform.gateway.output, "stored user does not fit the contract: not served");
+    for (const [id, operation] of [
+      [oldEmail, "listUsers"],
+      [oldEmail, "getUser"],
+      [longName, "getUser"],
+    ]) {
+      assert.ok(
+        reports.some((line) => line.userId === id && line.operation === operation),
+        `a log line names ${id} (${operation})`,
+      );
+    }
+    const local = badEmail.split("@")[0] as string;
+    for (const line of platform.gateway.output)
+      assert.ok(!line.includes(local), `an e-mail address in a log line: ${line}`);
   });
 });

@@ -363,6 +363,36 @@ export type components = {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description An unexpected error (INTERNAL, as InternalError), or the stored user no longer fits this
+         *     contract, e.g. it was written before a rule tightened (DATA_LOSS, type
+         *     `https://charter.dev/problems/unservable-record`): it is not sent, `errors` names the
+         *     fields that break the contract (never their values), and retrying does not help until the
+         *     record is corrected.
+         */
+        UnservableUser: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://charter.dev/problems/unservable-record",
+                 *       "title": "Stored record breaks the contract",
+                 *       "status": 500,
+                 *       "detail": "the stored record no longer fits the contract (it was written before a rule tightened) and is not served; errors names the fields to correct",
+                 *       "code": "DATA_LOSS",
+                 *       "errors": [
+                 *         {
+                 *           "field": "/email",
+                 *           "message": "must match format \"email\""
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request body's content type is not accepted. */
         UnsupportedMediaType: {
             headers: {
@@ -453,7 +483,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of users. */
+            /**
+             * @description One page of users. A stored user that no longer fits this contract (written before a
+             *     rule tightened) is left out of its page, and the gateway counts and logs it: a page may
+             *     hold fewer than `pageSize` users, even none, and still have a `nextPageToken`. Page on
+             *     until there is none.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -552,7 +587,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
-            500: components["responses"]["InternalError"];
+            500: components["responses"]["UnservableUser"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
         };

@@ -5,7 +5,10 @@
  * chooses (ids, etags) are returned to the verifier, which injects them where the pact uses
  * `fromProviderState` (e.g. the path `/v1/users/${id}` or the header If-Match `"${etag}"`).
  */
+import { rulesOf } from "../../platform/rules/field-rules.js";
 import { createUsersClient, type Result, type User, type UsersClient } from "../../sdk/index.js";
+
+const LARGEST_PAGE = Number(rulesOf("charter.users.v1.ListUsersRequest").pageSize.maximum);
 
 /** A state's parameters as the pact gives them. */
 export type StateParams = Readonly<Record<string, unknown>>;
@@ -45,7 +48,7 @@ function settled<T>(what: string, result: Result<T>): T {
 
 async function deleteAllUsers(users: UsersClient): Promise<void> {
   const all: User[] = [];
-  for await (const user of users.listAll({ pageSize: 1000 })) all.push(user);
+  for await (const user of users.listAll({ pageSize: LARGEST_PAGE })) all.push(user);
   for (const user of all) {
     const deleted = await users.delete(user.id);
     if (!deleted.ok && deleted.status !== 404) settled(`deleting user ${user.id}`, deleted);

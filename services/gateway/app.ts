@@ -198,7 +198,12 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     return sendProblem(reply, problem);
   });
 
-  await registerRest(app, { document: options.document, users: options.users, audit: options.audit });
+  await registerRest(app, {
+    document: options.document,
+    users: options.users,
+    audit: options.audit,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
 
   for (const plugin of options.plugins ?? []) {
     await plugin(app, { users: options.users, audit: options.audit, docs: options.docs });

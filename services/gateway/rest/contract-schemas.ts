@@ -45,6 +45,18 @@ export interface ContractSchemas {
   readonly serializerCompiler: FastifySerializerCompiler<unknown>;
   /** The Fastify route schema of an operation: parameters, body and responses as refs into the contract. */
   routeSchema(operation: Operation): Record<string, unknown>;
+  /**
+   * A check of a value against one of the contract's schemas (e.g. an operation's response): what is wrong
+   * with it, one entry per failure (the field as a JSON pointer, and Ajv's message, never the value); empty
+   * when it fits.
+   */
+  checkerOf(pointer: Pointer): (value: unknown) => ContractViolation[];
+}
+
+export interface ContractViolation {
+  /** A JSON pointer into the value, "/" for the value itself. */
+  readonly field: string;
+  readonly message: string;
 }
 
 export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
@@ -79,6 +91,18 @@ export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
         }
         return JSON.stringify(data);
       };
+    },
+    checkerOf(pointer) {
+      // Every error, nothing removed or coerced: the value is judged as it is.
+      const validate: ValidateFunction = bodies.compile(ref(pointer));
+      return (value) =>
+        validate(value)
+          ? []
+          : (validate.errors ?? []).map((e) => {
+              const missing = e.params.missingProperty;
+              const field = typeof missing === "string" ? `${e.instancePath}/${missing}` : e.instancePath;
+              return { field: field || "/", message: e.message ?? `fails ${e.keyword}` };
+            });
     },
     routeSchema(operation) {
       const schema: Record<string, unknown> = {};

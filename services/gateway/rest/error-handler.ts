@@ -6,7 +6,7 @@
 import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type AppError, type Code, isAppError } from "../../../platform/errors.js";
-import { type FieldError, httpOutcomes, type Problem, problemOf, sendProblem } from "./problem.js";
+import { type FieldError, httpOutcomes, type Problem, problemOf, sendProblem, UNSERVABLE_RECORD } from "./problem.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -57,7 +57,12 @@ function appErrorProblem(request: FastifyRequest, error: AppError): Problem {
     field: parameters.includes(v.field) ? v.field : fieldOf(request, v.field, true),
     message: v.description,
   }));
-  return problemOf(error.code, errors.length > 0 ? describe(errors) : error.message, { errors, ...where(request) });
+  const unservable = error.code === "DATA_LOSS" && error.details.reason === UNSERVABLE_RECORD;
+  return problemOf(error.code, errors.length > 0 ? describe(errors) : error.message, {
+    errors,
+    ...(unservable ? { outcome: httpOutcomes.unservableRecord } : {}),
+    ...where(request),
+  });
 }
 
 const where = (request: FastifyRequest) => ({ instance: request.url.split("?")[0] ?? "/", requestId: request.id });

@@ -43,14 +43,31 @@ const opaqueCodes: ReadonlySet<Code> = new Set(["UNKNOWN", "INTERNAL", "DATA_LOS
 export const httpOutcomes = {
   payloadTooLarge: { status: 413, type: `${TYPE_BASE}payload-too-large`, title: "Payload too large" },
   unsupportedMediaType: { status: 415, type: `${TYPE_BASE}unsupported-media-type`, title: "Unsupported media type" },
+  /** DATA_LOSS with reason UNSERVABLE_RECORD: a stored user the contract refuses is not sent (the contract's UnservableUser). */
+  unservableRecord: {
+    status: 500,
+    type: `${TYPE_BASE}unservable-record`,
+    title: "Stored record breaks the contract",
+    detail:
+      "the stored record no longer fits the contract (it was written before a rule tightened) and is not served; " +
+      "errors names the fields to correct",
+  },
 } as const;
+
+/** The ErrorInfo reason of a DATA_LOSS for a stored record that no longer fits the contract. */
+export const UNSERVABLE_RECORD = "UNSERVABLE_RECORD";
 
 export interface ProblemOptions {
   readonly errors?: readonly FieldError[];
   readonly instance?: string;
   readonly requestId?: string;
-  /** Overrides for HTTP-only outcomes (see httpOutcomes). */
-  readonly outcome?: { readonly status: number; readonly type: string; readonly title: string };
+  /** Overrides for HTTP-only outcomes (see httpOutcomes); a fixed `detail` of the outcome replaces the message. */
+  readonly outcome?: {
+    readonly status: number;
+    readonly type: string;
+    readonly title: string;
+    readonly detail?: string;
+  };
 }
 
 // The contract's limits on Problem fields; a longer value is cut so the document stays valid.
@@ -67,7 +84,7 @@ export function problemOf(code: Code, detail: string, options: ProblemOptions = 
     type: outcome?.type ?? `${TYPE_BASE}${code.toLowerCase().replace(/_/g, "-")}`,
     title: outcome?.title ?? titles[code],
     status: outcome?.status ?? httpStatusOf[code],
-    detail: clip(opaqueCodes.has(code) ? INTERNAL_DETAIL : detail, 2000),
+    detail: clip(outcome?.detail ?? (opaqueCodes.has(code) ? INTERNAL_DETAIL : detail), 2000),
     code,
     ...(options.instance === undefined ? {} : { instance: clip(options.instance, 200) }),
     ...(options.requestId === undefined ? {} : { requestId: options.requestId }),

@@ -4,6 +4,7 @@
  * and response schemas. Parsers, compilers and hooks stay inside this plugin's scope.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Counter, type Registry } from "prom-client";
 import { AppError } from "../../../platform/errors.js";
 import type { AuditClient } from "../audit-client.js";
 import type { UsersClient } from "../users-client.js";
@@ -14,12 +15,14 @@ import type { OpenApiDocument, Operation } from "./openapi-document.js";
 import { operationsOf } from "./openapi-document.js";
 import type { BoundHandler, OperationHandlers, OperationId } from "./operation-types.js";
 import { problemOf, sendProblem } from "./problem.js";
-import { createUsersHandlers } from "./users-handlers.js";
+import { createUsersHandlers, type UnservableRecord } from "./users-handlers.js";
 
 export interface RestOptions {
   readonly document: OpenApiDocument;
   readonly users: UsersClient;
   readonly audit: AuditClient;
+  /** Where charter_gateway_unservable_records_total is counted, when metrics are on. */
+  readonly metrics?: Registry;
 }
 
 const mediaTypeOf = (header: string | undefined): string | undefined =>
@@ -40,13 +43,47 @@ function parseJson(_request: FastifyRequest, body: string, done: (error: Error |
   }
 }
 
-export async function registerRest(app: FastifyInstance, { document, users, audit }: RestOptions): Promise<void> {
+/**
+ * A stored user the contract refuses is never sent: counted by operation, and logged with its id and the fields
+ * that break the contract (never their values).
+ */
+function unservableReporter(app: FastifyInstance, metrics: Registry | undefined): (record: UnservableRecord) => void {
+  const counter = metrics
+    ? new Counter({
+        name: "charter_gateway_unservable_records_total",
+        help: "Stored users withheld because they no longer fit the REST contract's User, by operation.",
+        labelNames: ["operation"] as const,
+        registers: [metrics],
+      })
+    : undefined;
+  return ({ operation, id, requestId, violations }) => {
+    counter?.inc({ operation });
+    app.log.warn(
+      { operation, userId: id, requestId, violations: violations.map((v) => `${v.field} ${v.message}`) },
+      "stored user does not fit the contract: not served",
+    );
+  };
+}
+
+export async function registerRest(
+  app: FastifyInstance,
+  { document, users, audit, metrics }: RestOptions,
+): Promise<void> {
   const operations = operationsOf(document);
   const byId = new Map(operations.map((op) => [op.id, op]));
   const getUser = byId.get("getUser");
   if (!getUser) throw new Error("the contract has no getUser operation");
+  const schemas = createContractSchemas(document);
+  // The contract's own User, as getUser answers it: what every user the gateway sends must fit.
+  const userSchema = getUser.responses.get("200")?.content.get("application/json");
+  if (!userSchema) throw new Error("the contract's getUser has no 200 application/json schema");
   const handlers: OperationHandlers = {
-    ...createUsersHandlers({ users, userUrl: (id) => getUser.path.replace("{id}", encodeURIComponent(id)) }),
+    ...createUsersHandlers({
+      users,
+      userUrl: (id) => getUser.path.replace("{id}", encodeURIComponent(id)),
+      checkUser: schemas.checkerOf(userSchema),
+      onUnservable: unservableReporter(app, metrics),
+    }),
     ...createHistoryHandlers(audit),
   };
   const unbound = operations.filter((op) => !(op.id in handlers)).map((op) => op.id);
@@ -56,7 +93,6 @@ export async function registerRest(app: FastifyInstance, { document, users, audi
   }
 
   await app.register(async (scope) => {
-    const schemas = createContractSchemas(document);
     scope.setValidatorCompiler(schemas.validatorCompiler);
     scope.setSerializerCompiler(schemas.serializerCompiler);
     scope.setErrorHandler(problemErrorHandler);

@@ -9,13 +9,30 @@ import { AppError } from "../../../platform/errors.js";
 import type { CallContext, UsersClient } from "../users-client.js";
 import { noneMatchHolds, parseEntityTags, quoteEtag, strongTags } from "./entity-tags.js";
 import type { OperationHandlers } from "./operation-types.js";
+import { UNSERVABLE_RECORD } from "./problem.js";
 
 type User = components["schemas"]["User"];
+
+/** What is wrong with a user against the contract's User schema (field as a JSON pointer); empty when it fits. */
+export type UserCheck = (user: User) => readonly { readonly field: string; readonly message: string }[];
+
+/** A stored user that no longer fits the contract, e.g. written before a rule tightened. */
+export interface UnservableRecord {
+  readonly operation: "getUser" | "listUsers" | "createUser" | "updateUser";
+  readonly id: string;
+  readonly requestId: string | undefined;
+  /** The fields that break the contract and how (never their values). */
+  readonly violations: readonly { readonly field: string; readonly message: string }[];
+}
 
 export interface UsersHandlersOptions {
   readonly users: UsersClient;
   /** The URL of one user, for Location (from the contract's getUser path). */
   readonly userUrl: (id: string) => string;
+  /** The contract's check of a User it is about to send (the response schema of getUser); none: no check. */
+  readonly checkUser?: UserCheck;
+  /** Told of every stored user that is withheld because it breaks the contract (metric and log). */
+  readonly onUnservable?: (record: UnservableRecord) => void;
 }
 
 /** A user from the service as the contract's User; a user without its timestamps breaks the contract. */
@@ -34,7 +51,34 @@ export function toRestUser(user: UserMessage | undefined): User {
 export function createUsersHandlers({
   users,
   userUrl,
+  checkUser = () => [],
+  onUnservable = () => undefined,
 }: UsersHandlersOptions): Omit<OperationHandlers, "listUserHistory"> {
+  /** The user as the contract's User, or undefined (reported) when the stored record no longer fits the contract. */
+  const servable = (
+    message: UserMessage | undefined,
+    operation: UnservableRecord["operation"],
+    context: CallContext,
+  ): User | undefined => {
+    const user = toRestUser(message);
+    const violations = checkUser(user);
+    if (violations.length === 0) return user;
+    onUnservable({ operation, id: user.id, requestId: context.requestId, violations });
+    return undefined;
+  };
+  /** One user for a response: a stored record that no longer fits the contract is DATA_LOSS, never sent. */
+  const contractUser = (
+    message: UserMessage | undefined,
+    operation: UnservableRecord["operation"],
+    context: CallContext,
+  ): User => {
+    const user = servable(message, operation, context);
+    if (user) return user;
+    throw new AppError("DATA_LOSS", `stored user ${message?.id ?? ""} no longer fits the contract`, {
+      reason: UNSERVABLE_RECORD,
+      fieldViolations: checkUser(toRestUser(message)).map((v) => ({ field: v.field, description: v.message })),
+    });
+  };
   /**
    * The etag the service should check for an If-Match header: "" (none) without one or for "*";
    * a single strong tag as it is; for a list, the current etag if the list names it. A list that
@@ -61,7 +105,7 @@ export function createUsersHandlers({
         },
         context,
       );
-      const user = toRestUser(created.user);
+      const user = contractUser(created.user, "createUser", context);
       return { status: 201, headers: { location: userUrl(user.id), etag: quoteEtag(user.etag) }, body: user };
     },
 
@@ -70,14 +114,16 @@ export function createUsersHandlers({
       return {
         status: 200,
         body: {
-          users: page.users.map(toRestUser),
+          // A stored user that no longer fits the contract is left out (and reported); the page token still moves
+          // past it, so paging goes on.
+          users: page.users.flatMap((user) => servable(user, "listUsers", context) ?? []),
           ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
         },
       };
     },
 
     async getUser({ path, header, context }) {
-      const user = toRestUser((await users.getUser({ id: path.id }, context)).user);
+      const user = contractUser((await users.getUser({ id: path.id }, context)).user, "getUser", context);
       const headers = { etag: quoteEtag(user.etag) };
       const ifNoneMatch = header["If-None-Match"];
       if (ifNoneMatch !== undefined && noneMatchHolds(parseEntityTags(ifNoneMatch), user.etag)) {
@@ -103,7 +149,7 @@ export function createUsersHandlers({
         },
         context,
       );
-      const user = toRestUser(updated.user);
+      const user = contractUser(updated.user, "updateUser", context);
       return { status: 200, headers: { etag: quoteEtag(user.etag) }, body: user };
     },
 
