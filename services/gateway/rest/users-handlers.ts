@@ -54,17 +54,16 @@ export function createUsersHandlers({
   checkUser = () => [],
   onUnservable = () => undefined,
 }: UsersHandlersOptions): Omit<OperationHandlers, "listUserHistory"> {
-  /** The user as the contract's User, or undefined (reported) when the stored record no longer fits the contract. */
-  const servable = (
+  /** The user as the contract's User, and what breaks the contract in it: a stored record that no longer fits is reported. */
+  const checked = (
     message: UserMessage | undefined,
     operation: UnservableRecord["operation"],
     context: CallContext,
-  ): User | undefined => {
+  ): { user: User; violations: UnservableRecord["violations"] } => {
     const user = toRestUser(message);
     const violations = checkUser(user);
-    if (violations.length === 0) return user;
-    onUnservable({ operation, id: user.id, requestId: context.requestId, violations });
-    return undefined;
+    if (violations.length > 0) onUnservable({ operation, id: user.id, requestId: context.requestId, violations });
+    return { user, violations };
   };
   /** One user for a response: a stored record that no longer fits the contract is DATA_LOSS, never sent. */
   const contractUser = (
@@ -72,11 +71,11 @@ export function createUsersHandlers({
     operation: UnservableRecord["operation"],
     context: CallContext,
   ): User => {
-    const user = servable(message, operation, context);
-    if (user) return user;
-    throw new AppError("DATA_LOSS", `stored user ${message?.id ?? ""} no longer fits the contract`, {
+    const { user, violations } = checked(message, operation, context);
+    if (violations.length === 0) return user;
+    throw new AppError("DATA_LOSS", `stored user ${user.id} no longer fits the contract`, {
       reason: UNSERVABLE_RECORD,
-      fieldViolations: checkUser(toRestUser(message)).map((v) => ({ field: v.field, description: v.message })),
+      fieldViolations: violations.map((v) => ({ field: v.field, description: v.message })),
     });
   };
   /**
@@ -116,7 +115,10 @@ export function createUsersHandlers({
         body: {
           // A stored user that no longer fits the contract is left out (and reported); the page token still moves
           // past it, so paging goes on.
-          users: page.users.flatMap((user) => servable(user, "listUsers", context) ?? []),
+          users: page.users.flatMap((message) => {
+            const { user, violations } = checked(message, "listUsers", context);
+            return violations.length === 0 ? [user] : [];
+          }),
           ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
         },
       };
