@@ -274,13 +274,12 @@ describe("gateway REST API (real users and gateway processes)", () => {
     assert.equal(hugePatch.status, 413);
   });
 
-  test("unknown routes and methods are 404 problems; the request id is echoed", async () => {
+  // An undeclared method on a declared path (PUT /v1/users/1) is 405: see http-semantics.test.ts.
+  test("unknown routes are 404 problems; the request id is echoed", async () => {
     const missing = await call("GET", "/v2/nothing", { headers: { "x-request-id": "trace-123" } });
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get("x-request-id"), "trace-123");
     assert.equal(missing.body.requestId, "trace-123");
-    const put = await call("PUT", "/v1/users/1", { json: { name: "x" } });
-    assert.equal(put.status, 404);
     const generated = await call("GET", "/v1/users/1", { headers: { "x-request-id": "bad id with spaces" } });
     assert.notEqual(generated.headers.get("x-request-id"), "bad id with spaces", "an unsafe id is replaced");
   });

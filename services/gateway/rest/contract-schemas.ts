@@ -65,13 +65,15 @@ export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
   const responses = ajvOver(doc, { coerceTypes: false, removeAdditional: true });
   const ref = (pointer: Pointer) => ({ $ref: refTo(DOC_ID, pointer) });
 
-  const objectOf = (operation: Operation, location: string, nameOf: (name: string) => string) => {
+  /** The parameters in one location as an object schema; `closed` refuses undeclared names (and, with none declared, any). */
+  const objectOf = (operation: Operation, location: string, nameOf: (name: string) => string, closed = false) => {
     const list = operation.parameters.filter((p) => p.in === location);
-    if (list.length === 0) return undefined;
+    if (list.length === 0 && !closed) return undefined;
     return {
       type: "object",
       properties: Object.fromEntries(list.map((p) => [nameOf(p.name), ref(p.schema)])),
       required: list.filter((p) => p.required).map((p) => nameOf(p.name)),
+      ...(closed ? { additionalProperties: false } : {}),
     };
   };
 
@@ -107,7 +109,8 @@ export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
     routeSchema(operation) {
       const schema: Record<string, unknown> = {};
       const params = objectOf(operation, "path", (n) => n);
-      const querystring = objectOf(operation, "query", (n) => n);
+      // A query parameter the contract does not declare is refused, as an undeclared body field is.
+      const querystring = objectOf(operation, "query", (n) => n, true);
       // Node lower-cases header names.
       const headers = objectOf(operation, "header", (n) => n.toLowerCase());
       if (params) schema.params = params;

@@ -1,6 +1,7 @@
 /**
  * Every failure as a problem document: the client's AppErrors by code, Fastify's validation,
- * body-size, media-type and parsing errors by what they mean, unknown routes as 404, and
+ * body-size, media-type and parsing errors by what they mean, unknown routes as 404, an
+ * undeclared method on a declared path as 405, and
  * anything else as a 500 with a fixed detail (the error itself only goes to the log).
  */
 import { STATUS_CODES } from "node:http";
@@ -39,6 +40,10 @@ function validationErrors(request: FastifyRequest, errors: readonly AjvError[], 
   return errors.map((e) => {
     const property = e.params.additionalProperty ?? e.params.missingProperty;
     const path = typeof property === "string" ? `${e.instancePath}/${escapePointer(property)}` : e.instancePath;
+    // A query parameter the operation does not declare is no parameter: named as an unknown body field is, by pointer.
+    if (context === "querystring" && e.keyword === "additionalProperties") {
+      return { field: path, message: "is not a known query parameter" };
+    }
     const message =
       e.keyword === "additionalProperties"
         ? "is not a known field"
@@ -98,6 +103,14 @@ export function unsupportedMediaType(request: FastifyRequest): Problem {
   const contentType = request.headers["content-type"] ?? "(none)";
   return problemOf("INVALID_ARGUMENT", `content type ${contentType} is not accepted`, {
     outcome: httpOutcomes.unsupportedMediaType,
+    ...where(request),
+  });
+}
+
+/** 405 for a method the contract does not declare on a path it declares; `allow` is the Allow header's list. */
+export function methodNotAllowed(request: FastifyRequest, allow: readonly string[]): Problem {
+  return problemOf("UNIMPLEMENTED", `${request.method} is not allowed here; allowed: ${allow.join(", ")}`, {
+    outcome: httpOutcomes.methodNotAllowed,
     ...where(request),
   });
 }

@@ -1,6 +1,6 @@
 /**
  * RFC 9457 problem documents as the contract's Problem schema: one per error code, plus the
- * HTTP-only outcomes (413, 415). The type URI is the code in kebab case; internal errors carry
+ * HTTP-only outcomes (405, 413, 415). The type URI is the code in kebab case; internal errors carry
  * a fixed detail, never the error's own message.
  */
 import type { FastifyReply } from "fastify";
@@ -43,6 +43,11 @@ const opaqueCodes: ReadonlySet<Code> = new Set(["UNKNOWN", "INTERNAL", "DATA_LOS
 export const httpOutcomes = {
   payloadTooLarge: { status: 413, type: `${TYPE_BASE}payload-too-large`, title: "Payload too large" },
   unsupportedMediaType: { status: 415, type: `${TYPE_BASE}unsupported-media-type`, title: "Unsupported media type" },
+  /**
+   * A method the contract does not declare on a path it declares (code UNIMPLEMENTED, as gRPC answers a method a
+   * service does not have); the answer's Allow header lists the declared methods.
+   */
+  methodNotAllowed: { status: 405, type: `${TYPE_BASE}method-not-allowed`, title: "Method not allowed" },
   /** DATA_LOSS with reason UNSERVABLE_RECORD: a stored user the contract refuses is not sent (the contract's UnservableUser). */
   unservableRecord: {
     status: 500,

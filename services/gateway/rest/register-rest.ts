@@ -9,7 +9,12 @@ import { AppError } from "../../../platform/errors.js";
 import type { AuditClient } from "../audit-client.js";
 import type { UsersClient } from "../users-client.js";
 import { createContractSchemas } from "./contract-schemas.js";
-import { problemErrorHandler, unsupportedMediaType } from "./error-handler.js";
+import {
+  methodNotAllowed,
+  problemErrorHandler,
+  problemNotFoundHandler,
+  unsupportedMediaType,
+} from "./error-handler.js";
 import { createHistoryHandlers } from "./history-handlers.js";
 import type { OpenApiDocument, Operation } from "./openapi-document.js";
 import { operationsOf } from "./openapi-document.js";
@@ -92,6 +97,9 @@ export async function registerRest(
     throw new Error(`handlers and contract disagree: no handler for [${unbound}], no operation for [${unknown}]`);
   }
 
+  // On the root, not in the scope below: a method no route has reaches only the root's not-found handler.
+  app.addHook("onRequest", methodCheck(operations));
+
   await app.register(async (scope) => {
     scope.setValidatorCompiler(schemas.validatorCompiler);
     scope.setSerializerCompiler(schemas.serializerCompiler);
@@ -113,6 +121,42 @@ export async function registerRest(
       });
     }
   });
+}
+
+/**
+ * A method the contract does not declare on a path it declares is 405 with an Allow header (the declared methods,
+ * and HEAD where GET is declared), answered on request, before any body is read or its content type judged.
+ * Routing alone cannot say it: find-my-way sends a method no route has (QUERY, TRACE, PUT) to the not-found
+ * handler, and Fastify checks a body method's content type before that handler runs. So every request no route
+ * took (routeOptions.url unset) is matched here against the contract's path templates; a path none of them
+ * matches is answered the 404 problem here, for the same reason. Requests a route took (HEAD of a GET route, CORS preflights on the
+ * plugin's OPTIONS route) are not looked at.
+ */
+function methodCheck(operations: readonly Operation[]) {
+  const byPath = new Map<string, { pattern: RegExp; allow: Set<string> }>();
+  for (const op of operations) {
+    let entry = byPath.get(op.path);
+    if (!entry) {
+      const source = op.path
+        .split(/\{[^}]+\}/)
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("[^/]+");
+      entry = { pattern: new RegExp(`^${source}$`), allow: new Set() };
+      byPath.set(op.path, entry);
+    }
+    entry.allow.add(op.method);
+    if (op.method === "GET") entry.allow.add("HEAD");
+  }
+  const paths = [...byPath.values()].map(({ pattern, allow }) => ({ pattern, allow: [...allow].sort() }));
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (request.routeOptions.url !== undefined) return undefined;
+    const path = request.url.split("?", 1)[0] ?? "/";
+    const declared = paths.find((p) => p.pattern.test(path));
+    // No route and no declared path: the 404 problem, also answered before any body is judged (QUERY /v2/x).
+    if (!declared) return problemNotFoundHandler(request, reply);
+    reply.header("allow", declared.allow.join(", "));
+    return sendProblem(reply, methodNotAllowed(request, declared.allow));
+  };
 }
 
 /** A body in a media type this operation does not accept is 415; a missing required body is 400. */
