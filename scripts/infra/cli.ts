@@ -1,5 +1,6 @@
 /**
- * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server and Kafka (CI warm-up).
+ * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka and Schemathesis
+ * (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka`: runs one on free ports, prints its URL (Kafka: the
  * bootstrap host:port for KAFKA_BROKERS), stops on Ctrl-C.
  */
@@ -9,6 +10,7 @@ import {
   ensureMongo,
   ensurePrometheus,
   ensureRedis,
+  ensureSchemathesis,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
   startEtcd,
@@ -30,6 +32,8 @@ if (command === "ensure") {
   console.log(`mongo-java-server ${MONGO_JAVA_SERVER_VERSION}: ${java} -cp ${classpath}`);
   const kafka = await ensureKafka();
   console.log(`kafka ${KAFKA_VERSION}: ${kafka.java} -cp ${kafka.classpath}`);
+  const schemathesis = await ensureSchemathesis();
+  console.log(`schemathesis ${schemathesis.version}: ${schemathesis.python} -m schemathesis.cli`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);

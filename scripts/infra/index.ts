@@ -16,8 +16,10 @@ export {
   ensureMongo,
   ensurePrometheus,
   ensureRedis,
+  ensureSchemathesis,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
+  SCHEMATHESIS_VERSION,
 } from "./provision.js";
 export { freePorts, type RunningServer } from "./start-server.js";
 

@@ -1,7 +1,7 @@
 /**
  * Idempotent provisioning of the test servers: Debian packages for redis-server, etcd and prometheus
- * (installed with apt-get when missing and running as root), and mongo-java-server from Maven
- * Central, cached per machine under ${XDG_CACHE_HOME:-~/.cache}/charter/.
+ * (installed with apt-get when missing and running as root), mongo-java-server and Kafka from Maven
+ * Central, and Schemathesis from PyPI in a virtualenv, cached per machine under ${XDG_CACHE_HOME:-~/.cache}/charter/.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -276,4 +276,60 @@ export const ensureKafka = lazy(async (): Promise<{ java: string; classpath: str
     await rename(`${logConfig}.tmp-${process.pid}`, logConfig);
   }
   return { java, classpath: join(dir, "lib", "*"), logConfig };
+});
+
+export const SCHEMATHESIS_VERSION = "4.32.5";
+const PYTHON = "python3.11";
+
+/** One provisioning step on stderr with its time, so a slow first run shows where the time goes. */
+async function timedStep<T>(label: string, action: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  console.error(`provision: ${label} …`);
+  const value = await action();
+  console.error(`provision: ${label} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return value;
+}
+
+/**
+ * Schemathesis (PyPI, pinned) in its own virtualenv under the cache, built in a work dir and moved into place with
+ * its marker written last; skipped entirely once the marker exists. It is run as `python -m schemathesis.cli` with
+ * the venv's interpreter, which keeps working after the move (the venv's console scripts would not: their shebangs
+ * name the work dir).
+ */
+export const ensureSchemathesis = lazy(async (): Promise<{ python: string; version: string }> => {
+  const dir = join(cacheDir(), `schemathesis-${SCHEMATHESIS_VERSION}`);
+  const python = join(dir, "bin", "python");
+  const isComplete = (target: string) => existsSync(join(target, MARKER));
+  if (isComplete(dir)) return { python, version: SCHEMATHESIS_VERSION };
+  const base = which(PYTHON);
+  if (!base) throw new Error(`${PYTHON} not found: schemathesis needs it (install python3.11 with its venv module)`);
+  await mkdir(cacheDir(), { recursive: true });
+  const work = `${dir}.tmp-${process.pid}`;
+  await rm(work, { recursive: true, force: true });
+  const fail = async (what: string, error: unknown): Promise<never> => {
+    await rm(work, { recursive: true, force: true });
+    throw new Error(`${what}:\n${tail(error)}`);
+  };
+  await timedStep(`virtualenv for schemathesis ${SCHEMATHESIS_VERSION} (${PYTHON})`, () =>
+    run(base, ["-m", "venv", work], { maxBuffer }).catch((error) =>
+      fail(`could not create a virtualenv with ${base} (on Debian: apt-get install -y python3-venv)`, error),
+    ),
+  );
+  const pip = [join(work, "bin", "python"), "-m", "pip", "install", "-q", "--no-input"];
+  await timedStep(`pip install schemathesis==${SCHEMATHESIS_VERSION}`, () =>
+    run(pip[0] as string, [...pip.slice(1), `schemathesis==${SCHEMATHESIS_VERSION}`], { maxBuffer }).catch((error) =>
+      fail(`could not install schemathesis==${SCHEMATHESIS_VERSION} from PyPI (it needs pypi.org or a mirror)`, error),
+    ),
+  );
+  const { stdout } = await timedStep("schemathesis --version", () =>
+    run(join(work, "bin", "python"), ["-m", "schemathesis.cli", "--version"], { maxBuffer }).catch((error) =>
+      fail("the installed schemathesis does not start", error),
+    ),
+  );
+  if (!stdout.includes(SCHEMATHESIS_VERSION)) {
+    await fail(`expected schemathesis ${SCHEMATHESIS_VERSION}`, new Error(stdout));
+  }
+  await writeFile(join(work, MARKER), `${stdout.trim()}\n`);
+  await publish(work, dir, isComplete);
+  return { python, version: SCHEMATHESIS_VERSION };
 });
