@@ -185,7 +185,7 @@ export type components = {
          */
         UserId: string;
         /**
-         * @description Display name, 1 to 100 characters after trimming.
+         * @description Display name, 1 to 100 characters, not blank; kept as sent.
          * @example Ada Lovelace
          */
         UserName: string;
@@ -431,7 +431,7 @@ export type components = {
          */
         IfNoneMatch: string;
         /**
-         * @description Maximum users to return (default 50).
+         * @description Maximum items to return (default 50).
          * @example 50
          */
         PageSize: number;
@@ -467,7 +467,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Maximum users to return (default 50).
+                 * @description Maximum items to return (default 50).
                  * @example 50
                  */
                 pageSize?: components["parameters"]["PageSize"];
@@ -679,7 +679,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Maximum users to return (default 50).
+                 * @description Maximum items to return (default 50).
                  * @example 50
                  */
                 pageSize?: components["parameters"]["PageSize"];

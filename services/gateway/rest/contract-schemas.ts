@@ -6,11 +6,10 @@
  * declares before they are written.
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from "fastify";
+import { addRuleFormats } from "../../../platform/rules/formats.js";
 import { type OpenApiDocument, type Operation, type Pointer, refTo } from "./openapi-document.js";
 
-const addFormats = addFormatsModule.default;
 const DOC_ID = "urn:charter:openapi:users.v1";
 const OPENAPI_FIELDS = [
   "openapi",
@@ -33,7 +32,8 @@ function ajvOver(doc: OpenApiDocument, options: { coerceTypes: boolean; removeAd
     removeAdditional: options.removeAdditional ? "all" : false,
     validateSchema: false,
   });
-  addFormats(ajv);
+  // The one format set of platform/rules: `format: email` means here what it means in every other check.
+  addRuleFormats(ajv);
   // The document's own fields, and the OpenAPI 3.1 schema vocabulary's annotations, are not validation keywords.
   ajv.addVocabulary([...OPENAPI_FIELDS, ...OPENAPI_ANNOTATIONS]);
   ajv.addSchema(doc, DOC_ID);

@@ -109,7 +109,7 @@ export function createUsersHandlers({
     },
 
     async listUsers({ query, context }) {
-      const page = await users.listUsers({ pageSize: query.pageSize ?? 0, pageToken: query.pageToken ?? "" }, context);
+      const page = await users.listUsers({ pageSize: query.pageSize, pageToken: query.pageToken ?? "" }, context);
       return {
         status: 200,
         body: {
