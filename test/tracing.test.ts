@@ -278,7 +278,7 @@ describe("tracing across the gateway and the users service", () => {
     const requests: [string, RequestInit][] = [
       [`${base}/v1/users/${id}`, {}],
       [`${base}/v1/users/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ name: "Renamed" }) }],
-      [`${base}/v1/users?page_size=2`, {}],
+      [`${base}/v1/users?pageSize=2`, {}],
       [`${base}/v1/users/0`, {}],
       [`${base}/v1/users`, { method: "POST", headers: json, body: "{" }],
       [
