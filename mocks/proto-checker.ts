@@ -24,10 +24,19 @@ interface FieldDescriptor {
   readonly typeName: string;
   /** A proto3 `optional` field: set to its zero value is set. */
   readonly proto3Optional?: boolean;
+  /** The oneof it is in; a proto3 `optional` field is in a synthetic oneof named `_<field>`. */
+  readonly oneofIndex?: number;
 }
 
-/** Paths a request must carry (`required`) and messages that may be partial (`partial`, e.g. an update's user). */
-type FieldNeeds = { readonly required: ReadonlySet<string>; readonly partial: ReadonlySet<string> };
+/**
+ * Paths a request must carry (`required`), messages that may be partial (`partial`, e.g. an update's user), and
+ * the paths of a partial message that its request's update_mask names (`masked`): those are set, even when empty.
+ */
+type FieldNeeds = {
+  readonly required: ReadonlySet<string>;
+  readonly partial: ReadonlySet<string>;
+  readonly masked: ReadonlySet<string>;
+};
 
 export interface ServiceMethod {
   /** As the proto spells it: GetUser. */
@@ -87,11 +96,20 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     }
     return `${scope}.${name}`;
   };
-  const fieldsOf = (typeName: string): readonly FieldDescriptor[] => {
-    const type = definition[fullName(typeName)] as { type?: { field?: FieldDescriptor[] } } | undefined;
+  type MessageDescriptor = { field?: FieldDescriptor[]; oneofDecl?: { name: string }[] };
+  const messageOf = (typeName: string): MessageDescriptor => {
+    const type = definition[fullName(typeName)] as { type?: MessageDescriptor } | undefined;
     if (!type?.type?.field) throw new Error(`no message ${typeName} in ${protoFile}`);
-    return type.type.field;
+    return type.type;
   };
+  const fieldsOf = (typeName: string): readonly FieldDescriptor[] => messageOf(typeName).field ?? [];
+  /**
+   * Whether a field tracks presence (proto3 `optional`): its zero value is a value. proto-loader leaves
+   * proto3Optional false, so the synthetic oneof `_<field>` tells.
+   */
+  const hasPresence = (typeName: string, field: FieldDescriptor): boolean =>
+    field.proto3Optional === true ||
+    (field.oneofIndex !== undefined && messageOf(typeName).oneofDecl?.[field.oneofIndex]?.name === `_${field.name}`);
   /** An enum's values by name, and the prefix its value names share (USER_EVENT_TYPE_ for UserEventType). */
   const enumOf = (enumName: string): { values: ReadonlyMap<string, number>; prefix: string } => {
     const type = definition[enumName] as { type?: { value?: { name: string; number: number }[] } } | undefined;
@@ -140,10 +158,14 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
       const needed = needs.required.has(fieldPath);
       const partial = needs.partial.has(path.slice(0, -1));
       if (direction === "request" && rules.outputOnly && !needed) continue;
-      const fieldValue = record[camel(field.name)] ?? record[field.name];
+      const sent = record[camel(field.name)] ?? record[field.name];
+      const masked = needs.masked.has(fieldPath);
+      // proto3 JSON leaves out an empty string: a field the mask names is then set to it.
+      const fieldValue = masked && sent === undefined && field.type === "TYPE_STRING" ? "" : sent;
       const unspecified =
         field.type === "TYPE_ENUM" && enumOf(fullName(field.typeName, name)).values.get(String(fieldValue)) === 0;
-      const unset = field.proto3Optional ? fieldValue === undefined || fieldValue === null : isEmpty(fieldValue);
+      const absent = fieldValue === undefined || fieldValue === null;
+      const unset = hasPresence(name, field) || masked ? absent : isEmpty(fieldValue);
       if (unset || unspecified) {
         if (needed || (rules.required && !partial) || (direction === "response" && rules.outputOnly)) {
           out.push({ field: fieldPath, description: "is required" });
@@ -249,7 +271,20 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     toProtoJson,
     check(typeName, value, direction, needs = {}) {
       const out: FieldViolation[] = [];
-      const sets = { required: new Set(needs.required), partial: new Set(needs.partial) };
+      // The paths an update_mask names in each partial message: set even when empty ("" is a value then).
+      const mask = (value as { updateMask?: unknown } | null)?.updateMask;
+      const maskPaths =
+        typeof mask === "string"
+          ? mask.split(",").filter(Boolean)
+          : Array.isArray(mask)
+            ? mask.filter((m): m is string => typeof m === "string")
+            : [];
+      const masked = new Set(
+        (needs.partial ?? []).flatMap((p) =>
+          maskPaths.map((m) => `${p}.${m.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`),
+        ),
+      );
+      const sets = { required: new Set(needs.required), partial: new Set(needs.partial), masked };
       checkMessage(typeName, value, direction, "", sets, out);
       // A required message that is absent hides its own required fields: report the message once.
       return out.filter((v, i) => out.findIndex((o) => o.field === v.field) === i);

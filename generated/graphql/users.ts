@@ -128,7 +128,7 @@ export type User = {
   etag: Scalars['String']['output'];
   /** Server-assigned 64-bit snowflake id as a decimal string. */
   id: Scalars['ID']['output'];
-  /** Display name, 1 to 100 characters, not blank; kept as sent. */
+  /** Display name, 1 to 100 characters of Unicode text, not blank; kept as sent. */
   name: Scalars['String']['output'];
   /** When the user was last changed. */
   updateTime: Scalars['DateTime']['output'];

@@ -185,7 +185,7 @@ export type components = {
          */
         UserId: string;
         /**
-         * @description Display name, 1 to 100 characters, not blank; kept as sent.
+         * @description Display name, 1 to 100 characters of Unicode text, not blank; kept as sent.
          * @example Ada Lovelace
          */
         UserName: string;

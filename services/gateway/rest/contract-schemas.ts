@@ -5,7 +5,7 @@
  * parameters are coerced from strings; responses are checked and stripped to what the contract
  * declares before they are written.
  */
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import type { FastifySchemaCompiler, FastifySerializerCompiler } from "fastify";
 import { addRuleFormats } from "../../../platform/rules/formats.js";
 import { type OpenApiDocument, type Operation, type Pointer, refTo } from "./openapi-document.js";
@@ -59,6 +59,42 @@ export interface ContractViolation {
   readonly message: string;
 }
 
+type ParameterCheck = ((data: unknown) => boolean) & { errors: ErrorObject[] | null };
+
+/**
+ * A parameters check (path, query or headers, coerced from strings): a parameter sent empty (`?pageSize=`) is
+ * taken as not sent, as Prism takes it; a number that coerces to no finite value (`Infinity`, `1e400`, which Ajv's
+ * coercion lets through its integer and range checks) is refused as not an integer. Fastify reads the failures
+ * from the function's `errors`, as Ajv leaves them.
+ */
+function parameterCheck(validate: ValidateFunction): ParameterCheck {
+  const check: ParameterCheck = Object.assign(
+    (data: unknown) => {
+      const record = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
+      for (const [name, value] of Object.entries(record)) if (value === "") delete record[name];
+      const ok = validate(data);
+      const infinite = ok
+        ? Object.keys(record).find((name) => typeof record[name] === "number" && !Number.isFinite(record[name]))
+        : undefined;
+      check.errors =
+        infinite === undefined
+          ? (validate.errors ?? null)
+          : [
+              {
+                keyword: "type",
+                instancePath: `/${infinite}`,
+                schemaPath: "#/type",
+                params: { type: "integer" },
+                message: "must be integer",
+              },
+            ];
+      return ok && infinite === undefined;
+    },
+    { errors: null },
+  );
+  return check;
+}
+
 export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
   const bodies = ajvOver(doc, { coerceTypes: false, removeAdditional: false });
   const parameters = ajvOver(doc, { coerceTypes: true, removeAdditional: false });
@@ -79,7 +115,8 @@ export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
 
   return {
     // Fastify reads the failures from the returned function's `errors`, as Ajv leaves them.
-    validatorCompiler: ({ schema, httpPart }) => (httpPart === "body" ? bodies : parameters).compile(schema as object),
+    validatorCompiler: ({ schema, httpPart }) =>
+      httpPart === "body" ? bodies.compile(schema as object) : parameterCheck(parameters.compile(schema as object)),
     serializerCompiler: ({ schema, method, url, httpStatus, contentType }) => {
       const validate: ValidateFunction = responses.compile(schema as object);
       return (data: unknown) => {

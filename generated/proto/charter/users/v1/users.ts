@@ -29,7 +29,7 @@ export const protobufFileName = "charter/users/v1/users.proto";
 export interface User {
   /** Server-assigned 64-bit snowflake id, carried as a decimal string. */
   id: string;
-  /** Display name, 1 to 100 characters, not blank; kept as sent. */
+  /** Display name, 1 to 100 characters of Unicode text, not blank; kept as sent. */
   name: string;
   /** Email address, unique case-insensitively. */
   email: string;
