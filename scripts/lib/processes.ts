@@ -54,10 +54,11 @@ export async function startService(
   const output: string[] = [];
   const listeners = new Set<(line: string) => void>();
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${entry} not ready in ${timeoutMs} ms:\n${output.join("\n")}`)),
-      timeoutMs,
-    );
+    // A service that is not ready in time is killed, so its pipes cannot keep the caller alive.
+    const timer = setTimeout(() => {
+      reject(new Error(`${entry} not ready in ${timeoutMs} ms:\n${output.join("\n")}`));
+      child.kill("SIGKILL");
+    }, timeoutMs);
     let buffered = "";
     let readyFound = false;
     child.stdout?.on("data", (chunk: Buffer) => {
