@@ -128,6 +128,19 @@ describe("users gRPC service (memory backends, real process)", () => {
     assert.deepEqual(both.fieldViolations.map((v) => v.field).sort(), ["user.email", "user.name"]);
     assert.ok(both.fieldViolations.every((v) => v.description.length > 0));
 
+    // Addresses REST always refused: gRPC refuses them too, so no door stores what a read cannot serve.
+    for (const address of ["a@b_c.com", "a..b@example.com", "ü@exämple.com"]) {
+      const refused = await rejects(
+        client.call("CreateUser", { user: { name: "Ada", email: address } }),
+        grpc.status.INVALID_ARGUMENT,
+      );
+      assert.deepEqual(
+        refused.fieldViolations.map((v) => v.field),
+        ["user.email"],
+        address,
+      );
+    }
+
     const long = await rejects(
       client.call("CreateUser", { user: { name: "x".repeat(101), email: email() } }),
       grpc.status.INVALID_ARGUMENT,
