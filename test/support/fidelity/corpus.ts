@@ -235,7 +235,25 @@ function pageSizeValues(): CorpusValue[] {
   add("bounds", 0, min, min + 1, max - 1, max, max + 1, -1);
   add("large", 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32 + 1, 2 ** 53, -(2 ** 53));
   add("non-integer", 1.5, max - 0.5, max + 0.5, 0.5, -0.5, 1e-9 + min);
-  add("spelling", "01", "1e3", "1e1", "+5", " 5", "5 ", "0x10", "abc", "", "1.0", "10.", "5,6", "NaN", "Infinity", "-Infinity", "1e400");
+  add(
+    "spelling",
+    "01",
+    "1e3",
+    "1e1",
+    "+5",
+    " 5",
+    "5 ",
+    "0x10",
+    "abc",
+    "",
+    "1.0",
+    "10.",
+    "5,6",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+  );
   const uniques = <T>(values: T[]) => [...new Set(values)];
   add("generated", ...uniques(sample(fc.integer({ min: min - 3, max: min + 3 }), 7, 8)));
   add("generated", ...uniques(sample(fc.integer({ min: max - 3, max: max + 3 }), 7, 9)));
