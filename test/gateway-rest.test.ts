@@ -202,6 +202,12 @@ describe("gateway REST API (real users and gateway processes)", () => {
       assert.deepEqual(fields(badId), ["id"]);
     }
     assert.equal((await call("DELETE", "/v1/users/abc")).status, 400);
+    // Well-formed by the contract's pattern but past the largest 64-bit id: no user has it.
+    for (const method of ["GET", "DELETE"]) {
+      const past = await call(method, "/v1/users/9223372036854775808");
+      assert.equal(past.status, 404, `${method} of an id past int64`);
+      assert.equal(past.body.code, "NOT_FOUND");
+    }
 
     for (const size of ["0", "1001", "ten", "1.5"]) {
       const page = await call("GET", `/v1/users?pageSize=${size}`);

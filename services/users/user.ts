@@ -64,17 +64,25 @@ export function applyChanges(user: User, changes: UserChanges, now: string): Use
   return { ...user, ...changes, version: user.version + 1, updateTime: now };
 }
 
-export function checkId(id: string, field = "id"): string {
-  if (violationsOf(idRule, id).length > 0) {
+/** The form of an id (the rule's length and pattern), apart from its range. */
+const idFormRule = { maxLen: idRule.maxLen, pattern: idRule.pattern };
+
+/**
+ * Checks an id's form: INVALID_ARGUMENT when it is not one. Returns whether a user can have it: a well-formed id
+ * past the largest 64-bit id (the rule's int64 format) names no user, so it is not found rather than invalid.
+ */
+export function checkId(id: string, field = "id"): boolean {
+  if (violationsOf(idFormRule, id).length > 0) {
     throw invalidArgument([{ field, description: "must be a user id (a decimal 64-bit integer)" }]);
   }
-  return id;
+  return violationsOf(idRule, id).length === 0;
 }
 
+/** Checks a batch of ids; returns the ones a user can have. */
 export function checkIds(ids: readonly string[]): readonly string[] {
   const tooMany = violationsOf(idsRule, ids);
   if (tooMany.length > 0) throw invalidArgument(tooMany.map((description) => ({ field: "ids", description })));
-  return ids.map((id, i) => checkId(id, `ids[${i}]`));
+  return ids.filter((id, i) => checkId(id, `ids[${i}]`));
 }
 
 const TOKEN_PREFIX = "v1:";

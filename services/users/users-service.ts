@@ -86,7 +86,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
 
   return {
     async get(id) {
-      checkId(id);
+      if (!checkId(id)) throw notFound(id);
       const hit = await cached(id);
       if (hit) return hit;
       const user = await stored("get", () => store.get(id));
@@ -95,8 +95,8 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       return user;
     },
 
-    async batchGet(requested) {
-      checkIds(requested);
+    async batchGet(asked) {
+      const requested = checkIds(asked);
       const found = new Map<string, User>();
       for (const id of new Set(requested)) {
         const hit = await cached(id);
@@ -148,8 +148,9 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
     },
 
     async update(id, input, etag) {
-      checkId(id);
+      const reachable = checkId(id);
       const changes = validateChanges(input);
+      if (!reachable) throw notFound(id);
       // An etag that is not one of ours names no version: it can only be stale.
       const pinned = etag === undefined ? undefined : (versionOfEtag(etag) ?? 0);
       for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
@@ -173,7 +174,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
     },
 
     async delete(id, etag) {
-      checkId(id);
+      if (!checkId(id)) throw notFound(id);
       const pinned = etag === undefined ? undefined : (versionOfEtag(etag) ?? 0);
       await cache.fence(id, DELETED);
       const result = await stored("delete", () => store.delete(id, pinned, now()));

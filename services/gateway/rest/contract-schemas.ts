@@ -62,17 +62,16 @@ export interface ContractViolation {
 type ParameterCheck = ((data: unknown) => boolean) & { errors: ErrorObject[] | null };
 
 /**
- * A parameters check (path, query or headers, coerced from strings): a parameter sent empty (`?pageSize=`) is
- * taken as not sent, as Prism takes it; a number that coerces to no finite value (`Infinity`, `1e400`, which Ajv's
- * coercion lets through its integer and range checks) is refused as not an integer. Fastify reads the failures
+ * A parameters check (path, query or headers, coerced from strings): a number that coerces to no finite value
+ * (`Infinity`, `1e400`, which Ajv's coercion lets through its integer and range checks) is refused as not an
+ * integer, as Prism refuses it. Fastify reads the failures
  * from the function's `errors`, as Ajv leaves them.
  */
 function parameterCheck(validate: ValidateFunction): ParameterCheck {
   const check: ParameterCheck = Object.assign(
     (data: unknown) => {
       const record = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
-      for (const [name, value] of Object.entries(record)) if (value === "") delete record[name];
-      const ok = validate(data);
+        const ok = validate(data);
       const infinite = ok
         ? Object.keys(record).find((name) => typeof record[name] === "number" && !Number.isFinite(record[name]))
         : undefined;
