@@ -12,8 +12,8 @@ export const fieldRules = {
       "required": true,
       "minLen": 1,
       "maxLen": 100,
-      "pattern": "^(?=[\\s\\S]*\\S)[^\\uD800-\\uDFFF]*$",
-      "patternMessage": "must not be blank, and must be Unicode text (no lone surrogate)"
+      "pattern": "\\S",
+      "patternMessage": "must not be blank"
     },
     "email": {
       "required": true,

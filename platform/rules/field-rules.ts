@@ -67,6 +67,28 @@ function validatorOf(rule: FieldRule): ValidateFunction {
   return validate;
 }
 
+/**
+ * Text is Unicode text: a lone surrogate (which JSON can escape, "\ud800") is no character, and a proto string,
+ * being UTF-8, cannot carry it: it would be stored as U+FFFD. No JSON Schema pattern states this portably (Rust's
+ * and Python's regular expressions, which Schemathesis uses, cannot name surrogates), so the engine checks it on
+ * every string, and the gateway on every string of a REST body (`firstNonUnicodeText`).
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+export const NOT_UNICODE = "must be Unicode text (it holds a lone surrogate)";
+
+/** The JSON pointer of the first string (or key) in `value` that is not Unicode text, if any. */
+export function firstNonUnicodeText(value: unknown, pointer = ""): string | undefined {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? pointer || "/" : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const at = `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+    if (LONE_SURROGATE.test(key)) return at;
+    const found = firstNonUnicodeText(item, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** What a client is told about one failed keyword of `rule`. */
 function messageOf(rule: FieldRule, error: ErrorObject): string {
   const limit = (error.params as { limit?: number }).limit;
@@ -96,6 +118,7 @@ function messageOf(rule: FieldRule, error: ErrorObject): string {
  * judged: check each item on its own, so that its violation names it.
  */
 export function violationsOf(rule: FieldRule, value: unknown): [] | [string] {
+  if (typeof value === "string" && LONE_SURROGATE.test(value)) return [NOT_UNICODE];
   const validate = validatorOf(rule);
   if (validate(value)) return [];
   const isArray = Array.isArray(value);

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, type Registry } from "prom-client";
 import { AppError } from "../../../platform/errors.js";
+import { firstNonUnicodeText, NOT_UNICODE } from "../../../platform/rules/field-rules.js";
 import type { AuditClient } from "../audit-client.js";
 import type { UsersClient } from "../users-client.js";
 import { createContractSchemas } from "./contract-schemas.js";
@@ -41,11 +42,23 @@ function parseJson(_request: FastifyRequest, body: string, done: (error: Error |
     done(new AppError("INVALID_ARGUMENT", "the body is empty"));
     return;
   }
+  let parsed: unknown;
   try {
-    done(null, JSON.parse(body));
+    parsed = JSON.parse(body);
   } catch {
     done(new AppError("INVALID_ARGUMENT", "the body is not valid JSON"));
+    return;
   }
+  const notText = firstNonUnicodeText(parsed);
+  if (notText !== undefined) {
+    done(
+      new AppError("INVALID_ARGUMENT", `${notText} ${NOT_UNICODE}`, {
+        fieldViolations: [{ field: notText, description: NOT_UNICODE }],
+      }),
+    );
+    return;
+  }
+  done(null, parsed);
 }
 
 /**
