@@ -71,7 +71,7 @@ function parameterCheck(validate: ValidateFunction): ParameterCheck {
   const check: ParameterCheck = Object.assign(
     (data: unknown) => {
       const record = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
-        const ok = validate(data);
+      const ok = validate(data);
       const infinite = ok
         ? Object.keys(record).find((name) => typeof record[name] === "number" && !Number.isFinite(record[name]))
         : undefined;
