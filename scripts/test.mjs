@@ -1,5 +1,5 @@
 // `npm test`: everything CI checks, fastest first, stopping at the first failure.
-// Static checks (lint, typecheck, contract lint, generate drift, breaking changes, promtool), then every test file
+// Static checks (lint, typecheck, declared dependencies, contract lint, generate drift, breaking changes, promtool), then every test file
 // (unit beside the source, integration and end-to-end in test/) under node:test.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -36,6 +36,7 @@ const only = process.argv.slice(2);
 if (only.length === 0) {
   step("lint and format (biome)", "biome", ["ci", "."]);
   step("typecheck (tsc)", "tsc", ["--noEmit"]);
+  step("dependencies declared exactly (knip)", "knip", ["--dependencies", "--no-progress"]);
   step("contract lint (buf, redocly, graphql)", "tsx", ["scripts/contracts-lint.ts"]);
   step("generate drift (contracts → generated/)", "tsx", ["scripts/generate.ts", "--check"]);
   step("breaking changes (contracts vs newest contracts-v* tag)", "tsx", ["scripts/contracts-breaking.ts"]);
