@@ -1,7 +1,10 @@
-import type { components } from "../generated/openapi/users.v1.js";
+import type { status } from "@grpc/grpc-js";
 
-/** The closed list of error codes: the contract's ErrorCode, named after the gRPC status codes. */
-export type Code = components["schemas"]["ErrorCode"];
+/**
+ * The closed list of error codes: the gRPC status names (OK aside). Every contract's ErrorCode lists exactly
+ * these, which test/contracts-agree.test.ts checks.
+ */
+export type Code = Exclude<keyof typeof status, "OK">;
 
 export interface FieldViolation {
   /** The field as named in the resource's JSON form (e.g. "email", "pageSize"). */

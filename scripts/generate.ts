@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generate as graphqlCodegen } from "@graphql-codegen/cli";
 import openapiTS, { astToString } from "openapi-typescript";
+import { parse as parseYaml } from "yaml";
 import {
   charterMessages,
   type FieldRulesJson,
@@ -75,12 +76,24 @@ async function generateGraphql(root: string): Promise<void> {
   for (const f of files) await writeOut(root, f.filename, f.content);
 }
 
+/** Each AsyncAPI channel's address by its name: the topics the services produce to and consume from. */
+async function generateAsyncapi(root: string): Promise<void> {
+  const source = await readFile(join(repoRoot, "contracts/asyncapi/users-events.yaml"), "utf8");
+  const doc = parseYaml(source) as { channels?: Record<string, { address?: string }> };
+  const channels = Object.fromEntries(
+    Object.entries(doc.channels ?? {}).map(([name, channel]) => [name, channel.address ?? name]),
+  );
+  const body = `${HEADER}// The channels of contracts/asyncapi/users-events.yaml: each one's address (the Kafka topic) by its name.\nexport const userEventChannels = ${JSON.stringify(channels, null, 2)} as const;\n`;
+  await writeOut(root, "generated/asyncapi/users-events.ts", body);
+}
+
 export async function generateAll(root: string): Promise<void> {
   await rm(join(root, "generated"), { recursive: true, force: true });
   await generateProto(root);
   await generateFieldRules(root);
   await generateOpenapi(root);
   await generateGraphql(root);
+  await generateAsyncapi(root);
 }
 
 async function check(): Promise<number> {

@@ -5,11 +5,12 @@
  * SIGKILLed and started again. Afterwards every change is in the history exactly once, each user's events were
  * recorded in version order, and nothing went to the dead-letter topic.
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { MongoClient } from "mongodb";
-import { USER_EVENTS_DLQ_TOPIC } from "../platform/events/bus.js";
+import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
@@ -182,8 +183,8 @@ describe("user events under chaos", () => {
     await admin.connect();
     try {
       const topics = await admin.listTopics();
-      if (topics.includes(USER_EVENTS_DLQ_TOPIC)) {
-        const offsets = await admin.fetchTopicOffsets(USER_EVENTS_DLQ_TOPIC);
+      if (topics.includes(userEventChannels.userEventsDeadLetter)) {
+        const offsets = await admin.fetchTopicOffsets(userEventChannels.userEventsDeadLetter);
         assert.equal(
           offsets.reduce((sum, p) => sum + Number(p.high), 0),
           0,

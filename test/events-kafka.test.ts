@@ -5,10 +5,11 @@
  * in the dead-letter topic while the partition goes on; with Kafka stopped for 30 s writes keep succeeding, the
  * outbox backlog rises, and every event arrives once Kafka is back.
  */
+
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { USER_EVENTS_DLQ_TOPIC, USER_EVENTS_TOPIC } from "../platform/events/bus.js";
+import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
@@ -123,7 +124,7 @@ describe("user events on Apache Kafka", () => {
   test("a malformed message goes to the dead-letter topic with its reason, and the partition goes on", async () => {
     const bus = createKafkaBus({ brokers: [kafka.url], clientId: "test-dlq", logger: createLogger("test", "warn") });
     const letters: { key: string | undefined; reason: string | undefined; value: string | undefined }[] = [];
-    const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: USER_EVENTS_DLQ_TOPIC });
+    const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: userEventChannels.userEventsDeadLetter });
     try {
       await reader.start(async (m) => {
         letters.push({ key: m.key, reason: m.headers.dlq_reason, value: m.value?.toString() });
@@ -131,7 +132,7 @@ describe("user events on Apache Kafka", () => {
       const id = await create("Before the bad message");
       const producer = bus.producer();
       // Same key as the user: the same partition as its events, ahead of the update below.
-      await producer.send(USER_EVENTS_TOPIC, [{ key: id, value: '{"eventId": 42}' }]);
+      await producer.send(userEventChannels.userEvents, [{ key: id, value: '{"eventId": 42}' }]);
       await producer.close();
       const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
         method: "PATCH",

@@ -81,7 +81,3 @@ export interface EventBus {
   consumer(options: ConsumerOptions): EventConsumer;
   close(): Promise<void>;
 }
-
-/** The topic of user events and its dead-letter topic (see contracts/asyncapi/users-events.yaml). */
-export const USER_EVENTS_TOPIC = "charter.users.v1.events";
-export const USER_EVENTS_DLQ_TOPIC = "charter.users.v1.events.dlq";

@@ -242,7 +242,7 @@ export function createLeasedSnowflake(
       if (!holding) {
         throw new AppError(
           "UNAVAILABLE",
-          "this instance cannot create users now: its snowflake worker id is not confirmed by etcd; retry",
+          "this instance cannot mint ids now: its snowflake worker id is not confirmed by etcd; retry",
         );
       }
       if (!generator || holding.generation !== generation) {

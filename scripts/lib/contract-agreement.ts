@@ -24,6 +24,7 @@ import {
   valueFromASTUntyped,
 } from "graphql";
 import { parse as parseYaml } from "yaml";
+import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import {
   charterMessages,
   type FieldRulesJson,
@@ -85,7 +86,7 @@ export interface Contracts {
 }
 
 /** The Kafka topic of the user events (the AsyncAPI channel's address). */
-export const USER_EVENTS_TOPIC = "charter.users.v1.events";
+export const USER_EVENTS_TOPIC = userEventChannels.userEvents;
 
 export function loadContracts(): Contracts {
   const files = loadProtoDescriptor();

@@ -5,15 +5,10 @@
  * pause and the same message come again: nothing is skipped. The bus commits a message's offset only after this
  * handler resolved, so a crash redelivers rather than loses.
  */
+
 import { Counter, Histogram, type Registry } from "prom-client";
-import {
-  type EventBus,
-  type EventConsumer,
-  type IncomingMessage,
-  RetryLater,
-  USER_EVENTS_DLQ_TOPIC,
-  USER_EVENTS_TOPIC,
-} from "../../platform/events/bus.js";
+import { userEventChannels } from "../../generated/asyncapi/users-events.js";
+import { type EventBus, type EventConsumer, type IncomingMessage, RetryLater } from "../../platform/events/bus.js";
 import { inConsumerSpan } from "../../platform/events/trace-context.js";
 import type { Logger } from "../../platform/logging.js";
 import type { HistoryStore } from "./history.js";
@@ -57,7 +52,7 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
   let failing = false;
 
   async function deadLetter(message: IncomingMessage, reason: string): Promise<void> {
-    await producer.send(USER_EVENTS_DLQ_TOPIC, [
+    await producer.send(userEventChannels.userEventsDeadLetter, [
       {
         key: message.key ?? "",
         value: message.value ?? "",
@@ -108,7 +103,11 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
 
   return {
     async start() {
-      consumer = opts.bus.consumer({ groupId: opts.groupId, topic: USER_EVENTS_TOPIC, clientId: opts.clientId });
+      consumer = opts.bus.consumer({
+        groupId: opts.groupId,
+        topic: userEventChannels.userEvents,
+        clientId: opts.clientId,
+      });
       await consumer.start(handle);
       log.info("consuming user events");
     },

@@ -8,19 +8,14 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { type Counter, Registry } from "prom-client";
+import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import {
   AuditServiceClient,
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
-import {
-  type EventBus,
-  type IncomingMessage,
-  type OutgoingMessage,
-  USER_EVENTS_DLQ_TOPIC,
-  USER_EVENTS_TOPIC,
-} from "../../platform/events/bus.js";
+import type { EventBus, IncomingMessage, OutgoingMessage } from "../../platform/events/bus.js";
 import { createMemoryBus, partitionOf } from "../../platform/events/memory-bus.js";
 import { createLogger } from "../../platform/logging.js";
 import { type RunningServer, startMongo } from "../../scripts/infra/index.js";
@@ -70,7 +65,7 @@ const message = (e: UserEvent): OutgoingMessage & { value: string } => ({
 });
 
 const incoming = (value: string, key?: string, headers: Record<string, string> = {}): IncomingMessage => ({
-  topic: USER_EVENTS_TOPIC,
+  topic: userEventChannels.userEvents,
   partition: 0,
   offset: "0",
   key,
@@ -102,11 +97,11 @@ function history(port: number, request: Partial<ListUserHistoryRequest>): Promis
 async function deadLettersOf(bus: EventBus, key: string): Promise<IncomingMessage[]> {
   const marker = randomUUID();
   const producer = bus.producer();
-  await producer.send(USER_EVENTS_DLQ_TOPIC, [{ key, value: "", headers: { test_marker: marker } }]);
+  await producer.send(userEventChannels.userEventsDeadLetter, [{ key, value: "", headers: { test_marker: marker } }]);
   await producer.close();
   const seen: IncomingMessage[] = [];
   let reachedMarker = false;
-  const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: USER_EVENTS_DLQ_TOPIC });
+  const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: userEventChannels.userEventsDeadLetter });
   await reader.start(async (m) => {
     if (m.headers.test_marker === marker) reachedMarker = true;
     else if (!reachedMarker && m.key === key) seen.push(m);
@@ -204,7 +199,7 @@ describe("the audit service on the in-process bus", () => {
   let audit: RunningAudit;
   before(async () => {
     bus = createMemoryBus();
-    await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
+    await bus.ensureTopic(userEventChannels.userEvents, 6);
     audit = await startAudit(config(), logger, { bus });
   });
   after(async () => {
@@ -219,7 +214,7 @@ describe("the audit service on the in-process bus", () => {
       event(user, v, v === 1 ? UserEventType.USER_EVENT_TYPE_CREATED : UserEventType.USER_EVENT_TYPE_UPDATED),
     );
     // Every event twice: a redelivery is a no-op.
-    await producer.send(USER_EVENTS_TOPIC, [...events, ...events].map(message));
+    await producer.send(userEventChannels.userEvents, [...events, ...events].map(message));
     const all = await waitFor("five events", async () => {
       const page = await history(audit.grpcPort, { userId: user, pageSize: 100 });
       return page.events.length >= 5 ? page : undefined;
@@ -269,7 +264,7 @@ describe("the audit service on the in-process bus", () => {
     });
     const producer = bus.producer();
     // All with the user's key: one partition, the good event last.
-    await producer.send(USER_EVENTS_TOPIC, [
+    await producer.send(userEventChannels.userEvents, [
       ...bad.map(([value]) => ({ key: user, value, headers })),
       { key: user, value: JSON.stringify(good), headers },
     ]);
@@ -291,7 +286,7 @@ describe("the audit service on the in-process bus", () => {
       assert.equal(letter.headers.ce_id, headers.ce_id, "the original headers are kept");
       assert.equal(letter.headers.ce_type, headers.ce_type);
       assert.match(letter.headers.dlq_reason ?? "", reason);
-      assert.equal(letter.headers.dlq_topic, USER_EVENTS_TOPIC);
+      assert.equal(letter.headers.dlq_topic, userEventChannels.userEvents);
       assert.equal(letter.headers.dlq_partition, String(partitionOf(user, 6)));
       assert.match(letter.headers.dlq_offset ?? "", /^\d+$/);
       offsets.push(Number(letter.headers.dlq_offset));
@@ -346,7 +341,7 @@ describe("the audit service on the in-process bus", () => {
 describe("competing audit consumers", () => {
   test("three members of one group share the partitions and record every event exactly once", async () => {
     const bus = createMemoryBus();
-    await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
+    await bus.ensureTopic(userEventChannels.userEvents, 6);
     const store = createMemoryHistoryStore();
     const registries = ["a", "b", "c"].map(() => new Registry());
     const members = ["a", "b", "c"].map((id, i) =>
@@ -373,7 +368,7 @@ describe("competing audit consumers", () => {
     const sendVersions = async (from: number, to: number) => {
       for (let version = from; version <= to; version++) {
         const batch = users.map((u) => message(event(u, version)));
-        await producer.send(USER_EVENTS_TOPIC, [...batch, ...batch]);
+        await producer.send(userEventChannels.userEvents, [...batch, ...batch]);
       }
     };
     const waitForVersions = async (count: number) => {
@@ -397,7 +392,7 @@ describe("competing audit consumers", () => {
 
     await sendVersions(6, 10);
     await members[0]?.stop(); // mid-stream: its partitions move to the others
-    for (const u of users) await producer.send(USER_EVENTS_TOPIC, [message(event(u, 11))]);
+    for (const u of users) await producer.send(userEventChannels.userEvents, [message(event(u, 11))]);
     await waitForVersions(11);
 
     // Version 11 of each user comes after all its earlier messages in its partition: everything is handled now.
@@ -419,7 +414,7 @@ describe("competing audit consumers", () => {
 describe("a history store that fails", () => {
   test("a store failing N times: the message comes again N times, then is recorded once; the partition waits for it", async () => {
     const bus = createMemoryBus();
-    await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
+    await bus.ensureTopic(userEventChannels.userEvents, 6);
     const memory = createMemoryHistoryStore();
     const failures = 3;
     let failing = failures;
@@ -450,7 +445,7 @@ describe("a history store that fails", () => {
     const producer = bus.producer();
     try {
       const user = newUserId();
-      await producer.send(USER_EVENTS_TOPIC, [
+      await producer.send(userEventChannels.userEvents, [
         message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
         message(event(user, 2)),
       ]);
@@ -484,7 +479,7 @@ describe("MongoDB going away under the audit service", () => {
 
   test("the partition pauses and retries: the event is recorded once the store is back, none dead-lettered; reads are UNAVAILABLE meanwhile", async () => {
     const bus = createMemoryBus();
-    await bus.ensureTopic(USER_EVENTS_TOPIC, 6);
+    await bus.ensureTopic(userEventChannels.userEvents, 6);
     const audit = await startAudit(
       config({ MONGO_URL: mongo.url, AUDIT_RETRY_DELAY_MS: "100", MONGO_CONNECT_TIMEOUT_MS: "1000" }),
       logger,
@@ -494,7 +489,9 @@ describe("MongoDB going away under the audit service", () => {
     try {
       const user = newUserId();
       await mongo.kill();
-      await producer.send(USER_EVENTS_TOPIC, [message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED))]);
+      await producer.send(userEventChannels.userEvents, [
+        message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
+      ]);
       await waitFor(
         "retries while MongoDB is down",
         async () =>

@@ -3,14 +3,15 @@
  * through the users use cases: ordering under concurrent writes, a producer that fails and recovers, an
  * acknowledgement that is lost, two relays sharing one store, and relays that die mid-round.
  */
+
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Registry } from "prom-client";
+import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
 import type { EventBus, EventProducer, OutgoingMessage } from "../../platform/events/bus.js";
-import { USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
 import { createMemoryBus } from "../../platform/events/memory-bus.js";
 import { createLogger, type Logger } from "../../platform/logging.js";
 import { createSnowflake } from "../../platform/snowflake.js";
@@ -41,7 +42,7 @@ interface Received {
 /** Everything published on the user events topic, read by a consumer group of its own. */
 async function collect(bus: EventBus): Promise<{ received: Received[]; stop: () => Promise<void> }> {
   const received: Received[] = [];
-  const consumer = bus.consumer({ groupId: `test-${randomUUID()}`, topic: USER_EVENTS_TOPIC });
+  const consumer = bus.consumer({ groupId: `test-${randomUUID()}`, topic: userEventChannels.userEvents });
   await consumer.start(async (message) => {
     const value = message.value?.toString("utf8") ?? "";
     received.push({ event: UserEvent.fromJSON(JSON.parse(value)), key: message.key, value, headers: message.headers });

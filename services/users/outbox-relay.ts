@@ -14,8 +14,10 @@
  * sends go one after another, and a failed one releases the claims with nothing marked, so the first copy of
  * each event reaches the topic in version order whatever happens; a copy sent again can only follow its first.
  */
+
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { type EventProducer, type OutgoingMessage, USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
+import { userEventChannels } from "../../generated/asyncapi/users-events.js";
+import type { EventProducer, OutgoingMessage } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
 import { outboxMessage } from "./user-events.js";
 import type { OutboxClaim, OutboxEvent, UserStore } from "./user-store.js";
@@ -151,7 +153,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     const flush = async () => {
       if (chunk.length === 0) return;
       await opts.producer.send(
-        USER_EVENTS_TOPIC,
+        userEventChannels.userEvents,
         chunk.map((c) => c.message),
       );
       const now = Date.now();

@@ -3,12 +3,13 @@
  * producer its writes reach the bus through the outbox relay and the relay's metrics are served; without one,
  * events wait in the store.
  */
+
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { test } from "node:test";
+import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
-import { USER_EVENTS_TOPIC } from "../../platform/events/bus.js";
 import { createMemoryBus } from "../../platform/events/memory-bus.js";
 import { createLogger } from "../../platform/logging.js";
 import { metricValue, waitFor } from "../../scripts/lib/processes.js";
@@ -29,7 +30,7 @@ const until = (what: string, check: () => boolean | Promise<boolean>) =>
 test("with a producer: each write over gRPC is one event on the bus, the relay is measured, stop() sends the last", async () => {
   const bus = createMemoryBus();
   const received: UserEvent[] = [];
-  const consumer = bus.consumer({ groupId: `test-${randomUUID()}`, topic: USER_EVENTS_TOPIC });
+  const consumer = bus.consumer({ groupId: `test-${randomUUID()}`, topic: userEventChannels.userEvents });
   await consumer.start(async (message) => {
     received.push(UserEvent.fromJSON(JSON.parse(message.value?.toString("utf8") ?? "")));
   });
