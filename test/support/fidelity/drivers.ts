@@ -84,6 +84,10 @@ export function grpcPageSize(value: number | string): number | Outcome {
 /** A proto string is UTF-8: a lone surrogate is not a Unicode scalar value and cannot be carried as sent. */
 export const isWellFormed = (value: string): boolean => !/\p{Cs}/u.test(value);
 
+/** Whether any field's value is a string holding a lone surrogate (no Unicode text). */
+const holdsLoneSurrogate = (fields: object): boolean =>
+  Object.values(fields).some((v) => typeof v === "string" && !isWellFormed(v));
+
 // --- gRPC --------------------------------------------------------------------------------------------------------
 
 const grpcOutcome = (error: unknown): Outcome => {
@@ -116,9 +120,7 @@ export function grpcDriver(name: string, address: string, real: boolean): Driver
     }
   };
   const carried = (user: Partial<StoredUser>): Outcome | undefined =>
-    Object.values(user).every((v) => v === undefined || isWellFormed(v))
-      ? undefined
-      : notCarried("a lone surrogate: a proto string is UTF-8");
+    holdsLoneSurrogate(user) ? notCarried("a lone surrogate: a proto string is UTF-8") : undefined;
   return {
     name,
     real,
@@ -196,9 +198,7 @@ export function restDriver(name: string, baseUrl: string, real: boolean): Driver
   // A documented difference of the peer (README, Mocks): no portable JSON Schema pattern names a lone surrogate,
   // so Prism accepts a name holding one, which the gateway refuses as no Unicode text.
   const prismTakesNonText = (fields: object): Outcome | undefined =>
-    !real && Object.values(fields).some((v) => typeof v === "string" && !isWellFormed(v))
-      ? notCarried("Prism accepts text that is not Unicode (documented)")
-      : undefined;
+    !real && holdsLoneSurrogate(fields) ? notCarried("Prism accepts text that is not Unicode (documented)") : undefined;
   const send = async (method: string, path: string, body?: object, type = "application/json") => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
