@@ -15,10 +15,10 @@ import { makeExecutableSchema } from "@graphql-tools/schema";
 import Fastify from "fastify";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
+import { decodeCursor, encodeCursor } from "../platform/graphql/cursor.js";
+import { formatGraphqlErrors } from "../platform/graphql/error-formatter.js";
 import { rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
-import { decodeCursor, encodeCursor } from "../services/gateway/graphql/cursor.js";
-import { formatGraphqlErrors } from "../services/gateway/graphql/error-formatter.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 

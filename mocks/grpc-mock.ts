@@ -21,7 +21,7 @@ import * as usersMessages from "../generated/proto/charter/users/v1/users.js";
 import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument } from "../platform/errors.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import type { Logger } from "../platform/logging.js";
-import { toServiceError } from "../services/users/users-grpc.js";
+import { toServiceError } from "../services/users/transport/users-grpc.js";
 import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";

@@ -6,7 +6,7 @@
  * recorded, from charter_audit_event_lag_seconds), both to the resolution of the histograms' buckets.
  */
 import { createLogger } from "../platform/logging.js";
-import { createUsersClient } from "../services/gateway/users-client.js";
+import { createUsersClient } from "../services/gateway/adapters/users-backend.js";
 import { startKafka, startMongo } from "./infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform, USERS_ENTRY } from "../scripts/lib/start-platform.js";
-import { decodeUserEvent } from "../services/audit/user-event-codec.js";
+import { decodeUserEvent } from "../services/audit/domain/user-event-codec.js";
 import { agreementTable, agrees, oddOnesOut, type Row, runCorpus, type Servers } from "./support/fidelity/agreement.js";
 import { buildCorpus, type CorpusValue } from "./support/fidelity/corpus.js";
 import {

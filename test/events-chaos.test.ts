@@ -14,7 +14,7 @@ import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { createUsersClient, type UsersClient } from "../services/gateway/users-client.js";
+import { createUsersClient, type UsersClient } from "../services/gateway/adapters/users-backend.js";
 
 const USERS = 500;
 const WRITES_PER_USER = 20; // one create, then 19 updates: 10,000 writes

@@ -17,8 +17,8 @@ import {
   USER_EVENTS_CONSUMER,
   USERS_PROVIDER,
 } from "../scripts/lib/user-event-pacts.js";
-import { createMemoryHistoryStore } from "../services/audit/stores/memory-history-store.js";
-import { decodeUserEvent } from "../services/audit/user-event-codec.js";
+import { createMemoryHistoryStore } from "../services/audit/adapters/memory-history-store.js";
+import { decodeUserEvent } from "../services/audit/domain/user-event-codec.js";
 import { checkPactFile, createPactOutput } from "./support/pact-files.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { after, before } from "node:test";
 import { type RunningServer, startKafka } from "../../scripts/infra/index.js";
+import { busSpec } from "../../test/specs/bus-spec.js";
 import { createLogger } from "../logging.js";
-import { busSpec } from "./bus-spec.js";
 import { createKafkaBus } from "./kafka-bus.js";
 
 let kafka: RunningServer;

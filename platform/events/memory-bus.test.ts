@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { waitFor } from "../../scripts/lib/processes.js";
+import { busSpec } from "../../test/specs/bus-spec.js";
 import type { IncomingMessage } from "./bus.js";
-import { busSpec } from "./bus-spec.js";
 import { createMemoryBus } from "./memory-bus.js";
 
 busSpec("in-process bus", { bus: async () => createMemoryBus() });

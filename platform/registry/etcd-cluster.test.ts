@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import type { Etcd3 } from "etcd3";
 import { type EtcdCluster, startEtcdCluster } from "../../scripts/infra/index.js";
+import { captureLogs, holdsFor, waitFor } from "../../test/support/registry.js";
 import { createEtcdClient } from "./etcd-client.js";
 import { createEtcdDiscovery } from "./etcd-discovery.js";
 import { createEtcdRegistrar } from "./etcd-registrar.js";
 import type { Instance } from "./instance.js";
-import { captureLogs, holdsFor, waitFor } from "./registry-test-support.js";
 
 const TTL = 2;
 const TTL_MS = TTL * 1000;

@@ -4,10 +4,10 @@ import { after, describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
 import type { Etcd3 } from "etcd3";
 import { type RunningServer, startEtcd } from "../../scripts/infra/index.js";
+import { captureLogs, waitFor } from "../../test/support/registry.js";
 import { createEtcdClient } from "./etcd-client.js";
 import { createEtcdDiscovery, type EtcdDiscovery } from "./etcd-discovery.js";
 import type { Instance } from "./instance.js";
-import { captureLogs, waitFor } from "./registry-test-support.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {

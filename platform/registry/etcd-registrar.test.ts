@@ -5,10 +5,10 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Etcd3 } from "etcd3";
 import type { RunningServer } from "../../scripts/infra/index.js";
+import { captureLogs, delay, etcdTestKit, holdsFor, waitFor } from "../../test/support/registry.js";
 import { createEtcdDiscovery } from "./etcd-discovery.js";
 import { createEtcdRegistrar, type EtcdRegistrar } from "./etcd-registrar.js";
 import { type InstanceValue, instanceKey } from "./instance.js";
-import { captureLogs, delay, etcdTestKit, holdsFor, waitFor } from "./registry-test-support.js";
 
 const TTL = 2;
 const TTL_MS = TTL * 1000;

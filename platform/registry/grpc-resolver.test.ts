@@ -11,10 +11,10 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { type RunningServer, startEtcd } from "../../scripts/infra/index.js";
+import { captureLogs, waitFor } from "../../test/support/registry.js";
 import { createEtcdDiscovery, type EtcdDiscovery } from "./etcd-discovery.js";
 import { createEtcdRegistrar, type EtcdRegistrar } from "./etcd-registrar.js";
 import { registerEtcdResolver } from "./grpc-resolver.js";
-import { captureLogs, waitFor } from "./registry-test-support.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {

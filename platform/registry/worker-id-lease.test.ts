@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Etcd3 } from "etcd3";
 import type { RunningServer } from "../../scripts/infra/index.js";
+import { captureLogs, etcdTestKit, waitFor } from "../../test/support/registry.js";
 import { isAppError } from "../errors.js";
-import { captureLogs, etcdTestKit, waitFor } from "./registry-test-support.js";
 import { createLeasedSnowflake, createWorkerIdLease, WORKERS_PREFIX, type WorkerIdLease } from "./worker-id-lease.js";
 
 const TTL = 2;

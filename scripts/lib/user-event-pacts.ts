@@ -1,14 +1,14 @@
 /**
  * Verification of the audit service's message pacts (pacts/*-charter-users.json) against the users service's
  * real event builder: each interaction's description names a change, the provider side makes that change's
- * OutboxEvent as the user store records it and turns it into the Kafka message with services/users/user-events.ts.
+ * OutboxEvent as the user store records it and turns it into the Kafka message with services/users/domain/user-events.ts.
  * Tests pass another builder to prove the verification notices a message that drifted from the pact.
  */
 import { Verifier } from "@pact-foundation/pact";
 import { providerWithMetadata } from "@pact-foundation/pact/src/messageProviderPact.js";
-import type { User } from "../../services/users/user.js";
-import { outboxMessage, type UserEventMessage } from "../../services/users/user-events.js";
-import { type OutboxEvent, outboxEvent } from "../../services/users/user-store.js";
+import type { User } from "../../services/users/domain/user.js";
+import { outboxMessage, type UserEventMessage } from "../../services/users/domain/user-events.js";
+import { type OutboxEvent, outboxEvent } from "../../services/users/domain/user-store.js";
 
 export const USERS_PROVIDER = "charter-users";
 export const USER_EVENTS_CONSUMER = "charter-audit";

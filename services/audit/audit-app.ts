@@ -12,12 +12,12 @@ import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/
 import { INSTANCE_VERSION, instanceAddresses } from "../../platform/registry/registry-config.js";
 import { createServingRegistration } from "../../platform/registry/serving-registration.js";
 import { watchStoreHealth } from "../../platform/store-health.js";
+import { createMemoryHistoryStore } from "./adapters/memory-history-store.js";
+import { createMongoHistoryStore } from "./adapters/mongo-history-store.js";
+import { createAuditConsumer } from "./app/audit-consumer.js";
 import type { AuditConfig } from "./audit-config.js";
-import { createAuditConsumer } from "./audit-consumer.js";
-import { AUDIT_RPCS, createAuditGrpcHandlers } from "./audit-grpc.js";
-import type { HistoryStore } from "./history.js";
-import { createMemoryHistoryStore } from "./stores/memory-history-store.js";
-import { createMongoHistoryStore } from "./stores/mongo-history-store.js";
+import type { HistoryStore } from "./domain/history.js";
+import { AUDIT_RPCS, createAuditGrpcHandlers } from "./transport/audit-grpc.js";
 
 export const AUDIT_SERVICE_NAME = "charter.audit.v1.AuditService";
 /** Its name in the registry: `/charter/services/audit/<instance id>`, dialled as `etcd:///audit`. */

@@ -21,12 +21,12 @@ import { createLogger } from "../../platform/logging.js";
 import { type RunningServer, startMongo } from "../../scripts/infra/index.js";
 import { metricValue, waitFor } from "../../scripts/lib/processes.js";
 import { statusDetails, usersClient } from "../../test/support/contract-client.js";
+import { createMemoryHistoryStore } from "./adapters/memory-history-store.js";
+import { createAuditConsumer } from "./app/audit-consumer.js";
 import { AUDIT_SERVICE_NAME, type RunningAudit, startAudit } from "./audit-app.js";
 import { loadAuditConfig } from "./audit-config.js";
-import { createAuditConsumer } from "./audit-consumer.js";
-import type { HistoryStore } from "./history.js";
-import { createMemoryHistoryStore } from "./stores/memory-history-store.js";
-import { decodeUserEvent } from "./user-event-codec.js";
+import type { HistoryStore } from "./domain/history.js";
+import { decodeUserEvent } from "./domain/user-event-codec.js";
 
 const logger = createLogger("audit", "silent");
 const config = (env: Record<string, string> = {}) =>

@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger } from "../../platform/logging.js";
+import { createAuditClient } from "./adapters/audit-backend.js";
+import type { UsersClient } from "./adapters/users-backend.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
-import { createAuditClient } from "./audit-client.js";
-import { loadOpenApiDocument } from "./rest/openapi-document.js";
-import type { UsersClient } from "./users-client.js";
+import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 
 const unreachable = async (): Promise<never> => {
   throw new Error("not called in these tests");

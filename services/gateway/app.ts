@@ -12,14 +12,14 @@ import { getRPCMetadata, RPCType } from "@opentelemetry/core";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
-import { AUDIT_SERVICE, type AuditClient } from "./audit-client.js";
-import { requestIdOf } from "./request-id.js";
-import { problemErrorHandler, problemNotFoundHandler } from "./rest/error-handler.js";
-import type { OpenApiDocument } from "./rest/openapi-document.js";
-import { problemOf, sendProblem } from "./rest/problem.js";
-import { registerRest } from "./rest/register-rest.js";
-import type { UsersClient } from "./users-client.js";
-import type { InstancesReport } from "./users-discovery.js";
+import { AUDIT_SERVICE, type AuditClient } from "./adapters/audit-backend.js";
+import type { UsersClient } from "./adapters/users-backend.js";
+import type { InstancesReport } from "./adapters/users-discovery.js";
+import { requestIdOf } from "./transport/request-id.js";
+import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/error-handler.js";
+import type { OpenApiDocument } from "./transport/rest/openapi-document.js";
+import { problemOf, sendProblem } from "./transport/rest/problem.js";
+import { registerRest } from "./transport/rest/register-rest.js";
 
 export interface GatewayPluginDeps {
   readonly users: UsersClient;

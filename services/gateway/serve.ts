@@ -10,13 +10,13 @@ import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
 import { startTracing } from "../../platform/tracing.js";
+import { createAuditClient } from "./adapters/audit-backend.js";
+import { createUsersClient } from "./adapters/users-backend.js";
+import { registerUsersDiscovery, type UsersDiscovery } from "./adapters/users-discovery.js";
 import { buildGateway, type GatewayPlugin } from "./app.js";
-import { createAuditClient } from "./audit-client.js";
 import { loadGatewayConfig } from "./gateway-config.js";
-import { registerGraphql } from "./graphql/index.js";
-import { loadOpenApiDocument } from "./rest/openapi-document.js";
-import { createUsersClient } from "./users-client.js";
-import { registerUsersDiscovery, type UsersDiscovery } from "./users-discovery.js";
+import { registerGraphql } from "./transport/graphql/index.js";
+import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 
 /** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
 const plugins: readonly GatewayPlugin[] = [

@@ -18,17 +18,17 @@ import {
 } from "../../platform/registry/worker-id-lease.js";
 import { createSnowflake, type SnowflakeGenerator } from "../../platform/snowflake.js";
 import { watchStoreHealth } from "../../platform/store-health.js";
-import { createMemoryCache } from "./caches/memory-cache.js";
-import { createRedisCache } from "./caches/redis-cache.js";
-import { createOutboxRelay } from "./outbox-relay.js";
-import { createMemoryUserStore } from "./stores/memory-user-store.js";
-import { createMongoUserStore } from "./stores/mongo-user-store.js";
-import { createTimedUserStore, STORE_OPERATIONS } from "./timed-user-store.js";
-import type { UserCache } from "./user-cache.js";
-import type { UserStore } from "./user-store.js";
+import { createMemoryCache } from "./adapters/memory-cache.js";
+import { createMemoryUserStore } from "./adapters/memory-user-store.js";
+import { createMongoUserStore } from "./adapters/mongo-user-store.js";
+import { createRedisCache } from "./adapters/redis-cache.js";
+import { createTimedUserStore, STORE_OPERATIONS } from "./adapters/timed-user-store.js";
+import { createOutboxRelay } from "./app/outbox-relay.js";
+import { createUsersService } from "./app/users-service.js";
+import type { UserCache } from "./domain/user-cache.js";
+import type { UserStore } from "./domain/user-store.js";
+import { createUsersGrpcHandlers, USERS_RPCS } from "./transport/users-grpc.js";
 import { MONGO_URL_KEY, REDIS_URL_KEY, type UsersConfig, withEtcdInfrastructure } from "./users-config.js";
-import { createUsersGrpcHandlers, USERS_RPCS } from "./users-grpc.js";
-import { createUsersService } from "./users-service.js";
 
 export const USERS_SERVICE_NAME = "charter.users.v1.UsersService";
 /** The name users instances register under: `/charter/services/users/<instance-id>`. */

@@ -1,0 +1,27 @@
+import { compareEntries, type HistoryEntry, type HistoryStore, isAfter } from "../domain/history.js";
+
+/** In-memory adapter: what `npm start` uses without MONGO_URL. Nothing survives the process. */
+export function createMemoryHistoryStore(): HistoryStore {
+  const byUser = new Map<string, HistoryEntry[]>();
+  const ids = new Set<string>();
+  return {
+    async record(entry) {
+      if (ids.has(entry.eventId)) return false;
+      const copy = structuredClone(entry); // before the id is taken: a copy that fails leaves nothing recorded
+      ids.add(entry.eventId);
+      const entries = byUser.get(entry.userId) ?? [];
+      entries.push(copy);
+      entries.sort(compareEntries);
+      byUser.set(entry.userId, entries);
+      return true;
+    },
+    async list(userId, limit, after) {
+      return (byUser.get(userId) ?? [])
+        .filter((entry) => isAfter(entry, after))
+        .slice(0, limit)
+        .map((entry) => structuredClone(entry));
+    },
+    async ping() {},
+    async close() {},
+  };
+}

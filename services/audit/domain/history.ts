@@ -1,0 +1,79 @@
+/**
+ * The audit domain: a user's history is the UserEvents recorded for it, once each (by event id), in version
+ * order; pages are addressed by opaque tokens. No I/O: limits come from the contracts' generated field rules.
+ */
+import { type FieldViolation, invalidArgument } from "../../../platform/errors.js";
+import { rulesOf, violationsOf, withDefault } from "../../../platform/rules/field-rules.js";
+
+/** One recorded event: the proto3 JSON of the UserEvent as received, and what it is filed under. */
+export interface HistoryEntry {
+  readonly eventId: string;
+  readonly userId: string;
+  readonly version: number;
+  /** The event's proto3 JSON object (contracts/asyncapi/users-events.yaml). */
+  readonly event: Readonly<Record<string, unknown>>;
+}
+
+/** Where a page starts: after this (version, eventId). */
+export interface HistoryPosition {
+  readonly version: number;
+  readonly eventId: string;
+}
+
+/** The store port. Adapters keep one entry per event id and list a user's entries by (version, eventId). */
+export interface HistoryStore {
+  /** Records the entry; false (and nothing changed) when an entry with its event id is already recorded. */
+  record(entry: HistoryEntry): Promise<boolean>;
+  /** Up to `limit` entries of the user after `after`, in (version, eventId) order. */
+  list(userId: string, limit: number, after?: HistoryPosition): Promise<HistoryEntry[]>;
+  /** Resolves when the store answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const rules = rulesOf("charter.audit.v1.ListUserHistoryRequest");
+const TOKEN_PREFIX = "h1:";
+
+export const pageTokenAfter = (entry: HistoryPosition): string =>
+  Buffer.from(`${TOKEN_PREFIX}${entry.version}:${entry.eventId}`).toString("base64url");
+
+export interface HistoryPageRequest {
+  readonly userId: string;
+  readonly limit: number;
+  readonly after: HistoryPosition | undefined;
+}
+
+/** Checks a ListUserHistory request; INVALID_ARGUMENT naming every bad field. */
+export function checkHistoryRequest(
+  userId: string,
+  pageSize: number | undefined,
+  pageToken: string,
+): HistoryPageRequest {
+  const violations: FieldViolation[] = violationsOf(rules.pageSize, pageSize ?? 1).map((description) => ({
+    field: "pageSize",
+    description,
+  }));
+  if (violationsOf(rules.userId, userId).length > 0) {
+    violations.push({ field: "userId", description: "must be a user id (1 to 19 digits)" });
+  }
+  let after: HistoryPosition | undefined;
+  if (pageToken !== "") {
+    const text =
+      violationsOf(rules.pageToken, pageToken).length === 0 ? Buffer.from(pageToken, "base64url").toString() : "";
+    const match = /^h1:([1-9]\d{0,15}):(.{1,64})$/s.exec(text);
+    const position = match ? { version: Number(match[1]), eventId: match[2] as string } : undefined;
+    if (position && pageTokenAfter(position) === pageToken) after = position;
+    else violations.push({ field: "pageToken", description: "is not a token this service issued" });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  return { userId, limit: withDefault(rules.pageSize, pageSize) ?? 0, after };
+}
+
+/** Whether a entry comes after a position in history order. */
+export const isAfter = (entry: HistoryPosition, position: HistoryPosition | undefined): boolean =>
+  position === undefined ||
+  entry.version > position.version ||
+  (entry.version === position.version && entry.eventId > position.eventId);
+
+export const compareEntries = (a: HistoryPosition, b: HistoryPosition): number =>
+  a.version - b.version || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);

@@ -1,4 +1,0 @@
-import { historyStoreSpec } from "./history-store-spec.js";
-import { createMemoryHistoryStore } from "./memory-history-store.js";
-
-historyStoreSpec("memory history store", async () => createMemoryHistoryStore());

@@ -1,0 +1,57 @@
+/**
+ * The gateway's typed client of the audit service (a user's history): the generated grpc-js client with a
+ * deadline on every call, the request id in metadata, a capped reconnect backoff, the read retried on
+ * UNAVAILABLE (grpc-js's retryPolicy, then once more by this client within the deadline), and gRPC failures turned
+ * into the one error model — all as the users client does it (grpc-client.ts). There is no circuit breaker: the
+ * history is one read, and an audit service that is down fails it at once (UNAVAILABLE, 503 with Retry-After).
+ */
+import { credentials } from "@grpc/grpc-js";
+import {
+  AuditServiceClient,
+  type ListUserHistoryRequest,
+  type ListUserHistoryResponse,
+} from "../../../generated/proto/charter/audit/v1/audit.js";
+import {
+  type CallContext,
+  createHealthProbe,
+  createUnaryCaller,
+  grpcChannelOptions,
+  type HealthStatus,
+  readRetryServiceConfig,
+} from "./grpc-client.js";
+
+export interface AuditClient {
+  listUserHistory(request: ListUserHistoryRequest, ctx?: CallContext): Promise<ListUserHistoryResponse>;
+  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
+  health(service: string, deadlineMs?: number): Promise<HealthStatus>;
+  close(): void;
+}
+
+export interface AuditClientOptions {
+  /** A grpc-js target, e.g. "127.0.0.1:50061". */
+  readonly target: string;
+  /** Default deadline of every call. */
+  readonly deadlineMs: number;
+  /** Upper bound of the reconnect backoff, so an audit service that comes back is used again quickly. */
+  readonly maxReconnectBackoffMs?: number;
+}
+
+export const AUDIT_SERVICE = "charter.audit.v1.AuditService";
+
+/** round_robin, and up to two more attempts of the read on UNAVAILABLE. */
+export const AUDIT_SERVICE_CONFIG = readRetryServiceConfig(AUDIT_SERVICE, ["ListUserHistory"]);
+
+export function createAuditClient(opts: AuditClientOptions): AuditClient {
+  const channelOptions = grpcChannelOptions(AUDIT_SERVICE_CONFIG, opts.maxReconnectBackoffMs);
+  const client = new AuditServiceClient(opts.target, credentials.createInsecure(), channelOptions);
+  const healthProbe = createHealthProbe(opts.target, channelOptions);
+  const call = createUnaryCaller({ client, service: "audit", deadlineMs: opts.deadlineMs });
+  return {
+    listUserHistory: call<ListUserHistoryRequest, ListUserHistoryResponse>(client.listUserHistory, true),
+    health: (service, deadlineMs = opts.deadlineMs) => healthProbe.check(service, deadlineMs),
+    close() {
+      client.close();
+      healthProbe.close();
+    },
+  };
+}

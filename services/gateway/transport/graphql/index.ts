@@ -1,0 +1,86 @@
+/**
+ * The gateway's GraphQL API as one self-contained Fastify plugin: POST and GET /graphql over
+ * the schema in contracts/graphql/users.graphql (loaded at start, never copied), resolvers
+ * typed by generated/graphql, the SDL's @constraint limits, depth and complexity limits,
+ * errors in the one error model, and optionally the GraphiQL IDE served from this process.
+ * Everything is registered in its own encapsulated scope: the host app's error handler,
+ * decorators and other routes are not touched.
+ */
+
+import { readFile } from "node:fs/promises";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import { buildSchema } from "graphql";
+import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import { formatGraphqlErrors } from "../../../../platform/graphql/error-formatter.js";
+import { enforceConstraints } from "../../../../platform/rules/graphql-constraints.js";
+import type { AuditClient } from "../../adapters/audit-backend.js";
+import type { UsersClient } from "../../adapters/users-backend.js";
+import { requestIdOf } from "../request-id.js";
+import { GRAPHIQL_PATH, registerGraphiql } from "./graphiql.js";
+import { queryLimitsRule } from "./query-limits.js";
+import { createResolvers, createUserLoader, type GraphqlContext } from "./resolvers.js";
+
+export const GRAPHQL_PATH = "/graphql";
+const SCHEMA_FILE = new URL("../../../../contracts/graphql/users.graphql", import.meta.url);
+
+export interface GraphqlOptions {
+  readonly users: UsersClient;
+  /** The audit service, for userHistory. */
+  readonly audit: AuditClient;
+  /** Serve GraphiQL at /graphiql (off in production). */
+  readonly graphiql: boolean;
+  /** Deepest selection nesting allowed, introspection aside; default 7 (`users { edges { node { id } } }` is 4). */
+  readonly maxDepth?: number;
+  /** Aliased fields allowed in one operation; default 100. */
+  readonly maxAliases?: number;
+  /** Field selections allowed in one operation, fragments expanded; default 1000. */
+  readonly maxFields?: number;
+  /** Lexical tokens allowed in one query document; default 10000. */
+  readonly maxTokens?: number;
+}
+
+export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
+  const schema = buildSchema(await readFile(SCHEMA_FILE, "utf8"));
+  const resolvers = createResolvers();
+
+  // A browser opening /graphql (a navigation asks for HTML) is sent to the IDE.
+  const toIde: preHandlerAsyncHookHandler = async (request, reply) => {
+    const query = request.query as { query?: unknown } | undefined;
+    if (request.method === "GET" && query?.query === undefined && request.headers.accept?.includes("text/html")) {
+      await reply.redirect(GRAPHIQL_PATH, 302);
+    }
+  };
+
+  await app.register(async (scope) => {
+    await scope.register(mercurius, {
+      schema,
+      resolvers: resolvers as IResolvers,
+      schemaTransforms: [enforceConstraints],
+      path: GRAPHQL_PATH,
+      graphiql: false,
+      validationRules: [
+        queryLimitsRule({
+          maxDepth: opts.maxDepth ?? 7,
+          maxAliases: opts.maxAliases ?? 100,
+          maxFields: opts.maxFields ?? 1000,
+        }),
+      ],
+      graphql: { parseOptions: { maxTokens: opts.maxTokens ?? 10_000 } },
+      errorFormatter: formatGraphqlErrors,
+      context: (request, reply): Omit<GraphqlContext, keyof MercuriusContext> => {
+        // The host app may already have settled the request id (and answered with it): keep it.
+        const settled = reply.getHeader("x-request-id");
+        const requestId = typeof settled === "string" ? settled : requestIdOf(request.headers["x-request-id"]);
+        if (settled === undefined) reply.header("x-request-id", requestId);
+        return {
+          requestId,
+          users: opts.users,
+          audit: opts.audit,
+          userById: createUserLoader(opts.users, { requestId }),
+        };
+      },
+      ...(opts.graphiql ? { additionalRouteOptions: { preHandler: toIde } } : {}),
+    });
+    if (opts.graphiql) await registerGraphiql(scope, GRAPHQL_PATH);
+  });
+}

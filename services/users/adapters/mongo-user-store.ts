@@ -1,0 +1,326 @@
+import { type Collection, type Filter, Long, MongoServerError } from "mongodb";
+import { connectMongo, DUPLICATE_KEY } from "../../../platform/mongo.js";
+import { applyChanges, emailKey, emailTaken, type User } from "../domain/user.js";
+import {
+  type InsertResult,
+  type KeyedUser,
+  type OutboxClaim,
+  type OutboxEvent,
+  outboxEvent,
+  type UserStore,
+  type WriteResult,
+} from "../domain/user-store.js";
+
+interface UserDocument {
+  /** The snowflake as a 64-bit integer. Reads give a number when it fits in 53 bits (promoteLongs). */
+  _id: Long;
+  name: string;
+  email: string;
+  /** The lower-cased email: the unique index makes emails unique case-insensitively. Unset on a tombstone. */
+  emailKey?: string;
+  version: number;
+  createTime: string;
+  updateTime: string;
+  /** The idempotency key the user was created with, while it lives (a unique sparse index). */
+  requestKey?: string;
+  requestFingerprint?: string;
+  /** When the key expires, ms since 1970; an expired key is unset when next looked up. */
+  requestExpiresAt?: number;
+  /** A tombstone: deleted, kept (invisible) until its DELETED event is sent. */
+  deleted?: true;
+  /** Events recorded with the writes and not yet sent, in version order. */
+  outbox?: OutboxEvent[];
+  /** Set while the outbox is not empty (a sparse index finds the users with something to send). */
+  pending?: true;
+  /** The relay that holds the outbox, until when (ms since 1970). */
+  claim?: { owner: string; until: number };
+}
+
+/** Sparse: tombstones have no emailKey, so a deleted user's email is free at once. */
+const EMAIL_INDEX = "email_unique_ci_live";
+/** The index of the first releases, not sparse: dropped at start-up (tombstones would collide in it). */
+const OLD_EMAIL_INDEX = "email_unique_ci";
+const PENDING_INDEX = "outbox_pending";
+/** Attempts of a delete without etag that meets concurrent updates. */
+const MAX_DELETE_ATTEMPTS = 20;
+const LIVE = { deleted: { $ne: true } } as const;
+/**
+ * The fields a read of a user needs: never the outbox or the claim, which can be large and are being changed by
+ * other writers. (mongo-java-server also answers an unprojected findAndModify with the stored document itself;
+ * a concurrent update while the reply is encoded fails it and closes the connection.)
+ */
+const USER_FIELDS = { projection: { name: 1, email: 1, version: 1, createTime: 1, updateTime: 1 } } as const;
+const KEYED_USER_FIELDS = {
+  projection: { ...USER_FIELDS.projection, requestFingerprint: 1, requestExpiresAt: 1 },
+} as const;
+const REQUEST_KEY_INDEX = "request_key_unique";
+/** How often an insert with an idempotency key looks again after meeting an expired key being cleared. */
+const MAX_KEY_ATTEMPTS = 5;
+
+const longId = (id: string): Long => Long.fromString(id);
+/** An outbox event as read back (numbers stay numbers; the snapshot is a plain user). */
+const fromStoredEvent = (event: OutboxEvent): OutboxEvent => ({
+  eventId: event.eventId,
+  type: event.type,
+  userId: event.userId,
+  version: Number(event.version),
+  occurredAt: event.occurredAt,
+  ...(event.user ? { user: { ...event.user, version: Number(event.user.version) } } : {}),
+  ...(event.trace ? { trace: { ...event.trace } } : {}),
+});
+const toUser = (doc: UserDocument): User => ({
+  id: String(doc._id),
+  name: doc.name,
+  email: doc.email,
+  version: doc.version,
+  createTime: doc.createTime,
+  updateTime: doc.updateTime,
+});
+
+/**
+ * True when a write broke the email index (a duplicate _id is a different, internal, fault).
+ * MongoDB names the index in keyPattern; mongo-java-server only in the message.
+ */
+const isEmailDuplicate = (error: unknown): boolean =>
+  error instanceof MongoServerError &&
+  error.code === DUPLICATE_KEY &&
+  (error.keyPattern?.emailKey !== undefined || error.message.includes(`index: ${EMAIL_INDEX} `));
+
+const isRequestKeyDuplicate = (error: unknown): boolean =>
+  error instanceof MongoServerError &&
+  error.code === DUPLICATE_KEY &&
+  (error.keyPattern?.requestKey !== undefined || error.message.includes(`index: ${REQUEST_KEY_INDEX} `));
+
+const mapDuplicate = (error: unknown): never => {
+  throw isEmailDuplicate(error) ? emailTaken() : error;
+};
+
+/**
+ * MongoDB adapter: `_id` is the snowflake as a 64-bit integer (so sorting by `_id` is id order),
+ * a unique index on the lower-cased email, and every write conditional on the version it read.
+ * Single-document writes only: the test server (mongo-java-server) has no transactions.
+ * getMany returns a user once per occurrence of its id. Driver errors other than a taken email
+ * propagate unchanged for the service layer to classify.
+ */
+export async function createMongoUserStore(opts: {
+  url: string;
+  connectTimeoutMs: number;
+  collection?: string;
+}): Promise<UserStore> {
+  const { client, db } = await connectMongo({
+    url: opts.url,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    appName: "charter-users",
+    prepare: async (database) => {
+      const collection = database.collection<UserDocument>(opts.collection ?? "users");
+      await collection.dropIndex(OLD_EMAIL_INDEX).catch(() => undefined); // absent on new databases
+      await collection.createIndex({ emailKey: 1 }, { unique: true, sparse: true, name: EMAIL_INDEX });
+      await collection.createIndex({ pending: 1 }, { sparse: true, name: PENDING_INDEX });
+      await collection.createIndex({ requestKey: 1 }, { unique: true, sparse: true, name: REQUEST_KEY_INDEX });
+    },
+  });
+  const users: Collection<UserDocument> = db.collection<UserDocument>(opts.collection ?? "users");
+
+  /** Why a write conditional on _id (and version) matched nothing. */
+  const missOrConflict = async (id: string): Promise<WriteResult<User>> => {
+    const exists = await users.findOne({ _id: longId(id), ...LIVE }, { projection: { _id: 1 } });
+    return { ok: false, reason: exists ? "conflict" : "missing" };
+  };
+
+  /** The live key's user; an expired key is unset (only if it is still that expired key). */
+  const findLive = async (key: string): Promise<KeyedUser | undefined> => {
+    const doc = await users.findOne({ requestKey: key, ...LIVE }, KEYED_USER_FIELDS);
+    if (!doc) return undefined;
+    const now = Date.now();
+    if ((doc.requestExpiresAt ?? 0) <= now) {
+      await users.updateOne(
+        { _id: doc._id, requestKey: key, requestExpiresAt: { $lte: now } },
+        { $unset: { requestKey: "", requestFingerprint: "", requestExpiresAt: "" } },
+      );
+      return undefined;
+    }
+    return { user: toUser(doc), fingerprint: doc.requestFingerprint ?? "" };
+  };
+  /**
+   * Three round trips whatever the batch: remove the sent events and end the claims (only where `owner` holds
+   * them; event ids name their user, so one $pull of all of them is each user's own), remove the tombstones whose
+   * outbox is empty, unset `pending` where the outbox is now empty (an event recorded meanwhile keeps it). In
+   * that order, so that a relay stopping between two steps leaves documents still flagged pending: the next claim
+   * finds them and its marking finishes the job (rather than a tombstone nothing would look at again).
+   */
+  const markAllSent = async (sent: readonly { userId: string; eventIds: readonly string[] }[], owner: string) => {
+    if (sent.length === 0) return;
+    const ids = sent.map((s) => longId(s.userId));
+    const eventIds = sent.flatMap((s) => s.eventIds);
+    await users.updateMany(
+      { _id: { $in: ids }, "claim.owner": owner },
+      { $pull: { outbox: { eventId: { $in: eventIds } } }, $unset: { claim: "" } },
+    );
+    await users.deleteMany({ _id: { $in: ids }, deleted: true, outbox: { $size: 0 } });
+    await users.updateMany({ _id: { $in: ids }, pending: true, outbox: { $size: 0 } }, { $unset: { pending: "" } });
+  };
+  const outcome = (found: KeyedUser, fingerprint: string): InsertResult =>
+    found.fingerprint === fingerprint ? { kind: "replayed", user: found.user } : { kind: "key-reused" };
+
+  return {
+    async get(id) {
+      const doc = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
+      return doc ? toUser(doc) : undefined;
+    },
+    async getMany(ids) {
+      if (ids.length === 0) return [];
+      const docs = await users.find({ _id: { $in: [...new Set(ids)].map(longId) }, ...LIVE }, USER_FIELDS).toArray();
+      const byId = new Map(docs.map((d) => [String(d._id), d]));
+      return ids.flatMap((id) => {
+        const doc = byId.get(id);
+        return doc ? [toUser(doc)] : [];
+      });
+    },
+    async list({ limit, afterId }) {
+      const filter = afterId === undefined ? { ...LIVE } : { _id: { $gt: longId(afterId) }, ...LIVE };
+      return (await users.find(filter, USER_FIELDS).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
+    },
+    async insert(user, idempotency) {
+      const { id, ...rest } = user;
+      const doc: UserDocument = {
+        _id: longId(id),
+        ...rest,
+        emailKey: emailKey(rest.email),
+        outbox: [outboxEvent("CREATED", user, user.createTime)],
+        pending: true,
+      };
+      if (!idempotency) {
+        await users.insertOne(doc).catch(mapDuplicate);
+        return { kind: "inserted", user: { ...user } };
+      }
+      const keyed: UserDocument = {
+        ...doc,
+        requestKey: idempotency.key,
+        requestFingerprint: idempotency.fingerprint,
+        requestExpiresAt: idempotency.expiresAt,
+      };
+      for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
+        const before = await findLive(idempotency.key);
+        if (before) return outcome(before, idempotency.fingerprint);
+        try {
+          await users.insertOne({ ...keyed });
+          return { kind: "inserted", user: { ...user } };
+        } catch (error) {
+          if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+          // A concurrent insert with the same key won (it may break the email index first): answer as it did.
+          const winner = await findLive(idempotency.key);
+          if (winner) return outcome(winner, idempotency.fingerprint);
+          if (!isRequestKeyDuplicate(error)) mapDuplicate(error);
+          // The key was held by an expired entry, cleared just now: try again.
+        }
+      }
+      throw new Error(`idempotency key kept changing during ${MAX_KEY_ATTEMPTS} attempts`);
+    },
+    findByIdempotencyKey: findLive,
+    async update(id, expectedVersion, changes, updateTime) {
+      // Read, then write conditionally on the version read: the write carries the whole user after the change
+      // (its event's snapshot), and any write that got in between makes it a conflict.
+      const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
+      if (!current) return { ok: false, reason: "missing" };
+      if (current.version !== expectedVersion) return { ok: false, reason: "conflict" };
+      const next = applyChanges(toUser(current), changes, updateTime);
+      const doc = await users
+        .findOneAndUpdate(
+          { _id: longId(id), version: expectedVersion, ...LIVE },
+          {
+            $set: {
+              name: next.name,
+              email: next.email,
+              emailKey: emailKey(next.email),
+              updateTime: next.updateTime,
+              version: next.version,
+              pending: true,
+            },
+            $push: { outbox: outboxEvent("UPDATED", next, updateTime) },
+          },
+          { returnDocument: "after", ...USER_FIELDS },
+        )
+        .catch(mapDuplicate);
+      return doc ? { ok: true, value: toUser(doc) } : missOrConflict(id);
+    },
+    async delete(id, expectedVersion, time = new Date().toISOString()) {
+      for (let attempt = 0; attempt < MAX_DELETE_ATTEMPTS; attempt++) {
+        const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
+        if (!current) return { ok: false, reason: "missing" };
+        if (expectedVersion !== undefined && current.version !== expectedVersion)
+          return { ok: false, reason: "conflict" };
+        const user = toUser(current);
+        const tombstone = { ...user, version: user.version + 1 };
+        // The user becomes a tombstone: invisible, its email and idempotency key free, its DELETED event pending.
+        const done = await users.updateOne(
+          { _id: longId(id), version: user.version, ...LIVE },
+          {
+            $set: { deleted: true, version: tombstone.version, pending: true },
+            $unset: { emailKey: "", requestKey: "", requestFingerprint: "", requestExpiresAt: "" },
+            $push: { outbox: outboxEvent("DELETED", tombstone, time) },
+          },
+        );
+        if (done.modifiedCount === 1) return { ok: true, value: user };
+        if (expectedVersion !== undefined) return missOrConflict(id);
+      }
+      throw new Error(`user ${id} kept changing during ${MAX_DELETE_ATTEMPTS} delete attempts`);
+    },
+    async claimOutbox(owner, limit, leaseMs, afterId) {
+      // Three round trips whatever the batch (four when the search wraps round): find candidates, claim those
+      // still claimable in one conditional update, read back exactly the ones this claim (owner and expiry) holds.
+      const now = Date.now();
+      const claimable: Filter<UserDocument> = {
+        pending: true,
+        $or: [{ claim: { $exists: false } }, { "claim.until": { $lt: now } }],
+      };
+      const find = (filter: Filter<UserDocument>, n: number) =>
+        users
+          .find(filter, { projection: { _id: 1 } })
+          .sort({ _id: 1 })
+          .limit(n)
+          .toArray();
+      const after = afterId === undefined ? undefined : longId(afterId);
+      const candidates = await find(after === undefined ? claimable : { ...claimable, _id: { $gt: after } }, limit);
+      if (after !== undefined && candidates.length < limit) {
+        candidates.push(...(await find({ ...claimable, _id: { $lte: after } }, limit - candidates.length)));
+      }
+      if (candidates.length === 0) return [];
+      const claim = { owner, until: now + leaseMs };
+      await users.updateMany({ _id: { $in: candidates.map((c) => c._id) }, ...claimable }, { $set: { claim } });
+      const found = await users
+        .find(
+          { _id: { $in: candidates.map((c) => c._id) }, "claim.owner": owner, "claim.until": claim.until },
+          { projection: { outbox: 1 } },
+        )
+        .toArray();
+      const byId = new Map(found.map((doc) => [String(doc._id), doc]));
+      const held = candidates.flatMap((c) => byId.get(String(c._id)) ?? []); // in the order searched
+      return held.map(
+        (doc): OutboxClaim => ({ userId: String(doc._id), events: (doc.outbox ?? []).map(fromStoredEvent) }),
+      );
+    },
+    async markSent(userId, eventIds, owner) {
+      await markAllSent([{ userId, eventIds }], owner);
+    },
+    markAllSent: (sent, owner) => markAllSent(sent, owner),
+    async releaseClaim(userId, owner) {
+      await users.updateOne({ _id: longId(userId), "claim.owner": owner }, { $unset: { claim: "" } });
+    },
+    async outboxSize() {
+      // Counted by the server: only the total crosses the wire, however long the backlog.
+      const [total] = await users
+        .aggregate<{ events: number }>([
+          { $match: { pending: true } },
+          { $group: { _id: null, events: { $sum: { $size: { $ifNull: ["$outbox", []] } } } } },
+        ])
+        .toArray();
+      return total?.events ?? 0;
+    },
+    async ping() {
+      await db.command({ ping: 1 });
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

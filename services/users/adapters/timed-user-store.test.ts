@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { makeUser, runUserStoreSpec } from "../../../test/specs/user-store-spec.js";
+import type { UserStore } from "../domain/user-store.js";
+import { createMemoryUserStore } from "./memory-user-store.js";
+import { createTimedUserStore, type StoreOperation } from "./timed-user-store.js";
+
+// The decorator changes no behaviour: it passes the same spec as the adapter it wraps.
+runUserStoreSpec("timed memory", async () => {
+  const store = createTimedUserStore(createMemoryUserStore(), () => {});
+  return { store, cleanup: () => store.close() };
+});
+
+test("every call is observed once under its operation name, with a non-negative duration", async () => {
+  const seen: Array<[StoreOperation, number]> = [];
+  const store = createTimedUserStore(createMemoryUserStore(), (operation, seconds) => seen.push([operation, seconds]));
+  const user = makeUser();
+  await store.insert(user);
+  await store.get(user.id);
+  await store.getMany([user.id]);
+  await store.list({ limit: 10 });
+  await store.findByIdempotencyKey("none");
+  await store.update(user.id, 1, { name: "Grace" }, user.updateTime);
+  await store.delete(user.id);
+  await store.ping();
+  await store.close();
+  assert.deepEqual(
+    seen.map(([operation]) => operation),
+    ["insert", "get", "getMany", "list", "findByIdempotencyKey", "update", "delete", "ping"],
+  );
+  assert.ok(seen.every(([, seconds]) => seconds >= 0));
+});
+
+test("a call that rejects is observed too, and its error passes through unchanged", async () => {
+  const failure = new Error("store unreachable");
+  const failing: UserStore = { ...createMemoryUserStore(), ping: () => Promise.reject(failure) };
+  const seen: StoreOperation[] = [];
+  const store = createTimedUserStore(failing, (operation) => seen.push(operation));
+  await assert.rejects(store.ping(), (error) => error === failure);
+  assert.deepEqual(seen, ["ping"]);
+});

@@ -1,0 +1,223 @@
+/**
+ * The use cases over the real memory store and cache, with the interleavings that make
+ * caches serve stale data elsewhere: a reader racing a writer, and a writer that dies
+ * between its store write and its cache fill.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type AppError, AppError as AppErrorClass } from "../../../platform/errors.js";
+import { createLogger } from "../../../platform/logging.js";
+import { createSnowflake } from "../../../platform/snowflake.js";
+import { createMemoryCache } from "../adapters/memory-cache.js";
+import { createMemoryUserStore } from "../adapters/memory-user-store.js";
+import type { User } from "../domain/user.js";
+import type { UserStore } from "../domain/user-store.js";
+import { createUsersService } from "./users-service.js";
+
+const logger = createLogger("users-test", "silent");
+
+function setup(store: UserStore = createMemoryUserStore()) {
+  const cache = createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 });
+  const reads: string[] = [];
+  const service = createUsersService({
+    store,
+    cache,
+    ids: createSnowflake(1),
+    logger,
+    onCacheRead: (kind) => reads.push(kind),
+  });
+  return { service, cache, store, reads };
+}
+
+test("reads are served from the cache after the first miss", async () => {
+  const { service, reads } = setup();
+  const user = await service.create({ name: "Ada", email: "ada@example.com" });
+  reads.length = 0;
+  assert.deepEqual(await service.get(user.id), user);
+  assert.deepEqual(await service.get(user.id), user);
+  assert.deepEqual(reads, ["hit", "hit"], "create fills the cache");
+});
+
+test("a reader that loaded the old version before a write cannot put it back after", async () => {
+  const inner = createMemoryUserStore();
+  let gate: { loaded: () => void; resume: Promise<void> } | undefined;
+  const store: UserStore = {
+    ...inner,
+    async get(id) {
+      const user = await inner.get(id);
+      if (gate) {
+        const g = gate;
+        gate = undefined;
+        g.loaded();
+        await g.resume;
+      }
+      return user;
+    },
+  };
+  const { service, cache } = setup(store);
+  const user = await service.create({ name: "Old", email: "race@example.com" });
+  await cache.close(); // empties the memory cache: the next read misses and goes to the store
+  let release = () => {};
+  const loaded = new Promise<void>((resolve) => {
+    gate = {
+      loaded: resolve,
+      resume: new Promise<void>((r) => {
+        release = r;
+      }),
+    };
+  });
+  const slowRead = service.get(user.id); // loads version 1, then waits
+  await loaded;
+  const updated = await service.update(user.id, { name: "New" }, "1"); // fence, write, fill version 2
+  release(); // the slow reader now tries to fill version 1
+  assert.equal((await slowRead).name, "Old");
+  assert.deepEqual(await service.get(user.id), updated, "the newer version stays in the cache");
+});
+
+test("a writer that dies after its store write leaves a fence, not an old entry", async () => {
+  const { service, cache, store } = setup();
+  const user = await service.create({ name: "Before", email: "crash@example.com" });
+  await service.get(user.id); // cached at version 1
+  // The writer's steps up to the crash: fence, then store write; the fill never happens.
+  await cache.fence(user.id, 2);
+  const written = await store.update(user.id, 1, { name: "After" }, new Date().toISOString());
+  assert.ok(written.ok);
+  assert.equal((await service.get(user.id)).name, "After");
+});
+
+test("deleted users are not served from the cache", async () => {
+  const { service } = setup();
+  const user = await service.create({ name: "Gone", email: "gone@example.com" });
+  await service.get(user.id);
+  await service.delete(user.id);
+  await assert.rejects(service.get(user.id), (e: AppError) => e.code === "NOT_FOUND");
+});
+
+test("a failing store is UNAVAILABLE to the client, with no driver message", async () => {
+  const inner = createMemoryUserStore();
+  const store: UserStore = {
+    ...inner,
+    get: () => Promise.reject(new Error("connection 7 to 10.0.0.3:27017 closed")),
+  };
+  const { service } = setup(store);
+  await assert.rejects(service.get("123"), (e: AppError) => e.code === "UNAVAILABLE" && !e.message.includes("27017"));
+});
+
+test("list pages never repeat or skip users, and reject tokens they did not issue", async () => {
+  const { service } = setup();
+  const made: User[] = [];
+  for (let i = 0; i < 11; i++) made.push(await service.create({ name: `U${i}`, email: `u${i}@example.com` }));
+  const seen: string[] = [];
+  let token = "";
+  do {
+    const page = await service.list(4, token);
+    seen.push(...page.users.map((u) => u.id));
+    token = page.nextPageToken;
+  } while (token);
+  assert.deepEqual(
+    seen,
+    made.map((u) => u.id),
+  );
+  await assert.rejects(service.list(4, "djE6YWJj"), (e: AppError) => e.code === "INVALID_ARGUMENT");
+  await assert.rejects(service.list(1001, ""), (e: AppError) => e.code === "INVALID_ARGUMENT");
+  await assert.rejects(service.list(0, ""), (e: AppError) => e.code === "INVALID_ARGUMENT", "0 is no page size");
+  assert.equal((await service.list(undefined, "")).users.length, 11, "unset means the default page size");
+});
+
+test("a create with a request id: a retry returns the first user; another user with that id is refused", async () => {
+  const { service, store } = setup();
+  const first = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
+  const retry = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
+  assert.deepEqual(retry, first, "the same user is the same request");
+  await assert.rejects(
+    service.create({ name: "Ada", email: "ada-idem@example.com" }, "req-1"),
+    (e: AppError) => e.code === "FAILED_PRECONDITION",
+    "values are kept as sent, so another spelling is another user",
+  );
+  await assert.rejects(
+    service.create({ name: "Grace", email: "grace-idem@example.com" }, "req-1"),
+    (e: AppError) => e.code === "FAILED_PRECONDITION" && e.details.reason === "IDEMPOTENCY_KEY_REUSED",
+  );
+  assert.equal((await store.list({ limit: 10 })).length, 1);
+  const plain = await service.create({ name: "Grace", email: "grace-idem@example.com" }, "");
+  assert.notEqual(plain.id, first.id, "an empty request id means no idempotency");
+});
+
+test("a request id expires after the idempotency TTL; over 128 characters it is invalid", async () => {
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const store = createMemoryUserStore();
+  const service = createUsersService({
+    store,
+    cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
+    ids: createSnowflake(2),
+    logger,
+    idempotencyTtlMs: 1_000,
+    now: () => new Date(now),
+  });
+  const realNow = Date.now;
+  Date.now = () => now; // the store compares expiry with the wall clock
+  try {
+    const first = await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl");
+    now += 1_001;
+    await assert.rejects(
+      service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
+      (e: AppError) => e.code === "ALREADY_EXISTS",
+      "after expiry the key is gone: a retry is a new create (and the email is taken)",
+    );
+    const other = await service.create({ name: "Grace", email: "ttl2@example.com" }, "req-ttl");
+    assert.notEqual(other.id, first.id);
+  } finally {
+    Date.now = realNow;
+  }
+  await assert.rejects(
+    service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(129)),
+    (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "requestId",
+  );
+  await service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(128));
+});
+
+test("a retry is answered from the store even while no id can be minted", async () => {
+  const store = createMemoryUserStore();
+  let minting = true;
+  const gen = createSnowflake(3);
+  const service = createUsersService({
+    store,
+    cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
+    ids: {
+      next() {
+        if (!minting) throw new AppErrorClass("UNAVAILABLE", "no worker id");
+        return gen.next();
+      },
+    },
+    logger,
+  });
+  const first = await service.create({ name: "Ada", email: "mint@example.com" }, "req-mint");
+  minting = false;
+  assert.deepEqual(await service.create({ name: "Ada", email: "mint@example.com" }, "req-mint"), first);
+  await assert.rejects(
+    service.create({ name: "Ada", email: "mint2@example.com" }, "req-other"),
+    (e: AppError) => e.code === "UNAVAILABLE",
+  );
+});
+
+test("every applied write wakes the relay once, after its event is stored; refused and replayed writes do not", async () => {
+  const store = createMemoryUserStore();
+  const pendingAtWake: number[] = [];
+  const service = createUsersService({
+    store,
+    cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
+    ids: createSnowflake(4),
+    logger,
+    // Read as the relay would, once woken: the event the write recorded must already be there.
+    onWrite: () => void store.outboxSize().then((size) => pendingAtWake.push(size)),
+  });
+  const user = await service.create({ name: "Ada", email: "wake@example.com" }, "req-wake");
+  await service.create({ name: "Ada", email: "wake@example.com" }, "req-wake"); // replayed
+  await assert.rejects(service.create({ name: "Other", email: "WAKE@example.com" })); // email taken
+  await assert.rejects(service.update(user.id, { name: "Stale" }, "7")); // stale etag
+  const renamed = await service.update(user.id, { name: "Ada King" });
+  await assert.rejects(service.delete(user.id, "1")); // stale etag
+  await service.delete(user.id, renamed.version.toString());
+  await assert.rejects(service.delete(user.id)); // already gone
+  assert.deepEqual(pendingAtWake, [1, 2, 3]);
+});

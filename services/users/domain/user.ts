@@ -1,0 +1,127 @@
+/**
+ * The users domain: the User, its rules, and the errors they produce. No I/O, no
+ * framework, no transport: limits come from the contracts' generated field rules.
+ */
+import { AppError, type FieldViolation, invalidArgument } from "../../../platform/errors.js";
+import { checkMessage, rulesOf, violationsOf, withDefault } from "../../../platform/rules/field-rules.js";
+
+export interface User {
+  readonly id: string;
+  readonly name: string;
+  readonly email: string;
+  /** Starts at 1 and grows by one on every write; the etag is derived from it. */
+  readonly version: number;
+  readonly createTime: string;
+  readonly updateTime: string;
+}
+
+export interface UserChanges {
+  readonly name?: string;
+  readonly email?: string;
+}
+
+const idRule = rulesOf("charter.users.v1.User").id;
+const idsRule = rulesOf("charter.users.v1.BatchGetUsersRequest").ids;
+const listRules = rulesOf("charter.users.v1.ListUsersRequest");
+
+export const etagOf = (user: Pick<User, "version">): string => String(user.version);
+export const emailKey = (email: string): string => email.toLowerCase();
+
+/** The version an etag names, or undefined when it cannot be one of ours (and so never matches). */
+export function versionOfEtag(etag: string): number | undefined {
+  const bare = etag.replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+  if (!/^[1-9]\d{0,14}$/.test(bare)) return undefined;
+  return Number(bare);
+}
+
+/**
+ * Validates a new user's fields, and the idempotency key of its creation when there is one (empty: none), by
+ * the contract's rules; every bad field is reported at once. Values are kept as sent.
+ */
+export function validateNewUser(input: UserChanges, requestId = ""): Required<UserChanges> {
+  const violations = [
+    ...checkMessage("charter.users.v1.CreateUserRequest", { requestId }),
+    ...checkMessage("charter.users.v1.User", input),
+  ];
+  if (violations.length > 0) throw invalidArgument(violations);
+  return { name: input.name ?? "", email: input.email ?? "" };
+}
+
+/** Validates the fields a change sets; at least one must be set. */
+export function validateChanges(input: UserChanges): UserChanges {
+  const violations: FieldViolation[] = checkMessage("charter.users.v1.User", input, { partial: true });
+  if (input.name === undefined && input.email === undefined) {
+    violations.push({ field: "update_mask", description: "must name at least one of: name, email" });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  const out: { name?: string; email?: string } = {};
+  if (input.name !== undefined) out.name = input.name;
+  if (input.email !== undefined) out.email = input.email;
+  return out;
+}
+
+export function applyChanges(user: User, changes: UserChanges, now: string): User {
+  return { ...user, ...changes, version: user.version + 1, updateTime: now };
+}
+
+/** The form of an id (the rule's length and pattern), apart from its range. */
+const idFormRule = { maxLen: idRule.maxLen, pattern: idRule.pattern };
+
+/**
+ * Checks an id's form: INVALID_ARGUMENT when it is not one. Returns whether a user can have it: a well-formed id
+ * past the largest 64-bit id (the rule's int64 format) names no user, so it is not found rather than invalid.
+ */
+export function checkId(id: string, field = "id"): boolean {
+  if (violationsOf(idFormRule, id).length > 0) {
+    throw invalidArgument([{ field, description: "must be a user id (a decimal 64-bit integer)" }]);
+  }
+  return violationsOf(idRule, id).length === 0;
+}
+
+/** Checks a batch of ids; returns the ones a user can have. */
+export function checkIds(ids: readonly string[]): readonly string[] {
+  const tooMany = violationsOf(idsRule, ids);
+  if (tooMany.length > 0) throw invalidArgument(tooMany.map((description) => ({ field: "ids", description })));
+  return ids.filter((id, i) => checkId(id, `ids[${i}]`));
+}
+
+const TOKEN_PREFIX = "v1:";
+
+export const pageTokenAfter = (lastId: string): string => Buffer.from(TOKEN_PREFIX + lastId).toString("base64url");
+
+export interface PageRequest {
+  readonly limit: number;
+  readonly afterId?: string;
+}
+
+/** A page request by the contract's rules: page_size in range (unset: the contract's default), a token we issued. */
+export function checkPage(pageSize: number | undefined, pageToken: string): PageRequest {
+  const violations: FieldViolation[] = checkMessage("charter.users.v1.ListUsersRequest", { pageSize });
+  let afterId: string | undefined;
+  if (pageToken !== "") {
+    const fits = violationsOf(listRules.pageToken, pageToken).length === 0;
+    const decoded = fits ? Buffer.from(pageToken, "base64url").toString() : "";
+    const id = decoded.startsWith(TOKEN_PREFIX) ? decoded.slice(TOKEN_PREFIX.length) : "";
+    if (violationsOf(idRule, id).length === 0 && pageTokenAfter(id) === pageToken) afterId = id;
+    else violations.push({ field: "pageToken", description: "is not a token this service issued" });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  const limit = withDefault(listRules.pageSize, pageSize) ?? 0;
+  return afterId === undefined ? { limit } : { limit, afterId };
+}
+
+export const notFound = (id: string): AppError => new AppError("NOT_FOUND", `user ${id} not found`);
+export const emailTaken = (): AppError =>
+  new AppError("ALREADY_EXISTS", "email is already in use", {
+    fieldViolations: [{ field: "email", description: "is already in use" }],
+    reason: "EMAIL_TAKEN",
+  });
+export const idempotencyKeyReused = (): AppError =>
+  new AppError("FAILED_PRECONDITION", "this request id was already used to create a different user", {
+    reason: "IDEMPOTENCY_KEY_REUSED",
+  });
+export const staleEtag = (etag: string): AppError =>
+  new AppError("ABORTED", `etag "${etag}" does not match the current version`, { reason: "ETAG_MISMATCH" });
+
+/** Compares ids as the 64-bit numbers they are (ids of different lengths sort correctly). */
+export const compareIds = (a: string, b: string): number => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,149 @@
+/** What every HistoryStore adapter must do; the memory and MongoDB adapters both run it. */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { describe, test } from "node:test";
+import type { HistoryEntry, HistoryPosition, HistoryStore } from "../../services/audit/domain/history.js";
+
+const entry = (
+  userId: string,
+  version: number,
+  eventId: string = randomUUID(),
+  type = "USER_EVENT_TYPE_UPDATED",
+): HistoryEntry => ({
+  eventId,
+  userId,
+  version,
+  event: { eventId, userId, version: String(version), type },
+});
+
+/** Every entry of the user, read page by page `limit` at a time, each page continuing after the last one's end. */
+async function readInPages(store: HistoryStore, userId: string, limit: number): Promise<HistoryEntry[][]> {
+  const pages: HistoryEntry[][] = [];
+  let after: HistoryPosition | undefined;
+  for (;;) {
+    const page = await store.list(userId, limit, after);
+    assert.ok(page.length <= limit, `a page of ${page.length} entries for a limit of ${limit}`);
+    if (page.length === 0) return pages;
+    pages.push(page);
+    const last = page.at(-1) as HistoryEntry;
+    after = { version: last.version, eventId: last.eventId };
+  }
+}
+
+export function historyStoreSpec(name: string, open: () => Promise<HistoryStore>): void {
+  describe(`${name}: the HistoryStore contract`, () => {
+    const userId = () => String(1_000_000 + Math.floor(Math.random() * 1e9));
+
+    test("an event is recorded once: a second record of its id changes nothing", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const first = entry(user, 1);
+        assert.equal(await store.record(first), true);
+        assert.equal(await store.record({ ...first, version: 9 }), false);
+        assert.deepEqual(await store.list(user, 10), [first]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("concurrent records of one event id: exactly one wins", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const one = entry(user, 1);
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.record(one)));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await store.list(user, 100)).length, 1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a user's history is in version order whatever the arrival order, and pages continue after a position", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const other = userId();
+        const entries = [5, 1, 4, 2, 3].map((version) => entry(user, version));
+        for (const e of entries) await store.record(e);
+        await store.record(entry(other, 1));
+        const all = await store.list(user, 100);
+        assert.deepEqual(
+          all.map((e) => e.version),
+          [1, 2, 3, 4, 5],
+        );
+        const firstPage = await store.list(user, 2);
+        const last = firstPage.at(-1);
+        assert.ok(last);
+        const rest = await store.list(user, 10, { version: last.version, eventId: last.eventId });
+        assert.deepEqual(
+          [...firstPage, ...rest].map((e) => e.eventId),
+          all.map((e) => e.eventId),
+        );
+        assert.deepEqual(await store.list(userId(), 10), []);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("entries of one version are ordered by event id, and a page boundary between them loses nothing", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        // Event ids are unique across users, so these carry the user's id.
+        const id = (suffix: string) => `${user}-${suffix}`;
+        const recorded = [entry(user, 2, id("b")), entry(user, 1, id("z")), entry(user, 2, id("c"))];
+        recorded.push(entry(user, 2, id("a")), entry(user, 3, id("a3")));
+        for (const e of recorded) assert.equal(await store.record(e), true);
+        const order = ["1/z", "2/a", "2/b", "2/c", "3/a3"].map((k) => k.replace("/", `/${user}-`));
+        const all = await store.list(user, 100);
+        assert.deepEqual(
+          all.map((e) => `${e.version}/${e.eventId}`),
+          order,
+        );
+        for (const limit of [1, 2, 3, 4, 5, 6]) {
+          const pages = await readInPages(store, user, limit);
+          assert.deepEqual(
+            pages.flat().map((e) => `${e.version}/${e.eventId}`),
+            order,
+            `pages of ${limit}`,
+          );
+          assert.equal(pages.length, Math.ceil(order.length / limit), `pages of ${limit}`);
+        }
+        assert.deepEqual(await store.list(user, 10, { version: 3, eventId: id("a3") }), []);
+        assert.deepEqual(await store.list(user, 0), [], "a limit of 0 lists nothing");
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("the history is append-only: a DELETED event removes nothing, and it is returned as recorded", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const created = entry(user, 1, `${user}-1`, "USER_EVENT_TYPE_CREATED");
+        const updated: HistoryEntry = {
+          ...entry(user, 2, `${user}-2`),
+          event: {
+            eventId: `${user}-2`,
+            userId: user,
+            version: "2",
+            type: "USER_EVENT_TYPE_UPDATED",
+            occurredAt: "2026-01-01T00:00:02.000Z",
+            user: { id: user, name: "Ada", email: "ada@example.com", etag: "2", future: [1, { nested: true }] },
+          },
+        };
+        const deleted = entry(user, 3, `${user}-3`, "USER_EVENT_TYPE_DELETED");
+        for (const e of [created, updated, deleted]) assert.equal(await store.record(e), true);
+        assert.deepEqual(await store.list(user, 10), [created, updated, deleted]);
+        // What a caller does with a listed entry does not change the history.
+        const [first] = await store.list(user, 1);
+        (first?.event as Record<string, unknown>).type = "changed";
+        assert.deepEqual(await store.list(user, 10), [created, updated, deleted]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
