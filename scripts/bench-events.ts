@@ -6,7 +6,7 @@
  * recorded, from charter_audit_event_lag_seconds), both to the resolution of the histograms' buckets.
  */
 import { createLogger } from "../platform/logging.js";
-import { createUsersClient } from "../services/gateway/adapters/users-backend.js";
+import { createUsersBackend } from "../services/gateway/adapters/users-backend.js";
 import { startKafka, startMongo } from "./infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
 
@@ -58,7 +58,7 @@ async function run(label: string, count: number, env: Record<string, string>, se
         )
       : users; // hosted: its metrics are the users service's
     if (separateAudit) services.push(audit);
-    const client = createUsersClient({
+    const client = createUsersBackend({
       target: `127.0.0.1:${users.ready.grpcPort}`,
       deadlineMs: 10_000,
       logger: createLogger("bench", "warn"),

@@ -14,7 +14,7 @@ import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { createUsersClient, type UsersClient } from "../services/gateway/adapters/users-backend.js";
+import { createUsersBackend, type UsersBackend } from "../services/gateway/adapters/users-backend.js";
 
 const USERS = 500;
 const WRITES_PER_USER = 20; // one create, then 19 updates: 10,000 writes
@@ -79,7 +79,7 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
 
 describe("user events under chaos", () => {
   test("10,000 writes, an audit instance killed, a users relay restarted: every change once, in order, no dead letters", async () => {
-    const client: UsersClient = createUsersClient({
+    const client: UsersBackend = createUsersBackend({
       target: `127.0.0.1:${usersA.ready.grpcPort}`,
       deadlineMs: 10_000,
       logger: createLogger("test", "warn"),

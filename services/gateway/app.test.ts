@@ -2,15 +2,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger } from "../../platform/logging.js";
-import { createAuditClient } from "./adapters/audit-backend.js";
-import type { UsersClient } from "./adapters/users-backend.js";
+import { createAuditBackend } from "./adapters/audit-backend.js";
+import type { UsersBackend } from "./adapters/users-backend.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
 import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 
 const unreachable = async (): Promise<never> => {
   throw new Error("not called in these tests");
 };
-const users: UsersClient = {
+const users: UsersBackend = {
   getUser: unreachable,
   listUsers: unreachable,
   createUser: unreachable,
@@ -23,7 +23,7 @@ const users: UsersClient = {
   close: () => {},
 };
 // A real client of an address where nothing listens: these tests never ask for a history.
-const audit = createAuditClient({ target: "127.0.0.1:9", deadlineMs: 100 });
+const audit = createAuditBackend({ target: "127.0.0.1:9", deadlineMs: 100 });
 const options = (overrides: Partial<GatewayOptions>): GatewayOptions => ({
   users,
   audit,
@@ -65,7 +65,7 @@ test("docs off: no Swagger UI, the contract is still served", async () => {
 });
 
 test("extra plugins get the app and the users client", async () => {
-  let seen: UsersClient | undefined;
+  let seen: UsersBackend | undefined;
   const app = await buildGateway(
     options({
       plugins: [

@@ -12,8 +12,8 @@ import { getRPCMetadata, RPCType } from "@opentelemetry/core";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
-import { AUDIT_SERVICE, type AuditClient } from "./adapters/audit-backend.js";
-import type { UsersClient } from "./adapters/users-backend.js";
+import { AUDIT_SERVICE, type AuditBackend } from "./adapters/audit-backend.js";
+import type { UsersBackend } from "./adapters/users-backend.js";
 import type { InstancesReport } from "./adapters/users-discovery.js";
 import { requestIdOf } from "./transport/request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/error-handler.js";
@@ -22,8 +22,8 @@ import { problemOf, sendProblem } from "./transport/rest/problem.js";
 import { registerRest } from "./transport/rest/register-rest.js";
 
 export interface GatewayPluginDeps {
-  readonly users: UsersClient;
-  readonly audit: AuditClient;
+  readonly users: UsersBackend;
+  readonly audit: AuditBackend;
   /** Whether interactive docs (Swagger UI, GraphiQL) are on. */
   readonly docs: boolean;
 }
@@ -32,9 +32,9 @@ export interface GatewayPluginDeps {
 export type GatewayPlugin = (app: FastifyInstance, deps: GatewayPluginDeps) => Promise<void> | void;
 
 export interface GatewayOptions {
-  readonly users: UsersClient;
+  readonly users: UsersBackend;
   /** The audit service (users' history): its health is listed by /readyz, but does not decide readiness. */
-  readonly audit: AuditClient;
+  readonly audit: AuditBackend;
   /** The parsed REST contract (loadOpenApiDocument()). */
   readonly document: OpenApiDocument;
   readonly logger: Logger;

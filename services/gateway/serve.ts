@@ -10,8 +10,8 @@ import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
 import { startTracing } from "../../platform/tracing.js";
-import { createAuditClient } from "./adapters/audit-backend.js";
-import { createUsersClient } from "./adapters/users-backend.js";
+import { createAuditBackend } from "./adapters/audit-backend.js";
+import { createUsersBackend } from "./adapters/users-backend.js";
 import { registerUsersDiscovery, type UsersDiscovery } from "./adapters/users-discovery.js";
 import { buildGateway, type GatewayPlugin } from "./app.js";
 import { loadGatewayConfig } from "./gateway-config.js";
@@ -32,7 +32,7 @@ runMain("gateway", async () => {
   // Registered before the client dials: the `etcd` scheme must be known when its channel resolves.
   const discovery: UsersDiscovery | undefined =
     config.etcdEndpoints.length > 0 ? registerUsersDiscovery({ endpoints: config.etcdEndpoints, logger }) : undefined;
-  const users = createUsersClient({
+  const users = createUsersBackend({
     target: config.usersAddr,
     deadlineMs: config.usersDeadlineMs,
     breaker: { failures: config.usersBreakerFailures, halfOpenAfterMs: config.usersBreakerHalfOpenMs },
@@ -51,7 +51,7 @@ runMain("gateway", async () => {
       },
     });
   }
-  const audit = createAuditClient({ target: config.auditAddr, deadlineMs: config.auditDeadlineMs });
+  const audit = createAuditBackend({ target: config.auditAddr, deadlineMs: config.auditDeadlineMs });
   const release = async () => {
     users.close();
     audit.close();

@@ -20,14 +20,14 @@ import {
   readRetryServiceConfig,
 } from "./grpc-client.js";
 
-export interface AuditClient {
+export interface AuditBackend {
   listUserHistory(request: ListUserHistoryRequest, ctx?: CallContext): Promise<ListUserHistoryResponse>;
   /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
   health(service: string, deadlineMs?: number): Promise<HealthStatus>;
   close(): void;
 }
 
-export interface AuditClientOptions {
+export interface AuditBackendOptions {
   /** A grpc-js target, e.g. "127.0.0.1:50061". */
   readonly target: string;
   /** Default deadline of every call. */
@@ -41,7 +41,7 @@ export const AUDIT_SERVICE = "charter.audit.v1.AuditService";
 /** round_robin, and up to two more attempts of the read on UNAVAILABLE. */
 export const AUDIT_SERVICE_CONFIG = readRetryServiceConfig(AUDIT_SERVICE, ["ListUserHistory"]);
 
-export function createAuditClient(opts: AuditClientOptions): AuditClient {
+export function createAuditBackend(opts: AuditBackendOptions): AuditBackend {
   const channelOptions = grpcChannelOptions(AUDIT_SERVICE_CONFIG, opts.maxReconnectBackoffMs);
   const client = new AuditServiceClient(opts.target, credentials.createInsecure(), channelOptions);
   const healthProbe = createHealthProbe(opts.target, channelOptions);

@@ -58,7 +58,7 @@ import {
 
 export type { CallContext, HealthStatus } from "./grpc-client.js";
 
-export interface UsersClient {
+export interface UsersBackend {
   getUser(request: GetUserRequest, ctx?: CallContext): Promise<GetUserResponse>;
   listUsers(request: ListUsersRequest, ctx?: CallContext): Promise<ListUsersResponse>;
   createUser(request: CreateUserRequest, ctx?: CallContext): Promise<CreateUserResponse>;
@@ -88,7 +88,7 @@ export interface BreakerOptions {
   readonly halfOpenAfterMs: number;
 }
 
-export interface UsersClientOptions {
+export interface UsersBackendOptions {
   /** A grpc-js target: "host:port", "dns:///name:port", or a registered resolver's scheme (etcd discovery). */
   readonly target: string;
   /** Default deadline of every call. */
@@ -150,7 +150,7 @@ const opaque = opaqueMessages("users");
 export const usersChannelOptions = (maxReconnectBackoffMs = 1_000) =>
   grpcChannelOptions(USERS_SERVICE_CONFIG, maxReconnectBackoffMs);
 
-export function createUsersClient(opts: UsersClientOptions): UsersClient {
+export function createUsersBackend(opts: UsersBackendOptions): UsersBackend {
   const channelOptions = usersChannelOptions(opts.maxReconnectBackoffMs);
   const client = new UsersServiceClient(opts.target, credentials.createInsecure(), channelOptions);
   const healthProbe = createHealthProbe(opts.target, channelOptions);

@@ -10,7 +10,7 @@ import { createEtcdDiscovery, type EtcdDiscovery } from "../../../platform/regis
 import { registerEtcdResolver } from "../../../platform/registry/grpc-resolver.js";
 import type { Instance } from "../../../platform/registry/instance.js";
 import { createHealthProbe, type HealthProbe, type HealthStatus } from "./grpc-client.js";
-import { type UsersClient, usersChannelOptions } from "./users-backend.js";
+import { type UsersBackend, usersChannelOptions } from "./users-backend.js";
 
 export const USERS_SERVICE_NAME = "users";
 
@@ -34,7 +34,7 @@ export interface UsersDiscovery {
   /** Every discovered instance with its health (grpc.health.v1 Check of "" on its own address). */
   report(deadlineMs: number): Promise<InstancesReport>;
   /** Holds `users`' breaker open while discovery has found no instance, and lets it go when one registers. */
-  guard(users: UsersClient): void;
+  guard(users: UsersBackend): void;
   stop(): Promise<void>;
 }
 

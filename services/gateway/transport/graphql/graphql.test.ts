@@ -11,8 +11,8 @@ import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
 import { getIntrospectionQuery } from "graphql";
 import { type ServiceProcess, startService, waitFor } from "../../../../scripts/lib/processes.js";
-import { createAuditClient } from "../../adapters/audit-backend.js";
-import { createUsersClient, type UsersClient } from "../../adapters/users-backend.js";
+import { createAuditBackend } from "../../adapters/audit-backend.js";
+import { createUsersBackend, type UsersBackend } from "../../adapters/users-backend.js";
 import { type GraphqlOptions, registerGraphql } from "./index.js";
 
 const email = (tag = "gql") => `${tag}.${randomUUID().slice(0, 8)}@example.com`;
@@ -63,7 +63,7 @@ async function rpcCalls(metricsPort: number, method: string): Promise<number> {
 }
 
 /** History is tested with the audit service in test/gateway-history.test.ts; here nothing listens at its address. */
-const audit = createAuditClient({ target: "127.0.0.1:9", deadlineMs: 200 });
+const audit = createAuditBackend({ target: "127.0.0.1:9", deadlineMs: 200 });
 
 const USER_FIELDS = "id name email etag createTime updateTime";
 const CREATE = `mutation ($input: CreateUserInput!) { createUser(input: $input) { ${USER_FIELDS} } }`;
@@ -77,7 +77,7 @@ async function buildApp(opts: GraphqlOptions): Promise<FastifyInstance> {
 
 describe("GraphQL API over the real users service", () => {
   let service: ServiceProcess;
-  let users: UsersClient;
+  let users: UsersBackend;
   let app: FastifyInstance;
   let metricsPort: number;
   const create = async (name: string, mail = email()) => {
@@ -93,7 +93,7 @@ describe("GraphQL API over the real users service", () => {
       "users service ready",
     );
     metricsPort = Number(service.ready.metricsPort);
-    users = createUsersClient({ target: `127.0.0.1:${service.ready.grpcPort}`, deadlineMs: 5_000 });
+    users = createUsersBackend({ target: `127.0.0.1:${service.ready.grpcPort}`, deadlineMs: 5_000 });
     app = await buildApp({ users, audit, graphiql: true });
   });
   after(async () => {
@@ -427,7 +427,7 @@ describe("GraphQL errors that are not the client's", () => {
         server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
       });
     });
-    const users = createUsersClient({ target: `127.0.0.1:${port}`, deadlineMs: 2_000 });
+    const users = createUsersBackend({ target: `127.0.0.1:${port}`, deadlineMs: 2_000 });
     const app = await buildApp({ users, audit, graphiql: false });
     try {
       const res = await gql(app, `{ user(id: "1") { id } }`);
@@ -443,7 +443,7 @@ describe("GraphQL errors that are not the client's", () => {
 
   test("an unexpected failure is INTERNAL with a generic message and nothing of the cause", async () => {
     const secret = "driver exploded at /srv/secret/path.ts:42";
-    const failing = new Proxy({} as UsersClient, {
+    const failing = new Proxy({} as UsersBackend, {
       get: () => () => Promise.reject(new TypeError(secret)),
     });
     const app = await buildApp({ users: failing, audit, graphiql: false });

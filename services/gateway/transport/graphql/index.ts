@@ -13,8 +13,8 @@ import { buildSchema } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
 import { formatGraphqlErrors } from "../../../../platform/graphql/error-formatter.js";
 import { enforceConstraints } from "../../../../platform/rules/graphql-constraints.js";
-import type { AuditClient } from "../../adapters/audit-backend.js";
-import type { UsersClient } from "../../adapters/users-backend.js";
+import type { AuditBackend } from "../../adapters/audit-backend.js";
+import type { UsersBackend } from "../../adapters/users-backend.js";
 import { requestIdOf } from "../request-id.js";
 import { GRAPHIQL_PATH, registerGraphiql } from "./graphiql.js";
 import { queryLimitsRule } from "./query-limits.js";
@@ -24,9 +24,9 @@ export const GRAPHQL_PATH = "/graphql";
 const SCHEMA_FILE = new URL("../../../../contracts/graphql/users.graphql", import.meta.url);
 
 export interface GraphqlOptions {
-  readonly users: UsersClient;
+  readonly users: UsersBackend;
   /** The audit service, for userHistory. */
-  readonly audit: AuditClient;
+  readonly audit: AuditBackend;
   /** Serve GraphiQL at /graphiql (off in production). */
   readonly graphiql: boolean;
   /** Deepest selection nesting allowed, introspection aside; default 7 (`users { edges { node { id } } }` is 4). */

@@ -11,8 +11,8 @@ import type { User as UserMessage } from "../../../../generated/proto/charter/us
 import { AppError, invalidArgument, isAppError } from "../../../../platform/errors.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "../../../../platform/graphql/cursor.js";
 import { rulesOf, withDefault } from "../../../../platform/rules/field-rules.js";
-import type { AuditClient } from "../../adapters/audit-backend.js";
-import type { CallContext, UsersClient } from "../../adapters/users-backend.js";
+import type { AuditBackend } from "../../adapters/audit-backend.js";
+import type { CallContext, UsersBackend } from "../../adapters/users-backend.js";
 import { toRestEvent } from "../rest/history-handlers.js";
 
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
@@ -24,8 +24,8 @@ const MAX_PAGE_SIZE = Number(pageSizeRule.maximum);
 export interface GraphqlContext extends MercuriusContext {
   /** The request id sent to the users service as x-request-id. */
   readonly requestId: string;
-  readonly users: UsersClient;
-  readonly audit: AuditClient;
+  readonly users: UsersBackend;
+  readonly audit: AuditBackend;
   /** Per request: users by id, batched into BatchGetUsers; null for an id with no user. */
   readonly userById: DataLoader<string, User | null>;
 }
@@ -79,7 +79,7 @@ async function connectionPage<M, N>(
   };
 }
 
-export function createUserLoader(users: UsersClient, call: CallContext): DataLoader<string, User | null> {
+export function createUserLoader(users: UsersBackend, call: CallContext): DataLoader<string, User | null> {
   return new DataLoader<string, User | null>(
     async (ids) => {
       const response = await users.batchGetUsers({ ids: [...ids] }, call).catch(renameFields({ ids: "id" }));

@@ -8,7 +8,7 @@ import {
   UserEventType,
 } from "../../../../generated/proto/charter/users/v1/events.js";
 import { AppError } from "../../../../platform/errors.js";
-import type { AuditClient } from "../../adapters/audit-backend.js";
+import type { AuditBackend } from "../../adapters/audit-backend.js";
 import type { OperationHandler } from "./operation-types.js";
 import { toRestUser } from "./users-handlers.js";
 
@@ -41,7 +41,7 @@ export function toRestEvent(event: UserEventMessage): UserEvent {
   };
 }
 
-export function createHistoryHandlers(audit: AuditClient): { listUserHistory: OperationHandler<"listUserHistory"> } {
+export function createHistoryHandlers(audit: AuditBackend): { listUserHistory: OperationHandler<"listUserHistory"> } {
   return {
     async listUserHistory({ path, query, context }) {
       const page = await audit.listUserHistory(

@@ -7,8 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, type Registry } from "prom-client";
 import { AppError } from "../../../../platform/errors.js";
 import { firstNonUnicodeText, NOT_UNICODE } from "../../../../platform/rules/field-rules.js";
-import type { AuditClient } from "../../adapters/audit-backend.js";
-import type { UsersClient } from "../../adapters/users-backend.js";
+import type { AuditBackend } from "../../adapters/audit-backend.js";
+import type { UsersBackend } from "../../adapters/users-backend.js";
 import { createContractSchemas } from "./contract-schemas.js";
 import {
   methodNotAllowed,
@@ -25,8 +25,8 @@ import { createUsersHandlers, type UnservableRecord } from "./users-handlers.js"
 
 export interface RestOptions {
   readonly document: OpenApiDocument;
-  readonly users: UsersClient;
-  readonly audit: AuditClient;
+  readonly users: UsersBackend;
+  readonly audit: AuditBackend;
   /** Where charter_gateway_unservable_records_total is counted, when metrics are on. */
   readonly metrics?: Registry;
 }

@@ -6,7 +6,7 @@
 import type { components } from "../../../../generated/openapi/users.v1.js";
 import type { User as UserMessage } from "../../../../generated/proto/charter/users/v1/users.js";
 import { AppError } from "../../../../platform/errors.js";
-import type { CallContext, UsersClient } from "../../adapters/users-backend.js";
+import type { CallContext, UsersBackend } from "../../adapters/users-backend.js";
 import { noneMatchHolds, parseEntityTags, quoteEtag, strongTags } from "./entity-tags.js";
 import type { OperationHandlers } from "./operation-types.js";
 import { UNSERVABLE_RECORD } from "./problem.js";
@@ -26,7 +26,7 @@ export interface UnservableRecord {
 }
 
 export interface UsersHandlersOptions {
-  readonly users: UsersClient;
+  readonly users: UsersBackend;
   /** The URL of one user, for Location (from the contract's getUser path). */
   readonly userUrl: (id: string) => string;
   /** The contract's check of a User it is about to send (the response schema of getUser); none: no check. */
