@@ -14,7 +14,8 @@ import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { createUsersBackend, type UsersBackend } from "../services/gateway/adapters/users-backend.js";
+import { createUsersBackend } from "../services/gateway/adapters/users-backend.js";
+import type { UsersBackend } from "../services/gateway/app/backends.js";
 
 const USERS = 500;
 const WRITES_PER_USER = 20; // one create, then 19 updates: 10,000 writes

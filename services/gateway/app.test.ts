@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLogger } from "../../platform/logging.js";
 import { createAuditBackend } from "./adapters/audit-backend.js";
-import type { UsersBackend } from "./adapters/users-backend.js";
+import type { UsersBackend } from "./app/backends.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
 import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 

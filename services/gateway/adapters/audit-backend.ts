@@ -11,21 +11,8 @@ import {
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../../generated/proto/charter/audit/v1/audit.js";
-import {
-  type CallContext,
-  createHealthProbe,
-  createUnaryCaller,
-  grpcChannelOptions,
-  type HealthStatus,
-  readRetryServiceConfig,
-} from "./grpc-client.js";
-
-export interface AuditBackend {
-  listUserHistory(request: ListUserHistoryRequest, ctx?: CallContext): Promise<ListUserHistoryResponse>;
-  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
-  health(service: string, deadlineMs?: number): Promise<HealthStatus>;
-  close(): void;
-}
+import type { AuditBackend, CallContext, HealthStatus } from "../app/backends.js";
+import { createHealthProbe, createUnaryCaller, grpcChannelOptions, readRetryServiceConfig } from "./grpc-client.js";
 
 export interface AuditBackendOptions {
   /** A grpc-js target, e.g. "127.0.0.1:50061". */

@@ -20,15 +20,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { BadRequest, ErrorInfo } from "../../../generated/proto/google/rpc/error_details.js";
 import { Status } from "../../../generated/proto/google/rpc/status.js";
 import { AppError, type Code, codeOfGrpcStatus, type FieldViolation, isAppError } from "../../../platform/errors.js";
-
-export interface CallContext {
-  /** Sent as x-request-id so both sides log the same id. */
-  readonly requestId?: string;
-  /** Overrides the client's default deadline for this call. */
-  readonly deadlineMs?: number;
-}
-
-export type HealthStatus = "SERVING" | "NOT_SERVING" | "UNKNOWN" | "SERVICE_UNKNOWN" | "UNREACHABLE";
+import type { CallContext, HealthStatus } from "../app/backends.js";
 
 /**
  * A channel's service config: round_robin, and for the idempotent reads of `service` a grpc-js retryPolicy of up

@@ -46,38 +46,14 @@ import {
 } from "../../../generated/proto/charter/users/v1/users.js";
 import { AppError, type Code, isAppError } from "../../../platform/errors.js";
 import type { Logger } from "../../../platform/logging.js";
+import type { BreakerState, CallContext, HealthStatus, UsersBackend } from "../app/backends.js";
 import {
-  type CallContext,
   createHealthProbe,
   createUnaryCaller,
   grpcChannelOptions,
-  type HealthStatus,
   opaqueMessages,
   readRetryServiceConfig,
 } from "./grpc-client.js";
-
-export type { CallContext, HealthStatus } from "./grpc-client.js";
-
-export interface UsersBackend {
-  getUser(request: GetUserRequest, ctx?: CallContext): Promise<GetUserResponse>;
-  listUsers(request: ListUsersRequest, ctx?: CallContext): Promise<ListUsersResponse>;
-  createUser(request: CreateUserRequest, ctx?: CallContext): Promise<CreateUserResponse>;
-  updateUser(request: UpdateUserRequest, ctx?: CallContext): Promise<UpdateUserResponse>;
-  deleteUser(request: DeleteUserRequest, ctx?: CallContext): Promise<DeleteUserResponse>;
-  batchGetUsers(request: BatchGetUsersRequest, ctx?: CallContext): Promise<BatchGetUsersResponse>;
-  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
-  health(service: string, deadlineMs?: number): Promise<HealthStatus>;
-  /** closed: calls go through; open / half-open / isolated: they fail at once with UNAVAILABLE. */
-  breakerState(): BreakerState;
-  /**
-   * Holds the breaker open (calls fail at once) until the returned function is called: for while discovery knows
-   * no instance, when a call could only wait for its deadline.
-   */
-  isolate(): () => void;
-  close(): void;
-}
-
-export type BreakerState = "closed" | "open" | "half-open" | "isolated";
 
 export interface BreakerOptions {
   /** Failures (UNAVAILABLE, DEADLINE_EXCEEDED) in a row that open the breaker, if no call succeeded for quietMs. */

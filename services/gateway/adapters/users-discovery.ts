@@ -9,8 +9,9 @@ import type { Logger } from "../../../platform/logging.js";
 import { createEtcdDiscovery, type EtcdDiscovery } from "../../../platform/registry/etcd-discovery.js";
 import { registerEtcdResolver } from "../../../platform/registry/grpc-resolver.js";
 import type { Instance } from "../../../platform/registry/instance.js";
-import { createHealthProbe, type HealthProbe, type HealthStatus } from "./grpc-client.js";
-import { type UsersBackend, usersChannelOptions } from "./users-backend.js";
+import type { HealthStatus, UsersBackend } from "../app/backends.js";
+import { createHealthProbe, type HealthProbe } from "./grpc-client.js";
+import { usersChannelOptions } from "./users-backend.js";
 
 export const USERS_SERVICE_NAME = "users";
 

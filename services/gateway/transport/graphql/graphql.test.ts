@@ -12,7 +12,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { getIntrospectionQuery } from "graphql";
 import { type ServiceProcess, startService, waitFor } from "../../../../scripts/lib/processes.js";
 import { createAuditBackend } from "../../adapters/audit-backend.js";
-import { createUsersBackend, type UsersBackend } from "../../adapters/users-backend.js";
+import { createUsersBackend } from "../../adapters/users-backend.js";
+import type { UsersBackend } from "../../app/backends.js";
 import { type GraphqlOptions, registerGraphql } from "./index.js";
 
 const email = (tag = "gql") => `${tag}.${randomUUID().slice(0, 8)}@example.com`;

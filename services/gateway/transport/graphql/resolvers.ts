@@ -11,8 +11,7 @@ import type { User as UserMessage } from "../../../../generated/proto/charter/us
 import { AppError, invalidArgument, isAppError } from "../../../../platform/errors.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "../../../../platform/graphql/cursor.js";
 import { rulesOf, withDefault } from "../../../../platform/rules/field-rules.js";
-import type { AuditBackend } from "../../adapters/audit-backend.js";
-import type { CallContext, UsersBackend } from "../../adapters/users-backend.js";
+import type { AuditBackend, CallContext, UsersBackend } from "../../app/backends.js";
 import { toRestEvent } from "../rest/history-handlers.js";
 
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;

@@ -8,7 +8,7 @@ import {
   UserEventType,
 } from "../../../../generated/proto/charter/users/v1/events.js";
 import { AppError } from "../../../../platform/errors.js";
-import type { AuditBackend } from "../../adapters/audit-backend.js";
+import type { AuditBackend } from "../../app/backends.js";
 import type { OperationHandler } from "./operation-types.js";
 import { toRestUser } from "./users-handlers.js";
 

@@ -3,7 +3,7 @@
  * query and header parameters, body) and its success responses (status, headers, body).
  */
 import type { operations } from "../../../../generated/openapi/users.v1.js";
-import type { CallContext } from "../../adapters/grpc-client.js";
+import type { CallContext } from "../../app/backends.js";
 
 export type OperationId = keyof operations;
 

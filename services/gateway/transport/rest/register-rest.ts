@@ -7,8 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, type Registry } from "prom-client";
 import { AppError } from "../../../../platform/errors.js";
 import { firstNonUnicodeText, NOT_UNICODE } from "../../../../platform/rules/field-rules.js";
-import type { AuditBackend } from "../../adapters/audit-backend.js";
-import type { UsersBackend } from "../../adapters/users-backend.js";
+import type { AuditBackend, UsersBackend } from "../../app/backends.js";
 import { createContractSchemas } from "./contract-schemas.js";
 import {
   methodNotAllowed,

@@ -6,7 +6,7 @@
 import type { components } from "../../../../generated/openapi/users.v1.js";
 import type { User as UserMessage } from "../../../../generated/proto/charter/users/v1/users.js";
 import { AppError } from "../../../../platform/errors.js";
-import type { CallContext, UsersBackend } from "../../adapters/users-backend.js";
+import type { CallContext, UsersBackend } from "../../app/backends.js";
 import { noneMatchHolds, parseEntityTags, quoteEtag, strongTags } from "./entity-tags.js";
 import type { OperationHandlers } from "./operation-types.js";
 import { UNSERVABLE_RECORD } from "./problem.js";

@@ -1,0 +1,60 @@
+/**
+ * What the gateway asks of the services behind it: the ports its transports (REST, GraphQL) call, in the
+ * contracts' generated message types. The adapters (adapters/users-backend.ts, adapters/audit-backend.ts)
+ * implement them over gRPC; a transport never sees a channel, a breaker or a retry policy.
+ */
+import type {
+  ListUserHistoryRequest,
+  ListUserHistoryResponse,
+} from "../../../generated/proto/charter/audit/v1/audit.js";
+import type {
+  BatchGetUsersRequest,
+  BatchGetUsersResponse,
+  CreateUserRequest,
+  CreateUserResponse,
+  DeleteUserRequest,
+  DeleteUserResponse,
+  GetUserRequest,
+  GetUserResponse,
+  ListUsersRequest,
+  ListUsersResponse,
+  UpdateUserRequest,
+  UpdateUserResponse,
+} from "../../../generated/proto/charter/users/v1/users.js";
+
+export interface CallContext {
+  /** Sent as x-request-id so both sides log the same id. */
+  readonly requestId?: string;
+  /** Overrides the client's default deadline for this call. */
+  readonly deadlineMs?: number;
+}
+
+export type HealthStatus = "SERVING" | "NOT_SERVING" | "UNKNOWN" | "SERVICE_UNKNOWN" | "UNREACHABLE";
+
+export type BreakerState = "closed" | "open" | "half-open" | "isolated";
+
+export interface UsersBackend {
+  getUser(request: GetUserRequest, ctx?: CallContext): Promise<GetUserResponse>;
+  listUsers(request: ListUsersRequest, ctx?: CallContext): Promise<ListUsersResponse>;
+  createUser(request: CreateUserRequest, ctx?: CallContext): Promise<CreateUserResponse>;
+  updateUser(request: UpdateUserRequest, ctx?: CallContext): Promise<UpdateUserResponse>;
+  deleteUser(request: DeleteUserRequest, ctx?: CallContext): Promise<DeleteUserResponse>;
+  batchGetUsers(request: BatchGetUsersRequest, ctx?: CallContext): Promise<BatchGetUsersResponse>;
+  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
+  health(service: string, deadlineMs?: number): Promise<HealthStatus>;
+  /** closed: calls go through; open / half-open / isolated: they fail at once with UNAVAILABLE. */
+  breakerState(): BreakerState;
+  /**
+   * Holds the breaker open (calls fail at once) until the returned function is called: for while discovery knows
+   * no instance, when a call could only wait for its deadline.
+   */
+  isolate(): () => void;
+  close(): void;
+}
+
+export interface AuditBackend {
+  listUserHistory(request: ListUserHistoryRequest, ctx?: CallContext): Promise<ListUserHistoryResponse>;
+  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
+  health(service: string, deadlineMs?: number): Promise<HealthStatus>;
+  close(): void;
+}
