@@ -3,9 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { AuditServiceClient, ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
+import { UpdateUserRequest, UsersServiceClient } from "../generated/proto/charter/users/v1/users.js";
+import { ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
+import { Status } from "../generated/proto/google/rpc/status.js";
+import { createLogger } from "../platform/logging.js";
 import { loadContractExamples, OPENAPI_FILE } from "./contract-examples.js";
-import { AUDIT_MOCK, buildGrpcAnswers, USERS_MOCK } from "./grpc-mock.js";
+import { AUDIT_MOCK, buildGrpcAnswers, startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
 
 let dir: string;
 before(async () => {
@@ -110,4 +115,64 @@ test("an RPC without definitions, or a definition of no RPC, stops start-up", as
       return true;
     },
   );
+});
+
+/** The google.rpc.ErrorInfo of a failed call, from its grpc-status-details-bin. */
+function errorInfoOf(error: ServiceError): ErrorInfo | undefined {
+  const bin = error.metadata.get("grpc-status-details-bin")[0];
+  assert.ok(bin instanceof Buffer, `no grpc-status-details-bin on ${error.code} ${error.details}`);
+  const info = Status.decode(bin).details.find((any) => any.typeUrl === "type.googleapis.com/google.rpc.ErrorInfo");
+  return info && ErrorInfo.decode(info.value);
+}
+
+const failure = (call: (done: (error: ServiceError | null) => void) => void) =>
+  new Promise<ServiceError>((resolve, reject) =>
+    call((error) => (error ? resolve(error) : reject(new Error("the call succeeded; an error was expected")))),
+  );
+
+test("each mocked service's errors carry its own ErrorInfo domain, as the service's own do", async () => {
+  // The audit contract documents no reason today: give its UNAVAILABLE one, so that its ErrorInfo is sent.
+  const file = join(dir, "audit-service.yaml");
+  await writeFile(
+    file,
+    `${await readFile(AUDIT_MOCK.definitionsFile, "utf8")}  reasons:\n    UNAVAILABLE: HISTORY_STORE_UNAVAILABLE\n`,
+  );
+  const mock = await startGrpcMock({
+    host: "127.0.0.1",
+    port: 0,
+    logger: createLogger("mock", "silent"),
+    examples: loadContractExamples(),
+    services: [USERS_MOCK, { ...AUDIT_MOCK, definitionsFile: file }],
+  });
+  const address = `127.0.0.1:${mock.port}`;
+  const users = new UsersServiceClient(address, credentials.createInsecure());
+  const audit = new AuditServiceClient(address, credentials.createInsecure());
+  const prefer = (value: string) => {
+    const metadata = new Metadata();
+    metadata.set("prefer", value);
+    return metadata;
+  };
+  try {
+    const stale = await failure((done) =>
+      users.updateUser(
+        UpdateUserRequest.fromJSON({ user: { id: "7281634251938816001", name: "Ada King", etag: "1" } }),
+        prefer("code=ABORTED"),
+        done,
+      ),
+    );
+    assert.deepEqual(errorInfoOf(stale), { reason: "ETAG_MISMATCH", domain: "users.charter.dev", metadata: {} });
+
+    const down = await failure((done) =>
+      audit.listUserHistory({ userId: "7281634251938816001", pageToken: "" }, prefer("code=UNAVAILABLE"), done),
+    );
+    assert.deepEqual(errorInfoOf(down), {
+      reason: "HISTORY_STORE_UNAVAILABLE",
+      domain: "audit.charter.dev",
+      metadata: {},
+    });
+  } finally {
+    users.close();
+    audit.close();
+    await mock.stop();
+  }
 });

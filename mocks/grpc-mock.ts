@@ -19,9 +19,9 @@ import { parse } from "yaml";
 import * as auditMessages from "../generated/proto/charter/audit/v1/audit.js";
 import * as usersMessages from "../generated/proto/charter/users/v1/users.js";
 import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument } from "../platform/errors.js";
+import { errorDomainOf, toServiceError } from "../platform/grpc-handlers.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import type { Logger } from "../platform/logging.js";
-import { toServiceError } from "../services/users/transport/users-grpc.js";
 import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";
@@ -245,6 +245,9 @@ export interface GrpcMock {
 
 /** The service's RPCs as grpc-js handlers that answer from its examples. */
 function implementationOf(service: MockedService, examples: ContractExamples, logger: Logger) {
+  // Errors name their service's domain as the service itself does. Their field violations are proto paths
+  // already (the proto checker's, the definitions' prefix), which the default field mapping keeps as they are.
+  const errorOptions = { domain: errorDomainOf(service.name) };
   const implementation: UntypedServiceImplementation = {};
   for (const rpc of buildGrpcAnswers(examples, service).values()) {
     implementation[rpc.method.handlerName] = (
@@ -259,7 +262,7 @@ function implementationOf(service: MockedService, examples: ContractExamples, lo
         const appError = error instanceof AppError ? error : new AppError("INTERNAL", "internal error");
         if (!(error instanceof AppError)) logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
         logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");
-        done(toServiceError(appError));
+        done(toServiceError(appError, errorOptions));
       }
     };
   }

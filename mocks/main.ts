@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, envReader, logLevels } from "../platform/config.js";
 import { runMain } from "../platform/lifecycle.js";
 import { createLogger } from "../platform/logging.js";
-import { freePorts } from "../scripts/infra/start-server.js";
+import { freePorts } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
 import { startGraphqlMock } from "./graphql-mock.js";
 import { startGrpcMock } from "./grpc-mock.js";

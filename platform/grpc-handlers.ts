@@ -11,10 +11,25 @@ import { AppError, type Code, grpcStatusOf, isAppError } from "./errors.js";
 import type { Logger } from "./logging.js";
 
 export interface ServiceErrorOptions {
-  /** ErrorInfo.domain, e.g. users.charter.dev. */
+  /** ErrorInfo.domain, e.g. users.charter.dev: see errorDomainOf. */
   readonly domain: string;
   /** Field names (JSON style, e.g. pageSize) as proto paths (page_size, user.name). */
   readonly fieldPath?: (field: string) => string;
+}
+
+const PROTO_NAME = /^charter\.([a-z][a-z0-9_]*)\.v[0-9]+(?:\.[A-Z][A-Za-z0-9]*)?$/;
+
+/**
+ * The one rule for a service's google.rpc.ErrorInfo.domain, from its proto package or its full service name:
+ * charter.users.v1 (or charter.users.v1.UsersService) → users.charter.dev. The services and the gRPC mock of
+ * each all name their errors' domain by it, so a client can tell which service refused.
+ */
+export function errorDomainOf(protoName: string): string {
+  const name = PROTO_NAME.exec(protoName)?.[1];
+  if (name === undefined) {
+    throw new Error(`"${protoName}" is not a proto package charter.<name>.v<major> nor a service in one`);
+  }
+  return `${name}.charter.dev`;
 }
 
 /** camelCase JSON field names as snake_case proto field names. */

@@ -8,8 +8,7 @@
  */
 import type { ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLFormattedError } from "graphql";
 import type { MercuriusContext } from "mercurius";
-import type { ErrorCode } from "../../generated/graphql/users.js";
-import { type FieldViolation, isAppError } from "../errors.js";
+import { type Code, type FieldViolation, isAppError } from "../errors.js";
 
 /** Which rule refused the request (extensions.reason), beside the contract's code. */
 export type RequestErrorReason =
@@ -20,7 +19,8 @@ export type RequestErrorReason =
   | "BAD_REQUEST";
 
 interface Extensions {
-  code: ErrorCode;
+  /** Every contract's ErrorCode lists exactly the platform's codes (test/contracts-agree.test.ts). */
+  code: Code;
   reason?: string;
   fieldViolations?: readonly FieldViolation[];
 }

@@ -2,10 +2,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { freePorts } from "../../platform/net.js";
+
+export { freePorts };
 
 export const HOST = "127.0.0.1";
 
@@ -66,24 +68,6 @@ const deathSignal = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", "--pde
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const isAlive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
-/** `count` distinct ports that were free a moment ago (listen on port 0, then close). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const server = createServer();
-          server.once("error", reject);
-          server.listen(0, HOST, () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 function startError(message: string, lines: readonly string[], portInUse: boolean): Error {
   const tail = lines.length > 0 ? `; last output:\n${lines.join("\n")}` : "; it printed nothing";

@@ -1,15 +1,21 @@
 /** The generated AuditService interface ↔ the history store. */
-import type { AuditServiceServer } from "../../../generated/proto/charter/audit/v1/audit.js";
+import { type AuditServiceServer, protobufPackage } from "../../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../../generated/proto/charter/users/v1/events.js";
 import { storeCall } from "../../../platform/errors.js";
-import { type RpcHooks, snakeCase, toServiceError, unaryAdapter } from "../../../platform/grpc-handlers.js";
+import {
+  errorDomainOf,
+  type RpcHooks,
+  snakeCase,
+  toServiceError,
+  unaryAdapter,
+} from "../../../platform/grpc-handlers.js";
 import type { Logger } from "../../../platform/logging.js";
 import { checkHistoryRequest, type HistoryStore, pageTokenAfter } from "../domain/history.js";
 
 export const AUDIT_RPCS = ["ListUserHistory"] as const;
 export type AuditRpc = (typeof AUDIT_RPCS)[number];
 
-const DOMAIN = "audit.charter.dev";
+const DOMAIN = errorDomainOf(protobufPackage);
 
 export function createAuditGrpcHandlers(
   store: HistoryStore,

@@ -4,9 +4,14 @@
  * unexpected becomes INTERNAL with no internals.
  */
 import type { ServiceError } from "@grpc/grpc-js";
-import type { User as UserMessage, UsersServiceServer } from "../../../generated/proto/charter/users/v1/users.js";
+import {
+  protobufPackage,
+  type User as UserMessage,
+  type UsersServiceServer,
+} from "../../../generated/proto/charter/users/v1/users.js";
 import { type AppError, invalidArgument } from "../../../platform/errors.js";
 import {
+  errorDomainOf,
   type RpcHooks,
   snakeCase,
   toServiceError as toPlatformServiceError,
@@ -17,7 +22,7 @@ import type { UsersService } from "../app/users-service.js";
 import type { UserChanges } from "../domain/user.js";
 import { toUserMessage } from "../domain/user-message.js";
 
-const DOMAIN = "users.charter.dev";
+const DOMAIN = errorDomainOf(protobufPackage);
 
 /** Fields of the request itself, never under the user prefix. */
 const REQUEST_FIELDS = new Set(["update_mask", "request_id"]);
