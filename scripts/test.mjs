@@ -1,6 +1,6 @@
 // `npm test`: everything CI checks, fastest first, stopping at the first failure.
-// Static checks (lint, typecheck, declared dependencies, contract lint, generate drift, breaking changes, promtool), then every test file
-// (unit beside the source, integration and end-to-end in test/) under node:test.
+// Static checks (lint, typecheck, declared dependencies, dependency rules, contract lint, generate drift, breaking
+// changes, promtool), then every test file (unit beside the source, integration and end-to-end in test/) under node:test.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -37,6 +37,20 @@ if (only.length === 0) {
   step("lint and format (biome)", "biome", ["ci", "."]);
   step("typecheck (tsc)", "tsc", ["--noEmit"]);
   step("dependencies declared exactly (knip)", "knip", ["--dependencies", "--no-progress"]);
+  // The house's dependency rules (docs/architecture.md): depcruise exits with the number of error-severity
+  // violations. test/dependency-rules.test.ts asserts none through the API too (an exit status wraps at 256).
+  step("dependency rules (dependency-cruiser)", "depcruise", [
+    "--config",
+    ".dependency-cruiser.cjs",
+    "--output-type",
+    "err",
+    "platform",
+    "services",
+    "mocks",
+    "sdk",
+    "scripts",
+    "test",
+  ]);
   step("contract lint (buf, redocly, graphql)", "tsx", ["scripts/contracts-lint.ts"]);
   step("generate drift (contracts → generated/)", "tsx", ["scripts/generate.ts", "--check"]);
   step("breaking changes (contracts vs newest contracts-v* tag)", "tsx", ["scripts/contracts-breaking.ts"]);
