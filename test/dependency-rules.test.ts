@@ -60,6 +60,17 @@ async function tree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
+test("every rule is an error and says why", async () => {
+  const { ruleSet } = await extractDepcruiseOptions(CONFIG);
+  const rules = ruleSet?.forbidden ?? [];
+  assert.ok(rules.length > 0);
+  for (const rule of rules) {
+    assert.equal(rule.severity, "error", rule.name);
+    assert.ok((rule.comment ?? "").length > 40, `${rule.name} has no comment saying why`);
+  }
+  assert.equal(new Set(rules.map((r) => r.name)).size, rules.length, "rule names are unique");
+});
+
 test("the repository keeps every dependency rule", async () => {
   const violations = await violationsIn(root, SOURCES);
   assert.deepEqual(violations, [], violations.map((v) => `${v.rule}: ${v.from} → ${v.to}`).join("\n"));
