@@ -8,57 +8,18 @@
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
  */
-import { parseArgs } from "node:util";
-import { ConfigError, envReader, logLevels } from "../platform/config.js";
 import { runMain } from "../platform/lifecycle.js";
 import { createLogger } from "../platform/logging.js";
 import { freePorts } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
 import { startGraphqlMock } from "./graphql-mock.js";
 import { startGrpcMock } from "./grpc-mock.js";
+import { loadMockConfig } from "./mock-config.js";
 import { pickExample } from "./prefer.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
 
-const DEFAULTS = { rest: 4010, grpc: 50052, graphql: 4011 } as const;
-
-function readConfig() {
-  let flags: ReturnType<typeof parse>;
-  const parse = () =>
-    parseArgs({
-      options: {
-        dynamic: { type: "boolean", default: false },
-        host: { type: "string" },
-        "rest-port": { type: "string" },
-        "grpc-port": { type: "string" },
-        "graphql-port": { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  try {
-    flags = parse();
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
-  const env = envReader();
-  const port = (flag: "rest-port" | "grpc-port" | "graphql-port", variable: string, fallback: number) => {
-    const value = flags.values[flag];
-    return value === undefined
-      ? env.port(variable, fallback)
-      : envReader({ [`--${flag}`]: value }).port(`--${flag}`, 0);
-  };
-  return {
-    host: flags.values.host ?? env.string("MOCK_HOST", "127.0.0.1"),
-    dynamic: flags.values.dynamic === true,
-    restPort: port("rest-port", "MOCK_REST_PORT", DEFAULTS.rest),
-    grpcPort: port("grpc-port", "MOCK_GRPC_PORT", DEFAULTS.grpc),
-    graphqlPort: port("graphql-port", "MOCK_GRAPHQL_PORT", DEFAULTS.graphql),
-    logLevel: env.oneOf("LOG_LEVEL", "info", logLevels),
-  };
-}
-
 runMain("mock", async () => {
-  const config = readConfig();
+  const config = loadMockConfig();
   const logger = createLogger("mock", config.logLevel);
   const examples = loadContractExamples();
   const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as { id: string };

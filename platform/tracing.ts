@@ -24,6 +24,11 @@ export interface Tracing {
 
 const isTrue = (value: string | undefined) => value?.trim().toLowerCase() === "true";
 
+/** Whether OTEL_SDK_DISABLED=true turns tracing off altogether. */
+export function tracingDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return isTrue(env.OTEL_SDK_DISABLED);
+}
+
 /** The span exporters the Node SDK builds from OTEL_TRACES_EXPORTER. */
 const KNOWN_EXPORTERS = ["otlp", "zipkin", "console"];
 
@@ -84,7 +89,7 @@ export function startTracing(service: string): Promise<Tracing> {
 }
 
 async function start(service: string): Promise<Tracing> {
-  if (isTrue(process.env.OTEL_SDK_DISABLED)) {
+  if (tracingDisabled()) {
     return { enabled: false, exporting: false, shutdown: () => Promise.resolve() };
   }
   const { createAddHookMessageChannel } = await import("import-in-the-middle");

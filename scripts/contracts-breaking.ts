@@ -126,7 +126,7 @@ function resolveBase(root: string, baseRef: string | undefined): { ref: string; 
   }
   return (
     `no contracts-v* tag and no release in ${RELEASES_FILE} yet: nothing to compare with, ` +
-    "so no contract change can break a release. Record the first one (see the README, Breaking-change gates)."
+    "so no contract change can break a release. Record the first one (see docs/contracts.md, Breaking-change gates)."
   );
 }
 

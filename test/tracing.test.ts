@@ -440,7 +440,7 @@ describe("a stored user that no longer fits the REST contract", () => {
       assert.ok(!text.includes(badEmail) && !text.includes("N".repeat(101)), "the values are not echoed");
     }
 
-    // GraphQL's User promises only String!, so it serves the record as it is (see the README).
+    // GraphQL's User promises only String!, so it serves the record as it is (see docs/gateway.md).
     const graphql = await fetch(`${platform.baseUrl}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -1,5 +1,5 @@
 /**
- * The event bus on Apache Kafka, with kafkajs (see the README, "Kafka client", for why this client).
+ * The event bus on Apache Kafka, with kafkajs (see docs/events.md, "Kafka client", for why this client).
  *
  * - Producers are idempotent with acks=all and one request in flight, so a batch is written once and in order;
  *   a send that fails (broker unreachable past the retries) rejects, and the next send starts a new producer

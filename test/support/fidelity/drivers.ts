@@ -195,7 +195,7 @@ const queryOf = (pageSize: number | string): string =>
   `pageSize=${encodeURIComponent(typeof pageSize === "number" ? String(pageSize) : pageSize)}`;
 
 export function restDriver(name: string, baseUrl: string, real: boolean): Driver {
-  // A documented difference of the peer (README, Mocks): no portable JSON Schema pattern names a lone surrogate,
+  // A documented difference of the peer (docs/mocks.md): no portable JSON Schema pattern names a lone surrogate,
   // so Prism accepts a name holding one, which the gateway refuses as no Unicode text.
   const prismTakesNonText = (fields: object): Outcome | undefined =>
     !real && holdsLoneSurrogate(fields) ? notCarried("Prism accepts text that is not Unicode (documented)") : undefined;
@@ -229,7 +229,7 @@ export function restDriver(name: string, baseUrl: string, real: boolean): Driver
     },
     async list(pageSize) {
       if (typeof pageSize === "number" && !Number.isFinite(pageSize)) return notCarried("not a finite number");
-      // A documented difference of the peer (README, Mocks): Prism takes `?pageSize=` as not sent, where the
+      // A documented difference of the peer (docs/mocks.md): Prism takes `?pageSize=` as not sent, where the
       // contract (allowEmptyValue false) and the gateway refuse an empty integer.
       if (pageSize === "" && !real) return notCarried("Prism takes an empty value as not sent (documented)");
       return (await send("GET", `/v1/users?${queryOf(pageSize)}`)).outcome;

@@ -1,0 +1,58 @@
+/**
+ * `npm run mock`'s settings from its flags and the environment: flags win over MOCK_* variables; a bad value
+ * throws a ConfigError naming the flag or the variable.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, envReader, type LogLevel, logLevels } from "../platform/config.js";
+
+const DEFAULTS = { rest: 4010, grpc: 50052, graphql: 4011 } as const;
+
+export interface MockConfig {
+  readonly host: string;
+  /** REST bodies generated from the schemas (Prism --dynamic) instead of the examples. */
+  readonly dynamic: boolean;
+  readonly restPort: number;
+  readonly grpcPort: number;
+  readonly graphqlPort: number;
+  readonly logLevel: LogLevel;
+}
+
+export function loadMockConfig(
+  args: readonly string[] = process.argv.slice(2),
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): MockConfig {
+  let flags: ReturnType<typeof parse>;
+  const parse = () =>
+    parseArgs({
+      args: [...args],
+      options: {
+        dynamic: { type: "boolean", default: false },
+        host: { type: "string" },
+        "rest-port": { type: "string" },
+        "grpc-port": { type: "string" },
+        "graphql-port": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  try {
+    flags = parse();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const env = envReader(environment);
+  const port = (flag: "rest-port" | "grpc-port" | "graphql-port", variable: string, fallback: number) => {
+    const value = flags.values[flag];
+    return value === undefined
+      ? env.port(variable, fallback)
+      : envReader({ [`--${flag}`]: value }).port(`--${flag}`, 0);
+  };
+  return {
+    host: flags.values.host ?? env.string("MOCK_HOST", "127.0.0.1"),
+    dynamic: flags.values.dynamic === true,
+    restPort: port("rest-port", "MOCK_REST_PORT", DEFAULTS.rest),
+    grpcPort: port("grpc-port", "MOCK_GRPC_PORT", DEFAULTS.grpc),
+    graphqlPort: port("graphql-port", "MOCK_GRAPHQL_PORT", DEFAULTS.graphql),
+    logLevel: env.oneOf("LOG_LEVEL", "info", logLevels),
+  };
+}

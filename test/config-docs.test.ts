@@ -1,0 +1,218 @@
+/**
+ * docs/configuration.md cannot drift from the configuration loaders. For each table (one per `## ` heading that
+ * names its loader's file), the loader runs on an environment that records every variable it reads:
+ *
+ * - every variable read is a row of the table, and every row is a variable the loader reads;
+ * - a default written as one value (`5000`, or `on (off when …)`) is the loader's own: setting the variable to it
+ *   leaves the loaded configuration as it is with the variable unset;
+ * - a default written as another variable of the table (`USERS_DEADLINE_MS`) follows it: setting both to the same
+ *   probe value gives what setting the other one alone gives.
+ *
+ * Defaults written as prose (`unset → …`, `users-<8 hex>`) are not checked; the test lists them.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { loadMockConfig } from "../mocks/mock-config.js";
+import { ConfigError } from "../platform/config.js";
+import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
+import { loadAuditConfig } from "../services/audit/audit-config.js";
+import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
+import { loadUsersConfig } from "../services/users/users-config.js";
+
+type Env = Record<string, string | undefined>;
+type Loader = (env: Env) => unknown;
+
+const DOC = "docs/configuration.md";
+
+/** The loaders, by the file their heading names. */
+const LOADERS: Record<string, Loader> = {
+  "services/users/users-config.ts": (env) => loadUsersConfig(env),
+  "services/audit/audit-config.ts": (env) => loadAuditConfig(env),
+  "services/gateway/gateway-config.ts": (env) => loadGatewayConfig(env),
+  "platform/tracing.ts": (env) => ({
+    disabled: tracingDisabled(env),
+    exporting: exportConfigured(env, () => {}),
+    serviceNamed: serviceNameFromEnv(env),
+  }),
+  "mocks/mock-config.ts": (env) => loadMockConfig([], env),
+};
+
+interface Row {
+  readonly variable: string;
+  readonly defaultCell: string;
+  readonly line: number;
+}
+
+interface Section {
+  readonly heading: string;
+  readonly file: string;
+  readonly rows: readonly Row[];
+}
+
+/** The `## ` sections whose heading names a loader's file, with their table rows. */
+function parseSections(text: string): Section[] {
+  const sections: { heading: string; file: string; rows: Row[] }[] = [];
+  let current: (typeof sections)[number] | undefined;
+  text.split("\n").forEach((line, index) => {
+    if (line.startsWith("## ")) {
+      const file = Object.keys(LOADERS).find((path) => line.includes(`\`${path}\``));
+      current = file ? { heading: line.slice(3), file, rows: [] } : undefined;
+      if (current) sections.push(current);
+      return;
+    }
+    if (!current || !line.startsWith("|") || /^\|\s*(variable|-)/.test(line)) return;
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim());
+    const variable = /^`([A-Z][A-Z0-9_]*)`$/.exec(cells[0] ?? "")?.[1];
+    assert.ok(
+      variable && cells.length === 3,
+      `${DOC}:${index + 1}: a row is | \`VARIABLE\` | default | meaning |, one variable per row: ${line}`,
+    );
+    current.rows.push({ variable, defaultCell: cells[1] ?? "", line: index + 1 });
+  });
+  return sections;
+}
+
+/** An environment whose reads are recorded. */
+function recording(values: Env, reads: Set<string>): Env {
+  return new Proxy(
+    { ...values },
+    {
+      get(target, property, receiver) {
+        if (typeof property === "string") reads.add(property);
+        return Reflect.get(target, property, receiver);
+      },
+    },
+  );
+}
+
+/** Each top-level field of a loaded configuration, as JSON. */
+function fields(config: unknown): Map<string, string> {
+  return new Map(Object.entries(config as Record<string, unknown>).map(([key, value]) => [key, JSON.stringify(value)]));
+}
+
+/** What differs between two loads, on the fields that are the same whenever the environment is (no random ids). */
+function differences(a: Map<string, string>, b: Map<string, string>, stable: ReadonlySet<string>): string[] {
+  return [...stable].filter((key) => a.get(key) !== b.get(key)).map((key) => `${key}: ${a.get(key)} → ${b.get(key)}`);
+}
+
+/** A default written as one value, `5000` or `on (off when …)`; undefined for prose. */
+function plainDefault(cell: string): string | undefined {
+  const value = /^`?([^\s`<>]+)`?(?: \([^()]*\))?$/.exec(cell)?.[1];
+  return value === "unset" ? undefined : value;
+}
+
+/** A value other than `value` of the same shape: a number plus one, a host:port with the port plus one. */
+function probe(value: string): string {
+  if (/^\d+$/.test(value)) return String(Number(value) + 1);
+  const hostPort = /^(.*):(\d+)$/.exec(value);
+  return hostPort ? `${hostPort[1]}:${Number(hostPort[2]) + 1}` : value;
+}
+
+function load(section: Section, env: Env, what: string): Map<string, string> {
+  const loader = LOADERS[section.file] as Loader;
+  try {
+    return fields(loader(env));
+  } catch (error) {
+    if (error instanceof ConfigError) assert.fail(`${section.file} refuses ${what}: ${error.message} (${DOC})`);
+    throw error;
+  }
+}
+
+const sections = parseSections(readFileSync(new URL(`../${DOC}`, import.meta.url), "utf8"));
+
+describe(`${DOC} matches the configuration loaders`, () => {
+  it("has a table for every loader", () => {
+    for (const file of Object.keys(LOADERS)) {
+      const section = sections.find((s) => s.file === file);
+      assert.ok(section, `${DOC} has no "## …" section naming \`${file}\``);
+      assert.ok(section.rows.length > 0, `${DOC}, section "${section.heading}": no table rows`);
+    }
+  });
+
+  for (const section of sections) {
+    describe(section.heading, () => {
+      const documented = new Map(section.rows.map((row) => [row.variable, row]));
+
+      it("has each variable once", () => {
+        const seen = new Set<string>();
+        for (const row of section.rows) {
+          assert.ok(!seen.has(row.variable), `${DOC}:${row.line}: ${row.variable} is in "${section.heading}" twice`);
+          seen.add(row.variable);
+        }
+      });
+
+      it(`documents every variable ${section.file} reads, and only those`, () => {
+        const reads = new Set<string>();
+        // Unset, then each variable set to its documented default: the union of what the loader reads.
+        (LOADERS[section.file] as Loader)(recording({}, reads));
+        for (const row of section.rows) {
+          const value = plainDefault(row.defaultCell);
+          if (value !== undefined && !documented.has(value)) {
+            try {
+              (LOADERS[section.file] as Loader)(recording({ [row.variable]: value }, reads));
+            } catch {
+              // a refused default is reported by the defaults test, with the loader's message
+            }
+          }
+        }
+        const problems = [
+          ...[...reads]
+            .filter((name) => !documented.has(name))
+            .map((name) => `${section.file} reads ${name}, which ${DOC} does not document under "${section.heading}"`),
+          ...section.rows
+            .filter((row) => !reads.has(row.variable))
+            .map((row) => `${DOC}:${row.line}: ${row.variable} is documented, but ${section.file} does not read it`),
+        ];
+        assert.deepEqual(problems, [], problems.join("\n"));
+      });
+
+      it("gives the loader's own defaults", (t) => {
+        const unset = load(section, {}, "an empty environment");
+        const again = load(section, {}, "an empty environment");
+        const stable = new Set([...unset.keys()].filter((key) => unset.get(key) === again.get(key)));
+        const checked: string[] = [];
+        const prose: string[] = [];
+        for (const row of section.rows) {
+          const value = plainDefault(row.defaultCell);
+          if (value === undefined) {
+            prose.push(row.variable);
+            continue;
+          }
+          const other = documented.get(value);
+          if (other) {
+            // A default that is another variable: setting both to one probe value is setting the other alone.
+            const otherDefault = plainDefault(other.defaultCell);
+            assert.ok(otherDefault !== undefined, `${DOC}:${other.line}: ${other.variable} needs a plain default`);
+            const p = probe(otherDefault);
+            const alone = load(section, { [other.variable]: p }, `${other.variable}=${p}`);
+            const both = load(section, { [other.variable]: p, [row.variable]: p }, `${row.variable}=${p}`);
+            const diff = differences(alone, both, stable);
+            assert.deepEqual(
+              diff,
+              [],
+              `${DOC}:${row.line}: ${row.variable} is documented to default to ${other.variable}, but in ` +
+                `${section.file} with ${other.variable}=${p}, setting ${row.variable}=${p} changes ${diff.join("; ")}`,
+            );
+          } else {
+            const set = load(section, { [row.variable]: value }, `${row.variable}=${value}`);
+            const diff = differences(unset, set, stable);
+            assert.deepEqual(
+              diff,
+              [],
+              `${DOC}:${row.line}: ${row.variable} is documented to default to ${value}, but in ${section.file} ` +
+                `setting ${row.variable}=${value} changes ${diff.join("; ")}`,
+            );
+          }
+          checked.push(row.variable);
+        }
+        t.diagnostic(`defaults checked: ${checked.join(", ")}`);
+        t.diagnostic(`defaults in prose, not checked: ${prose.join(", ") || "none"}`);
+        assert.ok(checked.length > 0, `${DOC}, "${section.heading}": no default could be checked`);
+      });
+    });
+  }
+});
