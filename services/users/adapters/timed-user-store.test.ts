@@ -6,8 +6,8 @@ import { createMemoryUserStore } from "./memory-user-store.js";
 import { createTimedUserStore, type StoreOperation } from "./timed-user-store.js";
 
 // The decorator changes no behaviour: it passes the same spec as the adapter it wraps.
-runUserStoreSpec("timed memory", async () => {
-  const store = createTimedUserStore(createMemoryUserStore(), () => {});
+runUserStoreSpec("timed memory", async ({ now }) => {
+  const store = createTimedUserStore(createMemoryUserStore({ now }), () => {});
   return { store, cleanup: () => store.close() };
 });
 
