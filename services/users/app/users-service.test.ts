@@ -171,7 +171,7 @@ test("a request id expires after the idempotency TTL; over 128 characters it is 
   assert.notEqual(other.id, first.id);
   await assert.rejects(
     service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(129)),
-    (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "requestId",
+    (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "request_id",
   );
   await service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(128));
 });
@@ -305,4 +305,30 @@ test("an update with etag that meets a concurrent writer is a stale etag, not tr
   );
   assert.deepEqual(calls, ["update"]);
   assert.equal((await store.get(user.id))?.name, "Ada", "the concurrent writer's change stands");
+});
+
+test("errors name fields by their proto path in the request, as gRPC sends them", async () => {
+  const { service } = setup();
+  const fieldsOf = async (call: Promise<unknown>): Promise<string[]> => {
+    const error = await call.then(
+      () => assert.fail("expected an error"),
+      (e: unknown) => e as AppError,
+    );
+    return (error.details.fieldViolations ?? []).map((v) => v.field).sort();
+  };
+  const owner = await service.create({ name: "Ada", email: "paths-owner@example.com" });
+  const user = await service.create({ name: "Grace", email: "paths@example.com" });
+  assert.deepEqual(await fieldsOf(service.create({ name: " ", email: "x" }, "r".repeat(129))), [
+    "request_id",
+    "user.email",
+    "user.name",
+  ]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, { name: "", email: "x" })), ["user.email", "user.name"]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, {})), ["update_mask"]);
+  assert.deepEqual(await fieldsOf(service.update("x", { name: "Ada" })), ["user.id"]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, { email: owner.email })), ["user.email"]);
+  assert.deepEqual(await fieldsOf(service.create({ name: "Ada", email: owner.email })), ["user.email"]);
+  assert.deepEqual(await fieldsOf(service.list(0, "not-ours")), ["page_size", "page_token"]);
+  assert.deepEqual(await fieldsOf(service.batchGet(["1", "x"])), ["ids[1]"]);
+  assert.deepEqual(await fieldsOf(service.get("x")), ["id"]);
 });

@@ -148,7 +148,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
     },
 
     async update(id, input, etag) {
-      const reachable = checkId(id);
+      const reachable = checkId(id, "user.id");
       const changes = validateChanges(input);
       if (!reachable) throw notFound(id);
       // An etag that is not one of ours names no version: it can only be stale.
