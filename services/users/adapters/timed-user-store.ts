@@ -26,16 +26,18 @@ export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 export function createTimedUserStore(
   store: UserStore,
   observe: (operation: StoreOperation, seconds: number) => void,
+  /** The clock durations are read from, in ms (default performance.now). */
+  clock: () => number = () => performance.now(),
 ): UserStore {
   /** `elsewhere`: how many ms of the call were spent outside the store (in a callback of the caller's). */
   const timed =
     <A extends unknown[], R>(operation: StoreOperation, call: (...args: A) => Promise<R>, elsewhere = () => 0) =>
     async (...args: A): Promise<R> => {
-      const started = performance.now();
+      const started = clock();
       try {
         return await call(...args);
       } finally {
-        observe(operation, (performance.now() - started - elsewhere()) / 1000);
+        observe(operation, (clock() - started - elsewhere()) / 1000);
       }
     };
   return {
@@ -51,11 +53,11 @@ export function createTimedUserStore(
       const callback: BeforeWrite | undefined =
         beforeWrite &&
         (async (version) => {
-          const from = performance.now();
+          const from = clock();
           try {
             await beforeWrite(version);
           } finally {
-            outside += performance.now() - from;
+            outside += clock() - from;
           }
         });
       return timed(
