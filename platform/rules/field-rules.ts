@@ -165,3 +165,12 @@ export function checkMessage(message: MessageName, values: object, options: Chec
 export function withDefault(rule: FieldRule, value: number | undefined): number | undefined {
   return value ?? (rule.defaultValue === undefined ? undefined : Number(rule.defaultValue));
 }
+
+/**
+ * The fields of a message a client sets (every annotated field but the output-only ones, which the server
+ * assigns), by JSON name in the contract's order: what an update may change.
+ */
+export function settableFields(message: MessageName): string[] {
+  const rules = fieldRules[message] as Readonly<Record<string, FieldRule>>;
+  return Object.entries(rules).flatMap(([field, rule]) => (rule.outputOnly ? [] : [field]));
+}

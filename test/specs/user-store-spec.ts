@@ -3,9 +3,10 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { isAppError } from "../../platform/errors.js";
 import type { User } from "../../services/users/domain/user.js";
-import type { OutboxClaim, UserStore } from "../../services/users/domain/user-store.js";
+import type { OutboxClaim, UserStore, UserStoreOptions } from "../../services/users/domain/user-store.js";
 
-type OpenStore = () => Promise<{ store: UserStore; cleanup: () => Promise<void> }>;
+/** Opens a store on the given clock (what keys expire and leases run out on). */
+type OpenStore = (options: Required<UserStoreOptions>) => Promise<{ store: UserStore; cleanup: () => Promise<void> }>;
 
 const T0 = "2026-01-02T03:04:05.678Z";
 const T1 = "2026-01-02T03:04:06.001Z";
@@ -31,9 +32,18 @@ const byNumber = (a: string, b: string): number => (BigInt(a) < BigInt(b) ? -1 :
 
 /**
  * The behaviour every UserStore adapter shares; run against memory and a real MongoDB-compatible
- * server. `open` must return an empty store of its own on every call (the listing tests open one).
+ * server. `open` must return an empty store of its own on every call (the listing tests open one), on the clock
+ * it is given: the spec moves that clock to let keys expire and leases run out, and never waits.
  */
-export function runUserStoreSpec(name: string, open: OpenStore): void {
+export function runUserStoreSpec(name: string, openOn: OpenStore): void {
+  let time = Date.parse("2026-01-02T03:04:05.000Z");
+  const clock = { now: () => time };
+  /** Lets `ms` pass on the stores' clock. */
+  const advance = (ms: number): void => {
+    time += ms;
+  };
+  const open = () => openOn(clock);
+
   describe(`${name} user store (shared spec)`, () => {
     let store: UserStore;
     let cleanup: () => Promise<void>;
@@ -102,6 +112,56 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
       assert.deepEqual(await store.get(user.id), user);
     });
 
+    test("update without an expected version applies to the version it reads", async () => {
+      const user = await inserted();
+      assert.ok((await store.update(user.id, 1, { name: "Second" }, T1)).ok);
+      const third = await store.update(user.id, undefined, { name: "Third" }, T1);
+      assert.deepEqual(third, { ok: true, value: { ...user, name: "Third", version: 3, updateTime: T1 } });
+      assert.deepEqual(await store.get(user.id), { ...user, name: "Third", version: 3, updateTime: T1 });
+      assert.deepEqual(await store.update(makeUser().id, undefined, { name: "Nope" }, T1), {
+        ok: false,
+        reason: "missing",
+      });
+    });
+
+    test("beforeWrite is awaited once with the version about to be written, before the write, and only then", async () => {
+      const user = await inserted();
+      const seen: Array<[number, number | undefined]> = [];
+      const beforeWrite = async (version: number) => {
+        seen.push([version, (await store.get(user.id))?.version]);
+      };
+      assert.ok((await store.update(user.id, 1, { name: "Fenced" }, T1, beforeWrite)).ok);
+      assert.deepEqual(seen, [[2, 1]], "called with version 2 while version 1 was still stored");
+      assert.ok((await store.update(user.id, undefined, { name: "Again" }, T1, beforeWrite)).ok);
+      assert.deepEqual(seen, [
+        [2, 1],
+        [3, 2],
+      ]);
+      seen.length = 0;
+      const stale = await store.update(user.id, 1, { name: "Stale" }, T1, beforeWrite);
+      const missing = await store.update(makeUser().id, undefined, { name: "Nobody" }, T1, beforeWrite);
+      assert.deepEqual(
+        [stale, missing],
+        [
+          { ok: false, reason: "conflict" },
+          { ok: false, reason: "missing" },
+        ],
+      );
+      assert.deepEqual(seen, [], "no write, no call");
+    });
+
+    test("a write that gets in between the read and the write wins; the later one is a conflict", async () => {
+      for (const expected of [1, undefined]) {
+        const user = await inserted();
+        const meanwhile = async () => {
+          assert.ok((await store.update(user.id, 1, { name: "Meanwhile" }, T1)).ok);
+        };
+        const late = await store.update(user.id, expected, { name: "Late" }, T1, meanwhile);
+        assert.deepEqual(late, { ok: false, reason: "conflict" }, `expected version ${expected}`);
+        assert.deepEqual(await store.get(user.id), { ...user, name: "Meanwhile", version: 2, updateTime: T1 });
+      }
+    });
+
     test("update to another user's email in another case is taken; the user is unchanged", async () => {
       const owner = await inserted();
       const other = await inserted();
@@ -168,7 +228,7 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
 
     describe("idempotency keys", () => {
       const key = () => `req-${randomUUID()}`;
-      const live = (fingerprint = "fp-1") => ({ fingerprint, expiresAt: Date.now() + 60_000 });
+      const live = (fingerprint = "fp-1") => ({ fingerprint, expiresAt: clock.now() + 60_000 });
 
       test("an insert with a key stores it; the same key and fingerprint replay the first user", async () => {
         const k = key();
@@ -194,7 +254,7 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
       test("an expired key is cleared on lookup and may be used again; the user it made stays", async () => {
         const k = key();
         const old = makeUser();
-        await store.insert(old, { key: k, fingerprint: "fp-old", expiresAt: Date.now() - 1 });
+        await store.insert(old, { key: k, fingerprint: "fp-old", expiresAt: clock.now() - 1 });
         assert.equal(await store.findByIdempotencyKey(k), undefined);
         const fresh = makeUser();
         assert.deepEqual(await store.insert(fresh, { key: k, ...live("fp-new") }), { kind: "inserted", user: fresh });
@@ -202,7 +262,7 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
         assert.deepEqual(await store.findByIdempotencyKey(k), { user: fresh, fingerprint: "fp-new" });
         // Expired and not looked up before the insert: the insert clears it itself.
         const k2 = key();
-        await store.insert(makeUser(), { key: k2, fingerprint: "fp-old", expiresAt: Date.now() - 1 });
+        await store.insert(makeUser(), { key: k2, fingerprint: "fp-old", expiresAt: clock.now() - 1 });
         const again = makeUser();
         assert.deepEqual(await store.insert(again, { key: k2, ...live("fp-x") }), { kind: "inserted", user: again });
       });
@@ -340,7 +400,7 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
 
       test("a deleted user is a tombstone: invisible, its email free at once, gone once its events are sent", async () => {
         const user = makeUser();
-        await own.store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 });
+        await own.store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: clock.now() + 60_000 });
         assert.equal((await own.store.delete(user.id)).ok, true);
         assert.equal(await own.store.get(user.id), undefined);
         assert.deepEqual(await own.store.getMany([user.id]), []);
@@ -400,16 +460,17 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
         assert.deepEqual(eventsOf(await claimAll("relay-c"), user.id), []);
         await own.store.releaseClaim(user.id, owner);
         assert.equal(eventsOf(await claimAll("relay-d", 1), user.id).length, 1, "released: claimable again");
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual(eventsOf(await claimAll("relay-e"), user.id), [], "the lease still holds");
+        advance(2);
         assert.equal(eventsOf(await claimAll("relay-e"), user.id).length, 1, "lease over: claimable again");
       });
 
       test("only applied writes record events: a lost race, a refused write and a replayed create record none", async () => {
         const user = makeUser();
-        await own.store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 });
+        await own.store.insert(user, { key: `k-${user.id}`, fingerprint: "f", expiresAt: clock.now() + 60_000 });
         const retry = makeUser({ email: user.email });
         assert.equal(
-          (await own.store.insert(retry, { key: `k-${user.id}`, fingerprint: "f", expiresAt: Date.now() + 60_000 }))
+          (await own.store.insert(retry, { key: `k-${user.id}`, fingerprint: "f", expiresAt: clock.now() + 60_000 }))
             .kind,
           "replayed",
         );
@@ -487,7 +548,7 @@ export function runUserStoreSpec(name: string, open: OpenStore): void {
           const user = makeUser();
           await store.insert(user);
           assert.equal((await store.claimOutbox("relay-slow", 10, 1)).length, 1);
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          advance(2);
           const taken = await store.claimOutbox("relay-next", 10, 60_000);
           assert.deepEqual(
             eventsOf(taken, user.id).map((e) => e.eventId),

@@ -1,7 +1,7 @@
 import { runUserStoreSpec } from "../../../test/specs/user-store-spec.js";
 import { createMemoryUserStore } from "./memory-user-store.js";
 
-runUserStoreSpec("memory", async () => {
-  const store = createMemoryUserStore();
+runUserStoreSpec("memory", async ({ now }) => {
+  const store = createMemoryUserStore({ now });
   return { store, cleanup: () => store.close() };
 });

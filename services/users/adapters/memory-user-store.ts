@@ -6,6 +6,7 @@ import {
   type OutboxEvent,
   outboxEvent,
   type UserStore,
+  type UserStoreOptions,
   type WriteResult,
 } from "../domain/user-store.js";
 
@@ -21,7 +22,8 @@ interface Entry {
  * The embedded store: process memory, same behaviour as the MongoDB adapter (one shared spec), outbox and
  * tombstones included. Every user handed out is a copy. getMany returns a user once per occurrence of its id.
  */
-export function createMemoryUserStore(): UserStore {
+export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore {
+  const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   const idByEmail = new Map<string, string>();
   /** Live idempotency keys → the user each created (dropped with the user, or when found expired). */
@@ -37,7 +39,7 @@ export function createMemoryUserStore(): UserStore {
     const found = keys.get(key);
     if (!found) return undefined;
     const user = live(found.id);
-    if (!user || found.expiresAt <= Date.now()) {
+    if (!user || found.expiresAt <= now()) {
       keys.delete(key);
       keyOfId.delete(found.id);
       return undefined;
@@ -118,11 +120,15 @@ export function createMemoryUserStore(): UserStore {
     async findByIdempotencyKey(key) {
       return lookup(key);
     },
-    async update(id, expectedVersion, changes, updateTime) {
+    async update(id, expectedVersion, changes, updateTime, beforeWrite) {
       const found = check(id, expectedVersion);
       if (!found.ok) return found;
-      if (changes.email !== undefined) claimEmail(changes.email, id);
       const next = applyChanges(found.value, changes, updateTime);
+      await beforeWrite?.(next.version);
+      // The write is conditional on the version read, as the MongoDB adapter's: a writer that got in while
+      // beforeWrite ran wins, and this one is a conflict.
+      if (live(id)?.version !== found.value.version) return { ok: false, reason: "conflict" };
+      if (changes.email !== undefined) claimEmail(changes.email, id);
       const entry = entries.get(id) as Entry;
       idByEmail.delete(emailKey(found.value.email));
       idByEmail.set(emailKey(next.email), id);
@@ -130,7 +136,7 @@ export function createMemoryUserStore(): UserStore {
       entry.outbox.push(outboxEvent("UPDATED", next, updateTime));
       return { ok: true, value: { ...next } };
     },
-    async delete(id, expectedVersion, time = new Date().toISOString()) {
+    async delete(id, expectedVersion, time = new Date(now()).toISOString()) {
       const found = check(id, expectedVersion);
       if (!found.ok) return found;
       const entry = entries.get(id) as Entry;
@@ -142,11 +148,11 @@ export function createMemoryUserStore(): UserStore {
       return { ok: true, value: { ...found.value } };
     },
     async claimOutbox(owner, limit, leaseMs, afterId) {
-      const now = Date.now();
+      const at = now();
       const claims: OutboxClaim[] = [];
       // The claimable entries in id order, those after afterId first, then from the start.
       const claimable = [...entries.values()]
-        .filter((entry) => entry.outbox.length > 0 && !(entry.claim && entry.claim.until > now))
+        .filter((entry) => entry.outbox.length > 0 && !(entry.claim && entry.claim.until > at))
         .map((entry) => ({ entry, id: BigInt(entry.user.id) }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const after = afterId === undefined ? -1n : BigInt(afterId);
@@ -154,7 +160,7 @@ export function createMemoryUserStore(): UserStore {
       const ordered = split <= 0 ? claimable : [...claimable.slice(split), ...claimable.slice(0, split)];
       for (const { entry } of ordered) {
         if (claims.length >= limit) break;
-        entry.claim = { owner, until: now + leaseMs };
+        entry.claim = { owner, until: at + leaseMs };
         claims.push({ userId: entry.user.id, events: entry.outbox.map(copy) });
       }
       return claims;

@@ -14,8 +14,8 @@ before(async () => {
 });
 after(() => mongo.stop());
 
-const open = (collection = `users_${randomUUID().replaceAll("-", "")}`, url = mongo.url) =>
-  createMongoUserStore({ url, connectTimeoutMs: 2000, collection });
+const open = (collection = `users_${randomUUID().replaceAll("-", "")}`, url = mongo.url, now = Date.now) =>
+  createMongoUserStore({ url, connectTimeoutMs: 2000, collection, now });
 
 /** A raw client for looking at what the adapter wrote (Longs kept as Longs). */
 async function inspect<T>(look: (client: MongoClient) => Promise<T>): Promise<T> {
@@ -27,8 +27,8 @@ async function inspect<T>(look: (client: MongoClient) => Promise<T>): Promise<T>
   }
 }
 
-runUserStoreSpec("mongo", async () => {
-  const store = await open();
+runUserStoreSpec("mongo", async ({ now }) => {
+  const store = await open(undefined, undefined, now);
   return { store, cleanup: () => store.close() };
 });
 

@@ -8,6 +8,7 @@ import {
   type OutboxEvent,
   outboxEvent,
   type UserStore,
+  type UserStoreOptions,
   type WriteResult,
 } from "../domain/user-store.js";
 
@@ -102,11 +103,14 @@ const mapDuplicate = (error: unknown): never => {
  * getMany returns a user once per occurrence of its id. Driver errors other than a taken email
  * propagate unchanged for the service layer to classify.
  */
-export async function createMongoUserStore(opts: {
-  url: string;
-  connectTimeoutMs: number;
-  collection?: string;
-}): Promise<UserStore> {
+export async function createMongoUserStore(
+  opts: UserStoreOptions & {
+    url: string;
+    connectTimeoutMs: number;
+    collection?: string;
+  },
+): Promise<UserStore> {
+  const clock = opts.now ?? Date.now;
   const { client, db } = await connectMongo({
     url: opts.url,
     connectTimeoutMs: opts.connectTimeoutMs,
@@ -121,7 +125,7 @@ export async function createMongoUserStore(opts: {
   });
   const users: Collection<UserDocument> = db.collection<UserDocument>(opts.collection ?? "users");
 
-  /** Why a write conditional on _id (and version) matched nothing. */
+  /** Why a delete conditional on _id and version matched nothing. */
   const missOrConflict = async (id: string): Promise<WriteResult<User>> => {
     const exists = await users.findOne({ _id: longId(id), ...LIVE }, { projection: { _id: 1 } });
     return { ok: false, reason: exists ? "conflict" : "missing" };
@@ -131,7 +135,7 @@ export async function createMongoUserStore(opts: {
   const findLive = async (key: string): Promise<KeyedUser | undefined> => {
     const doc = await users.findOne({ requestKey: key, ...LIVE }, KEYED_USER_FIELDS);
     if (!doc) return undefined;
-    const now = Date.now();
+    const now = clock();
     if ((doc.requestExpiresAt ?? 0) <= now) {
       await users.updateOne(
         { _id: doc._id, requestKey: key, requestExpiresAt: { $lte: now } },
@@ -217,16 +221,19 @@ export async function createMongoUserStore(opts: {
       throw new Error(`idempotency key kept changing during ${MAX_KEY_ATTEMPTS} attempts`);
     },
     findByIdempotencyKey: findLive,
-    async update(id, expectedVersion, changes, updateTime) {
-      // Read, then write conditionally on the version read: the write carries the whole user after the change
-      // (its event's snapshot), and any write that got in between makes it a conflict.
+    async update(id, expectedVersion, changes, updateTime, beforeWrite) {
+      // One read, one write conditional on the version read: the write carries the whole user after the change
+      // (its event's snapshot), so the result is known without reading it back, and a write that got in between
+      // makes it a conflict. Missing and a stale expected version are known from the read.
       const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
       if (!current) return { ok: false, reason: "missing" };
-      if (current.version !== expectedVersion) return { ok: false, reason: "conflict" };
+      if (expectedVersion !== undefined && current.version !== expectedVersion)
+        return { ok: false, reason: "conflict" };
       const next = applyChanges(toUser(current), changes, updateTime);
-      const doc = await users
-        .findOneAndUpdate(
-          { _id: longId(id), version: expectedVersion, ...LIVE },
+      await beforeWrite?.(next.version);
+      const done = await users
+        .updateOne(
+          { _id: longId(id), version: current.version, ...LIVE },
           {
             $set: {
               name: next.name,
@@ -238,12 +245,11 @@ export async function createMongoUserStore(opts: {
             },
             $push: { outbox: outboxEvent("UPDATED", next, updateTime) },
           },
-          { returnDocument: "after", ...USER_FIELDS },
         )
         .catch(mapDuplicate);
-      return doc ? { ok: true, value: toUser(doc) } : missOrConflict(id);
+      return done.matchedCount === 1 ? { ok: true, value: next } : { ok: false, reason: "conflict" };
     },
-    async delete(id, expectedVersion, time = new Date().toISOString()) {
+    async delete(id, expectedVersion, time = new Date(clock()).toISOString()) {
       for (let attempt = 0; attempt < MAX_DELETE_ATTEMPTS; attempt++) {
         const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
         if (!current) return { ok: false, reason: "missing" };
@@ -268,7 +274,7 @@ export async function createMongoUserStore(opts: {
     async claimOutbox(owner, limit, leaseMs, afterId) {
       // Three round trips whatever the batch (four when the search wraps round): find candidates, claim those
       // still claimable in one conditional update, read back exactly the ones this claim (owner and expiry) holds.
-      const now = Date.now();
+      const now = clock();
       const claimable: Filter<UserDocument> = {
         pending: true,
         $or: [{ claim: { $exists: false } }, { "claim.until": { $lt: now } }],

@@ -6,8 +6,8 @@ import { createMemoryUserStore } from "./memory-user-store.js";
 import { createTimedUserStore, type StoreOperation } from "./timed-user-store.js";
 
 // The decorator changes no behaviour: it passes the same spec as the adapter it wraps.
-runUserStoreSpec("timed memory", async () => {
-  const store = createTimedUserStore(createMemoryUserStore(), () => {});
+runUserStoreSpec("timed memory", async ({ now }) => {
+  const store = createTimedUserStore(createMemoryUserStore({ now }), () => {});
   return { store, cleanup: () => store.close() };
 });
 
@@ -38,4 +38,38 @@ test("a call that rejects is observed too, and its error passes through unchange
   const store = createTimedUserStore(failing, (operation) => seen.push(operation));
   await assert.rejects(store.ping(), (error) => error === failure);
   assert.deepEqual(seen, ["ping"]);
+});
+
+test("an update's time in its caller's beforeWrite (the cache fence) is not counted as the store's", async () => {
+  let ms = 0;
+  const inner = createMemoryUserStore();
+  const slow: UserStore = {
+    ...inner,
+    async update(id, expectedVersion, changes, updateTime, beforeWrite) {
+      ms += 3; // the read
+      return inner.update(id, expectedVersion, changes, updateTime, async (version) => {
+        await beforeWrite?.(version);
+        ms += 2; // the write
+      });
+    },
+  };
+  const seen: Array<[StoreOperation, number]> = [];
+  const store = createTimedUserStore(
+    slow,
+    (operation, seconds) => seen.push([operation, seconds]),
+    () => ms,
+  );
+  const user = makeUser();
+  await store.insert(user);
+  const fenced: number[] = [];
+  const result = await store.update(user.id, 1, { name: "Grace" }, user.updateTime, async (version) => {
+    fenced.push(version);
+    ms += 1_000; // the caller's fence
+  });
+  assert.ok(result.ok);
+  assert.deepEqual(fenced, [2], "the caller's beforeWrite is still called, with the version");
+  assert.deepEqual(seen, [
+    ["insert", 0],
+    ["update", 0.005],
+  ]);
 });

@@ -1,4 +1,4 @@
-import type { UserStore } from "../domain/user-store.js";
+import type { BeforeWrite, UserStore } from "../domain/user-store.js";
 
 /** The store operations that are timed: every method of the port but close(). */
 export const STORE_OPERATIONS = [
@@ -20,20 +20,24 @@ export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /**
  * Wraps a UserStore so that each call reports its duration in seconds, whether it resolved or rejected.
- * The adapters stay unaware of metrics; the composition root decides where the numbers go.
+ * The adapters stay unaware of metrics; the composition root decides where the numbers go. The time an update
+ * spends in its caller's beforeWrite (a cache fence) is the caller's, not the store's, and is left out.
  */
 export function createTimedUserStore(
   store: UserStore,
   observe: (operation: StoreOperation, seconds: number) => void,
+  /** The clock durations are read from, in ms (default performance.now). */
+  clock: () => number = () => performance.now(),
 ): UserStore {
+  /** `elsewhere`: how many ms of the call were spent outside the store (in a callback of the caller's). */
   const timed =
-    <A extends unknown[], R>(operation: StoreOperation, call: (...args: A) => Promise<R>) =>
+    <A extends unknown[], R>(operation: StoreOperation, call: (...args: A) => Promise<R>, elsewhere = () => 0) =>
     async (...args: A): Promise<R> => {
-      const started = performance.now();
+      const started = clock();
       try {
         return await call(...args);
       } finally {
-        observe(operation, (performance.now() - started) / 1000);
+        observe(operation, (clock() - started - elsewhere()) / 1000);
       }
     };
   return {
@@ -44,9 +48,24 @@ export function createTimedUserStore(
       idempotency === undefined ? store.insert(user) : store.insert(user, idempotency),
     ),
     findByIdempotencyKey: timed("findByIdempotencyKey", (key) => store.findByIdempotencyKey(key)),
-    update: timed("update", (id, expectedVersion, changes, updateTime) =>
-      store.update(id, expectedVersion, changes, updateTime),
-    ),
+    update(id, expectedVersion, changes, updateTime, beforeWrite) {
+      let outside = 0;
+      const callback: BeforeWrite | undefined =
+        beforeWrite &&
+        (async (version) => {
+          const from = clock();
+          try {
+            await beforeWrite(version);
+          } finally {
+            outside += clock() - from;
+          }
+        });
+      return timed(
+        "update",
+        () => store.update(id, expectedVersion, changes, updateTime, callback),
+        () => outside,
+      )();
+    },
     delete: timed("delete", (id, expectedVersion, time) =>
       expectedVersion === undefined ? store.delete(id, undefined, time) : store.delete(id, expectedVersion, time),
     ),

@@ -145,7 +145,7 @@ test("a create with a request id: a retry returns the first user; another user w
 
 test("a request id expires after the idempotency TTL; over 128 characters it is invalid", async () => {
   let now = Date.parse("2026-01-01T00:00:00Z");
-  const store = createMemoryUserStore();
+  const store = createMemoryUserStore({ now: () => now }); // the store judges expiry on the same clock
   const service = createUsersService({
     store,
     cache: createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 }),
@@ -154,24 +154,24 @@ test("a request id expires after the idempotency TTL; over 128 characters it is 
     idempotencyTtlMs: 1_000,
     now: () => new Date(now),
   });
-  const realNow = Date.now;
-  Date.now = () => now; // the store compares expiry with the wall clock
-  try {
-    const first = await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl");
-    now += 1_001;
-    await assert.rejects(
-      service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
-      (e: AppError) => e.code === "ALREADY_EXISTS",
-      "after expiry the key is gone: a retry is a new create (and the email is taken)",
-    );
-    const other = await service.create({ name: "Grace", email: "ttl2@example.com" }, "req-ttl");
-    assert.notEqual(other.id, first.id);
-  } finally {
-    Date.now = realNow;
-  }
+  const first = await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl");
+  now += 999;
+  assert.deepEqual(
+    await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
+    first,
+    "until the TTL is over, a retry is answered with the first user",
+  );
+  now += 2;
+  await assert.rejects(
+    service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
+    (e: AppError) => e.code === "ALREADY_EXISTS",
+    "after expiry the key is gone: a retry is a new create (and the email is taken)",
+  );
+  const other = await service.create({ name: "Grace", email: "ttl2@example.com" }, "req-ttl");
+  assert.notEqual(other.id, first.id);
   await assert.rejects(
     service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(129)),
-    (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "requestId",
+    (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "request_id",
   );
   await service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(128));
 });
@@ -220,4 +220,115 @@ test("every applied write wakes the relay once, after its event is stored; refus
   await service.delete(user.id, renamed.version.toString());
   await assert.rejects(service.delete(user.id)); // already gone
   assert.deepEqual(pendingAtWake, [1, 2, 3]);
+});
+
+/** A memory store that counts its calls; `meanwhile` runs inside an update's beforeWrite (a writer getting in). */
+function countingStore(meanwhile: (inner: UserStore, id: string) => Promise<void> = async () => {}) {
+  const inner = createMemoryUserStore();
+  const calls: string[] = [];
+  const store: UserStore = {
+    ...inner,
+    async get(id) {
+      calls.push("get");
+      return inner.get(id);
+    },
+    async update(id, expectedVersion, changes, updateTime, beforeWrite) {
+      calls.push("update");
+      return inner.update(id, expectedVersion, changes, updateTime, async (version) => {
+        await meanwhile(inner, id);
+        await beforeWrite?.(version);
+      });
+    },
+  };
+  return { store, calls };
+}
+
+function fencedSetup(store: UserStore) {
+  const cache = createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 });
+  const fences: number[] = [];
+  const service = createUsersService({
+    store,
+    cache: {
+      ...cache,
+      fence(key, minVersion) {
+        fences.push(minVersion);
+        return cache.fence(key, minVersion);
+      },
+    },
+    ids: createSnowflake(5),
+    logger,
+  });
+  return { service, fences };
+}
+
+test("an update is one store call: no read before it, the cache fenced at the version written", async () => {
+  const { store, calls } = countingStore();
+  const { service, fences } = fencedSetup(store);
+  const user = await service.create({ name: "Ada", email: "one-call@example.com" });
+  const renamed = await service.update(user.id, { name: "Ada King" });
+  const moved = await service.update(user.id, { email: "ada.king@example.com" }, renamed.version.toString());
+  assert.deepEqual([renamed.version, moved.version], [2, 3]);
+  assert.deepEqual(calls, ["update", "update"]);
+  assert.deepEqual(fences, [2, 3]);
+  await assert.rejects(
+    service.update(user.id, { name: "Stale" }, "2"),
+    (e: AppError) => e.code === "ABORTED" && e.details.reason === "ETAG_MISMATCH",
+  );
+  await assert.rejects(service.update("123", { name: "Nobody" }), (e: AppError) => e.code === "NOT_FOUND");
+  assert.deepEqual(calls, ["update", "update", "update", "update"], "stale and missing: one call each");
+  assert.deepEqual(fences, [2, 3], "nothing written, nothing fenced");
+});
+
+test("an update without etag that meets a concurrent writer tries again, one read and one write each", async () => {
+  let writers = 1;
+  const { store, calls } = countingStore(async (inner, id) => {
+    if (writers-- > 0) assert.ok((await inner.update(id, undefined, { email: "other@example.com" }, "")).ok);
+  });
+  const { service, fences } = fencedSetup(store);
+  const user = await service.create({ name: "Ada", email: "retry@example.com" });
+  const updated = await service.update(user.id, { name: "Ada King" });
+  assert.deepEqual([updated.name, updated.email, updated.version], ["Ada King", "other@example.com", 3]);
+  assert.deepEqual(calls, ["update", "update"], "the lost attempt and the one that won");
+  assert.deepEqual(fences, [2, 3], "each attempt fenced at the version it was about to write");
+  assert.deepEqual(await service.get(user.id), updated);
+});
+
+test("an update with etag that meets a concurrent writer is a stale etag, not tried again", async () => {
+  const { store, calls } = countingStore(async (inner, id) => {
+    assert.ok((await inner.update(id, undefined, { email: "first@example.com" }, "")).ok);
+  });
+  const { service } = fencedSetup(store);
+  const user = await service.create({ name: "Ada", email: "pinned@example.com" });
+  await assert.rejects(
+    service.update(user.id, { name: "Ada King" }, "1"),
+    (e: AppError) => e.code === "ABORTED" && e.details.reason === "ETAG_MISMATCH",
+  );
+  assert.deepEqual(calls, ["update"]);
+  assert.equal((await store.get(user.id))?.name, "Ada", "the concurrent writer's change stands");
+});
+
+test("errors name fields by their proto path in the request, as gRPC sends them", async () => {
+  const { service } = setup();
+  const fieldsOf = async (call: Promise<unknown>): Promise<string[]> => {
+    const error = await call.then(
+      () => assert.fail("expected an error"),
+      (e: unknown) => e as AppError,
+    );
+    return (error.details.fieldViolations ?? []).map((v) => v.field).sort();
+  };
+  const owner = await service.create({ name: "Ada", email: "paths-owner@example.com" });
+  const user = await service.create({ name: "Grace", email: "paths@example.com" });
+  assert.deepEqual(await fieldsOf(service.create({ name: " ", email: "x" }, "r".repeat(129))), [
+    "request_id",
+    "user.email",
+    "user.name",
+  ]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, { name: "", email: "x" })), ["user.email", "user.name"]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, {})), ["update_mask"]);
+  assert.deepEqual(await fieldsOf(service.update("x", { name: "Ada" })), ["user.id"]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, { email: owner.email })), ["user.email"]);
+  assert.deepEqual(await fieldsOf(service.create({ name: "Ada", email: owner.email })), ["user.email"]);
+  assert.deepEqual(await fieldsOf(service.list(0, "not-ours")), ["page_size", "page_token"]);
+  assert.deepEqual(await fieldsOf(service.batchGet(["1", "x"])), ["ids[1]"]);
+  assert.deepEqual(await fieldsOf(service.get("x")), ["id"]);
 });

@@ -61,7 +61,7 @@ const fingerprintOf = (fields: Required<UserChanges>): string =>
     .update(JSON.stringify([fields.name, fields.email]))
     .digest("base64url");
 
-/** How often an update without etag re-reads and retries when another write got in first. */
+/** How often an update without etag tries again (one read and one write each) when another write got in first. */
 const MAX_UPDATE_ATTEMPTS = 20;
 /** A fence no fill can pass: used before deletes, after which nothing is filled again. */
 const DELETED = Number.MAX_SAFE_INTEGER;
@@ -148,20 +148,16 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
     },
 
     async update(id, input, etag) {
-      const reachable = checkId(id);
+      const reachable = checkId(id, "user.id");
       const changes = validateChanges(input);
       if (!reachable) throw notFound(id);
       // An etag that is not one of ours names no version: it can only be stale.
       const pinned = etag === undefined ? undefined : (versionOfEtag(etag) ?? 0);
+      // The store reads the user once, checks the version there (the pinned one, or the one it read) and calls
+      // back with the version it is about to write: the cache is fenced at it before the write, as every write is.
+      const fence = (version: number): Promise<void> => cache.fence(id, version);
       for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-        let version = pinned;
-        if (version === undefined) {
-          const current = await stored("get", () => store.get(id));
-          if (!current) throw notFound(id);
-          version = current.version;
-        }
-        await cache.fence(id, version + 1);
-        const result = await stored("update", () => store.update(id, version, changes, now()));
+        const result = await stored("update", () => store.update(id, pinned, changes, now(), fence));
         if (result.ok) {
           deps.onWrite?.();
           await fill(result.value);

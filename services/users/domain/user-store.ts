@@ -6,6 +6,9 @@ export type WriteResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly reason: "missing" | "conflict" };
 
+/** Called by a store between its read and its write, with the version the write will produce. */
+export type BeforeWrite = (version: number) => Promise<void>;
+
 /**
  * An idempotency key stored with the user it created: a retry that brings the same key and the same
  * fingerprint gets that user back; the key is forgotten at expiresAt (ms since 1970) or with the user.
@@ -65,6 +68,15 @@ export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: s
   };
 }
 
+/** What an adapter is built with besides its connection. */
+export interface UserStoreOptions {
+  /**
+   * The clock that idempotency keys expire and outbox claims run out on, in ms since 1970 (default Date.now):
+   * `IdempotencyKey.expiresAt` and the lease of claimOutbox are read against it.
+   */
+  readonly now?: () => number;
+}
+
 /**
  * The storage port. Adapters keep emails unique case-insensitively (insert and
  * update throw the domain's ALREADY_EXISTS), apply writes only to the expected
@@ -90,8 +102,21 @@ export interface UserStore {
   insert(user: User, idempotency?: IdempotencyKey): Promise<InsertResult>;
   /** The user created under a live idempotency key, or undefined (an expired key is cleared). */
   findByIdempotencyKey(key: string): Promise<KeyedUser | undefined>;
-  /** Applies changes if the stored version is expectedVersion; the result has version + 1. */
-  update(id: string, expectedVersion: number, changes: UserChanges, updateTime: string): Promise<WriteResult<User>>;
+  /**
+   * Changes a user with one read and one conditional write: reads it, applies `changes` (the domain's
+   * applyChanges) and writes the result only if the stored version is still the one read; the result has version
+   * + 1. With expectedVersion, only at that version: another is "conflict", known from the read, with no write. A
+   * missing user is "missing", likewise. `beforeWrite` is awaited with the version about to be written, between
+   * the read and the write (the service fences its cache there), and only when a write follows. A write that loses
+   * a race with another writer after the read is "conflict" (the caller may try again: one read and one write).
+   */
+  update(
+    id: string,
+    expectedVersion: number | undefined,
+    changes: UserChanges,
+    updateTime: string,
+    beforeWrite?: BeforeWrite,
+  ): Promise<WriteResult<User>>;
   /** Deletes the user, only at expectedVersion when given; `time` is the DELETED event's (default now). */
   delete(id: string, expectedVersion?: number, time?: string): Promise<WriteResult<User>>;
   /**

@@ -1,9 +1,19 @@
 /**
  * The users domain: the User, its rules, and the errors they produce. No I/O, no
  * framework, no transport: limits come from the contracts' generated field rules.
+ *
+ * Errors name fields as the contract does, by their proto path in the request (`user.name`, `update_mask`,
+ * `page_size`, `ids[2]`): the gRPC transport sends them as they are, and only the gateway restates them for its
+ * clients (`/name` in a problem document, `input.name` in GraphQL).
  */
 import { AppError, type FieldViolation, invalidArgument } from "../../../platform/errors.js";
-import { checkMessage, rulesOf, violationsOf, withDefault } from "../../../platform/rules/field-rules.js";
+import {
+  checkMessage,
+  rulesOf,
+  settableFields,
+  violationsOf,
+  withDefault,
+} from "../../../platform/rules/field-rules.js";
 
 export interface User {
   readonly id: string;
@@ -19,6 +29,17 @@ export interface UserChanges {
   readonly name?: string;
   readonly email?: string;
 }
+
+/** The fields an update may change: the User's fields that are not output-only, from the contract. */
+export const UPDATABLE_FIELDS = settableFields("charter.users.v1.User") as readonly (keyof UserChanges)[];
+
+/** A violation of a message's rules (named by JSON name) under its proto path in the request. */
+const inRequest =
+  (prefix: string) =>
+  (violation: FieldViolation): FieldViolation => ({
+    ...violation,
+    field: prefix + violation.field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+  });
 
 const idRule = rulesOf("charter.users.v1.User").id;
 const idsRule = rulesOf("charter.users.v1.BatchGetUsersRequest").ids;
@@ -40,24 +61,22 @@ export function versionOfEtag(etag: string): number | undefined {
  */
 export function validateNewUser(input: UserChanges, requestId = ""): Required<UserChanges> {
   const violations = [
-    ...checkMessage("charter.users.v1.CreateUserRequest", { requestId }),
-    ...checkMessage("charter.users.v1.User", input),
+    ...checkMessage("charter.users.v1.CreateUserRequest", { requestId }).map(inRequest("")),
+    ...checkMessage("charter.users.v1.User", input).map(inRequest("user.")),
   ];
   if (violations.length > 0) throw invalidArgument(violations);
   return { name: input.name ?? "", email: input.email ?? "" };
 }
 
-/** Validates the fields a change sets; at least one must be set. */
+/** Validates the fields a change sets (UpdateUserRequest's user and mask); at least one must be set. */
 export function validateChanges(input: UserChanges): UserChanges {
-  const violations: FieldViolation[] = checkMessage("charter.users.v1.User", input, { partial: true });
-  if (input.name === undefined && input.email === undefined) {
-    violations.push({ field: "update_mask", description: "must name at least one of: name, email" });
+  const violations = checkMessage("charter.users.v1.User", input, { partial: true }).map(inRequest("user."));
+  const changes = Object.fromEntries(UPDATABLE_FIELDS.flatMap((f) => (input[f] === undefined ? [] : [[f, input[f]]])));
+  if (Object.keys(changes).length === 0) {
+    violations.push({ field: "update_mask", description: `must name at least one of: ${UPDATABLE_FIELDS.join(", ")}` });
   }
   if (violations.length > 0) throw invalidArgument(violations);
-  const out: { name?: string; email?: string } = {};
-  if (input.name !== undefined) out.name = input.name;
-  if (input.email !== undefined) out.email = input.email;
-  return out;
+  return changes as UserChanges;
 }
 
 export function applyChanges(user: User, changes: UserChanges, now: string): User {
@@ -96,14 +115,14 @@ export interface PageRequest {
 
 /** A page request by the contract's rules: page_size in range (unset: the contract's default), a token we issued. */
 export function checkPage(pageSize: number | undefined, pageToken: string): PageRequest {
-  const violations: FieldViolation[] = checkMessage("charter.users.v1.ListUsersRequest", { pageSize });
+  const violations = checkMessage("charter.users.v1.ListUsersRequest", { pageSize }).map(inRequest(""));
   let afterId: string | undefined;
   if (pageToken !== "") {
     const fits = violationsOf(listRules.pageToken, pageToken).length === 0;
     const decoded = fits ? Buffer.from(pageToken, "base64url").toString() : "";
     const id = decoded.startsWith(TOKEN_PREFIX) ? decoded.slice(TOKEN_PREFIX.length) : "";
     if (violationsOf(idRule, id).length === 0 && pageTokenAfter(id) === pageToken) afterId = id;
-    else violations.push({ field: "pageToken", description: "is not a token this service issued" });
+    else violations.push({ field: "page_token", description: "is not a token this service issued" });
   }
   if (violations.length > 0) throw invalidArgument(violations);
   const limit = withDefault(listRules.pageSize, pageSize) ?? 0;
@@ -113,7 +132,7 @@ export function checkPage(pageSize: number | undefined, pageToken: string): Page
 export const notFound = (id: string): AppError => new AppError("NOT_FOUND", `user ${id} not found`);
 export const emailTaken = (): AppError =>
   new AppError("ALREADY_EXISTS", "email is already in use", {
-    fieldViolations: [{ field: "email", description: "is already in use" }],
+    fieldViolations: [{ field: "user.email", description: "is already in use" }],
     reason: "EMAIL_TAKEN",
   });
 export const idempotencyKeyReused = (): AppError =>

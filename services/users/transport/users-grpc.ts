@@ -13,28 +13,19 @@ import { type AppError, invalidArgument } from "../../../platform/errors.js";
 import {
   errorDomainOf,
   type RpcHooks,
-  snakeCase,
   toServiceError as toPlatformServiceError,
   unaryAdapter,
 } from "../../../platform/grpc-handlers.js";
 import type { Logger } from "../../../platform/logging.js";
 import type { UsersService } from "../app/users-service.js";
-import type { UserChanges } from "../domain/user.js";
+import { UPDATABLE_FIELDS, type UserChanges } from "../domain/user.js";
 import { toUserMessage } from "../domain/user-message.js";
 
 const DOMAIN = errorDomainOf(protobufPackage);
 
-/** Fields of the request itself, never under the user prefix. */
-const REQUEST_FIELDS = new Set(["update_mask", "request_id"]);
-
-/** The domain names fields as in JSON (pageSize); gRPC clients see proto paths (page_size, user.name). */
-const protoPath = (field: string, prefix: string): string => {
-  const snake = snakeCase(field);
-  return prefix && !REQUEST_FIELDS.has(snake) ? `${prefix}.${snake}` : snake;
-};
-
-export function toServiceError(error: AppError, prefix = ""): Partial<ServiceError> {
-  return toPlatformServiceError(error, { domain: DOMAIN, fieldPath: (field) => protoPath(field, prefix) });
+/** The domain already names fields by their proto paths in the request (user.name, page_size): sent as they are. */
+export function toServiceError(error: AppError): Partial<ServiceError> {
+  return toPlatformServiceError(error, { domain: DOMAIN, fieldPath: (field) => field });
 }
 
 /** The RPC names as the proto spells them: the `method` label of the RPC counter. */
@@ -49,9 +40,7 @@ export function createUsersGrpcHandlers(
   hooks: UsersGrpcHooks = {},
 ): UsersServiceServer {
   const adapt = unaryAdapter<UsersRpc>(logger, hooks);
-  /** Adapts an async handler; `prefix` is the request path of the user fields, for error details. */
-  const unary = <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>, prefix = "") =>
-    adapt(rpc, run, (error) => toServiceError(error, prefix));
+  const unary = <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>) => adapt(rpc, run, toServiceError);
 
   return {
     getUser: unary("GetUser", async (req) => ({ user: toUserMessage(await service.get(req.id)) })),
@@ -62,26 +51,18 @@ export function createUsersGrpcHandlers(
       const page = await service.list(req.pageSize, req.pageToken);
       return { users: page.users.map(toUserMessage), nextPageToken: page.nextPageToken };
     }),
-    createUser: unary(
-      "CreateUser",
-      async (req) => {
-        if (!req.user) throw invalidArgument([{ field: "user", description: "is required" }]);
-        const created = await service.create({ name: req.user.name, email: req.user.email }, req.requestId);
-        return { user: toUserMessage(created) };
-      },
-      "user",
-    ),
-    updateUser: unary(
-      "UpdateUser",
-      async (req) => {
-        const user = req.user;
-        if (!user) throw invalidArgument([{ field: "user", description: "is required" }]);
-        const changes = changesFromMask(user, req.updateMask ?? []);
-        const updated = await service.update(user.id, changes, user.etag === "" ? undefined : user.etag);
-        return { user: toUserMessage(updated) };
-      },
-      "user",
-    ),
+    createUser: unary("CreateUser", async (req) => {
+      if (!req.user) throw invalidArgument([{ field: "user", description: "is required" }]);
+      const created = await service.create({ name: req.user.name, email: req.user.email }, req.requestId);
+      return { user: toUserMessage(created) };
+    }),
+    updateUser: unary("UpdateUser", async (req) => {
+      const user = req.user;
+      if (!user) throw invalidArgument([{ field: "user", description: "is required" }]);
+      const changes = changesFromMask(user, req.updateMask ?? []);
+      const updated = await service.update(user.id, changes, user.etag === "" ? undefined : user.etag);
+      return { user: toUserMessage(updated) };
+    }),
     deleteUser: unary("DeleteUser", async (req) => {
       await service.delete(req.id, req.etag === "" ? undefined : req.etag);
       return {};
@@ -89,18 +70,22 @@ export function createUsersGrpcHandlers(
   };
 }
 
-const MUTABLE = ["name", "email"] as const;
+/** A mask path (a proto field name, display_name) as the field's JSON name (displayName). */
+const jsonName = (path: string): string => path.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-/** The fields an update sets: those the mask names, or with no mask every non-empty field. */
+/**
+ * The fields an update sets: those the mask names, or with no mask every non-empty field; the updatable fields are
+ * the contract's (the User's fields that are not output-only).
+ */
 function changesFromMask(user: UserMessage, paths: readonly string[]): UserChanges {
-  const unknown = paths.filter((p) => !(MUTABLE as readonly string[]).includes(p));
+  const updatable: readonly string[] = UPDATABLE_FIELDS;
+  const unknown = paths.filter((p) => !updatable.includes(jsonName(p)));
   if (unknown.length > 0) {
     throw invalidArgument([
-      { field: "update_mask", description: `cannot update ${unknown.join(", ")}; updatable: ${MUTABLE.join(", ")}` },
+      { field: "update_mask", description: `cannot update ${unknown.join(", ")}; updatable: ${updatable.join(", ")}` },
     ]);
   }
-  const named = paths.length > 0 ? paths : MUTABLE.filter((f) => user[f] !== "");
-  const changes: { name?: string; email?: string } = {};
-  for (const field of named) changes[field as (typeof MUTABLE)[number]] = user[field as (typeof MUTABLE)[number]];
-  return changes;
+  const masked = new Set(paths.map(jsonName));
+  const named = UPDATABLE_FIELDS.filter((f) => (masked.size > 0 ? masked.has(f) : user[f] !== ""));
+  return Object.fromEntries(named.map((f) => [f, user[f]]));
 }

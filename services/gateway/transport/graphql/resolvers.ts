@@ -5,12 +5,12 @@
  */
 import DataLoader from "dataloader";
 import type { MercuriusContext } from "mercurius";
-import type { Resolvers, User, UserEvent } from "../../../../generated/graphql/users.js";
+import type { Resolvers, UpdateUserInput, User, UserEvent } from "../../../../generated/graphql/users.js";
 import type { UserEvent as UserEventMessage } from "../../../../generated/proto/charter/users/v1/events.js";
 import type { User as UserMessage } from "../../../../generated/proto/charter/users/v1/users.js";
 import { AppError, invalidArgument, isAppError } from "../../../../platform/errors.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "../../../../platform/graphql/cursor.js";
-import { rulesOf, withDefault } from "../../../../platform/rules/field-rules.js";
+import { rulesOf, settableFields, withDefault } from "../../../../platform/rules/field-rules.js";
 import type { AuditBackend, CallContext, UsersBackend } from "../../app/backends.js";
 import { toRestEvent } from "../rest/history-handlers.js";
 
@@ -19,6 +19,8 @@ const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
 const MAX_BATCH_IDS = rulesOf("charter.users.v1.BatchGetUsersRequest").ids.maxItems;
 /** The contract's largest page (users(first) and ListUsers page_size). */
 const MAX_PAGE_SIZE = Number(pageSizeRule.maximum);
+/** What updateUser may change: the User's fields that are not output-only, from the contract. */
+const UPDATABLE = settableFields("charter.users.v1.User") as readonly (keyof UpdateUserInput)[];
 
 export interface GraphqlContext extends MercuriusContext {
   /** The request id sent to the users service as x-request-id. */
@@ -165,7 +167,7 @@ export function createResolvers(): Resolvers<GraphqlContext> {
 
       updateUser: async (_root, { input }, ctx) => {
         const etag = etagArgument(input.etag, "input.etag");
-        const updateMask = (["name", "email"] as const).filter((f) => input[f] != null);
+        const updateMask = UPDATABLE.filter((f) => input[f] != null);
         const user: UserMessage = {
           id: input.id,
           name: input.name ?? "",

@@ -35,6 +35,9 @@ export interface UsersHandlersOptions {
   readonly onUnservable?: (record: UnservableRecord) => void;
 }
 
+/** A proto User with every field unset (proto3 defaults). */
+const UNSET_USER: UserMessage = { id: "", etag: "", name: "", email: "", createTime: undefined, updateTime: undefined };
+
 /** A user from the service as the contract's User; a user without its timestamps breaks the contract. */
 export function toRestUser(user: UserMessage | undefined): User {
   if (!user?.createTime || !user.updateTime) throw new AppError("INTERNAL", "incomplete user from the users service");
@@ -136,19 +139,10 @@ export function createUsersHandlers({
 
     async updateUser({ path, header, body, context }) {
       const etag = await etagForIfMatch(path.id, header["If-Match"], context);
-      // Merge patch: the fields present change (the contract's schema has already refused nulls and unknown fields).
+      // Merge patch: the fields present change and the mask names them (the contract's schema has already refused
+      // nulls and unknown fields); the others stay proto3 defaults, outside the mask.
       const updated = await users.updateUser(
-        {
-          user: {
-            id: path.id,
-            etag,
-            name: body.name ?? "",
-            email: body.email ?? "",
-            createTime: undefined,
-            updateTime: undefined,
-          },
-          updateMask: Object.keys(body),
-        },
+        { user: { ...UNSET_USER, id: path.id, etag, ...body }, updateMask: Object.keys(body) },
         context,
       );
       const user = contractUser(updated.user, "updateUser", context);
