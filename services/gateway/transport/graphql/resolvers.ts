@@ -125,10 +125,7 @@ export function createResolvers(): Resolvers<GraphqlContext> {
           if (isAppError(error) && error.code === "NOT_FOUND") return undefined;
           return renameFields({})(error);
         });
-        if (!found) return null;
-        const user = toGraphqlUser(found.user);
-        ctx.userById.prime(user.id, user);
-        return user;
+        return found ? toGraphqlUser(found.user) : null;
       },
 
       users: async (_root, args, ctx) => {
