@@ -109,48 +109,57 @@ function choose(op: OperationExamples, context: Pick<MockContext, "prefer">, inp
   }
 }
 
-export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
+/** The resolvers of the mock's root fields (Query and Mutation), answering from the contract's examples. */
+export function createGraphqlMockResolvers(examples: ContractExamples) {
   const ops = {
-    user: opts.examples.operation("getUser"),
-    users: opts.examples.operation("listUsers"),
-    createUser: opts.examples.operation("createUser"),
-    updateUser: opts.examples.operation("updateUser"),
-    deleteUser: opts.examples.operation("deleteUser"),
-    userHistory: opts.examples.operation("listUserHistory"),
+    user: examples.operation("getUser"),
+    userByEmail: examples.operation("lookupUser"),
+    users: examples.operation("listUsers"),
+    createUser: examples.operation("createUser"),
+    updateUser: examples.operation("updateUser"),
+    deleteUser: examples.operation("deleteUser"),
+    userHistory: examples.operation("listUserHistory"),
   };
-  const exampleUser = pickExample(ops.user.examples, {}, "getUser") as ExampleUser;
+  /** A user by id or by email: null for a preferred NOT_FOUND, as the gateway answers it. */
+  const userOrNull = (op: OperationExamples, context: MockContext) => {
+    const { prefer } = context;
+    if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
+    return choose(op, context);
+  };
+  return {
+    Query: {
+      user: (_: unknown, _args: unknown, context: MockContext) => userOrNull(ops.user, context),
+      userByEmail: (_: unknown, _args: unknown, context: MockContext) => userOrNull(ops.userByEmail, context),
+      users: (_: unknown, args: ConnectionArgs, context: MockContext) => {
+        const page = choose(ops.users, context) as ExamplePage;
+        return connectionOf(page.users, page.nextPageToken, args);
+      },
+      userHistory: (_: unknown, args: ConnectionArgs, context: MockContext) => {
+        const page = choose(ops.userHistory, context) as ExampleHistory;
+        // A DELETED event has no user: null, not one the mock store would make up.
+        const events = page.events.map((event) => ({ ...event, user: event.user ?? null }));
+        return connectionOf(events, page.nextPageToken, args);
+      },
+    },
+    Mutation: {
+      createUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.createUser, context, "input."),
+      updateUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.updateUser, context, "input."),
+      deleteUser: (_: unknown, args: { id: string }, context: MockContext) => {
+        choose(ops.deleteUser, context);
+        return { id: args.id };
+      },
+    },
+  };
+}
+
+export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
+  const exampleUser = pickExample(opts.examples.operation("getUser").examples, {}, "getUser") as ExampleUser;
 
   const schema = addMocksToSchema<IResolvers>({
     schema: makeExecutableSchema({ typeDefs: await readFile(GRAPHQL_SCHEMA_FILE, "utf8") }),
     // Values for whatever a resolver below leaves unset: the example user's.
     mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
-    resolvers: {
-      Query: {
-        user: (_: unknown, _args: unknown, context: MockContext) => {
-          const { prefer } = context;
-          if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
-          return choose(ops.user, context);
-        },
-        users: (_: unknown, args: ConnectionArgs, context: MockContext) => {
-          const page = choose(ops.users, context) as ExamplePage;
-          return connectionOf(page.users, page.nextPageToken, args);
-        },
-        userHistory: (_: unknown, args: ConnectionArgs, context: MockContext) => {
-          const page = choose(ops.userHistory, context) as ExampleHistory;
-          // A DELETED event has no user: null, not one the mock store would make up.
-          const events = page.events.map((event) => ({ ...event, user: event.user ?? null }));
-          return connectionOf(events, page.nextPageToken, args);
-        },
-      },
-      Mutation: {
-        createUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.createUser, context, "input."),
-        updateUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.updateUser, context, "input."),
-        deleteUser: (_: unknown, args: { id: string }, context: MockContext) => {
-          choose(ops.deleteUser, context);
-          return { id: args.id };
-        },
-      },
-    } as unknown as IResolvers,
+    resolvers: createGraphqlMockResolvers(opts.examples) as unknown as IResolvers,
   });
 
   const app = Fastify({ logger: false });

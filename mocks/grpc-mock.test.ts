@@ -28,6 +28,7 @@ test("the contract's examples make a valid answer for every RPC", () => {
     "DeleteUser",
     "GetUser",
     "ListUsers",
+    "LookupUser",
     "UpdateUser",
   ]);
   assert.deepEqual([...(answers.get("ListUsers")?.examples.keys() ?? [])], ["firstPage", "empty"]);

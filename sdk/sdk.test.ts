@@ -86,6 +86,25 @@ describe("users SDK against the real gateway", () => {
     expectProblem(await sdk.delete(user.id), 404, "NOT_FOUND");
   });
 
+  test("lookupUser finds a user by email case-insensitively, with its ETag; 404 and 400 are typed problems", async () => {
+    const mail = email("Ada.Lookup.");
+    const created = expectOk(await sdk.create({ name: "Ada Lookup", email: mail }), 201);
+    const found = expectOk(await sdk.lookupUser(mail.toUpperCase()), 200);
+    assert.deepEqual(found.data, created.data, "upper case finds the lower-case address");
+    assert.equal(found.etag, created.etag);
+
+    const missing = expectProblem(await sdk.lookupUser(email("nobody.")), 404, "NOT_FOUND");
+    assert.equal(missing.detail, "no user has this email");
+    for (const bad of ["not-an-email", "ünï@example.com"]) {
+      const refused = expectProblem(await sdk.lookupUser(bad), 400, "INVALID_ARGUMENT");
+      assert.deepEqual(
+        refused.errors?.map((e) => e.field),
+        ["/email"],
+        bad,
+      );
+    }
+  });
+
   test("a taken email is a typed 409 problem, on create and on update", async () => {
     const mail = email("grace.");
     expectOk(await sdk.create({ name: "Grace Hopper", email: mail }), 201);

@@ -10,11 +10,12 @@
  * result per page, so a problem there is thrown as a `ProblemError`.
  */
 import createClient, { type Client } from "openapi-fetch";
-import type { components, paths } from "../generated/openapi/users.v1.js";
+import type { components, operations, paths } from "../generated/openapi/users.v1.js";
 
 export type User = components["schemas"]["User"];
 export type CreateUserBody = components["schemas"]["CreateUserBody"];
 export type UpdateUserBody = components["schemas"]["UpdateUserBody"];
+export type LookupUserBody = components["schemas"]["LookupUserBody"];
 export type ListUsersResponse = components["schemas"]["ListUsersResponse"];
 export type UserEvent = components["schemas"]["UserEvent"];
 export type UserEventType = components["schemas"]["UserEventType"];
@@ -100,6 +101,11 @@ export interface UsersClient {
   /** A JSON merge patch (RFC 7396) of the changeable fields; without `ifMatch` it applies to the latest version. */
   update(id: string, patch: UpdateUserBody, options?: WriteOptions): Promise<Result<User>>;
   delete(id: string, options?: WriteOptions): Promise<Result<undefined>>;
+  /**
+   * The user with this email, compared case-insensitively (`ADA@example.com` finds `ada@example.com`); a 404
+   * problem when there is none. The email is sent in the body of `POST /v1/users:lookup`, never in the URL.
+   */
+  lookupUser(email: LookupUserBody["email"], options?: CallOptions): Promise<Result<User>>;
   /** Every user in creation order, walking the page tokens; a problem on any page is thrown as a ProblemError. */
   listAll(options?: IterateOptions): AsyncGenerator<User, void, undefined>;
   /** The same as listAll. */
@@ -113,6 +119,17 @@ export interface UsersClient {
   /** Every event of a user's history, oldest first, walking the page tokens; a problem is thrown as a ProblemError. */
   userHistory(id: string, options?: IterateOptions): AsyncGenerator<UserEvent, void, undefined>;
 }
+
+/** The method of UsersClient that calls each operation of the contract (a new operation fails to compile here). */
+export const SDK_METHODS: { readonly [K in keyof operations]: keyof UsersClient } = {
+  createUser: "create",
+  getUser: "get",
+  listUsers: "list",
+  updateUser: "update",
+  deleteUser: "delete",
+  lookupUser: "lookupUser",
+  listUserHistory: "listUserHistory",
+};
 
 /** A problem thrown by the iterators, which cannot return a result. */
 export interface ProblemError extends Error {
@@ -252,6 +269,9 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
         ...init(opts, ifMatch(opts)),
       });
       return response.ok ? success(response, undefined) : toFailure(response, error);
+    },
+    async lookupUser(email, opts) {
+      return settle(await client.POST("/v1/users:lookup", { body: { email }, ...init(opts) }));
     },
     listAll,
     users: listAll,

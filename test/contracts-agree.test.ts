@@ -145,3 +145,35 @@ test("the agreement check notices event types and history limits that differ in 
     /history page token limits: proto ListUserHistoryRequest says \{"maxLength":256\}, OpenAPI listUserHistory pageToken says \{"maxLength":512\}/,
   );
 });
+
+test("the agreement check notices a lookup email whose rules or presence differ from User.email's", () => {
+  assert.deepEqual(
+    compareContracts(contracts).filter((p) => p.includes("lookup")),
+    [],
+  );
+  const graphql = changedSdl(
+    'userByEmail(email: String! @constraint(minLength: 3, maxLength: 254, format: "email"))',
+    'userByEmail(email: String @constraint(minLength: 3, maxLength: 200, format: "email"))',
+  );
+  const gqlProblems = compareContracts({ ...contracts, graphql }).join("\n");
+  assert.match(gqlProblems, /lookup email limits: .*GraphQL userByEmail\(email\) says .*"maxLength":200/);
+  assert.match(gqlProblems, /lookup email required/);
+
+  const openapi = structuredClone(contracts.openapi);
+  const body = openapi.components.schemas.LookupUserBody;
+  assert.ok(body?.properties);
+  body.properties.email = { type: "string", minLength: 3, maxLength: 254 };
+  body.required = [];
+  const oaProblems = compareContracts({ ...contracts, openapi }).join("\n");
+  assert.match(oaProblems, /lookup email limits: .*OpenAPI LookupUserBody\.email says/);
+  assert.match(oaProblems, /lookup email required: .*OpenAPI LookupUserBody says false/);
+
+  const proto = structuredClone(contracts.proto);
+  const rules = proto.get("charter.users.v1.LookupUserRequest")?.field?.[0]?.options?.["[charter.contract.v1.field]"];
+  assert.ok(rules);
+  rules.maxLen = 100;
+  assert.match(
+    compareContracts({ ...contracts, proto }).join("\n"),
+    /lookup email limits: proto LookupUserRequest\.email says .*"maxLength":100.*proto User\.email says/,
+  );
+});

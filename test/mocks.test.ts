@@ -395,3 +395,64 @@ describe("a user's history in the three mocks", () => {
     assert.equal(badId.body.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
   });
 });
+
+describe("LookupUser in the three mocks", () => {
+  const lookup = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${rest}/v1/users:lookup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
+  const BY_EMAIL =
+    "query ($email: String!) { userByEmail(email: $email) { id name email etag createTime updateTime } }";
+
+  test("REST: POST /v1/users:lookup answers the example user; Prefer reaches 404; a bad email is refused", async () => {
+    const found = await lookup({ email: ada.email });
+    assert.deepEqual(validator.check("lookupUser", found), []);
+    assert.equal(found.status, 200);
+    assert.deepEqual(common(JSON.parse(found.text)), ada);
+
+    const missing = await lookup({ email: ada.email }, { prefer: "code=404" });
+    assert.equal(missing.status, 404);
+    assert.deepEqual(validator.check("lookupUser", missing), []);
+    assert.equal(JSON.parse(missing.text).code, "NOT_FOUND");
+
+    const bad = await lookup({ email: "not-an-email", extra: 1 });
+    assert.equal(bad.status, 400);
+    const messages = (JSON.parse(bad.headers.get("sl-violations") ?? "[]") as { message: string }[])
+      .map((v) => v.message)
+      .join("\n");
+    assert.match(messages, /format "email"/);
+    assert.match(messages, /additional properties; found 'extra'/);
+  });
+
+  test("gRPC: LookupUser answers the same user; NOT_FOUND by prefer; a bad email is INVALID_ARGUMENT", async () => {
+    const { user } = await client.call<{ user: ContractUser }>("LookupUser", { email: ada.email });
+    assert.deepEqual(
+      common({ ...user, createTime: rfc3339(user.createTime), updateTime: rfc3339(user.updateTime) }),
+      ada,
+    );
+    const missing = await grpcError(callWith("LookupUser", { email: ada.email }, withPrefer("code=NOT_FOUND")));
+    assert.equal(missing.code, grpc.status.NOT_FOUND);
+    assert.equal(missing.details, "no user has this email");
+    for (const email of ["not-an-email", "ünï@example.com", ""]) {
+      const bad = await grpcError(client.call("LookupUser", { email }));
+      assert.equal(bad.code, grpc.status.INVALID_ARGUMENT, email);
+      assert.deepEqual(
+        statusDetails(bad).fieldViolations.map((v) => v.field),
+        ["email"],
+        email,
+      );
+    }
+  });
+
+  test("GraphQL: userByEmail answers the same user; null by Prefer: code=NOT_FOUND; a bad email is refused", async () => {
+    const found = await graphql(BY_EMAIL, { email: ada.email });
+    assert.deepEqual(found.body.errors, undefined);
+    assert.deepEqual(common(found.body.data.userByEmail), ada);
+    const missing = await graphql(BY_EMAIL, { email: ada.email }, { prefer: "code=NOT_FOUND" });
+    assert.equal(missing.body.data.userByEmail, null);
+    const bad = await graphql(BY_EMAIL, { email: "ünï@example.com" });
+    assert.equal(bad.body.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+  });
+});

@@ -32,6 +32,14 @@ const USER_QUERY = `query UserProfile($id: ID!) {
   }
 }`;
 
+const BY_EMAIL_QUERY = `query SignInByEmail($email: String!) {
+  userByEmail(email: $email) {
+    id
+    name
+    email
+  }
+}`;
+
 const CREATE_MUTATION = `mutation SignUp($input: CreateUserInput!) {
   createUser(input: $input) {
     id
@@ -89,6 +97,29 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
           const { data, errors } = await graphql(mock.url, "UserProfile", USER_QUERY, { id: ADA_ID });
           assert.equal(errors, undefined);
           assert.deepEqual(data, { user: { id: ADA_ID, ...ada, etag: "1" } });
+        }),
+      );
+  });
+
+  test("query: a user by email, whatever its case", async () => {
+    await (await interaction())
+      .addGraphQLInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a GraphQL query for a user by email, in upper case")
+      .withOperation("SignInByEmail")
+      .withVariables({ email: ada.email.toUpperCase() })
+      .withRequest("POST", "/graphql")
+      .withQuery(BY_EMAIL_QUERY)
+      .willRespondWith(200, (b) =>
+        b.jsonBody({ data: { userByEmail: { id: regex(ID, ADA_ID), name: ada.name, email: ada.email } } }),
+      )
+      .executeTest(
+        recorded(async (mock) => {
+          const { data, errors } = await graphql(mock.url, "SignInByEmail", BY_EMAIL_QUERY, {
+            email: ada.email.toUpperCase(),
+          });
+          assert.equal(errors, undefined);
+          assert.deepEqual(data, { userByEmail: { id: ADA_ID, ...ada } });
         }),
       );
   });

@@ -133,6 +133,41 @@ describe("pact: charter-sdk → charter-gateway", () => {
       );
   });
 
+  test("lookup by email: 200 with the user and its ETag, whatever the case of the address", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_EXISTS, ada)
+      .uponReceiving("a request to look up a user by email, in upper case")
+      .withRequest("POST", "/v1/users:lookup", (b) =>
+        b.headers({ "Content-Type": "application/json" }).jsonBody({ email: ada.email.toUpperCase() }),
+      )
+      .willRespondWith(200, (b) => b.headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"1"') }).jsonBody(userBody(ada)))
+      .executeTest(
+        recorded(async (mock) => {
+          const found = await sdk(mock.url).lookupUser(ada.email.toUpperCase());
+          const user = expectOk(found, 200);
+          assert.equal(user.email, ada.email);
+          assert.equal(found.ok && found.etag, '"1"');
+        }),
+      );
+  });
+
+  test("lookup of an email no user has: 404 NOT_FOUND problem", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_NO_USERS)
+      .uponReceiving("a request to look up a user by an email no user has")
+      .withRequest("POST", "/v1/users:lookup", (b) =>
+        b.headers({ "Content-Type": "application/json" }).jsonBody({ email: ada.email }),
+      )
+      .willRespondWith(404, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(404, "NOT_FOUND")))
+      .executeTest(
+        recorded(async (mock) => {
+          expectProblem(await sdk(mock.url).lookupUser(ada.email), 404, "NOT_FOUND");
+        }),
+      );
+  });
+
   test("list: one page of users with nextPageToken", async () => {
     await (await interaction())
       .addInteraction()

@@ -203,6 +203,35 @@ describe("users gRPC service (memory backends, real process)", () => {
     assert.equal(own.email, mail.toUpperCase(), "changing the case of one's own email is allowed");
   });
 
+  test("LookupUser finds the live user by email case-insensitively; NOT_FOUND and INVALID_ARGUMENT otherwise", async () => {
+    const port = Number(service.ready.metricsPort);
+    const counted = (code: string) =>
+      metricValue(port, "charter_users_rpc_total", { method: "LookupUser", code }).catch(() => 0);
+    const okBefore = await counted("OK");
+    const created = await create("Ada Lookup", email("ada.lookup."));
+    assert.deepEqual((await client.call("LookupUser", { email: created.email })).user, created);
+    assert.deepEqual(
+      (await client.call("LookupUser", { email: created.email.toUpperCase() })).user,
+      created,
+      "upper case finds the lower-case address",
+    );
+    assert.equal((await counted("OK")) - okBefore, 2, "counted under its own method label");
+
+    const missing = await rejects(client.call("LookupUser", { email: email("nobody.") }), grpc.status.NOT_FOUND);
+    assert.equal(missing.message, "no user has this email", "the address is not repeated");
+    for (const address of ["not-an-email", "ü@exämple.com", "", "a@b"]) {
+      const refused = await rejects(client.call("LookupUser", { email: address }), grpc.status.INVALID_ARGUMENT);
+      assert.deepEqual(
+        refused.fieldViolations.map((v) => v.field),
+        ["email"],
+        JSON.stringify(address),
+      );
+    }
+
+    await client.call("DeleteUser", { id: created.id });
+    await rejects(client.call("LookupUser", { email: created.email }), grpc.status.NOT_FOUND);
+  });
+
   test("50 concurrent updates with the same etag: exactly one wins, the rest are ABORTED", async () => {
     const user = await create("Contended");
     const results = await Promise.allSettled(

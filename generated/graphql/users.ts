@@ -83,6 +83,11 @@ export type Query = {
   /** One user by id; null when there is none. */
   user: Maybe<User>;
   /**
+   * The user whose email this is, compared case-insensitively (`ADA@example.com` finds
+   * `ada@example.com`); null when there is none.
+   */
+  userByEmail: Maybe<User>;
+  /**
    * Every change to a user, oldest first, as the audit service recorded it; kept after
    * the user is deleted. Changes appear shortly after they are made.
    */
@@ -94,6 +99,11 @@ export type Query = {
 
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryUserByEmailArgs = {
+  email: Scalars['String']['input'];
 };
 
 
@@ -309,6 +319,19 @@ export type ConstraintDirectiveArgs = {
 
 export type ConstraintDirectiveResolver<Result, Parent, ContextType = any, Args = ConstraintDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type RpcDirectiveArgs = {
+  method: Scalars['String']['input'];
+};
+
+export type RpcDirectiveResolver<Result, Parent, ContextType = any, Args = RpcDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type RpcExceptionDirectiveArgs = {
+  method: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+export type RpcExceptionDirectiveResolver<Result, Parent, ContextType = any, Args = RpcExceptionDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -330,6 +353,7 @@ export type PageInfoResolvers<ContextType = any, ParentType extends ResolversPar
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
+  userByEmail?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserByEmailArgs, 'email'>>;
   userHistory?: Resolver<ResolversTypes['UserEventConnection'], ParentType, ContextType, RequireFields<QueryUserHistoryArgs, 'first' | 'id'>>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
 };
@@ -390,4 +414,6 @@ export type Resolvers<ContextType = any> = {
 
 export type DirectiveResolvers<ContextType = any> = {
   constraint?: ConstraintDirectiveResolver<any, any, ContextType>;
+  rpc?: RpcDirectiveResolver<any, any, ContextType>;
+  rpcException?: RpcExceptionDirectiveResolver<any, any, ContextType>;
 };

@@ -29,6 +29,28 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/users:lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look up a user by email
+         * @description Returns the user whose email is the one sent, compared case-insensitively (as emails are
+         *     unique): `ADA@example.com` finds `ada@example.com`. 404 when no user has it. A read: it
+         *     changes nothing and can be retried.
+         */
+        post: operations["lookupUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{id}": {
         parameters: {
             query?: never;
@@ -105,6 +127,10 @@ export type components = {
             /** @description Pass as pageToken for the next page; absent on the last page. */
             nextPageToken?: string;
             users: components["schemas"]["User"][];
+        };
+        /** @description The email of the user to look up. */
+        LookupUserBody: {
+            email: components["schemas"]["UserEmail"];
         };
         /** @description An RFC 9457 problem document. */
         Problem: {
@@ -302,6 +328,24 @@ export type components = {
                  *       "title": "Not found",
                  *       "status": 404,
                  *       "detail": "user 7281634251938816001 not found",
+                 *       "code": "NOT_FOUND"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No user has this email. */
+        NoUserWithEmail: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://charter.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "detail": "no user has this email",
                  *       "code": "NOT_FOUND"
                  *     }
                  */
@@ -542,6 +586,38 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    lookupUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LookupUserBody"];
+            };
+        };
+        responses: {
+            /** @description The user with this email. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NoUserWithEmail"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["UnservableUser"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
         };

@@ -76,6 +76,14 @@ export const fieldRules = {
       "maxItems": 100
     }
   },
+  "charter.users.v1.LookupUserRequest": {
+    "email": {
+      "required": true,
+      "minLen": 3,
+      "maxLen": 254,
+      "format": "email"
+    }
+  },
   "charter.users.v1.UserEvent": {
     "eventId": {
       "required": true,

@@ -482,6 +482,47 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
     "OpenAPI Idempotency-Key",
   );
 
+  // A lookup by email: LookupUserRequest.email is the REST body's email and the GraphQL argument, with the rules
+  // (and the presence) of User.email.
+  const lookupEmail = rulesOf("charter.users.v1.LookupUserRequest", "email");
+  const lookupBody = deref(openapi.components.schemas.LookupUserBody);
+  const lookupArgument = query.userByEmail?.args.find((a) => a.name === "email");
+  same(
+    "lookup email limits",
+    protoLimits(lookupEmail, true),
+    protoLimits(rulesOf("charter.users.v1.User", "email"), true),
+    "proto LookupUserRequest.email",
+    "proto User.email",
+  );
+  same(
+    "lookup email limits",
+    protoLimits(lookupEmail, true),
+    oaLimits(lookupBody.properties?.email),
+    "proto LookupUserRequest.email",
+    "OpenAPI LookupUserBody.email",
+  );
+  same(
+    "lookup email limits",
+    protoLimits(lookupEmail, true),
+    gqlLimits(lookupArgument),
+    "proto LookupUserRequest.email",
+    "GraphQL userByEmail(email)",
+  );
+  same(
+    "lookup email required",
+    lookupEmail?.required === true,
+    (lookupBody.required ?? []).includes("email"),
+    "proto LookupUserRequest.email",
+    "OpenAPI LookupUserBody",
+  );
+  same(
+    "lookup email required",
+    lookupEmail?.required === true,
+    lookupArgument ? isNonNullType(lookupArgument.type) : undefined,
+    "proto LookupUserRequest.email",
+    "GraphQL userByEmail(email)",
+  );
+
   // A user's history: ListUserHistory's request fields are the REST parameters and the GraphQL arguments.
   const historyOperation = Object.values(openapi.paths ?? {})
     .flatMap((item) => Object.values(item))

@@ -17,6 +17,7 @@ const users: UsersBackend = {
   updateUser: unreachable,
   deleteUser: unreachable,
   batchGetUsers: unreachable,
+  lookupUser: unreachable,
   health: async () => "SERVING",
   breakerState: () => "closed",
   isolate: () => () => {},

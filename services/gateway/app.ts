@@ -54,8 +54,8 @@ export interface GatewayOptions {
   readonly plugins?: readonly GatewayPlugin[];
 }
 
-/** The matched route's template (bounded, unlike the raw path); "unmatched" for a 404 on no route. */
-const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? "unmatched";
+/** The matched route's template as the contract writes it (an escaped `::` is one colon); "unmatched" for a 404 on no route. */
+const routeOf = (request: FastifyRequest): string => request.routeOptions.url?.replaceAll("::", ":") ?? "unmatched";
 /** The router's maxParamLength: a longer path segment is refused before routing. */
 const MAX_PARAM_LENGTH = 100;
 /** A reply's time so far; 0 where Fastify did not time it (a response made before routing). */

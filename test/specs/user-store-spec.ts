@@ -88,6 +88,28 @@ export function runUserStoreSpec(name: string, openOn: OpenStore): void {
       await assert.rejects(store.insert(makeUser({ email: unicode.email.toLowerCase() })), isEmailTaken);
     });
 
+    test("findByEmail finds the live user case-insensitively, never a changed-away email or a deleted user", async () => {
+      const user = await inserted({ email: `Mixed.Case-${randomUUID()}@Example.COM` });
+      assert.deepEqual(await store.findByEmail(user.email), user);
+      assert.deepEqual(await store.findByEmail(user.email.toUpperCase()), user, "upper case finds it");
+      assert.deepEqual(await store.findByEmail(user.email.toLowerCase()), user, "lower case finds it");
+      const unicode = await inserted({ email: `ÄRGER-${randomUUID()}@example.com` });
+      assert.deepEqual(await store.findByEmail(unicode.email.toLowerCase()), unicode, "non-ASCII letters fold too");
+      assert.equal(await store.findByEmail(`nobody-${randomUUID()}@example.com`), undefined);
+
+      const renamed = `moved-${randomUUID()}@example.com`;
+      const updated = await store.update(user.id, user.version, { email: renamed }, T1);
+      assert.ok(updated.ok);
+      assert.equal(await store.findByEmail(user.email), undefined, "the old email names no one now");
+      assert.deepEqual(await store.findByEmail(renamed.toUpperCase()), updated.value);
+
+      assert.ok((await store.delete(user.id)).ok);
+      assert.equal(await store.findByEmail(renamed), undefined, "a tombstone is never found");
+      const found = (await store.findByEmail(unicode.email)) as { name: string };
+      found.name = "mutated";
+      assert.deepEqual(await store.get(unicode.id), unicode, "the user found is a copy");
+    });
+
     test("inserting an existing id rejects (not as a taken email) and keeps the stored user", async () => {
       const user = await inserted();
       await assert.rejects(store.insert(makeUser({ id: user.id })), (e) => !isEmailTaken(e));

@@ -8,7 +8,7 @@
  * - round_robin (grpc-js) spreads the calls over the instances whose connection is READY; an
  *   instance whose connection breaks leaves the rotation by itself, one at a time, and comes back
  *   when it reconnects. An instance that goes away from discovery is dropped.
- * - The idempotent reads (GetUser, ListUsers, BatchGetUsers) carry a grpc-js retryPolicy: up to
+ * - The idempotent reads (GetUser, ListUsers, BatchGetUsers, LookupUser) carry a grpc-js retryPolicy: up to
  *   two more attempts on UNAVAILABLE, which round_robin sends to the next ready instance; and a
  *   read whose connection dropped after grpc-js had committed the call (which it never retries)
  *   is sent once more by this client, within the same deadline. Writes have no
@@ -40,6 +40,8 @@ import {
   type GetUserResponse,
   type ListUsersRequest,
   type ListUsersResponse,
+  type LookupUserRequest,
+  type LookupUserResponse,
   type UpdateUserRequest,
   type UpdateUserResponse,
   UsersServiceClient,
@@ -85,7 +87,12 @@ const USERS_SERVICE = "charter.users.v1.UsersService";
  * The channel's service config: round_robin, and one retry on another instance for the idempotent reads. The etcd
  * resolver carries these method configs into the config it reports (see platform/registry/grpc-resolver.ts).
  */
-export const USERS_SERVICE_CONFIG = readRetryServiceConfig(USERS_SERVICE, ["GetUser", "ListUsers", "BatchGetUsers"]);
+export const USERS_SERVICE_CONFIG = readRetryServiceConfig(USERS_SERVICE, [
+  "GetUser",
+  "ListUsers",
+  "BatchGetUsers",
+  "LookupUser",
+]);
 
 const OUTAGE_CODES: ReadonlySet<Code> = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED"]);
 
@@ -179,6 +186,7 @@ export function createUsersBackend(opts: UsersBackendOptions): UsersBackend {
     updateUser: call<UpdateUserRequest, UpdateUserResponse>(client.updateUser),
     deleteUser: call<DeleteUserRequest, DeleteUserResponse>(client.deleteUser),
     batchGetUsers: call<BatchGetUsersRequest, BatchGetUsersResponse>(client.batchGetUsers, true),
+    lookupUser: call<LookupUserRequest, LookupUserResponse>(client.lookupUser, true),
     health: (service, deadlineMs = opts.deadlineMs) => healthProbe.check(service, deadlineMs),
     breakerState: () => breakerStates[breaker.state],
     isolate() {

@@ -18,6 +18,8 @@ import type {
   GetUserResponse,
   ListUsersRequest,
   ListUsersResponse,
+  LookupUserRequest,
+  LookupUserResponse,
   UpdateUserRequest,
   UpdateUserResponse,
 } from "../../../generated/proto/charter/users/v1/users.js";
@@ -40,6 +42,7 @@ export interface UsersBackend {
   updateUser(request: UpdateUserRequest, ctx?: CallContext): Promise<UpdateUserResponse>;
   deleteUser(request: DeleteUserRequest, ctx?: CallContext): Promise<DeleteUserResponse>;
   batchGetUsers(request: BatchGetUsersRequest, ctx?: CallContext): Promise<BatchGetUsersResponse>;
+  lookupUser(request: LookupUserRequest, ctx?: CallContext): Promise<LookupUserResponse>;
   /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
   health(service: string, deadlineMs?: number): Promise<HealthStatus>;
   /** closed: calls go through; open / half-open / isolated: they fail at once with UNAVAILABLE. */

@@ -86,6 +86,11 @@ export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore
         return user ? [{ ...user }] : [];
       });
     },
+    async findByEmail(email) {
+      const id = idByEmail.get(emailKey(email));
+      const user = id === undefined ? undefined : live(id);
+      return user && { ...user };
+    },
     async list({ limit, afterId }) {
       return [...entries.values()]
         .filter((e) => !e.deleted && (afterId === undefined || compareIds(e.user.id, afterId) > 0))

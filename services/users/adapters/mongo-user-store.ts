@@ -180,6 +180,11 @@ export async function createMongoUserStore(
         return doc ? [toUser(doc)] : [];
       });
     },
+    async findByEmail(email) {
+      // The unique email index answers it; a tombstone has no emailKey, so it is never found.
+      const doc = await users.findOne({ emailKey: emailKey(email), ...LIVE }, USER_FIELDS);
+      return doc ? toUser(doc) : undefined;
+    },
     async list({ limit, afterId }) {
       const filter = afterId === undefined ? { ...LIVE } : { _id: { $gt: longId(afterId) }, ...LIVE };
       return (await users.find(filter, USER_FIELDS).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);

@@ -18,6 +18,7 @@ test("every call is observed once under its operation name, with a non-negative 
   await store.insert(user);
   await store.get(user.id);
   await store.getMany([user.id]);
+  assert.deepEqual(await store.findByEmail(user.email.toUpperCase()), user, "the wrapped store answers");
   await store.list({ limit: 10 });
   await store.findByIdempotencyKey("none");
   await store.update(user.id, 1, { name: "Grace" }, user.updateTime);
@@ -26,7 +27,7 @@ test("every call is observed once under its operation name, with a non-negative 
   await store.close();
   assert.deepEqual(
     seen.map(([operation]) => operation),
-    ["insert", "get", "getMany", "list", "findByIdempotencyKey", "update", "delete", "ping"],
+    ["insert", "get", "getMany", "findByEmail", "list", "findByIdempotencyKey", "update", "delete", "ping"],
   );
   assert.ok(seen.every(([, seconds]) => seconds >= 0));
 });

@@ -4,6 +4,7 @@ import type { BeforeWrite, UserStore } from "../domain/user-store.js";
 export const STORE_OPERATIONS = [
   "get",
   "getMany",
+  "findByEmail",
   "list",
   "insert",
   "findByIdempotencyKey",
@@ -43,6 +44,7 @@ export function createTimedUserStore(
   return {
     get: timed("get", (id) => store.get(id)),
     getMany: timed("getMany", (ids) => store.getMany(ids)),
+    findByEmail: timed("findByEmail", (email) => store.findByEmail(email)),
     list: timed("list", (page) => store.list(page)),
     insert: timed("insert", (user, idempotency) =>
       idempotency === undefined ? store.insert(user) : store.insert(user, idempotency),

@@ -332,3 +332,50 @@ test("errors name fields by their proto path in the request, as gRPC sends them"
   assert.deepEqual(await fieldsOf(service.batchGet(["1", "x"])), ["ids[1]"]);
   assert.deepEqual(await fieldsOf(service.get("x")), ["id"]);
 });
+
+test("lookup reads the store once by email; a bad email never reaches it; a store failure is UNAVAILABLE", async () => {
+  const inner = createMemoryUserStore();
+  const asked: string[] = [];
+  let failing = false;
+  const store: UserStore = {
+    ...inner,
+    async findByEmail(email) {
+      asked.push(email);
+      if (failing) throw new Error("connection reset by peer at 10.0.0.7");
+      return inner.findByEmail(email);
+    },
+  };
+  const { service, reads } = setup(store);
+  const user = await service.create({ name: "Ada", email: "Ada.Lookup@example.com" });
+  reads.length = 0;
+  assert.deepEqual(await service.lookup("ADA.LOOKUP@EXAMPLE.COM"), user);
+  assert.deepEqual(asked, ["ADA.LOOKUP@EXAMPLE.COM"], "one store read, with the address as sent");
+  assert.deepEqual(reads, [], "the id-keyed cache is not consulted");
+
+  await assert.rejects(service.lookup("nobody@example.com"), (e: AppError) => {
+    assert.equal(e.code, "NOT_FOUND");
+    assert.ok(!e.message.includes("nobody"), "the message does not repeat the address");
+    return true;
+  });
+  asked.length = 0;
+  for (const bad of ["not-an-email", "ünï@example.com", ""]) {
+    await assert.rejects(service.lookup(bad), (e: AppError) => {
+      assert.equal(e.code, "INVALID_ARGUMENT", bad);
+      assert.deepEqual(
+        e.details.fieldViolations?.map((v) => v.field),
+        ["email"],
+        bad,
+      );
+      return true;
+    });
+  }
+  assert.deepEqual(asked, [], "refused before the store is asked");
+
+  failing = true;
+  await assert.rejects(service.lookup(user.email), (e: AppError) => {
+    assert.ok(e instanceof AppErrorClass);
+    assert.equal(e.code, "UNAVAILABLE");
+    assert.ok(!e.message.includes("10.0.0.7"), "the cause is not sent");
+    return true;
+  });
+});

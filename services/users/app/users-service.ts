@@ -10,9 +10,11 @@ import type { SnowflakeGenerator } from "../../../platform/snowflake.js";
 import {
   checkId,
   checkIds,
+  checkLookupEmail,
   checkPage,
   idempotencyKeyReused,
   notFound,
+  noUserWithEmail,
   pageTokenAfter,
   staleEtag,
   type User,
@@ -28,6 +30,8 @@ export interface UsersService {
   get(id: string): Promise<User>;
   batchGet(ids: readonly string[]): Promise<User[]>;
   list(pageSize: number | undefined, pageToken: string): Promise<{ users: User[]; nextPageToken: string }>;
+  /** The live user with this email, compared case-insensitively; NOT_FOUND when there is none. */
+  lookup(email: string): Promise<User>;
   /**
    * With a request id (non-empty), a retry of the same user (name and email after normalisation) returns the
    * user the first call created, for idempotencyTtlMs; the same id with another user is FAILED_PRECONDITION.
@@ -118,6 +122,14 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       const users = rows.slice(0, page.limit);
       const last = users.at(-1);
       return { users, nextPageToken: rows.length > page.limit && last ? pageTokenAfter(last.id) : "" };
+    },
+
+    async lookup(email) {
+      // Straight to the store: the cache is keyed by id, and the store's email index answers in one read.
+      const checked = checkLookupEmail(email);
+      const user = await stored("findByEmail", () => store.findByEmail(checked));
+      if (!user) throw noUserWithEmail();
+      return user;
     },
 
     async create(input, requestId = "") {

@@ -92,6 +92,8 @@ export interface UserStore {
   get(id: string): Promise<User | undefined>;
   /** The users that exist among ids, in the order of ids. */
   getMany(ids: readonly string[]): Promise<User[]>;
+  /** The live user whose email is this one, compared case-insensitively (by emailKey), or undefined. */
+  findByEmail(email: string): Promise<User | undefined>;
   /** Up to limit users with id greater than afterId, in increasing id order. */
   list(page: { readonly limit: number; readonly afterId?: string }): Promise<User[]>;
   /**

@@ -129,7 +129,19 @@ export function checkPage(pageSize: number | undefined, pageToken: string): Page
   return afterId === undefined ? { limit } : { limit, afterId };
 }
 
+/**
+ * Checks the email of a lookup by the contract's rules (LookupUserRequest.email, the rules of User.email): every
+ * problem is INVALID_ARGUMENT. Returns it as sent; the store compares it case-insensitively (emailKey).
+ */
+export function checkLookupEmail(email: string): string {
+  const violations = checkMessage("charter.users.v1.LookupUserRequest", { email });
+  if (violations.length > 0) throw invalidArgument(violations);
+  return email;
+}
+
 export const notFound = (id: string): AppError => new AppError("NOT_FOUND", `user ${id} not found`);
+/** No live user has the email looked up. The message never repeats the address (it would reach logs). */
+export const noUserWithEmail = (): AppError => new AppError("NOT_FOUND", "no user has this email");
 export const emailTaken = (): AppError =>
   new AppError("ALREADY_EXISTS", "email is already in use", {
     fieldViolations: [{ field: "user.email", description: "is already in use" }],

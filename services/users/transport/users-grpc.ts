@@ -29,7 +29,15 @@ export function toServiceError(error: AppError): Partial<ServiceError> {
 }
 
 /** The RPC names as the proto spells them: the `method` label of the RPC counter. */
-export const USERS_RPCS = ["GetUser", "BatchGetUsers", "ListUsers", "CreateUser", "UpdateUser", "DeleteUser"] as const;
+export const USERS_RPCS = [
+  "GetUser",
+  "BatchGetUsers",
+  "ListUsers",
+  "CreateUser",
+  "UpdateUser",
+  "DeleteUser",
+  "LookupUser",
+] as const;
 export type UsersRpc = (typeof USERS_RPCS)[number];
 
 export type UsersGrpcHooks = RpcHooks<UsersRpc>;
@@ -67,6 +75,7 @@ export function createUsersGrpcHandlers(
       await service.delete(req.id, req.etag === "" ? undefined : req.etag);
       return {};
     }),
+    lookupUser: unary("LookupUser", async (req) => ({ user: toUserMessage(await service.lookup(req.email)) })),
   };
 }
 

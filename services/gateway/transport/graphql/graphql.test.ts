@@ -288,6 +288,35 @@ describe("GraphQL API over the real users service", () => {
     assert.deepEqual(fieldsOf(emptyEtag), ["etag"]);
   });
 
+  test("userByEmail finds the user case-insensitively (one LookupUser call); null when none; bad emails refused", async () => {
+    const mail = email("Ada.Lookup");
+    const created = await create("Ada Lookup", mail);
+    const BY_EMAIL = `query ($email: String!) { userByEmail(email: $email) { ${USER_FIELDS} } }`;
+    const lookupsBefore = await rpcCalls(metricsPort, "LookupUser");
+    const found = await gql(app, BY_EMAIL, { email: mail.toUpperCase() });
+    assert.equal(found.errors, undefined, JSON.stringify(found.errors));
+    assert.deepEqual(found.data.userByEmail, created, "upper case finds the lower-case address");
+    assert.equal((await rpcCalls(metricsPort, "LookupUser")) - lookupsBefore, 1);
+
+    const none = await gql(app, BY_EMAIL, { email: email("nobody") });
+    assert.equal(none.errors, undefined, "no user is null, as user(id:) answers it, not an error");
+    assert.equal(none.data.userByEmail, null);
+
+    for (const bad of ["not-an-email", "ünï@example.com", "a@b", `${"x".repeat(250)}@example.com`]) {
+      const refused = onlyError(await gql(app, BY_EMAIL, { email: bad }), "INVALID_ARGUMENT");
+      assert.deepEqual(fieldsOf(refused), ["email"], bad);
+    }
+    const missing = await gql(app, "{ userByEmail { id } }");
+    assert.equal(missing.data, undefined, "a missing argument is refused before anything runs");
+    assert.match(missing.errors?.[0]?.message ?? "", /email/);
+    const unknown = await gql(app, `{ userByEmail(email: "${mail}", name: "x") { id } }`);
+    assert.equal(unknown.data, undefined, "an unknown argument is refused");
+    assert.match(unknown.errors?.[0]?.message ?? "", /name/);
+
+    await gql(app, "mutation ($id: ID!) { deleteUser(id: $id) { id } }", { id: created.id });
+    assert.equal((await gql(app, BY_EMAIL, { email: mail })).data.userByEmail, null, "a deleted user is not found");
+  });
+
   test("a taken email is ALREADY_EXISTS on input.email", async () => {
     const mail = email("Twin");
     await create("First", mail);

@@ -121,6 +121,15 @@ export function createResolvers(): Resolvers<GraphqlContext> {
     Query: {
       user: (_root, { id }, ctx) => ctx.userById.load(id),
 
+      // As user(id:): null when no user has the email (NOT_FOUND), an error for anything else.
+      userByEmail: async (_root, { email }, ctx) => {
+        const found = await ctx.users.lookupUser({ email }, callOf(ctx)).catch((error: unknown) => {
+          if (isAppError(error) && error.code === "NOT_FOUND") return undefined;
+          return renameFields({})(error);
+        });
+        return found ? toGraphqlUser(found.user) : null;
+      },
+
       users: async (_root, args, ctx) => {
         const connection = await connectionPage(
           args,

@@ -41,7 +41,10 @@ export interface Operation {
   readonly method: string;
   /** The contract's path template, e.g. /v1/users/{id}. */
   readonly path: string;
-  /** The same path in Fastify's syntax, e.g. /v1/users/:id. */
+  /**
+   * The same path in Fastify's syntax, e.g. /v1/users/:id. A colon of the contract's path is escaped (`::`):
+   * find-my-way reads `/v1/users:lookup` as a parameter otherwise.
+   */
   readonly route: string;
   readonly parameters: readonly OperationParameter[];
   readonly requestBody: { readonly required: boolean; readonly content: ReadonlyMap<string, Pointer> } | undefined;
@@ -119,6 +122,9 @@ function contentAt(doc: JsonObject, pointer: Pointer): Map<string, Pointer | und
   return out;
 }
 
+/** A path template as a Fastify route: literal colons doubled (`/v1/users:lookup` → `/v1/users::lookup`), `{id}` → `:id`. */
+export const fastifyRoute = (path: string): string => path.replace(/:/g, "::").replace(/\{([^}]+)\}/g, ":$1");
+
 /** Every operation of the document, in document order. */
 export function operationsOf(doc: OpenApiDocument): Operation[] {
   const operations: Operation[] = [];
@@ -160,7 +166,7 @@ export function operationsOf(doc: OpenApiDocument): Operation[] {
         id: node.operationId,
         method: method.toUpperCase(),
         path,
-        route: path.replace(/\{([^}]+)\}/g, ":$1"),
+        route: fastifyRoute(path),
         parameters,
         requestBody,
         responses,

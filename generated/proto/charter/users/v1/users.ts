@@ -122,6 +122,15 @@ export interface BatchGetUsersResponse {
   users: User[];
 }
 
+export interface LookupUserRequest {
+  /** The email to look for, under the rules of User.email; case does not matter. */
+  email: string;
+}
+
+export interface LookupUserResponse {
+  user: User | undefined;
+}
+
 function createBaseUser(): User {
   return { id: "", name: "", email: "", etag: "", createTime: undefined, updateTime: undefined };
 }
@@ -1052,6 +1061,122 @@ export const BatchGetUsersResponse: MessageFns<BatchGetUsersResponse> = {
   },
 };
 
+function createBaseLookupUserRequest(): LookupUserRequest {
+  return { email: "" };
+}
+
+export const LookupUserRequest: MessageFns<LookupUserRequest> = {
+  encode(message: LookupUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupUserRequest {
+    return { email: isSet(object.email) ? globalThis.String(object.email) : "" };
+  },
+
+  toJSON(message: LookupUserRequest): unknown {
+    const obj: any = {};
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    return obj;
+  },
+};
+
+function createBaseLookupUserResponse(): LookupUserResponse {
+  return { user: undefined };
+}
+
+export const LookupUserResponse: MessageFns<LookupUserResponse> = {
+  encode(message: LookupUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupUserResponse {
+    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
+  },
+
+  toJSON(message: LookupUserResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    return obj;
+  },
+};
+
 /**
  * UsersService is the users entity service: the system of record for users.
  *
@@ -1128,6 +1253,19 @@ export const UsersServiceService = {
       Buffer.from(BatchGetUsersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BatchGetUsersResponse => BatchGetUsersResponse.decode(value),
   },
+  /**
+   * LookupUser returns the live user whose email is this one, compared case-insensitively
+   * (as uniqueness is); NOT_FOUND when there is none. A read: safe to retry.
+   */
+  lookupUser: {
+    path: "/charter.users.v1.UsersService/LookupUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LookupUserRequest): Buffer => Buffer.from(LookupUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LookupUserRequest => LookupUserRequest.decode(value),
+    responseSerialize: (value: LookupUserResponse): Buffer => Buffer.from(LookupUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LookupUserResponse => LookupUserResponse.decode(value),
+  },
 } as const;
 
 export interface UsersServiceServer extends UntypedServiceImplementation {
@@ -1149,6 +1287,11 @@ export interface UsersServiceServer extends UntypedServiceImplementation {
    * leaving out ids that do not exist.
    */
   batchGetUsers: handleUnaryCall<BatchGetUsersRequest, BatchGetUsersResponse>;
+  /**
+   * LookupUser returns the live user whose email is this one, compared case-insensitively
+   * (as uniqueness is); NOT_FOUND when there is none. A read: safe to retry.
+   */
+  lookupUser: handleUnaryCall<LookupUserRequest, LookupUserResponse>;
 }
 
 export interface UsersServiceClient extends Client {
@@ -1253,6 +1396,25 @@ export interface UsersServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchGetUsersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * LookupUser returns the live user whose email is this one, compared case-insensitively
+   * (as uniqueness is); NOT_FOUND when there is none. A read: safe to retry.
+   */
+  lookupUser(
+    request: LookupUserRequest,
+    callback: (error: ServiceError | null, response: LookupUserResponse) => void,
+  ): ClientUnaryCall;
+  lookupUser(
+    request: LookupUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LookupUserResponse) => void,
+  ): ClientUnaryCall;
+  lookupUser(
+    request: LookupUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LookupUserResponse) => void,
   ): ClientUnaryCall;
 }
 
