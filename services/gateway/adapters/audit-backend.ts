@@ -11,7 +11,7 @@ import {
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../../generated/proto/charter/audit/v1/audit.js";
-import type { AuditBackend, CallContext, HealthStatus } from "../app/backends.js";
+import type { AuditBackend } from "../app/backends.js";
 import { createHealthProbe, createUnaryCaller, grpcChannelOptions, readRetryServiceConfig } from "./grpc-client.js";
 
 export interface AuditBackendOptions {

@@ -48,7 +48,7 @@ import {
 } from "../../../generated/proto/charter/users/v1/users.js";
 import { AppError, type Code, isAppError } from "../../../platform/errors.js";
 import type { Logger } from "../../../platform/logging.js";
-import type { BreakerState, CallContext, HealthStatus, UsersBackend } from "../app/backends.js";
+import type { BreakerState, UsersBackend } from "../app/backends.js";
 import {
   createHealthProbe,
   createUnaryCaller,
