@@ -11,6 +11,7 @@ import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const validator = createOpenApiValidator();
 const email = (tag = "u") => `${tag}.${randomUUID().slice(0, 8)}@example.com`;
+const LOOKUP = "/v1/users:lookup";
 
 interface Answer {
   readonly status: number;
@@ -363,5 +364,101 @@ describe("gateway REST API (real users and gateway processes)", () => {
 
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /charter_gateway_http_request_duration_seconds_count\{[^}]*route="\/v1\/users\/:id"[^}]*\}/);
+  });
+
+  describe("POST /v1/users:lookup: the e-mail in the body, the route's colon escaped for find-my-way", () => {
+    const lookup = (json: unknown) => call("POST", LOOKUP, { json });
+    test("finds the user by email, case-insensitively, with the ETag GET sends", async () => {
+      const created = await call("POST", "/v1/users", { json: { name: "Ada Lookup", email: email("ada") } });
+      assert.equal(created.status, 201, "POST /v1/users is still the create, not shadowed by the lookup");
+      const got = await call("GET", `/v1/users/${created.body.id}`);
+      assert.equal(got.status, 200, "GET /v1/users/{id} is not shadowed");
+
+      const found = await lookup({ email: created.body.email });
+      assert.equal(found.status, 200, found.text);
+      assert.deepEqual(found.body, got.body);
+      assert.equal(found.headers.get("etag"), got.headers.get("etag"));
+
+      const upper = await lookup({ email: created.body.email.toUpperCase() });
+      assert.equal(upper.status, 200, "upper case finds the lower-case address");
+      assert.equal(upper.body.id, created.body.id);
+
+      const renamed = await call("PATCH", `/v1/users/${created.body.id}`, { json: { name: "Ada King" } });
+      assert.equal(renamed.status, 200, "PATCH /v1/users/{id} is not shadowed");
+      const after = await lookup({ email: created.body.email });
+      assert.equal(after.body.name, "Ada King", "the lookup reads the current user");
+      assert.equal(after.headers.get("etag"), renamed.headers.get("etag"));
+    });
+
+    test("no user with the email is a 404 problem that does not repeat the address", async () => {
+      const address = email("nobody");
+      const missing = await lookup({ email: address });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.code, "NOT_FOUND");
+      assert.ok(!missing.text.includes(address), `the address is not echoed: ${missing.text}`);
+
+      const created = await call("POST", "/v1/users", { json: { name: "Gone", email: email("gone") } });
+      assert.equal((await call("DELETE", `/v1/users/${created.body.id}`)).status, 204);
+      assert.equal((await lookup({ email: created.body.email })).status, 404, "a deleted user is not found");
+    });
+
+    test("hostile bodies are 400 problems naming the field, never a 500", async () => {
+      for (const bad of [
+        "not-an-email",
+        "a@b",
+        "ünï@example.com",
+        "ada@exämple.com",
+        `${"x".repeat(250)}@example.com`,
+      ]) {
+        const refused = await lookup({ email: bad });
+        assert.equal(refused.status, 400, bad);
+        assert.equal(refused.body.code, "INVALID_ARGUMENT");
+        assert.deepEqual(fields(refused), ["/email"], bad);
+      }
+      const missing = await lookup({});
+      assert.equal(missing.status, 400);
+      assert.deepEqual(fields(missing), ["/email"]);
+      const wrongType = await lookup({ email: 42 });
+      assert.deepEqual(fields(wrongType), ["/email"]);
+      const unknown = await lookup({ email: email(), name: "Ada" });
+      assert.equal(unknown.status, 400, "an unknown field is refused, not ignored");
+      assert.deepEqual(fields(unknown), ["/name"]);
+
+      assert.equal((await call("POST", LOOKUP)).status, 400, "the body is required");
+      assert.equal(
+        (await call("POST", LOOKUP, { raw: "{", headers: { "content-type": "application/json" } })).status,
+        400,
+      );
+      const text = await call("POST", LOOKUP, { raw: "ada@example.com", headers: { "content-type": "text/plain" } });
+      assert.equal(text.status, 415);
+      const huge = await lookup({ email: `${"x".repeat(5_000)}@example.com` });
+      assert.equal(huge.status, 413);
+    });
+
+    test("the e-mail never rides in the URL: GET is 405 (Allow: POST); near-miss paths are 404", async () => {
+      const get = await fetch(`${base}${LOOKUP}?email=ada@example.com`);
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.get("allow"), "POST");
+      // With the email of a real user: a path the router wrongly took for the lookup would answer 200.
+      const created = await call("POST", "/v1/users", { json: { name: "Near Miss", email: email("near") } });
+      for (const path of ["/v1/users:lookupx", "/v1/users:find", "/v1/usersXYZ", "/v1/users::lookup"]) {
+        const miss = await call("POST", path, { json: { email: created.body.email } });
+        assert.equal(miss.status, 404, `${path} → ${miss.text}`);
+        assert.equal(miss.body.detail.includes("email"), false, `${path} is not the lookup: ${miss.text}`);
+      }
+      // A colon in an id segment is still the getUser route, refused by the id's rule.
+      const colon = await call("GET", "/v1/users/:lookup");
+      assert.equal(colon.status, 400);
+      assert.deepEqual(fields(colon), ["id"]);
+    });
+
+    test("requests are counted under the contract's path", async () => {
+      await lookup({ email: email("counted") });
+      const text = await fetch(`${base}/metrics`).then((r) => r.text());
+      assert.match(
+        text,
+        /charter_gateway_http_request_duration_seconds_count\{[^}]*method="POST",route="\/v1\/users:lookup",status="404"\} [1-9]/,
+      );
+    });
   });
 });
