@@ -40,16 +40,6 @@ export function createMetricsEndpoint(registry: Registry): MetricsEndpoint {
   };
 }
 
-/** Serves GET /metrics on its own port; resolves with the bound port. */
-export async function serveMetrics(
-  registry: Registry,
-  host: string,
-  port: number,
-): Promise<{ port: number; stop(): Promise<void> }> {
-  const endpoint = createMetricsEndpoint(registry);
-  return { port: await endpoint.listen(host, port), stop: endpoint.stop };
-}
-
 /**
  * `charter_<service>_rpc_total{method,code}` and `charter_<service>_rpc_duration_seconds{method,code}` in `registry`,
  * each method's OK series present from the start; the returned hook records one call.

@@ -27,8 +27,8 @@ export interface Worker {
   /** Awaited when it returns a promise; so is stop(). */
   start(): unknown;
   stop(): unknown;
-  /** How long stop() may take before the host gives up on it (default: the host's stepTimeoutMs). */
-  readonly stopTimeoutMs?: number;
+  /** How long its stop() may take by design (in-flight work's timeout): its step is bounded at this plus stepTimeoutMs. */
+  readonly stopGraceMs?: number;
 }
 
 /** Something opened while the service was built (a store, a cache, a bus): closed after everything else. */
@@ -59,7 +59,7 @@ export interface ServiceParts {
  * NOT_SERVING and then the instance deregisters.
  */
 export interface HealthGate {
-  /** What is pinged, for the log lines, e.g. "user store". */
+  /** What is pinged, as the log lines name it. */
   readonly dependency: string;
   ping(): Promise<unknown>;
   readonly intervalMs: number;
@@ -263,7 +263,11 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost<Grpc
     }
     for (const worker of options.workers ?? []) {
       await worker.start();
-      started.push({ name: worker.name, timeoutMs: worker.stopTimeoutMs ?? stepTimeoutMs, run: () => worker.stop() });
+      started.push({
+        name: worker.name,
+        timeoutMs: (worker.stopGraceMs ?? 0) + stepTimeoutMs,
+        run: () => worker.stop(),
+      });
     }
     if (!hosting || !grpc || !metrics || metricsPort === undefined) return undefined;
     const grpcPort = await grpc.listen(hosting.host, hosting.port);

@@ -93,7 +93,7 @@ runMain("gateway", async () => {
           await app.close();
           clearTimeout(force);
         },
-        stopTimeoutMs: config.shutdownTimeoutMs + 10_000,
+        stopGraceMs: config.shutdownTimeoutMs,
       },
     ],
     resources,

@@ -100,11 +100,7 @@ async function openStore(config: UsersConfig, registry: Registry): Promise<UserS
 }
 
 /** The cache (Redis or memory), with `charter_users_cache_up` and the hook that counts its reads. */
-function openCache(
-  config: UsersConfig,
-  logger: Logger,
-  registry: Registry,
-): { cache: UserCache; onCacheRead: (result: "hit" | "miss" | "bypass") => void } {
+function openCache(config: UsersConfig, logger: Logger, registry: Registry) {
   const timings = { ttlMs: config.cacheTtlMs, fenceTtlMs: config.cacheFenceTtlMs };
   const cache = config.redisUrl
     ? createRedisCache({
@@ -130,7 +126,7 @@ function openCache(
       this.set(cache.health().up ? 1 : 0);
     },
   });
-  return { cache, onCacheRead: (result) => cacheReads.inc({ result }) };
+  return { cache, onCacheRead: (result: "hit" | "miss" | "bypass") => cacheReads.inc({ result }) };
 }
 
 export interface WorkerIds {
