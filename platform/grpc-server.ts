@@ -21,6 +21,17 @@ export interface GrpcServiceBinding {
   readonly implementation: UntypedServiceImplementation;
 }
 
+/** A gRPC server built but not yet bound: its services, health and reflection are in place. */
+export interface GrpcServer {
+  setStatus(service: string, status: ServingStatus): void;
+  /** The health status last set for `service`; undefined when never set. */
+  status(service: string): ServingStatus | undefined;
+  /** Binds `host:port` (0 picks a free port) and starts serving; resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting calls, lets in-flight calls finish up to timeoutMs, then cancels the rest. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
 export interface RunningGrpcServer {
   readonly port: number;
   setStatus(service: string, status: ServingStatus): void;
@@ -29,17 +40,15 @@ export interface RunningGrpcServer {
 }
 
 /**
- * Starts a gRPC server with the standard health service and server reflection (built from
- * the proto contracts) on the same port.
+ * Builds a gRPC server with the given services, the standard health service (the server's own "" entry
+ * NOT_SERVING until set) and server reflection built from the proto contracts. Nothing is bound until listen().
  */
-export async function startGrpcServer(opts: {
-  host: string;
-  port: number;
+export function createGrpcServer(opts: {
   services: readonly GrpcServiceBinding[];
-  /** Proto files under contracts/proto to expose through reflection. */
+  /** Proto files under contracts/proto (or absolute paths) to expose through reflection. */
   reflect: readonly string[];
   logger: Logger;
-}): Promise<RunningGrpcServer> {
+}): GrpcServer {
   // grpc-js logs to stderr by itself; its messages go to our structured log instead.
   setLogger({
     error: (...args: unknown[]) => opts.logger.debug({ grpc: args.join(" ") }, "grpc-js"),
@@ -49,27 +58,33 @@ export async function startGrpcServer(opts: {
   setLogVerbosity(logVerbosity.ERROR);
   const server = new Server({ "grpc.max_receive_message_length": 1024 * 1024 });
   for (const s of opts.services) server.addService(s.definition, s.implementation);
-  const health = new HealthImplementation({ "": "NOT_SERVING" });
+  const statuses = new Map<string, ServingStatus>([["", "NOT_SERVING"]]);
+  const health = new HealthImplementation(Object.fromEntries(statuses));
   health.addToServer(server);
   const definitions = loadSync([...opts.reflect], { includeDirs: [protoRoot] });
   new ReflectionService(definitions).addToServer(server);
+  const setStatus = (service: string, status: ServingStatus) => {
+    statuses.set(service, status);
+    health.setStatus(service, status);
+  };
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error
-        ? reject(
-            new Error(
-              `cannot listen on ${opts.host}:${opts.port}: ${/EADDRINUSE/.test(error.message) ? "address already in use" : error.message}`,
-            ),
-          )
-        : resolve(bound),
-    ),
-  );
   return {
-    port,
-    setStatus: (service, status) => health.setStatus(service, status),
+    setStatus,
+    status: (service) => statuses.get(service),
+    listen: (host, port) =>
+      new Promise<number>((resolve, reject) =>
+        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
+          error
+            ? reject(
+                new Error(
+                  `cannot listen on ${host}:${port}: ${/EADDRINUSE/.test(error.message) ? "address already in use" : error.message}`,
+                ),
+              )
+            : resolve(bound),
+        ),
+      ),
     async stop(timeoutMs) {
-      health.setStatus("", "NOT_SERVING");
+      setStatus("", "NOT_SERVING");
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           opts.logger.warn({ timeoutMs }, "in-flight calls did not finish in time; cancelling them");
@@ -83,6 +98,20 @@ export async function startGrpcServer(opts: {
       });
     },
   };
+}
+
+/** createGrpcServer and listen in one step, for a process that only serves (the gRPC mock). */
+export async function startGrpcServer(opts: {
+  host: string;
+  port: number;
+  services: readonly GrpcServiceBinding[];
+  /** Proto files under contracts/proto to expose through reflection. */
+  reflect: readonly string[];
+  logger: Logger;
+}): Promise<RunningGrpcServer> {
+  const server = createGrpcServer(opts);
+  const port = await server.listen(opts.host, opts.port);
+  return { port, setStatus: server.setStatus, stop: server.stop };
 }
 
 export type { Metadata, ServingStatus };

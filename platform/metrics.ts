@@ -10,12 +10,14 @@ export function createMetricsRegistry(service: string): Registry {
   return registry;
 }
 
-/** Serves GET /metrics on its own port; resolves with the bound port. */
-export async function serveMetrics(
-  registry: Registry,
-  host: string,
-  port: number,
-): Promise<{ port: number; stop(): Promise<void> }> {
+/** GET /metrics on a port of its own, built but not bound until listen(). */
+export interface MetricsEndpoint {
+  /** Binds `host:port` (0 picks a free port); resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function createMetricsEndpoint(registry: Registry): MetricsEndpoint {
   const server: Server = createServer((req, res) => {
     if (req.method !== "GET" || req.url?.split("?")[0] !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
@@ -26,12 +28,14 @@ export async function serveMetrics(
       () => res.writeHead(500, { "content-type": "text/plain" }).end("metrics unavailable\n"),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
   return {
-    port: (server.address() as AddressInfo).port,
+    async listen(host, port) {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, resolve);
+      });
+      return (server.address() as AddressInfo).port;
+    },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

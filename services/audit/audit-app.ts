@@ -1,17 +1,22 @@
 /**
  * The audit service's composition: the history store (MongoDB or memory), the consumer group member on the user
- * events, the AuditService over gRPC (with health and reflection), and metrics. serve.ts runs it as a process;
- * the users process hosts it on the in-process bus when no Kafka broker is configured; tests run it on port 0.
+ * events and the AuditService over gRPC, handed to a service host (its own, with health, reflection, metrics and
+ * registration; or the users process's, which hosts it on the in-process bus when no Kafka broker is configured).
+ * serve.ts runs it as a process; tests run it on port 0.
  */
 import type { Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
 import type { EventBus } from "../../platform/events/bus.js";
-import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
-import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
-import { INSTANCE_VERSION, instanceAddresses } from "../../platform/registry/registry-config.js";
-import { createServingRegistration } from "../../platform/registry/serving-registration.js";
-import { watchStoreHealth } from "../../platform/store-health.js";
+import { createMetricsRegistry, rpcMetrics } from "../../platform/metrics.js";
+import {
+  closeResources,
+  createServiceHost,
+  type GrpcListening,
+  type Resource,
+  type ServiceHost,
+  type ServiceParts,
+} from "../../platform/service-host.js";
 import { createMemoryHistoryStore } from "./adapters/memory-history-store.js";
 import { createMongoHistoryStore } from "./adapters/mongo-history-store.js";
 import { createAuditConsumer } from "./app/audit-consumer.js";
@@ -31,16 +36,15 @@ export interface RunningAudit {
   stop(): Promise<void>;
 }
 
-/** The audit service's parts, for a gRPC server of its own (startAudit) or of a host process (the users one). */
-export interface AuditParts {
-  readonly binding: GrpcServiceBinding;
-  readonly reflect: string;
+/** The audit service's parts, for a host of its own (buildAudit) or another process's (the users one). */
+export interface AuditParts extends ServiceParts {
   readonly store: HistoryStore;
-  /** Leaves the consumer group and closes the store. */
-  stop(): Promise<void>;
 }
 
-/** The store, the consumer (started) and the gRPC binding, with metrics in `registry`. */
+/**
+ * The store (open), the consumer (a worker: it joins the group when the host starts and leaves it first when the
+ * host stops, so its partitions go to the other members) and the gRPC service, with metrics in `registry`.
+ */
 export async function createAuditParts(
   config: AuditConfig,
   logger: Logger,
@@ -60,86 +64,87 @@ export async function createAuditParts(
     metrics: registry,
     retryDelayMs: config.retryDelayMs,
   });
-  await consumer.start();
   return {
-    binding: {
-      definition: AuditServiceService,
-      implementation: createAuditGrpcHandlers(store, logger, { onRpc }),
-    },
-    reflect: "charter/audit/v1/audit.proto",
+    services: [
+      {
+        definition: AuditServiceService,
+        implementation: createAuditGrpcHandlers(store, logger, { onRpc }),
+        proto: "charter/audit/v1/audit.proto",
+      },
+    ],
+    workers: [{ name: "audit consumer", start: () => consumer.start(), stop: () => consumer.stop() }],
+    resources: [{ name: "history store", close: () => store.close() }],
+    healthNames: [AUDIT_SERVICE_NAME],
     store,
-    async stop() {
-      await consumer.stop(); // leave the group first: its partitions go to the other members
-      await store.close();
-    },
   };
 }
 
-export async function startAudit(config: AuditConfig, logger: Logger, deps: { bus: EventBus }): Promise<RunningAudit> {
-  const startedAt = new Date().toISOString();
+/** The audit service on a host of its own; nothing bound or started until `host.listen()`. */
+export async function buildAudit(
+  config: AuditConfig,
+  logger: Logger,
+  deps: { bus: EventBus; resources?: readonly Resource[] },
+): Promise<{ host: ServiceHost<GrpcListening>; store: HistoryStore }> {
   const registry = createMetricsRegistry("audit");
-  const parts = await createAuditParts(config, logger, { bus: deps.bus, registry });
-  const { store } = parts;
-  const grpc = await startGrpcServer({
-    host: config.host,
-    port: config.grpcPort,
-    services: [parts.binding],
-    reflect: [parts.reflect],
+  let parts: AuditParts;
+  try {
+    parts = await createAuditParts(config, logger, { bus: deps.bus, registry });
+  } catch (error) {
+    await closeResources(deps.resources ?? [], logger);
+    throw error;
+  }
+  const host = createServiceHost({
+    name: AUDIT_REGISTRY_NAME,
     logger,
-  });
-
-  // Served before the first registration, whose value carries this address for Prometheus to find.
-  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
-  const { address, metricsAddress } = instanceAddresses(config, grpc.port, metrics.port);
-  // In cluster mode (ETCD_ENDPOINTS) the instance is registered as `audit` while its store answers.
-  const registration = createServingRegistration({
-    endpoints: config.etcdEndpoints,
-    service: AUDIT_REGISTRY_NAME,
-    instanceId: config.instanceId,
-    value: { address, version: INSTANCE_VERSION, zone: config.zone, startedAt, metricsAddress },
-    leaseTtlSeconds: config.leaseTtlSeconds,
-    logger,
-    dependency: "the history store",
-    metrics: { registry, prefix: "audit" },
-  });
-
-  const health = await watchStoreHealth({
-    ping: () => store.ping(),
-    intervalMs: HEALTH_INTERVAL_MS,
-    logger,
-    name: "history store",
-    onCheck(up) {
-      const status = up ? "SERVING" : "NOT_SERVING";
-      grpc.setStatus("", status);
-      grpc.setStatus(AUDIT_SERVICE_NAME, status);
-      registration.sync(up);
+    metrics: registry,
+    grpc: {
+      host: config.host,
+      port: config.grpcPort,
+      metricsPort: config.metricsPort,
+      services: parts.services,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      // In cluster mode (ETCD_ENDPOINTS) the instance is registered as `audit` while its store answers.
+      registration: config,
+      health: {
+        dependency: "history store",
+        ping: () => parts.store.ping(),
+        intervalMs: HEALTH_INTERVAL_MS,
+        names: parts.healthNames,
+      },
     },
+    workers: parts.workers,
+    resources: [...(deps.resources ?? []), ...parts.resources],
   });
+  return { host, store: parts.store };
+}
 
+/** buildAudit, then listen: resolves once the service is ready (logged as "audit service ready"). */
+export async function startAudit(
+  config: AuditConfig,
+  logger: Logger,
+  deps: { bus: EventBus; resources?: readonly Resource[] },
+): Promise<RunningAudit> {
+  const { host, store } = await buildAudit(config, logger, deps);
+  const listening = await host.listen();
   logger.info(
     {
-      grpcPort: grpc.port,
-      metricsPort: metrics.port,
+      grpcPort: listening.grpcPort,
+      metricsPort: listening.metricsPort,
       store: config.mongoUrl ? "mongodb" : "memory",
       bus: config.kafkaBrokers.length > 0 ? "kafka" : "in-process",
       groupId: config.groupId,
       instanceId: config.instanceId,
-      registry: registration.enabled ? "etcd" : "none",
-      address,
+      registry: listening.registers ? "etcd" : "none",
+      address: listening.address,
     },
     "audit service ready",
   );
   return {
-    grpcPort: grpc.port,
-    metricsPort: metrics.port,
+    grpcPort: listening.grpcPort,
+    metricsPort: listening.metricsPort,
     store,
     async stop() {
-      health.stop();
-      // Deregister first and let clients drop this instance while it still answers; then stop serving.
-      await registration.stop(config.drainMs);
-      await grpc.stop(config.shutdownTimeoutMs);
-      await parts.stop();
-      await metrics.stop();
+      await host.stop();
       logger.info("audit service stopped");
     },
   };

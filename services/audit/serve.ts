@@ -18,21 +18,19 @@ runMain("audit", async () => {
     logger.warn("KAFKA_BROKERS is not set: this process only sees events published on its own in-process bus");
   }
   const bus = await createEventBus({ brokers: config.kafkaBrokers, clientId: config.instanceId, logger });
-  try {
-    const running = await startAudit(config, logger, { bus });
-    return {
-      stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs, config.drainMs),
-      async stop() {
-        try {
-          await running.stop();
-          await bus.close();
-        } finally {
-          await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
-        }
-      },
-    };
-  } catch (error) {
-    await bus.close();
-    throw error;
-  }
+  // The bus is the host's too: closed after everything else (on a failed start as well).
+  const running = await startAudit(config, logger, {
+    bus,
+    resources: [{ name: "event bus", close: () => bus.close() }],
+  });
+  return {
+    stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs, config.drainMs),
+    async stop() {
+      try {
+        await running.stop();
+      } finally {
+        await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
+      }
+    },
+  };
 });

@@ -1,14 +1,16 @@
 /**
  * The gateway's composition root (main.ts imports it once tracing has started): configuration → (etcd discovery) → users and audit clients → Fastify app
  * (REST from the contract, docs, health, metrics, extra plugins) → listen. Logs "gateway ready"
- * with the bound port; SIGTERM/SIGINT close the server (in-flight requests finish, up to
- * SHUTDOWN_TIMEOUT_MS), then the clients and the discovery.
+ * with the bound port. The service host runs the stop in order: SIGTERM/SIGINT close the server (in-flight
+ * requests finish, up to SHUTDOWN_TIMEOUT_MS), then the clients and the discovery. Metrics are the app's
+ * (GET /metrics on the gateway's own port), so the host serves no endpoint of its own, and no gRPC.
  */
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
 import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
+import { closeResources, createServiceHost, type Resource } from "../../platform/service-host.js";
 import { startTracing } from "../../platform/tracing.js";
 import { createAuditBackend } from "./adapters/audit-backend.js";
 import { createUsersBackend } from "./adapters/users-backend.js";
@@ -52,11 +54,12 @@ runMain("gateway", async () => {
     });
   }
   const audit = createAuditBackend({ target: config.auditAddr, deadlineMs: config.auditDeadlineMs });
-  const release = async () => {
-    users.close();
-    audit.close();
-    await discovery?.stop();
-  };
+  // Closed the last first once the server has stopped: the clients, then the discovery.
+  const resources: Resource[] = [
+    ...(discovery ? [{ name: "users discovery", close: () => discovery.stop() }] : []),
+    { name: "audit client", close: () => audit.close() },
+    { name: "users client", close: () => users.close() },
+  ];
   let app: Awaited<ReturnType<typeof buildGateway>>;
   try {
     app = await buildGateway({
@@ -71,11 +74,31 @@ runMain("gateway", async () => {
       plugins,
       ...(discovering ? { discovery } : {}),
     });
-    await app.listen({ host: config.host, port: config.port });
   } catch (error) {
-    await release();
+    await closeResources(resources, logger);
     throw error;
   }
+  const host = createServiceHost({
+    name: "gateway",
+    logger,
+    ...(metrics ? { metrics } : {}),
+    workers: [
+      {
+        name: "HTTP server",
+        start: () => app.listen({ host: config.host, port: config.port }),
+        // In-flight requests may finish; a client that is still reading (or sending) after the shutdown timeout
+        // has its connection closed rather than holding the process.
+        async stop() {
+          const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+          await app.close();
+          clearTimeout(force);
+        },
+        stopGraceMs: config.shutdownTimeoutMs,
+      },
+    ],
+    resources,
+  });
+  await host.listen();
   const { port } = app.server.address() as AddressInfo;
   logger.info(
     {
@@ -93,12 +116,7 @@ runMain("gateway", async () => {
     stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs),
     async stop() {
       try {
-        // In-flight requests may finish; a client that is still reading (or sending) after the
-        // shutdown timeout has its connection closed rather than holding the process.
-        const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
-        await app.close();
-        clearTimeout(force);
-        await release();
+        await host.stop();
       } finally {
         await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
       }

@@ -4,13 +4,11 @@
  * without, events go on an in-process bus and this process hosts the audit service too, on the users gRPC port (the
  * gateway's AUDIT_ADDR defaults to USERS_ADDR), so that events and history work with nothing installed.
  */
-
-import type { Registry } from "prom-client";
 import { createEventBus } from "../../platform/events/index.js";
 import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { startTracing } from "../../platform/tracing.js";
-import { AUDIT_SERVICE_NAME, createAuditParts } from "../audit/audit-app.js";
+import { createAuditParts } from "../audit/audit-app.js";
 import { loadAuditConfig } from "../audit/audit-config.js";
 import { resolveUsersConfig, startUsers } from "./users-app.js";
 import { loadUsersConfig } from "./users-config.js";
@@ -20,34 +18,31 @@ runMain("users", async () => {
   const env = loadUsersConfig();
   const auditConfig = env.kafkaBrokers.length === 0 ? loadAuditConfig() : undefined;
   const logger = createLogger("users", env.logLevel);
+  const config = await resolveUsersConfig(env, logger);
   const bus = await createEventBus({ brokers: env.kafkaBrokers, clientId: env.instanceId, logger });
   const producer = bus.producer();
-  const host = auditConfig
-    ? async (registry: Registry) => ({
-        ...(await createAuditParts(auditConfig, createLogger("audit", auditConfig.logLevel), { bus, registry })),
-        healthName: AUDIT_SERVICE_NAME,
-      })
-    : undefined;
-  try {
-    const running = await startUsers(await resolveUsersConfig(env, logger), logger, {
-      events: producer,
-      ...(host ? { host } : {}),
-    });
-    return {
-      stopTimeoutMs: stopBudgetMs(env.shutdownTimeoutMs, env.drainMs),
-      async stop() {
-        try {
-          await running.stop();
-          await producer.close();
-          await bus.close();
-        } finally {
-          await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
+  // The bus and its producer are the host's too: closed after everything else (on a failed start as well).
+  const running = await startUsers(config, logger, {
+    events: producer,
+    resources: [
+      { name: "event bus", close: () => bus.close() },
+      { name: "event producer", close: () => producer.close() },
+    ],
+    ...(auditConfig
+      ? {
+          alongside: (registry) =>
+            createAuditParts(auditConfig, createLogger("audit", auditConfig.logLevel), { bus, registry }),
         }
-      },
-    };
-  } catch (error) {
-    await producer.close();
-    await bus.close();
-    throw error;
-  }
+      : {}),
+  });
+  return {
+    stopTimeoutMs: stopBudgetMs(env.shutdownTimeoutMs, env.drainMs),
+    async stop() {
+      try {
+        await running.stop();
+      } finally {
+        await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
+      }
+    },
+  };
 });

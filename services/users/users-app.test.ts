@@ -1,20 +1,24 @@
 /**
  * The users service composed in-process (memory store and cache, port 0) and driven over gRPC: with an event
  * producer its writes reach the bus through the outbox relay and the relay's metrics are served; without one,
- * events wait in the store.
+ * events wait in the store. Built without listening, it binds and starts nothing.
  */
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
 import { createMemoryBus } from "../../platform/events/memory-bus.js";
 import { createLogger } from "../../platform/logging.js";
+import { freePorts } from "../../scripts/infra/index.js";
 import { metricValue, waitFor } from "../../scripts/lib/processes.js";
 import { usersClient } from "../../test/support/contract-client.js";
-import { startUsers } from "./users-app.js";
+import { AUDIT_SERVICE_NAME, createAuditParts } from "../audit/audit-app.js";
+import { loadAuditConfig } from "../audit/audit-config.js";
+import { buildUsers, startUsers, USERS_SERVICE_NAME } from "./users-app.js";
 import { loadUsersConfig } from "./users-config.js";
 
 const config = loadUsersConfig({
@@ -24,6 +28,19 @@ const config = loadUsersConfig({
   // Longer than the test: events go out because writes wake the relay (and because stop() sends the last ones).
   OUTBOX_POLL_INTERVAL_MS: "60000",
 });
+/** A logger whose messages land in `lines`. */
+function capturing(lines: string[]) {
+  return createLogger(
+    "users",
+    "info",
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push((JSON.parse(String(chunk)) as { msg: string }).msg);
+        done();
+      },
+    }),
+  );
+}
 const until = (what: string, check: () => boolean | Promise<boolean>) =>
   waitFor(what, async () => ((await check()) ? true : undefined), 60_000, 20);
 
@@ -35,16 +52,7 @@ test("with a producer: each write over gRPC is one event on the bus, the relay i
     received.push(UserEvent.fromJSON(JSON.parse(message.value?.toString("utf8") ?? "")));
   });
   const lines: string[] = [];
-  const logger = createLogger(
-    "users",
-    "info",
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push((JSON.parse(String(chunk)) as { msg: string }).msg);
-        done();
-      },
-    }),
-  );
+  const logger = capturing(lines);
   const running = await startUsers(config, logger, { events: bus.producer() });
   const client = usersClient(`127.0.0.1:${running.grpcPort}`);
   try {
@@ -109,4 +117,36 @@ test("without a producer there is no relay: events wait in the store's outbox", 
     client.close();
     await running.stop();
   }
+});
+
+test("built without listen(): nothing is bound or started; the embedded audit service is declared beside UsersService", async () => {
+  const [grpcPort, metricsPort] = await freePorts(2);
+  const isFree = (port: number | undefined) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+  const bus = createMemoryBus();
+  const lines: string[] = [];
+  const logger = capturing(lines);
+  const built = await buildUsers({ ...config, grpcPort: grpcPort ?? 0, metricsPort: metricsPort ?? 0 }, logger, {
+    events: bus.producer(),
+    alongside: (registry) => createAuditParts(loadAuditConfig({}), logger, { bus, registry }),
+  });
+  try {
+    assert.deepEqual(built.host.services, [USERS_SERVICE_NAME, AUDIT_SERVICE_NAME]);
+    assert.equal(built.host.health(""), "NOT_SERVING");
+    assert.equal(await isFree(grpcPort), true, "the gRPC port is not bound");
+    assert.equal(await isFree(metricsPort), true, "the metrics port is not bound");
+    assert.match(
+      (await built.host.metrics?.metrics()) ?? "",
+      /^charter_users_rpc_total\{method="CreateUser",code="OK",service="users"\} 0$/m,
+    );
+    assert.equal(lines.includes("outbox relay started"), false, "the relay starts with listen()");
+  } finally {
+    await built.host.stop();
+    await bus.close();
+  }
+  assert.equal(lines.includes("outbox relay stopped"), false, "what never started is not stopped");
 });

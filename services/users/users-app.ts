@@ -1,23 +1,25 @@
 /**
- * Composition of the users service: configuration → adapters → use cases → gRPC server,
- * health and metrics. main.ts runs it as a process; tests run it in-process on port 0.
+ * Composition of the users service: configuration → adapters → use cases → the parts the service host serves
+ * (gRPC, health, metrics, registration, the worker-id lease and the outbox relay). serve.ts runs it as a process;
+ * tests run it in-process on port 0.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
 import type { EventProducer } from "../../platform/events/bus.js";
-import { type GrpcServiceBinding, startGrpcServer } from "../../platform/grpc-server.js";
 import type { Logger } from "../../platform/logging.js";
-import { createMetricsRegistry, rpcMetrics, serveMetrics } from "../../platform/metrics.js";
+import { createMetricsRegistry, rpcMetrics } from "../../platform/metrics.js";
 import { readEtcdConfig } from "../../platform/registry/etcd-config.js";
-import { INSTANCE_VERSION, instanceAddresses } from "../../platform/registry/registry-config.js";
-import { createServingRegistration } from "../../platform/registry/serving-registration.js";
+import { createLeasedSnowflake, createWorkerIdLease } from "../../platform/registry/worker-id-lease.js";
 import {
-  createLeasedSnowflake,
-  createWorkerIdLease,
-  type WorkerIdLease,
-} from "../../platform/registry/worker-id-lease.js";
+  closeResources,
+  createServiceHost,
+  type GrpcListening,
+  type Resource,
+  type ServiceHost,
+  type ServiceParts,
+  type Worker,
+} from "../../platform/service-host.js";
 import { createSnowflake, type SnowflakeGenerator } from "../../platform/snowflake.js";
-import { watchStoreHealth } from "../../platform/store-health.js";
 import { createMemoryCache } from "./adapters/memory-cache.js";
 import { createMemoryUserStore } from "./adapters/memory-user-store.js";
 import { createMongoUserStore } from "./adapters/mongo-user-store.js";
@@ -62,31 +64,25 @@ export interface RunningUsers {
   stop(): Promise<void>;
 }
 
-/** Another gRPC service this process serves on its own server (the embedded audit service). */
-export interface HostedService {
-  readonly binding: GrpcServiceBinding;
-  /** Its proto file, for reflection. */
-  readonly reflect: string;
-  /** Its name in the health service, SERVING while this process serves. */
-  readonly healthName: string;
-  stop(): Promise<void>;
-}
-
 export interface UsersOptions {
   /** Where the outbox relay publishes user events; without one, events wait in the store's outbox. */
   readonly events?: EventProducer;
-  /** Services to serve beside UsersService, built with this process's metrics registry. */
-  readonly host?: (registry: Registry) => Promise<HostedService>;
+  /** Another service to serve beside UsersService (the embedded audit service), built with this process's metrics. */
+  readonly alongside?: (registry: Registry) => Promise<ServiceParts>;
+  /** Opened before the service (the event bus): closed after everything else, the last given first. */
+  readonly resources?: readonly Resource[];
 }
 
-export async function startUsers(
-  config: UsersConfig,
-  logger: Logger,
-  options: UsersOptions = {},
-): Promise<RunningUsers> {
-  const startedAt = new Date().toISOString();
-  const clustered = config.etcdEndpoints.length > 0;
-  const registry = createMetricsRegistry("users");
+/** The users service built on its host: backends open, nothing bound or started until `host.listen()`. */
+export interface BuiltUsers {
+  readonly host: ServiceHost<GrpcListening>;
+  readonly store: UserStore;
+  readonly cache: UserCache;
+  readonly workerIds: WorkerIds;
+}
+
+/** The store, timed into `charter_users_store_duration_seconds`. */
+async function openStore(config: UsersConfig, registry: Registry): Promise<UserStore> {
   const storeDuration = new Histogram({
     name: "charter_users_store_duration_seconds",
     help: "User store call duration by operation (resolved or rejected).",
@@ -95,12 +91,16 @@ export async function startUsers(
     registers: [registry],
   });
   for (const operation of STORE_OPERATIONS) storeDuration.zero({ operation });
-  const store = createTimedUserStore(
+  return createTimedUserStore(
     config.mongoUrl
       ? await createMongoUserStore({ url: config.mongoUrl, connectTimeoutMs: config.mongoConnectTimeoutMs })
       : createMemoryUserStore(),
     (operation, seconds) => storeDuration.observe({ operation }, seconds),
   );
+}
+
+/** The cache (Redis or memory), with `charter_users_cache_up` and the hook that counts its reads. */
+function openCache(config: UsersConfig, logger: Logger, registry: Registry) {
   const timings = { ttlMs: config.cacheTtlMs, fenceTtlMs: config.cacheFenceTtlMs };
   const cache = config.redisUrl
     ? createRedisCache({
@@ -111,7 +111,6 @@ export async function startUsers(
         logger,
       })
     : createMemoryCache(timings);
-
   const cacheReads = new Counter({
     name: "charter_users_cache_reads_total",
     help: "User cache reads by result: hit, miss, or bypass (cache unavailable, served from the store).",
@@ -127,153 +126,177 @@ export async function startUsers(
       this.set(cache.health().up ? 1 : 0);
     },
   });
+  return { cache, onCacheRead: (result: "hit" | "miss" | "bypass") => cacheReads.inc({ result }) };
+}
 
-  const onRpc = rpcMetrics(registry, "users", USERS_RPCS);
+export interface WorkerIds {
+  readonly ids: Pick<SnowflakeGenerator, "next">;
+  /** The worker id in use; null while none is usable (creates are refused). */
+  current(): number | null;
+  readonly source: "etcd" | "env" | "default";
+  /** The lease, in cluster mode without USERS_WORKER_ID: held before the server serves, released after it stops. */
+  readonly lease?: Worker;
+}
 
-  // Worker id: USERS_WORKER_ID when set; else leased from etcd in cluster mode (creates are refused until it is
-  // held, and whenever it goes unconfirmed); else 0.
-  let workerLease: WorkerIdLease | undefined;
-  let fixedIds: SnowflakeGenerator | undefined;
-  if (config.workerId === undefined && clustered) {
-    workerLease = createWorkerIdLease({
+/**
+ * USERS_WORKER_ID when set; else leased from etcd in cluster mode (creates are refused until it is held, and
+ * whenever it goes unconfirmed); else 0. Measured as `charter_users_worker_id`.
+ */
+function workerIds(config: UsersConfig, logger: Logger, registry: Registry): WorkerIds {
+  let result: WorkerIds;
+  if (config.workerId === undefined && config.etcdEndpoints.length > 0) {
+    const lease = createWorkerIdLease({
       endpoints: config.etcdEndpoints,
       service: USERS_REGISTRY_NAME,
       instanceId: config.instanceId,
       leaseTtlSeconds: Math.max(2, config.leaseTtlSeconds),
       logger,
     });
-    const lease = workerLease;
-    const held = await Promise.race([
-      lease.start().then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(resolve, config.etcdConnectTimeoutMs, false).unref()),
-    ]);
-    if (!held) {
-      logger.warn(
-        { timeoutMs: config.etcdConnectTimeoutMs },
-        "no worker id leased yet; CreateUser is UNAVAILABLE until one is (reads are served)",
-      );
-    }
+    result = {
+      ids: createLeasedSnowflake(lease),
+      current: () => lease.current()?.workerId ?? null,
+      source: "etcd",
+      lease: {
+        name: "worker id lease",
+        async start() {
+          const held = await Promise.race([
+            lease.start().then(() => true),
+            new Promise<boolean>((resolve) => setTimeout(resolve, config.etcdConnectTimeoutMs, false).unref()),
+          ]);
+          if (!held) {
+            logger.warn(
+              { timeoutMs: config.etcdConnectTimeoutMs },
+              "no worker id leased yet; CreateUser is UNAVAILABLE until one is (reads are served)",
+            );
+          }
+        },
+        stop: () => lease.stop(),
+      },
+    };
   } else {
-    fixedIds = createSnowflake(config.workerId ?? 0);
+    const ids = createSnowflake(config.workerId ?? 0);
+    result = { ids, current: () => ids.workerId, source: config.workerId === undefined ? "default" : "env" };
   }
-  const ids = workerLease ? createLeasedSnowflake(workerLease) : (fixedIds as SnowflakeGenerator);
   new Gauge({
     name: "charter_users_worker_id",
     help: "The snowflake worker id in use; -1 while none is usable (creates are refused).",
     registers: [registry],
     collect() {
-      this.set(workerLease ? (workerLease.current()?.workerId ?? -1) : (fixedIds?.workerId ?? -1));
+      this.set(result.current() ?? -1);
     },
   });
+  return result;
+}
 
-  const service = createUsersService({
-    store,
-    cache,
-    ids,
-    logger,
-    idempotencyTtlMs: config.idempotencyTtlMs,
-    onCacheRead: (result) => cacheReads.inc({ result }),
-    onWrite: () => relay?.wake(),
-  });
-  const relay = options.events
-    ? createOutboxRelay({
-        store,
-        producer: options.events,
-        owner: config.instanceId,
-        logger,
-        ...config.outbox,
-        metrics: registry,
-      })
-    : undefined;
-  const hosted = await options.host?.(registry);
-  const grpc = await startGrpcServer({
-    host: config.host,
-    port: config.grpcPort,
-    services: [
-      {
-        definition: UsersServiceService,
-        implementation: createUsersGrpcHandlers(service, logger, { onRpc }),
+/** Opens the backends and hands the service's parts to its host; on a failure closes what it had opened. */
+export async function buildUsers(config: UsersConfig, logger: Logger, options: UsersOptions = {}): Promise<BuiltUsers> {
+  const registry = createMetricsRegistry("users");
+  const resources: Resource[] = [...(options.resources ?? [])];
+  try {
+    const store = await openStore(config, registry);
+    resources.push({ name: "user store", close: () => store.close() });
+    const { cache, onCacheRead } = openCache(config, logger, registry);
+    resources.push({ name: "user cache", close: () => cache.close() });
+    const onRpc = rpcMetrics(registry, "users", USERS_RPCS);
+    const workers = workerIds(config, logger, registry);
+    const service = createUsersService({
+      store,
+      cache,
+      ids: workers.ids,
+      logger,
+      idempotencyTtlMs: config.idempotencyTtlMs,
+      onCacheRead,
+      onWrite: () => relay?.wake(),
+    });
+    const relay = options.events
+      ? createOutboxRelay({
+          store,
+          producer: options.events,
+          owner: config.instanceId,
+          logger,
+          ...config.outbox,
+          metrics: registry,
+        })
+      : undefined;
+    const alongside = await options.alongside?.(registry);
+    resources.push(...(alongside?.resources ?? []));
+    const host = createServiceHost({
+      name: USERS_REGISTRY_NAME,
+      logger,
+      metrics: registry,
+      grpc: {
+        host: config.host,
+        port: config.grpcPort,
+        metricsPort: config.metricsPort,
+        services: [
+          {
+            definition: UsersServiceService,
+            implementation: createUsersGrpcHandlers(service, logger, { onRpc }),
+            proto: "charter/users/v1/users.proto",
+          },
+          ...(alongside?.services ?? []),
+        ],
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        registration: config,
+        // Serving while the store answers; the cache has its own entry and never takes the service down.
+        health: {
+          dependency: "user store",
+          ping: () => store.ping(),
+          intervalMs: config.healthIntervalMs,
+          names: [USERS_SERVICE_NAME, `${USERS_SERVICE_NAME}/store`],
+          checks: [
+            ...(alongside?.healthNames ?? []).map((name) => ({ name, up: () => true })),
+            { name: `${USERS_SERVICE_NAME}/cache`, up: () => cache.health().up },
+          ],
+          registryName: `${USERS_SERVICE_NAME}/registry`,
+        },
       },
-      ...(hosted ? [hosted.binding] : []),
-    ],
-    reflect: ["charter/users/v1/users.proto", ...(hosted ? [hosted.reflect] : [])],
-    logger,
-  });
+      // The lease is released after the server stops (calls that finished may have minted ids under it); the relay
+      // stops after the last call, finishing the round in hand and sending what the last calls recorded.
+      workers: [
+        ...(workers.lease ? [workers.lease] : []),
+        ...(alongside?.workers ?? []),
+        ...(relay ? [{ name: "outbox relay", start: () => relay.start(), stop: () => relay.stop() }] : []),
+      ],
+      resources,
+    });
+    return { host, store, cache, workerIds: workers };
+  } catch (error) {
+    await closeResources(resources, logger);
+    throw error;
+  }
+}
 
-  // Registration in etcd (cluster mode): only while the service is SERVING. A store that stops answering
-  // deregisters the instance (clients then stop sending it calls it cannot serve); it registers again when the
-  // store is back. Changes are chained, so a new registration never races the revocation of the last one.
-  // Served before the first registration, whose value carries this address for Prometheus to find.
-  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
-  const { address, metricsAddress } = instanceAddresses(config, grpc.port, metrics.port);
-  const registration = createServingRegistration({
-    endpoints: config.etcdEndpoints,
-    service: USERS_REGISTRY_NAME,
-    instanceId: config.instanceId,
-    value: { address, version: INSTANCE_VERSION, zone: config.zone, startedAt, metricsAddress },
-    leaseTtlSeconds: config.leaseTtlSeconds,
-    logger,
-    dependency: "the user store",
-    metrics: { registry, prefix: "users" },
-    onChange: () => updateRegistryHealth(),
-  });
-  const registered = () => registration.registered();
-  const updateRegistryHealth = () => {
-    if (clustered) grpc.setStatus(`${USERS_SERVICE_NAME}/registry`, registered() ? "SERVING" : "NOT_SERVING");
-  };
-  // Serving while the store answers; the cache has its own entry and never takes the service down.
-  const health = await watchStoreHealth({
-    ping: () => store.ping(),
-    intervalMs: config.healthIntervalMs,
-    logger,
-    name: "user store",
-    onCheck(up) {
-      const status = up ? "SERVING" : "NOT_SERVING";
-      grpc.setStatus("", status);
-      grpc.setStatus(USERS_SERVICE_NAME, status);
-      grpc.setStatus(`${USERS_SERVICE_NAME}/store`, status);
-      if (hosted) grpc.setStatus(hosted.healthName, "SERVING");
-      grpc.setStatus(`${USERS_SERVICE_NAME}/cache`, cache.health().up ? "SERVING" : "NOT_SERVING");
-      registration.sync(up);
-    },
-  });
-  relay?.start();
-
+/** buildUsers, then listen: resolves once the service is ready (logged as "users service ready"). */
+export async function startUsers(
+  config: UsersConfig,
+  logger: Logger,
+  options: UsersOptions = {},
+): Promise<RunningUsers> {
+  const { host, store, cache, workerIds } = await buildUsers(config, logger, options);
+  const listening = await host.listen();
   logger.info(
     {
-      grpcPort: grpc.port,
-      metricsPort: metrics.port,
+      grpcPort: listening.grpcPort,
+      metricsPort: listening.metricsPort,
       store: config.mongoUrl ? "mongodb" : "memory",
       cache: cache.backend,
-      workerId: workerLease ? (workerLease.current()?.workerId ?? null) : (fixedIds?.workerId ?? null),
-      workerIdSource: workerLease ? "etcd" : config.workerId === undefined ? "default" : "env",
+      workerId: workerIds.current(),
+      workerIdSource: workerIds.source,
       instanceId: config.instanceId,
-      registry: clustered ? "etcd" : "none",
-      address,
-      metricsAddress,
+      registry: listening.registers ? "etcd" : "none",
+      address: listening.address,
+      metricsAddress: listening.metricsAddress,
     },
     "users service ready",
   );
-
   return {
-    grpcPort: grpc.port,
-    metricsPort: metrics.port,
+    grpcPort: listening.grpcPort,
+    metricsPort: listening.metricsPort,
     store,
     cache,
     async stop() {
-      health.stop();
-      // Deregister first, then give clients REGISTRY_DRAIN_MS to drop this instance while it still serves;
-      // only then stop accepting calls (in-flight ones finish).
-      await registration.stop(config.drainMs);
-      await grpc.stop(config.shutdownTimeoutMs);
-      // After the last call: the relay finishes the round in hand and sends what the last calls recorded.
-      await relay?.stop();
-      await hosted?.stop();
-      await metrics.stop();
-      // The worker id is released last: calls that finished above may still have minted ids under it.
-      await workerLease?.stop();
-      await cache.close();
-      await store.close();
+      await host.stop();
       logger.info("users service stopped");
     },
   };
