@@ -13,6 +13,25 @@ export interface Stoppable {
 export const stopBudgetMs = (shutdownTimeoutMs: number, drainMs = 0): number => shutdownTimeoutMs + drainMs + 20_000;
 
 /**
+ * What a process stops: the running service, then tracing — in a `finally`, so the last spans leave before the
+ * process does, whatever failed before — within `stopTimeoutMs`.
+ */
+export const stopThenFlush = (
+  running: { stop(): Promise<void> },
+  tracing: { shutdown(): Promise<void> },
+  stopTimeoutMs: number,
+): Stoppable => ({
+  stopTimeoutMs,
+  async stop() {
+    try {
+      await running.stop();
+    } finally {
+      await tracing.shutdown();
+    }
+  },
+});
+
+/**
  * Runs a service's entry point: start() builds and starts everything and returns what
  * to stop. A bad configuration or a failed start prints one line and exits 1, with no
  * stack trace; SIGTERM/SIGINT stop gracefully within the stop's own stopTimeoutMs (or this one), then exit.

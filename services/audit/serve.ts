@@ -4,7 +4,7 @@
  * process — `npm start` hosts the audit service inside the users process for that) → startAudit.
  */
 import { createEventBus } from "../../platform/events/index.js";
-import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
+import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { startTracing } from "../../platform/tracing.js";
 import { startAudit } from "./audit-app.js";
@@ -23,14 +23,5 @@ runMain("audit", async () => {
     bus,
     resources: [{ name: "event bus", close: () => bus.close() }],
   });
-  return {
-    stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs, config.drainMs),
-    async stop() {
-      try {
-        await running.stop();
-      } finally {
-        await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
-      }
-    },
-  };
+  return stopThenFlush(running, tracing, stopBudgetMs(config.shutdownTimeoutMs, config.drainMs));
 });

@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { Gauge } from "prom-client";
-import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
+import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
 import { closeResources, createServiceHost, type Resource } from "../../platform/service-host.js";
@@ -112,14 +112,5 @@ runMain("gateway", async () => {
     },
     "gateway ready",
   );
-  return {
-    stopTimeoutMs: stopBudgetMs(config.shutdownTimeoutMs),
-    async stop() {
-      try {
-        await host.stop();
-      } finally {
-        await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
-      }
-    },
-  };
+  return stopThenFlush(host, tracing, stopBudgetMs(config.shutdownTimeoutMs));
 });

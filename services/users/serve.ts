@@ -5,7 +5,7 @@
  * gateway's AUDIT_ADDR defaults to USERS_ADDR), so that events and history work with nothing installed.
  */
 import { createEventBus } from "../../platform/events/index.js";
-import { runMain, stopBudgetMs } from "../../platform/lifecycle.js";
+import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { startTracing } from "../../platform/tracing.js";
 import { createAuditParts } from "../audit/audit-app.js";
@@ -35,14 +35,5 @@ runMain("users", async () => {
         }
       : {}),
   });
-  return {
-    stopTimeoutMs: stopBudgetMs(env.shutdownTimeoutMs, env.drainMs),
-    async stop() {
-      try {
-        await running.stop();
-      } finally {
-        await tracing.shutdown(); // the last spans leave before the process does, whatever failed above
-      }
-    },
-  };
+  return stopThenFlush(running, tracing, stopBudgetMs(env.shutdownTimeoutMs, env.drainMs));
 });
