@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import type { components } from "../generated/openapi/users.v1.js";
 import { type Code, grpcStatusOf } from "../platform/errors.js";
+import { unescapePointerSegment } from "../platform/json-pointer.js";
 
 export const OPENAPI_FILE = fileURLToPath(new URL("../contracts/openapi/users.v1.yaml", import.meta.url));
 
@@ -48,7 +49,7 @@ export function loadContractExamples(file: string = OPENAPI_FILE): ContractExamp
     if (!pointer.startsWith("#/")) throw new Error(`${pointer}: only local references (#/…) are supported`);
     let node: unknown = doc;
     for (const raw of pointer.slice(2).split("/")) {
-      const segment = decodeURIComponent(raw).replace(/~1/g, "/").replace(/~0/g, "~");
+      const segment = unescapePointerSegment(decodeURIComponent(raw));
       node = isObject(node) ? node[segment] : Array.isArray(node) ? node[Number(segment)] : undefined;
       if (node === undefined) throw new Error(`${pointer}: nothing there in ${file}`);
     }

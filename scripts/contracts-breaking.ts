@@ -36,6 +36,7 @@ import { diff as asyncApiDiff } from "@asyncapi/diff";
 import { Parser as AsyncApiParser } from "@asyncapi/parser";
 import { type Change, ChangeType, CriticalityLevel, diff } from "@graphql-inspector/core";
 import { buildSchema } from "graphql";
+import { unescapePointerSegment } from "../platform/json-pointer.js";
 import { repoRoot, runTool } from "./lib/proto-descriptor.js";
 
 export const OASDIFF_VERSION = "v1.36.0";
@@ -382,7 +383,7 @@ async function dereferencedAsyncApi(file: string, label: string): Promise<Record
 function pointerGet(document: unknown, pointer: string): unknown {
   let value = document;
   for (const raw of pointer.split("/").slice(1)) {
-    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    const key = unescapePointerSegment(raw);
     value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
   }
   return value;

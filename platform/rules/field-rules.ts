@@ -11,6 +11,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { fieldRules } from "../../generated/proto/field-rules.js";
 import type { FieldViolation } from "../errors.js";
+import { escapePointerSegment } from "../json-pointer.js";
 import { addRuleFormats, formatMessages, isFormatName } from "./formats.js";
 
 export interface FieldRule {
@@ -81,7 +82,7 @@ export function firstNonUnicodeText(value: unknown, pointer = ""): string | unde
   if (typeof value === "string") return LONE_SURROGATE.test(value) ? pointer || "/" : undefined;
   if (typeof value !== "object" || value === null) return undefined;
   for (const [key, item] of Object.entries(value)) {
-    const at = `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+    const at = `${pointer}/${escapePointerSegment(key)}`;
     if (LONE_SURROGATE.test(key)) return at;
     const found = firstNonUnicodeText(item, at);
     if (found !== undefined) return found;

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { parse } from "yaml";
+import { escapePointerSegment, unescapePointerSegment } from "../../platform/json-pointer.js";
 
 const addFormats = addFormatsModule.default;
 const contractFile = fileURLToPath(new URL("../../contracts/openapi/users.v1.yaml", import.meta.url));
@@ -39,7 +40,7 @@ export interface OpenApiValidator {
   checkProblem(status: number, response: ResponseToCheck): string[];
 }
 
-const escapeSegment = (s: string) => encodeURIComponent(s.replace(/~/g, "~0").replace(/\//g, "~1"));
+const escapeSegment = (s: string) => encodeURIComponent(escapePointerSegment(s));
 const pointerRef = (segments: readonly string[]) => `${DOC_ID}#${segments.map((s) => `/${escapeSegment(s)}`).join("")}`;
 
 export function createOpenApiValidator(file: string = contractFile): OpenApiValidator {
@@ -77,7 +78,7 @@ export function createOpenApiValidator(file: string = contractFile): OpenApiVali
       at = node.$ref
         .slice(2)
         .split("/")
-        .map((s) => decodeURIComponent(s).replace(/~1/g, "/").replace(/~0/g, "~"));
+        .map((s) => unescapePointerSegment(decodeURIComponent(s)));
     }
     throw new Error(`$ref loop at #/${segments.join("/")}`);
   };

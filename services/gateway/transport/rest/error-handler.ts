@@ -7,6 +7,7 @@
 import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type AppError, type Code, isAppError } from "../../../../platform/errors.js";
+import { escapePointerSegment as escapePointer } from "../../../../platform/json-pointer.js";
 import { type FieldError, httpOutcomes, type Problem, problemOf, sendProblem, UNSERVABLE_RECORD } from "./problem.js";
 
 declare module "fastify" {
@@ -22,8 +23,6 @@ interface AjvError {
   readonly params: Record<string, unknown>;
   readonly message?: string;
 }
-
-const escapePointer = (segment: string): string => segment.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /** Where a field error points: a body field as a JSON pointer (/email), a parameter by its name (id, pageSize, If-Match). */
 function fieldOf(request: FastifyRequest, jsonName: string, inBody: boolean): string {

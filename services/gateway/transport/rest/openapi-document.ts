@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { escapePointerSegment, unescapePointerSegment } from "../../../../platform/json-pointer.js";
 
 export type JsonObject = { readonly [key: string]: unknown };
 
@@ -69,7 +70,7 @@ const isObject = (value: unknown): value is JsonObject =>
 
 /** A pointer as a URI fragment reference (escaped per RFC 6901 and RFC 3986) into the document named `id`. */
 export const refTo = (id: string, pointer: Pointer): string =>
-  `${id}#${pointer.map((s) => `/${encodeURIComponent(s.replace(/~/g, "~0").replace(/\//g, "~1"))}`).join("")}`;
+  `${id}#${pointer.map((s) => `/${encodeURIComponent(escapePointerSegment(s))}`).join("")}`;
 
 const at = (doc: JsonObject, pointer: Pointer): unknown =>
   pointer.reduce<unknown>(
@@ -89,7 +90,7 @@ export function resolve(doc: JsonObject, pointer: Pointer): { node: JsonObject; 
     current = ref
       .slice(2)
       .split("/")
-      .map((s) => decodeURIComponent(s).replace(/~1/g, "/").replace(/~0/g, "~"));
+      .map((s) => unescapePointerSegment(decodeURIComponent(s)));
   }
   throw new Error(`$ref chain too long at #/${pointer.join("/")}`);
 }
