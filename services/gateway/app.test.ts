@@ -49,6 +49,9 @@ test("CORS is off by default and allows exactly the configured origins", async (
     headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
   });
   assert.equal(allowed.headers["access-control-allow-origin"], "https://app.example.com");
+  const plainOptions = await some.inject({ method: "OPTIONS", url: "/v1/users" });
+  assert.equal(plainOptions.statusCode, 204, "an OPTIONS that is no preflight is not a text/plain 400");
+  assert.match(String(plainOptions.headers["access-control-allow-methods"]), /PATCH/);
   const get = await some.inject({ method: "GET", url: "/healthz", headers: { origin: "https://app.example.com" } });
   assert.match(String(get.headers["access-control-expose-headers"]), /ETag/);
   const other = await some.inject({ method: "GET", url: "/healthz", headers: { origin: "https://evil.example" } });

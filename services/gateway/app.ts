@@ -151,6 +151,9 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
       methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
       exposedHeaders: ["ETag", "Location", "Retry-After", "x-request-id"],
+      // A plain OPTIONS (no Origin or Access-Control-Request-Method) is answered like a preflight, 204, instead
+      // of the plugin's text/plain 400: no error leaves the gateway outside the problem+json format.
+      strictPreflight: false,
     });
   }
 
