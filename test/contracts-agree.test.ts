@@ -177,3 +177,19 @@ test("the agreement check notices a lookup email whose rules or presence differ 
     /lookup email limits: proto LookupUserRequest\.email says .*"maxLength":100.*proto User\.email says/,
   );
 });
+
+test("the agreement check notices a blank name told otherwise in OpenAPI or GraphQL than proto's pattern_message", () => {
+  const openapi = structuredClone(contracts.openapi);
+  const name = openapi.components.schemas.UserName;
+  assert.ok(name);
+  name["x-pattern-message"] = "must be filled in";
+  assert.match(
+    compareContracts({ ...contracts, openapi }).join("\n"),
+    /User\.name limits: proto says .*"patternMessage":"must not be blank".*OpenAPI says .*"patternMessage":"must be filled in"/,
+  );
+  const graphql = changedSdl(', patternMessage: "must not be blank")', ")");
+  assert.match(
+    compareContracts({ ...contracts, graphql }).join("\n"),
+    /name input limits: proto says .*"patternMessage".*GraphQL CreateUserInput says \{[^}]*"pattern":"[^"]*"\}/,
+  );
+});

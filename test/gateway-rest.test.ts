@@ -192,6 +192,11 @@ describe("gateway REST API (real users and gateway processes)", () => {
     const blank = await call("POST", "/v1/users", { json: { name: "   ", email: email() } });
     assert.equal(blank.status, 400);
     assert.deepEqual(fields(blank), ["/name"]);
+    assert.deepEqual(
+      blank.body.errors.map((e: { message: string }) => e.message),
+      ["must not be blank"],
+      "a blank name is told as the contract's pattern message says, not by its pattern",
+    );
 
     const badEmail = await call("POST", "/v1/users", { json: { name: "Ada", email: "not-an-email" } });
     assert.equal(badEmail.status, 400);

@@ -127,6 +127,7 @@ describe("users gRPC service (memory backends, real process)", () => {
     );
     assert.deepEqual(both.fieldViolations.map((v) => v.field).sort(), ["user.email", "user.name"]);
     assert.ok(both.fieldViolations.every((v) => v.description.length > 0));
+    assert.equal(both.fieldViolations.find((v) => v.field === "user.name")?.description, "must not be blank");
 
     // Addresses REST always refused: gRPC refuses them too, so no door stores what a read cannot serve.
     for (const address of ["a@b_c.com", "a..b@example.com", "ü@exämple.com"]) {

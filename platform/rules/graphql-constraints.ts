@@ -23,11 +23,12 @@ import { type FieldViolation, invalidArgument } from "../errors.js";
 import { type FieldRule, violationsOf } from "./field-rules.js";
 import { isFormatName } from "./formats.js";
 
-/** The SDL's `@constraint(minLength, maxLength, pattern, format, min, max)` arguments. */
+/** The SDL's `@constraint(minLength, maxLength, pattern, patternMessage, format, min, max)` arguments. */
 interface Constraint {
   readonly minLength?: number;
   readonly maxLength?: number;
   readonly pattern?: string;
+  readonly patternMessage?: string;
   readonly format?: string;
   readonly min?: number;
   readonly max?: number;
@@ -39,6 +40,7 @@ function ruleOf(c: Constraint): FieldRule {
   if (c.minLength !== undefined) rule.minLen = c.minLength;
   if (c.maxLength !== undefined) rule.maxLen = c.maxLength;
   if (c.pattern !== undefined) rule.pattern = c.pattern;
+  if (c.patternMessage !== undefined) rule.patternMessage = c.patternMessage;
   if (c.format !== undefined) rule.format = c.format;
   if (c.min !== undefined) rule.minimum = String(c.min);
   if (c.max !== undefined) rule.maximum = String(c.max);

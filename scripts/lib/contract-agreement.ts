@@ -42,6 +42,7 @@ type Schema = {
   minLength?: number;
   maxLength?: number;
   pattern?: string;
+  "x-pattern-message"?: string;
   minimum?: number;
   maximum?: number;
   default?: number;
@@ -109,6 +110,8 @@ interface Limits {
   minLength?: number | undefined;
   maxLength?: number | undefined;
   pattern?: string | undefined;
+  /** What a refused pattern is told: proto's pattern_message, OpenAPI's and AsyncAPI's x-pattern-message. */
+  patternMessage?: string | undefined;
   format?: string | undefined;
   minimum?: number | undefined;
   maximum?: number | undefined;
@@ -123,6 +126,7 @@ function protoLimits(r: FieldRulesJson | undefined, withFormat: boolean): Limits
     minLength: r?.minLen,
     maxLength: r?.maxLen,
     pattern: r?.pattern,
+    patternMessage: r?.patternMessage,
     format: withFormat && r?.format !== "int64" ? r?.format : undefined,
     minimum: r?.minimum === undefined ? undefined : Number(r.minimum),
     maximum: r?.maximum === undefined ? undefined : Number(r.maximum),
@@ -196,6 +200,7 @@ function limitsIn(deref: (s: Schema | undefined) => Schema): (s: Schema | undefi
       // A timestamp's maxLength only guards the JSON carrier; proto states its format.
       maxLength: inner.format === "date-time" ? undefined : inner.maxLength,
       pattern: inner.pattern,
+      patternMessage: inner["x-pattern-message"],
       format: inner.format,
       minimum: inner.minimum,
       maximum: inner.maximum,
@@ -222,6 +227,7 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
       minLength: arg("minLength") as number | undefined,
       maxLength: arg("maxLength") as number | undefined,
       pattern: arg("pattern") as string | undefined,
+      patternMessage: arg("patternMessage") as string | undefined,
       format: arg("format") as string | undefined,
       minimum: arg("min") as number | undefined,
       maximum: arg("max") as number | undefined,
@@ -248,6 +254,11 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
   ): void => {
     const inDoc = derefIn(doc);
     const limitsOf = limitsIn(inDoc);
+    // An event contract answers no sender, so it tells no pattern message: the rest of a rule it states as proto does.
+    const protoSays = (rules: FieldRulesJson | undefined, withFormat: boolean): Limits => {
+      const limits = protoLimits(rules, withFormat);
+      return label === "AsyncAPI" ? clean({ ...limits, patternMessage: undefined }) : limits;
+    };
     const d = inDoc(schema);
     const fields = proto.get(message)?.field;
     const short = shortName(message);
@@ -275,13 +286,13 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
       const actual = inDoc(property);
       if (field.type === "TYPE_MESSAGE" && field.typeName === TIMESTAMP) {
         same(`${what} type`, "string/date-time", typeOf(actual), "proto", label);
-        same(`${what} limits`, protoLimits(rules, true), limitsOf(property), "proto", label);
+        same(`${what} limits`, protoSays(rules, true), limitsOf(property), "proto", label);
       } else if (field.type === "TYPE_MESSAGE") {
         same(`${what} type`, "object", typeOf(actual), "proto", label);
         checkSchema(field.typeName?.replace(/^\./, "") ?? "", property, doc, label, enumStyle);
       } else if (field.type === "TYPE_STRING") {
         same(`${what} type`, "string", typeOf(actual), "proto", label);
-        same(`${what} limits`, protoLimits(rules, true), limitsOf(property), "proto", label);
+        same(`${what} limits`, protoSays(rules, true), limitsOf(property), "proto", label);
       } else if (field.type === "TYPE_INT64") {
         same(`${what} type`, "string", typeOf(actual), "proto", label);
         const carrier = int64Limits(rules);

@@ -48,7 +48,17 @@ export function createOpenApiValidator(file: string = contractFile): OpenApiVali
   const ajvOf = (coerceTypes: boolean) => {
     const ajv = new Ajv2020({ strict: true, allErrors: true, coerceTypes, validateSchema: false });
     addFormats(ajv);
-    ajv.addVocabulary(["openapi", "info", "servers", "paths", "components", "tags", "example", "security"]);
+    ajv.addVocabulary([
+      "openapi",
+      "info",
+      "servers",
+      "paths",
+      "components",
+      "tags",
+      "example",
+      "security",
+      "x-pattern-message",
+    ]);
     ajv.addSchema(doc, DOC_ID);
     return ajv;
   };

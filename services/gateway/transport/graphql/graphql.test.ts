@@ -265,9 +265,13 @@ describe("GraphQL API over the real users service", () => {
     assert.ok(both.extensions.fieldViolations?.every((v) => v.description.length > 0));
     assert.match(both.message, /input\.name/);
 
-    // Blank after trimming passes the contract's length limit; the users service refuses it.
+    // A blank name passes the length limit and fails the pattern, told as the contract's patternMessage says.
     const blank = onlyError(await gql(app, CREATE, { input: { name: "   ", email: email() } }), "INVALID_ARGUMENT");
     assert.deepEqual(fieldsOf(blank), ["input.name"]);
+    assert.deepEqual(
+      blank.extensions.fieldViolations?.map((v) => v.description),
+      ["must not be blank"],
+    );
 
     const long = onlyError(
       await gql(app, CREATE, { input: { name: "x".repeat(101), email: email() } }),

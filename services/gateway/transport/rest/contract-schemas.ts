@@ -23,10 +23,38 @@ const OPENAPI_FIELDS = [
   "tags",
 ];
 const OPENAPI_ANNOTATIONS = ["discriminator", "xml", "externalDocs", "example"];
+/** What a refused pattern is told (the proto field rule's pattern_message, restated in the OpenAPI contract). */
+const PATTERN_MESSAGE = "x-pattern-message";
+
+/**
+ * A failure as the client is told it: a refused pattern with the message its schema gives, and without what
+ * `verbose` added (the schema, and the value, which never leaves in an error).
+ */
+function told({ data: _value, schema: _schema, parentSchema, ...failure }: ErrorObject): ErrorObject {
+  const message = failure.keyword === "pattern" ? parentSchema?.[PATTERN_MESSAGE] : undefined;
+  return typeof message === "string" ? { ...failure, message } : failure;
+}
+
+type Check = ((data: unknown) => boolean) & { errors: ErrorObject[] | null };
+
+/** A compiled check whose `errors` (which Fastify reads) are the failures as told. */
+function telling(validate: ValidateFunction): Check {
+  const check: Check = Object.assign(
+    (data: unknown) => {
+      const ok = validate(data);
+      check.errors = ok ? null : (validate.errors ?? []).map(told);
+      return ok;
+    },
+    { errors: null },
+  );
+  return check;
+}
 
 function ajvOver(doc: OpenApiDocument, options: { coerceTypes: boolean; removeAdditional: boolean }): Ajv2020 {
   const ajv = new Ajv2020({
     strict: true,
+    // Each failure carries its schema, for the contract's x-pattern-message (`told` below drops what it added).
+    verbose: true,
     allErrors: !options.removeAdditional,
     coerceTypes: options.coerceTypes,
     removeAdditional: options.removeAdditional ? "all" : false,
@@ -35,7 +63,7 @@ function ajvOver(doc: OpenApiDocument, options: { coerceTypes: boolean; removeAd
   // The one format set of platform/rules: `format: email` means here what it means in every other check.
   addRuleFormats(ajv);
   // The document's own fields, and the OpenAPI 3.1 schema vocabulary's annotations, are not validation keywords.
-  ajv.addVocabulary([...OPENAPI_FIELDS, ...OPENAPI_ANNOTATIONS]);
+  ajv.addVocabulary([...OPENAPI_FIELDS, ...OPENAPI_ANNOTATIONS, PATTERN_MESSAGE]);
   ajv.addSchema(doc, DOC_ID);
   return ajv;
 }
@@ -59,16 +87,14 @@ export interface ContractViolation {
   readonly message: string;
 }
 
-type ParameterCheck = ((data: unknown) => boolean) & { errors: ErrorObject[] | null };
-
 /**
  * A parameters check (path, query or headers, coerced from strings): a number that coerces to no finite value
  * (`Infinity`, `1e400`, which Ajv's coercion lets through its integer and range checks) is refused as not an
  * integer, as Prism refuses it. Fastify reads the failures
  * from the function's `errors`, as Ajv leaves them.
  */
-function parameterCheck(validate: ValidateFunction): ParameterCheck {
-  const check: ParameterCheck = Object.assign(
+function parameterCheck(validate: Check): Check {
+  const check: Check = Object.assign(
     (data: unknown) => {
       const record = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
       const ok = validate(data);
@@ -115,7 +141,9 @@ export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
   return {
     // Fastify reads the failures from the returned function's `errors`, as Ajv leaves them.
     validatorCompiler: ({ schema, httpPart }) =>
-      httpPart === "body" ? bodies.compile(schema as object) : parameterCheck(parameters.compile(schema as object)),
+      httpPart === "body"
+        ? telling(bodies.compile(schema as object))
+        : parameterCheck(telling(parameters.compile(schema as object))),
     serializerCompiler: ({ schema, method, url, httpStatus, contentType }) => {
       const validate: ValidateFunction = responses.compile(schema as object);
       return (data: unknown) => {
@@ -132,7 +160,7 @@ export function createContractSchemas(doc: OpenApiDocument): ContractSchemas {
     },
     checkerOf(pointer) {
       // Every error, nothing removed or coerced: the value is judged as it is.
-      const validate: ValidateFunction = bodies.compile(ref(pointer));
+      const validate = telling(bodies.compile(ref(pointer)));
       return (value) =>
         validate(value)
           ? []
