@@ -1,7 +1,8 @@
 /**
  * The dependency rules of the house (.dependency-cruiser.cjs, docs/architecture.md): the real tree keeps them,
  * and purpose-made trees that break them are caught, each violation named by its rule and its file. The rules
- * are those of the one config file `npm test` runs depcruise with.
+ * are those of the one config file `npm test` runs depcruise with. And the packages: knip, as `npm test` runs it,
+ * refuses an import of an undeclared package and a declared package nothing uses.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -168,4 +169,28 @@ test("mocks, layers, services and cycles: each broken rule is named, and the all
     violations.filter((v) => v.rule === "no-circular").map((v) => [v.from, v.to]),
     [["platform/a.ts", "platform/b.ts"]],
   );
+});
+
+test("packages are declared exactly: knip, as npm test runs it, names an undeclared import and an unused dependency", async () => {
+  const dir = await tree({
+    "package.json": JSON.stringify({
+      name: "fixture",
+      type: "module",
+      main: "index.ts",
+      dependencies: { "left-pad": "1.3.0", ajv: "8.20.0" },
+    }),
+    "index.ts": 'import Ajv from "ajv";\nimport chalk from "chalk";\nexport const tools = [Ajv, chalk];\n',
+  });
+  const run = spawnSync(
+    join(root, "node_modules/.bin/knip"),
+    ["--dependencies", "--no-progress", "--no-config-hints"],
+    {
+      cwd: dir,
+      encoding: "utf8",
+    },
+  );
+  assert.notEqual(run.status, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /Unused dependencies \(1\)\s+left-pad\s+package\.json/);
+  assert.match(run.stdout, /Unlisted dependencies \(1\)\s+chalk\s+index\.ts/);
+  assert.doesNotMatch(run.stdout, /\bajv\b/, "a declared package that is imported is neither");
 });
