@@ -1,25 +1,33 @@
 /**
- * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka and Schemathesis
- * (CI warm-up).
- * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka`: runs one on free ports, prints its URL (Kafka: the
- * bootstrap host:port for KAFKA_BROKERS), stops on Ctrl-C.
+ * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
+ * Jaeger and OpenSearch (CI warm-up).
+ * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
+ * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  */
 import {
   ensureEtcd,
+  ensureJaeger,
   ensureKafka,
   ensureMongo,
+  ensureOpenSearch,
   ensurePrometheus,
   ensureRedis,
   ensureSchemathesis,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
+  type RunningJaeger,
   startEtcd,
+  startJaeger,
   startKafka,
   startMongo,
+  startOpenSearch,
   startRedis,
 } from "./index.js";
 
-const starters = { redis: startRedis, etcd: startEtcd, mongo: startMongo, kafka: startKafka } as const;
+const starters = {
+  ...{ redis: startRedis, etcd: startEtcd, mongo: startMongo, kafka: startKafka },
+  ...{ jaeger: startJaeger, opensearch: startOpenSearch },
+} as const;
 const [command, name] = process.argv.slice(2);
 
 if (command === "ensure") {
@@ -34,9 +42,13 @@ if (command === "ensure") {
   console.log(`kafka ${KAFKA_VERSION}: ${kafka.java} -cp ${kafka.classpath}`);
   const schemathesis = await ensureSchemathesis();
   console.log(`schemathesis ${schemathesis.version}: ${schemathesis.python} -m schemathesis.cli`);
+  console.log(`jaeger: ${await ensureJaeger()}`);
+  console.log(`opensearch: ${(await ensureOpenSearch()).home}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);
+  const { otlpHttpUrl, otlpGrpcAddress } = server as Partial<RunningJaeger>;
+  if (otlpHttpUrl) console.log(`OTLP/HTTP ${otlpHttpUrl}, OTLP/gRPC ${otlpGrpcAddress}`);
   console.error(`${server.name} on port ${server.port}, data in ${server.dataDir}; Ctrl-C stops it`);
   const stop = async () => {
     await server.stop();
@@ -45,6 +57,6 @@ if (command === "ensure") {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 } else {
-  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka");
+  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka|jaeger|opensearch");
   process.exit(2);
 }

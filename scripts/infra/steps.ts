@@ -1,0 +1,50 @@
+/**
+ * Small pieces shared by the provisioning of the tools built or unpacked into the cache (Jaeger, OpenSearch):
+ * the cache dir, a command run to its end without blocking the event loop, and timed steps on stderr.
+ */
+import { spawn } from "node:child_process";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** ${XDG_CACHE_HOME:-~/.cache}/charter: where every provisioned tool is kept. */
+export function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "charter");
+}
+
+export interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end, collecting its output (asynchronously: a 5-minute build must not block the loop). */
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Ran> {
+  return new Promise<Ran>((resolve) => {
+    const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once("error", (error) => resolve({ code: null, stdout, stderr: `${stderr}${error.message}` }));
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export const lastLines = (text: string, lines = 25): string => text.trim().split("\n").slice(-lines).join("\n");
+
+/** One provisioning step on stderr with its time, so a slow first run shows where the time goes. */
+export async function timedStep<T>(label: string, action: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  console.error(`provision: ${label} …`);
+  const value = await action();
+  console.error(`provision: ${label} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return value;
+}
