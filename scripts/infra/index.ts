@@ -11,7 +11,13 @@ import { HOST, type RunningServer, startServer } from "./start-server.js";
 
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
 export { ensureJaeger, JAEGER_VERSION, type RunningJaeger, startJaeger } from "./jaeger.js";
-export { ensureOpenSearch, OPENSEARCH_VERSION, type RunningOpenSearch, startOpenSearch } from "./opensearch.js";
+export {
+  ensureOpenSearch,
+  OPENSEARCH_USER,
+  OPENSEARCH_VERSION,
+  type RunningOpenSearch,
+  startOpenSearch,
+} from "./opensearch.js";
 export {
   ensureEtcd,
   ensureKafka,
