@@ -8,6 +8,10 @@
  * few GiB of Go build cache; that cache lives in the work dir and goes with it, so only the module sources (under
  * the cache's go-mod/, shared by every tool built this way) and the ~85 MB binary stay. Its UI assets are not
  * embedded in a source build: the query API answers, the UI page does not.
+ *
+ * Run: startJaeger() writes a collector config (jaegerConfig) into the server's temp dir and starts the binary with
+ * it: OTLP receivers, in-memory storage, the query API and the collector's own metrics, each on a free loopback
+ * port, and no self-tracing.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
