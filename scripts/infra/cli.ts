@@ -3,6 +3,7 @@
  * (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka`: runs one on free ports, prints its URL (Kafka: the
  * bootstrap host:port for KAFKA_BROKERS), stops on Ctrl-C.
+ * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
  */
 import {
   ensureEtcd,
@@ -17,9 +18,21 @@ import {
   startKafka,
   startMongo,
   startRedis,
+  startTraefik,
 } from "./index.js";
 
-const starters = { redis: startRedis, etcd: startEtcd, mongo: startMongo, kafka: startKafka } as const;
+const etcdEndpoints = (process.env.ETCD_ENDPOINTS ?? "").split(",").filter((endpoint) => endpoint.trim() !== "");
+const starters = {
+  redis: startRedis,
+  etcd: startEtcd,
+  mongo: startMongo,
+  kafka: startKafka,
+  traefik: () => {
+    if (etcdEndpoints.length === 0)
+      throw new Error("start traefik needs ETCD_ENDPOINTS (the etcd it reads its routes from)");
+    return startTraefik({ etcdEndpoints });
+  },
+} as const;
 const [command, name] = process.argv.slice(2);
 
 if (command === "ensure") {
@@ -45,6 +58,6 @@ if (command === "ensure") {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 } else {
-  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka");
+  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka|traefik");
   process.exit(2);
 }
