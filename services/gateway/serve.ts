@@ -94,7 +94,11 @@ runMain("gateway", async () => {
         // has its connection closed rather than holding the process.
         async stop() {
           const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+          // server.close() closes only the connections idle at that moment: one whose request finishes later
+          // (a proxy's keep-alive connection) would stay open until the force. Close each once it is idle.
+          const idle = setInterval(() => app.server.closeIdleConnections(), 100);
           await app.close();
+          clearInterval(idle);
           clearTimeout(force);
         },
         stopGraceMs: config.shutdownTimeoutMs,
