@@ -7,7 +7,7 @@ import type { Etcd3 } from "etcd3";
 import type { RunningServer } from "../../scripts/infra/index.js";
 import { captureLogs, delay, etcdTestKit, holdsFor, waitFor } from "../../test/support/registry.js";
 import { createEtcdDiscovery } from "./etcd-discovery.js";
-import { createEtcdRegistrar, type EtcdRegistrar } from "./etcd-registrar.js";
+import { createEtcdRegistrar, createLeasedEntries, type EtcdRegistrar } from "./etcd-registrar.js";
 import { type InstanceValue, instanceKey } from "./instance.js";
 
 const TTL = 2;
@@ -208,5 +208,53 @@ describe("etcd registrar", () => {
     assert.equal(logs.count("cannot register in etcd yet; retrying"), 1, "logged once, then at debug level");
     await etcd.restart();
     await waitFor("the registration", () => started && registeredNow(client, r), { timeoutMs: 2 * TTL_MS });
+  });
+
+  test("leased entries: all under one lease of their own, shared ones without a lease, put again after a wipe", async () => {
+    const etcd = await etcdServer();
+    const client = reader(etcd);
+    const entries = createLeasedEntries({
+      endpoints: [etcd.url],
+      entries: [
+        { key: "edge/servers/a/url", value: "http://127.0.0.1:1" },
+        { key: "edge/servers/a/weight", value: "1" },
+      ],
+      sharedEntries: [{ key: "edge/routers/r/rule", value: "PathPrefix(`/`)" }],
+      leaseTtlSeconds: TTL,
+      logger: captureLogs().logger,
+    });
+    cleanups.push(() => entries.stop());
+    const stored = async () =>
+      new Map(
+        (await client.getAll().prefix("edge/").exec()).kvs.map((kv) => [
+          kv.key.toString(),
+          { value: kv.value.toString(), lease: kv.lease },
+        ]),
+      );
+    await entries.start();
+    const { leaseId } = entries.state();
+    assert.ok(leaseId !== undefined && leaseId !== "0");
+    assert.deepEqual(
+      await stored(),
+      new Map([
+        ["edge/servers/a/url", { value: "http://127.0.0.1:1", lease: leaseId }],
+        ["edge/servers/a/weight", { value: "1", lease: leaseId }],
+        ["edge/routers/r/rule", { value: "PathPrefix(`/`)", lease: "0" }],
+      ]),
+    );
+
+    await etcd.restart({ wipe: true });
+    await waitFor("the entries to be back in the wiped etcd", async () => (await stored()).size === 3, {
+      timeoutMs: 4 * TTL_MS,
+      intervalMs: 100,
+    });
+    assert.equal((await stored()).get("edge/routers/r/rule")?.lease, "0", "the shared key is put again, no lease");
+
+    await entries.stop();
+    assert.deepEqual(
+      [...(await stored()).keys()],
+      ["edge/routers/r/rule"],
+      "stop() takes the leased entries away at once and leaves the shared one",
+    );
   });
 });

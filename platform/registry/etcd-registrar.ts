@@ -3,6 +3,10 @@
  * lease kept alive by the client. Whatever takes the registration away — an etcd restart or partition that
  * outlives the lease, keepalive errors, a wiped etcd, the key deleted by hand — it grants a NEW lease and puts
  * the key again, with jittered backoff and no retry ceiling. stop() revokes the lease, so the key goes at once.
+ *
+ * The same loop, for any keys: createLeasedEntries() keeps a set of key/value pairs under one lease of its own
+ * (and, if asked, puts shared pairs without a lease before each registration, for keys that must outlive every
+ * instance). What the keys mean is the caller's; this module names no service.
  */
 import type { Etcd3, Lease } from "etcd3";
 import type { Logger } from "../logging.js";
@@ -59,15 +63,47 @@ export interface EtcdRegistrar {
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+export interface LeasedEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface LeasedEntriesOptions
+  extends Pick<
+    EtcdRegistrarOptions,
+    "endpoints" | "leaseTtlSeconds" | "checkIntervalMs" | "retry" | "onRenewal" | "onLost"
+  > {
+  /** Put under the lease (at least one): they go when the lease is revoked or expires. The first is checked. */
+  readonly entries: readonly LeasedEntry[];
+  /**
+   * Put without a lease before every registration (shared by all instances, so never deleted by one): keys that
+   * must stay when the last instance goes. Written again after a lost registration, e.g. into a wiped etcd.
+   */
+  readonly sharedEntries?: readonly LeasedEntry[];
+  /** Already carries the caller's context (component, instance). */
+  readonly logger: Logger;
+}
+
 export function createEtcdRegistrar(opts: EtcdRegistrarOptions): EtcdRegistrar {
+  const { service, instanceId, value, root, logger, ...rest } = opts;
+  return createLeasedEntries({
+    ...rest,
+    entries: [{ key: instanceKey(service, instanceId, root ?? SERVICES_PREFIX), value: JSON.stringify(value) }],
+    logger: logger.child({ component: "etcd-registrar", service, instanceId }),
+  });
+}
+
+/** Keeps `entries` in etcd under a lease of their own, registering again whenever they are lost (see the top). */
+export function createLeasedEntries(opts: LeasedEntriesOptions): EtcdRegistrar {
   const ttl = opts.leaseTtlSeconds ?? 5;
   if (!Number.isInteger(ttl) || ttl < 1) throw new RangeError(`leaseTtlSeconds must be a whole number ≥ 1: ${ttl}`);
-  const key = instanceKey(opts.service, opts.instanceId, opts.root ?? SERVICES_PREFIX);
-  const value = JSON.stringify(opts.value);
+  const [first] = opts.entries;
+  if (first === undefined) throw new RangeError("at least one entry to put under the lease is needed");
+  const key = first.key;
   const checkIntervalMs = opts.checkIntervalMs ?? (ttl * 1000) / 2;
   const initialDelayMs = opts.retry?.initialDelayMs ?? 100;
   const maxDelayMs = opts.retry?.maxDelayMs ?? 1_000;
-  const log = opts.logger.child({ component: "etcd-registrar", service: opts.service, instanceId: opts.instanceId });
+  const log = opts.logger;
 
   let client: Etcd3 | undefined;
   let status: RegistrarStatus = "idle";
@@ -148,7 +184,8 @@ export function createEtcdRegistrar(opts: EtcdRegistrarOptions): EtcdRegistrar {
       try {
         id = await lease.grant();
         if (stopRequested) break;
-        await lease.put(key).value(value).exec();
+        for (const shared of opts.sharedEntries ?? []) await etcd.put(shared.key).value(shared.value).exec();
+        for (const entry of opts.entries) await lease.put(entry.key).value(entry.value).exec();
       } catch (error) {
         retire(lease);
         lastError = message(error);

@@ -1,8 +1,9 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
- * Jaeger and OpenSearch (CI warm-up).
+ * Jaeger, OpenSearch and Traefik (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
+ * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
  */
 import {
   ensureEtcd,
@@ -13,6 +14,7 @@ import {
   ensurePrometheus,
   ensureRedis,
   ensureSchemathesis,
+  ensureTraefik,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
   type RunningJaeger,
@@ -22,11 +24,18 @@ import {
   startMongo,
   startOpenSearch,
   startRedis,
+  startTraefik,
 } from "./index.js";
 
+const etcdEndpoints = (process.env.ETCD_ENDPOINTS ?? "").split(",").filter((endpoint) => endpoint.trim() !== "");
 const starters = {
   ...{ redis: startRedis, etcd: startEtcd, mongo: startMongo, kafka: startKafka },
   ...{ jaeger: startJaeger, opensearch: startOpenSearch },
+  traefik: () => {
+    if (etcdEndpoints.length === 0)
+      throw new Error("start traefik needs ETCD_ENDPOINTS (the etcd it reads its routes from)");
+    return startTraefik({ etcdEndpoints });
+  },
 } as const;
 const [command, name] = process.argv.slice(2);
 
@@ -44,6 +53,7 @@ if (command === "ensure") {
   console.log(`schemathesis ${schemathesis.version}: ${schemathesis.python} -m schemathesis.cli`);
   console.log(`jaeger: ${await ensureJaeger()}`);
   console.log(`opensearch: ${(await ensureOpenSearch()).home}`);
+  console.log(`traefik: ${await ensureTraefik()}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);
@@ -57,6 +67,6 @@ if (command === "ensure") {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 } else {
-  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka|jaeger|opensearch");
+  console.error("usage: tsx scripts/infra/cli.ts ensure | start redis|etcd|mongo|kafka|jaeger|opensearch|traefik");
   process.exit(2);
 }

@@ -258,3 +258,4 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer
 }
 
 export { type EtcdCluster, type EtcdClusterOptions, startEtcdCluster } from "./etcd-cluster.js";
+export { ensureTraefik, type RunningTraefik, startTraefik, TRAEFIK_VERSION, type TraefikOptions } from "./traefik.js";

@@ -90,3 +90,32 @@ test("an etcd target without ETCD_ENDPOINTS fails naming USERS_ADDR", () => {
     (error: unknown) => error instanceof ConfigError && error.message.startsWith("USERS_ADDR"),
   );
 });
+
+test("GATEWAY_TRAEFIK: off by default; on needs ETCD_ENDPOINTS; root key, wait and TTL read", () => {
+  const off = loadGatewayConfig({}).traefik;
+  assert.deepEqual(off, { enabled: false, rootKey: "traefik", leaseTtlSeconds: 5, deregisterWaitMs: 3000 });
+  const on = loadGatewayConfig({
+    ETCD_ENDPOINTS: "http://127.0.0.1:2379",
+    GATEWAY_TRAEFIK: "on",
+    GATEWAY_TRAEFIK_ROOT_KEY: "edge/traefik",
+    GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS: "700",
+    REGISTRY_LEASE_TTL_S: "2",
+    GATEWAY_INSTANCE_ID: "gw-1",
+  });
+  assert.deepEqual(on.traefik, { enabled: true, rootKey: "edge/traefik", leaseTtlSeconds: 2, deregisterWaitMs: 700 });
+  assert.equal(on.instanceId, "gw-1");
+  assert.match(loadGatewayConfig({}).instanceId, /^gateway-[0-9a-f]{8}$/);
+  const refused = {
+    GATEWAY_TRAEFIK: { GATEWAY_TRAEFIK: "on" },
+    GATEWAY_TRAEFIK_ROOT_KEY: { GATEWAY_TRAEFIK_ROOT_KEY: "/traefik/" },
+    GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS: { GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS: "-1" },
+    GATEWAY_INSTANCE_ID: { GATEWAY_INSTANCE_ID: "a/b" },
+  };
+  for (const [name, env] of Object.entries(refused)) {
+    assert.throws(
+      () => loadGatewayConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(name),
+      name,
+    );
+  }
+});

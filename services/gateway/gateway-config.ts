@@ -1,8 +1,20 @@
 import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
-import { etcdEndpoints } from "../../platform/registry/registry-config.js";
+import { etcdEndpoints, instanceId } from "../../platform/registry/registry-config.js";
 
 /** The target the gateway dials when it discovers users instances in etcd (ETCD_ENDPOINTS set, USERS_ADDR not). */
 export const USERS_DISCOVERY_TARGET = "etcd:///users";
+
+/** The gateway's route for Traefik, kept in etcd in Traefik's KV layout (see adapters/traefik-route.ts). */
+export interface TraefikRouteConfig {
+  /** GATEWAY_TRAEFIK=on (it needs ETCD_ENDPOINTS): the instance registers its route while it serves. */
+  readonly enabled: boolean;
+  /** The key prefix Traefik's etcd provider reads (its `rootKey`), e.g. `traefik`. */
+  readonly rootKey: string;
+  /** Lease TTL of the instance's server key: how long a gateway that dies stays in Traefik's rotation. */
+  readonly leaseTtlSeconds: number;
+  /** On stop, the wait between deleting the server key and draining: longer than Traefik's provider throttle. */
+  readonly deregisterWaitMs: number;
+}
 
 export interface GatewayConfig {
   readonly host: string;
@@ -37,6 +49,32 @@ export interface GatewayConfig {
   /** How long in-flight requests may run after SIGTERM before their connections are closed. */
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** GATEWAY_INSTANCE_ID: this instance's name in the registry (its Traefik server key). */
+  readonly instanceId: string;
+  readonly traefik: TraefikRouteConfig;
+}
+
+/** A Traefik root key: segments of [A-Za-z0-9._-] joined by `/`, no leading or trailing `/`. */
+const ROOT_KEY = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+function traefikRoute(e: EnvReader, etcd: readonly string[]): TraefikRouteConfig {
+  const enabled = e.oneOf("GATEWAY_TRAEFIK", "off", ["on", "off"]) === "on";
+  if (enabled && etcd.length === 0) {
+    throw new ConfigError("GATEWAY_TRAEFIK=on needs ETCD_ENDPOINTS (the etcd Traefik reads its routes from)");
+  }
+  const rootKey = e.string("GATEWAY_TRAEFIK_ROOT_KEY", "traefik");
+  if (!ROOT_KEY.test(rootKey)) {
+    throw new ConfigError(
+      `GATEWAY_TRAEFIK_ROOT_KEY must be segments of [A-Za-z0-9._-] joined by "/", like traefik, got ${JSON.stringify(rootKey)}`,
+    );
+  }
+  return {
+    enabled,
+    rootKey,
+    leaseTtlSeconds: e.int("REGISTRY_LEASE_TTL_S", 5, 1, 3_600),
+    // Traefik applies a change at once, then none for its providers throttle (2 s by default): 3 s is past it.
+    deregisterWaitMs: e.int("GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS", 3_000, 0, 60_000),
+  };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -112,5 +150,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     metrics: e.oneOf("GATEWAY_METRICS", "on", ["on", "off"]) === "on",
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
+    instanceId: instanceId(e, "GATEWAY"),
+    traefik: traefikRoute(e, etcd),
   };
 }

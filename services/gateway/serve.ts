@@ -1,8 +1,10 @@
 /**
  * The gateway's composition root (main.ts imports it once tracing has started): configuration → (etcd discovery) → users and audit clients → Fastify app
  * (REST from the contract, docs, health, metrics, extra plugins) → listen. Logs "gateway ready"
- * with the bound port. The service host runs the stop in order: SIGTERM/SIGINT close the server (in-flight
- * requests finish, up to SHUTDOWN_TIMEOUT_MS), then the clients and the discovery. Metrics are the app's
+ * with the bound port. With GATEWAY_TRAEFIK=on it then registers its route for Traefik in etcd (see
+ * adapters/traefik-route.ts). The service host runs the stop in order: SIGTERM/SIGINT first take the route out of
+ * Traefik's rotation and wait for Traefik to follow, then close the server (in-flight requests finish, up to
+ * SHUTDOWN_TIMEOUT_MS), then the clients and the discovery. Metrics are the app's
  * (GET /metrics on the gateway's own port), so the host serves no endpoint of its own, and no gRPC.
  */
 import type { AddressInfo } from "node:net";
@@ -10,9 +12,11 @@ import { Gauge } from "prom-client";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
+import { advertisedAddress } from "../../platform/registry/registry-config.js";
 import { closeResources, createServiceHost, type Resource } from "../../platform/service-host.js";
 import { startTracing } from "../../platform/tracing.js";
 import { createAuditBackend } from "./adapters/audit-backend.js";
+import { createTraefikRoute } from "./adapters/traefik-route.js";
 import { createUsersBackend } from "./adapters/users-backend.js";
 import { registerUsersDiscovery, type UsersDiscovery } from "./adapters/users-discovery.js";
 import { buildGateway, type GatewayPlugin } from "./app.js";
@@ -90,11 +94,30 @@ runMain("gateway", async () => {
         // has its connection closed rather than holding the process.
         async stop() {
           const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+          // server.close() closes only the connections idle at that moment: one whose request finishes later
+          // (a proxy's keep-alive connection) would stay open until the force. Close each once it is idle.
+          const idle = setInterval(() => app.server.closeIdleConnections(), 100);
           await app.close();
+          clearInterval(idle);
           clearTimeout(force);
         },
         stopGraceMs: config.shutdownTimeoutMs,
       },
+      // After the server (it needs the bound port), so it is stopped before it: out of the rotation, then drain.
+      ...(config.traefik.enabled
+        ? [
+            createTraefikRoute({
+              endpoints: config.etcdEndpoints,
+              rootKey: config.traefik.rootKey,
+              instanceId: config.instanceId,
+              url: () =>
+                `http://${advertisedAddress(undefined, config.host, (app.server.address() as AddressInfo).port)}`,
+              leaseTtlSeconds: config.traefik.leaseTtlSeconds,
+              deregisterWaitMs: config.traefik.deregisterWaitMs,
+              logger,
+            }),
+          ]
+        : []),
     ],
     resources,
   });
@@ -107,6 +130,8 @@ runMain("gateway", async () => {
       usersAddr: config.usersAddr,
       auditAddr: config.auditAddr,
       etcdEndpoints: config.etcdEndpoints,
+      instanceId: config.instanceId,
+      traefik: config.traefik.enabled ? config.traefik.rootKey : "off",
       docs: config.docs,
       corsOrigins: config.corsOrigins,
     },
