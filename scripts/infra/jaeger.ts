@@ -5,108 +5,36 @@
  * The build: `go mod download -json github.com/jaegertracing/jaeger@v1.75.0` fetches the module's source, which is
  * copied to a writable work dir and built there with `go build -trimpath -ldflags "-s -w" ./cmd/jaeger` (the v2
  * binary, an OpenTelemetry Collector distribution). The first build takes about 5 minutes on two cores and fills a
- * few GiB of Go build cache; that cache lives in the work dir and goes with it, so only the module sources (under
- * the cache's go-mod/, shared by every tool built this way) and the ~85 MB binary stay. Its UI assets are not
+ * few GiB of Go caches, which go with the build's work dir (scripts/infra/go-build.ts): only the ~85 MB binary stays. Its UI assets are not
  * embedded in a source build: the query API answers, the UI page does not.
  *
  * Run: startJaeger() writes a collector config (jaegerConfig) into the server's temp dir and starts the binary with
  * it: OTLP receivers, in-memory storage, the query API and the collector's own metrics, each on a free loopback
  * port, and no self-tracing.
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lazy } from "../../platform/lazy.js";
+import { ensureGoTool, type GoTool, goToolPath } from "./go-build.js";
 import { HOST, type RunningServer, startServer } from "./start-server.js";
-import { cacheDir, lastLines, runCommand, timedStep } from "./steps.js";
 
 export const JAEGER_VERSION = "v1.75.0";
 const JAEGER_MODULE = "github.com/jaegertracing/jaeger";
 
+const JAEGER: GoTool = {
+  title: "Jaeger",
+  name: "jaeger",
+  module: JAEGER_MODULE,
+  version: JAEGER_VERSION,
+  pkg: "./cmd/jaeger",
+  ldflags: `-X ${JAEGER_MODULE}/internal/version.latestVersion=${JAEGER_VERSION}`,
+};
+
 /** Where the binary is cached: ~/.cache/charter/jaeger-v1.75.0/jaeger. */
-export function jaegerBinaryPath(): string {
-  return join(cacheDir(), `jaeger-${JAEGER_VERSION}`, "jaeger");
-}
+export const jaegerBinaryPath = (): string => goToolPath(JAEGER);
 
-async function buildJaeger(binary: string): Promise<void> {
-  const target = join(cacheDir(), `jaeger-${JAEGER_VERSION}`);
-  const manual = `or put a Jaeger ${JAEGER_VERSION} binary (cmd/jaeger) at ${binary}`;
-  const go = await runCommand("go", ["version"]);
-  if (go.code !== 0) {
-    throw new Error(
-      `Jaeger ${JAEGER_VERSION} is built from source with Go, and \`go\` was not found on PATH.\n` +
-        `Fix: install Go 1.24 or newer (https://go.dev/dl/ or \`apt-get install golang-go\`), ${manual}.`,
-    );
-  }
-  await mkdir(cacheDir(), { recursive: true });
-  const work = await mkdtemp(join(cacheDir(), `jaeger-${JAEGER_VERSION}.tmp-`));
-  // The module cache is kept (sources only, reused by the next Go-built tool); the build cache is the work dir's
-  // and is removed with it. No `,direct` fallback: only the module proxy is asked. -modcacherw leaves the module
-  // cache writable, so it can be deleted like any other directory.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    GOPROXY: (process.env.GOPROXY || "https://proxy.golang.org").replace(/,direct$/, ""),
-    GOMODCACHE: join(cacheDir(), "go-mod"),
-    GOCACHE: join(work, "go-build"),
-    GOPATH: join(work, "gopath"),
-    GOFLAGS: "-modcacherw -buildvcs=false",
-    CGO_ENABLED: "0",
-  };
-  const source = join(work, "src");
-  try {
-    console.error(`provision: building Jaeger ${JAEGER_VERSION} once into ${target} with ${go.stdout.trim()}`);
-    const download = await timedStep(`go mod download ${JAEGER_MODULE}@${JAEGER_VERSION}`, () =>
-      runCommand("go", ["mod", "download", "-json", `${JAEGER_MODULE}@${JAEGER_VERSION}`], { cwd: work, env }),
-    );
-    const dir = download.code === 0 ? (JSON.parse(download.stdout) as { Dir?: string }).Dir : undefined;
-    if (dir === undefined) {
-      throw new Error(
-        `go mod download ${JAEGER_MODULE}@${JAEGER_VERSION} failed: it needs the Go module proxy (GOPROXY) ` +
-          `to answer; check the network or GOPROXY, then run again, ${manual}.\n${lastLines(download.stderr + download.stdout)}`,
-      );
-    }
-    await timedStep("copy the module source to a writable dir", async () => {
-      await cp(dir, source, { recursive: true });
-      // A module cache filled without -modcacherw is read-only; the copy must be writable to be removed.
-      await runCommand("chmod", ["-R", "u+w", source]);
-    });
-    const ldflags = `-s -w -X ${JAEGER_MODULE}/internal/version.latestVersion=${JAEGER_VERSION}`;
-    const build = await timedStep("go build ./cmd/jaeger (about 5 minutes the first time)", () =>
-      runCommand("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", join(work, "out", "jaeger"), "./cmd/jaeger"], {
-        cwd: source,
-        env,
-      }),
-    );
-    if (build.code !== 0) {
-      throw new Error(
-        `go build of Jaeger ${JAEGER_VERSION} failed. It needs Go 1.24 or newer, the module proxy for its ` +
-          `dependencies and a few GiB free in ${cacheDir()}; fix what the output below says and run again, ${manual}.\n` +
-          lastLines(build.stderr + build.stdout),
-      );
-    }
-    await writeFile(join(work, "out", "VERSION"), `${JAEGER_VERSION}\n`);
-    await timedStep(`install into ${target}`, async () => {
-      try {
-        await rename(join(work, "out"), target);
-      } catch (error) {
-        // Another run installed it first: theirs is as good as ours.
-        if (!existsSync(binary)) throw error;
-      }
-    });
-  } finally {
-    await timedStep("remove the build dir and its Go build cache", () =>
-      rm(work, { recursive: true, force: true, maxRetries: 3 }),
-    );
-  }
-  if (!existsSync(binary)) throw new Error(`the Jaeger build did not produce ${binary}`);
-}
-
-/** The cached Jaeger binary, built from the Go module proxy on first use (see the file comment). */
-export const ensureJaeger = lazy(async (): Promise<string> => {
-  const binary = jaegerBinaryPath();
-  if (!existsSync(binary)) await buildJaeger(binary);
-  return binary;
-});
+/** The cached Jaeger binary, built from the Go module proxy on first use (scripts/infra/go-build.ts). */
+export const ensureJaeger = lazy((): Promise<string> => ensureGoTool(JAEGER));
 
 /**
  * The collector configuration: OTLP in (gRPC and HTTP), in-memory storage, the query API (HTTP and gRPC), the

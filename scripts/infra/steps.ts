@@ -1,5 +1,5 @@
 /**
- * Small pieces shared by the provisioning of the tools built or unpacked into the cache (Jaeger, OpenSearch):
+ * Small pieces shared by the provisioning of the tools built or unpacked into the cache (go-build.ts, OpenSearch):
  * the cache dir, a command run to its end without blocking the event loop, and timed steps on stderr.
  */
 import { spawn } from "node:child_process";
