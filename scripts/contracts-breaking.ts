@@ -29,7 +29,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { diff as asyncApiDiff } from "@asyncapi/diff";
@@ -37,6 +37,7 @@ import { Parser as AsyncApiParser } from "@asyncapi/parser";
 import { type Change, ChangeType, CriticalityLevel, diff } from "@graphql-inspector/core";
 import { buildSchema } from "graphql";
 import { unescapePointerSegment } from "../platform/json-pointer.js";
+import { cacheDir } from "./infra/steps.js";
 import { repoRoot, runTool } from "./lib/proto-descriptor.js";
 
 export const OASDIFF_VERSION = "v1.36.0";
@@ -186,9 +187,9 @@ function describeBufLine(line: string): string {
 
 // ── OpenAPI ──────────────────────────────────────────────────────────────────────────────────
 
-/** The oasdiff binary, installed once into ~/.cache/charter/ with `go install` at a pinned version. */
+/** The oasdiff binary, installed once into the cache (scripts/infra/steps.ts cacheDir) with `go install` at a pinned version. */
 export function ensureOasdiff(): string {
-  const dir = join(homedir(), ".cache", "charter", `oasdiff-${OASDIFF_VERSION}`);
+  const dir = join(cacheDir(), `oasdiff-${OASDIFF_VERSION}`);
   const binary = join(dir, "oasdiff");
   if (existsSync(binary)) return binary;
   const go = spawnSync("go", ["version"], { encoding: "utf8" });

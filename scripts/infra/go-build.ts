@@ -7,9 +7,9 @@
  * in ~/.cache/charter/<name>-<version>/ (a new version is a new directory; delete an old one by hand).
  */
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { cacheDir, lastLines, runCommand, timedStep } from "./steps.js";
+import { cacheDir, lastLines, publish, runCommand, timedStep } from "./steps.js";
 
 export interface GoTool {
   /** The tool's name in messages (Traefik). */
@@ -84,14 +84,10 @@ async function buildGoTool(tool: GoTool, binary: string): Promise<void> {
       );
     }
     await writeFile(join(work, "out", "VERSION"), `${tool.version}\n`);
-    await timedStep(`install into ${target}`, async () => {
-      try {
-        await rename(join(work, "out"), target);
-      } catch (error) {
-        // Another run installed it first: theirs is as good as ours.
-        if (!existsSync(binary)) throw error;
-      }
-    });
+    // Another run may have installed it first: theirs is as good as ours.
+    await timedStep(`install into ${target}`, () =>
+      publish(join(work, "out"), target, (dir) => existsSync(join(dir, tool.name))),
+    );
   } finally {
     await timedStep("remove the build dir and its Go caches", () =>
       rm(work, { recursive: true, force: true, maxRetries: 3 }),

@@ -12,12 +12,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { lazy } from "../../platform/lazy.js";
 import { ensureBinary } from "./provision.js";
 import { HOST, type RunningServer, startServer } from "./start-server.js";
-import { cacheDir, lastLines, runCommand, timedStep } from "./steps.js";
+import { cacheDir, lastLines, publish, runCommand, timedStep } from "./steps.js";
 
 export const OPENSEARCH_VERSION = "2.19.6";
 const ARTIFACT = `org.opensearch.distribution.integ-test-zip:opensearch:${OPENSEARCH_VERSION}:zip`;
@@ -74,14 +74,8 @@ async function fetchDistribution(home: string): Promise<void> {
     // Readable by the user OpenSearch runs as (the zip has some files 0660); each node writes its own config.
     await runCommand("chmod", ["-R", "a+rX,go-w", root]);
     await writeFile(join(root, MARKER), `${ARTIFACT}\n`);
-    await timedStep(`install into ${home}`, async () => {
-      try {
-        await rename(root, home);
-      } catch (error) {
-        // Another run installed it first: theirs is as good as ours.
-        if (!existsSync(join(home, MARKER))) throw error;
-      }
-    });
+    // Another run may have installed it first: theirs is as good as ours.
+    await timedStep(`install into ${home}`, () => publish(root, home, (dir) => existsSync(join(dir, MARKER))));
   } finally {
     await rm(work, { recursive: true, force: true, maxRetries: 3 });
   }

@@ -7,11 +7,11 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { lazy } from "../../platform/lazy.js";
+import { cacheDir, publish, timedStep } from "./steps.js";
 
 export const MONGO_JAVA_SERVER_VERSION = "1.47.0";
 const SLF4J_VERSION = "2.0.17";
@@ -107,25 +107,6 @@ export const ensurePrometheus = lazy(async () => {
 export const ensureRedis = lazy(() => ensureBinary("redis-server", ["redis-server"]));
 export const ensureEtcd = lazy(() => ensureBinary("etcd", ["etcd-server", "etcd-client"]));
 export const ensureMongo = lazy(provisionMongo);
-
-function cacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "charter");
-}
-
-/** Moves a finished work dir into place; if another process got there first, keeps theirs. */
-async function publish(work: string, target: string, isComplete: (dir: string) => boolean): Promise<void> {
-  try {
-    await rename(work, target);
-  } catch (error) {
-    if (isComplete(target)) {
-      await rm(work, { recursive: true, force: true });
-      return;
-    }
-    if (!existsSync(target)) throw error;
-    await rm(target, { recursive: true, force: true }); // a half-finished leftover
-    await rename(work, target);
-  }
-}
 
 interface MavenArtifact {
   readonly groupId: string;
@@ -280,15 +261,6 @@ export const ensureKafka = lazy(async (): Promise<{ java: string; classpath: str
 
 export const SCHEMATHESIS_VERSION = "4.32.5";
 const PYTHON = "python3.11";
-
-/** One provisioning step on stderr with its time, so a slow first run shows where the time goes. */
-async function timedStep<T>(label: string, action: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  console.error(`provision: ${label} …`);
-  const value = await action();
-  console.error(`provision: ${label} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  return value;
-}
 
 /**
  * Schemathesis (PyPI, pinned) in its own virtualenv under the cache, built in a work dir and moved into place with

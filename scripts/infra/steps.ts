@@ -1,8 +1,11 @@
 /**
- * Small pieces shared by the provisioning of the tools built or unpacked into the cache (go-build.ts, OpenSearch):
- * the cache dir, a command run to its end without blocking the event loop, and timed steps on stderr.
+ * Small pieces shared by the provisioning of everything kept in the cache (provision.ts, go-build.ts, OpenSearch):
+ * the cache dir, a command run to its end without blocking the event loop, timed steps on stderr, and moving a
+ * finished work dir into place.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -47,4 +50,19 @@ export async function timedStep<T>(label: string, action: () => Promise<T>): Pro
   const value = await action();
   console.error(`provision: ${label} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return value;
+}
+
+/** Moves a finished work dir into place; if another process got there first, keeps theirs. */
+export async function publish(work: string, target: string, isComplete: (dir: string) => boolean): Promise<void> {
+  try {
+    await rename(work, target);
+  } catch (error) {
+    if (isComplete(target)) {
+      await rm(work, { recursive: true, force: true });
+      return;
+    }
+    if (!existsSync(target)) throw error;
+    await rm(target, { recursive: true, force: true }); // a half-finished leftover
+    await rename(work, target);
+  }
 }
