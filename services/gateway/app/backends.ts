@@ -22,7 +22,18 @@ import type {
   LookupUserResponse,
   UpdateUserRequest,
   UpdateUserResponse,
+  User as UserMessage,
 } from "../../../generated/proto/charter/users/v1/users.js";
+
+/** A proto User with every field unset (proto3 defaults): what a create or update request fills in. */
+export const UNSET_USER: UserMessage = {
+  id: "",
+  etag: "",
+  name: "",
+  email: "",
+  createTime: undefined,
+  updateTime: undefined,
+};
 
 export interface CallContext {
   /** Sent as x-request-id so both sides log the same id. */

@@ -11,7 +11,7 @@ import type { User as UserMessage } from "../../../../generated/proto/charter/us
 import { AppError, invalidArgument, isAppError } from "../../../../platform/errors.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "../../../../platform/graphql/cursor.js";
 import { rulesOf, settableFields, withDefault } from "../../../../platform/rules/field-rules.js";
-import type { AuditBackend, CallContext, UsersBackend } from "../../app/backends.js";
+import { type AuditBackend, type CallContext, UNSET_USER, type UsersBackend } from "../../app/backends.js";
 import { toRestEvent } from "../rest/history-handlers.js";
 
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
@@ -160,14 +160,7 @@ export function createResolvers(): Resolvers<GraphqlContext> {
 
     Mutation: {
       createUser: async (_root, { input }, ctx) => {
-        const user: UserMessage = {
-          id: "",
-          name: input.name,
-          email: input.email,
-          etag: "",
-          createTime: undefined,
-          updateTime: undefined,
-        };
+        const user: UserMessage = { ...UNSET_USER, name: input.name, email: input.email };
         const response = await ctx.users
           .createUser({ user, requestId: "" }, callOf(ctx))
           .catch(renameFields({}, "input."));
@@ -178,12 +171,11 @@ export function createResolvers(): Resolvers<GraphqlContext> {
         const etag = etagArgument(input.etag, "input.etag");
         const updateMask = UPDATABLE.filter((f) => input[f] != null);
         const user: UserMessage = {
+          ...UNSET_USER,
           id: input.id,
           name: input.name ?? "",
           email: input.email ?? "",
           etag,
-          createTime: undefined,
-          updateTime: undefined,
         };
         const response = await ctx.users
           .updateUser({ user, updateMask }, callOf(ctx))

@@ -6,7 +6,7 @@
 import type { components } from "../../../../generated/openapi/users.v1.js";
 import type { User as UserMessage } from "../../../../generated/proto/charter/users/v1/users.js";
 import { AppError } from "../../../../platform/errors.js";
-import type { CallContext, UsersBackend } from "../../app/backends.js";
+import { type CallContext, UNSET_USER, type UsersBackend } from "../../app/backends.js";
 import { noneMatchHolds, parseEntityTags, quoteEtag, strongTags } from "./entity-tags.js";
 import type { OperationHandlers } from "./operation-types.js";
 import { UNSERVABLE_RECORD } from "./problem.js";
@@ -34,9 +34,6 @@ export interface UsersHandlersOptions {
   /** Told of every stored user that is withheld because it breaks the contract (metric and log). */
   readonly onUnservable?: (record: UnservableRecord) => void;
 }
-
-/** A proto User with every field unset (proto3 defaults). */
-const UNSET_USER: UserMessage = { id: "", etag: "", name: "", email: "", createTime: undefined, updateTime: undefined };
 
 /** A user from the service as the contract's User; a user without its timestamps breaks the contract. */
 export function toRestUser(user: UserMessage | undefined): User {
@@ -101,7 +98,7 @@ export function createUsersHandlers({
     async createUser({ header, body, context }) {
       const created = await users.createUser(
         {
-          user: { id: "", etag: "", name: body.name, email: body.email, createTime: undefined, updateTime: undefined },
+          user: { ...UNSET_USER, name: body.name, email: body.email },
           // The Idempotency-Key header: a retry with the same key and body gets the first result.
           requestId: header["Idempotency-Key"] ?? "",
         },
