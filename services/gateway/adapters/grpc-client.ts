@@ -5,22 +5,12 @@
  * one more attempt of a read that grpc-js could not retry.
  */
 
-import { createRequire } from "node:module";
 import { setTimeout as delay } from "node:timers/promises";
-import {
-  type CallOptions,
-  type ChannelOptions,
-  type Client,
-  credentials,
-  loadPackageDefinition,
-  Metadata,
-  type ServiceError,
-} from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { type CallOptions, type ChannelOptions, type Client, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { BadRequest, ErrorInfo } from "../../../generated/proto/google/rpc/error_details.js";
 import { Status } from "../../../generated/proto/google/rpc/status.js";
 import { AppError, type Code, codeOfGrpcStatus, type FieldViolation, isAppError } from "../../../platform/errors.js";
-import type { CallContext, HealthStatus } from "../app/backends.js";
+import type { CallContext } from "../app/backends.js";
 
 /**
  * A channel's service config: round_robin, and for the idempotent reads of `service` a grpc-js retryPolicy of up
@@ -56,44 +46,7 @@ export function grpcChannelOptions(serviceConfig: object, maxReconnectBackoffMs 
   };
 }
 
-const require = createRequire(import.meta.url);
-const healthProto = require.resolve("grpc-health-check/proto/health/v1/health.proto");
-
-/** The standard health service's client, from the proto that grpc-health-check ships. */
-type HealthCheck = (
-  request: { service: string },
-  metadata: Metadata,
-  options: CallOptions,
-  callback: (error: ServiceError | null, response?: { status: string }) => void,
-) => void;
-// biome-ignore lint/suspicious/noExplicitAny: loaded at run time from the standard health proto
-const healthPackage: any = loadPackageDefinition(loadSync(healthProto, { enums: String, defaults: true }));
-const HealthClient = healthPackage.grpc.health.v1.Health as new (
-  target: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options: ChannelOptions,
-) => Client & { check: HealthCheck };
-
-export interface HealthProbe {
-  /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
-  check(service: string, deadlineMs: number): Promise<HealthStatus>;
-  close(): void;
-}
-
-/** A health client of one target (an instance's host:port, or the balanced target). */
-export function createHealthProbe(target: string, channelOptions: ChannelOptions): HealthProbe {
-  const healthClient = new HealthClient(target, credentials.createInsecure(), channelOptions);
-  return {
-    check: (service, deadlineMs) =>
-      new Promise((resolve) => {
-        healthClient.check({ service }, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
-          if (!error) return resolve((response?.status ?? "UNKNOWN") as HealthStatus);
-          resolve(codeOfGrpcStatus(error.code) === "NOT_FOUND" ? "SERVICE_UNKNOWN" : "UNREACHABLE");
-        });
-      }),
-    close: () => healthClient.close(),
-  };
-}
+export { createHealthProbe, type HealthProbe } from "../../../platform/grpc-health-probe.js";
 
 /** Proto field paths in BadRequest (user.email, page_size) as the JSON names clients send (email, pageSize). */
 export const jsonFieldName = (path: string): string =>

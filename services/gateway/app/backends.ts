@@ -42,7 +42,9 @@ export interface CallContext {
   readonly deadlineMs?: number;
 }
 
-export type HealthStatus = "SERVING" | "NOT_SERVING" | "UNKNOWN" | "SERVICE_UNKNOWN" | "UNREACHABLE";
+import type { HealthStatus } from "../../../platform/grpc-health-probe.js";
+
+export type { HealthStatus };
 
 export type BreakerState = "closed" | "open" | "half-open" | "isolated";
 

@@ -13,7 +13,10 @@ export const GRAPHIQL_PATH = "/graphiql";
 export const GRAPHIQL_ASSETS = `${GRAPHIQL_PATH}/assets`;
 
 const require = createRequire(import.meta.url);
-const packageDir = (name: string): string => dirname(require.resolve(`${name}/package.json`));
+// Each package's folder from its package.json, named literally so that an image's bundler sees what is read here.
+const react = dirname(require.resolve("react/package.json"));
+const reactDom = dirname(require.resolve("react-dom/package.json"));
+const graphiql = dirname(require.resolve("graphiql/package.json"));
 
 const JS = "application/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
@@ -82,10 +85,10 @@ ${script("graphiql-start.js")}
 
 async function loadAssets(graphqlPath: string): Promise<Map<string, Asset>> {
   const files: Record<string, [string, string]> = {
-    "react.production.min.js": [join(packageDir("react"), "umd/react.production.min.js"), JS],
-    "react-dom.production.min.js": [join(packageDir("react-dom"), "umd/react-dom.production.min.js"), JS],
-    "graphiql.min.js": [join(packageDir("graphiql"), "graphiql.min.js"), JS],
-    "graphiql.min.css": [join(packageDir("graphiql"), "graphiql.min.css"), CSS],
+    "react.production.min.js": [join(react, "umd/react.production.min.js"), JS],
+    "react-dom.production.min.js": [join(reactDom, "umd/react-dom.production.min.js"), JS],
+    "graphiql.min.js": [join(graphiql, "graphiql.min.js"), JS],
+    "graphiql.min.css": [join(graphiql, "graphiql.min.css"), CSS],
   };
   const assets = new Map<string, Asset>();
   for (const [name, [path, type]] of Object.entries(files)) {

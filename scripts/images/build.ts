@@ -1,0 +1,112 @@
+/**
+ * `npm run images`: builds the users, audit and gateway images from deploy/docker/Dockerfile on a base that exists
+ * in the engine (builds never pull), tags each with the version (package.json) and the git revision, and prunes
+ * what older builds left. `-- --base bookworm` builds on the debootstrap base, `-- --base <image>` on any image
+ * with Node 20 (e.g. node:20-bookworm-slim, loaded with `docker load`).
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { DockerEngine } from "../infra/docker.js";
+import { runCommand, timedStep } from "../infra/steps.js";
+import { type BaseKind, baseImageName, ensureBaseImage } from "./base-image.js";
+
+export const SERVICES = ["users", "audit", "gateway"] as const;
+export type Service = (typeof SERVICES)[number];
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+/** Revisions of each image kept by the pruning after a build (older tags are removed). */
+const KEEP_REVISIONS = 3;
+
+export interface BuiltImage {
+  readonly service: Service;
+  /** charter/<service>:<version>-<revision>: what the stack runs. */
+  readonly ref: string;
+  readonly tags: readonly string[];
+  readonly id: string;
+  readonly sizeBytes: number;
+}
+
+export interface BuildOptions {
+  /** `scratch` (default), `bookworm`, or the name of an image in the engine. */
+  readonly base?: string;
+  readonly services?: readonly Service[];
+  /** Overrides package.json's version (the stack's rolling update builds a next version). */
+  readonly version?: string;
+}
+
+async function git(args: string[]): Promise<string> {
+  const result = await runCommand("git", args, { cwd: root });
+  return result.code === 0 ? result.stdout.trim() : "";
+}
+
+/** The short revision, with `-dirty` when the tree has changes; the commit time for SOURCE_DATE_EPOCH. */
+async function revision(): Promise<{ revision: string; epoch: string }> {
+  const short = (await git(["rev-parse", "--short=12", "HEAD"])) || "unknown";
+  const dirty = (await git(["status", "--porcelain", "--untracked-files=no"])) !== "";
+  return { revision: dirty ? `${short}-dirty` : short, epoch: (await git(["log", "-1", "--format=%ct"])) || "0" };
+}
+
+export async function resolveBase(engine: DockerEngine, base = "scratch"): Promise<string> {
+  if (base === "scratch" || base === "bookworm") return ensureBaseImage(engine, base as BaseKind);
+  if ((await engine.run(["image", "inspect", base, "--format", "{{.Id}}"])).code !== 0) {
+    throw new Error(
+      `base image ${base} is not in this Docker engine, and builds never pull (--pull=false): load it first ` +
+        `(docker load), or use --base scratch (made here: ${baseImageName("scratch")})`,
+    );
+  }
+  return base;
+}
+
+/** Removes tags of charter/<service> older than the newest KEEP_REVISIONS, and dangling images of the project. */
+async function prune(engine: DockerEngine, service: Service, keep: readonly string[]): Promise<void> {
+  const listed = await engine.ok([
+    "image",
+    "ls",
+    `charter/${service}`,
+    "--format",
+    "{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}",
+  ]);
+  const refs = listed
+    .split("\n")
+    .filter((line) => line.includes("\t"))
+    .map((line) => line.split("\t") as [string, string])
+    .sort((a, b) => b[1].localeCompare(a[1]))
+    .map(([ref]) => ref)
+    .filter((ref) => !keep.includes(ref));
+  const stale = refs.slice(KEEP_REVISIONS * 2);
+  if (stale.length > 0) await engine.run(["image", "rm", ...stale]);
+  await engine.run(["image", "prune", "--force", "--filter", "label=dev.charter.project=charter"]);
+}
+
+export async function buildImages(engine: DockerEngine, opts: BuildOptions = {}): Promise<BuiltImage[]> {
+  if (!existsSync(join(root, "node_modules", "esbuild"))) throw new Error("node_modules is missing: run npm ci first");
+  const base = await resolveBase(engine, opts.base);
+  const manifest = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version: string };
+  const version = opts.version ?? manifest.version;
+  const { revision: rev, epoch } = await revision();
+  const built: BuiltImage[] = [];
+  for (const service of opts.services ?? SERVICES) {
+    const tags = [`charter/${service}:${version}`, `charter/${service}:${version}-${rev}`];
+    await timedStep(`image charter/${service} ${version} (${rev}) on ${base}`, () =>
+      engine.ok(
+        [
+          ...["build", "--network", "host", "--pull=false", "--quiet", "-f", "deploy/docker/Dockerfile"],
+          ...["--build-arg", `BASE_IMAGE=${base}`, "--build-arg", `SERVICE=${service}`],
+          ...["--build-arg", `VERSION=${version}`, "--build-arg", `REVISION=${rev}`],
+          ...["--build-arg", `SOURCE_DATE_EPOCH=${epoch}`],
+          ...tags.flatMap((tag) => ["--tag", tag]),
+          ".",
+        ],
+        { cwd: root },
+      ),
+    );
+    const [id = "", size = "0"] = (
+      await engine.ok(["image", "inspect", tags[1] ?? "", "--format", "{{.Id}} {{.Size}}"])
+    ).split(" ");
+    built.push({ service, ref: tags[1] ?? "", tags, id, sizeBytes: Number(size) });
+    await prune(engine, service, tags);
+  }
+  return built;
+}

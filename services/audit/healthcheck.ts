@@ -1,0 +1,5 @@
+/** The audit image's HEALTHCHECK: the gRPC health service on the configured port (platform/healthcheck.ts). */
+import { checkGrpcHealth } from "../../platform/healthcheck.js";
+import { loadAuditConfig } from "./audit-config.js";
+
+await checkGrpcHealth(loadAuditConfig().grpcPort);
