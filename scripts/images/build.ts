@@ -88,7 +88,8 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
   const { revision: rev, epoch } = await revision();
   const built: BuiltImage[] = [];
   for (const service of opts.services ?? SERVICES) {
-    const tags = [`charter/${service}:${version}`, `charter/${service}:${version}-${rev}`];
+    const ref = `charter/${service}:${version}-${rev}`;
+    const tags = [`charter/${service}:${version}`, ref];
     await timedStep(`image charter/${service} ${version} (${rev}) on ${base}`, () =>
       engine.ok(
         [
@@ -102,10 +103,10 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
         { cwd: root },
       ),
     );
-    const [id = "", size = "0"] = (
-      await engine.ok(["image", "inspect", tags[1] ?? "", "--format", "{{.Id}} {{.Size}}"])
-    ).split(" ");
-    built.push({ service, ref: tags[1] ?? "", tags, id, sizeBytes: Number(size) });
+    const [id = "", size = "0"] = (await engine.ok(["image", "inspect", ref, "--format", "{{.Id}} {{.Size}}"])).split(
+      " ",
+    );
+    built.push({ service, ref, tags, id, sizeBytes: Number(size) });
     await prune(engine, service, tags);
   }
   return built;

@@ -13,17 +13,7 @@
 //
 // Every file gets the mtime SOURCE_DATE_EPOCH (default 0), so the same sources give the same layer.
 
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { build } from "esbuild";
@@ -133,5 +123,4 @@ function touch(path) {
   utimesSync(path, epoch, epoch);
 }
 touch(out);
-mkdirSync(out, { recursive: true });
 console.log(`${service}: ${Object.keys(result.metafile.outputs).length} bundle files, ${copied.length} npm packages`);

@@ -10,8 +10,9 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lazy } from "../../platform/lazy.js";
+import { waitFor } from "../lib/processes.js";
 import { ensureBinary } from "./provision.js";
-import { cacheDir, lastLines, type Ran, runCommand, timedStep } from "./steps.js";
+import { cacheDir, lastLines, type Ran, runChecked, runCommand, timedStep } from "./steps.js";
 
 /** Where Charter's own engine keeps everything: ~/.cache/charter/docker. */
 export const dockerHome = (): string => join(cacheDir(), "docker");
@@ -61,28 +62,14 @@ function engine(docker: string, host: string, startedHere: boolean): DockerEngin
     host,
     startedHere,
     run,
-    async ok(args, options) {
-      const result = await run(args, options);
-      if (result.code !== 0) {
-        throw new Error(`docker ${args.slice(0, 3).join(" ")} failed (${result.code}):\n${lastLines(result.stderr)}`);
-      }
-      return result.stdout.trim();
-    },
+    ok: async (args, options = {}) =>
+      (await runChecked(`docker ${args.slice(0, 3).join(" ")}`, docker, args, { ...options, env })).trim(),
   };
 }
 
 async function answers(docker: string, host: string): Promise<boolean> {
   const result = await runCommand(docker, ["--host", host, "version", "--format", "{{.Server.Version}}"]);
   return result.code === 0 && result.stdout.trim() !== "";
-}
-
-async function waitFor(condition: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return condition();
 }
 
 /** The pid in Charter's engine pidfile, if that process is still a dockerd running on Charter's data root. */
@@ -135,13 +122,19 @@ export async function ensureDockerEngine(opts: { readyTimeoutMs?: number } = {})
   const child = spawn(dockerd, args, { detached: true, stdio: ["ignore", log, log] });
   closeSync(log);
   child.unref();
-  const up = await timedStep(`dockerd on ${host}`, () =>
-    waitFor(() => answers(docker, host), opts.readyTimeoutMs ?? 60_000),
-  );
-  if (!up) {
+  try {
+    await timedStep(`dockerd on ${host}`, () =>
+      waitFor(
+        `dockerd on ${host}`,
+        async () => (await answers(docker, host)) || undefined,
+        opts.readyTimeoutMs ?? 60_000,
+        250,
+      ),
+    );
+  } catch (error) {
     if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
-    const output = existsSync(join(home, "dockerd.log")) ? readFileSync(join(home, "dockerd.log"), "utf8") : "";
-    throw new Error(`dockerd did not answer on ${host}:\n${lastLines(output)}`);
+    const output = readFileSync(join(home, "dockerd.log"), "utf8");
+    throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${lastLines(output)}`);
   }
   return engine(docker, host, true);
 }
@@ -151,7 +144,11 @@ export async function stopDockerEngine(opts: { timeoutMs?: number } = {}): Promi
   const pid = ownEnginePid();
   if (pid === undefined) return false;
   process.kill(pid, "SIGTERM");
-  const gone = await waitFor(async () => ownEnginePid() === undefined, opts.timeoutMs ?? 30_000);
-  if (!gone) throw new Error(`dockerd (pid ${pid}) did not stop within ${(opts.timeoutMs ?? 30_000) / 1000} s`);
+  await waitFor(
+    `dockerd (pid ${pid}) to stop`,
+    () => (ownEnginePid() === undefined ? true : undefined),
+    opts.timeoutMs ?? 30_000,
+    250,
+  );
   return true;
 }

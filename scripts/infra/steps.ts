@@ -43,6 +43,20 @@ export function runCommand(
 
 export const lastLines = (text: string, lines = 25): string => text.trim().split("\n").slice(-lines).join("\n");
 
+/** Runs a command to its end and returns its stdout; throws with its last lines of output when it fails. */
+export async function runChecked(
+  label: string,
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
+  const result = await runCommand(command, args, options);
+  if (result.code !== 0) {
+    throw new Error(`${label} failed (${result.code}):\n${lastLines(result.stderr + result.stdout)}`);
+  }
+  return result.stdout;
+}
+
 /** One provisioning step on stderr with its time, so a slow first run shows where the time goes. */
 export async function timedStep<T>(label: string, action: () => Promise<T>): Promise<T> {
   const started = Date.now();
