@@ -19,13 +19,14 @@ const children: ChildProcess[] = [];
 let grpcPort = 0;
 let gatewayPort = 0;
 
-function bundle(service: string): string {
-  execFileSync(process.execPath, ["scripts/images/bundle.mjs", join(out, service)], {
+/** Bundles the services as the build stage does, into out/<service>/app, one run for all of them. */
+function bundle(...services: string[]): string[] {
+  execFileSync(process.execPath, ["scripts/images/bundle.mjs", out], {
     cwd: root,
-    env: { ...process.env, SERVICE: service },
+    env: { ...process.env, SERVICES: services.join(",") },
     stdio: "pipe",
   });
-  return join(out, service, "app");
+  return services.map((service) => join(out, service, "app"));
 }
 
 function run(app: string, env: Record<string, string>, readyLine: string): Promise<void> {
@@ -66,8 +67,7 @@ let users = "";
 let gateway = "";
 before(async () => {
   [grpcPort = 0, gatewayPort = 0] = await freePorts(3);
-  users = bundle("users");
-  gateway = bundle("gateway");
+  [users = "", gateway = ""] = bundle("users", "gateway");
 });
 
 after(() => {

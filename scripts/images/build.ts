@@ -4,12 +4,12 @@
  * what older builds left. `-- --base bookworm` builds on the debootstrap base, `-- --base <image>` on any image
  * with Node 20 (e.g. node:20-bookworm-slim, loaded with `docker load`).
  */
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DockerEngine } from "../infra/docker.js";
-import { runCommand, timedStep } from "../infra/steps.js";
+import { runChecked, runCommand, timedStep } from "../infra/steps.js";
 import { type BaseKind, baseImageName, ensureBaseImage } from "./base-image.js";
 
 export const SERVICES = ["users", "audit", "gateway"] as const;
@@ -46,6 +46,68 @@ async function revision(): Promise<{ revision: string; epoch: string }> {
   const short = (await git(["rev-parse", "--short=12", "HEAD"])) || "unknown";
   const dirty = (await git(["status", "--porcelain", "--untracked-files=no"])) !== "";
   return { revision: dirty ? `${short}-dirty` : short, epoch: (await git(["log", "-1", "--format=%ct"])) || "0" };
+}
+
+/** The npm packages the services may run (package.json's dependencies, with theirs) and esbuild: node_modules/… */
+function runtimePackages(): string[] {
+  const manifest = (dir: string) =>
+    JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, Record<string, string> | undefined>;
+  const resolve = (name: string, from: string): string | undefined => {
+    for (let dir = from; ; dir = dirname(dir)) {
+      const candidate = join(dir, "node_modules", name);
+      if (existsSync(join(candidate, "package.json"))) return candidate;
+      if (dir === root || dir === dirname(dir)) return undefined;
+    }
+  };
+  const found = new Set<string>();
+  const queue: [string, string][] = [...Object.keys(manifest(root).dependencies ?? {}), "esbuild"].map((name) => [
+    name,
+    root,
+  ]);
+  for (let next = queue.pop(); next; next = queue.pop()) {
+    const dir = resolve(...next);
+    if (dir === undefined || found.has(dir)) continue; // an optional or peer dependency that is not installed
+    found.add(dir);
+    const { dependencies, optionalDependencies, peerDependencies } = manifest(dir);
+    for (const name of Object.keys({ ...dependencies, ...optionalDependencies, ...peerDependencies }))
+      queue.push([name, dir]);
+  }
+  // A nested package comes with its parent.
+  const sorted = [...found].map((dir) => relative(root, dir)).sort();
+  return sorted.filter((dir, i) => !sorted.slice(0, i).some((parent) => dir.startsWith(`${parent}/`)));
+}
+
+/**
+ * The build context, staged in node_modules/.cache/charter-image-context: the sources as hard links (copies across
+ * filesystems), the Dockerfile, the .dockerignore, and the runtime packages as one reproducible archive,
+ * node_modules.tar (sorted, mtime 0, numeric owners), which the build stage ADDs. The classic builder extracts its
+ * whole context on every build and checksums it; ~20,000 small files of node_modules made that about 15 s a build
+ * here, one archive takes well under a second, and the same packages give the same archive, so a cached layer.
+ */
+async function stageContext(): Promise<string> {
+  const context = join(root, "node_modules", ".cache", "charter-image-context");
+  await rm(context, { recursive: true, force: true });
+  await mkdir(context, { recursive: true });
+  const sources = [
+    ...["package.json", "package-lock.json", ".dockerignore", "deploy/docker/Dockerfile", "contracts", "generated"],
+    ...["platform", "services", "scripts/images/bundle.mjs"],
+  ];
+  const stage = (flags: string) =>
+    runChecked("staging the build context", "cp", [flags, "--parents", "--target-directory", context, ...sources], {
+      cwd: root,
+    });
+  await stage("-al").catch(() => stage("-a"));
+  await runChecked(
+    "packing the runtime packages",
+    "tar",
+    [
+      ...["--create", "--file", join(context, "node_modules.tar"), "--sort=name", "--mtime=@0"],
+      ...["--owner=0", "--group=0", "--numeric-owner", "--exclude=*.d.ts", "--exclude=*.map", "--exclude=.bin"],
+      ...runtimePackages(),
+    ],
+    { cwd: root },
+  );
+  return context;
 }
 
 export async function resolveBase(engine: DockerEngine, base = "scratch"): Promise<string> {
@@ -86,6 +148,7 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
   const manifest = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version: string };
   const version = opts.version ?? manifest.version;
   const { revision: rev, epoch } = await revision();
+  const context = await timedStep("image build context (runtime packages only)", stageContext);
   const built: BuiltImage[] = [];
   for (const service of opts.services ?? SERVICES) {
     const ref = `charter/${service}:${version}-${rev}`;
@@ -93,12 +156,12 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
     await timedStep(`image charter/${service} ${version} (${rev}) on ${base}`, () =>
       engine.ok(
         [
-          ...["build", "--network", "host", "--pull=false", "--quiet", "-f", "deploy/docker/Dockerfile"],
+          ...["build", "--network", "host", "--pull=false", "--quiet", "-f", join(context, "deploy/docker/Dockerfile")],
           ...["--build-arg", `BASE_IMAGE=${base}`, "--build-arg", `SERVICE=${service}`],
           ...["--build-arg", `VERSION=${version}`, "--build-arg", `REVISION=${rev}`],
           ...["--build-arg", `SOURCE_DATE_EPOCH=${epoch}`],
           ...tags.flatMap((tag) => ["--tag", tag]),
-          ".",
+          context,
         ],
         { cwd: root },
       ),
