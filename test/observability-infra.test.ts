@@ -12,13 +12,14 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import {
   deleteOldLogIndices,
+  freePorts,
   OPENSEARCH_USER,
   putLogTemplate,
   type RunningJaeger,
@@ -413,6 +414,44 @@ describe("OpenSearch, provisioned by scripts/infra", () => {
       errors.hits.hits.map((hit) => hit._source.TraceId),
       [traceIds[1]],
     );
+  });
+
+  test("lines sent while OpenSearch is unreachable are queued and all arrive, once each, when it answers again", async () => {
+    // OpenSearch behind a TCP relay on a fixed port: while it is closed, the shipper's connections are refused.
+    const [relayPort = 0] = await freePorts(1);
+    const target = new URL(search.url);
+    const relay = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    const away = await startLogShipper({ opensearchUrl: `http://127.0.0.1:${relayPort}` });
+    try {
+      const tag = `outage-${randomUUID().slice(0, 8)}`;
+      const lines = Array.from({ length: 50 }, (_, i) =>
+        JSON.stringify({ level: "info", service: "users", msg: `queued ${i}` }),
+      );
+      await sendAsDockerSyslog(away.syslogAddress, tag, lines);
+      await waitFor("the shipper's report that OpenSearch is unreachable", () =>
+        away.output().some((line) => /suspending/.test(line)) ? true : undefined,
+      );
+      const count = async () =>
+        (await searchJson<{ count: number }>("POST", "/charter-logs-*/_count", { query: { term: { instance: tag } } }))
+          .count;
+      assert.equal(await count(), 0);
+      await new Promise<void>((resolve) => relay.listen(relayPort, "127.0.0.1", resolve));
+      await waitFor(
+        `all ${lines.length} queued lines`,
+        async () => ((await count()) >= lines.length ? true : undefined),
+        20_000,
+        200,
+      );
+      assert.equal(await count(), lines.length, `each line once:\n${away.output().join("\n")}`);
+    } finally {
+      await away.stop();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 
   test("the retention job deletes exactly the daily indices older than its age", async () => {

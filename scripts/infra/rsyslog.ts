@@ -34,7 +34,7 @@ const PACKAGED_PID_FILE = "/run/rsyslogd.pid";
  * The shipper runs its own, so a packaged one is stopped: through the init system when there is one, else by the
  * pid in its pid file, and only when that pid is the packaged rsyslogd (not a shipper of ours, which has `-f`).
  */
-async function stopPackagedRsyslog(): Promise<void> {
+export async function stopPackagedRsyslog(): Promise<void> {
   const quiet = (command: string, args: string[]) => runCommand(command, args).catch(() => undefined);
   if (existsSync("/usr/bin/systemctl") || existsSync("/bin/systemctl")) {
     await quiet("systemctl", ["disable", "--now", "rsyslog.service", "syslog.socket"]);
