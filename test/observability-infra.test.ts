@@ -37,9 +37,9 @@ const TRACE_DEADLINE_MS = 15_000;
 let jaeger: RunningJaeger;
 let search: RunningOpenSearch;
 let shipper: RunningLogShipper;
-/** A Traefik-style JSON access log that the shipper tails. */
+/** A Traefik-style JSON access log that the shipper tails; the quotes and space check the config's escaping. */
 const accessLogDir = mkdtempSync(join(tmpdir(), "charter-access-log-"));
-const accessLog = join(accessLogDir, "access.log");
+const accessLog = join(accessLogDir, 'access "json".log');
 let users: ServiceProcess;
 let gateway: ServiceProcess;
 let baseUrl: string;

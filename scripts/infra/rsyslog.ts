@@ -10,7 +10,9 @@
  * `instance` (the syslog app-name, Docker's tag), `host` and `@timestamp` (reception time, UTC); a line that is
  * not JSON is kept as `msg` with `parse_error` → omelasticsearch in bulk mode into `<prefix>YYYY.MM.DD`, the day
  * the line was received (UTC), through a disk-assisted queue retried forever, so an OpenSearch that is away for a
- * while loses nothing. Documents OpenSearch refuses (a mapping conflict) go to the error file in the temp dir.
+ * while loses nothing. Stopping the shipper while OpenSearch is away spools the queue to disk for the next start,
+ * all but the one line the output is retrying (rsyslog#2710, seen with 8.2302). Documents OpenSearch refuses (a
+ * mapping conflict) go to the error file in the temp dir.
  *
  * The daemon touches nothing of the system's syslog: its own config, work dir and pid file in the server's temp
  * dir, no /dev/log (imuxsock) or kernel log (imklog), and its own messages on its stdout.
@@ -130,6 +132,10 @@ export function rsyslogConfig(
   const s = rainerString;
   const day = (format: string) => `property(name="timegenerated" dateFormat="${format}" date.inUTC="on")`;
   const files = opts.files ?? [];
+  for (const file of files) {
+    // imfile expands a path like a shell glob: a backslash or a wildcard would name another file, or none.
+    if (/[\\*?[]/.test(file.path)) throw new Error(`a tailed file's path may not contain \\ * ? [: ${file.path}`);
+  }
   const fileInputs = files.map(
     (file) =>
       `input(type="imfile" file=${s(file.path)} tag=${s(file.tag)} addMetadata="on" ruleset="charter_file" ` +
@@ -215,7 +221,7 @@ function accepts(port: number): Promise<boolean> {
 /**
  * rsyslogd in the foreground (`-n`) with its config, work dir and pid file in its own temp dir, listening for
  * RFC 5424 over TCP on a free loopback port, shipping to `opensearchUrl`. Ready once the port accepts. restart()
- * keeps the work dir, so lines still queued on disk are sent after it.
+ * keeps the work dir, so lines spooled to disk at the stop are sent after it (see the file comment).
  */
 export async function startLogShipper(opts: LogShipperOptions): Promise<RunningLogShipper> {
   const rsyslogd = await ensureRsyslog();
