@@ -466,6 +466,7 @@ describe("OpenSearch, provisioned by scripts/infra", () => {
       "charter-logs-2020.01.02",
       "charter-logs-2020.01.04",
       "charter-logs-2020.01.09",
+      "charter-logs-2020.02.31",
       "charter-logs-not-a-date",
       "charter-other-2020.01.01",
     ];
@@ -475,13 +476,16 @@ describe("OpenSearch, provisioned by scripts/infra", () => {
     assert.deepEqual(deleted, ["charter-logs-2020.01.01", "charter-logs-2020.01.02"]);
     assert.deepEqual(await listIndices(), [...existing, ...made.slice(2)].sort());
 
-    // The npm script, today: the 2020 days go, today's index and the other names stay.
+    // The npm script, today: the 2020 days go; today's index, a date that is no day and the other names stay.
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ["--import", "tsx", "scripts/logs-retention.ts", "--url", search.url, "--max-age-days", "7"],
       { cwd: join(import.meta.dirname, "..") },
     );
     assert.match(stdout, /deleted charter-logs-2020\.01\.04\ndeleted charter-logs-2020\.01\.09\n/);
-    assert.deepEqual(await listIndices(), [...existing, "charter-logs-not-a-date", "charter-other-2020.01.01"].sort());
+    assert.deepEqual(
+      await listIndices(),
+      [...existing, "charter-logs-2020.02.31", "charter-logs-not-a-date", "charter-other-2020.01.01"].sort(),
+    );
   });
 });
