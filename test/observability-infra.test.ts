@@ -3,18 +3,31 @@
  * Jaeger: the users service exports over OTLP/gRPC and the gateway over OTLP/HTTP, each with the project's own
  * tracing setup (platform/tracing.ts, configured only by the standard OTEL_* variables, the sampler set explicitly);
  * one REST request is then one trace in Jaeger's query API, the users service's gRPC span under the gateway's route.
- * OpenSearch: the log lines both services printed for that request (pino JSON, as on their stdout) are bulk-indexed
- * into a daily index with explicit mappings, found again by the trace id, and aggregated per service.
+ * OpenSearch and the rsyslog shipper: the log lines both services printed for that request (pino JSON, as on their
+ * stdout) are sent to rsyslog as Docker's syslog driver sends them, land in the day's index under the template's
+ * mappings, and are found again by the trace id; Traefik's access log is tailed into the same index; the retention
+ * job deletes exactly the days older than its age.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import {
+  deleteOldLogIndices,
+  freePorts,
+  LOG_MAPPINGS,
   OPENSEARCH_USER,
+  putLogTemplate,
   type RunningJaeger,
+  type RunningLogShipper,
   type RunningOpenSearch,
   startJaeger,
+  startLogShipper,
   startOpenSearch,
 } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
@@ -24,6 +37,10 @@ const TRACE_DEADLINE_MS = 15_000;
 
 let jaeger: RunningJaeger;
 let search: RunningOpenSearch;
+let shipper: RunningLogShipper;
+/** A Traefik-style JSON access log that the shipper tails; the quotes and space check the config's escaping. */
+const accessLogDir = mkdtempSync(join(tmpdir(), "charter-access-log-"));
+const accessLog = join(accessLogDir, 'access "json".log');
 let users: ServiceProcess;
 let gateway: ServiceProcess;
 let baseUrl: string;
@@ -67,8 +84,15 @@ async function startServices(): Promise<void> {
 before(async () => {
   const started = await Promise.allSettled([
     startServices(),
-    startOpenSearch().then((server) => {
+    startOpenSearch().then(async (server) => {
       search = server;
+      // The template first: the shipper's first line creates the day's index with the mappings of that moment.
+      await putLogTemplate(search.url);
+      writeFileSync(accessLog, "");
+      shipper = await startLogShipper({
+        opensearchUrl: search.url,
+        files: [{ path: accessLog, tag: "traefik", service: "traefik" }],
+      });
     }),
   ]);
   const failed = started.filter((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -78,22 +102,25 @@ before(async () => {
 after(async () => {
   await gateway?.stop();
   await users?.stop();
+  await shipper?.stop();
   await Promise.all([jaeger?.stop(), search?.stop()]);
+  rmSync(accessLogDir, { recursive: true, force: true });
 });
 
 /** One request through the gateway: a create, which calls the users service over gRPC. */
-let request: Promise<{ traceId: string; requestId: string }> | undefined;
+let request: Promise<{ traceId: string; requestId: string; email: string }> | undefined;
 const createUser = () => {
   request ??= (async () => {
+    const email = `traced-${randomUUID()}@example.com`;
     const response = await fetch(`${baseUrl}/v1/users`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "Traced", email: `traced-${randomUUID()}@example.com` }),
+      body: JSON.stringify({ name: "Traced", email }),
     });
     assert.equal(response.status, 201, await response.clone().text());
     const match = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(response.headers.get("traceparent") ?? "");
     assert.ok(match, `a sampled W3C traceparent, got ${response.headers.get("traceparent")}`);
-    return { traceId: match[1] as string, requestId: response.headers.get("x-request-id") ?? "" };
+    return { traceId: match[1] as string, requestId: response.headers.get("x-request-id") ?? "", email };
   })();
   return request;
 };
@@ -161,16 +188,34 @@ describe("Jaeger, provisioned by scripts/infra", () => {
   });
 });
 
-/** The JSON log lines a service printed (pino, one object a line). */
-const logLines = (service: ServiceProcess): Record<string, unknown>[] =>
-  service.output.flatMap((line) => {
+/** The JSON log lines a service printed (pino, one object a line), as printed and parsed. */
+const rawLogLines = (service: ServiceProcess): { text: string; line: Record<string, unknown> }[] =>
+  service.output.flatMap((text) => {
     try {
-      const entry = JSON.parse(line) as unknown;
-      return typeof entry === "object" && entry !== null ? [entry as Record<string, unknown>] : [];
+      const entry = JSON.parse(text) as unknown;
+      return typeof entry === "object" && entry !== null ? [{ text, line: entry as Record<string, unknown> }] : [];
     } catch {
       return [];
     }
   });
+const logLines = (service: ServiceProcess): Record<string, unknown>[] => rawLogLines(service).map((l) => l.line);
+
+/**
+ * Sends `lines` to `address` (tcp://host:port) as Docker's syslog log driver does with `syslog-format=rfc5424`
+ * over plain TCP (daemon/logger/syslog in moby, with its srslog): `<PRI>1 TIMESTAMP HOST TAG PID TAG - LINE`, no
+ * octet count (only tcp+tls is framed that way), each message ended by a newline; the facility is daemon, the
+ * severity info for stdout (PRI 30), err for stderr (27); the timestamp is Go's time.RFC3339 (whole seconds).
+ */
+async function sendAsDockerSyslog(address: string, tag: string, lines: readonly string[]): Promise<void> {
+  const { hostname: host, port } = new URL(address);
+  const timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const frames = lines.map((line) => `<30>1 ${timestamp} ${hostname()} ${tag} ${process.pid} ${tag} - ${line}\n`);
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(Number(port), host, () => socket.end(frames.join("")));
+    socket.once("error", reject);
+    socket.once("close", () => resolve());
+  });
+}
 
 async function searchJson<T>(method: string, path: string, body?: unknown, ndjson = false): Promise<T> {
   const response = await fetch(`${search.url}${path}`, {
@@ -184,27 +229,8 @@ async function searchJson<T>(method: string, path: string, body?: unknown, ndjso
   return JSON.parse(text) as T;
 }
 
-/** The fields the services log, mapped; anything else stays in _source only. */
-const LOG_MAPPINGS = {
-  dynamic: false,
-  properties: {
-    time: { type: "date" },
-    level: { type: "keyword" },
-    service: { type: "keyword" },
-    msg: { type: "text", fields: { keyword: { type: "keyword", ignore_above: 256 } } },
-    trace_id: { type: "keyword" },
-    span_id: { type: "keyword" },
-    requestId: { type: "keyword" },
-    route: { type: "keyword" },
-    rpc: { type: "keyword" },
-    method: { type: "keyword" },
-    status: { type: "integer" },
-    duration_ms: { type: "float" },
-  },
-};
-
 interface SearchHits {
-  hits: { total: { value: number }; hits: { _source: Record<string, unknown> }[] };
+  hits: { total: { value: number }; hits: { _index: string; _source: Record<string, unknown> }[] };
   aggregations?: Record<string, { buckets: { key: string; doc_count: number }[] }>;
 }
 
@@ -241,47 +267,95 @@ describe("OpenSearch, provisioned by scripts/infra", () => {
     assert.equal(health.status, "green");
   });
 
-  test("the services' log lines, bulk-indexed, are found by the request's trace id and aggregated per service", async () => {
-    const { traceId, requestId } = await createUser();
+  test("the services' log lines, sent to rsyslog as Docker's syslog driver sends them, are found in the day's index by the request's trace id", async () => {
+    const { traceId, requestId, email } = await createUser();
     // The users service logs its RPC and the gateway its request once each is done; both lines name the trace.
     const lineOf = (service: ServiceProcess, msg: string) =>
       waitFor(`${msg} line with trace_id ${traceId}`, () =>
         logLines(service).find((line) => line.msg === msg && line.trace_id === traceId),
       );
     await Promise.all([lineOf(users, "rpc"), lineOf(gateway, "request")]);
-    const lines = [...logLines(users), ...logLines(gateway)];
-    const index = `charter-logs-${new Date().toISOString().slice(0, 10).replaceAll("-", ".")}`;
-    await searchJson("PUT", `/${index}`, {
-      settings: { number_of_shards: 1, number_of_replicas: 0 },
-      mappings: LOG_MAPPINGS,
-    });
-
-    const bulk = `${lines.map((line) => `{"index":{}}\n${JSON.stringify(line)}`).join("\n")}\n`;
-    const indexed = await searchJson<{ errors: boolean; items: { index: { status: number } }[] }>(
-      "POST",
-      `/${index}/_bulk?refresh=wait_for`,
-      bulk,
-      true,
+    // Each container's tag names its instance; a line that is not JSON (a crash's stack trace) is shipped too.
+    const run = randomUUID();
+    const tags = { users: `users-${run.slice(0, 8)}`, gateway: `gateway-${run.slice(0, 8)}` };
+    const notJson = `plain text that is not JSON ${run}`;
+    const sent = { users: rawLogLines(users), gateway: rawLogLines(gateway) };
+    await sendAsDockerSyslog(shipper.syslogAddress, tags.users, [...sent.users.map((l) => l.text), notJson]);
+    await sendAsDockerSyslog(
+      shipper.syslogAddress,
+      tags.gateway,
+      sent.gateway.map((l) => l.text),
     );
-    assert.equal(indexed.errors, false, JSON.stringify(indexed.items.filter((item) => item.index.status >= 300)));
-    assert.equal(indexed.items.length, lines.length);
+    const expected = [...sent.users, ...sent.gateway].filter(({ line }) => line.trace_id === traceId);
+    assert.ok(expected.length >= 2);
 
-    const byTrace = await searchJson<SearchHits>("POST", `/${index}/_search`, {
-      query: { term: { trace_id: traceId } },
-      sort: [{ time: "asc" }],
-      size: 100,
-    });
-    const expected = lines.filter((line) => line.trace_id === traceId);
-    assert.equal(byTrace.hits.total.value, expected.length);
+    const byTrace = await waitFor(
+      `${expected.length} lines with trace_id ${traceId} in charter-logs-*`,
+      async () => {
+        const found = await searchJson<SearchHits>("POST", "/charter-logs-*/_search", {
+          query: { term: { trace_id: traceId } },
+          sort: [{ time: "asc" }],
+          size: 100,
+        });
+        return found.hits.total.value >= expected.length ? found : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.equal(byTrace.hits.total.value, expected.length, shipper.output().join("\n"));
+    for (const hit of byTrace.hits.hits) {
+      const source = hit._source;
+      assert.equal(source.trace_id, traceId);
+      assert.equal(source.instance, source.service === "gateway" ? tags.gateway : tags.users, JSON.stringify(source));
+      assert.equal(source.host, hostname());
+      // The day the shipper received the line (UTC) names the index.
+      const day = String(source["@timestamp"]).slice(0, 10).replaceAll("-", ".");
+      assert.equal(hit._index, `charter-logs-${day}`);
+    }
     const found = byTrace.hits.hits.map((hit) => hit._source);
-    assert.ok(found.every((line) => line.trace_id === traceId));
     assert.ok(found.some((line) => line.service === "users" && line.msg === "rpc" && line.requestId === requestId));
     assert.ok(
       found.some((line) => line.service === "gateway" && line.msg === "request" && line.requestId === requestId),
     );
+    // Each document is the pino line as printed, plus what the shipper adds.
+    const printed = expected.find(({ line }) => line.msg === "rpc")?.line ?? {};
+    const { instance, host, "@timestamp": received, ...own } = found.find((line) => line.msg === "rpc") ?? {};
+    assert.deepEqual(own, printed);
+    assert.ok(instance && host && received);
 
-    const perService = await searchJson<SearchHits>("POST", `/${index}/_search`, {
+    const plain = await waitFor("the line that is not JSON", async () => {
+      const hits = await searchJson<SearchHits>("POST", "/charter-logs-*/_search", {
+        query: { bool: { filter: [{ term: { instance: tags.users } }, { exists: { field: "parse_error" } }] } },
+      });
+      return hits.hits.hits[0];
+    });
+    assert.equal(plain._source.msg, notJson);
+
+    // The template's mappings, not dynamic ones.
+    const mapping = await searchJson<Record<string, { mappings: { properties: Record<string, { type: string }> } }>>(
+      "GET",
+      `/${byTrace.hits.hits[0]?._index}/_mapping`,
+    );
+    const properties = Object.values(mapping)[0]?.mappings.properties ?? {};
+    assert.equal(properties.trace_id?.type, "keyword");
+    const types = (fields: Record<string, { type: string }>) =>
+      Object.fromEntries(Object.entries(fields).map(([field, { type }]) => [field, type]));
+    assert.deepEqual(types(properties), types(LOG_MAPPINGS.properties), "every field as the template maps it");
+
+    // No e-mail address in clear: the services mask it before a line is written (platform/logging.ts).
+    const total = sent.users.length + sent.gateway.length + 1;
+    const everything = await waitFor(`all ${total} lines sent`, async () => {
+      const hits = await searchJson<SearchHits>("POST", "/charter-logs-*/_search", {
+        query: { terms: { instance: [tags.users, tags.gateway] } },
+        size: 1_000,
+      });
+      return hits.hits.total.value === total ? hits : undefined;
+    });
+    assert.ok(!JSON.stringify(everything.hits.hits).includes(email), `${email} reached OpenSearch in clear`);
+
+    const perService = await searchJson<SearchHits>("POST", "/charter-logs-*/_search", {
       size: 0,
+      query: { terms: { instance: [tags.users, tags.gateway] } },
       aggs: { services: { terms: { field: "service" } } },
     });
     const counts = Object.fromEntries(
@@ -289,8 +363,129 @@ describe("OpenSearch, provisioned by scripts/infra", () => {
     );
     // The users service also logs as "audit" (the embedded audit consumer of its in-process bus).
     const expectedCounts: Record<string, number> = {};
-    for (const line of lines) expectedCounts[String(line.service)] = (expectedCounts[String(line.service)] ?? 0) + 1;
+    for (const { line } of [...sent.users, ...sent.gateway]) {
+      expectedCounts[String(line.service)] = (expectedCounts[String(line.service)] ?? 0) + 1;
+    }
     assert.ok((expectedCounts.gateway ?? 0) > 0 && (expectedCounts.users ?? 0) > 0);
     assert.deepEqual(counts, expectedCounts);
+  });
+
+  test("Traefik's JSON access log, tailed by the shipper, is in the day's index with service traefik", async () => {
+    const traceIds = [randomBytes(16).toString("hex"), randomBytes(16).toString("hex")];
+    const entry = (TraceId: string, DownstreamStatus: number) =>
+      JSON.stringify({
+        ClientHost: "127.0.0.1",
+        DownstreamStatus,
+        Duration: 1_234_567,
+        OriginStatus: DownstreamStatus,
+        RequestMethod: "GET",
+        RequestPath: "/v1/users/u1",
+        RouterName: "gateway@etcd",
+        ServiceURL: "http://127.0.0.1:8080",
+        StartUTC: new Date().toISOString(),
+        TraceId,
+        level: "info",
+        msg: "",
+        time: new Date().toISOString(),
+      });
+    appendFileSync(accessLog, `${entry(traceIds[0] as string, 200)}\n${entry(traceIds[1] as string, 404)}\n`);
+    const hits = await waitFor(
+      "both access-log lines in charter-logs-*",
+      async () => {
+        const found = await searchJson<SearchHits>("POST", "/charter-logs-*/_search", {
+          query: { terms: { TraceId: traceIds } },
+        });
+        return found.hits.total.value === 2 ? found.hits.hits : undefined;
+      },
+      15_000,
+      200,
+    );
+    for (const { _source: line } of hits) {
+      assert.equal(line.service, "traefik");
+      assert.equal(line.instance, "traefik");
+      assert.equal(line.RequestPath, "/v1/users/u1");
+    }
+    // DownstreamStatus is an integer field: a range query finds the 404 only.
+    const errors = await searchJson<SearchHits>("POST", "/charter-logs-*/_search", {
+      query: {
+        bool: { filter: [{ terms: { TraceId: traceIds } }, { range: { DownstreamStatus: { gte: 400 } } }] },
+      },
+    });
+    assert.deepEqual(
+      errors.hits.hits.map((hit) => hit._source.TraceId),
+      [traceIds[1]],
+    );
+  });
+
+  test("lines sent while OpenSearch is unreachable are queued and all arrive, once each, when it answers again", async () => {
+    // OpenSearch behind a TCP relay on a fixed port: while it is closed, the shipper's connections are refused.
+    const [relayPort = 0] = await freePorts(1);
+    const target = new URL(search.url);
+    const relay = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    const away = await startLogShipper({ opensearchUrl: `http://127.0.0.1:${relayPort}` });
+    try {
+      const tag = `outage-${randomUUID().slice(0, 8)}`;
+      const lines = Array.from({ length: 50 }, (_, i) =>
+        JSON.stringify({ level: "info", service: "users", msg: `queued ${i}` }),
+      );
+      await sendAsDockerSyslog(away.syslogAddress, tag, lines);
+      await waitFor("the shipper's report that OpenSearch is unreachable", () =>
+        away.output().some((line) => /suspending/.test(line)) ? true : undefined,
+      );
+      const count = async () =>
+        (await searchJson<{ count: number }>("POST", "/charter-logs-*/_count", { query: { term: { instance: tag } } }))
+          .count;
+      assert.equal(await count(), 0);
+      await new Promise<void>((resolve) => relay.listen(relayPort, "127.0.0.1", resolve));
+      await waitFor(
+        `all ${lines.length} queued lines`,
+        async () => ((await count()) >= lines.length ? true : undefined),
+        20_000,
+        200,
+      );
+      assert.equal(await count(), lines.length, `each line once:\n${away.output().join("\n")}`);
+    } finally {
+      await away.stop();
+      await new Promise((resolve) => relay.close(resolve));
+    }
+  });
+
+  test("the retention job deletes exactly the daily indices older than its age", async () => {
+    const listIndices = async () =>
+      (await searchJson<{ index: string }[]>("GET", "/_cat/indices/charter-*?format=json&h=index"))
+        .map((entry) => entry.index)
+        .sort();
+    const existing = await listIndices();
+    const made = [
+      "charter-logs-2020.01.01",
+      "charter-logs-2020.01.02",
+      "charter-logs-2020.01.04",
+      "charter-logs-2020.01.09",
+      "charter-logs-2020.02.31",
+      "charter-logs-not-a-date",
+      "charter-other-2020.01.01",
+    ];
+    for (const name of made) await searchJson("PUT", `/${name}`, { settings: { number_of_replicas: 0 } });
+    // Today 2020-01-09, 5 days kept: the 4th to the 9th stay.
+    const deleted = await deleteOldLogIndices(search.url, { maxAgeDays: 5, now: new Date("2020-01-09T23:59:00Z") });
+    assert.deepEqual(deleted, ["charter-logs-2020.01.01", "charter-logs-2020.01.02"]);
+    assert.deepEqual(await listIndices(), [...existing, ...made.slice(2)].sort());
+
+    // The npm script, today: the 2020 days go; today's index, a date that is no day and the other names stay.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "scripts/logs-retention.ts", "--url", search.url, "--max-age-days", "7"],
+      { cwd: join(import.meta.dirname, "..") },
+    );
+    assert.match(stdout, /deleted charter-logs-2020\.01\.04\ndeleted charter-logs-2020\.01\.09\n/);
+    assert.deepEqual(
+      await listIndices(),
+      [...existing, "charter-logs-2020.02.31", "charter-logs-not-a-date", "charter-other-2020.01.01"].sort(),
+    );
   });
 });

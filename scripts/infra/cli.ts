@@ -1,9 +1,11 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
- * Jaeger, OpenSearch and Traefik (CI warm-up).
+ * Jaeger, OpenSearch, Traefik and rsyslog (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
+ * `tsx scripts/infra/cli.ts start rsyslog`: the log shipper into the OpenSearch at OPENSEARCH_URL (required), the
+ * charter-logs index template put first; prints the syslog address for Docker's `--log-opt syslog-address=`.
  */
 import {
   ensureEtcd,
@@ -13,14 +15,17 @@ import {
   ensureOpenSearch,
   ensurePrometheus,
   ensureRedis,
+  ensureRsyslog,
   ensureSchemathesis,
   ensureTraefik,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
+  putLogTemplate,
   type RunningJaeger,
   startEtcd,
   startJaeger,
   startKafka,
+  startLogShipper,
   startMongo,
   startOpenSearch,
   startRedis,
@@ -35,6 +40,12 @@ const starters = {
     if (etcdEndpoints.length === 0)
       throw new Error("start traefik needs ETCD_ENDPOINTS (the etcd it reads its routes from)");
     return startTraefik({ etcdEndpoints });
+  },
+  rsyslog: async () => {
+    const opensearchUrl = process.env.OPENSEARCH_URL;
+    if (!opensearchUrl) throw new Error("start rsyslog needs OPENSEARCH_URL (the OpenSearch it ships to)");
+    await putLogTemplate(opensearchUrl);
+    return startLogShipper({ opensearchUrl });
   },
 } as const;
 const [command, name] = process.argv.slice(2);
@@ -54,6 +65,7 @@ if (command === "ensure") {
   console.log(`jaeger: ${await ensureJaeger()}`);
   console.log(`opensearch: ${(await ensureOpenSearch()).home}`);
   console.log(`traefik: ${await ensureTraefik()}`);
+  console.log(`rsyslogd: ${await ensureRsyslog()}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);

@@ -12,6 +12,12 @@ import { HOST, type RunningServer, startServer } from "./start-server.js";
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
 export { ensureJaeger, JAEGER_VERSION, type RunningJaeger, startJaeger } from "./jaeger.js";
 export {
+  deleteOldLogIndices,
+  LOG_MAPPINGS,
+  LOG_TEMPLATE_NAME,
+  putLogTemplate,
+} from "./log-indices.js";
+export {
   ensureOpenSearch,
   OPENSEARCH_USER,
   OPENSEARCH_VERSION,
@@ -29,6 +35,13 @@ export {
   MONGO_JAVA_SERVER_VERSION,
   SCHEMATHESIS_VERSION,
 } from "./provision.js";
+export {
+  ensureRsyslog,
+  LOG_INDEX_PREFIX,
+  type LogShipperOptions,
+  type RunningLogShipper,
+  startLogShipper,
+} from "./rsyslog.js";
 export { freePorts, type RunningServer } from "./start-server.js";
 
 export interface ServerOptions {
