@@ -11,6 +11,7 @@
  * OTEL_SDK_DISABLED=true turns all of it off (no spans, no traceparent).
  */
 import { register } from "node:module";
+import type { Attributes, Span } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 
 export interface Tracing {
@@ -80,6 +81,32 @@ const UNTRACED_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
 /** etcd's own RPCs (registration, discovery, keepalives) and health watches. */
 const UNTRACED_RPCS = /^(Range|Put|DeleteRange|Txn|Compact|Watch|Lease[A-Za-z]*|Status|Member[A-Za-z]*)$/;
 
+/**
+ * instrumentation-grpc sets a client span's `server.address` and `server.port` from the channel target, and the
+ * port to NaN when the target names none — `etcd:///users`, the gateway's discovered target. Jaeger then cannot
+ * write the trace as JSON (its query API answers 500 for it). Such a target has no one address or port: both are
+ * left out, and any other attribute is set as the instrumentation gives it.
+ */
+function withoutUnknownPeer<T extends object>(instrumentation: T): T {
+  type Extract = (this: unknown, client: unknown, span: Pick<Span, "setAttributes">) => void;
+  const patched = instrumentation as { extractNetMetadata?: Extract };
+  const original = patched.extractNetMetadata;
+  if (typeof original !== "function") return instrumentation;
+  patched.extractNetMetadata = function (client, span) {
+    original.call(this, client, {
+      setAttributes: (attributes: Attributes) =>
+        span.setAttributes(
+          Object.fromEntries(
+            Object.entries(attributes).filter(
+              ([, value]) => value !== undefined && (typeof value !== "number" || Number.isFinite(value)),
+            ),
+          ),
+        ),
+    } as Pick<Span, "setAttributes">);
+  };
+  return instrumentation;
+}
+
 let started: Promise<Tracing> | undefined;
 
 /** Starts tracing once per process; `service` is the service.name unless the environment names one. */
@@ -117,7 +144,7 @@ async function start(service: string): Promise<Tracing> {
         // Outgoing HTTP is the OTLP exporter itself (and etcd's gRPC is below): never trace it.
         ignoreOutgoingRequestHook: () => true,
       }),
-      new grpc.GrpcInstrumentation({ ignoreGrpcMethods: [UNTRACED_RPCS, "Check"] }),
+      withoutUnknownPeer(new grpc.GrpcInstrumentation({ ignoreGrpcMethods: [UNTRACED_RPCS, "Check"] })),
       new mongodb.MongoDBInstrumentation({ requireParentSpan: true }),
       new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
       new graphql.GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true, depth: 4 }),

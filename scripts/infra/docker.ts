@@ -87,6 +87,15 @@ function ownEnginePid(): number | undefined {
   }
 }
 
+/** The engine that answers now — DOCKER_HOST's, or Charter's own if it runs — without starting or installing one. */
+export async function runningDockerEngine(): Promise<DockerEngine | undefined> {
+  const explicit = process.env.DOCKER_HOST?.trim();
+  const host = explicit || `unix://${ownSocket()}`;
+  if (!explicit && ownEnginePid() === undefined) return undefined;
+  const docker = await ensureClient();
+  return (await answers(docker, host)) ? engine(docker, host, false) : undefined;
+}
+
 /**
  * The engine to use: DOCKER_HOST's if set (it must answer), else Charter's own, started if it is not running.
  * Fails with what to install or run when neither can be had.

@@ -133,7 +133,13 @@ export async function startEtcd(opts: ServerOptions = {}): Promise<RunningServer
  * Debian's Prometheus server with `configFile` (its rule_files and file_sd paths resolve next to it), TSDB in the
  * server's temp dir, listening on loopback. Ready when /-/ready answers 200.
  */
-export async function startPrometheus(configFile: string, opts: ServerOptions = {}): Promise<RunningServer> {
+export async function startPrometheus(
+  configFile: string,
+  opts: ServerOptions & {
+    /** The URL it is reached at behind a proxy (e.g. http://127.0.0.1:8001/prometheus/), for its UI's links. */
+    readonly externalUrl?: string;
+  } = {},
+): Promise<RunningServer> {
   const { prometheus } = await ensurePrometheus();
   return startServer({
     name: "prometheus",
@@ -143,6 +149,7 @@ export async function startPrometheus(configFile: string, opts: ServerOptions = 
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${dir}`,
       `--web.listen-address=${HOST}:${port}`,
+      ...(opts.externalUrl ? [`--web.external-url=${opts.externalUrl}`, "--web.route-prefix=/"] : []),
       "--log.level=warn",
     ],
     url: (port) => `http://${HOST}:${port}`,

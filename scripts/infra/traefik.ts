@@ -38,6 +38,15 @@ export interface TraefikOptions {
   readonly entryPort?: number;
   /** Port of the `traefik` entry point: /ping, /api, /metrics (default: a free one). */
   readonly apiPort?: number;
+  /** Port of a `console` entry point too, for routes to the operators' consoles (default: none). */
+  readonly consolePort?: number;
+  /** Send Traefik's own spans (the edge's, parent of the gateway's) over OTLP/HTTP, e.g. to Jaeger. */
+  readonly tracing?: {
+    /** The OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
+    readonly otlpHttpEndpoint: string;
+    /** The share of requests traced at the edge (default 1). */
+    readonly sampleRate?: number;
+  };
   /** How long to wait for /ping from spawn (default 30 s). */
   readonly readyTimeoutMs?: number;
 }
@@ -51,6 +60,8 @@ export interface RunningTraefik extends RunningServer {
   readonly metricsUrl: string;
   /** The access log, one JSON object a request (RequestPath, DownstreamStatus, ServiceURL, …). */
   readonly accessLogPath: string;
+  /** The `console` entry point, when one was asked for. */
+  readonly consoleUrl: string | undefined;
 }
 
 /** Traefik's static configuration: the entry points, the etcd provider, ping, API, metrics and access log. */
@@ -61,6 +72,7 @@ function staticConfig(opts: TraefikOptions, entryPort: number, apiPort: number, 
     entryPoints: {
       web: { address: `${HOST}:${entryPort}` },
       traefik: { address: `${HOST}:${apiPort}` },
+      ...(opts.consolePort === undefined ? {} : { console: { address: `${HOST}:${opts.consolePort}` } }),
     },
     providers: {
       // Traefik applies a new configuration at once and then holds any further one back for this long (2 s by
@@ -74,6 +86,15 @@ function staticConfig(opts: TraefikOptions, entryPort: number, apiPort: number, 
     api: { insecure: true, dashboard: false },
     metrics: { prometheus: { entryPoint: "traefik", addRoutersLabels: true, addServicesLabels: true } },
     accessLog: { filePath: join(dir, "access.log"), format: "json" },
+    ...(opts.tracing === undefined
+      ? {}
+      : {
+          tracing: {
+            serviceName: "traefik",
+            sampleRate: opts.tracing.sampleRate ?? 1,
+            otlp: { http: { endpoint: opts.tracing.otlpHttpEndpoint } },
+          },
+        }),
     log: { level: "WARN", format: "json" },
   });
 }
@@ -118,5 +139,6 @@ export async function startTraefik(opts: TraefikOptions): Promise<RunningTraefik
     apiUrl,
     metricsUrl: `${apiUrl}/metrics`,
     accessLogPath,
+    consoleUrl: opts.consolePort === undefined ? undefined : `http://${HOST}:${opts.consolePort}`,
   };
 }
