@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runningDockerEngine, stopDockerEngine } from "./infra/docker.js";
 import { cacheDir } from "./infra/steps.js";
+import { waitFor } from "./lib/processes.js";
 import { removeProjectContainers, type Stack, startStack } from "./lib/stack.js";
 
 const pidFile = join(cacheDir(), "stack.pid");
@@ -42,7 +43,9 @@ function runningStack(): number | undefined {
 async function down(): Promise<void> {
   const pid = runningStack();
   if (pid !== undefined && pid !== process.pid) {
+    // It removes its own containers and stops its servers; what is left after that is removed below.
     process.kill(pid, "SIGTERM");
+    await waitFor(`the stack (pid ${pid}) to stop`, () => (runningStack() === undefined ? true : undefined), 120_000);
     console.log(`stopped the running stack (pid ${pid})`);
   }
   const engine = await runningDockerEngine();

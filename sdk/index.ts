@@ -18,6 +18,7 @@ export {
   type ProblemError,
   problemError,
   type Result,
+  type RetryOptions,
   SDK_METHODS,
   type Success,
   type UpdateUserBody,

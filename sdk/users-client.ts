@@ -11,6 +11,9 @@
  */
 import createClient, { type Client } from "openapi-fetch";
 import type { components, operations, paths } from "../generated/openapi/users.v1.js";
+import { type RetryOptions, retryingFetch } from "./retrying-fetch.js";
+
+export type { RetryOptions } from "./retrying-fetch.js";
 
 export type User = components["schemas"]["User"];
 export type CreateUserBody = components["schemas"]["CreateUserBody"];
@@ -48,6 +51,12 @@ export interface UsersClientOptions {
   readonly fetch?: (request: Request) => Promise<Response>;
   /** Headers sent with every request (e.g. authorization, x-request-id). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Retries of what is safe to send twice (GET, a write with If-Match, a create with an Idempotency-Key) after a
+   * 502, 503, 504 or a network error: on by default (3 attempts, jittered backoff from 50 ms up to 1 s, Retry-After
+   * honoured up to that); `false` sends every request once.
+   */
+  readonly retry?: RetryOptions | false;
 }
 
 export interface CallOptions {
@@ -215,9 +224,11 @@ export function entityTag(etag: string): string {
 }
 
 export function createUsersClient(options: UsersClientOptions): UsersClient {
+  // The global fetch is looked up per request, as openapi-fetch does, so one installed later is used.
+  const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const client: Client<paths> = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: options.retry === false ? send : retryingFetch(send, options.retry),
     ...(options.headers ? { headers: { ...options.headers } } : {}),
   });
 

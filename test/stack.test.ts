@@ -209,6 +209,36 @@ describe("requests through Traefik", () => {
   });
 });
 
+test("Prometheus, through Traefik's console route, scrapes every instance, Traefik and Jaeger", async () => {
+  const expected = {
+    "charter-gateway": byService("gateway").length,
+    "charter-users": byService("users").length,
+    "charter-audit": byService("audit").length,
+    traefik: 1,
+    jaeger: 1,
+  };
+  const started = Date.now();
+  await waitFor(
+    "every scrape target up",
+    async () => {
+      const response = await fetch(`${stack.consoleUrl}/prometheus/api/v1/targets?state=active`);
+      const body = (await response.json()) as {
+        data: { activeTargets: { labels: { job: string }; health: string }[] };
+      };
+      const up: Record<string, number> = {};
+      for (const target of body.data.activeTargets)
+        if (target.health === "up") up[target.labels.job] = (up[target.labels.job] ?? 0) + 1;
+      return Object.entries(expected).every(([job, count]) => up[job] === count) ? true : undefined;
+    },
+    60_000,
+    500,
+  );
+  timings.push(`every scrape target up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const query = await fetch(`${stack.consoleUrl}/prometheus/api/v1/query?query=traefik_entrypoint_requests_total`);
+  const result = (await query.json()) as { data: { result: unknown[] } };
+  assert.ok(result.data.result.length > 0, "Traefik's own request counters are in Prometheus");
+});
+
 interface Load {
   stop(): Promise<{ reads: number; writes: number; failedReads: string[]; failedWrites: string[] }>;
   readonly created: Map<string, string>;

@@ -54,29 +54,37 @@ export interface RegistryTargetsOptions {
   readonly endpoints: readonly string[];
   /** Where the file_sd files go. */
   readonly dir: string;
-  /** The gateway's /metrics addresses: the gateway is the edge and does not register, so they are given. */
+  /** The gateway's /metrics addresses: the gateway is the edge and does not register, so they are given (see setGateway). */
   readonly gateway: readonly string[];
   readonly logger: Logger;
   /** Called after every write with the targets written. */
   readonly onWrite?: (targets: ScrapeTargets) => void;
 }
 
+export interface RegistryTargets {
+  /** Replaces the gateway's addresses and writes the files again; resolves once they are written. */
+  setGateway(addresses: readonly string[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
  * Keeps targets/users.json and targets/audit.json equal to the `metricsAddress` of every instance of those
  * services registered in etcd (watched, so instances that come and go are added and dropped within a scrape or
  * two), with targets/gateway.json as given. Resolves once the first lists are written; stop() ends the watches.
+ * Writes are serialised, so one watcher per directory never races itself.
  */
-export async function watchRegistryTargets(opts: RegistryTargetsOptions): Promise<{ stop(): Promise<void> }> {
+export async function watchRegistryTargets(opts: RegistryTargetsOptions): Promise<RegistryTargets> {
   const discoveries = REGISTERED_JOBS.map((job) => ({
     job,
     discovery: createEtcdDiscovery({ endpoints: opts.endpoints, service: job, logger: opts.logger }),
   }));
   const metricsAddresses = (instances: readonly Instance[]) =>
     instances.flatMap((instance) => (instance.metricsAddress ? [instance.metricsAddress] : []));
+  let gateway = [...opts.gateway];
   let writing = Promise.resolve();
   const write = () => {
     const targets: ScrapeTargets = {
-      gateway: opts.gateway,
+      gateway,
       ...(Object.fromEntries(
         discoveries.map(({ job, discovery }) => [job, metricsAddresses(discovery.endpoints())]),
       ) as Record<(typeof REGISTERED_JOBS)[number], string[]>),
@@ -93,6 +101,10 @@ export async function watchRegistryTargets(opts: RegistryTargetsOptions): Promis
   await Promise.all(discoveries.map(({ discovery }) => discovery.start()));
   await write();
   return {
+    setGateway(addresses) {
+      gateway = [...addresses];
+      return write();
+    },
     async stop() {
       await Promise.all(discoveries.map(({ discovery }) => discovery.stop()));
       await writing;

@@ -45,7 +45,7 @@ import {
 import { putLogTemplate } from "../infra/log-indices.js";
 import { type RunningLogShipper, startLogShipper } from "../infra/rsyslog.js";
 import { waitFor } from "./processes.js";
-import { watchRegistryTargets } from "./prometheus-targets.js";
+import { type RegistryTargets, watchRegistryTargets } from "./prometheus-targets.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 export const PROJECT_LABEL = "dev.charter.project=charter";
@@ -179,7 +179,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const servers: { stop(): Promise<unknown> }[] = [];
   const containers = new Map<string, StackContainer>();
   let etcdClient: Etcd3 | undefined;
-  let targets: { stop(): Promise<void> } | undefined;
+  let targets: RegistryTargets | undefined;
   const counters: Record<Service, number> = { users: 0, audit: 0, gateway: 0 };
 
   const stop = async () => {
@@ -242,15 +242,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const [key, value] of entries) await etcdClient.put(key).value(value).exec();
 
     const gatewayMetrics = new Set<string>();
-    const refreshTargets = async () => {
-      await targets?.stop();
-      targets = await watchRegistryTargets({
-        endpoints: etcd.endpoints,
-        dir,
-        gateway: [...gatewayMetrics],
-        logger: createLogger("stack", "warn"),
-      });
-    };
+    targets = await watchRegistryTargets({
+      endpoints: etcd.endpoints,
+      dir: join(dir, "targets"),
+      gateway: [],
+      logger: createLogger("stack", "warn"),
+    });
+    const refreshTargets = () => targets?.setGateway([...gatewayMetrics]);
 
     const environment = (service: Service, instance: string, port: number, metricsPort: number) => {
       const keys = SERVICE_PORTS[service];
@@ -330,7 +328,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await refreshTargets();
     };
 
-    await refreshTargets();
     log("containers: users ×3 and audit ×2, then the gateways ×2");
     await Promise.all([
       ...Array.from({ length: opts.users ?? 3 }, () => startContainer("users")),
