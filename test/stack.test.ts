@@ -218,6 +218,7 @@ test("Prometheus, through Traefik's console route, scrapes every instance, Traef
     jaeger: 1,
   };
   const started = Date.now();
+  let up: Record<string, number> = {};
   await waitFor(
     "every scrape target up",
     async () => {
@@ -225,14 +226,16 @@ test("Prometheus, through Traefik's console route, scrapes every instance, Traef
       const body = (await response.json()) as {
         data: { activeTargets: { labels: { job: string }; health: string }[] };
       };
-      const up: Record<string, number> = {};
+      up = {};
       for (const target of body.data.activeTargets)
         if (target.health === "up") up[target.labels.job] = (up[target.labels.job] ?? 0) + 1;
       return Object.entries(expected).every(([job, count]) => up[job] === count) ? true : undefined;
     },
     60_000,
     500,
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; expected ${JSON.stringify(expected)}, last up ${JSON.stringify(up)}`);
+  });
   timings.push(`every scrape target up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const query = await fetch(`${stack.consoleUrl}/prometheus/api/v1/query?query=traefik_entrypoint_requests_total`);
   const result = (await query.json()) as { data: { result: unknown[] } };

@@ -228,6 +228,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     servers.push(shipper);
     const consoleUrl = traefik.consoleUrl ?? "";
+    // The target files exist before Prometheus starts: its file_sd watches their directory, and a directory that is
+    // not there yet is only looked at again after refresh_interval (5 minutes).
+    targets = await watchRegistryTargets({
+      endpoints: etcd.endpoints,
+      dir: join(dir, "targets"),
+      gateway: [],
+      logger: createLogger("stack", "warn"),
+    });
     const prometheus = await startPrometheus(await prometheusConfig(dir, traefik, jaeger), {
       externalUrl: `${consoleUrl}/prometheus/`,
     });
@@ -242,12 +250,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const [key, value] of entries) await etcdClient.put(key).value(value).exec();
 
     const gatewayMetrics = new Set<string>();
-    targets = await watchRegistryTargets({
-      endpoints: etcd.endpoints,
-      dir: join(dir, "targets"),
-      gateway: [],
-      logger: createLogger("stack", "warn"),
-    });
     const refreshTargets = () => targets?.setGateway([...gatewayMetrics]);
 
     const environment = (service: Service, instance: string, port: number, metricsPort: number) => {
