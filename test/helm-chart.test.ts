@@ -9,91 +9,48 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
 import { ensureDnsmasq, startDnsServer } from "../scripts/infra/dnsmasq.js";
 import { freePorts, type RunningServer } from "../scripts/infra/index.js";
 import { type RunningKubeApiserver, startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
-import { ensureGatewayApiCrds, ensureKubeconformSchemas } from "../scripts/infra/kube-schemas.js";
-import { ensureHelm, ensureKubeconform, KUBERNETES_VERSION } from "../scripts/infra/kube-tools.js";
-import { type Ran, runCommand } from "../scripts/infra/steps.js";
-import { checkProbePorts, checkReferences, type KubeObject, parseManifests } from "../scripts/lib/chart-checks.js";
+import { ensureGatewayApiCrds } from "../scripts/infra/kube-schemas.js";
+import { checkProbePorts, checkReferences, type KubeObject } from "../scripts/lib/chart-checks.js";
+import {
+  CHART_NAMESPACE,
+  type ChartTools,
+  type ChartValues,
+  chartTools,
+  helmLint,
+  helmTemplate,
+  kubeconform,
+  PRODUCTION_VALUES as PRODUCTION,
+  CHART_RELEASE as RELEASE,
+  renderChart,
+  serverDryRun,
+  CHART_VARIANTS as VARIANTS,
+} from "../scripts/lib/helm-chart.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
 import { loadUsersConfig } from "../services/users/users-config.js";
 
-const CHART = fileURLToPath(new URL("../deploy/helm/charter", import.meta.url));
-const PRODUCTION = `${CHART}/values-production.yaml`;
-const NAMESPACE = "charter";
-const RELEASE = "t";
-
-let helm: string;
-let kubeconform: string;
-let schemaLocations: readonly string[];
+let tools: ChartTools;
 let api: RunningKubeApiserver;
 
 before(async () => {
-  // Provisioning (first time: the builds from the Go module proxy, the PyPI schemas; then cached).
-  [helm, kubeconform, { locations: schemaLocations }] = await Promise.all([
-    ensureHelm(),
-    ensureKubeconform(),
-    ensureKubeconformSchemas(),
-    ensureDnsmasq(),
-  ]);
+  // Provisioning (the first time: the builds from the Go module proxy, the PyPI schemas; then cached).
+  [tools] = await Promise.all([chartTools(), ensureDnsmasq()]);
   api = await startKubeApiserver({ crds: (await ensureGatewayApiCrds()).crds });
-  await api.createNamespace(NAMESPACE);
+  await api.createNamespace(CHART_NAMESPACE);
 });
 
 after(async () => {
   await api?.stop();
 });
 
-interface Values {
-  readonly files?: readonly string[];
-  readonly set?: readonly string[];
-}
-
-function helmTemplate(values: Values = {}): Promise<Ran> {
-  return runCommand(helm, [
-    ...["template", RELEASE, CHART, "--namespace", NAMESPACE, "--kube-version", KUBERNETES_VERSION],
-    ...(values.files ?? []).flatMap((file) => ["-f", file]),
-    ...(values.set ?? []).flatMap((value) => ["--set", value]),
-  ]);
-}
-
-/** The rendered YAML and its objects; fails the test if helm refuses. */
-async function render(values: Values = {}): Promise<{ yaml: string; objects: KubeObject[] }> {
-  const result = await helmTemplate(values);
-  assert.equal(result.code, 0, `helm template refused ${JSON.stringify(values)}:\n${result.stderr}`);
-  return { yaml: result.stdout, objects: parseManifests(result.stdout) };
-}
-
-interface KubeconformSummary {
-  readonly valid: number;
-  readonly invalid: number;
-  readonly errors: number;
-  readonly skipped: number;
-}
-
-async function runKubeconform(yaml: string): Promise<{ ran: Ran; summary: KubeconformSummary }> {
-  const ran = await runCommand(
-    kubeconform,
-    ["-strict", "-summary", "-output", "json", ...schemaLocations.flatMap((l) => ["-schema-location", l]), "-"],
-    { input: yaml },
-  );
-  const summary = (JSON.parse(ran.stdout) as { summary: KubeconformSummary }).summary;
-  return { ran, summary };
-}
-
-const dryRun = (yaml: string) =>
-  api.kubectl(["apply", "--dry-run=server", "--namespace", NAMESPACE, "-f", "-"], { input: yaml });
-
-const VARIANTS: Record<string, Values> = {
-  "default values": {},
-  "the production example": { files: [PRODUCTION] },
-  "DNS discovery": { set: ["discovery.mode=dns"] },
-};
+const render = (values: ChartValues = {}) => renderChart(tools, values);
+const runKubeconform = (yaml: string) => kubeconform(tools, yaml);
+const dryRun = (yaml: string) => serverDryRun(api, yaml);
 
 describe("the chart renders and passes every layer", () => {
   for (const [name, values] of Object.entries(VARIANTS)) {
@@ -101,11 +58,7 @@ describe("the chart renders and passes every layer", () => {
       const { yaml, objects } = await render(values);
       assert.ok(objects.length >= 20, `only ${objects.length} objects rendered`);
 
-      const lint = await runCommand(helm, [
-        ...["lint", "--strict", CHART, "--namespace", NAMESPACE, "--kube-version", KUBERNETES_VERSION],
-        ...(values.files ?? []).flatMap((file) => ["-f", file]),
-        ...(values.set ?? []).flatMap((value) => ["--set", value]),
-      ]);
+      const lint = await helmLint(tools, values);
       assert.equal(lint.code, 0, `helm lint --strict:\n${lint.stdout}${lint.stderr}`);
       assert.match(lint.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
 
@@ -327,7 +280,7 @@ describe("purpose-made bad values, each caught by the layer expected", () => {
       ["gateway.port=70000", "/gateway/port"],
       ["dependencies.redisUrl=memcached://cache:11211", "/dependencies/redisUrl"],
     ] as const) {
-      const result = await helmTemplate({ set: [set] });
+      const result = await helmTemplate(tools, { set: [set] });
       assert.notEqual(result.code, 0, `helm rendered ${set}`);
       assert.match(result.stderr, /values don't meet the specifications of the schema/);
       assert.ok(result.stderr.includes(where), `${set}: ${result.stderr}`);

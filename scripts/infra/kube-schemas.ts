@@ -4,14 +4,15 @@
  * - Kubernetes' own, from the PyPI package kubernetes-validate (its `vX.Y.Z-local-strict` set: every object closed
  *   with `additionalProperties: false`, references into one `_definitions.json`). Each resource kind is written
  *   as a standalone file with the definitions it reaches copied into its `$defs`, because kubeconform resolves a
- *   reference by URL and would try the internet for `/api/_definitions.json`.
+ *   reference by URL and would try the internet for `/api/_definitions.json`. The package's virtualenv is removed
+ *   once they are written.
  * - The Gateway API's CRDs (HTTPRoute, Gateway, …) from the `sigs.k8s.io/gateway-api` Go module, fetched through the
  *   Go module proxy: the CRD YAML as shipped (to install into a kube-apiserver) and each version's
  *   `openAPIV3Schema` as a JSON schema, closed like the strict set (to validate with kubeconform).
  */
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { lazy } from "../../platform/lazy.js";
 import { KUBERNETES_VERSION } from "./kube-tools.js";
@@ -107,6 +108,8 @@ async function buildKubernetesSchemas(target: string): Promise<void> {
     throw error;
   }
   await publish(work, target, (dir) => existsSync(join(dir, MARKER)));
+  // Only the standalone files are read from now on: the virtualenv (about 140 MB) goes.
+  await rm(dirname(dirname(python)), { recursive: true, force: true });
 }
 
 async function writeStandalone(source: string, definitions: JsonObject, work: string): Promise<void> {
