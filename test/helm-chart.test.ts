@@ -249,27 +249,47 @@ describe("the chart's configuration is the services' own", () => {
     serviceNameFromEnv(env);
   };
 
+  /** Per service: the variables no loader read, and the ports it listens on next to those the pod exposes. */
+  async function configurationOf(values: ChartValues) {
+    const { objects } = await render(values);
+    // The production example's Secret is the team's: its keys with the development values.
+    const secretData = (named((await render()).objects, "Secret", "t-charter-dependencies") as Any).stringData;
+    return (workloadsOf(objects) as Any[]).map((workload) => {
+      const service = workload.metadata.name.replace(`${RELEASE}-charter-`, "");
+      const env = containerEnvironment(objects, workload, secretData);
+      const reads = new Set<string>();
+      const loaded = (LOADERS[service] as (typeof LOADERS)[string])(recording(env, reads));
+      tracing(recording(env, reads));
+      const unread = Object.keys(env).filter((key) => !reads.has(key) && !DOWNWARD_ONLY.has(key));
+      const exposed = workload.spec.template.spec.containers[0].ports.map((p: Any) => p.containerPort);
+      return { service, unread, listens: loaded.ports, exposed };
+    });
+  }
+
   for (const [name, values] of Object.entries({
     ...VARIANTS,
     "tracing on": { set: ["tracing.otlpEndpoint=http://collector:4318"] },
   })) {
     it(`${name}: every variable is one its loader reads, the loader accepts the values, the ports are the container's`, async () => {
-      const { objects } = await render(values);
-      // The production example's Secret is the team's: its keys with the development values.
-      const secretData = (named((await render()).objects, "Secret", "t-charter-dependencies") as Any).stringData;
-      for (const workload of workloadsOf(objects) as Any[]) {
-        const service = workload.metadata.name.replace(`${RELEASE}-charter-`, "");
-        const env = containerEnvironment(objects, workload, secretData);
-        const reads = new Set<string>();
-        const loaded = (LOADERS[service] as (typeof LOADERS)[string])(recording(env, reads));
-        tracing(recording(env, reads));
-        const unread = Object.keys(env).filter((key) => !reads.has(key) && !DOWNWARD_ONLY.has(key));
+      for (const { service, unread, listens, exposed } of await configurationOf(values)) {
         assert.deepEqual(unread, [], `${service}: variables the chart sets that its configuration never reads`);
-        const ports = workload.spec.template.spec.containers[0].ports.map((p: Any) => p.containerPort);
-        assert.deepEqual(loaded.ports, ports, `${service}: the ports it listens on are the ports the pod exposes`);
+        assert.deepEqual(listens, exposed, `${service}: the ports it listens on are the ports the pod exposes`);
       }
     });
   }
+
+  it("a misspelt variable is named; a bad value is refused by the loader itself", async () => {
+    const typo = await configurationOf({ set: ["users.env.CACHE_TTL_SM=30000"] });
+    assert.deepEqual(
+      typo.map(({ service, unread }) => [service, unread]),
+      [
+        ["audit", []],
+        ["gateway", []],
+        ["users", ["CACHE_TTL_SM"]],
+      ],
+    );
+    await assert.rejects(configurationOf({ set: ["users.env.CACHE_TTL_MS=soon"] }), /CACHE_TTL_MS must be an integer/);
+  });
 });
 
 describe("purpose-made bad values, each caught by the layer expected", () => {
