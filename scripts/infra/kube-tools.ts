@@ -1,6 +1,8 @@
 /**
  * The Kubernetes tools the chart is checked with, each built once from the Go module proxy and cached
  * (scripts/infra/go-build.ts): kube-apiserver and kubectl from k8s.io/kubernetes (one build), helm, kubeconform.
+ * kubectl is built with the server rather than taken from Debian: bookworm's kubernetes-client is 1.20, ten minor
+ * versions from the server, far outside kubectl's supported skew of one.
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
