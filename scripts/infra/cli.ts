@@ -1,7 +1,8 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
  * Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools: kube-apiserver and kubectl, helm,
- * kubeconform, Kubernetes' schemas and the Gateway API's CRDs (CI warm-up).
+ * kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows' linter: actionlint with shellcheck
+ * (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
@@ -9,6 +10,7 @@
  * charter-logs index template put first; prints the syslog address for Docker's `--log-opt syslog-address=`.
  */
 
+import { ensureActionlint, ensureShellcheck } from "./actionlint.js";
 import { ensureDnsmasq } from "./dnsmasq.js";
 import {
   ensureEtcd,
@@ -78,6 +80,7 @@ if (command === "ensure") {
   console.log(`kubeconform: ${await ensureKubeconform()}`);
   console.log(`kubernetes schemas: ${await ensureKubernetesSchemas()}`);
   console.log(`gateway api crds: ${(await ensureGatewayApiCrds()).crds.join(", ")}`);
+  console.log(`actionlint: ${await ensureActionlint()}, shellcheck: ${await ensureShellcheck()}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);
