@@ -10,42 +10,35 @@
  *
  * Then the message pacts whose provider is the users service (charter-users): its real event builder against
  * what the audit service relies on (scripts/lib/user-event-pacts.ts).
+ *
+ * `-- --matrix <file>` (what `npm run release` runs): each pact file is verified on its own and its result recorded
+ * as a row of the verification matrix (scripts/lib/verification-matrix.ts) for the provider version
+ * `--provider-version` (default: package.json's version and the git revision); the pacts of the last release are
+ * verified too when they differ from today's, since their consumers are still out there. The exit code is non-zero
+ * when any pact fails; every pact is still verified and recorded first.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { Verifier } from "@pact-foundation/pact";
 import { createProviderStates, type StateParams } from "./lib/pact-provider-states.js";
 import { type RunningPlatform, startPlatform } from "./lib/start-platform.js";
 import { USERS_PROVIDER, verifyUserEventPacts } from "./lib/user-event-pacts.js";
+import {
+  currentPacts,
+  type MatrixRow,
+  type PactToVerify,
+  packageVersion,
+  pactsToVerify,
+  providerVersion,
+  ROOT,
+  recordRows,
+} from "./lib/verification-matrix.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
 export const PROVIDER = "charter-gateway";
-const pactsDir = fileURLToPath(new URL("../pacts/", import.meta.url));
-
-interface PactFile {
-  readonly path: string;
-  readonly consumer: string;
-  readonly states: ReadonlySet<string>;
-}
-
-function providerPacts(provider = PROVIDER): PactFile[] {
-  const files = readdirSync(pactsDir)
-    .filter((name) => name.endsWith(".json"))
-    .sort();
-  return files.flatMap((name) => {
-    const path = join(pactsDir, name);
-    const pact = JSON.parse(readFileSync(path, "utf8")) as {
-      consumer?: { name?: string };
-      provider?: { name?: string };
-      interactions?: { providerStates?: { name: string }[] }[];
-    };
-    if (pact.provider?.name !== provider) return [];
-    const states = new Set((pact.interactions ?? []).flatMap((i) => (i.providerStates ?? []).map((s) => s.name)));
-    return [{ path, consumer: pact.consumer?.name ?? "(unnamed consumer)", states }];
-  });
-}
 
 /** The failed interactions the verifier's error lists (its message is a JSON report), else the message itself. */
 function failedInteractions(error: unknown): string {
@@ -60,12 +53,39 @@ function failedInteractions(error: unknown): string {
   return message;
 }
 
+/** The provider states a pact's interactions name. */
+function statesOf(file: string): string[] {
+  const pact = JSON.parse(readFileSync(file, "utf8")) as { interactions?: { providerStates?: { name: string }[] }[] };
+  return [...new Set((pact.interactions ?? []).flatMap((i) => (i.providerStates ?? []).map((s) => s.name)))];
+}
+
+const { values: args } = parseArgs({
+  options: { matrix: { type: "string" }, "provider-version": { type: "string" } },
+});
+
 async function main(): Promise<number> {
-  const pacts = providerPacts();
-  if (pacts.length === 0) {
-    console.error(`no pact in ${pactsDir} names the provider ${PROVIDER}`);
+  const released = mkdtempSync(join(tmpdir(), "charter-released-pacts-"));
+  const providers = [PROVIDER, USERS_PROVIDER];
+  // Without --matrix, today's pacts only, as before; with it, the last release's too.
+  const pacts = args.matrix === undefined ? currentPacts(ROOT, providers) : pactsToVerify(ROOT, providers, released);
+  const gatewayPacts = pacts.filter((p) => p.provider === PROVIDER);
+  const messagePacts = pacts.filter((p) => p.provider === USERS_PROVIDER);
+  if (gatewayPacts.length === 0) {
+    console.error(`no pact in pacts/ names the provider ${PROVIDER}`);
     return 1;
   }
+  const version = args["provider-version"] ?? providerVersion(ROOT, packageVersion(ROOT));
+  const rows: MatrixRow[] = [];
+  const record = (pact: PactToVerify, ok: boolean) =>
+    rows.push({
+      consumer: pact.consumer,
+      consumerVersion: pact.consumerVersion,
+      provider: pact.provider,
+      providerVersion: version,
+      result: ok ? "success" : "failure",
+      verifiedAt: new Date().toISOString(),
+      pact: pact.pact,
+    });
   const external = process.env.PACT_PROVIDER_URL?.trim();
   let platform: RunningPlatform | undefined;
   if (!external) {
@@ -73,13 +93,9 @@ async function main(): Promise<number> {
     platform = await startPlatform({ MONGO_URL: "", REDIS_URL: "", ETCD_ENDPOINTS: "" });
   }
   const baseUrl = external || (platform as RunningPlatform).baseUrl;
+  let failed = 0;
   try {
     const states = createProviderStates(baseUrl);
-    const missing = [...new Set(pacts.flatMap((p) => [...p.states]))].filter((s) => !Object.hasOwn(states, s));
-    if (missing.length > 0) {
-      console.error(`no state handler in scripts/lib/pact-provider-states.ts for: ${missing.join("; ")}`);
-      return 1;
-    }
     const stateHandlers = Object.fromEntries(
       Object.entries(states).map(([name, setup]) => [
         name,
@@ -87,35 +103,58 @@ async function main(): Promise<number> {
       ]),
     );
     console.log(
-      `verifying ${pacts.map((p) => `${p.consumer} → ${PROVIDER}`).join(", ")} against ${baseUrl}` +
-        (platform ? " (users service and gateway on in-memory backends)" : ""),
+      `verifying ${gatewayPacts.map((p) => `${p.consumer} ${p.consumerVersion} → ${PROVIDER}`).join(", ")} against ` +
+        `${baseUrl}${platform ? " (users service and gateway on in-memory backends)" : ""}, provider version ${version}`,
     );
-    try {
-      await new Verifier({
-        provider: PROVIDER,
-        providerBaseUrl: baseUrl,
-        pactUrls: pacts.map((p) => p.path),
-        stateHandlers,
-        logLevel: "warn",
-      }).verifyProvider();
-    } catch (error) {
-      console.error(`✖ pact verification failed: ${failedInteractions(error)}`);
-      return 1;
+    for (const pact of gatewayPacts) {
+      const missing = statesOf(pact.file).filter((s) => !Object.hasOwn(states, s));
+      if (missing.length > 0) {
+        console.error(
+          `✖ ${pact.pact}: no state handler in scripts/lib/pact-provider-states.ts for: ${missing.join("; ")}`,
+        );
+        record(pact, false);
+        failed++;
+        continue;
+      }
+      try {
+        await new Verifier({
+          provider: PROVIDER,
+          providerBaseUrl: baseUrl,
+          pactUrls: [pact.file],
+          stateHandlers,
+          logLevel: "warn",
+        }).verifyProvider();
+        record(pact, true);
+      } catch (error) {
+        console.error(`✖ pact verification failed: ${pact.pact}: ${failedInteractions(error)}`);
+        record(pact, false);
+        failed++;
+      }
     }
-    console.log(`✔ ${PROVIDER} honours ${pacts.length} pact file(s)`);
-    const messagePacts = providerPacts(USERS_PROVIDER);
+    if (failed === 0) console.log(`✔ ${PROVIDER} honours ${gatewayPacts.length} pact file(s)`);
     console.log(`verifying ${messagePacts.map((p) => `${p.consumer} ← ${USERS_PROVIDER}`).join(", ")} (message pacts)`);
-    try {
-      await verifyUserEventPacts(messagePacts.map((p) => p.path));
-    } catch (error) {
-      console.error(`✖ message pact verification failed: ${failedInteractions(error)}`);
-      return 1;
+    let messageFailed = 0;
+    for (const pact of messagePacts) {
+      try {
+        await verifyUserEventPacts([pact.file]);
+        record(pact, true);
+      } catch (error) {
+        console.error(`✖ message pact verification failed: ${pact.pact}: ${failedInteractions(error)}`);
+        record(pact, false);
+        messageFailed++;
+      }
     }
-    console.log(`✔ ${USERS_PROVIDER} honours ${messagePacts.length} message pact file(s)`);
-    return 0;
+    if (messageFailed === 0) console.log(`✔ ${USERS_PROVIDER} honours ${messagePacts.length} message pact file(s)`);
+    failed += messageFailed;
   } finally {
     await platform?.stop();
+    rmSync(released, { recursive: true, force: true });
   }
+  if (args.matrix !== undefined) {
+    recordRows(args.matrix, rows);
+    console.log(`recorded ${rows.length} verification(s) of ${version} in ${args.matrix}`);
+  }
+  return failed === 0 ? 0 : 1;
 }
 
 process.exitCode = await main();

@@ -34,6 +34,8 @@ export interface BuildOptions {
   readonly services?: readonly Service[];
   /** Overrides package.json's version (the stack's rolling update builds a next version). */
   readonly version?: string;
+  /** The images' repository prefix: `charter` (charter/<service>), or a throwaway one for a release's dry run. */
+  readonly repository?: string;
 }
 
 async function git(args: string[]): Promise<string> {
@@ -121,15 +123,9 @@ export async function resolveBase(engine: DockerEngine, base = "scratch"): Promi
   return base;
 }
 
-/** Removes tags of charter/<service> older than the newest KEEP_REVISIONS, and dangling images of the project. */
-async function prune(engine: DockerEngine, service: Service, keep: readonly string[]): Promise<void> {
-  const listed = await engine.ok([
-    "image",
-    "ls",
-    `charter/${service}`,
-    "--format",
-    "{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}",
-  ]);
+/** Removes tags of the image (charter/<service>) older than the newest KEEP_REVISIONS, and dangling images of the project. */
+async function prune(engine: DockerEngine, image: string, keep: readonly string[]): Promise<void> {
+  const listed = await engine.ok(["image", "ls", image, "--format", "{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}"]);
   const refs = listed
     .split("\n")
     .filter((line) => line.includes("\t"))
@@ -151,9 +147,10 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
   const context = await timedStep("image build context (runtime packages only)", stageContext);
   const built: BuiltImage[] = [];
   for (const service of opts.services ?? SERVICES) {
-    const ref = `charter/${service}:${version}-${rev}`;
-    const tags = [`charter/${service}:${version}`, ref];
-    await timedStep(`image charter/${service} ${version} (${rev}) on ${base}`, () =>
+    const image = `${opts.repository ?? "charter"}/${service}`;
+    const ref = `${image}:${version}-${rev}`;
+    const tags = [`${image}:${version}`, ref];
+    await timedStep(`image ${image} ${version} (${rev}) on ${base}`, () =>
       engine.ok(
         [
           ...["build", "--network", "host", "--pull=false", "--quiet", "-f", join(context, "deploy/docker/Dockerfile")],
@@ -170,7 +167,7 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
       " ",
     );
     built.push({ service, ref, tags, id, sizeBytes: Number(size) });
-    await prune(engine, service, tags);
+    await prune(engine, image, tags);
   }
   return built;
 }

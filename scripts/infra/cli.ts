@@ -1,12 +1,17 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
- * Jaeger, OpenSearch, Traefik and rsyslog (CI warm-up).
+ * Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools: kube-apiserver and kubectl, helm,
+ * kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows' linter: actionlint with shellcheck
+ * (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
  * `tsx scripts/infra/cli.ts start rsyslog`: the log shipper into the OpenSearch at OPENSEARCH_URL (required), the
  * charter-logs index template put first; prints the syslog address for Docker's `--log-opt syslog-address=`.
  */
+
+import { ensureActionlint, ensureShellcheck } from "./actionlint.js";
+import { ensureDnsmasq } from "./dnsmasq.js";
 import {
   ensureEtcd,
   ensureJaeger,
@@ -31,6 +36,8 @@ import {
   startRedis,
   startTraefik,
 } from "./index.js";
+import { ensureGatewayApiCrds, ensureKubernetesSchemas } from "./kube-schemas.js";
+import { ensureHelm, ensureKubeconform, ensureKubernetes } from "./kube-tools.js";
 
 const etcdEndpoints = (process.env.ETCD_ENDPOINTS ?? "").split(",").filter((endpoint) => endpoint.trim() !== "");
 const starters = {
@@ -66,6 +73,14 @@ if (command === "ensure") {
   console.log(`opensearch: ${(await ensureOpenSearch()).home}`);
   console.log(`traefik: ${await ensureTraefik()}`);
   console.log(`rsyslogd: ${await ensureRsyslog()}`);
+  console.log(`dnsmasq: ${await ensureDnsmasq()}`);
+  const kubernetes = await ensureKubernetes();
+  console.log(`kube-apiserver: ${kubernetes.apiserver}, kubectl: ${kubernetes.kubectl}`);
+  console.log(`helm: ${await ensureHelm()}`);
+  console.log(`kubeconform: ${await ensureKubeconform()}`);
+  console.log(`kubernetes schemas: ${await ensureKubernetesSchemas()}`);
+  console.log(`gateway api crds: ${(await ensureGatewayApiCrds()).crds.join(", ")}`);
+  console.log(`actionlint: ${await ensureActionlint()}, shellcheck: ${await ensureShellcheck()}`);
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);

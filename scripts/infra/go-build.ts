@@ -1,15 +1,16 @@
 /**
- * Tools built once from the Go module proxy and cached (Traefik, Jaeger): `go mod download -json <module>@<version>`
- * fetches the module's source, which is copied to a writable work dir and built there with
- * `go build -trimpath -ldflags "-s -w …" ./<package>`. Not `go install …@version`: Traefik's go.mod has replace
- * directives, which `go install` refuses. A first build takes about 5 minutes on two cores and fills several GiB of
+ * Tools built once from the Go module proxy and cached (Traefik, Jaeger, helm, kubeconform, kube-apiserver and
+ * kubectl): `go mod download -json <module>@<version>` fetches the module's source, which is copied to a writable
+ * work dir, adjusted if the tool needs it (`prepare`: Kubernetes' go.mod points its staging modules at directories the
+ * module zip does not hold) and built there with `go build -trimpath -ldflags "-s -w …" ./<package>…`. Not
+ * `go install …@version`: Traefik's go.mod has replace directives, which `go install` refuses. A first build takes about 5 minutes on two cores and fills several GiB of
  * Go module and build caches; both are the work dir's and go with it, so the cache keeps only the binary,
  * in ~/.cache/charter/<name>-<version>/ (a new version is a new directory; delete an old one by hand).
  */
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { cacheDir, lastLines, publish, runCommand, timedStep } from "./steps.js";
+import { cacheDir, lastLines, publish, runChecked, runCommand, timedStep } from "./steps.js";
 
 export interface GoTool {
   /** The tool's name in messages (Traefik). */
@@ -22,6 +23,12 @@ export interface GoTool {
   readonly pkg: string;
   /** Linker flags beyond `-s -w` (the version stamped into the binary). */
   readonly ldflags: string;
+  /** More main packages of the module built in the same `go build`, each into the binary named after it (kubectl). */
+  readonly alsoBuild?: readonly string[];
+  /** More environment for `go` (GOWORK=off). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Runs in the copied source before the build, with `go` in the build's environment. */
+  readonly prepare?: (source: string, go: (args: readonly string[]) => Promise<string>) => Promise<void>;
 }
 
 /** Where the binary is cached: ~/.cache/charter/<name>-<version>/<name>. */
@@ -49,6 +56,7 @@ async function buildGoTool(tool: GoTool, binary: string): Promise<void> {
     GOPATH: join(work, "gopath"),
     GOFLAGS: "-modcacherw -buildvcs=false",
     CGO_ENABLED: "0",
+    ...tool.env,
   };
   const source = join(work, "src");
   const at = `${tool.module}@${tool.version}`;
@@ -69,9 +77,15 @@ async function buildGoTool(tool: GoTool, binary: string): Promise<void> {
       // A module cache filled without -modcacherw is read-only; the copy must be writable to be removed.
       await runCommand("chmod", ["-R", "u+w", source]);
     });
-    const output = join(work, "out", tool.name);
-    const build = await timedStep(`go build ${tool.pkg} (about 5 minutes the first time)`, () =>
-      runCommand("go", ["build", "-trimpath", "-ldflags", `-s -w ${tool.ldflags}`, "-o", output, tool.pkg], {
+    if (tool.prepare) {
+      const go = (args: readonly string[]) => runChecked(`go ${args.join(" ")}`, "go", args, { cwd: source, env });
+      await timedStep(`prepare the ${tool.title} source`, () => tool.prepare?.(source, go) ?? Promise.resolve());
+    }
+    const pkgs = [tool.pkg, ...(tool.alsoBuild ?? [])];
+    // With several packages, `-o` names a directory (trailing slash) and each binary is named after its package.
+    const output = pkgs.length > 1 ? `${join(work, "out")}/` : join(work, "out", tool.name);
+    const build = await timedStep(`go build ${pkgs.join(" ")} (about 5 minutes the first time)`, () =>
+      runCommand("go", ["build", "-trimpath", "-ldflags", `-s -w ${tool.ldflags}`, "-o", output, ...pkgs], {
         cwd: source,
         env,
       }),
@@ -83,6 +97,7 @@ async function buildGoTool(tool: GoTool, binary: string): Promise<void> {
           lastLines(build.stderr + build.stdout),
       );
     }
+    await mkdir(join(work, "out"), { recursive: true });
     await writeFile(join(work, "out", "VERSION"), `${tool.version}\n`);
     // Another run may have installed it first: theirs is as good as ours.
     await timedStep(`install into ${target}`, () =>
@@ -96,7 +111,7 @@ async function buildGoTool(tool: GoTool, binary: string): Promise<void> {
   if (!existsSync(binary)) throw new Error(`the ${tool.title} build did not produce ${binary}`);
 }
 
-/** The cached binary of a Go-built tool, built on first use. */
+/** The cached binary of a Go-built tool, built on first use; the `alsoBuild` binaries sit beside it. */
 export async function ensureGoTool(tool: GoTool): Promise<string> {
   const binary = goToolPath(tool);
   if (!existsSync(binary)) await buildGoTool(tool, binary);

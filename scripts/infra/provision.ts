@@ -262,19 +262,28 @@ export const ensureKafka = lazy(async (): Promise<{ java: string; classpath: str
 export const SCHEMATHESIS_VERSION = "4.32.5";
 const PYTHON = "python3.11";
 
+export interface PipTool {
+  /** The PyPI package, pinned to `version`. */
+  readonly pkg: string;
+  readonly version: string;
+  /** Arguments to the venv's python that print something containing the version once it is installed. */
+  readonly versionCheck: readonly string[];
+}
+
 /**
- * Schemathesis (PyPI, pinned) in its own virtualenv under the cache, built in a work dir and moved into place with
- * its marker written last; skipped entirely once the marker exists. It is run as `python -m schemathesis.cli` with
- * the venv's interpreter, which keeps working after the move (the venv's console scripts would not: their shebangs
- * name the work dir).
+ * A PyPI package (pinned) in its own virtualenv under the cache, ~/.cache/charter/<pkg>-<version>/, built in a work
+ * dir and moved into place with its marker written last; skipped entirely once the marker exists. Run it with the
+ * venv's interpreter, which keeps working after the move (the venv's console scripts would not: their shebangs name
+ * the work dir). Returns the venv's python.
  */
-export const ensureSchemathesis = lazy(async (): Promise<{ python: string; version: string }> => {
-  const dir = join(cacheDir(), `schemathesis-${SCHEMATHESIS_VERSION}`);
+export async function ensurePipTool(tool: PipTool): Promise<string> {
+  const { pkg, version } = tool;
+  const dir = join(cacheDir(), `${pkg}-${version}`);
   const python = join(dir, "bin", "python");
   const isComplete = (target: string) => existsSync(join(target, MARKER));
-  if (isComplete(dir)) return { python, version: SCHEMATHESIS_VERSION };
+  if (isComplete(dir)) return python;
   const base = which(PYTHON);
-  if (!base) throw new Error(`${PYTHON} not found: schemathesis needs it (install python3.11 with its venv module)`);
+  if (!base) throw new Error(`${PYTHON} not found: ${pkg} needs it (install python3.11 with its venv module)`);
   await mkdir(cacheDir(), { recursive: true });
   const work = `${dir}.tmp-${process.pid}`;
   await rm(work, { recursive: true, force: true });
@@ -282,26 +291,34 @@ export const ensureSchemathesis = lazy(async (): Promise<{ python: string; versi
     await rm(work, { recursive: true, force: true });
     throw new Error(`${what}:\n${tail(error)}`);
   };
-  await timedStep(`virtualenv for schemathesis ${SCHEMATHESIS_VERSION} (${PYTHON})`, () =>
+  await timedStep(`virtualenv for ${pkg} ${version} (${PYTHON})`, () =>
     run(base, ["-m", "venv", work], { maxBuffer }).catch((error) =>
       fail(`could not create a virtualenv with ${base} (on Debian: apt-get install -y python3-venv)`, error),
     ),
   );
   const pip = [join(work, "bin", "python"), "-m", "pip", "install", "-q", "--no-input"];
-  await timedStep(`pip install schemathesis==${SCHEMATHESIS_VERSION}`, () =>
-    run(pip[0] as string, [...pip.slice(1), `schemathesis==${SCHEMATHESIS_VERSION}`], { maxBuffer }).catch((error) =>
-      fail(`could not install schemathesis==${SCHEMATHESIS_VERSION} from PyPI (it needs pypi.org or a mirror)`, error),
+  await timedStep(`pip install ${pkg}==${version}`, () =>
+    run(pip[0] as string, [...pip.slice(1), `${pkg}==${version}`], { maxBuffer }).catch((error) =>
+      fail(`could not install ${pkg}==${version} from PyPI (it needs pypi.org or a mirror)`, error),
     ),
   );
-  const { stdout } = await timedStep("schemathesis --version", () =>
-    run(join(work, "bin", "python"), ["-m", "schemathesis.cli", "--version"], { maxBuffer }).catch((error) =>
-      fail("the installed schemathesis does not start", error),
+  const { stdout } = await timedStep(`${pkg} version check`, () =>
+    run(join(work, "bin", "python"), [...tool.versionCheck], { maxBuffer }).catch((error) =>
+      fail(`the installed ${pkg} does not start`, error),
     ),
   );
-  if (!stdout.includes(SCHEMATHESIS_VERSION)) {
-    await fail(`expected schemathesis ${SCHEMATHESIS_VERSION}`, new Error(stdout));
-  }
+  if (!stdout.includes(version)) await fail(`expected ${pkg} ${version}`, new Error(stdout));
   await writeFile(join(work, MARKER), `${stdout.trim()}\n`);
   await publish(work, dir, isComplete);
+  return python;
+}
+
+/** Schemathesis in its virtualenv, run as `python -m schemathesis.cli`. */
+export const ensureSchemathesis = lazy(async (): Promise<{ python: string; version: string }> => {
+  const python = await ensurePipTool({
+    pkg: "schemathesis",
+    version: SCHEMATHESIS_VERSION,
+    versionCheck: ["-m", "schemathesis.cli", "--version"],
+  });
   return { python, version: SCHEMATHESIS_VERSION };
 });

@@ -20,20 +20,28 @@ export interface Ran {
   readonly stderr: string;
 }
 
-/** Runs a command to its end, collecting its output (asynchronously: a 5-minute build must not block the loop). */
+/**
+ * Runs a command to its end, collecting its output (asynchronously: a 5-minute build must not block the loop);
+ * `input`, when given, is written to its stdin.
+ */
 export function runCommand(
   command: string,
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<Ran> {
   return new Promise<Ran>((resolve) => {
-    const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    const { input, ...spawnOptions } = options;
+    const child = spawn(command, args, {
+      ...spawnOptions,
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    child.stdin?.end(input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
     });
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     child.once("error", (error) => resolve({ code: null, stdout, stderr: `${stderr}${error.message}` }));

@@ -1,0 +1,89 @@
+{{/*
+A service's workload: a Deployment, or for users in DNS discovery a StatefulSet (each pod's index is its snowflake
+worker id, which etcd would otherwise lease). (dict "root" $ "service" "users" "ports" (list …) "env" "<yaml>"
+"probes" "<yaml>" "kind" "Deployment")
+*/}}
+{{- define "charter.workload" -}}
+{{- $root := .root }}
+{{- $values := index $root.Values .service }}
+{{- $ctx := dict "root" $root "service" .service }}
+apiVersion: apps/v1
+kind: {{ .kind }}
+metadata:
+  name: {{ include "charter.serviceName" $ctx }}
+  labels:
+    {{- include "charter.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not $values.autoscaling.enabled }}
+  replicas: {{ $values.replicas }}
+  {{- end }}
+  {{- if eq .kind "StatefulSet" }}
+  serviceName: {{ include "charter.serviceName" $ctx }}
+  podManagementPolicy: Parallel
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "charter.selectorLabels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "charter.podLabels" $ctx | nindent 8 }}
+      annotations:
+        checksum/config: {{ include (print $root.Template.BasePath "/configmaps.yaml") $root | sha256sum }}
+        {{- with $values.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ include "charter.serviceName" $ctx }}
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- include "charter.podSecurityContext" $ctx | nindent 8 }}
+      terminationGracePeriodSeconds: 30
+      topologySpreadConstraints:
+        {{- include "charter.topologySpread" (merge (dict "hashKey" (ternary "controller-revision-hash" "pod-template-hash" (eq .kind "StatefulSet"))) $ctx) | nindent 8 }}
+      {{- with $values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $values.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ .service }}
+          image: {{ include "charter.image" $ctx }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          ports:
+            {{- toYaml .ports | nindent 12 }}
+          envFrom:
+            - configMapRef:
+                name: {{ include "charter.serviceName" $ctx }}
+          env:
+            {{- .env | trim | nindent 12 }}
+          {{- .probes | trim | nindent 10 }}
+          {{- with .lifecycle }}
+          lifecycle:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          resources:
+            {{- toYaml $values.resources | nindent 12 }}
+          securityContext:
+            {{- include "charter.containerSecurityContext" $ctx | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
+{{- end }}

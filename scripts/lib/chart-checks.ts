@@ -1,0 +1,172 @@
+/**
+ * Checks over the objects a Helm chart renders that neither its schema, kubeconform nor a kube-apiserver make,
+ * because each object on its own is valid and only the set is wrong:
+ *
+ * - a selector that matches no pod the chart runs (a Service, PodDisruptionBudget or NetworkPolicy selecting
+ *   nothing is accepted by the API server, and silently does nothing);
+ * - a reference to an object that is not there (an autoscaler's target, a route's backend Service and port, a
+ *   Service's named target port);
+ * - a probe on a port the container does not expose (the API server accepts any port number).
+ */
+import { parseAllDocuments } from "yaml";
+
+type Labels = Readonly<Record<string, string>>;
+
+interface ContainerPort {
+  readonly name?: string;
+  readonly containerPort: number;
+}
+
+interface Probe {
+  readonly httpGet?: { readonly port: number | string };
+  readonly tcpSocket?: { readonly port: number | string };
+  readonly grpc?: { readonly port: number };
+}
+
+interface Container {
+  readonly name: string;
+  readonly ports?: readonly ContainerPort[];
+  readonly readinessProbe?: Probe;
+  readonly livenessProbe?: Probe;
+  readonly startupProbe?: Probe;
+}
+
+interface PodTemplate {
+  readonly metadata?: { readonly labels?: Labels };
+  readonly spec?: { readonly containers?: readonly Container[] };
+}
+
+/** A rendered object, as far as these checks read it. */
+export interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly labels?: Labels };
+  // biome-ignore lint/suspicious/noExplicitAny: rendered objects of every kind; each check reads the fields it knows
+  readonly spec?: any;
+}
+
+/** The objects of a multi-document YAML stream (empty documents, as Helm leaves them, dropped). */
+export function parseManifests(text: string): KubeObject[] {
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as KubeObject | null)
+    .filter((object): object is KubeObject => object !== null && typeof object === "object" && "kind" in object);
+}
+
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]);
+
+interface Workload {
+  readonly object: KubeObject;
+  readonly labels: Labels;
+  readonly containers: readonly Container[];
+}
+
+function workloads(objects: readonly KubeObject[]): Workload[] {
+  return objects
+    .filter((object) => WORKLOAD_KINDS.has(object.kind))
+    .map((object) => {
+      const template = (object.spec?.template ?? {}) as PodTemplate;
+      return { object, labels: template.metadata?.labels ?? {}, containers: template.spec?.containers ?? [] };
+    });
+}
+
+const nameOf = (object: KubeObject) => `${object.kind} ${object.metadata.name}`;
+
+/** Whether `labels` satisfy a label selector; matchExpressions are evaluated as Kubernetes does. */
+function matches(
+  selector: { matchLabels?: Labels; matchExpressions?: { key: string; operator: string; values?: string[] }[] },
+  labels: Labels,
+): boolean {
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+  const byExpression = (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    const value = labels[key];
+    if (operator === "In") return value !== undefined && values.includes(value);
+    if (operator === "NotIn") return value === undefined || !values.includes(value);
+    if (operator === "Exists") return value !== undefined;
+    if (operator === "DoesNotExist") return value === undefined;
+    return false;
+  });
+  return byLabel && byExpression;
+}
+
+/** The problems with what the objects' selectors and references point at; empty when there are none. */
+export function checkReferences(objects: readonly KubeObject[]): string[] {
+  const pods = workloads(objects);
+  const problems: string[] = [];
+  const selected = (selector: Parameters<typeof matches>[0]) => pods.filter((pod) => matches(selector, pod.labels));
+  for (const pod of pods) {
+    const selector = pod.object.spec?.selector;
+    if (selector && !matches(selector, pod.labels)) {
+      problems.push(`${nameOf(pod.object)}: its selector does not match its own pod template's labels`);
+    }
+  }
+  for (const object of objects) {
+    const spec = object.spec ?? {};
+    if (object.kind === "Service" && spec.selector) {
+      const targets = selected({ matchLabels: spec.selector });
+      if (targets.length === 0) problems.push(`${nameOf(object)}: its selector matches no pod of the chart`);
+      for (const port of (spec.ports ?? []) as { name?: string; targetPort?: number | string }[]) {
+        if (typeof port.targetPort !== "string") continue;
+        const exposed = targets.some((pod) =>
+          pod.containers.some((container) => container.ports?.some((p) => p.name === port.targetPort)),
+        );
+        if (targets.length > 0 && !exposed) {
+          problems.push(`${nameOf(object)}: target port "${port.targetPort}" is no container port of its pods`);
+        }
+      }
+    }
+    if (
+      (object.kind === "PodDisruptionBudget" || object.kind === "NetworkPolicy") &&
+      (spec.selector ?? spec.podSelector)
+    ) {
+      const selector = spec.selector ?? spec.podSelector;
+      if (selected(selector).length === 0) problems.push(`${nameOf(object)}: its selector matches no pod of the chart`);
+    }
+    if (object.kind === "HorizontalPodAutoscaler") {
+      const { kind, name } = spec.scaleTargetRef ?? {};
+      if (!pods.some((pod) => pod.object.kind === kind && pod.object.metadata.name === name)) {
+        problems.push(`${nameOf(object)}: its target ${kind} ${name} is not in the chart`);
+      }
+    }
+    if (object.kind === "HTTPRoute") {
+      for (const rule of (spec.rules ?? []) as { backendRefs?: { name: string; port?: number; kind?: string }[] }[]) {
+        for (const ref of rule.backendRefs ?? []) {
+          if ((ref.kind ?? "Service") !== "Service") continue;
+          const service = objects.find((o) => o.kind === "Service" && o.metadata.name === ref.name);
+          const ports = ((service?.spec?.ports ?? []) as { port: number }[]).map((p) => p.port);
+          if (!service) problems.push(`${nameOf(object)}: its backend Service ${ref.name} is not in the chart`);
+          else if (!ports.includes(ref.port ?? -1)) {
+            problems.push(`${nameOf(object)}: Service ${ref.name} has no port ${ref.port}`);
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+const PROBES = ["readinessProbe", "livenessProbe", "startupProbe"] as const;
+
+/** The probes that name a port their container does not expose (by number or by name); empty when none do. */
+export function checkProbePorts(objects: readonly KubeObject[]): string[] {
+  const problems: string[] = [];
+  for (const pod of workloads(objects)) {
+    for (const container of pod.containers) {
+      const ports = container.ports ?? [];
+      for (const kind of PROBES) {
+        const probe = container[kind];
+        if (!probe) continue;
+        const port = probe.httpGet?.port ?? probe.tcpSocket?.port ?? probe.grpc?.port;
+        if (port === undefined) continue;
+        const exposed =
+          typeof port === "number" ? ports.some((p) => p.containerPort === port) : ports.some((p) => p.name === port);
+        if (!exposed) {
+          const listed = ports.map((p) => `${p.name ?? "?"}=${p.containerPort}`).join(", ");
+          problems.push(
+            `${nameOf(pod.object)}, container ${container.name}: ${kind} on port ${port}, which it does not expose (${listed})`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}

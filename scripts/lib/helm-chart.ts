@@ -1,0 +1,96 @@
+/**
+ * The Helm chart's validation layers, shared by `npm run chart:check` and test/helm-chart.test.ts: helm template and
+ * `helm lint --strict` (values.schema.json), kubeconform -strict with offline schemas (never
+ * -ignore-missing-schemas), `kubectl apply --dry-run=server` against a kube-apiserver, and the checks over the
+ * rendered set (chart-checks.ts).
+ */
+import { fileURLToPath } from "node:url";
+import type { RunningKubeApiserver } from "../infra/kube-apiserver.js";
+import { ensureKubeconformSchemas } from "../infra/kube-schemas.js";
+import { ensureHelm, ensureKubeconform, KUBERNETES_VERSION } from "../infra/kube-tools.js";
+import { type Ran, runCommand } from "../infra/steps.js";
+import { type KubeObject, parseManifests } from "./chart-checks.js";
+
+export const CHART_DIR = fileURLToPath(new URL("../../deploy/helm/charter", import.meta.url));
+export const PRODUCTION_VALUES = `${CHART_DIR}/values-production.yaml`;
+export const CHART_NAMESPACE = "charter";
+export const CHART_RELEASE = "t";
+
+/** Values files (-f) and single values (--set), in that order. */
+export interface ChartValues {
+  readonly files?: readonly string[];
+  readonly set?: readonly string[];
+}
+
+/** The values every check runs with: the defaults, the production example, DNS discovery. */
+export const CHART_VARIANTS: Readonly<Record<string, ChartValues>> = {
+  "default values": {},
+  "the production example": { files: [PRODUCTION_VALUES] },
+  "DNS discovery": { set: ["discovery.mode=dns"] },
+};
+
+export interface ChartTools {
+  readonly helm: string;
+  readonly kubeconform: string;
+  /** kubeconform's -schema-location templates: Kubernetes' kinds, then the Gateway API's. */
+  readonly schemaLocations: readonly string[];
+}
+
+/** helm, kubeconform and the offline schemas, provisioned on first use (scripts/infra). */
+export async function chartTools(): Promise<ChartTools> {
+  const [helm, kubeconform, schemas] = await Promise.all([
+    ensureHelm(),
+    ensureKubeconform(),
+    ensureKubeconformSchemas(),
+  ]);
+  return { helm, kubeconform, schemaLocations: schemas.locations };
+}
+
+const valueArgs = (values: ChartValues) => [
+  ...(values.files ?? []).flatMap((file) => ["-f", file]),
+  ...(values.set ?? []).flatMap((value) => ["--set", value]),
+];
+const target = ["--namespace", CHART_NAMESPACE, "--kube-version", KUBERNETES_VERSION];
+
+/** `helm template`, as the kube-apiserver's version. */
+export function helmTemplate(tools: ChartTools, values: ChartValues = {}): Promise<Ran> {
+  return runCommand(tools.helm, ["template", CHART_RELEASE, CHART_DIR, ...target, ...valueArgs(values)]);
+}
+
+/** The rendered YAML and its objects; throws with helm's message if it refuses the values. */
+export async function renderChart(
+  tools: ChartTools,
+  values: ChartValues = {},
+): Promise<{ yaml: string; objects: KubeObject[] }> {
+  const result = await helmTemplate(tools, values);
+  if (result.code !== 0) throw new Error(`helm template refused ${JSON.stringify(values)}:\n${result.stderr}`);
+  return { yaml: result.stdout, objects: parseManifests(result.stdout) };
+}
+
+export function helmLint(tools: ChartTools, values: ChartValues = {}): Promise<Ran> {
+  return runCommand(tools.helm, ["lint", "--strict", CHART_DIR, ...target, ...valueArgs(values)]);
+}
+
+export interface KubeconformSummary {
+  readonly valid: number;
+  readonly invalid: number;
+  readonly errors: number;
+  readonly skipped: number;
+}
+
+export async function kubeconform(tools: ChartTools, yaml: string): Promise<{ ran: Ran; summary: KubeconformSummary }> {
+  const locations = tools.schemaLocations.flatMap((location) => ["-schema-location", location]);
+  const ran = await runCommand(tools.kubeconform, ["-strict", "-summary", "-output", "json", ...locations, "-"], {
+    input: yaml,
+  });
+  try {
+    return { ran, summary: (JSON.parse(ran.stdout) as { summary: KubeconformSummary }).summary };
+  } catch {
+    throw new Error(`kubeconform did not answer with its JSON report (${ran.code}):\n${ran.stdout}${ran.stderr}`);
+  }
+}
+
+/** `kubectl apply --dry-run=server` of the rendered YAML into the chart's namespace. */
+export function serverDryRun(api: RunningKubeApiserver, yaml: string): Promise<Ran> {
+  return api.kubectl(["apply", "--dry-run=server", "--namespace", CHART_NAMESPACE, "-f", "-"], { input: yaml });
+}

@@ -1,0 +1,437 @@
+/**
+ * The Helm chart (deploy/helm/charter), checked as a cluster would: rendered with its default values, the production
+ * example and DNS discovery, then `helm lint --strict`, kubeconform -strict with Kubernetes' and the Gateway API's
+ * schemas (offline, never -ignore-missing-schemas), `kubectl apply --dry-run=server` against a real kube-apiserver
+ * (one for the file, with the Gateway API CRDs installed), and the chart's own checks over the rendered set
+ * (scripts/lib/chart-checks.ts). Purpose-made bad values show which layer notices what. The DNS discovery mode runs
+ * for real: a DNS server answering the headless Service's name with three addresses, three users processes behind
+ * them and a gateway dialing the chart's own dns:/// target.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
+import { ensureDnsmasq, startDnsServer } from "../scripts/infra/dnsmasq.js";
+import { freePorts, type RunningServer } from "../scripts/infra/index.js";
+import { type RunningKubeApiserver, startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
+import { ensureGatewayApiCrds } from "../scripts/infra/kube-schemas.js";
+import { checkProbePorts, checkReferences, type KubeObject } from "../scripts/lib/chart-checks.js";
+import {
+  CHART_NAMESPACE,
+  type ChartTools,
+  type ChartValues,
+  chartTools,
+  helmLint,
+  helmTemplate,
+  kubeconform,
+  PRODUCTION_VALUES as PRODUCTION,
+  CHART_RELEASE as RELEASE,
+  renderChart,
+  serverDryRun,
+  CHART_VARIANTS as VARIANTS,
+} from "../scripts/lib/helm-chart.js";
+import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { loadAuditConfig } from "../services/audit/audit-config.js";
+import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
+import { loadUsersConfig } from "../services/users/users-config.js";
+
+let tools: ChartTools;
+let api: RunningKubeApiserver;
+
+before(async () => {
+  // Provisioning (the first time: the builds from the Go module proxy, the PyPI schemas; then cached).
+  [tools] = await Promise.all([chartTools(), ensureDnsmasq()]);
+  api = await startKubeApiserver({ crds: (await ensureGatewayApiCrds()).crds });
+  await api.createNamespace(CHART_NAMESPACE);
+});
+
+after(async () => {
+  await api?.stop();
+});
+
+const render = (values: ChartValues = {}) => renderChart(tools, values);
+const runKubeconform = (yaml: string) => kubeconform(tools, yaml);
+const dryRun = (yaml: string) => serverDryRun(api, yaml);
+
+describe("the chart renders and passes every layer", () => {
+  for (const [name, values] of Object.entries(VARIANTS)) {
+    it(`${name}: helm lint --strict, kubeconform -strict, the server-side dry run and the chart checks`, async () => {
+      const { yaml, objects } = await render(values);
+      assert.ok(objects.length >= 20, `only ${objects.length} objects rendered`);
+
+      const lint = await helmLint(tools, values);
+      assert.equal(lint.code, 0, `helm lint --strict:\n${lint.stdout}${lint.stderr}`);
+      assert.match(lint.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+
+      const { ran, summary } = await runKubeconform(yaml);
+      assert.equal(ran.code, 0, `kubeconform:\n${ran.stdout}${ran.stderr}`);
+      assert.deepEqual(summary, { valid: objects.length, invalid: 0, errors: 0, skipped: 0 });
+
+      const applied = await dryRun(yaml);
+      assert.equal(applied.code, 0, `kubectl apply --dry-run=server:\n${applied.stderr}`);
+      const created = applied.stdout.split("\n").filter((line) => line.endsWith("created (server dry run)"));
+      assert.equal(created.length, objects.length, applied.stdout);
+
+      assert.deepEqual(checkReferences(objects), []);
+      assert.deepEqual(checkProbePorts(objects), []);
+    });
+  }
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered objects
+type Any = any;
+const byKind = (objects: readonly KubeObject[], kind: string) => objects.filter((o) => o.kind === kind);
+const workloadsOf = (objects: readonly KubeObject[]) =>
+  objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
+const named = (objects: readonly KubeObject[], kind: string, name: string): Any => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `${kind} ${name} not rendered`);
+  return found;
+};
+
+describe("what the chart promises", () => {
+  it("every pod: non-root as 10001, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, no token", async () => {
+    for (const values of Object.values(VARIANTS)) {
+      const { objects } = await render(values);
+      const pods = workloadsOf(objects);
+      assert.equal(pods.length, 3);
+      for (const workload of pods) {
+        const spec = (workload.spec as Any).template.spec;
+        assert.equal(spec.automountServiceAccountToken, false, workload.metadata.name);
+        assert.deepEqual(spec.securityContext.seccompProfile, { type: "RuntimeDefault" });
+        assert.equal(spec.securityContext.runAsNonRoot, true);
+        assert.equal(spec.securityContext.runAsUser, 10001);
+        const account = named(objects, "ServiceAccount", spec.serviceAccountName);
+        assert.equal(account.automountServiceAccountToken, false);
+        const keys = spec.topologySpreadConstraints.map((c: Any) => c.topologyKey);
+        assert.deepEqual(keys, ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        for (const container of spec.containers) {
+          assert.match(container.image, /^(registry\.example\.com\/)?charter\/(users|audit|gateway):0\.1\.0$/);
+          const context = container.securityContext;
+          assert.equal(context.readOnlyRootFilesystem, true);
+          assert.equal(context.allowPrivilegeEscalation, false);
+          assert.deepEqual(context.capabilities.drop, ["ALL"]);
+          assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
+        }
+      }
+      for (const kind of ["PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount", "ConfigMap"]) {
+        assert.equal(byKind(objects, kind).length, 3, kind);
+      }
+    }
+  });
+
+  it("probes: the gateway's /readyz and /healthz; users and audit on the gRPC health service of their real port", async () => {
+    const { objects } = await render();
+    const container = (name: string) =>
+      named(objects, "Deployment", `${RELEASE}-charter-${name}`).spec.template.spec.containers[0];
+    const gateway = container("gateway");
+    assert.deepEqual(gateway.readinessProbe.httpGet, { path: "/readyz", port: "http" });
+    assert.deepEqual(gateway.livenessProbe.httpGet, { path: "/healthz", port: "http" });
+    // The ports are the services' own defaults, as their configuration loaders have them.
+    assert.equal(gateway.ports[0].containerPort, loadGatewayConfig({}).port);
+    const users = container("users");
+    assert.equal(users.readinessProbe.grpc.port, loadUsersConfig({}).grpcPort);
+    assert.equal(users.startupProbe.grpc.port, loadUsersConfig({}).grpcPort);
+    const audit = container("audit");
+    assert.equal(audit.readinessProbe.grpc.port, loadAuditConfig({}).grpcPort);
+    assert.deepEqual(
+      audit.ports.map((p: Any) => p.containerPort),
+      [loadAuditConfig({}).grpcPort, loadAuditConfig({}).metricsPort],
+    );
+  });
+
+  it("network policies: default deny; the gateway from the ingress; users and audit from the gateway; each dependency from its users", async () => {
+    const { objects } = await render();
+    const policy = (name: string): Any => named(objects, "NetworkPolicy", `${RELEASE}-charter-${name}`);
+    const deny = policy("default-deny");
+    assert.deepEqual(deny.spec.policyTypes, ["Ingress", "Egress"]);
+    assert.equal(deny.spec.ingress, undefined);
+    assert.equal(deny.spec.egress, undefined);
+    const ports = (p: Any) => p.egress.flatMap((rule: Any) => rule.ports.map((port: Any) => port.port));
+    assert.deepEqual(policy("gateway").spec.ingress[0].from, [
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } } },
+    ]);
+    for (const backend of ["users", "audit"]) {
+      const from = policy(backend).spec.ingress[0].from[0].podSelector.matchLabels;
+      assert.equal(from["app.kubernetes.io/component"], "gateway", backend);
+    }
+    // etcd 2379, MongoDB 27017, Redis 6379, Kafka 9092, DNS 53.
+    assert.deepEqual(ports(policy("users").spec).sort(), [2379, 27017, 53, 53, 6379, 9092].sort());
+    assert.deepEqual(ports(policy("audit").spec).sort(), [2379, 27017, 53, 53, 9092].sort());
+    assert.deepEqual(ports(policy("gateway").spec).sort(), [2379, 53, 53, "grpc", "grpc"].sort());
+  });
+
+  it("the production example: three or more replicas, HPA bounds, resources, dependencies from an existing Secret, HTTPS", async () => {
+    const { objects } = await render({ files: [PRODUCTION] });
+    assert.equal(byKind(objects, "Secret").length, 0, "the dependencies' Secret is the team's, not rendered");
+    for (const hpa of byKind(objects, "HorizontalPodAutoscaler") as Any[]) {
+      assert.ok(hpa.spec.minReplicas >= 3 && hpa.spec.maxReplicas > hpa.spec.minReplicas, hpa.metadata.name);
+    }
+    for (const workload of workloadsOf(objects) as Any[]) {
+      const container = workload.spec.template.spec.containers[0];
+      assert.ok(container.resources.limits.memory, workload.metadata.name);
+      const fromSecret = container.env.filter((e: Any) => e.valueFrom?.secretKeyRef);
+      assert.ok(fromSecret.length >= 1, workload.metadata.name);
+      for (const e of fromSecret) assert.equal(e.valueFrom.secretKeyRef.name, "charter-dependencies");
+      const kinds = workload.spec.template.spec.topologySpreadConstraints.map((c: Any) => c.whenUnsatisfiable);
+      assert.deepEqual(kinds, ["DoNotSchedule", "ScheduleAnyway"]);
+    }
+    const routes = byKind(objects, "HTTPRoute") as Any[];
+    assert.deepEqual(
+      routes.map((r) => r.spec.parentRefs[0].sectionName),
+      ["https", "http"],
+    );
+    assert.equal(routes[1].spec.rules[0].filters[0].requestRedirect.scheme, "https");
+  });
+});
+
+/** An environment that records every variable read. */
+function recording(values: Record<string, string>, reads: Set<string>): Record<string, string> {
+  return new Proxy(values, {
+    get(target, property, receiver) {
+      if (typeof property === "string") reads.add(property);
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
+/**
+ * The variables the chart gives a workload's container, resolved as the kubelet would: the pod's fields by example,
+ * secret keys from the rendered Secret or, where the team brings its own, `secretData`.
+ */
+function containerEnvironment(
+  objects: readonly KubeObject[],
+  workload: Any,
+  secretData: Record<string, string>,
+): Record<string, string> {
+  const container = workload.spec.template.spec.containers[0];
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    Object.assign(env, named(objects, "ConfigMap", source.configMapRef.name).data);
+  }
+  const secret = (objects.find((o) => o.kind === "Secret") as Any) ?? { stringData: secretData };
+  const fields: Record<string, string> = {
+    "metadata.name": `${workload.metadata.name}-0`,
+    "status.podIP": "10.1.2.3",
+    "metadata.labels['apps.kubernetes.io/pod-index']": "0",
+  };
+  for (const entry of container.env ?? []) {
+    if (entry.value !== undefined) {
+      env[entry.name] = String(entry.value).replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? "");
+    } else if (entry.valueFrom?.secretKeyRef) {
+      env[entry.name] = secret.stringData[entry.valueFrom.secretKeyRef.key];
+    } else if (entry.valueFrom?.fieldRef) {
+      const value = fields[entry.valueFrom.fieldRef.fieldPath];
+      assert.ok(value !== undefined, `unexpected fieldRef ${entry.valueFrom.fieldRef.fieldPath}`);
+      env[entry.name] = value;
+    }
+  }
+  return env;
+}
+
+/** The pod's own name and address, which the chart passes only to build other variables ($(POD_NAME)). */
+const DOWNWARD_ONLY = new Set(["POD_NAME", "POD_IP"]);
+
+describe("the chart's configuration is the services' own", () => {
+  const LOADERS: Record<string, (env: Record<string, string>) => { ports: number[] }> = {
+    users: (env) => {
+      const config = loadUsersConfig(env);
+      return { ports: [config.grpcPort, config.metricsPort] };
+    },
+    audit: (env) => {
+      const config = loadAuditConfig(env);
+      return { ports: [config.grpcPort, config.metricsPort] };
+    },
+    gateway: (env) => ({ ports: [loadGatewayConfig(env).port] }),
+  };
+  const tracing = (env: Record<string, string>) => {
+    tracingDisabled(env);
+    exportConfigured(env, () => {});
+    serviceNameFromEnv(env);
+  };
+
+  /** Per service: the variables no loader read, and the ports it listens on next to those the pod exposes. */
+  async function configurationOf(values: ChartValues) {
+    const { objects } = await render(values);
+    // The production example's Secret is the team's: its keys with the development values.
+    const secretData = (named((await render()).objects, "Secret", "t-charter-dependencies") as Any).stringData;
+    return (workloadsOf(objects) as Any[]).map((workload) => {
+      const service = workload.metadata.name.replace(`${RELEASE}-charter-`, "");
+      const env = containerEnvironment(objects, workload, secretData);
+      const reads = new Set<string>();
+      const loaded = (LOADERS[service] as (typeof LOADERS)[string])(recording(env, reads));
+      tracing(recording(env, reads));
+      const unread = Object.keys(env).filter((key) => !reads.has(key) && !DOWNWARD_ONLY.has(key));
+      const exposed = workload.spec.template.spec.containers[0].ports.map((p: Any) => p.containerPort);
+      return { service, unread, listens: loaded.ports, exposed };
+    });
+  }
+
+  for (const [name, values] of Object.entries({
+    ...VARIANTS,
+    "tracing on": { set: ["tracing.otlpEndpoint=http://collector:4318"] },
+  })) {
+    it(`${name}: every variable is one its loader reads, the loader accepts the values, the ports are the container's`, async () => {
+      for (const { service, unread, listens, exposed } of await configurationOf(values)) {
+        assert.deepEqual(unread, [], `${service}: variables the chart sets that its configuration never reads`);
+        assert.deepEqual(listens, exposed, `${service}: the ports it listens on are the ports the pod exposes`);
+      }
+    });
+  }
+
+  it("a misspelt variable is named; a bad value is refused by the loader itself", async () => {
+    const typo = await configurationOf({ set: ["users.env.CACHE_TTL_SM=30000"] });
+    assert.deepEqual(
+      typo.map(({ service, unread }) => [service, unread]),
+      [
+        ["audit", []],
+        ["gateway", []],
+        ["users", ["CACHE_TTL_SM"]],
+      ],
+    );
+    await assert.rejects(configurationOf({ set: ["users.env.CACHE_TTL_MS=soon"] }), /CACHE_TTL_MS must be an integer/);
+  });
+});
+
+describe("purpose-made bad values, each caught by the layer expected", () => {
+  it("a wrong type or value: values.schema.json, so helm refuses before anything renders", async () => {
+    for (const [set, where] of [
+      ["users.replicas=three", "/users/replicas"],
+      ["discovery.mode=consul", "/discovery/mode"],
+      ["gateway.port=70000", "/gateway/port"],
+      ["dependencies.redisUrl=memcached://cache:11211", "/dependencies/redisUrl"],
+    ] as const) {
+      const result = await helmTemplate(tools, { set: [set] });
+      assert.notEqual(result.code, 0, `helm rendered ${set}`);
+      assert.match(result.stderr, /values don't meet the specifications of the schema/);
+      assert.ok(result.stderr.includes(where), `${set}: ${result.stderr}`);
+    }
+  });
+
+  it("a selector that matches nothing: the API server refuses the Deployment, the chart checks name the Service, PDB and policy", async () => {
+    // A pod label that replaces the chart's own component label: the pods no longer carry what selects them.
+    const { yaml, objects } = await render({ set: ["users.podLabels.app\\.kubernetes\\.io/component=user"] });
+    const { summary } = await runKubeconform(yaml);
+    assert.equal(summary.invalid, 0, "each object on its own is valid: kubeconform cannot see it");
+
+    const applied = await dryRun(yaml);
+    assert.notEqual(applied.code, 0);
+    assert.match(
+      applied.stderr,
+      /The Deployment "t-charter-users" is invalid: spec\.template\.metadata\.labels: Invalid value: .*`selector` does not match template `labels`/,
+    );
+    // The Service, the PDB and the NetworkPolicy that select nothing are accepted by the server.
+    assert.match(applied.stdout, /service\/t-charter-users created \(server dry run\)/);
+    assert.match(applied.stdout, /poddisruptionbudget\.policy\/t-charter-users created \(server dry run\)/);
+
+    assert.deepEqual(checkReferences(objects).sort(), [
+      "Deployment t-charter-users: its selector does not match its own pod template's labels",
+      "NetworkPolicy t-charter-users: its selector matches no pod of the chart",
+      "PodDisruptionBudget t-charter-users: its selector matches no pod of the chart",
+      "Service t-charter-users: its selector matches no pod of the chart",
+    ]);
+  });
+
+  it("a probe on a port the container does not expose: only the chart checks see it", async () => {
+    const { yaml, objects } = await render({
+      set: [
+        "gateway.readinessProbe.httpGet.path=/readyz",
+        "gateway.readinessProbe.httpGet.port=8081",
+        "users.livenessProbe.grpc.port=50052",
+      ],
+    });
+    assert.equal((await runKubeconform(yaml)).summary.invalid, 0, "kubeconform accepts any port number");
+    const applied = await dryRun(yaml);
+    assert.equal(applied.code, 0, `the API server accepts any port number too:\n${applied.stderr}`);
+    assert.deepEqual(checkProbePorts(objects).sort(), [
+      "Deployment t-charter-gateway, container gateway: readinessProbe on port 8081, which it does not expose (http=8080)",
+      "Deployment t-charter-users, container users: livenessProbe on port 50052, which it does not expose (grpc=50051, metrics=9464)",
+    ]);
+  });
+
+  it("a chart check that fails when it should: a route to a Service port that is not there", async () => {
+    const { objects } = await render();
+    const route = named(objects, "HTTPRoute", "t-charter-gateway");
+    route.spec.rules[0].backendRefs[0].port = 8080;
+    assert.deepEqual(checkReferences(objects), [
+      "HTTPRoute t-charter-gateway: Service t-charter-gateway has no port 8080",
+    ]);
+  });
+});
+
+describe("DNS discovery, resolved as a headless Service resolves", () => {
+  let dns: RunningServer | undefined;
+  const users: ServiceProcess[] = [];
+  let gateway: ServiceProcess | undefined;
+
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all(users.map((u) => u.stop()));
+    await dns?.stop();
+  });
+
+  it("the gateway dials the chart's dns:/// target and round-robins over every address the name has", async () => {
+    // The chart's targets with the port the test's users processes share (each on its own loopback address).
+    const [grpcPort] = await freePorts(1);
+    const { objects } = await render({
+      set: ["discovery.mode=dns", `users.grpcPort=${grpcPort}`, `audit.grpcPort=${grpcPort}`],
+    });
+    const gatewayEnv = named(objects, "ConfigMap", "t-charter-gateway").data;
+    const target = /^dns:\/\/\/([^:]+):(\d+)$/.exec(gatewayEnv.USERS_ADDR);
+    assert.ok(target, gatewayEnv.USERS_ADDR);
+    const [, host, port] = target;
+    assert.equal(host, "t-charter-users.charter.svc.cluster.local");
+    assert.equal(Number(port), grpcPort);
+    const auditHost = /^dns:\/\/\/([^:]+):/.exec(gatewayEnv.AUDIT_ADDR)?.[1] as string;
+
+    // A headless Service's name has one A record per ready pod: here three loopback addresses, one users process
+    // each (without Kafka each also serves the audit service, so the audit name has the same three).
+    const addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    dns = await startDnsServer({ [host as string]: addresses, [auditHost]: addresses });
+    for (const address of addresses) {
+      users.push(
+        await startService(
+          "services/users/main.ts",
+          { USERS_HOST: address, USERS_GRPC_PORT: String(grpcPort), USERS_METRICS_PORT: "0" },
+          "users service ready",
+          60_000,
+        ),
+      );
+    }
+    // In a pod, the system resolver asks the cluster DNS; here the target names our DNS server as its authority,
+    // which grpc-js asks with its c-ares resolver (GRPC_NODE_USE_ALTERNATIVE_RESOLVER).
+    const withAuthority = (value: string) => value.replace("dns:///", `dns://${dns?.url}/`);
+    gateway = await startService(
+      "services/gateway/main.ts",
+      {
+        ...gatewayEnv,
+        USERS_ADDR: withAuthority(gatewayEnv.USERS_ADDR),
+        AUDIT_ADDR: withAuthority(gatewayEnv.AUDIT_ADDR),
+        GRPC_NODE_USE_ALTERNATIVE_RESOLVER: "true",
+        GATEWAY_HOST: "127.0.0.1",
+        GATEWAY_PORT: "0",
+      },
+      "gateway ready",
+    );
+    const base = `http://127.0.0.1:${gateway.ready.port as number}`;
+    const rpcs = async (instance: ServiceProcess, index: number) => {
+      const metricsUrl = `http://${addresses[index]}:${instance.ready.metricsPort as number}/metrics`;
+      const metrics = await (await fetch(metricsUrl)).text();
+      return metrics
+        .split("\n")
+        .filter((line) => line.startsWith('charter_users_rpc_total{method="ListUsers"'))
+        .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
+    };
+    // round_robin connects to every address the name resolves to; calls go to each once all are ready.
+    await waitFor(
+      "calls on all three users instances",
+      async () => {
+        const response = await fetch(`${base}/v1/users?pageSize=1`);
+        assert.equal(response.status, 200, await response.text());
+        const counts = await Promise.all(users.map((instance, index) => rpcs(instance, index)));
+        return counts.every((count) => count > 0) ? counts : undefined;
+      },
+      20_000,
+      20,
+    );
+  });
+});
