@@ -49,26 +49,33 @@ async function installWithoutStarting(binary: "docker" | "dockerd"): Promise<str
   }
 }
 
+/** How long one docker client call may take before it is killed and reported (an image build is the longest). */
+const CLIENT_TIMEOUT_MS = 10 * 60_000;
+
 const ensureClient = lazy(() => installWithoutStarting("docker"));
 const ensureDockerd = lazy(() => installWithoutStarting("dockerd"));
 
 function engine(docker: string, host: string, startedHere: boolean): DockerEngine {
   // The classic builder: Debian's engine has no buildx plugin for the client, and the Dockerfile needs nothing more.
   const env = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: "0" };
+  // No client call waits for ever on an engine that stopped answering: the longest, an image build, takes minutes.
+  const timeoutMs = CLIENT_TIMEOUT_MS;
   const run = (args: readonly string[], options: { cwd?: string } = {}) =>
-    runCommand(docker, args, { ...options, env });
+    runCommand(docker, args, { ...options, env, timeoutMs });
   return {
     docker,
     host,
     startedHere,
     run,
     ok: async (args, options = {}) =>
-      (await runChecked(`docker ${args.slice(0, 3).join(" ")}`, docker, args, { ...options, env })).trim(),
+      (await runChecked(`docker ${args.slice(0, 3).join(" ")}`, docker, args, { ...options, env, timeoutMs })).trim(),
   };
 }
 
 async function answers(docker: string, host: string): Promise<boolean> {
-  const result = await runCommand(docker, ["--host", host, "version", "--format", "{{.Server.Version}}"]);
+  const result = await runCommand(docker, ["--host", host, "version", "--format", "{{.Server.Version}}"], {
+    timeoutMs: 30_000,
+  });
   return result.code === 0 && result.stdout.trim() !== "";
 }
 

@@ -20,17 +20,19 @@ export interface Ran {
   readonly stderr: string;
 }
 
-/**
- * Runs a command to its end, collecting its output (asynchronously: a 5-minute build must not block the loop);
- * `input`, when given, is written to its stdin.
- */
-export function runCommand(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<Ran> {
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Written to the command's stdin when given. */
+  readonly input?: string;
+  /** Past this the command is killed (SIGKILL) and the run ends with code null and a line saying so. */
+  readonly timeoutMs?: number;
+}
+
+/** Runs a command to its end, collecting its output (asynchronously: a 5-minute build must not block the loop). */
+export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<Ran> {
   return new Promise<Ran>((resolve) => {
-    const { input, ...spawnOptions } = options;
+    const { input, timeoutMs, ...spawnOptions } = options;
     const child = spawn(command, args, {
       ...spawnOptions,
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
@@ -44,8 +46,20 @@ export function runCommand(
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    child.once("error", (error) => resolve({ code: null, stdout, stderr: `${stderr}${error.message}` }));
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    // Resolved at the timeout itself, not at 'close': a process it started may still hold the pipes open.
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill("SIGKILL");
+            resolve({ code: null, stdout, stderr: `${stderr}${command} timed out after ${timeoutMs} ms\n` });
+          }, timeoutMs);
+    const done = (ran: Ran) => {
+      clearTimeout(timer);
+      resolve(ran);
+    };
+    child.once("error", (error) => done({ code: null, stdout, stderr: `${stderr}${error.message}` }));
+    child.once("close", (code) => done({ code, stdout, stderr }));
   });
 }
 
@@ -56,7 +70,7 @@ export async function runChecked(
   label: string,
   command: string,
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: RunOptions = {},
 ): Promise<string> {
   const result = await runCommand(command, args, options);
   if (result.code !== 0) {

@@ -122,7 +122,10 @@ export async function runToExit(
   return { code, stdout, stderr };
 }
 
-/** Polls until check() returns a value other than undefined, or fails after timeoutMs. */
+/**
+ * Polls until check() returns a value other than undefined, or fails after timeoutMs — also when a check itself
+ * never settles (a server that accepts and never answers): the deadline holds for the check as for the wait.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
@@ -132,12 +135,25 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      Promise.resolve()
+        .then(check)
+        .then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        ),
+      new Promise<{ hung: true }>((resolve) => {
+        timer = setTimeout(() => resolve({ hung: true }), Math.max(0, deadline - Date.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+    if ("hung" in outcome) {
+      lastError = new Error("the last check did not answer before the deadline");
+      break;
     }
+    if ("error" in outcome) lastError = outcome.error;
+    else if (outcome.value !== undefined) return outcome.value;
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
