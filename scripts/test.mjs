@@ -57,10 +57,13 @@ if (only.length === 0) {
   step("prometheus config and alert rules (promtool)", "tsx", ["scripts/prometheus-check.ts"]);
 }
 const files = only.length > 0 ? only : testFiles(root).sort();
+// --test-force-exit: a file whose tests are done exits even if something it opened is still referenced (a watch, a
+// timer, a socket). Without it one leaked handle keeps that file's process, and so the whole run, waiting for ever.
 step(`tests (${files.length} files)`, process.execPath, [
   "--import",
   "tsx",
   "--test",
+  "--test-force-exit",
   "--test-reporter=spec",
   ...files,
 ]);
