@@ -2,7 +2,7 @@
  * The development CA and certificates of a secured cluster (`npm run start:cluster`, the security tests), made with
  * Debian's openssl once and kept in ${XDG_CACHE_HOME:-~/.cache}/charter/dev-pki-<version>/: `ca.pem` (the CA), a
  * server certificate per component (`<name>.pem` + `<name>-key.pem`: users, audit, etcd, redis, kafka; SANs
- * 127.0.0.1 and localhost) and a client certificate per calling service (`<name>-client.pem` +
+ * 127.0.0.1, localhost and the component's name, which is the authority a client of `etcd:///users` checks) and a client certificate per calling service (`<name>-client.pem` +
  * `<name>-client-key.pem`: gateway, users, audit). Keys are EC P-256 (PKCS#8); certificates last ten years. The
  * CA's key stays in the directory: these are for loopback development only, never for anything else.
  */
@@ -14,7 +14,7 @@ import { ensureBinary } from "./provision.js";
 import { cacheDir, publish, runChecked, timedStep } from "./steps.js";
 
 /** Bump to make every machine create its certificates afresh (e.g. after a change of names or extensions). */
-const PKI_VERSION = 1;
+const PKI_VERSION = 2;
 const MARKER = ".complete";
 const DAYS = "3650";
 
@@ -82,7 +82,7 @@ async function create(openssl: string, work: string): Promise<void> {
     await issue(
       name,
       `charter-${name}`,
-      `${common}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n`,
+      `${common}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:${name}\n`,
     );
   }
   for (const name of CLIENT_NAMES) {

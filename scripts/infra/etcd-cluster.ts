@@ -47,7 +47,7 @@ export async function etcdHealthy(url: string, tls?: ServerTls): Promise<boolean
   }
   const [ca, cert, key] = [tls.ca, tls.cert, tls.key].map((file) => readFileSync(file));
   const body = await new Promise<string>((resolve, reject) => {
-    const req = request(`${url}/health`, { ca, cert, key, timeout: 1_000 }, (response) => {
+    const req = request(`${url}/health`, { ca, cert, key, servername: "localhost", timeout: 1_000 }, (response) => {
       let text = "";
       response.on("data", (chunk: Buffer) => {
         text += chunk.toString();
