@@ -110,7 +110,10 @@ export function createRedisCache(opts: RedisCacheOptions): UserCache {
   };
   const down = (reason: string): void => {
     if (closed) return;
-    if (health.up) opts.logger.warn({ cache: "redis", reason }, "cache bypassed: serving from the store");
+    // Said once when it goes down, and once when it never came up (a refused login, a wrong address).
+    if (health.up || health.reason === "connecting") {
+      opts.logger.warn({ cache: "redis", reason }, "cache bypassed: serving from the store");
+    }
     health = { up: false, reason };
     probe ??= setInterval(() => {
       if (health.up || closed) {
