@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /**
  * Environment → typed configuration, parsed once at start. A bad value throws a
  * ConfigError whose message is one line naming the variable; entry points print it
@@ -15,6 +17,12 @@ export interface EnvReader {
   port(name: string, fallback: number): number;
   int(name: string, fallback: number, min: number, max: number): number;
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T;
+  /**
+   * A secret (a password, a private key, a certificate): the value of `name`, or the contents of the file that
+   * `<name>_FILE` names; undefined when neither is set. Both set, or an unreadable file, is a ConfigError that
+   * names the variable and never shows the value.
+   */
+  secret(name: string): string | undefined;
 }
 
 export function envReader(env: Env = process.env): EnvReader {
@@ -49,6 +57,26 @@ export function envReader(env: Env = process.env): EnvReader {
       return (allowed as readonly string[]).includes(value)
         ? (value as (typeof allowed)[number])
         : fail(name, `one of ${allowed.join(", ")}`, value);
+    },
+    secret(name) {
+      const value = env[name];
+      const file = raw(`${name}_FILE`);
+      const direct = value === undefined || value.trim() === "" ? undefined : value;
+      if (direct !== undefined && file !== undefined) {
+        throw new ConfigError(`${name} and ${name}_FILE are both set: set one of them`);
+      }
+      if (file === undefined) return direct;
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? "unreadable";
+        throw new ConfigError(`${name}_FILE must name a readable file, got ${JSON.stringify(file)} (${code})`);
+      }
+      // A password file usually ends with a newline that is not part of the password.
+      const trimmed = text.replace(/\r?\n$/, "");
+      if (trimmed === "") throw new ConfigError(`${name}_FILE names an empty file: ${JSON.stringify(file)}`);
+      return trimmed;
     },
   };
 }

@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import {
   type CallOptions,
+  type ChannelCredentials,
   type ChannelOptions,
   type Client,
   credentials,
@@ -31,7 +32,7 @@ type HealthCheck = (
 const healthPackage: any = loadPackageDefinition(loadSync(healthProto, { enums: String, defaults: true }));
 const HealthClient = healthPackage.grpc.health.v1.Health as new (
   target: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
+  creds: ChannelCredentials,
   options: ChannelOptions,
 ) => Client & { check: HealthCheck };
 
@@ -42,8 +43,12 @@ export interface HealthProbe {
 }
 
 /** A health client of one target (an instance's host:port, or the balanced target). */
-export function createHealthProbe(target: string, channelOptions: ChannelOptions = {}): HealthProbe {
-  const healthClient = new HealthClient(target, credentials.createInsecure(), channelOptions);
+export function createHealthProbe(
+  target: string,
+  channelOptions: ChannelOptions = {},
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): HealthProbe {
+  const healthClient = new HealthClient(target, channelCredentials, channelOptions);
   return {
     check: (service, deadlineMs) =>
       new Promise((resolve) => {

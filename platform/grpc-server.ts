@@ -13,6 +13,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "./logging.js";
+import type { MutualTls } from "./tls-config.js";
 
 export const protoRoot = fileURLToPath(new URL("../contracts/proto/", import.meta.url));
 
@@ -48,6 +49,8 @@ export function createGrpcServer(opts: {
   /** Proto files under contracts/proto (or absolute paths) to expose through reflection. */
   reflect: readonly string[];
   logger: Logger;
+  /** Mutual TLS: only clients whose certificate chains to `tls.ca` get through the handshake. Default: plaintext. */
+  tls?: MutualTls | undefined;
 }): GrpcServer {
   // grpc-js logs to stderr by itself; its messages go to our structured log instead.
   setLogger({
@@ -63,6 +66,10 @@ export function createGrpcServer(opts: {
   health.addToServer(server);
   const definitions = loadSync([...opts.reflect], { includeDirs: [protoRoot] });
   new ReflectionService(definitions).addToServer(server);
+  const tls = opts.tls;
+  const credentials = tls
+    ? ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true)
+    : ServerCredentials.createInsecure();
   const setStatus = (service: string, status: ServingStatus) => {
     statuses.set(service, status);
     health.setStatus(service, status);
@@ -73,7 +80,7 @@ export function createGrpcServer(opts: {
     status: (service) => statuses.get(service),
     listen: (host, port) =>
       new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
+        server.bindAsync(`${host}:${port}`, credentials, (error, bound) =>
           error
             ? reject(
                 new Error(

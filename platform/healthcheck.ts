@@ -4,7 +4,9 @@
  * The images have no shell and no curl: it runs on the image's Node, reading the port from the service's own
  * configuration, so it checks what the service was configured to listen on.
  */
+import { grpcClientCredentials } from "./grpc-credentials.js";
 import { createHealthProbe } from "./grpc-health-probe.js";
+import type { MutualTls } from "./tls-config.js";
 
 const DEADLINE_MS = 2_000;
 
@@ -13,9 +15,12 @@ function exitWith(healthy: boolean, detail: string): never {
   process.exit(healthy ? 0 : 1);
 }
 
-/** grpc.health.v1 Check of the whole server ("") on 127.0.0.1:port. */
-export async function checkGrpcHealth(port: number): Promise<never> {
-  const probe = createHealthProbe(`127.0.0.1:${port}`);
+/**
+ * grpc.health.v1 Check of the whole server ("") on 127.0.0.1:port. With the server's mutual TLS (GRPC_TLS_*), the
+ * check presents the server's own certificate, which must then also be good for client auth.
+ */
+export async function checkGrpcHealth(port: number, tls?: MutualTls): Promise<never> {
+  const probe = createHealthProbe(`127.0.0.1:${port}`, {}, grpcClientCredentials(tls));
   const status = await probe.check("", DEADLINE_MS);
   probe.close();
   return exitWith(status === "SERVING", `grpc.health.v1 on 127.0.0.1:${port} is ${status}`);

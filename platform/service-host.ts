@@ -15,6 +15,7 @@ import { createMetricsEndpoint } from "./metrics.js";
 import { INSTANCE_VERSION, instanceAddresses, type RegistrationConfig } from "./registry/registry-config.js";
 import { createServingRegistration } from "./registry/serving-registration.js";
 import { watchStoreHealth } from "./store-health.js";
+import type { MutualTls } from "./tls-config.js";
 
 /** A gRPC service to serve, with its proto file (under contracts/proto, or an absolute path) for reflection. */
 export interface HostedGrpcService extends GrpcServiceBinding {
@@ -80,6 +81,8 @@ export interface GrpcHosting {
   readonly health: HealthGate;
   /** Registration in etcd while the health gate is SERVING (none without etcd endpoints), and the drain. */
   readonly registration: RegistrationConfig;
+  /** Mutual TLS for the gRPC server (GRPC_TLS_*); plaintext when undefined. */
+  readonly tls?: MutualTls | undefined;
 }
 
 export interface ServiceHostOptions {
@@ -191,7 +194,12 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost<Grpc
   const hosting = options.grpc;
   if (hosting && !metrics) throw new Error(`${options.name}: a gRPC host needs a metrics registry`);
   const grpc = hosting
-    ? createGrpcServer({ services: hosting.services, reflect: hosting.services.map((s) => s.proto), logger })
+    ? createGrpcServer({
+        services: hosting.services,
+        reflect: hosting.services.map((s) => s.proto),
+        logger,
+        tls: hosting.tls,
+      })
     : undefined;
   const endpoint = hosting && metrics ? createMetricsEndpoint(metrics) : undefined;
   // What stop() undoes, in the order it was started: the resources were opened before the host was built.
@@ -219,6 +227,7 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost<Grpc
     // address (already served) for Prometheus to find.
     const registration = createServingRegistration({
       endpoints: config.etcdEndpoints,
+      tls: config.etcdTls,
       service: options.name,
       instanceId: config.instanceId,
       value: { address, version: INSTANCE_VERSION, zone: config.zone, startedAt, metricsAddress },

@@ -1,17 +1,30 @@
 /**
- * `npm run start:cluster`: the platform as a small cluster on one machine, every piece a real process on
- * loopback — a 3-member etcd cluster, the MongoDB-compatible server and Redis (scripts/infra), three users
+ * `npm run start:cluster`: the platform as a small, secured cluster on one machine, every piece a real process on
+ * loopback — a 3-member etcd cluster, the MongoDB-compatible server, Redis and Kafka (scripts/infra), three users
  * instances that read the store and cache URLs from etcd (/charter/config/mongo-url, /charter/config/redis-url),
- * register themselves in etcd and lease their worker ids there, and one gateway that discovers them through etcd
- * and balances round-robin. Prints the endpoints; Ctrl-C stops all of it (gateway, users, then the servers).
+ * register themselves in etcd and lease their worker ids there, the audit service as its own process (the history,
+ * from Kafka), and one gateway that discovers both through etcd and balances round-robin. Prints the endpoints;
+ * Ctrl-C stops all of it (gateway, audit, users, then the servers).
+ *
+ * Secured (docs/operations.md, "Security between services"), with the development CA of scripts/infra/dev-certs.ts:
+ * gRPC between the gateway and users/audit is mutual TLS; etcd is https with client certificates (peers too); Redis
+ * is TLS only with an ACL user; Kafka's client listener is SASL_SSL with SCRAM-SHA-256. The passwords are new on
+ * every run and reach the services as *_FILE files in a private temp dir, removed on exit.
  *
  * Ports: the gateway on GATEWAY_PORT (8080); users instance i (0, 1, 2) on USERS_GRPC_PORT + i (50051…) and
- * USERS_METRICS_PORT + i (9464…). A port of 0 picks free ports everywhere.
+ * USERS_METRICS_PORT + i (9464…); the audit service on AUDIT_GRPC_PORT (50061) and USERS_METRICS_PORT + 3 (9467).
+ * A port of 0 picks free ports everywhere.
  */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../platform/registry/etcd-config.js";
-import { startEtcdCluster, startMongo, startRedis } from "./infra/index.js";
+import { ensureDevCerts, type KeyPair, startEtcdCluster, startKafka, startMongo, startRedis } from "./infra/index.js";
 import { type ServiceProcess, startService } from "./lib/processes.js";
+
+const readPem = (file: string) => readFileSync(file);
 
 const USERS_INSTANCES = 3;
 
@@ -28,15 +41,27 @@ function portSetting(name: string, fallback: number): number {
 const gatewayPort = portSetting("GATEWAY_PORT", 8080);
 const usersGrpcBase = portSetting("USERS_GRPC_PORT", 50051);
 const usersMetricsBase = portSetting("USERS_METRICS_PORT", 9464);
+const auditGrpcPort = portSetting("AUDIT_GRPC_PORT", 50061);
 const nth = (base: number, i: number) => (base === 0 ? 0 : base + i);
 
-// The users instances must read the store and cache from etcd: the environment would win over it.
-for (const name of ["MONGO_URL", "REDIS_URL", "USERS_ADDR", "USERS_WORKER_ID", "ETCD_ENDPOINTS"])
-  delete process.env[name];
+// The users instances must read the store and cache from etcd: the environment would win over it. Nor may the
+// caller's addresses or security settings leak into the services: this script sets all of them.
+const SECURITY = /^(GRPC_TLS_|ETCD_TLS_|REDIS_|KAFKA_|MONGO_)/;
+for (const name of Object.keys(process.env)) if (SECURITY.test(name)) delete process.env[name];
+for (const name of ["USERS_ADDR", "AUDIT_ADDR", "USERS_WORKER_ID", "ETCD_ENDPOINTS"]) delete process.env[name];
 // The services' logs are captured (shown only if one fails); info or finer, so their "ready" lines are logged.
 const logLevel = ["debug", "trace"].includes(process.env.LOG_LEVEL ?? "") ? (process.env.LOG_LEVEL ?? "") : "info";
 
 const servers: { readonly name: string; stop(): Promise<unknown> }[] = [];
+// The passwords of this run, as files the services read through REDIS_PASSWORD_FILE and KAFKA_SASL_PASSWORD_FILE.
+const secrets = mkdtempSync(join(tmpdir(), "charter-cluster-secrets-"));
+process.on("exit", () => rmSync(secrets, { recursive: true, force: true }));
+function secretFile(name: string): { file: string; value: string } {
+  const value = randomBytes(24).toString("base64url");
+  const file = join(secrets, name);
+  writeFileSync(file, value, { mode: 0o600 });
+  return { file, value };
+}
 const services: { readonly name: string; readonly process: ServiceProcess }[] = [];
 let stopping = false;
 
@@ -53,12 +78,44 @@ async function fail(error: unknown): Promise<never> {
 }
 
 async function start(): Promise<void> {
-  console.log("Starting a 3-member etcd cluster, the MongoDB-compatible server and Redis…");
-  const [etcd, mongo, redis] = await Promise.all([startEtcdCluster(3), startMongo(), startRedis()]);
-  servers.push({ name: "etcd cluster", stop: () => etcd.stop() }, mongo, redis);
+  const certs = await ensureDevCerts();
+  const redisUser = { username: "charter-users", password: secretFile("redis-password").value };
+  const kafkaUsers = { users: "charter-users", audit: "charter-audit" };
+  const kafkaPasswords = { users: secretFile("kafka-users-password"), audit: secretFile("kafka-audit-password") };
+  console.log("Starting a 3-member etcd cluster, the MongoDB-compatible server, Redis and Kafka (secured)…");
+  const [etcd, mongo, redis, kafka] = await Promise.all([
+    startEtcdCluster(3, { tls: { ca: certs.ca, ...certs.server.etcd } }),
+    startMongo(),
+    startRedis({ secure: { tls: { ca: certs.ca, ...certs.server.redis }, user: redisUser } }),
+    startKafka({
+      secure: {
+        tls: { ca: certs.ca, ...certs.server.kafka },
+        users: [
+          { username: kafkaUsers.users, password: kafkaPasswords.users.value },
+          { username: kafkaUsers.audit, password: kafkaPasswords.audit.value },
+        ],
+      },
+    }),
+  ]);
+  servers.push({ name: "etcd cluster", stop: () => etcd.stop() }, mongo, redis, kafka);
   const endpoints = etcd.endpoints.join(",");
 
-  const client = createEtcdClient({ endpoints: etcd.endpoints });
+  const pem = (pair: KeyPair, prefix: string) => ({
+    [`${prefix}_CA_FILE`]: certs.ca,
+    [`${prefix}_CERT_FILE`]: pair.cert,
+    [`${prefix}_KEY_FILE`]: pair.key,
+  });
+  const kafkaEnv = (who: "users" | "audit") => ({
+    KAFKA_BROKERS: kafka.url,
+    KAFKA_TLS_CA_FILE: certs.ca,
+    KAFKA_SASL_USERNAME: kafkaUsers[who],
+    KAFKA_SASL_PASSWORD_FILE: kafkaPasswords[who].file,
+  });
+
+  const client = createEtcdClient({
+    endpoints: etcd.endpoints,
+    tls: { ca: readPem(certs.ca), cert: readPem(certs.client.users.cert), key: readPem(certs.client.users.key) },
+  });
   try {
     await client.put(`${CONFIG_PREFIX}mongo-url`).value(mongo.url).exec();
     await client.put(`${CONFIG_PREFIX}redis-url`).value(redis.url).exec();
@@ -66,7 +123,7 @@ async function start(): Promise<void> {
     client.close();
   }
 
-  console.log(`Starting ${USERS_INSTANCES} users instances and the gateway…`);
+  console.log(`Starting ${USERS_INSTANCES} users instances, the audit service and the gateway…`);
   const users = await Promise.all(
     Array.from({ length: USERS_INSTANCES }, (_, i) =>
       startService(
@@ -78,6 +135,12 @@ async function start(): Promise<void> {
           USERS_INSTANCE_ID: `users-${i + 1}`,
           USERS_GRPC_PORT: String(nth(usersGrpcBase, i)),
           USERS_METRICS_PORT: String(nth(usersMetricsBase, i)),
+          ...pem(certs.server.users, "GRPC_TLS"),
+          ...pem(certs.client.users, "ETCD_TLS"),
+          REDIS_USERNAME: redisUser.username,
+          REDIS_PASSWORD_FILE: join(secrets, "redis-password"),
+          REDIS_TLS_CA_FILE: certs.ca,
+          ...kafkaEnv("users"),
         },
         "users service ready",
         60_000,
@@ -87,9 +150,35 @@ async function start(): Promise<void> {
   users.forEach((service, i) => {
     services.push({ name: `users-${i + 1}`, process: service });
   });
+  const audit = await startService(
+    "services/audit/main.ts",
+    {
+      LOG_LEVEL: logLevel,
+      ETCD_ENDPOINTS: endpoints,
+      MONGO_URL: mongo.url,
+      AUDIT_HOST: "127.0.0.1",
+      AUDIT_INSTANCE_ID: "audit-1",
+      AUDIT_GRPC_PORT: String(auditGrpcPort),
+      AUDIT_METRICS_PORT: String(nth(usersMetricsBase, USERS_INSTANCES)),
+      ...pem(certs.server.audit, "GRPC_TLS"),
+      ...pem(certs.client.audit, "ETCD_TLS"),
+      ...kafkaEnv("audit"),
+    },
+    "audit service ready",
+    60_000,
+  );
+  services.push({ name: "audit", process: audit });
   const gateway = await startService(
     "services/gateway/main.ts",
-    { LOG_LEVEL: logLevel, ETCD_ENDPOINTS: endpoints, GATEWAY_PORT: String(gatewayPort) },
+    {
+      LOG_LEVEL: logLevel,
+      ETCD_ENDPOINTS: endpoints,
+      GATEWAY_PORT: String(gatewayPort),
+      // Only whether it is set counts for the gateway: the audit service runs on its own, found as etcd:///audit.
+      KAFKA_BROKERS: kafka.url,
+      ...pem(certs.client.gateway, "GRPC_TLS"),
+      ...pem(certs.client.gateway, "ETCD_TLS"),
+    },
     "gateway ready",
     60_000,
   );
@@ -107,20 +196,28 @@ async function start(): Promise<void> {
   const serverRows = [
     ...etcd.members.map((member) => row(`etcd ${member.name.replace(/^etcd-/, "")}`, member.url)),
     row("MongoDB", `${mongo.url}   (mongo-java-server, in memory)`),
-    row("Redis", redis.url),
+    row("Redis", `${redis.url}   (TLS, ACL user ${redisUser.username})`),
+    row("Kafka", `${kafka.url}   (SASL_SSL, SCRAM-SHA-256 users ${kafkaUsers.users}, ${kafkaUsers.audit})`),
   ];
+  const auditRow = row(
+    "audit",
+    `gRPC 127.0.0.1:${audit.ready.grpcPort}   metrics http://127.0.0.1:${audit.ready.metricsPort}/metrics`,
+  );
   console.log(`
-Charter is running as a cluster.
+Charter is running as a cluster, secured: mTLS gRPC, etcd over TLS with client certificates, Redis over TLS
+with an ACL user, Kafka with SASL/SCRAM over TLS (development CA in ${certs.dir}).
 
 ${row("REST", `${http}/v1/users`)}
 ${row("API docs", `${http}/docs   (Swagger UI; the contract at ${http}/openapi.json)`)}
 ${row("GraphQL", `${http}/graphql`)}
 ${row("health", `${http}/healthz, ${http}/readyz (lists the discovered users instances)   metrics ${http}/metrics`)}
 ${usersRows.join("\n")}
+${auditRow}
 ${serverRows.join("\n")}
 
   ETCD_ENDPOINTS=${endpoints}
-  Instances register under /charter/services/users/; the gateway dials etcd:///users (round-robin).
+  Instances register under /charter/services/users/ and /charter/services/audit/; the gateway dials
+  etcd:///users and etcd:///audit (round-robin). Passwords of this run: ${secrets} (removed on exit).
   The MongoDB-compatible server keeps its data in memory: it is lost on exit.
 
 Press Ctrl-C to stop.`);
@@ -128,7 +225,7 @@ Press Ctrl-C to stop.`);
   for (const { name, process: service } of services) {
     void service.exited.then(async (code) => {
       if (stopping) return;
-      // A users instance may come and go (that is what the cluster is for); the gateway may not.
+      // A users or audit instance may come and go (that is what the cluster is for); the gateway may not.
       if (name !== "gateway") {
         console.error(`${name} exited (${code}); the others keep serving:\n${service.output.slice(-10).join("\n")}`);
         return;

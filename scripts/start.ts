@@ -39,6 +39,10 @@ const embedded = [
   !process.env.REDIS_URL && "cache (in-memory)",
   !kafka && "event bus (in-process)",
 ].filter(Boolean);
+const mtls = ["GRPC_TLS_CERT", "GRPC_TLS_CERT_FILE"].some((name) => (process.env[name] ?? "").trim() !== "");
+const links = mtls
+  ? "Between the services: gRPC over mutual TLS (GRPC_TLS_*); see docs/operations.md for etcd, Redis and Kafka."
+  : "Between the services: plain loopback, no TLS and no credentials (npm run start:cluster runs secured).";
 console.log(`
 Charter is running.
 
@@ -50,6 +54,8 @@ Charter is running.
   users metrics   http://127.0.0.1:${users.ready.metricsPort}/metrics
   user history    ${http}/v1/users/{id}/history   (audit gRPC ${auditAddr}${audit ? "" : ", hosted by the users service"})${audit ? `\n  audit metrics   http://127.0.0.1:${audit.ready.metricsPort}/metrics` : ""}
 ${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL, REDIS_URL and KAFKA_BROKERS to use real servers.\n` : ""}
+  ${links}
+
 Logs follow: one JSON line per request, RPC and state change (LOG_LEVEL=warn shows problems only).
 Press Ctrl-C to stop.
 `);

@@ -60,6 +60,7 @@ test("npm start: embedded platform, history of a change, request logs after the 
       /Embedded backends: store and history \(in-memory\), cache \(in-memory\), event bus \(in-process\)/,
     );
     assert.match(output(), /In-memory data is lost on exit/);
+    assert.match(output(), /Between the services: plain loopback, no TLS and no credentials/);
     const banner = output().slice(0, output().indexOf("Press Ctrl-C to stop."));
 
     const email = `start.${randomUUID()}@example.com`;

@@ -4,6 +4,7 @@
  */
 import type { Logger } from "../logging.js";
 import type { EventBus } from "./bus.js";
+import type { KafkaSecurity } from "./kafka-config.js";
 import { createMemoryBus } from "./memory-bus.js";
 
 export * from "./bus.js";
@@ -15,6 +16,8 @@ export interface EventBusOptions {
   /** This process's client id at the broker (e.g. `users-<instance id>`). */
   readonly clientId: string;
   readonly logger: Logger;
+  /** TLS and SASL towards the brokers (KAFKA_TLS*, KAFKA_SASL_*); plaintext without. */
+  readonly security?: KafkaSecurity;
 }
 
 export async function createEventBus(options: EventBusOptions): Promise<EventBus> {

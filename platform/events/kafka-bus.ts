@@ -22,6 +22,7 @@ import {
   type OutgoingMessage,
   RetryLater,
 } from "./bus.js";
+import type { KafkaSecurity } from "./kafka-config.js";
 
 export const DEFAULT_PARTITIONS = 6;
 const DEFAULT_RETRY_DELAY_MS = 500;
@@ -32,6 +33,8 @@ export interface KafkaBusOptions {
   readonly logger: Logger;
   /** Consumer session timeout: how long a member that stopped heart-beating keeps its partitions (default 6 s). */
   readonly sessionTimeoutMs?: number;
+  /** TLS and SASL/SCRAM towards the brokers; plaintext without. */
+  readonly security?: KafkaSecurity | undefined;
 }
 
 const levels: Record<number, "warn" | "info" | "debug"> = {
@@ -52,9 +55,19 @@ const headerText = (headers: IHeaders | undefined): Record<string, string> => {
 
 export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const log = options.logger.child({ component: "kafka" });
+  const sasl = options.security?.sasl;
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...(options.security?.tls ? { ssl: options.security.tls.ca ? { ca: [options.security.tls.ca] } : true } : {}),
+    ...(sasl
+      ? {
+          sasl:
+            sasl.mechanism === "scram-sha-256"
+              ? { ...sasl, mechanism: "scram-sha-256" }
+              : { ...sasl, mechanism: "scram-sha-512" },
+        }
+      : {}),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
     retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },

@@ -6,6 +6,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from "cockatiel";
 import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
+import type { ClientTls } from "../tls-config.js";
 
 type FaultHandling = NonNullable<IOptions["faultHandling"]>;
 
@@ -16,6 +17,8 @@ export interface EtcdClientOptions {
   readonly callTimeoutMs?: number;
   /** Longest wait between two attempts to re-open a watch stream (default 1 s). */
   readonly maxWatchBackoffMs?: number;
+  /** TLS to https:// endpoints: the CA of the members' certificates, and this client's certificate if they ask. */
+  readonly tls?: ClientTls | undefined;
 }
 
 interface Backoff {
@@ -53,8 +56,17 @@ const recoverable = handleWhen((error) => error instanceof Error && isRecoverabl
 export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
   if (opts.endpoints.length === 0) throw new RangeError("at least one etcd endpoint is needed");
   const callTimeoutMs = opts.callTimeoutMs ?? 5_000;
+  const tls = opts.tls;
   return new Etcd3({
     hosts: [...opts.endpoints],
+    ...(tls
+      ? {
+          credentials: {
+            rootCertificate: tls.ca,
+            ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}),
+          },
+        }
+      : {}),
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     // The library's defaults (a breaker open for 5 s after 3 failures, 30 s watch backoff) would keep a
     // client away from an etcd that has come back for longer than a short lease lives.

@@ -1,4 +1,5 @@
 /** Reads a few configuration keys from etcd once, at start, within a bound: what a service needs before it can run. */
+import type { ClientTls } from "../tls-config.js";
 import { createEtcdClient } from "./etcd-client.js";
 
 export const CONFIG_PREFIX = "/charter/config/";
@@ -11,8 +12,9 @@ export async function readEtcdConfig(
   endpoints: readonly string[],
   keys: readonly string[],
   timeoutMs: number,
+  tls?: ClientTls,
 ): Promise<Map<string, string | undefined>> {
-  const etcd = createEtcdClient({ endpoints, callTimeoutMs: timeoutMs });
+  const etcd = createEtcdClient({ endpoints, tls, callTimeoutMs: timeoutMs });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);

@@ -13,11 +13,14 @@
  */
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from "etcd3";
 import type { Logger } from "../logging.js";
+import type { ClientTls } from "../tls-config.js";
 import { createEtcdClient, jitteredDelay, sleepUnlessAborted } from "./etcd-client.js";
 import { type Instance, parseInstance, SERVICES_PREFIX, servicePrefix } from "./instance.js";
 
 export interface EtcdDiscoveryOptions {
   readonly endpoints: readonly string[];
+  /** TLS to etcd (https:// endpoints), see EtcdClientOptions. */
+  readonly tls?: ClientTls | undefined;
   readonly service: string;
   readonly logger: Logger;
   /** Backoff between resync attempts while etcd does not answer (100 ms doubling up to 1 s). */
@@ -258,7 +261,7 @@ export function createEtcdDiscovery(opts: EtcdDiscoveryOptions): EtcdDiscovery {
     start() {
       if (stopped) return Promise.reject(new Error("the discovery was stopped; create a new one"));
       if (!client) {
-        const etcd = createEtcdClient({ endpoints: opts.endpoints });
+        const etcd = createEtcdClient({ endpoints: opts.endpoints, tls: opts.tls });
         client = etcd;
         resync("start");
         if (verifyIntervalMs > 0) {

@@ -10,11 +10,14 @@
  */
 import type { Etcd3, Lease } from "etcd3";
 import type { Logger } from "../logging.js";
+import type { ClientTls } from "../tls-config.js";
 import { createEtcdClient, jitteredDelay, sleepUnlessAborted } from "./etcd-client.js";
 import { type InstanceValue, instanceKey, SERVICES_PREFIX } from "./instance.js";
 
 export interface EtcdRegistrarOptions {
   readonly endpoints: readonly string[];
+  /** TLS to etcd (https:// endpoints), see EtcdClientOptions. */
+  readonly tls?: ClientTls | undefined;
   readonly service: string;
   /** Unique among the running instances of the service; the last segment of the key. */
   readonly instanceId: string;
@@ -71,7 +74,7 @@ export interface LeasedEntry {
 export interface LeasedEntriesOptions
   extends Pick<
     EtcdRegistrarOptions,
-    "endpoints" | "leaseTtlSeconds" | "checkIntervalMs" | "retry" | "onRenewal" | "onLost"
+    "endpoints" | "tls" | "leaseTtlSeconds" | "checkIntervalMs" | "retry" | "onRenewal" | "onLost"
   > {
   /** Put under the lease (at least one): they go when the lease is revoked or expires. The first is checked. */
   readonly entries: readonly LeasedEntry[];
@@ -229,6 +232,7 @@ export function createLeasedEntries(opts: LeasedEntriesOptions): EtcdRegistrar {
         status = "registering";
         const etcd = createEtcdClient({
           endpoints: opts.endpoints,
+          tls: opts.tls,
           callTimeoutMs: Math.min(5_000, Math.max(1_000, ttl * 1000)),
         });
         client = etcd;

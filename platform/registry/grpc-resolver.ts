@@ -14,6 +14,7 @@
  */
 import { experimental, type ServiceConfig } from "@grpc/grpc-js";
 import type { Logger } from "../logging.js";
+import type { ClientTls } from "../tls-config.js";
 import { createEtcdDiscovery, type EtcdDiscovery } from "./etcd-discovery.js";
 import type { Instance } from "./instance.js";
 
@@ -21,6 +22,8 @@ type Endpoint = experimental.Endpoint;
 
 export interface EtcdResolverOptions {
   readonly endpoints: readonly string[];
+  /** TLS to etcd (https:// endpoints), see EtcdClientOptions. */
+  readonly tls?: ClientTls | undefined;
   readonly logger: Logger;
   /** Key root (default `/charter/services/`). */
   readonly root?: string;
@@ -95,6 +98,7 @@ export function registerEtcdResolver(
       : (service) =>
           createEtcdDiscovery({
             endpoints: source.endpoints,
+            tls: source.tls,
             service,
             logger: source.logger,
             ...(source.root === undefined ? {} : { root: source.root }),

@@ -7,11 +7,14 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError, type EnvReader } from "../config.js";
+import { type ClientTls, clientTls } from "../tls-config.js";
 import { parseEndpoints } from "./etcd-client.js";
 
 export interface RegistrationConfig {
   /** ETCD_ENDPOINTS; empty when unset (no registry). */
   readonly etcdEndpoints: readonly string[];
+  /** ETCD_TLS_CA, ETCD_TLS_CERT, ETCD_TLS_KEY: the CA of etcd's certificate and this client's certificate. */
+  readonly etcdTls?: ClientTls | undefined;
   readonly instanceId: string;
   /** `<PREFIX>_ADVERTISE_ADDR`; undefined → derived from the host and the bound port. */
   readonly advertiseAddr: string | undefined;
@@ -53,6 +56,18 @@ export function etcdEndpoints(e: EnvReader): string[] {
   return endpoints;
 }
 
+/**
+ * ETCD_TLS_CA (and ETCD_TLS_CERT with ETCD_TLS_KEY, for etcd's --client-cert-auth): TLS to the etcd members, whose
+ * ETCD_ENDPOINTS must then be https:// URLs. Undefined when none is set.
+ */
+export function etcdTls(e: EnvReader, endpoints: readonly string[]): ClientTls | undefined {
+  const tls = clientTls(e, "ETCD_TLS");
+  const plain = endpoints.find((endpoint) => !endpoint.startsWith("https:"));
+  if (tls && plain)
+    throw new ConfigError(`ETCD_ENDPOINTS must be https:// URLs when ETCD_TLS_CA is set, got ${JSON.stringify(plain)}`);
+  return tls;
+}
+
 /** An instance id: `<PREFIX>_INSTANCE_ID`, or `fallback` (default `<prefix in lower case>-<random>`) when unset. */
 export function instanceId(e: EnvReader, prefix: string, fallback?: string): string {
   const name = `${prefix}_INSTANCE_ID`;
@@ -67,8 +82,10 @@ export function registrationConfig(e: EnvReader, prefix: string, fallbackInstanc
   if (advertise !== "" && !HOST_PORT.test(advertise)) {
     throw new ConfigError(`${advertiseName} must be host:port, got ${JSON.stringify(advertise)}`);
   }
+  const endpoints = etcdEndpoints(e);
   return {
-    etcdEndpoints: etcdEndpoints(e),
+    etcdEndpoints: endpoints,
+    etcdTls: etcdTls(e, endpoints),
     instanceId: instanceId(e, prefix, fallbackInstanceId),
     advertiseAddr: advertise === "" ? undefined : advertise,
     zone: e.string(`${prefix}_ZONE`, "local"),

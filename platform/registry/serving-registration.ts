@@ -10,7 +10,7 @@ import type { Logger } from "../logging.js";
 import { createEtcdRegistrar, type EtcdRegistrar, type EtcdRegistrarOptions } from "./etcd-registrar.js";
 
 export interface ServingRegistrationOptions
-  extends Pick<EtcdRegistrarOptions, "endpoints" | "service" | "instanceId" | "value" | "leaseTtlSeconds"> {
+  extends Pick<EtcdRegistrarOptions, "endpoints" | "tls" | "service" | "instanceId" | "value" | "leaseTtlSeconds"> {
   readonly logger: Logger;
   /**
    * Where the registration's metrics go, named `charter_<metricsPrefix>_…`: `_registry_enabled`, `_registered`,
@@ -72,6 +72,7 @@ export function createServingRegistration(opts: ServingRegistrationOptions): Ser
       if (serving) {
         const next = createEtcdRegistrar({
           endpoints: opts.endpoints,
+          tls: opts.tls,
           service: opts.service,
           instanceId: opts.instanceId,
           value: opts.value,

@@ -16,12 +16,15 @@ import { EtcdLeaseInvalidError } from "etcd3";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { createSnowflake, type SnowflakeGenerator } from "../snowflake.js";
+import type { ClientTls } from "../tls-config.js";
 import { createEtcdClient, jitteredDelay, sleepUnlessAborted } from "./etcd-client.js";
 
 export const WORKERS_PREFIX = "/charter/workers/";
 
 export interface WorkerIdLeaseOptions {
   readonly endpoints: readonly string[];
+  /** TLS to etcd (https:// endpoints), see EtcdClientOptions. */
+  readonly tls?: ClientTls | undefined;
   /** The service whose instances share the id space (a key segment, e.g. `users`). */
   readonly service: string;
   /** Stored as the key's value, to show who holds an id. */
@@ -190,7 +193,11 @@ export function createWorkerIdLease(opts: WorkerIdLeaseOptions): WorkerIdLease {
       if (stopRequested) return Promise.reject(new Error("the worker id lease was stopped; create a new one"));
       if (!running) {
         status = "acquiring";
-        const etcd = createEtcdClient({ endpoints: opts.endpoints, callTimeoutMs: Math.min(5_000, ttl * 1000) });
+        const etcd = createEtcdClient({
+          endpoints: opts.endpoints,
+          tls: opts.tls,
+          callTimeoutMs: Math.min(5_000, ttl * 1000),
+        });
         client = etcd;
         running = run(etcd).catch((error: unknown) => {
           log.error({ err: message(error) }, "worker id loop failed");

@@ -2,8 +2,10 @@
  * A real etcd cluster on loopback for tests: `size` members, each a child process with its own client and peer
  * port and data dir, provisioned like startEtcd (see index.ts) and run through start-server.ts.
  */
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
 import { ensureEtcd } from "./provision.js";
-import { freePorts, HOST, type RunningServer, startServer } from "./start-server.js";
+import { freePorts, HOST, type RunningServer, type ServerTls, startServer } from "./start-server.js";
 
 export interface EtcdCluster {
   /** One per member, in member order; `url`/`port` are the member's client URL and port. */
@@ -20,11 +22,43 @@ export interface EtcdCluster {
 export interface EtcdClusterOptions {
   /** How long to wait for the whole cluster to answer /health, from spawn (default 30 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Secured: clients and peers speak https, and each must present a certificate of `tls.ca` (members use
+   * `tls.cert`, which must be good for both server and client auth, towards each other).
+   */
+  readonly tls?: ServerTls;
 }
 
-async function healthy(clientPort: number): Promise<boolean> {
-  const response = await fetch(`http://${HOST}:${clientPort}/health`, { signal: AbortSignal.timeout(1_000) });
-  return response.ok && ((await response.json()) as { health?: unknown }).health === "true";
+/** etcd's flags for TLS with client-certificate auth on the client and peer URLs. */
+export function etcdTlsArgs(tls: ServerTls | undefined): string[] {
+  if (!tls) return [];
+  return [
+    ...["--client-cert-auth", "--trusted-ca-file", tls.ca, "--cert-file", tls.cert, "--key-file", tls.key],
+    ...["--peer-client-cert-auth", "--peer-trusted-ca-file", tls.ca],
+    ...["--peer-cert-file", tls.cert, "--peer-key-file", tls.key],
+  ];
+}
+
+/** GET <url>/health says healthy; over https with `tls.cert` as the client certificate. */
+export async function etcdHealthy(url: string, tls?: ServerTls): Promise<boolean> {
+  if (!tls) {
+    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) });
+    return response.ok && ((await response.json()) as { health?: unknown }).health === "true";
+  }
+  const [ca, cert, key] = [tls.ca, tls.cert, tls.key].map((file) => readFileSync(file));
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request(`${url}/health`, { ca, cert, key, servername: "localhost", timeout: 1_000 }, (response) => {
+      let text = "";
+      response.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      response.on("end", () => resolve(response.statusCode === 200 ? text : ""));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+  return body !== "" && (JSON.parse(body) as { health?: unknown }).health === "true";
 }
 
 /**
@@ -38,6 +72,7 @@ export async function startEtcdCluster(size = 3, opts: EtcdClusterOptions = {}):
   // etcd also reads every flag from ETCD_* variables: keep the caller's out of the test servers.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ETCD")));
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const scheme = opts.tls ? "https" : "http";
 
   // Ports are chosen up front because every member must know every peer URL before any of them starts.
   // startServer takes (and leaves unused) a free port of its own; the wrapper below reports the real one.
@@ -45,8 +80,8 @@ export async function startEtcdCluster(size = 3, opts: EtcdClusterOptions = {}):
     const ports = await freePorts(size * 2);
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
     const clientPort = (i: number) => ports[i * 2] ?? 0;
-    const peerUrl = (i: number) => `http://${HOST}:${ports[i * 2 + 1] ?? 0}`;
-    const clientUrl = (i: number) => `http://${HOST}:${clientPort(i)}`;
+    const peerUrl = (i: number) => `${scheme}://${HOST}:${ports[i * 2 + 1] ?? 0}`;
+    const clientUrl = (i: number) => `${scheme}://${HOST}:${clientPort(i)}`;
     const initialCluster = names.map((name, i) => `${name}=${peerUrl(i)}`).join(",");
 
     const starting = names.map((name, i) =>
@@ -63,9 +98,10 @@ export async function startEtcdCluster(size = 3, opts: EtcdClusterOptions = {}):
           ...["--initial-cluster-token", "charter-test-cluster", "--logger", "zap", "--log-outputs", "stderr"],
           // Slower than the single member's 25/250: three members share two cores with other tests.
           ...["--log-level", "warn", "--heartbeat-interval", "50", "--election-timeout", "500"],
+          ...etcdTlsArgs(opts.tls),
         ],
         url: () => clientUrl(i),
-        isReady: () => healthy(clientPort(i)),
+        isReady: () => etcdHealthy(clientUrl(i), opts.tls),
         readyTimeoutMs,
       }),
     );

@@ -2,14 +2,17 @@
  * Real Redis, etcd and a MongoDB-compatible server for tests, each started as a child process on
  * free ports in its own temp dir, provisioned first if missing (see provision.ts).
  */
-import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
+import { etcdHealthy, etcdTlsArgs } from "./etcd-cluster.js";
 import { ensureEtcd, ensureKafka, ensureMongo, ensurePrometheus, ensureRedis } from "./provision.js";
-import { HOST, type RunningServer, startServer } from "./start-server.js";
+import { type Credentials, HOST, type RunningServer, type ServerTls, startServer } from "./start-server.js";
 
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
+export { CLIENT_NAMES, type DevCerts, ensureDevCerts, type KeyPair, SERVER_NAMES } from "./dev-certs.js";
 export { ensureJaeger, JAEGER_VERSION, type RunningJaeger, startJaeger } from "./jaeger.js";
 export {
   deleteOldLogIndices,
@@ -42,7 +45,7 @@ export {
   type RunningLogShipper,
   startLogShipper,
 } from "./rsyslog.js";
-export { freePorts, type RunningServer } from "./start-server.js";
+export { type Credentials, freePorts, type RunningServer, type ServerTls } from "./start-server.js";
 
 export interface ServerOptions {
   /** How long to wait for the server to answer, from spawn (default 15 s, 30 s for mongo). */
@@ -50,6 +53,11 @@ export interface ServerOptions {
 }
 
 export interface RedisOptions extends ServerOptions {
+  /**
+   * Secured: TLS only (no plaintext port; `url` is `rediss://…`, clients need not present a certificate) and
+   * the ACL user below as the only user (`default` is off, so a connection without AUTH gets NOAUTH).
+   */
+  readonly secure?: { readonly tls: ServerTls; readonly user: Credentials };
   /**
    * Keep an RDB file (dataDir/dump.rdb) that restart() loads again: tests of stale data after a Redis restart
    * need it. It is written by SAVE and on SIGTERM (restart() of a running server, stop()), never in the
@@ -59,10 +67,15 @@ export interface RedisOptions extends ServerOptions {
   readonly persist?: boolean;
 }
 
-/** True once Redis answers PING with +PONG (not while it is still loading its RDB file). */
-function redisPing(port: number): Promise<boolean> {
+/**
+ * True once Redis answers PING with +PONG (not while it is still loading its RDB file); with `auth`, after
+ * AUTH over TLS trusting `auth.ca`.
+ */
+function redisPing(port: number, auth?: { readonly ca: string; readonly user: Credentials }): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, HOST);
+    const socket: Socket = auth
+      ? tlsConnect({ port, host: HOST, ca: readFileSync(auth.ca), servername: "localhost" })
+      : connect(port, HOST);
     let reply = "";
     const done = (ok: boolean) => {
       socket.destroy();
@@ -70,10 +83,15 @@ function redisPing(port: number): Promise<boolean> {
     };
     socket.setTimeout(1_000, () => done(false));
     socket.once("error", () => done(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
+    const resp = (...words: string[]) =>
+      `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join("")}`;
+    socket.once(auth ? "secureConnect" : "connect", () =>
+      socket.write(auth ? `${resp("AUTH", auth.user.username, auth.user.password)}PING\r\n` : "PING\r\n"),
+    );
     socket.on("data", (chunk) => {
       reply += chunk.toString();
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+      const lines = reply.split("\r\n");
+      if (lines.length > (auth ? 2 : 1)) done(lines[auth ? 1 : 0] === "+PONG");
     });
   });
 }
@@ -81,16 +99,37 @@ function redisPing(port: number): Promise<boolean> {
 export async function startRedis(opts: RedisOptions = {}): Promise<RunningServer> {
   const command = await ensureRedis();
   const persistence = opts.persist ? ["--dbfilename", "dump.rdb", "--shutdown-on-sigterm", "save"] : [];
+  const secure = opts.secure;
   return startServer({
     name: "redis",
     command,
     portCount: 1,
-    args: ([port], dir) => [
-      ...["--port", String(port), "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", ...persistence],
-      ...["--daemonize", "no", "--logfile", "", "--loglevel", "warning"],
-    ],
-    url: (port) => `redis://${HOST}:${port}`,
-    isReady: redisPing,
+    args: ([port], dir) => {
+      const listen = secure
+        ? [
+            ...["--port", "0", "--tls-port", String(port), "--tls-cert-file", secure.tls.cert],
+            ...["--tls-key-file", secure.tls.key, "--tls-ca-cert-file", secure.tls.ca, "--tls-auth-clients", "no"],
+          ]
+        : ["--port", String(port)];
+      // The ACL user in a config file (only its SHA-256 is written), never on the command line.
+      const config: string[] = [];
+      if (secure) {
+        const hash = createHash("sha256").update(secure.user.password).digest("hex");
+        writeFileSync(
+          join(dir, "redis.conf"),
+          `user default off\nuser ${secure.user.username} on #${hash} ~* &* +@all\n`,
+          { mode: 0o600 },
+        );
+        config.push(join(dir, "redis.conf"));
+      }
+      return [
+        ...config,
+        ...[...listen, "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", ...persistence],
+        ...["--daemonize", "no", "--logfile", "", "--loglevel", "warning"],
+      ];
+    },
+    url: (port) => `${secure ? "rediss" : "redis"}://${HOST}:${port}`,
+    isReady: (port) => redisPing(port, secure && { ca: secure.tls.ca, user: secure.user }),
     readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
   });
 }
@@ -98,19 +137,21 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RunningServer
 /**
  * A single etcd member (v3 API). Always persistent: restart() keeps the data dir, so keys and leases
  * survive a kill, unless restart({ wipe: true }) deletes it first (a new cluster, revisions from 1).
+ * With `tls`, clients and peers speak https and must present a certificate of `tls.ca`.
  */
-export async function startEtcd(opts: ServerOptions = {}): Promise<RunningServer> {
+export async function startEtcd(opts: ServerOptions & { readonly tls?: ServerTls } = {}): Promise<RunningServer> {
   const command = await ensureEtcd();
   // etcd also reads every flag from ETCD_* variables: keep the caller's out of the test server.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ETCD")));
+  const scheme = opts.tls ? "https" : "http";
   return startServer({
     name: "etcd",
     command,
     portCount: 2,
     env,
     args: ([client, peer], dir) => {
-      const clientUrl = `http://${HOST}:${client}`;
-      const peerUrl = `http://${HOST}:${peer}`;
+      const clientUrl = `${scheme}://${HOST}:${client}`;
+      const peerUrl = `${scheme}://${HOST}:${peer}`;
       return [
         ...["--name", "n1", "--data-dir", dir],
         ...["--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl],
@@ -118,13 +159,11 @@ export async function startEtcd(opts: ServerOptions = {}): Promise<RunningServer
         ...["--initial-cluster", `n1=${peerUrl}`, "--initial-cluster-state", "new"],
         ...["--initial-cluster-token", "charter-test", "--logger", "zap", "--log-outputs", "stderr"],
         ...["--log-level", "warn", "--heartbeat-interval", "25", "--election-timeout", "250"],
+        ...etcdTlsArgs(opts.tls),
       ];
     },
-    url: (port) => `http://${HOST}:${port}`,
-    async isReady(port) {
-      const response = await fetch(`http://${HOST}:${port}/health`, { signal: AbortSignal.timeout(1_000) });
-      return response.ok && ((await response.json()) as { health?: unknown }).health === "true";
-    },
+    url: (port) => `${scheme}://${HOST}:${port}`,
+    isReady: (port) => etcdHealthy(`${scheme}://${HOST}:${port}`, opts.tls),
     readyTimeoutMs: opts.readyTimeoutMs ?? 15_000,
   });
 }
@@ -188,6 +227,30 @@ export async function startMongo(opts: ServerOptions = {}): Promise<RunningServe
 export interface KafkaOptions extends ServerOptions {
   /** More broker settings (server.properties keys), or other values for the ones set here. */
   readonly brokerProperties?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Secured: the client listener is SASL_SSL with SCRAM-SHA-256 only (the broker's certificate `tls.cert`; clients
+   * present none), and `users` are the SCRAM users, written into the log dir when it is formatted. The broker
+   * talks to itself over the same listener as a SCRAM user of its own; the KRaft controller listener stays
+   * PLAINTEXT on loopback.
+   */
+  readonly secure?: { readonly tls: ServerTls; readonly users: readonly Credentials[] };
+}
+
+/** The SASL_SSL listener's settings: PEM key and trust stores, SCRAM-SHA-256, the broker's own SCRAM login. */
+function kafkaSecureProperties(secure: NonNullable<KafkaOptions["secure"]>, keystore: string, broker: Credentials) {
+  const jaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${broker.username}" password="${broker.password}";`;
+  return {
+    "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+    "inter.broker.listener.name": "SASL_SSL",
+    "sasl.enabled.mechanisms": "SCRAM-SHA-256",
+    "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-256",
+    "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": jaas,
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.location": keystore,
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": secure.tls.ca,
+    "ssl.client.auth": "none",
+  };
 }
 
 /** A single-node KRaft cluster: broker and controller in one process, everything replicated once. */
@@ -196,13 +259,14 @@ function kafkaProperties(
   controllerPort: number,
   logDir: string,
   extra: KafkaOptions["brokerProperties"] = {},
+  listener = "PLAINTEXT",
 ): string {
   const settings = [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@${HOST}:${controllerPort}`,
-    `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
+    `listeners=${listener}://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
+    `advertised.listeners=${listener}://${HOST}:${port}`,
     "controller.listener.names=CONTROLLER",
     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     "inter.broker.listener.name=PLAINTEXT",
@@ -247,15 +311,37 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer
     classpath,
   ];
   const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  const secure = opts.secure;
+  const broker: Credentials = { username: "charter-broker", password: randomBytes(24).toString("base64url") };
   return startServer({
     name: "kafka",
     command: "/bin/sh",
     portCount: 2,
     args: ([port, controllerPort], dir) => {
       const properties = join(dir, "server.properties");
+      let extra = opts.brokerProperties;
+      const scram: string[] = [];
+      if (secure) {
+        // Kafka's PEM key store: the private key (PKCS#8, unencrypted) and the certificate chain in one file.
+        const keystore = join(dir, "keystore.pem");
+        writeFileSync(keystore, readFileSync(secure.tls.key, "utf8") + readFileSync(secure.tls.cert, "utf8"), {
+          mode: 0o600,
+        });
+        extra = { ...kafkaSecureProperties(secure, keystore, broker), ...extra };
+        for (const user of [broker, ...secure.users]) {
+          scram.push(`--add-scram=SCRAM-SHA-256=[name=${user.username},password=${user.password}]`);
+        }
+      }
       writeFileSync(
         properties,
-        kafkaProperties(port as number, controllerPort as number, join(dir, "log"), opts.brokerProperties),
+        kafkaProperties(
+          port as number,
+          controllerPort as number,
+          join(dir, "log"),
+          extra,
+          secure ? "SASL_SSL" : "PLAINTEXT",
+        ),
+        { mode: 0o600 },
       );
       const format = [
         java,
@@ -264,6 +350,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer
         "format",
         "--ignore-formatted",
         `--cluster-id=${clusterId}`,
+        ...scram,
       ];
       const serve = [java, ...jvm, "kafka.Kafka", properties];
       return [

@@ -11,6 +11,19 @@ export { freePorts };
 
 export const HOST = "127.0.0.1";
 
+/** PEM files of a secured test server: its certificate and key, and the CA its clients' certificates chain to. */
+export interface ServerTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A user name and password (an ACL user of Redis, a SCRAM user of Kafka). */
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
 export interface RunningServer {
   readonly name: string;
   readonly host: string;

@@ -105,6 +105,7 @@ export async function buildAudit(
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       // In cluster mode (ETCD_ENDPOINTS) the instance is registered as `audit` while its store answers.
       registration: config,
+      tls: config.grpcTls,
       health: {
         dependency: "history store",
         ping: () => parts.store.ping(),

@@ -1,6 +1,7 @@
 import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
-import { kafkaBrokers } from "../../platform/events/kafka-config.js";
+import { type KafkaSecurity, kafkaBrokers, kafkaSecurity } from "../../platform/events/kafka-config.js";
 import { type RegistrationConfig, registrationConfig } from "../../platform/registry/registry-config.js";
+import { type MutualTls, mutualTls } from "../../platform/tls-config.js";
 
 /** Registration in etcd (ETCD_ENDPOINTS, AUDIT_INSTANCE_ID, AUDIT_ADVERTISE_ADDR, …) as `audit`, see RegistrationConfig. */
 export interface AuditConfig extends RegistrationConfig {
@@ -12,6 +13,10 @@ export interface AuditConfig extends RegistrationConfig {
   readonly mongoConnectTimeoutMs: number;
   /** Empty → the in-process bus (only events of this process). */
   readonly kafkaBrokers: readonly string[];
+  /** KAFKA_TLS*, KAFKA_SASL_*. */
+  readonly kafkaSecurity: KafkaSecurity;
+  /** GRPC_TLS_*: mutual TLS for the gRPC server; plaintext when unset. */
+  readonly grpcTls: MutualTls | undefined;
   readonly groupId: string;
   readonly retryDelayMs: number;
   readonly shutdownTimeoutMs: number;
@@ -38,6 +43,8 @@ export function loadAuditConfig(env: Readonly<Record<string, string | undefined>
     mongoUrl: e.optionalUrl("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
     mongoConnectTimeoutMs: e.int("MONGO_CONNECT_TIMEOUT_MS", 5000, 100, 120_000),
     kafkaBrokers: kafkaBrokers(e),
+    kafkaSecurity: kafkaSecurity(e),
+    grpcTls: mutualTls(e, "GRPC_TLS"),
     groupId,
     retryDelayMs: e.int("AUDIT_RETRY_DELAY_MS", 500, 10, 60_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),

@@ -2,4 +2,5 @@
 import { checkGrpcHealth } from "../../platform/healthcheck.js";
 import { loadAuditConfig } from "./audit-config.js";
 
-await checkGrpcHealth(loadAuditConfig().grpcPort);
+const config = loadAuditConfig();
+await checkGrpcHealth(config.grpcPort, config.grpcTls);

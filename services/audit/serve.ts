@@ -17,7 +17,12 @@ runMain("audit", async () => {
   if (config.kafkaBrokers.length === 0) {
     logger.warn("KAFKA_BROKERS is not set: this process only sees events published on its own in-process bus");
   }
-  const bus = await createEventBus({ brokers: config.kafkaBrokers, clientId: config.instanceId, logger });
+  const bus = await createEventBus({
+    brokers: config.kafkaBrokers,
+    clientId: config.instanceId,
+    logger,
+    security: config.kafkaSecurity,
+  });
   // The bus is the host's too: closed after everything else (on a failed start as well).
   const running = await startAudit(config, logger, {
     bus,

@@ -1,5 +1,6 @@
 import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
-import { etcdEndpoints, instanceId } from "../../platform/registry/registry-config.js";
+import { etcdEndpoints, etcdTls, instanceId } from "../../platform/registry/registry-config.js";
+import { type ClientTls, type MutualTls, mutualTls } from "../../platform/tls-config.js";
 
 /** The target the gateway dials when it discovers users instances in etcd (ETCD_ENDPOINTS set, USERS_ADDR not). */
 export const USERS_DISCOVERY_TARGET = "etcd:///users";
@@ -26,6 +27,10 @@ export interface GatewayConfig {
   readonly usersAddr: string;
   /** etcd client URLs (ETCD_ENDPOINTS); empty: no discovery. */
   readonly etcdEndpoints: readonly string[];
+  /** ETCD_TLS_*: the CA of etcd's certificate and the gateway's client certificate. */
+  readonly etcdTls: ClientTls | undefined;
+  /** GRPC_TLS_*: the gateway's client certificate and the CA of the users and audit services'; plaintext when unset. */
+  readonly grpcTls: MutualTls | undefined;
   readonly usersDeadlineMs: number;
   /** Consecutive UNAVAILABLE/DEADLINE_EXCEEDED failures, with no success for usersBreakerHalfOpenMs, that open the breaker. */
   readonly usersBreakerFailures: number;
@@ -134,6 +139,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     port: e.port("GATEWAY_PORT", 8080),
     usersAddr,
     etcdEndpoints: etcd,
+    etcdTls: etcdTls(e, etcd),
+    grpcTls: mutualTls(e, "GRPC_TLS"),
     usersDeadlineMs,
     usersBreakerFailures: e.int("USERS_BREAKER_FAILURES", 5, 1, 10_000),
     usersBreakerHalfOpenMs: e.int("USERS_BREAKER_HALF_OPEN_MS", 1_000, 50, 600_000),

@@ -37,13 +37,21 @@ runMain("gateway", async () => {
   const metrics = config.metrics ? createMetricsRegistry("gateway") : undefined;
   // Registered before the client dials: the `etcd` scheme must be known when its channel resolves.
   const discovery: UsersDiscovery | undefined =
-    config.etcdEndpoints.length > 0 ? registerUsersDiscovery({ endpoints: config.etcdEndpoints, logger }) : undefined;
+    config.etcdEndpoints.length > 0
+      ? registerUsersDiscovery({
+          endpoints: config.etcdEndpoints,
+          etcdTls: config.etcdTls,
+          grpcTls: config.grpcTls,
+          logger,
+        })
+      : undefined;
   const users = createUsersBackend({
     target: config.usersAddr,
     deadlineMs: config.usersDeadlineMs,
     breaker: { failures: config.usersBreakerFailures, halfOpenAfterMs: config.usersBreakerHalfOpenMs },
     ...(metrics ? { metrics } : {}),
     logger,
+    tls: config.grpcTls,
   });
   const discovering = discovery !== undefined && config.usersAddr.startsWith("etcd:");
   if (discovering) discovery.guard(users);
@@ -57,7 +65,11 @@ runMain("gateway", async () => {
       },
     });
   }
-  const audit = createAuditBackend({ target: config.auditAddr, deadlineMs: config.auditDeadlineMs });
+  const audit = createAuditBackend({
+    target: config.auditAddr,
+    deadlineMs: config.auditDeadlineMs,
+    tls: config.grpcTls,
+  });
   // Closed the last first once the server has stopped: the clients, then the discovery.
   const resources: Resource[] = [
     ...(discovery ? [{ name: "users discovery", close: () => discovery.stop() }] : []),
@@ -108,6 +120,7 @@ runMain("gateway", async () => {
         ? [
             createTraefikRoute({
               endpoints: config.etcdEndpoints,
+              tls: config.etcdTls,
               rootKey: config.traefik.rootKey,
               instanceId: config.instanceId,
               url: () =>

@@ -2,4 +2,5 @@
 import { checkGrpcHealth } from "../../platform/healthcheck.js";
 import { loadUsersConfig } from "./users-config.js";
 
-await checkGrpcHealth(loadUsersConfig().grpcPort);
+const config = loadUsersConfig();
+await checkGrpcHealth(config.grpcPort, config.grpcTls);

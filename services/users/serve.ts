@@ -19,7 +19,12 @@ runMain("users", async () => {
   const auditConfig = env.kafkaBrokers.length === 0 ? loadAuditConfig() : undefined;
   const logger = createLogger("users", env.logLevel);
   const config = await resolveUsersConfig(env, logger);
-  const bus = await createEventBus({ brokers: env.kafkaBrokers, clientId: env.instanceId, logger });
+  const bus = await createEventBus({
+    brokers: env.kafkaBrokers,
+    clientId: env.instanceId,
+    logger,
+    security: env.kafkaSecurity,
+  });
   const producer = bus.producer();
   // The bus and its producer are the host's too: closed after everything else (on a failed start as well).
   const running = await startUsers(config, logger, {

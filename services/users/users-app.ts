@@ -47,6 +47,7 @@ export async function resolveUsersConfig(config: UsersConfig, logger: Logger): P
     config.etcdEndpoints,
     [MONGO_URL_KEY, REDIS_URL_KEY],
     config.etcdConnectTimeoutMs,
+    config.etcdTls,
   );
   const resolved = withEtcdInfrastructure(config, values);
   logger.info(
@@ -105,6 +106,7 @@ function openCache(config: UsersConfig, logger: Logger, registry: Registry) {
   const cache = config.redisUrl
     ? createRedisCache({
         url: config.redisUrl,
+        auth: config.redisAuth,
         timings,
         commandTimeoutMs: config.redisCommandTimeoutMs,
         probeIntervalMs: config.cacheProbeIntervalMs,
@@ -147,6 +149,7 @@ function workerIds(config: UsersConfig, logger: Logger, registry: Registry): Wor
   if (config.workerId === undefined && config.etcdEndpoints.length > 0) {
     const lease = createWorkerIdLease({
       endpoints: config.etcdEndpoints,
+      tls: config.etcdTls,
       service: USERS_REGISTRY_NAME,
       instanceId: config.instanceId,
       leaseTtlSeconds: Math.max(2, config.leaseTtlSeconds),
@@ -238,6 +241,7 @@ export async function buildUsers(config: UsersConfig, logger: Logger, options: U
         ],
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         registration: config,
+        tls: config.grpcTls,
         // Serving while the store answers; the cache has its own entry and never takes the service down.
         health: {
           dependency: "user store",

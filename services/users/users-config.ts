@@ -1,8 +1,27 @@
-import { envReader, type LogLevel, logLevels } from "../../platform/config.js";
-import { kafkaBrokers } from "../../platform/events/kafka-config.js";
+import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { type KafkaSecurity, kafkaBrokers, kafkaSecurity } from "../../platform/events/kafka-config.js";
 import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
 import { type RegistrationConfig, registrationConfig } from "../../platform/registry/registry-config.js";
 import { MAX_WORKER_ID } from "../../platform/snowflake.js";
+import { type MutualTls, mutualTls } from "../../platform/tls-config.js";
+import type { RedisAuth } from "./adapters/redis-cache.js";
+
+function redisAuth(e: EnvReader): RedisAuth {
+  const username = e.string("REDIS_USERNAME", "");
+  const password = e.secret("REDIS_PASSWORD");
+  const ca = e.secret("REDIS_TLS_CA");
+  if (username !== "" && password === undefined) {
+    throw new ConfigError("REDIS_PASSWORD (or REDIS_PASSWORD_FILE) must be set when REDIS_USERNAME is");
+  }
+  if (ca !== undefined && !/-----BEGIN [A-Z0-9 ]*CERTIFICATE-----/.test(ca)) {
+    throw new ConfigError("REDIS_TLS_CA (or REDIS_TLS_CA_FILE) must be PEM text with a CERTIFICATE block");
+  }
+  return {
+    ...(username !== "" ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
+    ...(ca !== undefined ? { ca: Buffer.from(ca) } : {}),
+  };
+}
 
 export interface UsersConfig extends RegistrationConfig {
   readonly host: string;
@@ -12,6 +31,11 @@ export interface UsersConfig extends RegistrationConfig {
   readonly mongoConnectTimeoutMs: number;
   readonly redisUrl: string | undefined;
   readonly redisCommandTimeoutMs: number;
+  readonly redisAuth: RedisAuth;
+  /** GRPC_TLS_*: mutual TLS for the gRPC server; plaintext when unset. */
+  readonly grpcTls: MutualTls | undefined;
+  /** KAFKA_TLS*, KAFKA_SASL_*. */
+  readonly kafkaSecurity: KafkaSecurity;
   readonly cacheTtlMs: number;
   readonly cacheFenceTtlMs: number;
   readonly cacheProbeIntervalMs: number;
@@ -41,6 +65,9 @@ export function loadUsersConfig(env: Readonly<Record<string, string | undefined>
     mongoConnectTimeoutMs: e.int("MONGO_CONNECT_TIMEOUT_MS", 5000, 100, 120_000),
     redisUrl: e.optionalUrl("REDIS_URL", REDIS_PROTOCOLS),
     redisCommandTimeoutMs: e.int("REDIS_COMMAND_TIMEOUT_MS", 250, 10, 60_000),
+    redisAuth: redisAuth(e),
+    grpcTls: mutualTls(e, "GRPC_TLS"),
+    kafkaSecurity: kafkaSecurity(e),
     cacheTtlMs: e.int("CACHE_TTL_MS", 60_000, 100, 86_400_000),
     cacheFenceTtlMs: e.int("CACHE_FENCE_TTL_MS", 5_000, 100, 600_000),
     cacheProbeIntervalMs: e.int("CACHE_PROBE_INTERVAL_MS", 500, 50, 60_000),

@@ -5,12 +5,13 @@
  * into the one error model — all as the users client does it (grpc-client.ts). There is no circuit breaker: the
  * history is one read, and an audit service that is down fails it at once (UNAVAILABLE, 503 with Retry-After).
  */
-import { credentials } from "@grpc/grpc-js";
 import {
   AuditServiceClient,
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../../generated/proto/charter/audit/v1/audit.js";
+import { grpcClientCredentials } from "../../../platform/grpc-credentials.js";
+import type { MutualTls } from "../../../platform/tls-config.js";
 import type { AuditBackend } from "../app/backends.js";
 import { createHealthProbe, createUnaryCaller, grpcChannelOptions, readRetryServiceConfig } from "./grpc-client.js";
 
@@ -21,6 +22,8 @@ export interface AuditBackendOptions {
   readonly deadlineMs: number;
   /** Upper bound of the reconnect backoff, so an audit service that comes back is used again quickly. */
   readonly maxReconnectBackoffMs?: number;
+  /** Mutual TLS (GRPC_TLS_*): this gateway's client certificate and the CA of the audit service's; else plaintext. */
+  readonly tls?: MutualTls | undefined;
 }
 
 export const AUDIT_SERVICE = "charter.audit.v1.AuditService";
@@ -30,8 +33,9 @@ export const AUDIT_SERVICE_CONFIG = readRetryServiceConfig(AUDIT_SERVICE, ["List
 
 export function createAuditBackend(opts: AuditBackendOptions): AuditBackend {
   const channelOptions = grpcChannelOptions(AUDIT_SERVICE_CONFIG, opts.maxReconnectBackoffMs);
-  const client = new AuditServiceClient(opts.target, credentials.createInsecure(), channelOptions);
-  const healthProbe = createHealthProbe(opts.target, channelOptions);
+  const channelCredentials = grpcClientCredentials(opts.tls);
+  const client = new AuditServiceClient(opts.target, channelCredentials, channelOptions);
+  const healthProbe = createHealthProbe(opts.target, channelOptions, channelCredentials);
   const call = createUnaryCaller({ client, service: "audit", deadlineMs: opts.deadlineMs });
   return {
     listUserHistory: call<ListUserHistoryRequest, ListUserHistoryResponse>(client.listUserHistory, true),

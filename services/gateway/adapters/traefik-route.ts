@@ -28,6 +28,7 @@ import {
   type EtcdRegistrar,
   type LeasedEntry,
 } from "../../../platform/registry/etcd-registrar.js";
+import type { ClientTls } from "../../../platform/tls-config.js";
 
 export const TRAEFIK_ROUTER = "charter-gateway";
 export const TRAEFIK_SERVICE = "charter-gateway";
@@ -63,6 +64,8 @@ export function traefikRouteEntries(
 
 export interface TraefikRouteOptions {
   readonly endpoints: readonly string[];
+  /** TLS to etcd (ETCD_TLS_*). */
+  readonly tls?: ClientTls | undefined;
   readonly rootKey: string;
   readonly instanceId: string;
   /** The URL Traefik is to send requests to; asked for at start, once the server listens. */
@@ -84,6 +87,7 @@ export function createTraefikRoute(opts: TraefikRouteOptions) {
       const { shared, own } = traefikRouteEntries(opts.rootKey, opts.instanceId, url);
       const next = createLeasedEntries({
         endpoints: opts.endpoints,
+        tls: opts.tls,
         entries: own,
         sharedEntries: shared,
         leaseTtlSeconds: opts.leaseTtlSeconds,

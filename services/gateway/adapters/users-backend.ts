@@ -19,7 +19,6 @@
  *   `halfOpenAfterMs` one call probes, and a success closes it.
  */
 
-import { credentials } from "@grpc/grpc-js";
 import {
   BrokenCircuitError,
   CircuitState,
@@ -47,7 +46,9 @@ import {
   UsersServiceClient,
 } from "../../../generated/proto/charter/users/v1/users.js";
 import { AppError, type Code, isAppError } from "../../../platform/errors.js";
+import { grpcClientCredentials } from "../../../platform/grpc-credentials.js";
 import type { Logger } from "../../../platform/logging.js";
+import type { MutualTls } from "../../../platform/tls-config.js";
 import type { BreakerState, UsersBackend } from "../app/backends.js";
 import {
   createHealthProbe,
@@ -79,6 +80,8 @@ export interface UsersBackendOptions {
   readonly metrics?: Registry;
   /** Breaker transitions are logged here. */
   readonly logger?: Logger;
+  /** Mutual TLS (GRPC_TLS_*): this gateway's client certificate and the CA of the users service's; else plaintext. */
+  readonly tls?: MutualTls | undefined;
 }
 
 const USERS_SERVICE = "charter.users.v1.UsersService";
@@ -135,8 +138,9 @@ export const usersChannelOptions = (maxReconnectBackoffMs = 1_000) =>
 
 export function createUsersBackend(opts: UsersBackendOptions): UsersBackend {
   const channelOptions = usersChannelOptions(opts.maxReconnectBackoffMs);
-  const client = new UsersServiceClient(opts.target, credentials.createInsecure(), channelOptions);
-  const healthProbe = createHealthProbe(opts.target, channelOptions);
+  const channelCredentials = grpcClientCredentials(opts.tls);
+  const client = new UsersServiceClient(opts.target, channelCredentials, channelOptions);
+  const healthProbe = createHealthProbe(opts.target, channelOptions, channelCredentials);
   // Resolve now rather than at the first call, so discovery (and the breaker's view of it) starts with the client.
   client.getChannel().getConnectivityState(true);
 

@@ -5,10 +5,12 @@
  * discovery has read etcd and found no instance at all — a call could then only wait for its deadline.
  */
 
+import { grpcClientCredentials } from "../../../platform/grpc-credentials.js";
 import type { Logger } from "../../../platform/logging.js";
 import { createEtcdDiscovery, type EtcdDiscovery } from "../../../platform/registry/etcd-discovery.js";
 import { registerEtcdResolver } from "../../../platform/registry/grpc-resolver.js";
 import type { Instance } from "../../../platform/registry/instance.js";
+import type { ClientTls, MutualTls } from "../../../platform/tls-config.js";
 import type { HealthStatus, UsersBackend } from "../app/backends.js";
 import { createHealthProbe, type HealthProbe } from "./grpc-client.js";
 import { usersChannelOptions } from "./users-backend.js";
@@ -41,6 +43,10 @@ export interface UsersDiscovery {
 
 export interface UsersDiscoveryOptions {
   readonly endpoints: readonly string[];
+  /** TLS to etcd (ETCD_TLS_*). */
+  readonly etcdTls?: ClientTls | undefined;
+  /** Mutual TLS of the health probes of each instance (GRPC_TLS_*). */
+  readonly grpcTls?: MutualTls | undefined;
   readonly logger: Logger;
 }
 
@@ -55,7 +61,12 @@ export function registerUsersDiscovery(opts: UsersDiscoveryOptions): UsersDiscov
   const registration = registerEtcdResolver({
     logger: opts.logger,
     discovery: (service) => {
-      const discovery = createEtcdDiscovery({ endpoints: opts.endpoints, service, logger: opts.logger });
+      const discovery = createEtcdDiscovery({
+        endpoints: opts.endpoints,
+        tls: opts.etcdTls,
+        service,
+        logger: opts.logger,
+      });
       if (service !== USERS_SERVICE_NAME) return discovery;
       current = discovery;
       discovery.onChange(notify);
@@ -89,7 +100,7 @@ export function registerUsersDiscovery(opts: UsersDiscoveryOptions): UsersDiscov
         list.map(async (instance) => {
           let probe = probes.get(instance.address);
           if (!probe) {
-            probe = createHealthProbe(instance.address, usersChannelOptions());
+            probe = createHealthProbe(instance.address, usersChannelOptions(), grpcClientCredentials(opts.grpcTls));
             probes.set(instance.address, probe);
           }
           return { id: instance.id, address: instance.address, health: await probe.check("", deadlineMs) };

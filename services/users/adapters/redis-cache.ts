@@ -44,8 +44,19 @@ declare module "ioredis" {
   }
 }
 
+/** Who the users service is at Redis (an ACL user) and how it checks Redis's certificate (rediss:// URLs). */
+export interface RedisAuth {
+  /** REDIS_USERNAME; unset: `default` (with a password: AUTH <password>). */
+  readonly username?: string;
+  readonly password?: string;
+  /** REDIS_TLS_CA: the CA of Redis's certificate, for rediss:// URLs; unset: the system's CAs. */
+  readonly ca?: Buffer;
+}
+
 export interface RedisCacheOptions {
   readonly url: string;
+  /** An ACL user and password, and the CA of Redis's certificate for rediss:// URLs. */
+  readonly auth?: RedisAuth;
   readonly timings: CacheTimings;
   /** A command slower than this counts as a failure and the cache is bypassed. */
   readonly commandTimeoutMs: number;
@@ -63,7 +74,12 @@ export interface RedisCacheOptions {
 export function createRedisCache(opts: RedisCacheOptions): UserCache {
   const prefix = opts.keyPrefix ?? "charter:users:cache:";
   const genKey = `${prefix}generation`;
+  const auth = opts.auth ?? {};
   const client = new Redis(opts.url, {
+    ...(auth.username !== undefined ? { username: auth.username } : {}),
+    ...(auth.password !== undefined ? { password: auth.password } : {}),
+    // rediss:// turns TLS on; the CA, when given, is the only one trusted.
+    ...(opts.url.startsWith("rediss:") && auth.ca ? { tls: { ca: auth.ca } } : {}),
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(opts.commandTimeoutMs, 1000),
     enableOfflineQueue: false,
@@ -94,7 +110,10 @@ export function createRedisCache(opts: RedisCacheOptions): UserCache {
   };
   const down = (reason: string): void => {
     if (closed) return;
-    if (health.up) opts.logger.warn({ cache: "redis", reason }, "cache bypassed: serving from the store");
+    // Said once when it goes down, and once when it never came up (a refused login, a wrong address).
+    if (health.up || health.reason === "connecting") {
+      opts.logger.warn({ cache: "redis", reason }, "cache bypassed: serving from the store");
+    }
     health = { up: false, reason };
     probe ??= setInterval(() => {
       if (health.up || closed) {
