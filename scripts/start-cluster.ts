@@ -12,6 +12,7 @@ import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../platform/registry/etcd-config.js";
 import { startEtcdCluster, startMongo, startRedis } from "./infra/index.js";
 import { type ServiceProcess, startService } from "./lib/processes.js";
+import { LOAD_BUDGET } from "./lib/start-platform.js";
 
 const USERS_INSTANCES = 3;
 
@@ -89,7 +90,13 @@ async function start(): Promise<void> {
   });
   const gateway = await startService(
     "services/gateway/main.ts",
-    { LOG_LEVEL: logLevel, ETCD_ENDPOINTS: endpoints, GATEWAY_PORT: String(gatewayPort) },
+    {
+      LOG_LEVEL: logLevel,
+      ETCD_ENDPOINTS: endpoints,
+      GATEWAY_PORT: String(gatewayPort),
+      REDIS_URL: redis.url,
+      ...LOAD_BUDGET,
+    },
     "gateway ready",
     60_000,
   );

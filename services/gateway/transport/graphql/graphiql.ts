@@ -112,10 +112,12 @@ export async function registerGraphiql(app: FastifyInstance, graphqlPath: string
   const assets = await loadAssets(graphqlPath);
   const html = asset(page(), "text/html; charset=utf-8");
 
-  app.get(GRAPHIQL_PATH, (request, reply) =>
+  // The IDE is documentation: it never draws on the request budget (its queries to /graphql do).
+  const config = { budget: "exempt" as const };
+  app.get(GRAPHIQL_PATH, { config }, (request, reply) =>
     send(request, reply.header("content-security-policy", CSP), html, "no-cache"),
   );
-  app.get<{ Params: { file: string } }>(`${GRAPHIQL_ASSETS}/:file`, (request, reply) => {
+  app.get<{ Params: { file: string } }>(`${GRAPHIQL_ASSETS}/:file`, { config }, (request, reply) => {
     const item = assets.get(request.params.file);
     if (!item) return reply.callNotFound();
     return send(request, reply, item, "public, max-age=3600");
