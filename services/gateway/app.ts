@@ -21,6 +21,7 @@ import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/er
 import type { OpenApiDocument } from "./transport/rest/openapi-document.js";
 import { problemOf, sendProblem } from "./transport/rest/problem.js";
 import { registerRest } from "./transport/rest/register-rest.js";
+import { docsHelmet, registerSecurityHeaders } from "./transport/security-headers.js";
 
 export interface GatewayPluginDeps {
   readonly users: UsersBackend;
@@ -141,7 +142,8 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     );
   });
 
-  // Before every route and plugin, so that each one is covered unless its config exempts it.
+  // Before every route and plugin, so that each one is covered: security headers, then the budget.
+  await registerSecurityHeaders(app);
   const budget = options.rateLimit
     ? await registerRateLimit(app, { ...options.rateLimit, logger: options.logger })
     : undefined;
@@ -186,11 +188,13 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     const document = structuredClone(options.document) as unknown as StaticDocumentSpec["document"];
     await app.register(swagger, { mode: "static", specification: { document } });
     await app.register(async (scope) => {
-      // Every route of Swagger UI (the page, its assets, its copy of the document) is documentation: exempt.
+      // Every route of Swagger UI (the page, its assets, its copy of the document) is documentation: exempt from the
+      // budget, with the documentation pages' policy. No third-party validator badge (it would load an image from
+      // validator.swagger.io).
       scope.addHook("onRoute", (route) => {
-        route.config = { ...route.config, budget: "exempt" };
+        route.config = { ...route.config, budget: "exempt", helmet: docsHelmet };
       });
-      await scope.register(swaggerUi, { routePrefix: "/docs" });
+      await scope.register(swaggerUi, { routePrefix: "/docs", uiConfig: { validatorUrl: null } });
     });
   }
 
