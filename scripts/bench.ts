@@ -25,7 +25,7 @@ import autocannon from "autocannon";
 import { measureEvents } from "./bench-events.js";
 import { freePorts, startEtcd, startMongo } from "./infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
-import { startPlatform } from "./lib/start-platform.js";
+import { LOAD_BUDGET, startPlatform } from "./lib/start-platform.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const contract = "contracts/openapi/users.v1.yaml";
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     started.push(...instances);
     const clusterGateway = await startService(
       "services/gateway/main.ts",
-      { ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1" },
+      { ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", ...LOAD_BUDGET },
       "gateway ready",
       60_000,
     );

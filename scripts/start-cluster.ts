@@ -23,6 +23,7 @@ import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../platform/registry/etcd-config.js";
 import { ensureDevCerts, type KeyPair, startEtcdCluster, startKafka, startMongo, startRedis } from "./infra/index.js";
 import { type ServiceProcess, startService } from "./lib/processes.js";
+import { LOAD_BUDGET } from "./lib/start-platform.js";
 
 const readPem = (file: string) => readFileSync(file);
 
@@ -178,6 +179,7 @@ async function start(): Promise<void> {
       KAFKA_BROKERS: kafka.url,
       ...pem(certs.client.gateway, "GRPC_TLS"),
       ...pem(certs.client.gateway, "ETCD_TLS"),
+      ...LOAD_BUDGET,
     },
     "gateway ready",
     60_000,

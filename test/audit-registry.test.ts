@@ -11,6 +11,7 @@ import type { Etcd3 } from "etcd3";
 import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { type RunningServer, startEtcd, startKafka, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 
 const TTL_S = 2;
 const AUDIT_KEYS = "/charter/services/audit/";
@@ -80,7 +81,7 @@ before(async () => {
   await Promise.all(["audit-1", "audit-2"].map(startAuditInstance));
   gateway = await startService(
     "services/gateway/main.ts",
-    { ...shared(), GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0" },
+    { ...shared(), GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", ...LOAD_BUDGET },
     "gateway ready",
   );
   baseUrl = `http://127.0.0.1:${gateway.ready.port}`;

@@ -2,12 +2,14 @@
  * The gateway's interactive docs in a real headless Chromium (Debian's package, provisioned by
  * scripts/infra/browser.ts), against the real gateway and users service on port 0:
  * Swagger UI at /docs executes GET /v1/users/{id} and shows the live 200, and GraphiQL at
- * /graphiql runs a users query and shows the data.
+ * /graphiql runs a users query and shows the data — each under the gateway's security headers and
+ * its documentation pages' Content-Security-Policy (no inline code, nothing from another origin),
+ * with no CSP violation reported by the browser.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Response } from "playwright-core";
 import { launchBrowser } from "../scripts/infra/index.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 
@@ -33,6 +35,35 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
     await platform?.stop();
   });
 
+  /** The security headers of a documentation page, and a policy that allows nothing inline and nothing foreign. */
+  async function assertSecurityHeaders(response: Response | null): Promise<void> {
+    assert.ok(response);
+    const headers = await response.allHeaders();
+    const csp = headers["content-security-policy"] ?? "";
+    const policy = new Map(
+      csp
+        .split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name = "", ...sources]) => [name, sources]),
+    );
+    assert.deepEqual(policy.get("default-src"), ["'self'"], csp);
+    assert.deepEqual(policy.get("script-src"), ["'self'"], csp);
+    assert.deepEqual(policy.get("frame-ancestors"), ["'none'"], csp);
+    const styles = policy.get("style-src") ?? [];
+    assert.ok(
+      styles.includes("'self'") && styles.every((s) => s === "'self'" || /^'sha256-[A-Za-z0-9+/]+=*'$/.test(s)),
+      `style-src: this origin and exact inline texts by hash only: ${csp}`,
+    );
+    assert.ok(!/unsafe-(inline|eval)|https?:|\*/.test(csp), `CSP allows nothing inline, evaluated or foreign: ${csp}`);
+    assert.equal(headers["x-content-type-options"], "nosniff");
+    assert.equal(headers["x-frame-options"], "SAMEORIGIN");
+    assert.equal(headers["referrer-policy"], "no-referrer");
+    assert.equal(headers["cross-origin-opener-policy"], "same-origin");
+  }
+
+  /** Violations of the page's Content-Security-Policy, as Chromium reports them in the console. */
+  const cspViolations = (errors: readonly string[]) => errors.filter((e) => /Content Security Policy/i.test(e));
+
   /** A page that remembers the errors its scripts hit, for the failure message. */
   async function openPage(): Promise<{ page: Page; errors: string[] }> {
     assert.ok(browser, "the browser was launched");
@@ -42,7 +73,7 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(String(error)));
     page.on("console", (message) => {
-      if (message.type() === "error") errors.push(message.text());
+      if (message.type() === "error" || /Content Security Policy/i.test(message.text())) errors.push(message.text());
     });
     return { page, errors };
   }
@@ -67,6 +98,7 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
     try {
       const response = await page.goto(`${platform.baseUrl}/docs`, { waitUntil: "load" });
       assert.equal(response?.status(), 200, `GET /docs answers ${response?.status()}`);
+      await assertSecurityHeaders(response);
 
       const operation = page.locator("#operations-users-getUser");
       await operation.waitFor({ state: "visible" });
@@ -93,6 +125,7 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
       assert.ok(body.includes(user.id) && body.includes(user.email), `the UI shows the user: ${body}`);
       const requestUrl = await operation.locator(".request-url").first().innerText();
       assert.ok(requestUrl.includes(`/v1/users/${user.id}`), `the request went to the user's URL: ${requestUrl}`);
+      assert.deepEqual(cspViolations(errors), [], "Swagger UI works without violating its policy");
     } catch (error) {
       throw new Error(`${String(error)}\npage errors: ${JSON.stringify(errors)}`, { cause: error });
     } finally {
@@ -116,6 +149,7 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
         200,
         `GET /graphiql answers ${response?.status()}: GraphiQL must be served by services/gateway/main.ts`,
       );
+      await assertSecurityHeaders(response);
 
       const editor = page.locator(".graphiql-query-editor .CodeMirror").first();
       await editor.waitFor({ state: "visible" });
@@ -137,6 +171,7 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
       assert.ok(text.includes('"data"') && text.includes('"users"'), `a data answer: ${text}`);
       assert.ok(text.includes(first.email), `the first user's email: ${text}`);
       assert.ok(!text.includes('"errors"'), `no GraphQL errors: ${text}`);
+      assert.deepEqual(cspViolations(errors), [], "GraphiQL works without violating its policy");
     } catch (error) {
       throw new Error(`${String(error)}\npage errors: ${JSON.stringify(errors)}`, { cause: error });
     } finally {

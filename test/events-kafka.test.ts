@@ -14,6 +14,7 @@ import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 
 const HISTORY_DEADLINE_MS = 15_000;
 const OUTAGE_MS = 30_000;
@@ -54,6 +55,7 @@ before(async () => {
       GATEWAY_PORT: "0",
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       AUDIT_ADDR: `127.0.0.1:${audit.ready.grpcPort}`,
+      ...LOAD_BUDGET,
     },
     "gateway ready",
   );

@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import type { components } from "../generated/openapi/users.v1.js";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const validator = createOpenApiValidator();
@@ -71,7 +72,7 @@ const readiness = async (base: string) => {
 const startGateway = (usersPort: unknown, env: Record<string, string> = {}) =>
   startService(
     "services/gateway/main.ts",
-    { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", USERS_ADDR: `127.0.0.1:${usersPort}`, ...env },
+    { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", USERS_ADDR: `127.0.0.1:${usersPort}`, ...LOAD_BUDGET, ...env },
     "gateway ready",
   );
 

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const validator = createOpenApiValidator();
@@ -56,6 +57,7 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
         GATEWAY_HOST: "127.0.0.1",
         USERS_ADDR: `127.0.0.1:${usersPort}`,
         USERS_DEADLINE_MS: String(DEADLINE_MS),
+        ...LOAD_BUDGET,
       },
       "gateway ready",
     );

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const validator = createOpenApiValidator();
@@ -72,6 +73,7 @@ describe("gateway REST API (real users and gateway processes)", () => {
         GATEWAY_HOST: "127.0.0.1",
         USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
         GATEWAY_BODY_LIMIT: "4096",
+        ...LOAD_BUDGET,
       },
       "gateway ready",
     );

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 
 let users: ServiceProcess;
 before(async () => {
@@ -26,6 +27,7 @@ test("SIGTERM with a client that never reads its response: the gateway still exi
       GATEWAY_HOST: "127.0.0.1",
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       SHUTDOWN_TIMEOUT_MS: "300",
+      ...LOAD_BUDGET,
     },
     "gateway ready",
   );

@@ -30,6 +30,7 @@ import {
   CHART_VARIANTS as VARIANTS,
 } from "../scripts/lib/helm-chart.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
 import { loadUsersConfig } from "../services/users/users-config.js";
@@ -409,6 +410,7 @@ describe("DNS discovery, resolved as a headless Service resolves", () => {
         GRPC_NODE_USE_ALTERNATIVE_RESOLVER: "true",
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_PORT: "0",
+        ...LOAD_BUDGET,
       },
       "gateway ready",
     );

@@ -31,7 +31,7 @@ import {
   startOpenSearch,
 } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { GATEWAY_ENTRY, USERS_ENTRY } from "../scripts/lib/start-platform.js";
+import { GATEWAY_ENTRY, LOAD_BUDGET, USERS_ENTRY } from "../scripts/lib/start-platform.js";
 
 const TRACE_DEADLINE_MS = 15_000;
 
@@ -74,6 +74,7 @@ async function startServices(): Promise<void> {
       GATEWAY_PORT: "0",
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       ...tracingEnv("http/protobuf", jaeger.otlpHttpUrl),
+      ...LOAD_BUDGET,
     },
     "gateway ready",
     60_000,

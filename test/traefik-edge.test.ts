@@ -14,6 +14,7 @@ import type { Etcd3 } from "etcd3";
 import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { type RunningServer, type RunningTraefik, startEtcd, startTraefik } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { traefikServerKey } from "../services/gateway/adapters/traefik-route.js";
 import { runLoop } from "./support/cluster.js";
 
@@ -48,6 +49,7 @@ async function startGateway(id: string): Promise<Gateway> {
       GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS: String(DEREGISTER_WAIT_MS),
       REGISTRY_LEASE_TTL_S: String(LEASE_TTL_S),
       USERS_DEADLINE_MS: "3000",
+      ...LOAD_BUDGET,
     },
     "gateway ready",
     60_000,

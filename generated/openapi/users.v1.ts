@@ -408,6 +408,31 @@ export type components = {
             };
         };
         /**
+         * @description The client's request budget for this window is spent (RESOURCE_EXHAUSTED); retry after `Retry-After`
+         *     seconds. Every request draws one unit from the budget of its client (a GraphQL operation draws more, by
+         *     its size); `RateLimit-Policy` states the budget and `RateLimit` what is left, on every API response.
+         */
+        TooManyRequests: {
+            headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://charter.dev/problems/resource-exhausted",
+                 *       "title": "Too many requests",
+                 *       "status": 429,
+                 *       "detail": "the client's request budget (600 per window) is spent; retry after 42 s",
+                 *       "code": "RESOURCE_EXHAUSTED"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description An unexpected error (INTERNAL, as InternalError), or the stored user no longer fits this
          *     contract, e.g. it was written before a rule tightened (DATA_LOSS, type
          *     `https://charter.dev/problems/unservable-record`): it is not sent, `errors` names the
@@ -498,6 +523,18 @@ export type components = {
          */
         ETag: string;
         /**
+         * @description The client's budget now (IETF draft-ietf-httpapi-ratelimit-headers-08 and later): `r`, the units left in
+         *     this window; `t`, the seconds until it resets. Sent on every API response.
+         * @example "gateway";r=0;t=42
+         */
+        RateLimit: string;
+        /**
+         * @description The budget's policy (IETF draft-ietf-httpapi-ratelimit-headers-08 and later): `q` units per window of `w`
+         *     seconds, per client. Sent on every API response.
+         * @example "gateway";q=600;w=60
+         */
+        RateLimitPolicy: string;
+        /**
          * @description Seconds to wait before retrying.
          * @example 1
          */
@@ -542,6 +579,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -585,6 +623,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -617,6 +656,7 @@ export interface operations {
             404: components["responses"]["NoUserWithEmail"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["UnservableUser"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -663,6 +703,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["UnservableUser"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -699,6 +740,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -746,6 +788,7 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -787,6 +830,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];

@@ -46,6 +46,7 @@ import { putLogTemplate } from "../infra/log-indices.js";
 import { type RunningLogShipper, startLogShipper } from "../infra/rsyslog.js";
 import { waitFor } from "./processes.js";
 import { type RegistryTargets, watchRegistryTargets } from "./prometheus-targets.js";
+import { LOAD_BUDGET } from "./start-platform.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 export const PROJECT_LABEL = "dev.charter.project=charter";
@@ -271,8 +272,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       };
       if (service === "audit") env.MONGO_URL = mongo.url;
       // Traefik follows etcd within its 200 ms providers throttle (scripts/infra/traefik.ts): a second is plenty.
+      // The two gateways keep one request budget per client in Redis; the client is the address Traefik (on this
+      // host) forwards; the load the test drives through the edge is set a budget it never reaches.
       if (service === "gateway")
-        Object.assign(env, { GATEWAY_TRAEFIK: "on", GATEWAY_DOCS: "on", GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS: "1000" });
+        Object.assign(env, {
+          GATEWAY_TRAEFIK: "on",
+          GATEWAY_DOCS: "on",
+          GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS: "1000",
+          REDIS_URL: redis.url,
+          GATEWAY_TRUSTED_PROXIES: "127.0.0.1",
+          ...LOAD_BUDGET,
+        });
       return env;
     };
 

@@ -10,6 +10,13 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 export const USERS_ENTRY = "services/users/main.ts";
 export const GATEWAY_ENTRY = "services/gateway/main.ts";
 
+/**
+ * The request budget of a gateway driven by a test, the benchmark or a local cluster: one address sending hundreds
+ * of requests a second, far past a real client's budget (GATEWAY_RATE_LIMIT_MAX, 600 a minute by default). Each of
+ * them sets it explicitly; the tests of the budget itself set their own small one.
+ */
+export const LOAD_BUDGET = { GATEWAY_RATE_LIMIT_MAX: "1000000000" } as const;
+
 export interface RunningPlatform {
   readonly users: ServiceProcess;
   readonly gateway: ServiceProcess;
@@ -27,6 +34,7 @@ function port(service: ServiceProcess, field: string, entry: string): number {
   return value;
 }
 
+/** `env` goes to both processes; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. */
 export async function startPlatform(env: Record<string, string> = {}): Promise<RunningPlatform> {
   if (!existsSync(`${root}${GATEWAY_ENTRY}`)) throw new Error(`${GATEWAY_ENTRY} does not exist yet`);
   const users = await startService(
@@ -39,7 +47,7 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<R
     const grpcPort = port(users, "grpcPort", USERS_ENTRY);
     gateway = await startService(
       GATEWAY_ENTRY,
-      { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...env },
+      { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...LOAD_BUDGET, ...env },
       "gateway ready",
     );
   } catch (error) {

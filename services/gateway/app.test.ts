@@ -5,6 +5,7 @@ import { createLogger } from "../../platform/logging.js";
 import { createAuditBackend } from "./adapters/audit-backend.js";
 import type { UsersBackend } from "./app/backends.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
+import { registerGraphql } from "./transport/graphql/index.js";
 import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 
 const unreachable = async (): Promise<never> => {
@@ -83,4 +84,27 @@ test("extra plugins get the app and the users client", async () => {
   assert.equal(seen, users);
   assert.equal((await app.inject({ method: "GET", url: "/extra" })).statusCode, 200);
   await app.close();
+});
+
+test("security headers: API answers allow nothing, the docs pages get their own policy", async () => {
+  const app = await buildGateway(options({ plugins: [(i) => registerGraphql(i, { users, audit, graphiql: true })] }));
+  try {
+    for (const url of ["/healthz", "/openapi.json", "/v1/nothing-here"]) {
+      const res = await app.inject({ method: "GET", url });
+      assert.equal(
+        res.headers["content-security-policy"],
+        "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
+        url,
+      );
+      assert.equal(res.headers["x-content-type-options"], "nosniff", url);
+      assert.equal(res.headers["x-frame-options"], "SAMEORIGIN", url);
+    }
+    for (const url of ["/docs/", "/docs/static/swagger-ui.css", "/graphiql"]) {
+      const res = await app.inject({ method: "GET", url });
+      assert.equal(res.statusCode, 200, url);
+      assert.match(String(res.headers["content-security-policy"]), /^default-src 'self';script-src 'self';/, url);
+    }
+  } finally {
+    await app.close();
+  }
 });

@@ -1,6 +1,6 @@
 /**
  * The HTTP gateway as a Fastify instance, not listening (main.ts listens; tests use port 0):
- * request ids, CORS, the REST API from the contract, /openapi.json and /docs, health, metrics,
+ * request ids, the request budget, CORS, the REST API from the contract, /openapi.json and /docs, health, metrics,
  * and the extra plugins main.ts passes (GraphQL). Every error and unknown route is a problem document.
  */
 
@@ -15,17 +15,21 @@ import type { Logger } from "../../platform/logging.js";
 import { AUDIT_SERVICE } from "./adapters/audit-backend.js";
 import type { InstancesReport } from "./adapters/users-discovery.js";
 import type { AuditBackend, UsersBackend } from "./app/backends.js";
+import { type Budget, type RateLimitOptions, registerRateLimit } from "./transport/rate-limit.js";
 import { requestIdOf } from "./transport/request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/error-handler.js";
 import type { OpenApiDocument } from "./transport/rest/openapi-document.js";
 import { problemOf, sendProblem } from "./transport/rest/problem.js";
 import { registerRest } from "./transport/rest/register-rest.js";
+import { docsHelmet, registerSecurityHeaders } from "./transport/security-headers.js";
 
 export interface GatewayPluginDeps {
   readonly users: UsersBackend;
   readonly audit: AuditBackend;
   /** Whether interactive docs (Swagger UI, GraphiQL) are on. */
   readonly docs: boolean;
+  /** The request budget, when the gateway has one: GraphQL draws the cost of each operation from it. */
+  readonly budget?: Budget;
 }
 
 /** A plugin serve.ts adds to the gateway, e.g. GraphQL: `(app, { users, audit, docs }) => registerGraphql(app, { users, audit, graphiql: docs })`. */
@@ -44,6 +48,16 @@ export interface GatewayOptions {
   readonly corsOrigins: readonly string[];
   /** Serve Swagger UI at /docs. */
   readonly docs: boolean;
+  /**
+   * The request budget per client (transport/rate-limit.ts): health, readiness, metrics, the contract and the docs
+   * are exempt. Absent: no limit (in-process tests).
+   */
+  readonly rateLimit?: Omit<RateLimitOptions, "logger">;
+  /**
+   * Proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the client address, which the budget is kept
+   * by, is then the first hop none of them is. Empty: the socket's peer.
+   */
+  readonly trustedProxies?: readonly string[];
   /**
    * Users instances discovered in etcd: /readyz lists them with their health and is 503 only when none is usable
    * (none registered, or none answers SERVING).
@@ -76,6 +90,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     // One line per request instead of Fastify's two, written in onResponse below.
     disableRequestLogging: true,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ...(options.trustedProxies?.length ? { trustProxy: [...options.trustedProxies] } : {}),
     // A path Fastify cannot route (bad percent-encoding, a segment over maxParamLength) never reaches a route or
     // its hooks: it is answered here, with what the hooks give every other response.
     frameworkErrors: (error, request, reply) => {
@@ -127,6 +142,14 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     );
   });
 
+  // Before every route and plugin, so that each one is covered: security headers, then the budget.
+  await registerSecurityHeaders(app);
+  const budget = options.rateLimit
+    ? await registerRateLimit(app, { ...options.rateLimit, logger: options.logger })
+    : undefined;
+  /** Routes that never draw on the budget: probes, metrics, the contract, the docs. */
+  const exempt = { config: { budget: "exempt" as const } };
+
   if (options.metrics) {
     const duration = new Histogram({
       name: "charter_gateway_http_request_duration_seconds",
@@ -141,7 +164,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       );
     });
     const registry = options.metrics;
-    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+    app.get("/metrics", { schema: { hide: true }, ...exempt }, async (_request, reply) =>
       reply.type(registry.contentType).send(await registry.metrics()),
     );
   }
@@ -150,7 +173,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     await app.register(cors, {
       origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
       methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-      exposedHeaders: ["ETag", "Location", "Retry-After", "x-request-id"],
+      exposedHeaders: ["ETag", "Location", "Retry-After", "RateLimit", "RateLimit-Policy", "x-request-id"],
       // A plain OPTIONS (no Origin or Access-Control-Request-Method) is answered like a preflight, 204, instead
       // of the plugin's text/plain 400: no error leaves the gateway outside the problem+json format.
       strictPreflight: false,
@@ -158,17 +181,25 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   }
 
   const contract = JSON.stringify(options.document);
-  app.get("/openapi.json", async (_request, reply) => reply.type("application/json").send(contract));
+  app.get("/openapi.json", exempt, async (_request, reply) => reply.type("application/json").send(contract));
 
   if (options.docs) {
     // The document is served as loaded; its 3.1 shape is wider than the plugin's OpenAPI 2/3.0 types.
     const document = structuredClone(options.document) as unknown as StaticDocumentSpec["document"];
     await app.register(swagger, { mode: "static", specification: { document } });
-    await app.register(swaggerUi, { routePrefix: "/docs" });
+    await app.register(async (scope) => {
+      // Every route of Swagger UI (the page, its assets, its copy of the document) is documentation: exempt from the
+      // budget, with the documentation pages' policy. No third-party validator badge (it would load an image from
+      // validator.swagger.io).
+      scope.addHook("onRoute", (route) => {
+        route.config = { ...route.config, budget: "exempt", helmet: docsHelmet };
+      });
+      await scope.register(swaggerUi, { routePrefix: "/docs", uiConfig: { validatorUrl: null } });
+    });
   }
 
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) => {
+  app.get("/healthz", exempt, async () => ({ status: "ok" }));
+  app.get("/readyz", exempt, async (_request, reply) => {
     const [discovered, audit, overall, ...entries] = await Promise.all([
       options.discovery?.report(READY_DEADLINE_MS),
       options.audit.health(AUDIT_HEALTH, READY_DEADLINE_MS),
@@ -209,7 +240,12 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   });
 
   for (const plugin of options.plugins ?? []) {
-    await plugin(app, { users: options.users, audit: options.audit, docs: options.docs });
+    await plugin(app, {
+      users: options.users,
+      audit: options.audit,
+      docs: options.docs,
+      ...(budget ? { budget } : {}),
+    });
   }
   return app;
 }

@@ -119,3 +119,39 @@ test("GATEWAY_TRAEFIK: off by default; on needs ETCD_ENDPOINTS; root key, wait a
     );
   }
 });
+
+test("the request budget: 600 a minute per client in memory by default, in Redis with REDIS_URL", () => {
+  const { rateLimit, trustedProxies } = loadGatewayConfig({});
+  assert.deepEqual(rateLimit, { max: 600, windowMs: 60_000, redisUrl: undefined, redisCommandTimeoutMs: 250 });
+  assert.deepEqual(trustedProxies, []);
+  const shared = loadGatewayConfig({
+    GATEWAY_RATE_LIMIT_MAX: "5",
+    GATEWAY_RATE_LIMIT_WINDOW_MS: "2000",
+    REDIS_URL: "redis://127.0.0.1:6379",
+  }).rateLimit;
+  assert.deepEqual([shared.max, shared.windowMs, shared.redisUrl], [5, 2000, "redis://127.0.0.1:6379"]);
+  for (const [name, value] of [
+    ["GATEWAY_RATE_LIMIT_MAX", "0"],
+    ["GATEWAY_RATE_LIMIT_WINDOW_MS", "10"],
+    ["REDIS_URL", "http://127.0.0.1:6379"],
+  ] as const) {
+    assert.throws(
+      () => loadGatewayConfig({ [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(name),
+    );
+  }
+});
+
+test("GATEWAY_TRUSTED_PROXIES: addresses and CIDRs of IPv4 and IPv6, anything else fails naming it", () => {
+  assert.deepEqual(
+    loadGatewayConfig({ GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8, 127.0.0.1,::1, 2001:db8::/32" }).trustedProxies,
+    ["10.0.0.0/8", "127.0.0.1", "::1", "2001:db8::/32"],
+  );
+  for (const bad of ["loopback", "10.0.0.0/33", "10.0.0.0/8/1", "::1/129", "10.0.0.1,"]) {
+    assert.throws(
+      () => loadGatewayConfig({ GATEWAY_TRUSTED_PROXIES: bad }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith("GATEWAY_TRUSTED_PROXIES"),
+      bad,
+    );
+  }
+});

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { etcdEndpoints, etcdTls, instanceId } from "../../platform/registry/registry-config.js";
 import { type ClientTls, type MutualTls, mutualTls } from "../../platform/tls-config.js";
@@ -15,6 +16,18 @@ export interface TraefikRouteConfig {
   readonly leaseTtlSeconds: number;
   /** On stop, the wait between deleting the server key and draining: longer than Traefik's provider throttle. */
   readonly deregisterWaitMs: number;
+}
+
+/** The request budget per client (see transport/rate-limit.ts). */
+export interface RateLimitConfig {
+  /** Units a client may draw per window (GATEWAY_RATE_LIMIT_MAX): one per request, a GraphQL operation by its size. */
+  readonly max: number;
+  /** The window, in milliseconds (GATEWAY_RATE_LIMIT_WINDOW_MS). */
+  readonly windowMs: number;
+  /** REDIS_URL: the budget is kept in Redis and shared by every gateway using it; unset, in this process. */
+  readonly redisUrl: string | undefined;
+  /** A slower Redis command fails, and the request is let through (REDIS_COMMAND_TIMEOUT_MS). */
+  readonly redisCommandTimeoutMs: number;
 }
 
 export interface GatewayConfig {
@@ -57,6 +70,9 @@ export interface GatewayConfig {
   /** GATEWAY_INSTANCE_ID: this instance's name in the registry (its Traefik server key). */
   readonly instanceId: string;
   readonly traefik: TraefikRouteConfig;
+  readonly rateLimit: RateLimitConfig;
+  /** GATEWAY_TRUSTED_PROXIES: addresses or CIDRs whose X-Forwarded-For names the client; empty: none. */
+  readonly trustedProxies: readonly string[];
 }
 
 /** A Traefik root key: segments of [A-Za-z0-9._-] joined by `/`, no leading or trailing `/`. */
@@ -104,6 +120,25 @@ function corsOrigins(env: Env): string[] {
     }
   }
   return origins;
+}
+
+/** GATEWAY_TRUSTED_PROXIES: comma-separated IP addresses or CIDRs (10.0.0.0/8, ::1, 2001:db8::/32). */
+function trustedProxies(env: Env): string[] {
+  const raw = env.GATEWAY_TRUSTED_PROXIES?.trim() ?? "";
+  if (raw === "") return [];
+  return raw.split(",").map((entry) => {
+    const proxy = entry.trim();
+    const [address = "", prefix, ...rest] = proxy.split("/");
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError(
+        `GATEWAY_TRUSTED_PROXIES must be comma-separated IP addresses or CIDRs like 10.0.0.0/8, got ${JSON.stringify(proxy)}`,
+      );
+    }
+    return proxy;
+  });
 }
 
 /** The target the gateway dials for the audit service when it runs on its own and registers in etcd. */
@@ -159,5 +194,12 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
     instanceId: instanceId(e, "GATEWAY"),
     traefik: traefikRoute(e, etcd),
+    rateLimit: {
+      max: e.int("GATEWAY_RATE_LIMIT_MAX", 600, 1, 1_000_000_000),
+      windowMs: e.int("GATEWAY_RATE_LIMIT_WINDOW_MS", 60_000, 1_000, 86_400_000),
+      redisUrl: e.optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
+      redisCommandTimeoutMs: e.int("REDIS_COMMAND_TIMEOUT_MS", 250, 10, 60_000),
+    },
+    trustedProxies: trustedProxies(env),
   };
 }

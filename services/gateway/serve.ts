@@ -8,7 +8,7 @@
  * (GET /metrics on the gateway's own port), so the host serves no endpoint of its own, and no gRPC.
  */
 import type { AddressInfo } from "node:net";
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
@@ -16,6 +16,7 @@ import { advertisedAddress } from "../../platform/registry/registry-config.js";
 import { closeResources, createServiceHost, type Resource } from "../../platform/service-host.js";
 import { startTracing } from "../../platform/tracing.js";
 import { createAuditBackend } from "./adapters/audit-backend.js";
+import { createBudgetRedis } from "./adapters/budget-store.js";
 import { createTraefikRoute } from "./adapters/traefik-route.js";
 import { createUsersBackend } from "./adapters/users-backend.js";
 import { registerUsersDiscovery, type UsersDiscovery } from "./adapters/users-discovery.js";
@@ -26,7 +27,8 @@ import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 
 /** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
 const plugins: readonly GatewayPlugin[] = [
-  (app, { users, audit, docs }) => registerGraphql(app, { users, audit, graphiql: docs }),
+  (app, { users, audit, docs, budget }) =>
+    registerGraphql(app, { users, audit, graphiql: docs, ...(budget ? { budget } : {}) }),
 ];
 
 runMain("gateway", async () => {
@@ -70,8 +72,20 @@ runMain("gateway", async () => {
     deadlineMs: config.auditDeadlineMs,
     tls: config.grpcTls,
   });
+  const { redisUrl, redisCommandTimeoutMs, max, windowMs } = config.rateLimit;
+  const budgetRedis = redisUrl
+    ? createBudgetRedis({ url: redisUrl, commandTimeoutMs: redisCommandTimeoutMs, logger })
+    : undefined;
+  const budgetStoreErrors = metrics
+    ? new Counter({
+        name: "charter_gateway_budget_store_errors_total",
+        help: "Requests let through without a budget because its store (Redis) failed.",
+        registers: [metrics],
+      })
+    : undefined;
   // Closed the last first once the server has stopped: the clients, then the discovery.
   const resources: Resource[] = [
+    ...(budgetRedis ? [{ name: "budget store", close: () => void budgetRedis.disconnect() }] : []),
     ...(discovery ? [{ name: "users discovery", close: () => discovery.stop() }] : []),
     { name: "audit client", close: () => audit.close() },
     { name: "users client", close: () => users.close() },
@@ -86,6 +100,13 @@ runMain("gateway", async () => {
       bodyLimit: config.bodyLimit,
       corsOrigins: config.corsOrigins,
       docs: config.docs,
+      rateLimit: {
+        max,
+        windowMs,
+        ...(budgetRedis ? { redis: budgetRedis } : {}),
+        ...(budgetStoreErrors ? { onStoreError: () => budgetStoreErrors.inc() } : {}),
+      },
+      trustedProxies: config.trustedProxies,
       ...(metrics ? { metrics } : {}),
       plugins,
       ...(discovering ? { discovery } : {}),
@@ -147,6 +168,7 @@ runMain("gateway", async () => {
       traefik: config.traefik.enabled ? config.traefik.rootKey : "off",
       docs: config.docs,
       corsOrigins: config.corsOrigins,
+      rateLimit: { max, windowMs, store: budgetRedis ? "redis" : "memory" },
     },
     "gateway ready",
   );

@@ -5,6 +5,7 @@
 import type { Etcd3 } from "etcd3";
 import { createEtcdClient } from "../../platform/registry/etcd-client.js";
 import { type ServiceProcess, startService } from "../../scripts/lib/processes.js";
+import { LOAD_BUDGET } from "../../scripts/lib/start-platform.js";
 
 export const USERS_PREFIX = "/charter/services/users/";
 /** The lease TTL the users instances use in these tests. */
@@ -57,6 +58,7 @@ export async function startClusterGateway(backends: Backends, env: Record<string
       GATEWAY_HOST: "127.0.0.1",
       ETCD_ENDPOINTS: backends.etcd.join(","),
       USERS_DEADLINE_MS: "3000",
+      ...LOAD_BUDGET,
       ...env,
     },
     "gateway ready",

@@ -1,13 +1,15 @@
 /**
  * The GraphiQL IDE served entirely from this process: the page, a small start script, and
  * the UMD builds of React, ReactDOM and GraphiQL read from node_modules. Nothing is fetched
- * from another origin; the page's Content-Security-Policy says so to the browser too.
+ * from another origin, and nothing on the page is inline (its own styles are a file too): the
+ * documentation pages' Content-Security-Policy (../security-headers.ts) says so to the browser.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { docsHelmet } from "../security-headers.js";
 
 export const GRAPHIQL_PATH = "/graphiql";
 export const GRAPHIQL_ASSETS = `${GRAPHIQL_PATH}/assets`;
@@ -21,19 +23,10 @@ const graphiql = dirname(require.resolve("graphiql/package.json"));
 const JS = "application/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
-/** The page's policy: scripts, styles, fonts and requests from this origin only. */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  // GraphiQL and React set inline styles; its fonts and icons are data: URIs inside the CSS.
-  "style-src 'self' 'unsafe-inline'",
-  "font-src 'self' data:",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+/** The page's own layout, served as a file: the page has no inline style for its policy to allow. */
+const PAGE_CSS = `html, body { height: 100%; margin: 0; }
+#graphiql { height: 100vh; }
+`;
 
 interface Asset {
   readonly body: Buffer;
@@ -67,10 +60,7 @@ function page(): string {
     <title>Charter GraphQL — GraphiQL</title>
     <link rel="icon" href="data:," />
     <link rel="stylesheet" href="${GRAPHIQL_ASSETS}/graphiql.min.css" />
-    <style>
-      html, body { height: 100%; margin: 0; }
-      #graphiql { height: 100vh; }
-    </style>
+    <link rel="stylesheet" href="${GRAPHIQL_ASSETS}/graphiql-page.css" />
   </head>
   <body>
     <div id="graphiql">Loading GraphiQL…</div>
@@ -97,12 +87,12 @@ async function loadAssets(graphqlPath: string): Promise<Map<string, Asset>> {
     assets.set(name, asset(text, type));
   }
   assets.set("graphiql-start.js", asset(startScript(graphqlPath), JS));
+  assets.set("graphiql-page.css", asset(PAGE_CSS, CSS));
   return assets;
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, item: Asset, cacheControl: string): FastifyReply {
   reply.header("content-type", item.type).header("etag", item.etag).header("cache-control", cacheControl);
-  reply.header("x-content-type-options", "nosniff");
   if (request.headers["if-none-match"] === item.etag) return reply.code(304).send();
   return reply.send(item.body);
 }
@@ -112,10 +102,11 @@ export async function registerGraphiql(app: FastifyInstance, graphqlPath: string
   const assets = await loadAssets(graphqlPath);
   const html = asset(page(), "text/html; charset=utf-8");
 
-  app.get(GRAPHIQL_PATH, (request, reply) =>
-    send(request, reply.header("content-security-policy", CSP), html, "no-cache"),
-  );
-  app.get<{ Params: { file: string } }>(`${GRAPHIQL_ASSETS}/:file`, (request, reply) => {
+  // The IDE is documentation: it never draws on the request budget (its queries to /graphql do), and has the
+  // documentation pages' policy.
+  const options = { config: { budget: "exempt" as const }, helmet: docsHelmet };
+  app.get(GRAPHIQL_PATH, options, (request, reply) => send(request, reply, html, "no-cache"));
+  app.get<{ Params: { file: string } }>(`${GRAPHIQL_ASSETS}/:file`, options, (request, reply) => {
     const item = assets.get(request.params.file);
     if (!item) return reply.callNotFound();
     return send(request, reply, item, "public, max-age=3600");

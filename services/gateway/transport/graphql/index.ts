@@ -14,8 +14,10 @@ import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
 import { formatGraphqlErrors } from "../../../../platform/graphql/error-formatter.js";
 import { enforceConstraints } from "../../../../platform/rules/graphql-constraints.js";
 import type { AuditBackend, UsersBackend } from "../../app/backends.js";
+import { type Budget, refuse } from "../rate-limit.js";
 import { requestIdOf } from "../request-id.js";
 import { GRAPHIQL_PATH, registerGraphiql } from "./graphiql.js";
+import { queryCost } from "./query-cost.js";
 import { queryLimitsRule } from "./query-limits.js";
 import { createResolvers, createUserLoader, type GraphqlContext } from "./resolvers.js";
 
@@ -36,11 +38,18 @@ export interface GraphqlOptions {
   readonly maxFields?: number;
   /** Lexical tokens allowed in one query document; default 10000. */
   readonly maxTokens?: number;
+  /**
+   * The gateway's request budget: a request has drawn one unit on arrival; the rest of its query's cost
+   * (query-cost.ts) is drawn once the body is read. Absent: no limit.
+   */
+  readonly budget?: Budget;
 }
 
 export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
   const schema = buildSchema(await readFile(SCHEMA_FILE, "utf8"));
   const resolvers = createResolvers();
+  const maxFields = opts.maxFields ?? 1000;
+  const maxTokens = opts.maxTokens ?? 10_000;
 
   // A browser opening /graphql (a navigation asks for HTML) is sent to the IDE.
   const toIde: preHandlerAsyncHookHandler = async (request, reply) => {
@@ -48,6 +57,19 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
     if (request.method === "GET" && query?.query === undefined && request.headers.accept?.includes("text/html")) {
       await reply.redirect(GRAPHIQL_PATH, 302);
     }
+  };
+
+  // The rest of the operation's cost, past the unit every request drew on arrival.
+  const budget = opts.budget;
+  const charge: preHandlerAsyncHookHandler = async (request, reply) => {
+    if (!budget || reply.sent) return undefined;
+    const sent = (request.method === "GET" ? request.query : request.body) as
+      | { query?: unknown; operationName?: unknown }
+      | undefined;
+    const extra = queryCost(sent?.query, sent?.operationName, { maxFields, maxTokens }) - 1;
+    if (extra <= 0) return undefined;
+    const spent = await budget.charge(request, reply, extra);
+    return spent?.exceeded ? refuse(request, reply, spent) : undefined;
   };
 
   await app.register(async (scope) => {
@@ -61,10 +83,10 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
         queryLimitsRule({
           maxDepth: opts.maxDepth ?? 7,
           maxAliases: opts.maxAliases ?? 100,
-          maxFields: opts.maxFields ?? 1000,
+          maxFields,
         }),
       ],
-      graphql: { parseOptions: { maxTokens: opts.maxTokens ?? 10_000 } },
+      graphql: { parseOptions: { maxTokens } },
       errorFormatter: formatGraphqlErrors,
       context: (request, reply): Omit<GraphqlContext, keyof MercuriusContext> => {
         // The host app may already have settled the request id (and answered with it): keep it.
@@ -78,7 +100,10 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
           userById: createUserLoader(opts.users, { requestId }),
         };
       },
-      ...(opts.graphiql ? { additionalRouteOptions: { preHandler: toIde } } : {}),
+      additionalRouteOptions: {
+        config: { budget: "graphql" },
+        preHandler: opts.graphiql ? [toIde, charge] : [charge],
+      },
     });
     if (opts.graphiql) await registerGraphiql(scope, GRAPHQL_PATH);
   });
