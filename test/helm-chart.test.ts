@@ -158,7 +158,8 @@ describe("what the chart promises", () => {
     // etcd 2379, MongoDB 27017, Redis 6379, Kafka 9092, DNS 53.
     assert.deepEqual(ports(policy("users").spec).sort(), [2379, 27017, 53, 53, 6379, 9092].sort());
     assert.deepEqual(ports(policy("audit").spec).sort(), [2379, 27017, 53, 53, 9092].sort());
-    assert.deepEqual(ports(policy("gateway").spec).sort(), [2379, 53, 53, "grpc", "grpc"].sort());
+    // The gateway reaches Redis for its shared request budget (gateway.rateLimit.sharedInRedis, on by default).
+    assert.deepEqual(ports(policy("gateway").spec).sort(), [2379, 53, 53, 6379, "grpc", "grpc"].sort());
   });
 
   it("the production example: three or more replicas, HPA bounds, resources, dependencies from an existing Secret, HTTPS", async () => {
