@@ -123,19 +123,33 @@ export async function resolveBase(engine: DockerEngine, base = "scratch"): Promi
   return base;
 }
 
-/** Removes tags of the image (charter/<service>) older than the newest KEEP_REVISIONS, and dangling images of the project. */
-async function prune(engine: DockerEngine, image: string, keep: readonly string[]): Promise<void> {
-  const listed = await engine.ok(["image", "ls", image, "--format", "{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}"]);
-  const refs = listed
+/** `docker image ls` rows (reference or id, then creation time), newest first. */
+async function newestFirst(engine: DockerEngine, args: readonly string[], format: string): Promise<string[]> {
+  const listed = await engine.ok(["image", "ls", ...args, "--format", `${format}\t{{.CreatedAt}}`]);
+  return listed
     .split("\n")
     .filter((line) => line.includes("\t"))
     .map((line) => line.split("\t") as [string, string])
     .sort((a, b) => b[1].localeCompare(a[1]))
-    .map(([ref]) => ref)
-    .filter((ref) => !keep.includes(ref));
+    .map(([ref]) => ref);
+}
+
+/**
+ * Removes tags of the image (charter/<service>) older than the newest KEEP_REVISIONS, the project's dangling images,
+ * and the build stages (kept untagged by the builder as its cache, one per revision, about 300 MB each) but the
+ * newest KEEP_REVISIONS, so a rebuild of a recent revision stays cached.
+ */
+async function prune(engine: DockerEngine, image: string, keep: readonly string[]): Promise<void> {
+  const refs = (await newestFirst(engine, [image], "{{.Repository}}:{{.Tag}}")).filter((ref) => !keep.includes(ref));
   const stale = refs.slice(KEEP_REVISIONS * 2);
   if (stale.length > 0) await engine.run(["image", "rm", ...stale]);
-  await engine.run(["image", "prune", "--force", "--filter", "label=dev.charter.project=charter"]);
+  await engine.run([
+    ...["image", "prune", "--force"],
+    ...["--filter", "label=dev.charter.project=charter", "--filter", "label!=dev.charter.stage=build"],
+  ]);
+  const stages = await newestFirst(engine, ["--filter", "label=dev.charter.stage=build"], "{{.ID}}");
+  const staleStages = [...new Set(stages)].slice(KEEP_REVISIONS);
+  if (staleStages.length > 0) await engine.run(["image", "rm", ...staleStages]);
 }
 
 export async function buildImages(engine: DockerEngine, opts: BuildOptions = {}): Promise<BuiltImage[]> {
