@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { startKubeApiserver } from "./infra/kube-apiserver.js";
 import { ensureGatewayApiCrds } from "./infra/kube-schemas.js";
-import { checkProbePorts, checkReferences } from "./lib/chart-checks.js";
+import { checkFileVariables, checkProbePorts, checkReferences } from "./lib/chart-checks.js";
 import {
   CHART_NAMESPACE,
   CHART_VARIANTS,
@@ -54,8 +54,8 @@ try {
       const { ran, summary } = await kubeconform(tools, yaml);
       return ran.code === 0 && summary.skipped === 0 ? undefined : ran.stdout + ran.stderr;
     });
-    await layer("selectors, references and probe ports", async () => {
-      const problems = [...checkReferences(objects), ...checkProbePorts(objects)];
+    await layer("selectors, references, probe ports and *_FILE mounts", async () => {
+      const problems = [...checkReferences(objects), ...checkProbePorts(objects), ...checkFileVariables(objects)];
       return problems.length === 0 ? undefined : problems.join("\n");
     });
     await layer("kubectl apply --dry-run=server", async () => {

@@ -8,13 +8,23 @@
  * them and a gateway dialing the chart's own dns:/// target.
  */
 import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
+import { type DevCerts, ensureDevCerts } from "../scripts/infra/dev-certs.js";
 import { ensureDnsmasq, startDnsServer } from "../scripts/infra/dnsmasq.js";
 import { freePorts, type RunningServer } from "../scripts/infra/index.js";
 import { type RunningKubeApiserver, startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
 import { ensureGatewayApiCrds } from "../scripts/infra/kube-schemas.js";
-import { checkProbePorts, checkReferences, type KubeObject } from "../scripts/lib/chart-checks.js";
+import {
+  type Container,
+  checkFileVariables,
+  checkProbePorts,
+  checkReferences,
+  type KubeObject,
+} from "../scripts/lib/chart-checks.js";
 import {
   CHART_NAMESPACE,
   type ChartTools,
@@ -37,16 +47,22 @@ import { loadUsersConfig } from "../services/users/users-config.js";
 
 let tools: ChartTools;
 let api: RunningKubeApiserver;
+let certs: DevCerts;
+/** Where the test's pods mount their Secrets: one directory per rendered pod, as the kubelet would write them. */
+let mounts: string;
 
 before(async () => {
-  // Provisioning (the first time: the builds from the Go module proxy, the PyPI schemas; then cached).
-  [tools] = await Promise.all([chartTools(), ensureDnsmasq()]);
+  // Provisioning (the first time: the builds from the Go module proxy, the PyPI schemas, the development CA; then
+  // cached).
+  [tools, , certs] = await Promise.all([chartTools(), ensureDnsmasq(), ensureDevCerts()]);
+  mounts = await mkdtemp(join(tmpdir(), "charter-chart-mounts-"));
   api = await startKubeApiserver({ crds: (await ensureGatewayApiCrds()).crds });
   await api.createNamespace(CHART_NAMESPACE);
 });
 
 after(async () => {
   await api?.stop();
+  if (mounts) await rm(mounts, { recursive: true, force: true });
 });
 
 const render = (values: ChartValues = {}) => renderChart(tools, values);
@@ -73,7 +89,11 @@ describe("the chart renders and passes every layer", () => {
       assert.equal(created.length, objects.length, applied.stdout);
 
       assert.deepEqual(checkReferences(objects), []);
-      assert.deepEqual(checkProbePorts(objects), []);
+      // An exec probe (`node /app/healthcheck.js`, with tls.enabled) checks the port its service's loader reads.
+      const checked = new Map((await configurationOf(values, objects)).map((c) => [c.workload, c.listens[0]]));
+      const execPort = (workload: KubeObject, _container: Container) => checked.get(workload.metadata.name);
+      assert.deepEqual(checkProbePorts(objects, execPort), []);
+      assert.deepEqual(checkFileVariables(objects), []);
     });
   }
 });
@@ -173,7 +193,16 @@ describe("what the chart promises", () => {
       assert.ok(container.resources.limits.memory, workload.metadata.name);
       const fromSecret = container.env.filter((e: Any) => e.valueFrom?.secretKeyRef);
       assert.ok(fromSecret.length >= 1, workload.metadata.name);
-      for (const e of fromSecret) assert.equal(e.valueFrom.secretKeyRef.name, "charter-dependencies");
+      for (const e of fromSecret) {
+        const secret = e.valueFrom.secretKeyRef.name;
+        const expected =
+          e.name === "REDIS_USERNAME"
+            ? "charter-redis-auth"
+            : e.name.startsWith("KAFKA_SASL_")
+              ? "charter-kafka-auth"
+              : "charter-dependencies";
+        assert.equal(secret, expected, `${workload.metadata.name} ${e.name}`);
+      }
       const kinds = workload.spec.template.spec.topologySpreadConstraints.map((c: Any) => c.whenUnsatisfiable);
       assert.deepEqual(kinds, ["DoNotSchedule", "ScheduleAnyway"]);
     }
@@ -183,6 +212,92 @@ describe("what the chart promises", () => {
       ["https", "http"],
     );
     assert.equal(routes[1].spec.rules[0].filters[0].requestRedirect.scheme, "https");
+  });
+});
+
+describe("security between services (tls.enabled, Redis and Kafka credentials: the production example)", () => {
+  /** The variables a service reads as secrets (platform/tls-config.ts, EnvReader.secret): only their *_FILE twins. */
+  const SECRET_VARIABLES =
+    /^(GRPC_TLS_(CERT|KEY|CA)|ETCD_TLS_(CERT|KEY|CA)|REDIS_PASSWORD|REDIS_TLS_CA|KAFKA_TLS_CA|KAFKA_SASL_PASSWORD)$/;
+
+  it("each service reads its certificates and passwords from read-only Secret volumes, through *_FILE variables", async () => {
+    const { objects } = await render({ files: [PRODUCTION] });
+    const files = (name: string) => {
+      const container = named(objects, "Deployment", `${RELEASE}-charter-${name}`).spec.template.spec.containers[0];
+      return container.env
+        .filter((e: Any) => e.name.endsWith("_FILE"))
+        .map((e: Any) => e.name)
+        .sort();
+    };
+    const tls = ["GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE"];
+    const etcd = ["ETCD_TLS_CA_FILE", "ETCD_TLS_CERT_FILE", "ETCD_TLS_KEY_FILE"];
+    const redis = ["REDIS_PASSWORD_FILE", "REDIS_TLS_CA_FILE"];
+    const kafka = ["KAFKA_SASL_PASSWORD_FILE", "KAFKA_TLS_CA_FILE"];
+    assert.deepEqual(files("users"), [...tls, ...etcd, ...redis, ...kafka].sort());
+    assert.deepEqual(files("audit"), [...tls, ...etcd, ...kafka].sort());
+    assert.deepEqual(files("gateway"), [...tls, ...etcd, ...redis].sort());
+    for (const workload of workloadsOf(objects) as Any[]) {
+      const spec = workload.spec.template.spec;
+      for (const volume of spec.volumes.filter((v: Any) => v.secret)) {
+        assert.equal(volume.secret.defaultMode, 0o440, `${workload.metadata.name} ${volume.name}`);
+        const mount = spec.containers[0].volumeMounts.find((m: Any) => m.name === volume.name);
+        assert.equal(mount.readOnly, true, `${workload.metadata.name} ${volume.name}`);
+      }
+    }
+    assert.deepEqual(checkFileVariables(objects), []);
+  });
+
+  it("no secret is a ConfigMap entry or an environment value: not the team's certificates and passwords, not a secret variable", async () => {
+    const { yaml, objects } = await render({ files: [PRODUCTION] });
+    const team = await teamSecrets();
+    for (const [secret, data] of Object.entries(team)) {
+      for (const [key, value] of Object.entries(data)) {
+        if (/username$/.test(key) || secret === "charter-dependencies") continue;
+        assert.ok(
+          !yaml.includes(value.trim().split("\n")[1] ?? value),
+          `${secret}/${key} appears in the rendered chart`,
+        );
+      }
+    }
+    const plain: [string, string][] = [];
+    for (const map of byKind(objects, "ConfigMap") as Any[]) {
+      for (const [key, value] of Object.entries(map.data))
+        plain.push([`ConfigMap ${map.metadata.name} ${key}`, String(value)]);
+    }
+    for (const workload of workloadsOf(objects) as Any[]) {
+      for (const e of workload.spec.template.spec.containers[0].env) {
+        if (e.value !== undefined) plain.push([`${workload.metadata.name} env ${e.name}`, String(e.value)]);
+      }
+    }
+    for (const [where, value] of plain) {
+      const name = where.split(" ").pop() as string;
+      assert.ok(!SECRET_VARIABLES.test(name), `${where}: a secret variable set as a value`);
+      assert.doesNotMatch(value, /-----BEGIN|:\/\/[^/\s]*:[^@\s]*@/, `${where}: a certificate, key or credential`);
+    }
+  });
+
+  it("users and audit: readiness and start-up run the image's mTLS health check, liveness the TCP check of the gRPC port", async () => {
+    const { objects } = await render({ files: [PRODUCTION] });
+    for (const name of ["users", "audit"]) {
+      const container = named(objects, "Deployment", `${RELEASE}-charter-${name}`).spec.template.spec.containers[0];
+      for (const probe of [container.readinessProbe, container.startupProbe]) {
+        assert.deepEqual(probe.exec.command, ["node", "/app/healthcheck.js"]);
+        assert.equal(probe.grpc, undefined, "Kubernetes' grpc probe speaks plaintext: it cannot pass mutual TLS");
+        assert.ok(probe.timeoutSeconds >= 5, "a Node process's start is more than the default 1 s");
+      }
+      assert.deepEqual(container.livenessProbe.tcpSocket, { port: "grpc" });
+    }
+  });
+
+  it("a *_FILE variable no Secret volume provides: only the chart checks see it", async () => {
+    const { yaml, objects } = await render({
+      set: ["users.env.REDIS_TLS_CA_FILE=/etc/ssl/certs/ca.pem", "audit.env.KAFKA_SASL_PASSWORD_FILE=/tmp/password"],
+    });
+    assert.equal((await runKubeconform(yaml)).summary.invalid, 0);
+    assert.deepEqual(checkFileVariables(objects).sort(), [
+      "Deployment t-charter-audit, container audit: KAFKA_SASL_PASSWORD_FILE=/tmp/password is on volume tmp, which is no Secret or ConfigMap",
+      "Deployment t-charter-users, container users: REDIS_TLS_CA_FILE=/etc/ssl/certs/ca.pem is under no volume mount of the container",
+    ]);
   });
 });
 
@@ -196,21 +311,72 @@ function recording(values: Record<string, string>, reads: Set<string>): Record<s
   });
 }
 
+type SecretStore = Record<string, Record<string, string>>;
+
+/**
+ * The Secrets a team creates before installing (README, "Installing on a real cluster" and "Security between
+ * services"), with the development CA's certificates and made-up passwords the chart never sees.
+ */
+async function teamSecrets(): Promise<SecretStore> {
+  const ca = await readFile(certs.ca, "utf8");
+  const tls = async (pair: { cert: string; key: string }) => ({
+    "tls.crt": await readFile(pair.cert, "utf8"),
+    "tls.key": await readFile(pair.key, "utf8"),
+    "ca.crt": ca,
+  });
+  return {
+    "charter-dependencies": {
+      "etcd-endpoints": "https://etcd-0.example.internal:2379,https://etcd-1.example.internal:2379",
+      "mongo-url": "mongodb://charter:mongo-password-of-the-team@mongo.example.internal:27017/charter?tls=true",
+      "redis-url": "rediss://redis.example.internal:6380",
+      "kafka-brokers": "kafka-0.example.internal:9093,kafka-1.example.internal:9093",
+    },
+    "charter-users-tls": await tls(certs.server.users),
+    "charter-audit-tls": await tls(certs.server.audit),
+    "charter-gateway-tls": await tls(certs.client.gateway),
+    "charter-redis-auth": { username: "charter-users", password: "redis-password-of-the-team" },
+    "charter-kafka-auth": {
+      "users-username": "charter-users",
+      "users-password": "kafka-users-password-of-the-team",
+      "audit-username": "charter-audit",
+      "audit-password": "kafka-audit-password-of-the-team",
+    },
+    "charter-dependencies-ca": { "ca.crt": ca },
+  };
+}
+
 /**
  * The variables the chart gives a workload's container, resolved as the kubelet would: the pod's fields by example,
- * secret keys from the rendered Secret or, where the team brings its own, `secretData`.
+ * secret keys from the rendered Secret or, where the team brings its own, `team`; each Secret volume written as files
+ * under a directory of its own for this pod, and every *_FILE variable pointed there.
  */
-function containerEnvironment(
+async function containerEnvironment(
   objects: readonly KubeObject[],
   workload: Any,
-  secretData: Record<string, string>,
-): Record<string, string> {
-  const container = workload.spec.template.spec.containers[0];
+  team: SecretStore,
+): Promise<Record<string, string>> {
+  const spec = workload.spec.template.spec;
+  const container = spec.containers[0];
+  const secrets: SecretStore = { ...team };
+  for (const rendered of byKind(objects, "Secret") as Any[]) secrets[rendered.metadata.name] = rendered.stringData;
+  const secretValue = (name: string, key: string) => {
+    const value = secrets[name]?.[key];
+    assert.ok(value !== undefined, `${workload.metadata.name}: Secret ${name} has no key ${key}`);
+    return value;
+  };
+  const root = await mkdtemp(join(mounts, `${workload.metadata.name}-`));
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = spec.volumes.find((v: Any) => v.name === mount.name);
+    for (const item of volume.secret?.items ?? []) {
+      const file = join(root, mount.mountPath, item.path);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, secretValue(volume.secret.secretName, item.key));
+    }
+  }
   const env: Record<string, string> = {};
   for (const source of container.envFrom ?? []) {
     Object.assign(env, named(objects, "ConfigMap", source.configMapRef.name).data);
   }
-  const secret = (objects.find((o) => o.kind === "Secret") as Any) ?? { stringData: secretData };
   const fields: Record<string, string> = {
     "metadata.name": `${workload.metadata.name}-0`,
     "status.podIP": "10.1.2.3",
@@ -220,12 +386,15 @@ function containerEnvironment(
     if (entry.value !== undefined) {
       env[entry.name] = String(entry.value).replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? "");
     } else if (entry.valueFrom?.secretKeyRef) {
-      env[entry.name] = secret.stringData[entry.valueFrom.secretKeyRef.key];
+      env[entry.name] = secretValue(entry.valueFrom.secretKeyRef.name, entry.valueFrom.secretKeyRef.key);
     } else if (entry.valueFrom?.fieldRef) {
       const value = fields[entry.valueFrom.fieldRef.fieldPath];
       assert.ok(value !== undefined, `unexpected fieldRef ${entry.valueFrom.fieldRef.fieldPath}`);
       env[entry.name] = value;
     }
+  }
+  for (const name of Object.keys(env)) {
+    if (name.endsWith("_FILE")) env[name] = join(root, env[name] as string);
   }
   return env;
 }
@@ -233,41 +402,45 @@ function containerEnvironment(
 /** The pod's own name and address, which the chart passes only to build other variables ($(POD_NAME)). */
 const DOWNWARD_ONLY = new Set(["POD_NAME", "POD_IP"]);
 
-describe("the chart's configuration is the services' own", () => {
-  const LOADERS: Record<string, (env: Record<string, string>) => { ports: number[] }> = {
-    users: (env) => {
-      const config = loadUsersConfig(env);
-      return { ports: [config.grpcPort, config.metricsPort] };
-    },
-    audit: (env) => {
-      const config = loadAuditConfig(env);
-      return { ports: [config.grpcPort, config.metricsPort] };
-    },
-    gateway: (env) => ({ ports: [loadGatewayConfig(env).port] }),
-  };
-  const tracing = (env: Record<string, string>) => {
-    tracingDisabled(env);
-    exportConfigured(env, () => {});
-    serviceNameFromEnv(env);
-  };
+const LOADERS: Record<string, (env: Record<string, string>) => { ports: number[] }> = {
+  users: (env) => {
+    const config = loadUsersConfig(env);
+    return { ports: [config.grpcPort, config.metricsPort] };
+  },
+  audit: (env) => {
+    const config = loadAuditConfig(env);
+    return { ports: [config.grpcPort, config.metricsPort] };
+  },
+  gateway: (env) => ({ ports: [loadGatewayConfig(env).port] }),
+};
+const tracing = (env: Record<string, string>) => {
+  tracingDisabled(env);
+  exportConfigured(env, () => {});
+  serviceNameFromEnv(env);
+};
 
-  /** Per service: the variables no loader read, and the ports it listens on next to those the pod exposes. */
-  async function configurationOf(values: ChartValues) {
-    const { objects } = await render(values);
-    // The production example's Secret is the team's: its keys with the development values.
-    const secretData = (named((await render()).objects, "Secret", "t-charter-dependencies") as Any).stringData;
-    return (workloadsOf(objects) as Any[]).map((workload) => {
+/**
+ * Per service: the variables no loader read, the ports it listens on (its gRPC or HTTP port first: the one its
+ * image's `node /app/healthcheck.js` checks) next to those the pod exposes.
+ */
+async function configurationOf(values: ChartValues, objects?: KubeObject[]) {
+  const rendered = objects ?? (await render(values)).objects;
+  const team = await teamSecrets();
+  return Promise.all(
+    (workloadsOf(rendered) as Any[]).map(async (workload) => {
       const service = workload.metadata.name.replace(`${RELEASE}-charter-`, "");
-      const env = containerEnvironment(objects, workload, secretData);
+      const env = await containerEnvironment(rendered, workload, team);
       const reads = new Set<string>();
       const loaded = (LOADERS[service] as (typeof LOADERS)[string])(recording(env, reads));
       tracing(recording(env, reads));
       const unread = Object.keys(env).filter((key) => !reads.has(key) && !DOWNWARD_ONLY.has(key));
       const exposed = workload.spec.template.spec.containers[0].ports.map((p: Any) => p.containerPort);
-      return { service, unread, listens: loaded.ports, exposed };
-    });
-  }
+      return { workload: workload.metadata.name as string, service, unread, listens: loaded.ports, exposed };
+    }),
+  );
+}
 
+describe("the chart's configuration is the services' own", () => {
   for (const [name, values] of Object.entries({
     ...VARIANTS,
     "tracing on": { set: ["tracing.otlpEndpoint=http://collector:4318"] },
@@ -301,6 +474,9 @@ describe("purpose-made bad values, each caught by the layer expected", () => {
       ["discovery.mode=consul", "/discovery/mode"],
       ["gateway.port=70000", "/gateway/port"],
       ["dependencies.redisUrl=memcached://cache:11211", "/dependencies/redisUrl"],
+      // Half-configured security: mutual TLS without the certificates' Secrets, a brokers' CA with TLS off.
+      ["tls.enabled=true", "/tls/secrets/users"],
+      ["kafka.tls.ca.secretName=charter-dependencies-ca", "/kafka/tls/enabled"],
     ] as const) {
       const result = await helmTemplate(tools, { set: [set] });
       assert.notEqual(result.code, 0, `helm rendered ${set}`);

@@ -6,7 +6,10 @@
  *   nothing is accepted by the API server, and silently does nothing);
  * - a reference to an object that is not there (an autoscaler's target, a route's backend Service and port, a
  *   Service's named target port);
- * - a probe on a port the container does not expose (the API server accepts any port number).
+ * - a probe on a port the container does not expose (the API server accepts any port number), an exec probe included
+ *   when the caller can tell which port its command checks;
+ * - a `*_FILE` variable (a secret read from a file) naming a path that no read-only Secret or ConfigMap volume of its
+ *   container provides: the service would stop at start, or read a file anyone in the pod could have written.
  */
 import { parseAllDocuments } from "yaml";
 
@@ -17,15 +20,42 @@ interface ContainerPort {
   readonly containerPort: number;
 }
 
-interface Probe {
+export interface Probe {
   readonly httpGet?: { readonly port: number | string };
   readonly tcpSocket?: { readonly port: number | string };
   readonly grpc?: { readonly port: number };
+  readonly exec?: { readonly command: readonly string[] };
 }
 
-interface Container {
+interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+}
+
+interface VolumeMount {
+  readonly name: string;
+  readonly mountPath: string;
+  readonly readOnly?: boolean;
+  readonly subPath?: string;
+}
+
+interface KeyToPath {
+  readonly key: string;
+  readonly path: string;
+}
+
+interface Volume {
+  readonly name: string;
+  readonly secret?: { readonly secretName: string; readonly items?: readonly KeyToPath[] };
+  readonly configMap?: { readonly name: string; readonly items?: readonly KeyToPath[] };
+}
+
+export interface Container {
   readonly name: string;
   readonly ports?: readonly ContainerPort[];
+  readonly env?: readonly EnvVar[];
+  readonly envFrom?: readonly { readonly configMapRef?: { readonly name: string } }[];
+  readonly volumeMounts?: readonly VolumeMount[];
   readonly readinessProbe?: Probe;
   readonly livenessProbe?: Probe;
   readonly startupProbe?: Probe;
@@ -33,7 +63,7 @@ interface Container {
 
 interface PodTemplate {
   readonly metadata?: { readonly labels?: Labels };
-  readonly spec?: { readonly containers?: readonly Container[] };
+  readonly spec?: { readonly containers?: readonly Container[]; readonly volumes?: readonly Volume[] };
 }
 
 /** A rendered object, as far as these checks read it. */
@@ -43,6 +73,7 @@ export interface KubeObject {
   readonly metadata: { readonly name: string; readonly labels?: Labels };
   // biome-ignore lint/suspicious/noExplicitAny: rendered objects of every kind; each check reads the fields it knows
   readonly spec?: any;
+  readonly data?: Readonly<Record<string, string>>;
 }
 
 /** The objects of a multi-document YAML stream (empty documents, as Helm leaves them, dropped). */
@@ -58,6 +89,7 @@ interface Workload {
   readonly object: KubeObject;
   readonly labels: Labels;
   readonly containers: readonly Container[];
+  readonly volumes: readonly Volume[];
 }
 
 function workloads(objects: readonly KubeObject[]): Workload[] {
@@ -65,7 +97,12 @@ function workloads(objects: readonly KubeObject[]): Workload[] {
     .filter((object) => WORKLOAD_KINDS.has(object.kind))
     .map((object) => {
       const template = (object.spec?.template ?? {}) as PodTemplate;
-      return { object, labels: template.metadata?.labels ?? {}, containers: template.spec?.containers ?? [] };
+      return {
+        object,
+        labels: template.metadata?.labels ?? {},
+        containers: template.spec?.containers ?? [],
+        volumes: template.spec?.volumes ?? [],
+      };
     });
 }
 
@@ -146,8 +183,14 @@ export function checkReferences(objects: readonly KubeObject[]): string[] {
 
 const PROBES = ["readinessProbe", "livenessProbe", "startupProbe"] as const;
 
+/**
+ * The port an exec probe's command checks, which only the caller can tell (e.g. from the service's configuration
+ * loader, reading the container's environment); undefined: not known, not checked.
+ */
+export type ExecProbePort = (workload: KubeObject, container: Container, probe: Probe) => number | undefined;
+
 /** The probes that name a port their container does not expose (by number or by name); empty when none do. */
-export function checkProbePorts(objects: readonly KubeObject[]): string[] {
+export function checkProbePorts(objects: readonly KubeObject[], execPort?: ExecProbePort): string[] {
   const problems: string[] = [];
   for (const pod of workloads(objects)) {
     for (const container of pod.containers) {
@@ -155,7 +198,11 @@ export function checkProbePorts(objects: readonly KubeObject[]): string[] {
       for (const kind of PROBES) {
         const probe = container[kind];
         if (!probe) continue;
-        const port = probe.httpGet?.port ?? probe.tcpSocket?.port ?? probe.grpc?.port;
+        const port =
+          probe.httpGet?.port ??
+          probe.tcpSocket?.port ??
+          probe.grpc?.port ??
+          (probe.exec ? execPort?.(pod.object, container, probe) : undefined);
         if (port === undefined) continue;
         const exposed =
           typeof port === "number" ? ports.some((p) => p.containerPort === port) : ports.some((p) => p.name === port);
@@ -164,6 +211,58 @@ export function checkProbePorts(objects: readonly KubeObject[]): string[] {
           problems.push(
             `${nameOf(pod.object)}, container ${container.name}: ${kind} on port ${port}, which it does not expose (${listed})`,
           );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** The variables of a container as the kubelet sets them, the ConfigMaps of its envFrom first; values only. */
+function plainEnvironment(objects: readonly KubeObject[], container: Container): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const source of container.envFrom ?? []) {
+    const name = source.configMapRef?.name;
+    const map = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === name);
+    for (const [key, value] of Object.entries(map?.data ?? {})) env.set(key, String(value));
+  }
+  for (const entry of container.env ?? []) {
+    if (entry.value !== undefined) env.set(entry.name, String(entry.value));
+    else env.delete(entry.name);
+  }
+  return env;
+}
+
+/**
+ * Every `*_FILE` variable (a secret the service reads from a file) must name a file of a read-only volume of its
+ * container that comes from a Secret or a ConfigMap, and when the volume lists its items, one of them. Empty when
+ * all do.
+ */
+export function checkFileVariables(objects: readonly KubeObject[]): string[] {
+  const problems: string[] = [];
+  for (const pod of workloads(objects)) {
+    for (const container of pod.containers) {
+      const where = `${nameOf(pod.object)}, container ${container.name}`;
+      for (const [name, path] of plainEnvironment(objects, container)) {
+        if (!name.endsWith("_FILE")) continue;
+        const mount = (container.volumeMounts ?? [])
+          .filter((m) => !m.subPath && path.startsWith(`${m.mountPath.replace(/\/$/, "")}/`))
+          .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+        if (!mount) {
+          problems.push(`${where}: ${name}=${path} is under no volume mount of the container`);
+          continue;
+        }
+        const volume = pod.volumes.find((v) => v.name === mount.name);
+        const source = volume?.secret ?? volume?.configMap;
+        if (!source) {
+          problems.push(`${where}: ${name}=${path} is on volume ${mount.name}, which is no Secret or ConfigMap`);
+          continue;
+        }
+        if (mount.readOnly !== true) problems.push(`${where}: ${name}=${path} is on a mount that is not read-only`);
+        const file = path.slice(mount.mountPath.replace(/\/$/, "").length + 1);
+        if (source.items && !source.items.some((item) => item.path === file)) {
+          const listed = source.items.map((item) => item.path).join(", ");
+          problems.push(`${where}: ${name}=${path}: volume ${mount.name} has no file ${file} (${listed})`);
         }
       }
     }

@@ -122,7 +122,13 @@ test("GATEWAY_TRAEFIK: off by default; on needs ETCD_ENDPOINTS; root key, wait a
 
 test("the request budget: 600 a minute per client in memory by default, in Redis with REDIS_URL", () => {
   const { rateLimit, trustedProxies } = loadGatewayConfig({});
-  assert.deepEqual(rateLimit, { max: 600, windowMs: 60_000, redisUrl: undefined, redisCommandTimeoutMs: 250 });
+  assert.deepEqual(rateLimit, {
+    max: 600,
+    windowMs: 60_000,
+    redisUrl: undefined,
+    redisCommandTimeoutMs: 250,
+    redisAuth: {},
+  });
   assert.deepEqual(trustedProxies, []);
   const shared = loadGatewayConfig({
     GATEWAY_RATE_LIMIT_MAX: "5",

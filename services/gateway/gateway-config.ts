@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { type RedisAuth, redisAuth } from "../../platform/redis-config.js";
 import { etcdEndpoints, etcdTls, instanceId } from "../../platform/registry/registry-config.js";
 import { type ClientTls, type MutualTls, mutualTls } from "../../platform/tls-config.js";
 
@@ -28,6 +29,8 @@ export interface RateLimitConfig {
   readonly redisUrl: string | undefined;
   /** A slower Redis command fails, and the request is let through (REDIS_COMMAND_TIMEOUT_MS). */
   readonly redisCommandTimeoutMs: number;
+  /** REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_TLS_CA(_FILE), as the users cache reads them. */
+  readonly redisAuth: RedisAuth;
 }
 
 export interface GatewayConfig {
@@ -199,6 +202,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       windowMs: e.int("GATEWAY_RATE_LIMIT_WINDOW_MS", 60_000, 1_000, 86_400_000),
       redisUrl: e.optionalUrl("REDIS_URL", ["redis:", "rediss:"]),
       redisCommandTimeoutMs: e.int("REDIS_COMMAND_TIMEOUT_MS", 250, 10, 60_000),
+      redisAuth: redisAuth(e),
     },
     trustedProxies: trustedProxies(env),
   };

@@ -72,9 +72,9 @@ runMain("gateway", async () => {
     deadlineMs: config.auditDeadlineMs,
     tls: config.grpcTls,
   });
-  const { redisUrl, redisCommandTimeoutMs, max, windowMs } = config.rateLimit;
+  const { redisUrl, redisCommandTimeoutMs, redisAuth, max, windowMs } = config.rateLimit;
   const budgetRedis = redisUrl
-    ? createBudgetRedis({ url: redisUrl, commandTimeoutMs: redisCommandTimeoutMs, logger })
+    ? createBudgetRedis({ url: redisUrl, commandTimeoutMs: redisCommandTimeoutMs, auth: redisAuth, logger })
     : undefined;
   const budgetStoreErrors = metrics
     ? new Counter({

@@ -1,27 +1,10 @@
-import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
+import { envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { type KafkaSecurity, kafkaBrokers, kafkaSecurity } from "../../platform/events/kafka-config.js";
+import { type RedisAuth, redisAuth } from "../../platform/redis-config.js";
 import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
 import { type RegistrationConfig, registrationConfig } from "../../platform/registry/registry-config.js";
 import { MAX_WORKER_ID } from "../../platform/snowflake.js";
 import { type MutualTls, mutualTls } from "../../platform/tls-config.js";
-import type { RedisAuth } from "./adapters/redis-cache.js";
-
-function redisAuth(e: EnvReader): RedisAuth {
-  const username = e.string("REDIS_USERNAME", "");
-  const password = e.secret("REDIS_PASSWORD");
-  const ca = e.secret("REDIS_TLS_CA");
-  if (username !== "" && password === undefined) {
-    throw new ConfigError("REDIS_PASSWORD (or REDIS_PASSWORD_FILE) must be set when REDIS_USERNAME is");
-  }
-  if (ca !== undefined && !/-----BEGIN [A-Z0-9 ]*CERTIFICATE-----/.test(ca)) {
-    throw new ConfigError("REDIS_TLS_CA (or REDIS_TLS_CA_FILE) must be PEM text with a CERTIFICATE block");
-  }
-  return {
-    ...(username !== "" ? { username } : {}),
-    ...(password !== undefined ? { password } : {}),
-    ...(ca !== undefined ? { ca: Buffer.from(ca) } : {}),
-  };
-}
 
 export interface UsersConfig extends RegistrationConfig {
   readonly host: string;

@@ -5,15 +5,19 @@
  */
 import { Redis } from "ioredis";
 import type { Logger } from "../../../platform/logging.js";
+import { type RedisAuth, redisAuthOptions } from "../../../platform/redis-config.js";
 
 export interface BudgetStoreOptions {
   readonly url: string;
   readonly commandTimeoutMs: number;
+  /** REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA: the same ACL user and CA as the users cache's. */
+  readonly auth?: RedisAuth;
   readonly logger: Logger;
 }
 
 export function createBudgetRedis(opts: BudgetStoreOptions): Redis {
   const client = new Redis(opts.url, {
+    ...redisAuthOptions(opts.url, opts.auth),
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(opts.commandTimeoutMs, 1000),
     enableOfflineQueue: false,

@@ -1,5 +1,6 @@
 import { Redis, type Result } from "ioredis";
 import type { Logger } from "../../../platform/logging.js";
+import { type RedisAuth, redisAuthOptions } from "../../../platform/redis-config.js";
 import type { CacheHealth, CacheRead, CacheTimings, UserCache } from "../domain/user-cache.js";
 
 /*
@@ -44,15 +45,6 @@ declare module "ioredis" {
   }
 }
 
-/** Who the users service is at Redis (an ACL user) and how it checks Redis's certificate (rediss:// URLs). */
-export interface RedisAuth {
-  /** REDIS_USERNAME; unset: `default` (with a password: AUTH <password>). */
-  readonly username?: string;
-  readonly password?: string;
-  /** REDIS_TLS_CA: the CA of Redis's certificate, for rediss:// URLs; unset: the system's CAs. */
-  readonly ca?: Buffer;
-}
-
 export interface RedisCacheOptions {
   readonly url: string;
   /** An ACL user and password, and the CA of Redis's certificate for rediss:// URLs. */
@@ -74,12 +66,8 @@ export interface RedisCacheOptions {
 export function createRedisCache(opts: RedisCacheOptions): UserCache {
   const prefix = opts.keyPrefix ?? "charter:users:cache:";
   const genKey = `${prefix}generation`;
-  const auth = opts.auth ?? {};
   const client = new Redis(opts.url, {
-    ...(auth.username !== undefined ? { username: auth.username } : {}),
-    ...(auth.password !== undefined ? { password: auth.password } : {}),
-    // rediss:// turns TLS on; the CA, when given, is the only one trusted.
-    ...(opts.url.startsWith("rediss:") && auth.ca ? { tls: { ca: auth.ca } } : {}),
+    ...redisAuthOptions(opts.url, opts.auth),
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(opts.commandTimeoutMs, 1000),
     enableOfflineQueue: false,

@@ -116,18 +116,25 @@ seccompProfile:
   matchLabelKeys: [{{ .hashKey }}]
 {{- end }}
 
-{{/* The users and audit probes: readiness and startup on the gRPC health service (Kubernetes' grpc probe, the
-     server's overall "" status), liveness on the gRPC port accepting connections, so that a dependency that is away
-     takes the pod out of rotation without restarting it. (dict "root" $ "service" "users" "port" 50051) */}}
+{{/* The users and audit probes: readiness and startup on the gRPC health service (the server's overall "" status,
+     NOT_SERVING while it starts and while it drains), liveness on the gRPC port accepting connections, so that a
+     dependency that is away takes the pod out of rotation without restarting it. Kubernetes' grpc probe dials in
+     plaintext and presents no client certificate, so with tls.enabled (mutual TLS) readiness and startup run the
+     images' own check instead, `node /app/healthcheck.js`, which asks the same health service on 127.0.0.1 and the
+     port of the service's configuration, presenting the service's certificate. (dict "root" $ "service" "users"
+     "port" 50051) */}}
 {{- define "charter.grpcProbes" -}}
 {{- $values := index .root.Values .service }}
+{{- $check := dict "grpc" (dict "port" .port) }}
+{{- if .root.Values.tls.enabled }}
+{{- $check = dict "exec" (dict "command" (list "node" "/app/healthcheck.js")) "timeoutSeconds" 5 }}
+{{- end }}
 readinessProbe:
   {{- with $values.readinessProbe }}
   {{- toYaml . | nindent 2 }}
   {{- else }}
-  grpc:
-    port: {{ .port }}
-  periodSeconds: 5
+  {{- toYaml $check | nindent 2 }}
+  periodSeconds: {{ ternary 10 5 .root.Values.tls.enabled }}
   failureThreshold: 2
   {{- end }}
 livenessProbe:
@@ -143,8 +150,7 @@ startupProbe:
   {{- with $values.startupProbe }}
   {{- toYaml . | nindent 2 }}
   {{- else }}
-  grpc:
-    port: {{ .port }}
+  {{- toYaml $check | nindent 2 }}
   periodSeconds: 2
   failureThreshold: 30
   {{- end }}
@@ -153,4 +159,66 @@ startupProbe:
 {{/* The headless Service's full DNS name, for dns:/// targets. */}}
 {{- define "charter.headlessHost" -}}
 {{- printf "%s.%s.svc.%s" (include "charter.serviceName" .) .root.Release.Namespace .root.Values.discovery.clusterDomain }}
+{{- end }}
+
+{{/*
+Security between services (docs/operations.md): the Secrets a service's pod mounts read-only, as files, and the
+*_FILE variables that name them; no certificate, key or password is ever an environment value or a ConfigMap entry.
+YAML with env (EnvVar list) and volumes (name, secretName, mountPath, items) for (dict "root" $ "service" "users").
+*/}}
+{{- define "charter.security" -}}
+{{- $root := .root }}
+{{- $service := .service }}
+{{- $values := $root.Values }}
+{{- $env := list }}
+{{- $volumes := list }}
+{{- $file := dict }}
+{{- /* The component's certificate: mutual TLS on gRPC (server in users and audit, client in the gateway) and its
+       client certificate at etcd. */}}
+{{- if $values.tls.enabled }}
+{{- $items := list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key") (dict "key" "ca.crt" "path" "ca.crt") }}
+{{- $volumes = append $volumes (dict "name" "tls" "secretName" (index $values.tls.secrets $service) "mountPath" "/etc/charter/tls" "items" $items) }}
+{{- $env = append $env (dict "name" "GRPC_TLS_CERT_FILE" "value" "/etc/charter/tls/tls.crt") }}
+{{- $env = append $env (dict "name" "GRPC_TLS_KEY_FILE" "value" "/etc/charter/tls/tls.key") }}
+{{- $env = append $env (dict "name" "GRPC_TLS_CA_FILE" "value" "/etc/charter/tls/ca.crt") }}
+{{- if eq $values.discovery.mode "etcd" }}
+{{- $env = append $env (dict "name" "ETCD_TLS_CERT_FILE" "value" "/etc/charter/tls/tls.crt") }}
+{{- $env = append $env (dict "name" "ETCD_TLS_KEY_FILE" "value" "/etc/charter/tls/tls.key") }}
+{{- if $values.tls.etcdCa.secretName }}
+{{- $volumes = append $volumes (dict "name" "etcd-ca" "secretName" $values.tls.etcdCa.secretName "mountPath" "/etc/charter/etcd-ca" "items" (list (dict "key" $values.tls.etcdCa.key "path" "ca.crt"))) }}
+{{- $env = append $env (dict "name" "ETCD_TLS_CA_FILE" "value" "/etc/charter/etcd-ca/ca.crt") }}
+{{- else }}
+{{- $env = append $env (dict "name" "ETCD_TLS_CA_FILE" "value" "/etc/charter/tls/ca.crt") }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- /* Redis: the users cache, and the gateway's request budget while it is kept in Redis. */}}
+{{- if or (eq $service "users") (and (eq $service "gateway") $values.gateway.rateLimit.sharedInRedis) }}
+{{- with $values.redis.auth.existingSecret }}
+{{- $volumes = append $volumes (dict "name" "redis-auth" "secretName" . "mountPath" "/etc/charter/redis" "items" (list (dict "key" "password" "path" "password"))) }}
+{{- $env = append $env (dict "name" "REDIS_USERNAME" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" "username"))) }}
+{{- $env = append $env (dict "name" "REDIS_PASSWORD_FILE" "value" "/etc/charter/redis/password") }}
+{{- end }}
+{{- with $values.redis.tlsCa.secretName }}
+{{- $volumes = append $volumes (dict "name" "redis-ca" "secretName" . "mountPath" "/etc/charter/redis-ca" "items" (list (dict "key" $values.redis.tlsCa.key "path" "ca.crt"))) }}
+{{- $env = append $env (dict "name" "REDIS_TLS_CA_FILE" "value" "/etc/charter/redis-ca/ca.crt") }}
+{{- end }}
+{{- end }}
+{{- /* Kafka: the users outbox and the audit consumer, each as its own SCRAM user. */}}
+{{- if or (eq $service "users") (eq $service "audit") }}
+{{- if $values.kafka.tls.enabled }}
+{{- $env = append $env (dict "name" "KAFKA_TLS" "value" "on") }}
+{{- with $values.kafka.tls.ca.secretName }}
+{{- $volumes = append $volumes (dict "name" "kafka-ca" "secretName" . "mountPath" "/etc/charter/kafka-ca" "items" (list (dict "key" $values.kafka.tls.ca.key "path" "ca.crt"))) }}
+{{- $env = append $env (dict "name" "KAFKA_TLS_CA_FILE" "value" "/etc/charter/kafka-ca/ca.crt") }}
+{{- end }}
+{{- end }}
+{{- with $values.kafka.sasl.existingSecret }}
+{{- $volumes = append $volumes (dict "name" "kafka-auth" "secretName" . "mountPath" "/etc/charter/kafka" "items" (list (dict "key" (printf "%s-password" $service) "path" "password"))) }}
+{{- $env = append $env (dict "name" "KAFKA_SASL_MECHANISM" "value" $values.kafka.sasl.mechanism) }}
+{{- $env = append $env (dict "name" "KAFKA_SASL_USERNAME" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" (printf "%s-username" $service)))) }}
+{{- $env = append $env (dict "name" "KAFKA_SASL_PASSWORD_FILE" "value" "/etc/charter/kafka/password") }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "env" $env "volumes" $volumes) }}
 {{- end }}

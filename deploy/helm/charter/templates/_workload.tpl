@@ -1,7 +1,7 @@
 {{/*
 A service's workload: a Deployment, or for users in DNS discovery a StatefulSet (each pod's index is its snowflake
 worker id, which etcd would otherwise lease). (dict "root" $ "service" "users" "ports" (list …) "env" "<yaml>"
-"probes" "<yaml>" "kind" "Deployment")
+"probes" "<yaml>" "kind" "Deployment" "secretVolumes" (list …), the Secrets mounted read-only as files: charter.security)
 */}}
 {{- define "charter.workload" -}}
 {{- $root := .root }}
@@ -82,8 +82,22 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- range .secretVolumes }}
+            - name: {{ .name }}
+              mountPath: {{ .mountPath }}
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- range .secretVolumes }}
+        {{- /* Read by the images' user through the pod's fsGroup (10001): 0440 (288), never world-readable. */}}
+        - name: {{ .name }}
+          secret:
+            secretName: {{ .secretName }}
+            defaultMode: 288
+            items:
+              {{- toYaml .items | nindent 14 }}
+        {{- end }}
 {{- end }}
