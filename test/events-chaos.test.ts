@@ -3,7 +3,8 @@
  * instances share the store (both relays compete for the outbox), three audit instances share the consumer
  * group and the history. Mid-way one audit instance is SIGKILLed and one users instance (its relay with it) is
  * SIGKILLed and started again. Afterwards every change is in the history exactly once, each user's events were
- * recorded in version order, and nothing went to the dead-letter topic.
+ * recorded in version order, and nothing went to the dead-letter topic. The broker is secured as in
+ * `npm run start:cluster` (test/support/secured-kafka.ts): every client logs in over SASL_SSL with SCRAM-SHA-256.
  */
 
 import assert from "node:assert/strict";
@@ -12,24 +13,25 @@ import { Kafka, logLevel } from "kafkajs";
 import { MongoClient } from "mongodb";
 import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createLogger } from "../platform/logging.js";
-import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
+import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { createUsersBackend } from "../services/gateway/adapters/users-backend.js";
 import type { UsersBackend } from "../services/gateway/app/backends.js";
+import { type SecuredKafka, startSecuredKafka } from "./support/secured-kafka.js";
 
 const USERS = 500;
 const WRITES_PER_USER = 20; // one create, then 19 updates: 10,000 writes
 const CONCURRENCY = 16;
 const DRAIN_DEADLINE_MS = 180_000;
 
-let kafka: RunningServer;
+let kafka: SecuredKafka;
 let mongo: RunningServer;
 const audits: ServiceProcess[] = [];
 let usersA: ServiceProcess;
 let usersB: ServiceProcess;
 
 const usersEnv = (instance: string) => ({
-  KAFKA_BROKERS: kafka.url,
+  ...kafka.env("users"),
   MONGO_URL: mongo.url,
   USERS_HOST: "127.0.0.1",
   USERS_GRPC_PORT: "0",
@@ -45,7 +47,7 @@ const startAuditInstance = (n: number) =>
   startService(
     "services/audit/main.ts",
     {
-      KAFKA_BROKERS: kafka.url,
+      ...kafka.env("audit"),
       MONGO_URL: mongo.url,
       AUDIT_HOST: "127.0.0.1",
       AUDIT_GRPC_PORT: "0",
@@ -58,7 +60,7 @@ const startAuditInstance = (n: number) =>
   );
 
 before(async () => {
-  [kafka, mongo] = await Promise.all([startKafka(), startMongo()]);
+  [kafka, mongo] = await Promise.all([startSecuredKafka(), startMongo()]);
   [usersA, usersB] = await Promise.all([startUsersInstance("users-a"), startUsersInstance("users-b")]);
   audits.push(...(await Promise.all([1, 2, 3].map(startAuditInstance))));
 });
@@ -180,7 +182,7 @@ describe("user events under chaos", () => {
       await db.close();
     }
 
-    const admin = new Kafka({ brokers: [kafka.url], logLevel: logLevel.NOTHING }).admin();
+    const admin = new Kafka({ brokers: [kafka.url], ...kafka.kafkajs, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
       const topics = await admin.listTopics();

@@ -3,7 +3,9 @@
  * publishes through its outbox, the audit service runs as its own process in the consumer group, the gateway
  * serves the history. Create/update/delete show up in order through REST and GraphQL; a malformed message lands
  * in the dead-letter topic while the partition goes on; with Kafka stopped for 30 s writes keep succeeding, the
- * outbox backlog rises, and every event arrives once Kafka is back.
+ * outbox backlog rises, and every event arrives once Kafka is back (restarted on its log dir, with its SCRAM users).
+ * The broker is secured as in `npm run start:cluster` (test/support/secured-kafka.ts): SASL_SSL with SCRAM-SHA-256,
+ * the services configured through KAFKA_TLS, KAFKA_TLS_CA_FILE and KAFKA_SASL_* as deployed.
  */
 
 import assert from "node:assert/strict";
@@ -12,15 +14,16 @@ import { after, before, describe, test } from "node:test";
 import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
-import { type RunningServer, startKafka, startMongo } from "../scripts/infra/index.js";
+import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { type SecuredKafka, startSecuredKafka } from "./support/secured-kafka.js";
 
 const HISTORY_DEADLINE_MS = 15_000;
 const OUTAGE_MS = 30_000;
 const json = { "content-type": "application/json" };
 
-let kafka: RunningServer;
+let kafka: SecuredKafka;
 let mongo: RunningServer;
 let users: ServiceProcess;
 let audit: ServiceProcess;
@@ -28,12 +31,12 @@ let gateway: ServiceProcess;
 let baseUrl: string;
 
 before(async () => {
-  [kafka, mongo] = await Promise.all([startKafka(), startMongo()]);
-  const shared = { KAFKA_BROKERS: kafka.url, MONGO_URL: mongo.url };
+  [kafka, mongo] = await Promise.all([startSecuredKafka(), startMongo()]);
   users = await startService(
     "services/users/main.ts",
     {
-      ...shared,
+      ...kafka.env("users"),
+      MONGO_URL: mongo.url,
       USERS_HOST: "127.0.0.1",
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
@@ -44,7 +47,14 @@ before(async () => {
   );
   audit = await startService(
     "services/audit/main.ts",
-    { ...shared, AUDIT_HOST: "127.0.0.1", AUDIT_GRPC_PORT: "0", AUDIT_METRICS_PORT: "0", AUDIT_RETRY_DELAY_MS: "100" },
+    {
+      ...kafka.env("audit"),
+      MONGO_URL: mongo.url,
+      AUDIT_HOST: "127.0.0.1",
+      AUDIT_GRPC_PORT: "0",
+      AUDIT_METRICS_PORT: "0",
+      AUDIT_RETRY_DELAY_MS: "100",
+    },
     "audit service ready",
     60_000,
   );
@@ -124,7 +134,12 @@ describe("user events on Apache Kafka", () => {
   });
 
   test("a malformed message goes to the dead-letter topic with its reason, and the partition goes on", async () => {
-    const bus = createKafkaBus({ brokers: [kafka.url], clientId: "test-dlq", logger: createLogger("test", "warn") });
+    const bus = createKafkaBus({
+      brokers: [kafka.url],
+      clientId: "test-dlq",
+      logger: createLogger("test", "warn"),
+      security: kafka.security,
+    });
     const letters: { key: string | undefined; reason: string | undefined; value: string | undefined }[] = [];
     const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: userEventChannels.userEventsDeadLetter });
     try {

@@ -5,7 +5,8 @@
  * moderate load through Traefik with the SDK (its retries of idempotent calls on), the faults — a gateway, a users
  * and an audit container killed, a rolling update of all seven to an image of a new version, an etcd member
  * stopped and restarted — with no failed read and every write applied once; and no Docker network beyond host and
- * none. Every wait is on a condition with a deadline; the measured times are printed. Heavy: a few minutes.
+ * none. The console routes (Jaeger, Prometheus, OpenSearch through Traefik) answer 401 without the stack's login;
+ * every console request below sends it. Every wait is on a condition with a deadline; the measured times are printed. Heavy: a few minutes.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -46,6 +47,13 @@ after(async () => {
   console.log(timings.join("\n"));
   await stack?.stop();
 });
+
+/** A request to a console route through Traefik, with the stack's basic-auth login. */
+const consoleFetch = (path: string, init: RequestInit = {}) =>
+  fetch(`${stack.consoleUrl}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string> | undefined), authorization: stack.consoleAuthorization },
+  });
 
 const byService = (service: Service) => [...stack.containers.values()].filter((c) => c.service === service);
 const inspect = async (name: string, format: string) => stack.engine.ok(["inspect", "--format", format, name]);
@@ -147,7 +155,7 @@ describe("requests through Traefik", () => {
     const found = await waitFor(
       `trace ${traceId} with every hop in Jaeger`,
       async () => {
-        const response = await fetch(`${stack.consoleUrl}/jaeger/api/traces/${traceId}`);
+        const response = await consoleFetch(`/jaeger/api/traces/${traceId}`);
         if (!response.ok) return undefined;
         const [trace] = ((await response.json()) as { data: Trace[] }).data;
         if (!trace) return undefined;
@@ -168,7 +176,7 @@ describe("requests through Traefik", () => {
 
   test("that request's log lines are found in OpenSearch by its trace id, from the containers, without the email", async () => {
     const search = async (query: unknown) => {
-      const response = await fetch(`${stack.consoleUrl}/opensearch/charter-logs-*/_search`, {
+      const response = await consoleFetch("/opensearch/charter-logs-*/_search", {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(query),
@@ -209,6 +217,18 @@ describe("requests through Traefik", () => {
   });
 });
 
+test("the console routes ask for the stack's login: 401 without it or with a wrong password, 200 with it", async () => {
+  const wrong = `Basic ${Buffer.from(`${stack.consoleCredentials.username}:not-the-password`).toString("base64")}`;
+  for (const path of ["/jaeger/api/services", "/prometheus/api/v1/targets", "/opensearch/_cluster/health"]) {
+    const anonymous = await fetch(`${stack.consoleUrl}${path}`);
+    assert.equal(anonymous.status, 401, `${path} without credentials`);
+    assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Basic realm="Charter consoles"/);
+    const guessed = await fetch(`${stack.consoleUrl}${path}`, { headers: { authorization: wrong } });
+    assert.equal(guessed.status, 401, `${path} with a wrong password`);
+    assert.equal((await consoleFetch(path)).status, 200, `${path} with the login`);
+  }
+});
+
 test("Prometheus, through Traefik's console route, scrapes every instance, Traefik and Jaeger", async () => {
   const expected = {
     "charter-gateway": byService("gateway").length,
@@ -222,7 +242,7 @@ test("Prometheus, through Traefik's console route, scrapes every instance, Traef
   await waitFor(
     "every scrape target up",
     async () => {
-      const response = await fetch(`${stack.consoleUrl}/prometheus/api/v1/targets?state=active`);
+      const response = await consoleFetch("/prometheus/api/v1/targets?state=active");
       const body = (await response.json()) as {
         data: { activeTargets: { labels: { job: string }; health: string }[] };
       };
@@ -237,7 +257,7 @@ test("Prometheus, through Traefik's console route, scrapes every instance, Traef
     throw new Error(`${error.message}; expected ${JSON.stringify(expected)}, last up ${JSON.stringify(up)}`);
   });
   timings.push(`every scrape target up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const query = await fetch(`${stack.consoleUrl}/prometheus/api/v1/query?query=traefik_entrypoint_requests_total`);
+  const query = await consoleFetch("/prometheus/api/v1/query?query=traefik_entrypoint_requests_total");
   const result = (await query.json()) as { data: { result: unknown[] } };
   assert.ok(result.data.result.length > 0, "Traefik's own request counters are in Prometheus");
 });

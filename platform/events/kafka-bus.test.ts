@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { after, before } from "node:test";
-import { type RunningServer, startKafka } from "../../scripts/infra/index.js";
 import { busSpec } from "../../test/specs/bus-spec.js";
+import { type SecuredKafka, startSecuredKafka } from "../../test/support/secured-kafka.js";
 import { createLogger } from "../logging.js";
 import { createKafkaBus } from "./kafka-bus.js";
 
-let kafka: RunningServer;
+// Secured as the services run it (test/support/secured-kafka.ts): SASL_SSL with SCRAM-SHA-256 and the development CA.
+let kafka: SecuredKafka;
 before(async () => {
-  kafka = await startKafka();
+  kafka = await startSecuredKafka();
 });
 after(async () => {
   await kafka?.stop();
@@ -19,6 +20,7 @@ busSpec("Apache Kafka", {
       brokers: [kafka.url],
       clientId: `spec-${randomUUID().slice(0, 8)}`,
       logger: createLogger("test", "warn"),
+      security: kafka.security,
     }),
   deadlineMs: 60_000,
 });

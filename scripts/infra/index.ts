@@ -365,4 +365,11 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer
 }
 
 export { type EtcdCluster, type EtcdClusterOptions, startEtcdCluster } from "./etcd-cluster.js";
-export { ensureTraefik, type RunningTraefik, startTraefik, TRAEFIK_VERSION, type TraefikOptions } from "./traefik.js";
+export {
+  basicAuthUser,
+  ensureTraefik,
+  type RunningTraefik,
+  startTraefik,
+  TRAEFIK_VERSION,
+  type TraefikOptions,
+} from "./traefik.js";

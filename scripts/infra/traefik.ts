@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { lazy } from "../../platform/lazy.js";
 import { ensureGoTool, type GoTool, goToolPath } from "./go-build.js";
-import { HOST, type RunningServer, startServer } from "./start-server.js";
+import { ensureBinary } from "./provision.js";
+import { type Credentials, HOST, type RunningServer, startServer } from "./start-server.js";
+import { runChecked } from "./steps.js";
 
 export const TRAEFIK_VERSION = "v3.6.12";
 const TRAEFIK_MODULE = "github.com/traefik/traefik/v3";
@@ -62,6 +64,21 @@ export interface RunningTraefik extends RunningServer {
   readonly accessLogPath: string;
   /** The `console` entry point, when one was asked for. */
   readonly consoleUrl: string | undefined;
+}
+
+/**
+ * One user of Traefik's basicAuth middleware, as an htpasswd line `user:$apr1$…` (Apache's MD5, one of the hashes
+ * Traefik accepts), hashed by Debian's `openssl passwd -apr1` with a random salt; the password goes in on stdin,
+ * never as an argument another process could read.
+ */
+export async function basicAuthUser({ username, password }: Credentials): Promise<string> {
+  if (!/^[^:\s]+$/.test(username)) throw new RangeError("a basicAuth user name has no colon or whitespace");
+  const openssl = await ensureBinary("openssl", ["openssl"]);
+  const hash = (
+    await runChecked("openssl passwd -apr1", openssl, ["passwd", "-apr1", "-stdin"], { input: `${password}\n` })
+  ).trim();
+  if (!hash.startsWith("$apr1$")) throw new Error(`openssl passwd -apr1 printed no apr1 hash`);
+  return `${username}:${hash}`;
 }
 
 /** Traefik's static configuration: the entry points, the etcd provider, ping, API, metrics and access log. */

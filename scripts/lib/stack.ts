@@ -13,8 +13,10 @@
  *
  * Traefik reads its routes from the etcd cluster: each gateway keeps its own server key there under its lease
  * (services/gateway/adapters/traefik-route.ts); the console routes (Jaeger's query API, Prometheus, OpenSearch, on
- * the `console` entry point by path prefix) are written here, once, without a lease.
+ * the `console` entry point by path prefix) are written here, once, without a lease, behind Traefik's basicAuth
+ * middleware: one user, `charter`, with a password new on every run (printed in the banner, `consoleCredentials`).
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +30,8 @@ import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
 import { type BuiltImage, buildImages, type Service } from "../images/build.js";
 import { type DockerEngine, ensureDockerEngine } from "../infra/docker.js";
 import {
+  basicAuthUser,
+  type Credentials,
   type EtcdCluster,
   type RunningJaeger,
   type RunningOpenSearch,
@@ -92,6 +96,10 @@ export interface Stack {
   readonly url: string;
   /** Traefik's console entry point. */
   readonly consoleUrl: string;
+  /** The console routes' basic-auth login (user `charter`, a password new on every run). */
+  readonly consoleCredentials: Credentials;
+  /** `Basic …`: the Authorization header value of consoleCredentials, for a request to a console route. */
+  readonly consoleAuthorization: string;
   readonly leaseTtlSeconds: number;
   /** The running containers by name (charter-users-1, …). */
   readonly containers: ReadonlyMap<string, StackContainer>;
@@ -118,19 +126,37 @@ const SERVICE_PORTS: Readonly<Record<Service, { port: string; metrics: string; h
 /** How long a container may take to drain after SIGTERM before Docker kills it (deregister, wait, drain). */
 const STOP_TIMEOUT_S = 20;
 
-/** The console routes Traefik serves from etcd: one router, stripPrefix middleware and service per console. */
-export function consoleRouteEntries(consoles: Readonly<Record<string, string>>): [string, string][] {
-  return Object.entries(consoles).flatMap(([name, url]): [string, string][] => {
-    const router = `traefik/http/routers/console-${name}`;
-    return [
-      [`${router}/rule`, `PathPrefix(\`/${name}\`)`],
-      [`${router}/entryPoints/0`, "console"],
-      [`${router}/service`, `console-${name}`],
-      [`${router}/middlewares/0`, `console-${name}-strip`],
-      [`traefik/http/middlewares/console-${name}-strip/stripPrefix/prefixes/0`, `/${name}`],
-      [`traefik/http/services/console-${name}/loadBalancer/servers/0/url`, url],
-    ];
-  });
+/** The basicAuth middleware in front of every console route. */
+const CONSOLE_AUTH = "console-auth";
+const CONSOLE_USER = "charter";
+
+/**
+ * The console routes Traefik serves from etcd: one router, stripPrefix middleware and service per console, every
+ * router behind one basicAuth middleware whose user is `htpasswdUser` (`user:<htpasswd hash>`, basicAuthUser). The
+ * middleware drops the Authorization header before forwarding: the consoles never see the login.
+ */
+export function consoleRouteEntries(
+  consoles: Readonly<Record<string, string>>,
+  htpasswdUser: string,
+): [string, string][] {
+  const auth = `traefik/http/middlewares/${CONSOLE_AUTH}/basicAuth`;
+  return [
+    [`${auth}/users/0`, htpasswdUser],
+    [`${auth}/realm`, "Charter consoles"],
+    [`${auth}/removeHeader`, "true"],
+    ...Object.entries(consoles).flatMap(([name, url]): [string, string][] => {
+      const router = `traefik/http/routers/console-${name}`;
+      return [
+        [`${router}/rule`, `PathPrefix(\`/${name}\`)`],
+        [`${router}/entryPoints/0`, "console"],
+        [`${router}/service`, `console-${name}`],
+        [`${router}/middlewares/0`, CONSOLE_AUTH],
+        [`${router}/middlewares/1`, `console-${name}-strip`],
+        [`traefik/http/middlewares/console-${name}-strip/stripPrefix/prefixes/0`, `/${name}`],
+        [`traefik/http/services/console-${name}/loadBalancer/servers/0/url`, url],
+      ];
+    }),
+  ];
 }
 
 /** deploy/prometheus/prometheus.yml for the stack: its rules and jobs, plus Traefik's and Jaeger's own metrics. */
@@ -243,10 +269,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     servers.push(prometheus);
 
     etcdClient = createEtcdClient({ endpoints: etcd.endpoints });
+    const consoleCredentials: Credentials = { username: CONSOLE_USER, password: randomBytes(18).toString("base64url") };
+    const consoles = { jaeger: jaeger.queryUrl, prometheus: prometheus.url, opensearch: search.url };
     const entries: [string, string][] = [
       [`${CONFIG_PREFIX}mongo-url`, mongo.url],
       [`${CONFIG_PREFIX}redis-url`, redis.url],
-      ...consoleRouteEntries({ jaeger: jaeger.queryUrl, prometheus: prometheus.url, opensearch: search.url }),
+      ...consoleRouteEntries(consoles, await basicAuthUser(consoleCredentials)),
     ];
     for (const [key, value] of entries) await etcdClient.put(key).value(value).exec();
 
@@ -366,6 +394,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       shipper,
       url,
       consoleUrl,
+      consoleCredentials,
+      consoleAuthorization: `Basic ${Buffer.from(`${consoleCredentials.username}:${consoleCredentials.password}`).toString("base64")}`,
       leaseTtlSeconds,
       containers,
       startContainer,
@@ -387,6 +417,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       },
       describe() {
         const row = (label: string, value: string) => `  ${label.padEnd(14)}${value}`;
+        const login = consoleCredentials;
         const byService = (service: Service) =>
           [...containers.values()]
             .filter((c) => c.service === service)
@@ -396,9 +427,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           row("REST", `${url}/v1/users   (Traefik → the gateways)`),
           row("API docs", `${url}/docs   GraphQL ${url}/graphql`),
           row("Traefik", `${traefik.apiUrl}/api/http/routers   metrics ${traefik.metricsUrl}`),
+          row("consoles", `basic auth (new on every run): user ${login.username}, password ${login.password}`),
           row("Jaeger", `${consoleUrl}/jaeger/api/traces?service=gateway   (direct ${jaeger.queryUrl})`),
           row("Prometheus", `${consoleUrl}/prometheus/   (direct ${prometheus.url})`),
           row("OpenSearch", `${consoleUrl}/opensearch/charter-logs-*/_search   (direct ${search.url})`),
+          row(
+            "",
+            `e.g. curl -u '${login.username}:${login.password}' '${consoleUrl}/opensearch/charter-logs-*/_search'`,
+          ),
           row("gateways", byService("gateway")),
           row("users", byService("users")),
           row("audit", byService("audit")),
