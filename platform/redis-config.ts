@@ -40,3 +40,19 @@ export function redisAuthOptions(url: string, auth: RedisAuth = {}): RedisOption
     ...(url.startsWith("rediss:") && auth.ca ? { tls: { ca: auth.ca } } : {}),
   };
 }
+
+/**
+ * The ioredis options of a client that never makes a caller wait on Redis (the users cache, the gateway's request
+ * budget): `auth` as above, no command queued while disconnected, none retried, a slow one failed after
+ * `commandTimeoutMs`, and reconnection in the background every 100 ms more, up to a second.
+ */
+export function failFastRedisOptions(url: string, auth: RedisAuth | undefined, commandTimeoutMs: number): RedisOptions {
+  return {
+    ...redisAuthOptions(url, auth),
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(commandTimeoutMs, 1000),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { Redis } from "ioredis";
 import type { Logger } from "../../../platform/logging.js";
-import { type RedisAuth, redisAuthOptions } from "../../../platform/redis-config.js";
+import { failFastRedisOptions, type RedisAuth } from "../../../platform/redis-config.js";
 
 export interface BudgetStoreOptions {
   readonly url: string;
@@ -16,14 +16,7 @@ export interface BudgetStoreOptions {
 }
 
 export function createBudgetRedis(opts: BudgetStoreOptions): Redis {
-  const client = new Redis(opts.url, {
-    ...redisAuthOptions(opts.url, opts.auth),
-    commandTimeout: opts.commandTimeoutMs,
-    connectTimeout: Math.max(opts.commandTimeoutMs, 1000),
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-  });
+  const client = new Redis(opts.url, failFastRedisOptions(opts.url, opts.auth, opts.commandTimeoutMs));
   let reported = false;
   client.on("ready", () => {
     reported = false;

@@ -1,6 +1,6 @@
 import { Redis, type Result } from "ioredis";
 import type { Logger } from "../../../platform/logging.js";
-import { type RedisAuth, redisAuthOptions } from "../../../platform/redis-config.js";
+import { failFastRedisOptions, type RedisAuth } from "../../../platform/redis-config.js";
 import type { CacheHealth, CacheRead, CacheTimings, UserCache } from "../domain/user-cache.js";
 
 /*
@@ -66,14 +66,7 @@ export interface RedisCacheOptions {
 export function createRedisCache(opts: RedisCacheOptions): UserCache {
   const prefix = opts.keyPrefix ?? "charter:users:cache:";
   const genKey = `${prefix}generation`;
-  const client = new Redis(opts.url, {
-    ...redisAuthOptions(opts.url, opts.auth),
-    commandTimeout: opts.commandTimeoutMs,
-    connectTimeout: Math.max(opts.commandTimeoutMs, 1000),
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-  });
+  const client = new Redis(opts.url, failFastRedisOptions(opts.url, opts.auth, opts.commandTimeoutMs));
   client.defineCommand("cacheGet", { numberOfKeys: 2, lua: GET });
   client.defineCommand("cacheFill", { numberOfKeys: 2, lua: FILL });
   client.defineCommand("cacheFence", { numberOfKeys: 2, lua: FENCE });
