@@ -180,6 +180,8 @@ const ROWS = {
 } as const satisfies Record<string, { name: string; anchor: string | undefined }>;
 type Letter = keyof typeof ROWS;
 const LETTERS = Object.keys(ROWS) as Letter[];
+/** The rows the others are measured against: bare Fastify, bare grpc-js, the pipeline's floor. */
+const ANCHORS: ReadonlySet<Letter> = new Set<Letter>(["a", "l", "m"]);
 
 /** The ratios issue 17's goals name: numerator, denominator, what it compares, the goal (printed, not judged). */
 const GOALS: readonly (readonly [Letter, Letter, string, string])[] = [
@@ -495,7 +497,8 @@ async function main(): Promise<void> {
   };
   const versus = (letter: Letter) => {
     const anchor: Letter | undefined = ROWS[letter].anchor;
-    return anchor === undefined ? "anchor" : `${ratio(letter, anchor)} (${anchor})`;
+    if (anchor !== undefined) return `${ratio(letter, anchor)} (${anchor})`;
+    return ANCHORS.has(letter) ? "anchor" : "—";
   };
   const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
   console.log(
