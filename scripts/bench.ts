@@ -12,19 +12,35 @@
  *   (f) as (b) with OTEL_SDK_DISABLED=true and GATEWAY_METRICS=off: what tracing and request metrics cost
  *   (g) as (b) with every span exported over OTLP/HTTP (protobuf) to a receiver in this process that drops them
  *
- * Then the ratios (b)/(a), (b)/(d), (e)/(b), (b)/(f) and (g)/(f), and the events rows of scripts/bench-events.ts:
- * (h) write → history on the in-process bus, (i) the same on Apache Kafka (BENCH_EVENTS creates, default 2000). Numbers are printed, never judged: there is no threshold.
- * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20).
+ *   (j) the proxy anchor: a hand-written Fastify route calling the same users service with grpc-js
+ *       (scripts/bench-proxy.ts), the users service of (b)
+ *
+ * The gRPC rows (scripts/bench-grpc.ts: BENCH_CONNECTIONS concurrent unary calls from one grpc-js channel):
+ *   (k) UsersService/GetUser on the users service of (b), a cache hit
+ *   (l) the gRPC anchor: a bare grpc-js server answering GetUser from a map (scripts/bench-bare-grpc.ts)
+ *
+ * And the events rows of scripts/bench-events.ts (BENCH_EVENTS messages, default 2000): (h) write → history on the
+ * in-process bus, (i) the same on Apache Kafka and the MongoDB-compatible store, (m) the pipeline's anchor (kafkajs
+ * produce → consume → insertMany into the same store, a minimal script).
+ *
+ * Every row is printed with its ratio against its anchor, and the ratios that issue 17's goals name, with the goal
+ * beside them. Numbers are printed, never judged: there is no threshold.
+ * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20); BENCH_ONLY=<letters or
+ * names, comma-separated> runs a subset (e.g. BENCH_ONLY=a,j,b or BENCH_ONLY=grpc-users,grpc-bare); BENCH_PROFILE=1
+ * runs the gateways, users services and the proxy under `node --cpu-prof` and prints the directory of the profiles.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, readdirSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus, loadavg, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { measureEvents } from "./bench-events.js";
+import { type EventsRowLetter, measureEvents } from "./bench-events.js";
+import { loadGetUser } from "./bench-grpc.js";
 import { freePorts, startEtcd, startMongo } from "./infra/index.js";
-import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
+import { startService, waitFor } from "./lib/processes.js";
 import { LOAD_BUDGET, startPlatform } from "./lib/start-platform.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -50,6 +66,7 @@ interface Target {
 }
 
 interface Row {
+  readonly letter: Letter;
   readonly label: string;
   readonly requestsPerS: number;
   readonly p50: number;
@@ -64,12 +81,13 @@ async function load(target: Target, seconds: number): Promise<autocannon.Result>
   return autocannon({ url: target.url, connections, duration: seconds, requests: [target.request] });
 }
 
-async function measure(target: Target): Promise<Row> {
+async function measure(letter: Letter, target: Target): Promise<Row> {
   process.stderr.write(`${target.label}: ${warmupS} s warm-up, ${durationS} s measured… `);
   await load(target, warmupS);
   const result = await load(target, durationS);
   process.stderr.write("done\n");
   return {
+    letter,
     label: target.label,
     requestsPerS: result.requests.average,
     p50: result.latency.p50,
@@ -130,29 +148,107 @@ const pad = (cells: readonly string[], widths: readonly number[]) =>
     .map((cell, i) => (i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
     .join(" | ");
 
-function table(rows: readonly Row[]): string {
-  const header = ["target", "requests/s", "p50 ms", "p99 ms", "errors", "non-2xx", "note"];
-  const cells = rows.map((row) => [
-    row.label,
-    fixed(row.requestsPerS, 0),
-    ms(row.p50),
-    ms(row.p99),
-    String(row.errors),
-    String(row.non2xx),
-    row.errors > 0
-      ? `ERRORS: ${row.errors} connection errors/timeouts`
-      : row.non2xx > 0
-        ? `NON-2XX: ${row.non2xx} of ${row.total}`
-        : "ok",
-  ]);
+/** A Markdown table: the first and last columns left-aligned, the others right-aligned. */
+function table(header: readonly string[], cells: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
   const line = `|-${widths.map((w) => "-".repeat(w)).join("-|-")}-|`;
   return [`| ${pad(header, widths)} |`, line, ...cells.map((c) => `| ${pad(c, widths)} |`)].join("\n");
 }
 
+const note = (row: Row) =>
+  row.errors > 0
+    ? `ERRORS: ${row.errors} connection errors/timeouts`
+    : row.non2xx > 0
+      ? `NON-2XX: ${row.non2xx} of ${row.total}`
+      : "ok";
+
+/** Every row of the run, by letter, with its name for BENCH_ONLY and the anchor its ratio is taken against. */
+const ROWS = {
+  a: { name: "bare-fastify", anchor: undefined },
+  j: { name: "proxy", anchor: "a" },
+  b: { name: "gateway-get", anchor: "j" },
+  c: { name: "gateway-post", anchor: "b" },
+  d: { name: "prism", anchor: "a" },
+  e: { name: "round-robin", anchor: "b" },
+  f: { name: "telemetry-off", anchor: "j" },
+  g: { name: "otlp-export", anchor: "f" },
+  k: { name: "grpc-users", anchor: "l" },
+  l: { name: "grpc-bare", anchor: undefined },
+  h: { name: "events-memory", anchor: undefined },
+  m: { name: "events-anchor", anchor: undefined },
+  i: { name: "events-kafka", anchor: "m" },
+} as const satisfies Record<string, { name: string; anchor: string | undefined }>;
+type Letter = keyof typeof ROWS;
+const LETTERS = Object.keys(ROWS) as Letter[];
+/** The rows the others are measured against: bare Fastify, bare grpc-js, the pipeline's floor. */
+const ANCHORS: ReadonlySet<Letter> = new Set<Letter>(["a", "l", "m"]);
+
+/** The ratios issue 17's goals name: numerator, denominator, what it compares, the goal (printed, not judged). */
+const GOALS: readonly (readonly [Letter, Letter, string, string])[] = [
+  ["b", "j", "gateway GET / hand-written proxy", "≥ 1.0×"],
+  ["b", "a", "gateway GET / bare Fastify", "≥ 0.15×"],
+  ["b", "d", "gateway GET / Prism", "≥ 2×"],
+  ["b", "f", "default telemetry / telemetry off", "≥ 0.9×"],
+  ["g", "f", "100 % sampled and exported / telemetry off", "≥ 0.7×"],
+  ["c", "b", "gateway POST / gateway GET", "≥ 0.7×"],
+  ["k", "l", "users GetUser over gRPC / bare grpc-js from a map", "≥ 0.9×"],
+  ["i", "m", "events on Kafka / the pipeline's anchor", "≥ 0.5×"],
+  ["j", "a", "hand-written proxy / bare Fastify", "—"],
+  ["e", "b", "round-robin over 3 instances / one instance", "—"],
+];
+
+/** BENCH_ONLY: row letters or names, comma-separated; every row without it. */
+function selectedRows(): ReadonlySet<Letter> {
+  const raw = process.env.BENCH_ONLY?.trim();
+  if (!raw) return new Set(LETTERS);
+  const chosen = new Set<Letter>();
+  for (const item of raw.split(",").map((part) =>
+    part
+      .trim()
+      .toLowerCase()
+      .replace(/^\(|\)$/g, ""),
+  )) {
+    if (item === "") continue;
+    const letter = LETTERS.find((l) => l === item || ROWS[l].name === item);
+    if (!letter) {
+      throw new Error(
+        `BENCH_ONLY: no row "${item}"; rows are ${LETTERS.map((l) => `${l} (${ROWS[l].name})`).join(", ")}`,
+      );
+    }
+    chosen.add(letter);
+  }
+  return chosen;
+}
+
+/** BENCH_PROFILE=1: a fresh directory for the CPU profiles, and the Node flags that write one named `role`. */
+function profiling(): { dir: string; args(role: string): string[] } | undefined {
+  if (process.env.BENCH_PROFILE !== "1") return undefined;
+  const dir = join(tmpdir(), `charter-bench-profiles-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  mkdirSync(dir, { recursive: true });
+  return { dir, args: (role) => ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}.cpuprofile`] };
+}
+
+/** Starts `start` once, on first use, and remembers it for stopping at the end. */
+function lazily<T extends { stop(): Promise<unknown> }>(
+  started: { stop(): Promise<unknown> }[],
+  start: () => Promise<T>,
+): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= start().then((v) => {
+      started.push(v);
+      return v;
+    });
+    return value;
+  };
+}
+
 /** The users service and gateway with `env`, one user created and read once (so its reads hit the cache). */
-async function startBenchPlatform(env: Record<string, string>, name: string) {
-  const platform = await startPlatform(env);
+async function startBenchPlatform(env: Record<string, string>, name: string, profile: ReturnType<typeof profiling>) {
+  const platform = await startPlatform(
+    env,
+    profile ? { users: profile.args(`users-${name}`), gateway: profile.args(`gateway-${name}`) } : {},
+  );
   try {
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
@@ -163,7 +259,7 @@ async function startBenchPlatform(env: Record<string, string>, name: string) {
     const user = (await created.json()) as { id: string };
     const read = await fetch(`${platform.baseUrl}/v1/users/${user.id}`); // fills the users service's cache
     if (read.status !== 200) throw new Error(`reading a benchmark user: ${read.status} ${await read.text()}`);
-    return { platform, user, body: await read.text() };
+    return { platform, user, body: await read.text(), stop: () => platform.stop() };
   } catch (error) {
     await platform.stop();
     throw error;
@@ -184,34 +280,15 @@ async function startSpanSink(): Promise<{ url: string; stop(): Promise<void> }> 
   };
 }
 
-async function main(): Promise<void> {
-  // Other work on the machine skews every row; the header says how busy it was before and after the run.
-  const loadBefore = loadavg()[0] ?? 0;
-  const started: { stop(): Promise<unknown> }[] = [];
+/** (e): etcd, the shared store, three users instances registered in etcd, a gateway that discovers them. */
+async function startCluster() {
+  const parts: { stop(): Promise<unknown> }[] = [];
+  const stop = async () => {
+    for (const part of parts.reverse()) await part.stop();
+  };
   try {
-    const sink = await startSpanSink();
-    started.push(sink);
-    // The same platform three times: as shipped (spans made, not exported; metrics on), with both off, and
-    // exporting every span over OTLP (http/protobuf, the SDK's default) to a receiver that drops them.
-    const { platform, user, body } = await startBenchPlatform({}, "ada");
-    started.push(platform);
-    const quiet = await startBenchPlatform({ OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "ada.quiet");
-    started.push(quiet.platform);
-    const exporting = await startBenchPlatform({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }, "ada.exported");
-    started.push(exporting.platform);
-
-    const bare: ServiceProcess = await startService(
-      "scripts/bench-bare-server.ts",
-      { BENCH_USER: body },
-      "bare server ready",
-    );
-    started.push(bare);
-    const prism = await startPrism();
-    started.push(prism);
-
-    // (e): etcd, the shared store, three users instances registered in etcd, a gateway that discovers them.
     const [etcd, mongo] = await Promise.all([startEtcd(), startMongo()]);
-    started.push(etcd, mongo);
+    parts.push(etcd, mongo);
     const clusterEnv = { ETCD_ENDPOINTS: etcd.url, MONGO_URL: mongo.url, USERS_HOST: "127.0.0.1" };
     const instances = await Promise.all(
       [1, 2, 3].map((n) =>
@@ -223,56 +300,119 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    started.push(...instances);
-    const clusterGateway = await startService(
+    parts.push(...instances);
+    const gateway = await startService(
       "services/gateway/main.ts",
       { ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", ...LOAD_BUDGET },
       "gateway ready",
       60_000,
     );
-    started.push(clusterGateway);
-    const clusterUrl = `http://127.0.0.1:${clusterGateway.ready.port}`;
+    parts.push(gateway);
+    const url = `http://127.0.0.1:${gateway.ready.port}`;
     await waitFor(
       "the gateway to discover three users instances",
       async () => {
-        const response = await fetch(`${clusterUrl}/readyz`);
+        const response = await fetch(`${url}/readyz`);
         const body = (await response.json()) as { instances?: { health: string }[] };
         return body.instances?.filter((i) => i.health === "SERVING").length === 3 ? true : undefined;
       },
       30_000,
       100,
     );
-    const clusterCreated = await fetch(`${clusterUrl}/v1/users`, {
+    const created = await fetch(`${url}/v1/users`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ name: "Ada Lovelace", email: `ada.cluster.${Date.now()}@example.com` }),
     });
-    if (clusterCreated.status !== 201) {
-      throw new Error(`creating the cluster benchmark user: ${clusterCreated.status} ${await clusterCreated.text()}`);
+    if (created.status !== 201) {
+      throw new Error(`creating the cluster benchmark user: ${created.status} ${await created.text()}`);
     }
-    const clusterUser = (await clusterCreated.json()) as { id: string };
+    const user = (await created.json()) as { id: string };
     for (let i = 0; i < 6; i++) {
-      const read = await fetch(`${clusterUrl}/v1/users/${clusterUser.id}`); // fills every instance's cache
+      const read = await fetch(`${url}/v1/users/${user.id}`); // fills every instance's cache
       if (read.status !== 200) throw new Error(`reading the cluster benchmark user: ${read.status}`);
     }
+    return { url, user, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const only = selectedRows();
+  const profile = profiling();
+  // Other work on the machine skews every row; the header says how busy it was before and after the run.
+  const loadBefore = loadavg()[0] ?? 0;
+  const started: { stop(): Promise<unknown> }[] = [];
+  const rows: Row[] = [];
+  const grpcRows: Row[] = [];
+  try {
+    const sink = lazily(started, startSpanSink);
+    // The same platform three times: as shipped (spans made, not exported; metrics on), with both off, and
+    // exporting every span over OTLP (http/protobuf, the SDK's default) to a receiver that drops them.
+    const platform = lazily(started, () => startBenchPlatform({}, "default", profile));
+    const quiet = lazily(started, () =>
+      startBenchPlatform({ OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "quiet", profile),
+    );
+    const exporting = lazily(started, async () =>
+      startBenchPlatform({ OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url }, "exported", profile),
+    );
+    const bare = lazily(started, async () =>
+      startService("scripts/bench-bare-server.ts", { BENCH_USER: (await platform()).body }, "bare server ready"),
+    );
+    const proxy = lazily(started, async () =>
+      startService(
+        "scripts/bench-proxy.ts",
+        { USERS_ADDR: `127.0.0.1:${(await platform()).platform.users.ready.grpcPort}` },
+        "proxy ready",
+        undefined,
+        profile?.args("proxy"),
+      ),
+    );
+    const bareGrpc = lazily(started, async () =>
+      startService("scripts/bench-bare-grpc.ts", { BENCH_USER: (await platform()).body }, "bare grpc ready"),
+    );
+    const prism = lazily(started, startPrism);
+    const cluster = lazily(started, startCluster);
+    // Everything the chosen rows need is up before the first row is loaded, so that no start-up (a JVM, a
+    // process's first compilations) overlaps a measurement.
+    const needs: Partial<Record<Letter, () => Promise<unknown>>> = {
+      a: bare,
+      j: proxy,
+      b: platform,
+      c: platform,
+      d: prism,
+      e: cluster,
+      f: quiet,
+      g: exporting,
+      k: platform,
+      l: bareGrpc,
+    };
+    for (const letter of only) await needs[letter]?.();
 
     const run = Date.now().toString(36);
     let sequence = 0;
     const get = (path: string): autocannon.Request => ({ method: "GET", path });
-    const targets: Target[] = [
-      {
+    const targets: Record<Exclude<Letter, "k" | "l" | "h" | "i" | "m">, () => Promise<Target>> = {
+      a: async () => ({
         label: "(a) bare Fastify, GET user",
-        url: `http://127.0.0.1:${bare.ready.port}`,
-        request: get(`/v1/users/${user.id}`),
-      },
-      {
+        url: `http://127.0.0.1:${(await bare()).ready.port}`,
+        request: get(`/v1/users/${(await platform()).user.id}`),
+      }),
+      j: async () => ({
+        label: "(j) hand-written proxy, Fastify + grpc-js",
+        url: `http://127.0.0.1:${(await proxy()).ready.port}`,
+        request: get(`/v1/users/${(await platform()).user.id}`),
+      }),
+      b: async () => ({
         label: "(b) gateway GET /v1/users/{id} (gRPC, cache hit)",
-        url: platform.baseUrl,
-        request: get(`/v1/users/${user.id}`),
-      },
-      {
+        url: (await platform()).platform.baseUrl,
+        request: get(`/v1/users/${(await platform()).user.id}`),
+      }),
+      c: async () => ({
         label: "(c) gateway POST /v1/users (unique emails)",
-        url: platform.baseUrl,
+        url: (await platform()).platform.baseUrl,
         request: {
           method: "POST",
           path: "/v1/users",
@@ -285,57 +425,150 @@ async function main(): Promise<void> {
             };
           },
         },
-      },
-      { label: "(d) Prism mock GET /v1/users/{id} (examples)", url: prism.url, request: get(`/v1/users/${exampleId}`) },
-      {
+      }),
+      d: async () => ({
+        label: "(d) Prism mock GET /v1/users/{id} (examples)",
+        url: (await prism()).url,
+        request: get(`/v1/users/${exampleId}`),
+      }),
+      e: async () => ({
         label: "(e) gateway GET, round-robin over 3 users via etcd",
-        url: clusterUrl,
-        request: get(`/v1/users/${clusterUser.id}`),
-      },
-      {
+        url: (await cluster()).url,
+        request: get(`/v1/users/${(await cluster()).user.id}`),
+      }),
+      f: async () => ({
         label: "(f) as (b), tracing and gateway metrics off",
-        url: quiet.platform.baseUrl,
-        request: get(`/v1/users/${quiet.user.id}`),
-      },
-      {
+        url: (await quiet()).platform.baseUrl,
+        request: get(`/v1/users/${(await quiet()).user.id}`),
+      }),
+      g: async () => ({
         label: "(g) as (b), every span exported over OTLP",
-        url: exporting.platform.baseUrl,
-        request: get(`/v1/users/${exporting.user.id}`),
-      },
-    ];
-    const rows: Row[] = [];
-    for (const target of targets) rows.push(await measure(target));
+        url: (await exporting()).platform.baseUrl,
+        request: get(`/v1/users/${(await exporting()).user.id}`),
+      }),
+    };
+    for (const letter of ["a", "j", "b", "c", "d", "e", "f", "g"] as const) {
+      if (only.has(letter)) rows.push(await measure(letter, await targets[letter]()));
+    }
 
-    const [a, b, , d, e, f, g] = rows;
-    const ratio = (x: Row | undefined, y: Row | undefined) =>
-      x && y && y.requestsPerS > 0 ? `${fixed(x.requestsPerS / y.requestsPerS, 2)}×` : "n/a";
-    const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
-    console.log(
-      `\n${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${cpus().length} cores (${cpu}) · ` +
-        `${Math.round(totalmem() / 2 ** 30)} GiB · autocannon ${connections} connections, ${warmupS} s warm-up, ` +
-        `${durationS} s measured, one target at a time; latency resolution 1 ms; ` +
-        `1-min load average ${fixed(loadBefore, 2)} before the run, ${fixed(loadavg()[0] ?? 0, 2)} after\n`,
-    );
-    console.log(table(rows));
-    console.log(
-      `\nrequests/s ratios: (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (e)/(b) = ${ratio(e, b)}, ` +
-        `(b)/(f) telemetry on/off = ${ratio(b, f)}, (g)/(f) exported/off = ${ratio(g, f)}`,
-    );
-    const events = await measureEvents(setting("BENCH_EVENTS", 2_000));
-    console.log(
-      `\n| events | count | events/s | relay lag p99 | write → history p99 |\n|---|---|---|---|---|\n${events
-        .map((r) => `| ${r.label} | ${r.events} | ${fixed(r.eventsPerS, 0)} | ${r.relayLagP99} | ${r.endToEndLagP99} |`)
-        .join("\n")}`,
-    );
-    const failed = rows.filter((row) => row.errors > 0);
-    if (failed.length > 0) {
-      console.log(
-        `\nconnection errors in: ${failed.map((row) => row.label).join("; ")} — those rows are not comparable`,
-      );
-      process.exitCode = 1;
+    const grpcTargets = {
+      k: { label: "(k) users GetUser over gRPC (cache hit)", address: async () => (await platform()).platform.users },
+      l: { label: "(l) bare grpc-js GetUser from a map", address: bareGrpc },
+    } as const;
+    for (const letter of ["k", "l"] as const) {
+      if (!only.has(letter)) continue;
+      const target = grpcTargets[letter];
+      const service = await target.address();
+      process.stderr.write(`${target.label}: ${warmupS} s warm-up, ${durationS} s measured… `);
+      const result = await loadGetUser({
+        address: `127.0.0.1:${service.ready.grpcPort}`,
+        id: (await platform()).user.id,
+        concurrency: connections,
+        warmupS,
+        durationS,
+      });
+      process.stderr.write("done\n");
+      grpcRows.push({
+        letter,
+        label: target.label,
+        requestsPerS: result.callsPerS,
+        p50: result.p50,
+        p99: result.p99,
+        errors: result.errors,
+        non2xx: 0,
+        total: result.total,
+      });
     }
   } finally {
     for (const service of started.reverse()) await service.stop();
+  }
+  // The events rows start their own processes (and Kafka, the store) once the ones above have stopped.
+  const eventLetters = new Set<EventsRowLetter>((["h", "i", "m"] as const).filter((l) => only.has(l)));
+  const eventsRows = eventLetters.size > 0 ? await measureEvents(setting("BENCH_EVENTS", 2_000), eventLetters) : [];
+
+  const rate = new Map<Letter, number>([
+    ...[...rows, ...grpcRows].map((row) => [row.letter, row.requestsPerS] as const),
+    ...eventsRows.map((row) => [row.letter, row.eventsPerS] as const),
+  ]);
+  const ratio = (x: Letter, y: Letter) => {
+    const top = rate.get(x);
+    const bottom = rate.get(y);
+    return top !== undefined && bottom !== undefined && bottom > 0 ? `${fixed(top / bottom, 2)}×` : "n/a";
+  };
+  const versus = (letter: Letter) => {
+    const anchor: Letter | undefined = ROWS[letter].anchor;
+    if (anchor !== undefined) return `${ratio(letter, anchor)} (${anchor})`;
+    return ANCHORS.has(letter) ? "anchor" : "—";
+  };
+  const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
+  console.log(
+    `\n${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${cpus().length} cores (${cpu}) · ` +
+      `${Math.round(totalmem() / 2 ** 30)} GiB · autocannon ${connections} connections, ${warmupS} s warm-up, ` +
+      `${durationS} s measured, one target at a time; latency resolution 1 ms; gRPC rows ${connections} ` +
+      `concurrent calls on one channel; events ${setting("BENCH_EVENTS", 2_000)} per row; ` +
+      `rows ${[...only].join(",")}${profile ? "; CPU profiles on" : ""}; ` +
+      `1-min load average ${fixed(loadBefore, 2)} before the run, ${fixed(loadavg()[0] ?? 0, 2)} after`,
+  );
+  if (rows.length > 0) {
+    console.log(
+      `\n${table(
+        ["target", "requests/s", "p50 ms", "p99 ms", "errors", "non-2xx", "vs anchor", "note"],
+        rows.map((row) => [
+          row.label,
+          fixed(row.requestsPerS, 0),
+          ms(row.p50),
+          ms(row.p99),
+          String(row.errors),
+          String(row.non2xx),
+          versus(row.letter),
+          note(row),
+        ]),
+      )}`,
+    );
+  }
+  if (grpcRows.length > 0) {
+    console.log(
+      `\n${table(
+        ["gRPC target", "calls/s", "p50 ms", "p99 ms", "errors", "vs anchor", "note"],
+        grpcRows.map((row) => [
+          row.label,
+          fixed(row.requestsPerS, 0),
+          fixed(row.p50, 2),
+          fixed(row.p99, 2),
+          String(row.errors),
+          versus(row.letter),
+          note(row),
+        ]),
+      )}`,
+    );
+  }
+  if (eventsRows.length > 0) {
+    console.log(
+      `\n${table(
+        ["events", "count", "events/s", "relay lag p99", "write → history p99", "vs anchor"],
+        eventsRows.map((row) => [
+          row.label,
+          String(row.events),
+          fixed(row.eventsPerS, 0),
+          row.relayLagP99,
+          row.endToEndLagP99,
+          versus(row.letter),
+        ]),
+      )}`,
+    );
+  }
+  console.log("\nratios (per second; issue 17's goal beside each, printed, not judged):");
+  for (const [x, y, what, goal] of GOALS) {
+    if (only.has(x) || only.has(y)) console.log(`  (${x})/(${y}) ${what} = ${ratio(x, y)}  [goal ${goal}]`);
+  }
+  if (profile) {
+    const written = readdirSync(profile.dir).filter((name) => name.endsWith(".cpuprofile"));
+    console.log(`\nCPU profiles (${written.join(", ") || "none written"}) in ${profile.dir}`);
+  }
+  const failed = [...rows, ...grpcRows].filter((row) => row.errors > 0);
+  if (failed.length > 0) {
+    console.log(`\nconnection errors in: ${failed.map((row) => row.label).join("; ")} — those rows are not comparable`);
+    process.exitCode = 1;
   }
 }
 

@@ -26,9 +26,9 @@ export interface ExitedProcess {
   readonly stderr: string;
 }
 
-function launch(entry: string, env: Record<string, string>) {
+function launch(entry: string, env: Record<string, string>, nodeArgs: readonly string[] = []) {
   // Node itself with tsx's loader (not the tsx wrapper, which would leave its node child behind when killed).
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", entry], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: "pipe",
@@ -43,14 +43,18 @@ function launch(entry: string, env: Record<string, string>) {
   return { child, exited };
 }
 
-/** Runs a service entry point (e.g. services/users/main.ts) until its log says `readyMessage`. */
+/**
+ * Runs a service entry point (e.g. services/users/main.ts) until its log says `readyMessage`; `nodeArgs` go to Node
+ * before the entry (e.g. --cpu-prof, which NODE_OPTIONS does not allow).
+ */
 export async function startService(
   entry: string,
   env: Record<string, string>,
   readyMessage: string,
   timeoutMs = 30_000,
+  nodeArgs: readonly string[] = [],
 ): Promise<ServiceProcess> {
-  const { child, exited } = launch(entry, env);
+  const { child, exited } = launch(entry, env, nodeArgs);
   const output: string[] = [];
   const listeners = new Set<(line: string) => void>();
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -34,13 +34,21 @@ function port(service: ServiceProcess, field: string, entry: string): number {
   return value;
 }
 
-/** `env` goes to both processes; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. */
-export async function startPlatform(env: Record<string, string> = {}): Promise<RunningPlatform> {
+/**
+ * `env` goes to both processes; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. `nodeArgs`
+ * are each process's own Node flags (the benchmark's --cpu-prof).
+ */
+export async function startPlatform(
+  env: Record<string, string> = {},
+  nodeArgs: { readonly users?: readonly string[]; readonly gateway?: readonly string[] } = {},
+): Promise<RunningPlatform> {
   if (!existsSync(`${root}${GATEWAY_ENTRY}`)) throw new Error(`${GATEWAY_ENTRY} does not exist yet`);
   const users = await startService(
     USERS_ENTRY,
     { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...env },
     "users service ready",
+    undefined,
+    nodeArgs.users,
   );
   let gateway: ServiceProcess;
   try {
@@ -49,6 +57,8 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<R
       GATEWAY_ENTRY,
       { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...LOAD_BUDGET, ...env },
       "gateway ready",
+      undefined,
+      nodeArgs.gateway,
     );
   } catch (error) {
     await users.stop();
