@@ -30,7 +30,7 @@
  * runs the gateways, users services and the proxy under `node --cpu-prof` and prints the directory of the profiles.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -220,12 +220,30 @@ function selectedRows(): ReadonlySet<Letter> {
   return chosen;
 }
 
-/** BENCH_PROFILE=1: a fresh directory for the CPU profiles, and the Node flags that write one named `role`. */
-function profiling(): { dir: string; args(role: string): string[] } | undefined {
+/**
+ * BENCH_PROFILE=1: a fresh directory for the CPU profiles, and the Node flags that write the ones of `role`. Each
+ * process gets a directory of its own and Node's default file names, not --cpu-prof-name: every thread writes a
+ * profile, and tsx's loader thread would overwrite the main thread's under one fixed name. `collect` then moves the
+ * main thread's (thread id 0) to <dir>/<role>.cpuprofile, leaving the loader thread's in <dir>/<role>/.
+ */
+function profiling(): { dir: string; args(role: string): string[]; collect(): string[] } | undefined {
   if (process.env.BENCH_PROFILE !== "1") return undefined;
   const dir = join(tmpdir(), `charter-bench-profiles-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   mkdirSync(dir, { recursive: true });
-  return { dir, args: (role) => ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}.cpuprofile`] };
+  return {
+    dir,
+    args: (role) => ["--cpu-prof", `--cpu-prof-dir=${join(dir, role)}`],
+    collect() {
+      for (const role of readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory())) {
+        // CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile
+        const main = readdirSync(join(dir, role.name)).find((name) =>
+          /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name),
+        );
+        if (main) renameSync(join(dir, role.name, main), join(dir, `${role.name}.cpuprofile`));
+      }
+      return readdirSync(dir).filter((name) => name.endsWith(".cpuprofile"));
+    },
+  };
 }
 
 /** Starts `start` once, on first use, and remembers it for stopping at the end. */
@@ -562,7 +580,7 @@ async function main(): Promise<void> {
     if (only.has(x) || only.has(y)) console.log(`  (${x})/(${y}) ${what} = ${ratio(x, y)}  [goal ${goal}]`);
   }
   if (profile) {
-    const written = readdirSync(profile.dir).filter((name) => name.endsWith(".cpuprofile"));
+    const written = profile.collect();
     console.log(`\nCPU profiles (${written.join(", ") || "none written"}) in ${profile.dir}`);
   }
   const failed = [...rows, ...grpcRows].filter((row) => row.errors > 0);
