@@ -1,41 +1,15 @@
 /** The gateway's HTTP options in-process (Fastify inject): CORS from configuration, docs on or off. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createLogger } from "../../platform/logging.js";
-import { createAuditBackend } from "./adapters/audit-backend.js";
+import { inProcessGatewayOptions, offlineAudit, offlineUsers } from "../../test/support/in-process-gateway.js";
 import type { UsersBackend } from "./app/backends.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
 import { registerGraphql } from "./transport/graphql/index.js";
-import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
 
-const unreachable = async (): Promise<never> => {
-  throw new Error("not called in these tests");
-};
-const users: UsersBackend = {
-  getUser: unreachable,
-  listUsers: unreachable,
-  createUser: unreachable,
-  updateUser: unreachable,
-  deleteUser: unreachable,
-  batchGetUsers: unreachable,
-  lookupUser: unreachable,
-  health: async () => "SERVING",
-  breakerState: () => "closed",
-  isolate: () => () => {},
-  close: () => {},
-};
-// A real client of an address where nothing listens: these tests never ask for a history.
-const audit = createAuditBackend({ target: "127.0.0.1:9", deadlineMs: 100 });
-const options = (overrides: Partial<GatewayOptions>): GatewayOptions => ({
-  users,
-  audit,
-  document: loadOpenApiDocument(),
-  logger: createLogger("gateway", "silent"),
-  bodyLimit: 65536,
-  corsOrigins: [],
-  docs: true,
-  ...overrides,
-});
+const users = offlineUsers();
+const audit = offlineAudit();
+const options = (overrides: Partial<GatewayOptions>): GatewayOptions =>
+  inProcessGatewayOptions({ users, audit, ...overrides });
 
 test("CORS is off by default and allows exactly the configured origins", async () => {
   const none = await buildGateway(options({}));

@@ -8,49 +8,28 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "graphql";
 import { Registry } from "prom-client";
-import { createLogger } from "../../../platform/logging.js";
-import { createAuditBackend } from "../adapters/audit-backend.js";
-import type { UsersBackend } from "../app/backends.js";
+import { inProcessGatewayOptions, offlineAudit, offlineUsers } from "../../../test/support/in-process-gateway.js";
 import { buildGateway } from "../app.js";
 import { registerGraphql } from "./graphql/index.js";
 import { countFields, queryCost } from "./graphql/query-cost.js";
 import { budgetKey } from "./rate-limit.js";
-import { loadOpenApiDocument } from "./rest/openapi-document.js";
 
-const unreachable = async (): Promise<never> => {
-  throw new Error("not called in these tests");
-};
-const users: UsersBackend = {
-  getUser: unreachable,
-  listUsers: unreachable,
-  createUser: unreachable,
-  updateUser: unreachable,
-  deleteUser: unreachable,
-  // Every id is unknown: user(id:) resolves to null without a users service.
-  batchGetUsers: async () => ({ users: [] }),
-  lookupUser: unreachable,
-  health: async () => "SERVING",
-  breakerState: () => "closed",
-  isolate: () => () => {},
-  close: () => {},
-};
-const audit = createAuditBackend({ target: "127.0.0.1:9", deadlineMs: 100 });
+// Every id is unknown: user(id:) resolves to null without a users service.
+const users = offlineUsers({ batchGetUsers: async () => ({ users: [] }) });
+const audit = offlineAudit();
 
 const gateway = (max: number) =>
-  buildGateway({
-    users,
-    audit,
-    document: loadOpenApiDocument(),
-    logger: createLogger("gateway", "silent"),
-    bodyLimit: 65536,
-    corsOrigins: [],
-    docs: true,
-    rateLimit: { max, windowMs: 60_000 },
-    metrics: new Registry(),
-    plugins: [
-      (app, { budget }) => registerGraphql(app, { users, audit, graphiql: true, ...(budget ? { budget } : {}) }),
-    ],
-  });
+  buildGateway(
+    inProcessGatewayOptions({
+      users,
+      audit,
+      rateLimit: { max, windowMs: 60_000 },
+      metrics: new Registry(),
+      plugins: [
+        (app, { budget }) => registerGraphql(app, { users, audit, graphiql: true, ...(budget ? { budget } : {}) }),
+      ],
+    }),
+  );
 
 /** `"gateway";r=7;t=60` → { r: 7, t: 60 }. */
 function fieldOf(header: unknown): Record<string, number> {
