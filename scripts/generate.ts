@@ -14,6 +14,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
 import {
   charterMessages,
+  charterMethodScopes,
   type FieldRulesJson,
   loadProtoDescriptor,
   repoRoot,
@@ -45,6 +46,15 @@ async function generateFieldRules(root: string): Promise<void> {
   }
   const body = `${HEADER}// Field rules from the (charter.contract.v1.field) annotations, keyed by message and JSON field name.\nexport const fieldRules = ${JSON.stringify(rules, null, 2)} as const;\n`;
   await writeOut(root, "generated/proto/field-rules.ts", body);
+}
+
+/** The scopes each RPC needs, from the (charter.contract.v1.method) annotations: what the services enforce. */
+async function generateMethodRules(root: string): Promise<void> {
+  const scopes = Object.fromEntries(
+    [...charterMethodScopes(loadProtoDescriptor())].sort(([a], [b]) => a.localeCompare(b)),
+  );
+  const body = `${HEADER}// The OAuth 2.0 scopes each RPC needs, from the (charter.contract.v1.method) annotations, keyed by full gRPC method name.\nexport const methodScopes: Readonly<Record<string, readonly string[]>> = ${JSON.stringify(scopes, null, 2)};\n`;
+  await writeOut(root, "generated/proto/method-rules.ts", body);
 }
 
 async function generateOpenapi(root: string): Promise<void> {
@@ -91,6 +101,7 @@ export async function generateAll(root: string): Promise<void> {
   await rm(join(root, "generated"), { recursive: true, force: true });
   await generateProto(root);
   await generateFieldRules(root);
+  await generateMethodRules(root);
   await generateOpenapi(root);
   await generateGraphql(root);
   await generateAsyncapi(root);

@@ -193,3 +193,48 @@ test("the agreement check notices a blank name told otherwise in OpenAPI or Grap
     /name input limits: proto says .*"patternMessage".*GraphQL CreateUserInput says \{[^}]*"pattern":"[^"]*"\}/,
   );
 });
+
+test("equivalent operations require the same scopes in proto, OpenAPI and GraphQL, and the check notices a mismatch", () => {
+  // Reads need users:read, writes users:write, the history a scope of its own.
+  assert.deepEqual(contracts.protoScopes.get("charter.users.v1.UsersService/GetUser"), ["users:read"]);
+  assert.deepEqual(contracts.protoScopes.get("charter.users.v1.UsersService/DeleteUser"), ["users:write"]);
+  assert.deepEqual(contracts.protoScopes.get("charter.audit.v1.AuditService/ListUserHistory"), ["users:history"]);
+
+  const openapi = structuredClone(contracts.openapi);
+  const deleteUser = Object.values(openapi.paths)
+    .flatMap((item) => Object.values(item))
+    .find((op) => op.operationId === "deleteUser");
+  assert.ok(deleteUser);
+  deleteUser.security = [{ oauth2: ["users:read"] }];
+  assert.match(
+    compareContracts({ ...contracts, openapi }).join("\n"),
+    /deleteUser scopes: proto charter\.users\.v1\.UsersService\/DeleteUser says \["users:write"\], OpenAPI says \["users:read"\]/,
+  );
+  delete deleteUser.security;
+  assert.match(compareContracts({ ...contracts, openapi }).join("\n"), /deleteUser scopes: .* OpenAPI says null/);
+
+  const graphql = changedSdl(
+    '@rpc(method: "charter.audit.v1.AuditService/ListUserHistory") @auth(scopes: ["users:history"])',
+    '@rpc(method: "charter.audit.v1.AuditService/ListUserHistory") @auth(scopes: ["users:read"])',
+  );
+  assert.match(
+    compareContracts({ ...contracts, graphql }).join("\n"),
+    /Query\.userHistory scopes: proto .*ListUserHistory says \["users:history"\], GraphQL @auth says \["users:read"\]/,
+  );
+
+  const protoScopes = new Map(contracts.protoScopes);
+  protoScopes.set("charter.users.v1.UsersService/GetUser", []);
+  const problems = compareContracts({ ...contracts, protoScopes }).join("\n");
+  assert.match(problems, /UsersService\/GetUser: the proto states no scope/);
+  assert.match(problems, /getUser scopes: proto .*GetUser says \[\], OpenAPI says \["users:read"\]/);
+  assert.match(problems, /Query\.user scopes: .*GraphQL @auth says \["users:read"\]/);
+
+  const undeclared = structuredClone(contracts.openapi);
+  const flows = undeclared.components.securitySchemes?.oauth2?.flows?.clientCredentials;
+  assert.ok(flows?.scopes);
+  delete flows.scopes["users:history"];
+  assert.match(
+    compareContracts({ ...contracts, openapi: undeclared }).join("\n"),
+    /listUserHistory: the scope users:history is not declared by an OpenAPI security scheme/,
+  );
+});

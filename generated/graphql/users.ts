@@ -161,6 +161,8 @@ export type UserEdge = {
 /** One change to a user, after it happened. */
 export type UserEvent = {
   __typename?: 'UserEvent';
+  /** Who made the change: the subject of the bearer token of the call that made it; null on events recorded before changes carried their actor. */
+  actor: Maybe<Scalars['String']['output']>;
   /** Unique id of the event. */
   eventId: Scalars['ID']['output'];
   /** When the change was made. */
@@ -308,6 +310,12 @@ export type ResolversParentTypes = {
   UserEventEdge: UserEventEdge;
 };
 
+export type AuthDirectiveArgs = {
+  scopes: Array<Scalars['String']['input']>;
+};
+
+export type AuthDirectiveResolver<Result, Parent, ContextType = any, Args = AuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type ConstraintDirectiveArgs = {
   format?: Maybe<Scalars['String']['input']>;
   max?: Maybe<Scalars['Int']['input']>;
@@ -380,6 +388,7 @@ export type UserEdgeResolvers<ContextType = any, ParentType extends ResolversPar
 };
 
 export type UserEventResolvers<ContextType = any, ParentType extends ResolversParentTypes['UserEvent'] = ResolversParentTypes['UserEvent']> = {
+  actor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['UserEventType'], ParentType, ContextType>;
@@ -414,6 +423,7 @@ export type Resolvers<ContextType = any> = {
 };
 
 export type DirectiveResolvers<ContextType = any> = {
+  auth?: AuthDirectiveResolver<any, any, ContextType>;
   constraint?: ConstraintDirectiveResolver<any, any, ContextType>;
   rpc?: RpcDirectiveResolver<any, any, ContextType>;
   rpcException?: RpcExceptionDirectiveResolver<any, any, ContextType>;

@@ -180,6 +180,11 @@ export type components = {
         UserEmail: string;
         /** @description One change to a user, after it happened. */
         UserEvent: {
+            /**
+             * @description Who made the change: the subject (`sub`) of the bearer token of the call that made it. Absent
+             *     on events recorded before changes carried their actor.
+             */
+            actor?: string;
             /** @description Unique id of the event. */
             eventId: string;
             /**
@@ -370,6 +375,28 @@ export type components = {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The token is valid but lacks the scope this operation needs (PERMISSION_DENIED); the detail and
+         *     `WWW-Authenticate` (`error="insufficient_scope"`) name it.
+         */
+        PermissionDenied: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://charter.dev/problems/permission-denied",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "this operation needs the scope users:write",
+                 *       "code": "PERMISSION_DENIED"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description If-Match names a version that is no longer current. */
         PreconditionFailed: {
             headers: {
@@ -427,6 +454,29 @@ export type components = {
                  *       "status": 429,
                  *       "detail": "the client's request budget (600 per window) is spent; retry after 42 s",
                  *       "code": "RESOURCE_EXHAUSTED"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request has no bearer token, or its token is not valid here (bad signature, expired, not
+         *     yet valid, another issuer or audience) (UNAUTHENTICATED). `WWW-Authenticate` names the scheme
+         *     (RFC 6750); the detail does not say which check failed.
+         */
+        Unauthenticated: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://charter.dev/problems/unauthenticated",
+                 *       "title": "Unauthenticated",
+                 *       "status": 401,
+                 *       "detail": "a valid bearer token is required",
+                 *       "code": "UNAUTHENTICATED"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -539,6 +589,11 @@ export type components = {
          * @example 1
          */
         RetryAfter: number;
+        /**
+         * @description The authentication scheme and, on a refusal, why (RFC 6750 bearer token errors).
+         * @example Bearer realm="charter", error="insufficient_scope", scope="users:write"
+         */
+        WwwAuthenticate: string;
     };
     pathItems: never;
 };
@@ -579,6 +634,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -619,6 +676,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -653,6 +712,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoUserWithEmail"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -702,6 +763,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["UnservableUser"];
@@ -738,6 +801,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
@@ -783,6 +848,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
@@ -830,6 +897,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -104,6 +104,9 @@ export const fieldRules = {
     "occurredAt": {
       "required": true,
       "format": "date-time"
+    },
+    "actor": {
+      "maxLen": 255
     }
   },
   "charter.audit.v1.ListUserHistoryRequest": {

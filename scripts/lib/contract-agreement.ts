@@ -27,6 +27,7 @@ import { parse as parseYaml } from "yaml";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import {
   charterMessages,
+  charterMethodScopes,
   type FieldRulesJson,
   loadProtoDescriptor,
   type ProtoField,
@@ -55,9 +56,20 @@ type Schema = {
   name?: string;
   in?: string;
 };
+export interface OpenApiOperation {
+  operationId?: string;
+  parameters?: Schema[];
+  "x-charter-rpc"?: string;
+  security?: Record<string, string[]>[];
+}
+
 export interface OpenApiDoc {
-  components: { schemas: Record<string, Schema>; parameters: Record<string, Schema> };
-  paths: Record<string, Record<string, { operationId?: string; parameters?: Schema[] }>>;
+  components: {
+    schemas: Record<string, Schema>;
+    parameters: Record<string, Schema>;
+    securitySchemes?: Record<string, { type?: string; flows?: Record<string, { scopes?: Record<string, string> }> }>;
+  };
+  paths: Record<string, Record<string, OpenApiOperation>>;
 }
 
 export interface AsyncApiDoc {
@@ -81,6 +93,8 @@ export interface Contracts {
   proto: Map<string, ProtoMessage>;
   /** Every enum of the charter packages by full name, e.g. "charter.users.v1.UserEventType". */
   protoEnums: Map<string, ProtoEnum>;
+  /** The scopes of every RPC's (charter.contract.v1.method) option, by full gRPC method name. */
+  protoScopes: Map<string, string[]>;
   openapi: OpenApiDoc;
   graphql: GraphQLSchema;
   asyncapi: AsyncApiDoc;
@@ -100,6 +114,7 @@ export function loadContracts(): Contracts {
   return {
     proto: charterMessages(files),
     protoEnums,
+    protoScopes: charterMethodScopes(files),
     openapi: yaml("contracts/openapi/users.v1.yaml") as OpenApiDoc,
     graphql: buildSchema(readFileSync(`${repoRoot}contracts/graphql/users.graphql`, "utf8")),
     asyncapi: yaml("contracts/asyncapi/users-events.yaml") as AsyncApiDoc,
@@ -208,7 +223,7 @@ function limitsIn(deref: (s: Schema | undefined) => Schema): (s: Schema | undefi
   };
 }
 
-export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi }: Contracts): string[] {
+export function compareContracts({ proto, protoEnums, protoScopes, openapi, graphql, asyncapi }: Contracts): string[] {
   const problems: string[] = [];
   const same = (what: string, a: unknown, b: unknown, aName: string, bName: string): void => {
     if (JSON.stringify(a) !== JSON.stringify(b)) {
@@ -631,5 +646,67 @@ export function compareContracts({ proto, protoEnums, openapi, graphql, asyncapi
     "OpenAPI",
     "GraphQL",
   );
+  problems.push(...compareScopes(protoScopes, openapi, graphql));
+  return problems;
+}
+
+/** A root field's or an operation's scopes, sorted, for comparing. */
+const sortedScopes = (scopes: readonly string[] | undefined): string[] | undefined => scopes && [...scopes].sort();
+
+/**
+ * Who may call what: every RPC states its scopes in the proto, and every REST operation and GraphQL root field that
+ * stands for an RPC (x-charter-rpc, @rpc) requires exactly those scopes (OpenAPI security requirement, @auth), each
+ * one declared by the OAuth 2.0 security scheme.
+ */
+function compareScopes(protoScopes: Map<string, string[]>, openapi: OpenApiDoc, graphql: GraphQLSchema): string[] {
+  const problems: string[] = [];
+  for (const [method, scopes] of protoScopes) {
+    if (scopes.length === 0) problems.push(`${method}: the proto states no scope (charter.contract.v1.method)`);
+  }
+  const declared = new Set(
+    Object.values(openapi.components.securitySchemes ?? {}).flatMap((scheme) =>
+      Object.values(scheme.flows ?? {}).flatMap((flow) => Object.keys(flow.scopes ?? {})),
+    ),
+  );
+  const compare = (what: string, method: string | undefined, scopes: string[] | undefined, label: string) => {
+    if (!method) return;
+    const expected = sortedScopes(protoScopes.get(method));
+    if (!expected) return void problems.push(`${what}: ${label} names ${method}, which the proto does not have`);
+    if (JSON.stringify(expected) !== JSON.stringify(scopes)) {
+      problems.push(
+        `${what} scopes: proto ${method} says ${JSON.stringify(expected)}, ${label} says ${JSON.stringify(scopes ?? null)}`,
+      );
+    }
+    for (const scope of scopes ?? []) {
+      if (!declared.has(scope))
+        problems.push(`${what}: the scope ${scope} is not declared by an OpenAPI security scheme`);
+    }
+  };
+  for (const item of Object.values(openapi.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      const requirements = operation.security;
+      const scopes =
+        requirements && requirements.length === 1
+          ? sortedScopes(Object.values(requirements[0] ?? {}).flat())
+          : undefined; // none, or alternatives the proto cannot state
+      compare(`${operation.operationId}`, operation["x-charter-rpc"], scopes, "OpenAPI");
+    }
+  }
+  for (const root of [graphql.getQueryType(), graphql.getMutationType()]) {
+    for (const field of Object.values(root?.getFields() ?? {})) {
+      const directive = (name: string) => field.astNode?.directives?.find((d) => d.name.value === name);
+      const argument = (name: string, arg: string) => {
+        const node = directive(name)?.arguments?.find((a) => a.name.value === arg);
+        return node ? valueFromASTUntyped(node.value) : undefined;
+      };
+      const scopes = argument("auth", "scopes") as string[] | undefined;
+      compare(
+        `${root?.name}.${field.name}`,
+        argument("rpc", "method") as string | undefined,
+        sortedScopes(scopes),
+        "GraphQL @auth",
+      );
+    }
+  }
   return problems;
 }

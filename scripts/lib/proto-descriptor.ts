@@ -50,7 +50,14 @@ export interface ProtoFile {
   name: string;
   package: string;
   messageType?: ProtoMessage[];
-  service?: { name: string; method: { name: string; inputType: string; outputType: string }[] }[];
+  service?: { name: string; method: ProtoMethod[] }[];
+}
+
+export interface ProtoMethod {
+  name: string;
+  inputType: string;
+  outputType: string;
+  options?: { "[charter.contract.v1.method]"?: { scopes?: string[] } };
 }
 
 /** The compiled proto contracts (buf's FileDescriptorSet as JSON), custom options included. */
@@ -65,6 +72,23 @@ export function charterMessages(files: ProtoFile[]): Map<string, ProtoMessage> {
   for (const file of files) {
     if (!file.package.startsWith("charter.")) continue;
     for (const message of file.messageType ?? []) out.set(`${file.package}.${message.name}`, message);
+  }
+  return out;
+}
+
+/** Every RPC of the charter packages by full gRPC name ("charter.users.v1.UsersService/GetUser") with the scopes its (charter.contract.v1.method) option names. */
+export function charterMethodScopes(files: ProtoFile[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const file of files) {
+    if (!file.package.startsWith("charter.")) continue;
+    for (const service of file.service ?? []) {
+      for (const method of service.method) {
+        out.set(
+          `${file.package}.${service.name}/${method.name}`,
+          method.options?.["[charter.contract.v1.method]"]?.scopes ?? [],
+        );
+      }
+    }
   }
   return out;
 }

@@ -47,7 +47,7 @@ export function toGraphqlUser(message: UserMessage | undefined): User {
 /** An audit-service event as the GraphQL UserEvent: the REST one, with null for a DELETED event's user. */
 export function toGraphqlEvent(event: UserEventMessage): UserEvent {
   const { user, ...fields } = toRestEvent(event);
-  return { ...fields, user: user ?? null };
+  return { ...fields, user: user ?? null, actor: fields.actor ?? null };
 }
 
 /**

@@ -227,6 +227,11 @@ export const ListUserHistoryResponse: MessageFns<ListUserHistoryResponse> = {
  * AuditService keeps the history of every user: each UserEvent it has consumed
  * from `charter.users.v1.events`, once, in version order. The history outlives
  * the user.
+ *
+ * Every call carries the caller's OAuth 2.0 bearer access token in the
+ * `authorization` metadata ("Bearer <JWT>"), and the token must carry the
+ * scopes of the method's (charter.contract.v1.method) option: a call without a
+ * valid token is UNAUTHENTICATED, one without a scope PERMISSION_DENIED.
  */
 export type AuditServiceService = typeof AuditServiceService;
 export const AuditServiceService = {

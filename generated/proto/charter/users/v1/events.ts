@@ -89,11 +89,18 @@ export interface UserEvent {
    */
   version: string;
   /** When the change was made. */
-  occurredAt: string | undefined;
+  occurredAt:
+    | string
+    | undefined;
+  /**
+   * Who made the change: the subject (`sub`) of the bearer token of the call
+   * that made it. Empty on events recorded before changes carried their actor.
+   */
+  actor: string;
 }
 
 function createBaseUserEvent(): UserEvent {
-  return { eventId: "", type: 0, userId: "", user: undefined, version: "0", occurredAt: undefined };
+  return { eventId: "", type: 0, userId: "", user: undefined, version: "0", occurredAt: undefined, actor: "" };
 }
 
 export const UserEvent: MessageFns<UserEvent> = {
@@ -115,6 +122,9 @@ export const UserEvent: MessageFns<UserEvent> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(50).fork()).join();
+    }
+    if (message.actor !== "") {
+      writer.uint32(58).string(message.actor);
     }
     return writer;
   },
@@ -180,6 +190,14 @@ export const UserEvent: MessageFns<UserEvent> = {
             message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -212,6 +230,7 @@ export const UserEvent: MessageFns<UserEvent> = {
         : isSet(object.occurred_at)
         ? globalThis.String(object.occurred_at)
         : undefined,
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
     };
   },
 
@@ -234,6 +253,9 @@ export const UserEvent: MessageFns<UserEvent> = {
     }
     if (message.occurredAt !== undefined) {
       obj.occurredAt = message.occurredAt;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
     }
     return obj;
   },

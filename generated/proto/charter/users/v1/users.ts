@@ -1183,6 +1183,11 @@ export const LookupUserResponse: MessageFns<LookupUserResponse> = {
  * Errors carry a google.rpc.Status in the grpc-status-details-bin trailer.
  * INVALID_ARGUMENT lists every bad field as a google.rpc.BadRequest; an email
  * in use is ALREADY_EXISTS; a missing user is NOT_FOUND; a stale etag is ABORTED.
+ *
+ * Every call carries the caller's OAuth 2.0 bearer access token in the
+ * `authorization` metadata ("Bearer <JWT>"), and the token must carry the
+ * scopes of the method's (charter.contract.v1.method) option: a call without a
+ * valid token is UNAUTHENTICATED, one without a scope PERMISSION_DENIED.
  */
 export type UsersServiceService = typeof UsersServiceService;
 export const UsersServiceService = {
