@@ -122,7 +122,8 @@ export interface UnaryCallerOptions {
 const READ_RETRY_PAUSE_MS = 25;
 
 /**
- * Makes typed calls of a generated client's unary methods: one deadline per call, x-request-id in metadata, gRPC
+ * Makes typed calls of a generated client's unary methods: one deadline per call, x-request-id and the caller's
+ * authorization in metadata, gRPC
  * failures as AppErrors. A read (`idempotent`) that still fails UNAVAILABLE after grpc-js's own retries — a
  * connection that dropped after the call was committed, which grpc-js never retries — is sent once more, after a
  * short pause and within the same deadline, to whichever instance round_robin picks next; not when the guard
@@ -133,6 +134,7 @@ export function createUnaryCaller(opts: UnaryCallerOptions) {
   const metadataOf = (ctx: CallContext | undefined): Metadata => {
     const metadata = new Metadata();
     if (ctx?.requestId) metadata.set("x-request-id", ctx.requestId);
+    if (ctx?.authorization) metadata.set("authorization", ctx.authorization);
     return metadata;
   };
   const attempt = <Req, Res>(method: Unary<Req, Res>, request: Req, ctx: CallContext | undefined, deadline: number) =>

@@ -38,6 +38,11 @@ export const UNSET_USER: UserMessage = {
 export interface CallContext {
   /** Sent as x-request-id so both sides log the same id. */
   readonly requestId?: string;
+  /**
+   * The caller's Authorization header ("Bearer <token>"), sent on as the `authorization` metadata: the services
+   * verify the caller's token themselves and enforce the RPC's scopes.
+   */
+  readonly authorization?: string;
   /** Overrides the client's default deadline for this call. */
   readonly deadlineMs?: number;
 }
