@@ -33,11 +33,12 @@ module.exports = {
       name: "platform-not-to-service-contracts",
       severity: "error",
       comment:
-        "platform/ uses only the generic generated code: the field-rule table (generated/proto/field-rules.ts), " +
-        "the google/ well-known and rpc types and the charter.contract annotations. A service's generated types " +
+        "platform/ uses only the generic generated code: the field-rule and method-scope tables " +
+        "(generated/proto/field-rules.ts, method-rules.ts), the google/ well-known and rpc types and the " +
+        "charter.contract annotations. A service's generated types " +
         "(its proto package, OpenAPI, GraphQL or AsyncAPI types) belong to that service.",
       from: { path: "^platform/" },
-      to: { path: "^generated/", pathNot: "^generated/proto/(field-rules\\.ts$|google/|charter/contract/)" },
+      to: { path: "^generated/", pathNot: "^generated/proto/((field|method)-rules\\.ts$|google/|charter/contract/)" },
     },
     {
       name: "mocks-only-platform-and-generated",

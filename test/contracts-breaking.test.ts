@@ -112,7 +112,12 @@ describe("contracts:breaking against a contracts-v* tag", { concurrency: true },
 
   test("removing an RPC breaks", async () => {
     const repo = repoWithContracts("contracts-v1");
-    edit(repo, USERS_PROTO, "  rpc BatchGetUsers(BatchGetUsersRequest) returns (BatchGetUsersResponse);\n", "");
+    edit(
+      repo,
+      USERS_PROTO,
+      '  rpc BatchGetUsers(BatchGetUsersRequest) returns (BatchGetUsersResponse) {\n    option (charter.contract.v1.method) = {scopes: "users:read"};\n  }\n',
+      "",
+    );
     assertBreaks(await runGate(repo), /RPC "BatchGetUsers" on service "UsersService" was deleted/);
   });
 
