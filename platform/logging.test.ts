@@ -63,3 +63,17 @@ test("outside a traced request there are no trace fields, and LOG_LEVEL filters"
   assert.equal(lines[0]?.trace_id, undefined);
   assert.equal(lines[0]?.level, "info");
 });
+
+test("a bearer token never leaves in clear: not in an Authorization header, a message or an error", () => {
+  const { logger, lines } = capture();
+  const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaGFydGVyLWRldiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+  logger.info({ req: { headers: { authorization: `Bearer ${jwt}` } } }, "request");
+  logger.info({ headers: { authorization: `Bearer ${jwt}` } }, "headers");
+  logger.warn(`refused Bearer ${jwt}`);
+  logger.error(new Error(`token ${jwt} did not verify`));
+  const text = JSON.stringify(lines);
+  assert.ok(!text.includes("c2lnbmF0dXJl"), text);
+  assert.ok(!text.includes("eyJzdWIi"), text);
+  assert.equal((lines[0]?.req as { headers: { authorization: string } }).headers.authorization, "[redacted]");
+  assert.equal(lines[2]?.msg, "refused Bearer [redacted]");
+});

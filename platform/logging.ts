@@ -12,6 +12,14 @@ export function maskEmails(text: string): string {
   return text.includes("@") ? text.replace(EMAIL, "$1***@$2") : text;
 }
 
+/** A bearer token, or anything shaped like a JWT (three base64url parts, the first a JSON header `eyJ`). */
+const TOKEN = /\b(Bearer\s+)[A-Za-z0-9._~+/=-]{20,}|\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/gi;
+
+/** `Bearer eyJ…` → `Bearer [redacted]`, a bare JWT → `[redacted]`, wherever it appears in the text. */
+export function maskTokens(text: string): string {
+  return /bearer|eyJ/i.test(text) ? text.replace(TOKEN, (_m, scheme?: string) => `${scheme ?? ""}[redacted]`) : text;
+}
+
 /** trace_id and span_id of the span active where the line is logged (none outside a traced request). */
 function traceFields(): Record<string, string> {
   const context = trace.getActiveSpan()?.spanContext();
@@ -22,7 +30,7 @@ function traceFields(): Record<string, string> {
 
 /**
  * JSON logs on stdout, one object a line, with the service name on every line, the active trace's ids where
- * there is one, and no e-mail address in clear. The masking is done on the finished line, just before it is
+ * there is one, and no e-mail address or bearer token in clear. The masking is done on the finished line, just before it is
  * written, so nothing escapes it: fields, child bindings (a request id), messages, printf arguments, errors
  * however nested, and the message pino takes from an error logged without one.
  */
@@ -35,7 +43,12 @@ export function createLogger(service: string, level: LogLevel, destination?: Des
     // An `err` that is not an Error (a message string) is logged as it is.
     serializers: { err: (error: unknown) => (error instanceof Error ? pino.stdSerializers.err(error) : error) },
     formatters: { level: (label) => ({ level: label }) },
-    hooks: { streamWrite: maskEmails },
+    // An Authorization header, wherever a request or its headers are logged, never leaves in clear.
+    redact: {
+      paths: ["req.headers.authorization", "headers.authorization", "request.headers.authorization", "authorization"],
+      censor: "[redacted]",
+    },
+    hooks: { streamWrite: (line) => maskTokens(maskEmails(line)) },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -15,6 +15,15 @@ import type { Logger } from "../../platform/logging.js";
 import { AUDIT_SERVICE } from "./adapters/audit-backend.js";
 import type { InstancesReport } from "./adapters/users-discovery.js";
 import type { AuditBackend, UsersBackend } from "./app/backends.js";
+import {
+  authFailureOf,
+  enforce,
+  type GatewayAuth,
+  identify,
+  principalOf,
+  tokenEndpointOf,
+  withTokenUrl,
+} from "./transport/auth.js";
 import { type Budget, type RateLimitOptions, registerRateLimit } from "./transport/rate-limit.js";
 import { requestIdOf } from "./transport/request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/error-handler.js";
@@ -42,6 +51,11 @@ export interface GatewayOptions {
   /** The parsed REST contract (loadOpenApiDocument()). */
   readonly document: OpenApiDocument;
   readonly logger: Logger;
+  /**
+   * Bearer tokens (transport/auth.ts): every API operation needs a valid token with its contract's scopes; the
+   * served contract's tokenUrl is the issuer's token endpoint.
+   */
+  readonly auth: GatewayAuth;
   /** Largest request body, in bytes. */
   readonly bodyLimit: number;
   /** Origins allowed by CORS; empty turns CORS off, ["*"] allows any origin. */
@@ -70,6 +84,14 @@ export interface GatewayOptions {
 
 /** The matched route's template as the contract writes it (an escaped `::` is one colon); "unmatched" for a 404 on no route. */
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url?.replaceAll("::", ":") ?? "unmatched";
+/** The caller on a request's log line: its token's subject, or why its token was refused; never the token. */
+function callerOf(request: FastifyRequest): { subject?: string; auth_failure?: string } {
+  const subject = principalOf(request)?.subject;
+  if (subject !== undefined) return { subject };
+  const failure = authFailureOf(request);
+  return failure === undefined ? {} : { auth_failure: failure };
+}
+
 /** The router's maxParamLength: a longer path segment is refused before routing. */
 const MAX_PARAM_LENGTH = 100;
 /** A reply's time so far; 0 where Fastify did not time it (a response made before routing). */
@@ -136,17 +158,21 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
         method: request.method,
         route: routeOf(request),
         status: reply.statusCode,
+        ...callerOf(request),
         duration_ms: Math.round(elapsedMs(reply) * 100) / 100,
       },
       "request",
     );
   });
 
-  // Before every route and plugin, so that each one is covered: security headers, then the budget.
+  // Before every route and plugin, so that each one is covered: security headers, the caller (its budget is
+  // kept by its subject), the budget, then the refusal of a request without a valid token or its scope.
   await registerSecurityHeaders(app);
+  app.addHook("onRequest", identify(options.auth.verifier));
   const budget = options.rateLimit
     ? await registerRateLimit(app, { ...options.rateLimit, logger: options.logger })
     : undefined;
+  app.addHook("onRequest", enforce());
   /** Routes that never draw on the budget: probes, metrics, the contract, the docs. */
   const exempt = { config: { budget: "exempt" as const } };
 
@@ -180,8 +206,20 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     });
   }
 
-  const contract = JSON.stringify(options.document);
-  app.get("/openapi.json", exempt, async (_request, reply) => reply.type("application/json").send(contract));
+  // The contract as served names the configured issuer's token endpoint (discovered once) as its tokenUrl.
+  const tokenEndpoint = tokenEndpointOf(options.auth.issuer);
+  let tokenUrl = `${options.auth.issuer.replace(/\/$/, "")}/token`;
+  let contract: { url: string; text: string } | undefined;
+  const servedContract = async (): Promise<string> => {
+    tokenUrl = await tokenEndpoint();
+    if (contract?.url !== tokenUrl) {
+      contract = { url: tokenUrl, text: JSON.stringify(withTokenUrl(options.document, tokenUrl)) };
+    }
+    return contract.text;
+  };
+  app.get("/openapi.json", exempt, async (_request, reply) =>
+    reply.type("application/json").send(await servedContract()),
+  );
 
   if (options.docs) {
     // The document is served as loaded; its 3.1 shape is wider than the plugin's OpenAPI 2/3.0 types.
@@ -194,7 +232,15 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       scope.addHook("onRoute", (route) => {
         route.config = { ...route.config, budget: "exempt", helmet: docsHelmet };
       });
-      await scope.register(swaggerUi, { routePrefix: "/docs", uiConfig: { validatorUrl: null } });
+      // Swagger UI's copy names the issuer's token endpoint too (its "Authorize" asks it for tokens).
+      scope.addHook("onRequest", async () => {
+        tokenUrl = await tokenEndpoint();
+      });
+      await scope.register(swaggerUi, {
+        routePrefix: "/docs",
+        uiConfig: { validatorUrl: null },
+        transformSpecification: (spec) => withTokenUrl(spec, tokenUrl),
+      });
     });
   }
 

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { type AuthConfig, authConfig } from "../../platform/auth/auth-config.js";
 import { ConfigError, type EnvReader, envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { type RedisAuth, redisAuth } from "../../platform/redis-config.js";
 import { etcdEndpoints, etcdTls, instanceId } from "../../platform/registry/registry-config.js";
@@ -76,6 +77,8 @@ export interface GatewayConfig {
   readonly rateLimit: RateLimitConfig;
   /** GATEWAY_TRUSTED_PROXIES: addresses or CIDRs whose X-Forwarded-For names the client; empty: none. */
   readonly trustedProxies: readonly string[];
+  /** AUTH_*: the issuer whose bearer tokens the gateway accepts, for which audience, and how its keys are kept. */
+  readonly auth: AuthConfig;
 }
 
 /** A Traefik root key: segments of [A-Za-z0-9._-] joined by `/`, no leading or trailing `/`. */
@@ -205,5 +208,6 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       redisAuth: redisAuth(e),
     },
     trustedProxies: trustedProxies(env),
+    auth: authConfig(e),
   };
 }

@@ -9,6 +9,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge } from "prom-client";
+import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
@@ -90,6 +91,8 @@ runMain("gateway", async () => {
     { name: "audit client", close: () => audit.close() },
     { name: "users client", close: () => users.close() },
   ];
+  // One verifier for the process: its key set (fetched from the issuer, refreshed on rotation) is shared by all requests.
+  const verifier = createTokenVerifier(config.auth);
   let app: Awaited<ReturnType<typeof buildGateway>>;
   try {
     app = await buildGateway({
@@ -97,6 +100,7 @@ runMain("gateway", async () => {
       audit,
       document,
       logger,
+      auth: { verifier, issuer: config.auth.issuer },
       bodyLimit: config.bodyLimit,
       corsOrigins: config.corsOrigins,
       docs: config.docs,
@@ -169,6 +173,7 @@ runMain("gateway", async () => {
       docs: config.docs,
       corsOrigins: config.corsOrigins,
       rateLimit: { max, windowMs, store: budgetRedis ? "redis" : "memory" },
+      auth: { issuer: config.auth.issuer, audience: config.auth.audience },
     },
     "gateway ready",
   );

@@ -1,5 +1,5 @@
 /**
- * The request budget in-process (Fastify inject, no users service): the key and its seam for the subject, the
+ * The request budget in-process (Fastify inject, no users service): the key (the token's subject, or the address), the
  * RateLimit fields as the IETF draft writes them, a 429 problem past the budget, the exempt routes, and what a
  * GraphQL operation costs by its size. The contract-checked burst, and two gateways on one Redis, are in
  * test/gateway-rate-limit.test.ts.
@@ -8,14 +8,26 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "graphql";
 import { Registry } from "prom-client";
-import { inProcessGatewayOptions, offlineAudit, offlineUsers } from "../../../test/support/in-process-gateway.js";
+import { AppError } from "../../../platform/errors.js";
+import {
+  bearer,
+  inProcessGatewayOptions,
+  offlineAudit,
+  offlineUsers,
+} from "../../../test/support/in-process-gateway.js";
 import { buildGateway } from "../app.js";
 import { registerGraphql } from "./graphql/index.js";
 import { countFields, queryCost } from "./graphql/query-cost.js";
 import { budgetKey } from "./rate-limit.js";
 
-// Every id is unknown: user(id:) resolves to null without a users service.
-const users = offlineUsers({ batchGetUsers: async () => ({ users: [] }) });
+// Every id is unknown: user(id:) resolves to null without a users service; getUser is NOT_FOUND.
+const users = offlineUsers({
+  batchGetUsers: async () => ({ users: [] }),
+  getUser: async () => {
+    throw new AppError("NOT_FOUND", "no such user");
+  },
+});
+const authorization = await bearer();
 const audit = offlineAudit();
 
 const gateway = (max: number) =>
@@ -109,7 +121,7 @@ describe("the budget on the gateway", () => {
   test("a GraphQL operation costs by its size, and past the budget is a GraphQL 429", async () => {
     const app = await gateway(100);
     const remaining = async (query: string): Promise<number> => {
-      const res = await app.inject({ method: "POST", url: "/graphql", payload: { query } });
+      const res = await app.inject({ method: "POST", url: "/graphql", payload: { query }, headers: { authorization } });
       assert.equal(res.statusCode, 200, res.body);
       return fieldOf(res.headers.ratelimit).r ?? -1;
     };
@@ -127,7 +139,12 @@ describe("the budget on the gateway", () => {
 
       const spent = await gateway(20);
       try {
-        const res = await spent.inject({ method: "POST", url: "/graphql", payload: { query: big } });
+        const res = await spent.inject({
+          method: "POST",
+          url: "/graphql",
+          payload: { query: big },
+          headers: { authorization },
+        });
         assert.equal(res.statusCode, 429);
         assert.ok(Number(res.headers["retry-after"]) >= 1);
         const body = res.json() as { errors: { extensions: { code: string; reason: string } }[] };
@@ -135,6 +152,33 @@ describe("the budget on the gateway", () => {
       } finally {
         await spent.close();
       }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("the budget per caller", () => {
+  test("two subjects have budgets of their own, one subject's tokens share one, the anonymous the address's", async () => {
+    const app = await gateway(2);
+    const get = async (headers: Record<string, string>) =>
+      (await app.inject({ method: "GET", url: "/v1/users/1", headers })).statusCode;
+    try {
+      const ada = { authorization: await bearer({ sub: "ada" }) };
+      const adaAgain = { authorization: await bearer({ sub: "ada", scopes: ["users:read"] }) };
+      const bob = { authorization: await bearer({ sub: "bob" }) };
+      assert.equal(await get(ada), 404);
+      assert.equal(await get(adaAgain), 404, "another token of the same subject draws on the same budget");
+      assert.equal(await get(ada), 429, "ada's budget of 2 is spent");
+      assert.equal(await get(adaAgain), 429);
+      assert.equal(await get(bob), 404, "bob's budget is his own");
+      assert.equal(await get(bob), 404);
+      assert.equal(await get(bob), 429);
+      // Without a (valid) token the address's budget is drawn, untouched by the subjects': 401 twice, then 429.
+      assert.equal(await get({}), 401);
+      assert.equal(await get({ authorization: "Bearer not.a.token" }), 401);
+      assert.equal(await get({}), 429, "refused tokens draw on the address's budget too");
+      assert.equal(await get({ authorization: await bearer({ sub: "carol" }) }), 404, "a new subject is not limited");
     } finally {
       await app.close();
     }

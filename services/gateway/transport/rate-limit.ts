@@ -1,7 +1,7 @@
 /**
  * The gateway's request budget (@fastify/rate-limit): every request a route does not exempt draws one unit, a
- * GraphQL operation more by its size (transport/graphql/query-cost.ts), from the budget of its client — its address
- * today; see budgetKey for the authenticated subject. The counters live in the plugin's store: in this process, or
+ * GraphQL operation more by its size (transport/graphql/query-cost.ts), from the budget of its client — its token's
+ * subject, or its address without a valid token (see budgetKey). The counters live in the plugin's store: in this process, or
  * in Redis when one is given, so that several gateways share one budget. Past the budget the answer is 429 with
  * Retry-After, as the contract's problem document (REST) or a GraphQL error (GraphQL).
  *
@@ -14,6 +14,7 @@
 import rateLimit, { normalizeIP } from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "../../../platform/logging.js";
+import { principalOf } from "./auth.js";
 import { problemOf, sendProblem } from "./rest/problem.js";
 
 declare module "fastify" {
@@ -58,11 +59,10 @@ export interface Budget {
 }
 
 /**
- * The budget a request draws on. Every call is anonymous today, so it is the client's address (request.ip: the
- * socket's peer, or the first untrusted hop of X-Forwarded-For behind GATEWAY_TRUSTED_PROXIES), IPv6 taken by its
- * /64 as the plugin does. The seam for authentication: once the gateway verifies tokens (a hook before the
- * budget's), it passes the token's subject here and the key becomes `sub:<subject>` — one budget per caller
- * whatever its address, none shared by callers behind one NAT.
+ * The budget a request draws on: `sub:<subject>` for a request with a valid token (one budget per caller whatever
+ * its address, none shared by callers behind one NAT); for an anonymous one, or one whose token was refused, the
+ * client's address (request.ip: the socket's peer, or the first untrusted hop of X-Forwarded-For behind
+ * GATEWAY_TRUSTED_PROXIES), IPv6 taken by its /64 as the plugin does.
  */
 export function budgetKey(ip: string, subject?: string): string {
   return subject === undefined ? `ip:${normalizeIP(ip)}` : `sub:${subject}`;
@@ -91,8 +91,8 @@ export async function registerRateLimit(app: FastifyInstance, options: RateLimit
     global: false,
     max: options.max,
     timeWindow: options.windowMs,
-    // The key, not the plugin's default (the address alone), so that the subject can take its place.
-    keyGenerator: (request) => budgetKey(request.ip),
+    // The caller's subject when its token is valid (transport/auth.ts verified it before this hook), else the address.
+    keyGenerator: (request) => budgetKey(request.ip, principalOf(request)?.subject),
     ...(options.redis === undefined ? {} : { redis: options.redis, nameSpace: "charter:gateway:budget:" }),
     // Errors reach charge() below, which counts and logs them and lets the request through.
     skipOnError: false,

@@ -2,7 +2,8 @@
  * The GraphQL plugin on a bare Fastify instance in front of the real users process (port 0):
  * CRUD through mutations, the users connection across pages, one BatchGetUsers per request
  * (asserted from the users service's own RPC counters), the error model, the query limits,
- * and GraphiQL served from this process only.
+ * and GraphiQL served from this process only. Tokens come from a real issuer (the development OpenID provider on a
+ * free port) that the users service trusts too; the host app verifies them with the gateway's own hooks.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -10,11 +11,41 @@ import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
 import { getIntrospectionQuery } from "graphql";
+import { createTokenVerifier } from "../../../../platform/auth/token-verifier.js";
 import { type ServiceProcess, startService, waitFor } from "../../../../scripts/lib/processes.js";
+import { startTestIssuer } from "../../../../test/support/auth.js";
 import { createAuditBackend } from "../../adapters/audit-backend.js";
 import { createUsersBackend } from "../../adapters/users-backend.js";
 import type { UsersBackend } from "../../app/backends.js";
+import { enforce, identify } from "../auth.js";
 import { type GraphqlOptions, registerGraphql } from "./index.js";
+
+const issuer = await startTestIssuer();
+after(() => issuer.close());
+const verifier = createTokenVerifier({
+  issuer: issuer.issuer,
+  audience: issuer.audience,
+  clockSkewS: 30,
+  jwksCacheMs: 60_000,
+  jwksCooldownMs: 0,
+});
+/** The Authorization header of a caller with every scope. */
+const authorization = await issuer.bearer();
+
+/** An unsigned token (alg none) with every claim a valid one would have. */
+function unsigned(): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { iss: issuer.issuer, aud: issuer.audience, sub: "charter-dev", scope: "users:read", exp: now + 600 };
+  return `${part({ alg: "none", typ: "at+jwt" })}.${part(claims)}.`;
+}
+
+/** The gateway's authentication hooks on a host app: who is calling, then 401 without a valid token. */
+function withAuth(host: FastifyInstance): FastifyInstance {
+  host.addHook("onRequest", identify(verifier));
+  host.addHook("onRequest", enforce());
+  return host;
+}
 
 const email = (tag = "gql") => `${tag}.${randomUUID().slice(0, 8)}@example.com`;
 
@@ -38,7 +69,12 @@ async function gql(
   variables?: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Promise<GqlResponse> {
-  const res = await app.inject({ method: "POST", url: "/graphql", payload: { query, variables }, headers });
+  const res = await app.inject({
+    method: "POST",
+    url: "/graphql",
+    payload: { query, variables },
+    headers: { authorization, ...headers },
+  });
   const body = res.json() as { data?: Data; errors?: GqlError[] };
   return { status: res.statusCode, headers: res.headers, ...body };
 }
@@ -70,7 +106,7 @@ const USER_FIELDS = "id name email etag createTime updateTime";
 const CREATE = `mutation ($input: CreateUserInput!) { createUser(input: $input) { ${USER_FIELDS} } }`;
 
 async function buildApp(opts: GraphqlOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = withAuth(Fastify({ logger: false }));
   await registerGraphql(app, opts);
   await app.ready();
   return app;
@@ -90,7 +126,13 @@ describe("GraphQL API over the real users service", () => {
   before(async () => {
     service = await startService(
       "services/users/main.ts",
-      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", LOG_LEVEL: "debug" },
+      {
+        USERS_GRPC_PORT: "0",
+        USERS_METRICS_PORT: "0",
+        USERS_HOST: "127.0.0.1",
+        LOG_LEVEL: "debug",
+        ...issuer.env,
+      },
       "users service ready",
     );
     metricsPort = Number(service.ready.metricsPort);
@@ -132,7 +174,7 @@ describe("GraphQL API over the real users service", () => {
   });
 
   test("a request id the host app already settled is the one the users service sees", async () => {
-    const host = Fastify({ logger: false });
+    const host = withAuth(Fastify({ logger: false }));
     const requestId = `host-${randomUUID()}`;
     host.addHook("onRequest", async (_request, reply) => {
       reply.header("x-request-id", requestId);
@@ -377,22 +419,89 @@ describe("GraphQL API over the real users service", () => {
     assert.ok(schema.data.__schema.types.some((t: { name: string }) => t.name === "User"));
   });
 
+  test("without a valid token every operation is 401 with WWW-Authenticate and UNAUTHENTICATED", async () => {
+    const cases: [string, Record<string, string>, string][] = [
+      ["no token", {}, 'Bearer realm="charter"'],
+      ["not a JWT", { authorization: "Bearer not-a-token" }, 'Bearer realm="charter", error="invalid_token"'],
+      ["alg none", { authorization: `Bearer ${unsigned()}` }, 'Bearer realm="charter", error="invalid_token"'],
+    ];
+    for (const [label, headers, challenge] of cases) {
+      for (const query of [
+        `{ user(id: "1") { id } }`,
+        getIntrospectionQuery(),
+        `mutation { deleteUser(id: "1") { id } }`,
+      ]) {
+        const res = await app.inject({ method: "POST", url: "/graphql", payload: { query }, headers });
+        assert.equal(res.statusCode, 401, label);
+        assert.equal(res.headers["www-authenticate"], challenge, label);
+        const body = res.json() as { data?: unknown; errors: GqlError[] };
+        assert.equal(body.data, undefined, label);
+        assert.equal(body.errors[0]?.extensions.code, "UNAUTHENTICATED", label);
+        assert.equal(body.errors[0]?.message, "a valid bearer token is required", label);
+      }
+    }
+    // GraphiQL's page stays open: a browser asking for /graphql is sent to it.
+    const browser = await app.inject({ method: "GET", url: "/graphql", headers: { accept: "text/html" } });
+    assert.equal(browser.statusCode, 302);
+    assert.equal((await app.inject({ method: "GET", url: "/graphiql" })).statusCode, 200);
+  });
+
+  test("a field whose @auth scope the token lacks is PERMISSION_DENIED at that field; the others resolve", async () => {
+    const reader = `Bearer ${await issuer.tokenWith(["users:read"])}`;
+    const user = await create("Scoped");
+    const both = await gql(
+      app,
+      `query ($id: ID!) { user(id: $id) { id } userHistory(id: $id) { nodes { type } } }`,
+      { id: user.id },
+      { authorization: reader },
+    );
+    assert.equal(both.status, 200);
+    // The one error is the field without its scope; user(id) resolved (userHistory is non-null, so data is null).
+    const denied = onlyError(both, "PERMISSION_DENIED");
+    assert.deepEqual(denied.path, ["userHistory"]);
+    assert.equal(denied.message, "this operation needs the scope users:history");
+
+    const historian = `Bearer ${await issuer.tokenWith(["users:history"])}`;
+    const read = await gql(
+      app,
+      `query ($id: ID!) { user(id: $id) { id } }`,
+      { id: user.id },
+      { authorization: historian },
+    );
+    assert.deepEqual(read.data, { user: null });
+    const noRead = onlyError(read, "PERMISSION_DENIED");
+    assert.deepEqual(noRead.path, ["user"]);
+    assert.equal(noRead.message, "this operation needs the scope users:read");
+
+    const write = await gql(app, `mutation { deleteUser(id: "${user.id}") { id } }`, undefined, {
+      authorization: reader,
+    });
+    assert.equal(onlyError(write, "PERMISSION_DENIED").message, "this operation needs the scope users:write");
+    // Nothing was deleted: the user is still there for a caller with every scope.
+    const still = await gql(app, `query ($id: ID!) { user(id: $id) { id } }`, { id: user.id });
+    assert.equal(still.data.user.id, user.id);
+  });
+
   test("HTTP-level refusals carry a code too: mutation over GET, body that is not JSON", async () => {
     const query = encodeURIComponent(`mutation { deleteUser(id: "1") { id } }`);
-    const viaGet = await app.inject({ method: "GET", url: `/graphql?query=${query}` });
+    const viaGet = await app.inject({ method: "GET", url: `/graphql?query=${query}`, headers: { authorization } });
     assert.ok(viaGet.statusCode >= 400);
     assert.equal(viaGet.json().errors[0].extensions.code, "INVALID_ARGUMENT");
 
     const notJson = await app.inject({
       method: "POST",
       url: "/graphql",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       payload: "{ not json",
     });
     assert.equal(notJson.statusCode, 400);
     assert.equal(notJson.json().errors[0].extensions.code, "INVALID_ARGUMENT");
 
-    const read = await app.inject({ method: "GET", url: `/graphql?query=${encodeURIComponent("{ __typename }")}` });
+    const read = await app.inject({
+      method: "GET",
+      url: `/graphql?query=${encodeURIComponent("{ __typename }")}`,
+      headers: { authorization },
+    });
     assert.deepEqual(read.json(), { data: { __typename: "Query" } });
   });
 
@@ -485,7 +594,12 @@ describe("GraphQL errors that are not the client's", () => {
     const app = await buildApp({ users: failing, audit, graphiql: false });
     try {
       for (const query of [`{ a: user(id: "1") { id } b: user(id: "2") { id } }`, "{ users { nodes { id } } }"]) {
-        const res = await app.inject({ method: "POST", url: "/graphql", payload: { query } });
+        const res = await app.inject({
+          method: "POST",
+          url: "/graphql",
+          payload: { query },
+          headers: { authorization },
+        });
         assert.doesNotMatch(res.body, /secret|exploded|TypeError|\.ts:/);
         const body = res.json() as { data: unknown; errors: GqlError[] };
         assert.ok(body.errors.length > 0);

@@ -9,11 +9,13 @@
 
 import { readFile } from "node:fs/promises";
 import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
-import { buildSchema } from "graphql";
+import { buildSchema, type GraphQLSchema, isObjectType, Kind } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import { AppError } from "../../../../platform/errors.js";
 import { formatGraphqlErrors } from "../../../../platform/graphql/error-formatter.js";
 import { enforceConstraints } from "../../../../platform/rules/graphql-constraints.js";
 import type { AuditBackend, UsersBackend } from "../../app/backends.js";
+import { permissionDeniedDetail, principalOf, scopeMissing, UNAUTHENTICATED_DETAIL } from "../auth.js";
 import { type Budget, refuse } from "../rate-limit.js";
 import { requestIdOf } from "../request-id.js";
 import { GRAPHIQL_PATH, registerGraphiql } from "./graphiql.js";
@@ -45,9 +47,58 @@ export interface GraphqlOptions {
   readonly budget?: Budget;
 }
 
+/**
+ * The scopes of every root field (Query, Mutation, Subscription), from its @auth directive in the SDL: "Query.user" →
+ * ["users:read"]. A root field without @auth is refused at start: nothing is served without a stated scope.
+ */
+export function rootFieldScopes(schema: GraphQLSchema): Map<string, readonly string[]> {
+  const scopes = new Map<string, readonly string[]>();
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    if (!root || !isObjectType(root)) continue;
+    for (const field of Object.values(root.getFields())) {
+      const auth = field.astNode?.directives?.find((d) => d.name.value === "auth");
+      const list = auth?.arguments?.find((a) => a.name.value === "scopes")?.value;
+      if (list?.kind !== Kind.LIST || !list.values.every((v) => v.kind === Kind.STRING)) {
+        throw new Error(`the GraphQL schema's ${root.name}.${field.name} has no @auth(scopes: [...])`);
+      }
+      scopes.set(
+        `${root.name}.${field.name}`,
+        list.values.map((v) => (v.kind === Kind.STRING ? v.value : "")),
+      );
+    }
+  }
+  return scopes;
+}
+
+type Resolver = (root: unknown, args: unknown, ctx: GraphqlContext, info: unknown) => unknown;
+
+/** Each root field's resolver, behind the check of its scopes: PERMISSION_DENIED at that field names the scope. */
+function withScopes(resolvers: Record<string, Record<string, Resolver>>, scopes: Map<string, readonly string[]>) {
+  const guarded: Record<string, Record<string, Resolver>> = { ...resolvers };
+  for (const [key, needed] of scopes) {
+    const [type = "", field = ""] = key.split(".");
+    const resolve = resolvers[type]?.[field];
+    if (!resolve) continue;
+    guarded[type] = {
+      ...guarded[type],
+      [field]: (root, args, ctx, info) => {
+        // The route refuses a request without a valid token (401) before any resolver runs; never trust that alone.
+        if (!ctx.principal) throw new AppError("UNAUTHENTICATED", UNAUTHENTICATED_DETAIL);
+        const missing = scopeMissing(ctx.principal, [needed]);
+        if (missing !== undefined) throw new AppError("PERMISSION_DENIED", permissionDeniedDetail(missing));
+        return resolve(root, args, ctx, info);
+      },
+    };
+  }
+  return guarded;
+}
+
 export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
   const schema = buildSchema(await readFile(SCHEMA_FILE, "utf8"));
-  const resolvers = createResolvers();
+  const resolvers = withScopes(
+    createResolvers() as unknown as Record<string, Record<string, Resolver>>,
+    rootFieldScopes(schema),
+  );
   const maxFields = opts.maxFields ?? 1000;
   const maxTokens = opts.maxTokens ?? 10_000;
 
@@ -93,15 +144,20 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
         const settled = reply.getHeader("x-request-id");
         const requestId = typeof settled === "string" ? settled : requestIdOf(request.headers["x-request-id"]);
         if (settled === undefined) reply.header("x-request-id", requestId);
+        const principal = principalOf(request);
+        const authorization = request.headers.authorization;
+        const call = { requestId, ...(authorization === undefined ? {} : { authorization }) };
         return {
-          requestId,
+          ...call,
+          ...(principal ? { principal } : {}),
           users: opts.users,
           audit: opts.audit,
-          userById: createUserLoader(opts.users, { requestId }),
+          userById: createUserLoader(opts.users, call),
         };
       },
       additionalRouteOptions: {
-        config: { budget: "graphql" },
+        // A valid token for every operation (introspection too); each root field checks its @auth scopes.
+        config: { budget: "graphql", auth: "graphql" },
         preHandler: opts.graphiql ? [toIde, charge] : [charge],
       },
     });

@@ -8,6 +8,7 @@ import type { MercuriusContext } from "mercurius";
 import type { Resolvers, UpdateUserInput, User, UserEvent } from "../../../../generated/graphql/users.js";
 import type { UserEvent as UserEventMessage } from "../../../../generated/proto/charter/users/v1/events.js";
 import type { User as UserMessage } from "../../../../generated/proto/charter/users/v1/users.js";
+import type { Principal } from "../../../../platform/auth/token-verifier.js";
 import { AppError, invalidArgument, isAppError } from "../../../../platform/errors.js";
 import { type CursorPosition, decodeCursor, encodeCursor } from "../../../../platform/graphql/cursor.js";
 import { rulesOf, settableFields, withDefault } from "../../../../platform/rules/field-rules.js";
@@ -25,6 +26,10 @@ const UPDATABLE = settableFields("charter.users.v1.User") as readonly (keyof Upd
 export interface GraphqlContext extends MercuriusContext {
   /** The request id sent to the users service as x-request-id. */
   readonly requestId: string;
+  /** The caller's Authorization header, sent on to the services (they check the token themselves). */
+  readonly authorization?: string;
+  /** The caller, as the gateway verified its token (transport/auth.ts); each root field checks its @auth scopes. */
+  readonly principal?: Principal;
   readonly users: UsersBackend;
   readonly audit: AuditBackend;
   /** Per request: users by id, batched into BatchGetUsers; null for an id with no user. */
@@ -114,7 +119,10 @@ function etagArgument(etag: string | null | undefined, field: string): string {
   return etag ?? "";
 }
 
-const callOf = (ctx: GraphqlContext): CallContext => ({ requestId: ctx.requestId });
+const callOf = (ctx: GraphqlContext): CallContext => ({
+  requestId: ctx.requestId,
+  ...(ctx.authorization === undefined ? {} : { authorization: ctx.authorization }),
+});
 
 export function createResolvers(): Resolvers<GraphqlContext> {
   return {

@@ -51,6 +51,11 @@ export interface Operation {
   readonly requestBody: { readonly required: boolean; readonly content: ReadonlyMap<string, Pointer> } | undefined;
   /** Status ("201", "4XX", "default") → response. */
   readonly responses: ReadonlyMap<string, OperationResponse>;
+  /**
+   * The operation's `security` (or the document's): alternatives, any one of which admits a call, each the scopes
+   * it needs (of every scheme it names). Empty: no alternative, the operation is open; `[[]]` likewise.
+   */
+  readonly security: readonly (readonly string[])[];
 }
 
 export const CONTRACT_PATH = fileURLToPath(new URL("../../../../contracts/openapi/users.v1.yaml", import.meta.url));
@@ -126,6 +131,21 @@ function contentAt(doc: JsonObject, pointer: Pointer): Map<string, Pointer | und
 /** A path template as a Fastify route: literal colons doubled (`/v1/users:lookup` → `/v1/users::lookup`), `{id}` → `:id`. */
 export const fastifyRoute = (path: string): string => path.replace(/:/g, "::").replace(/\{([^}]+)\}/g, ":$1");
 
+/** A security requirement list (`[{oauth2: ["users:read"]}]`) as its alternatives' scopes. */
+function securityOf(requirements: unknown, where: string): string[][] {
+  if (requirements === undefined) return [];
+  if (!Array.isArray(requirements)) throw new Error(`${where}: security is not a list`);
+  return requirements.map((requirement) => {
+    if (!isObject(requirement)) throw new Error(`${where}: a security requirement is not an object`);
+    return Object.values(requirement).flatMap((scopes) => {
+      if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string")) {
+        throw new Error(`${where}: a security requirement's scopes are not a list of strings`);
+      }
+      return scopes as string[];
+    });
+  });
+}
+
 /** Every operation of the document, in document order. */
 export function operationsOf(doc: OpenApiDocument): Operation[] {
   const operations: Operation[] = [];
@@ -171,6 +191,7 @@ export function operationsOf(doc: OpenApiDocument): Operation[] {
         parameters,
         requestBody,
         responses,
+        security: securityOf(node.security ?? doc.security, `${method.toUpperCase()} ${path}`),
       });
     }
   }

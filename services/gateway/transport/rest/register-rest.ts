@@ -127,7 +127,8 @@ export async function registerRest(
         method: op.method as "GET",
         url: op.route,
         schema: schemas.routeSchema(op),
-        config: { restParameters: op.parameters.map((p) => p.name) },
+        // The operation's scopes as the contract states them (transport/auth.ts checks them).
+        config: { restParameters: op.parameters.map((p) => p.name), auth: { security: op.security } },
         preValidation: bodyCheck(op),
         handler: bind(op, handlers[op.id as OperationId] as unknown as BoundHandler),
       });
@@ -207,7 +208,11 @@ function bind(op: Operation, handler: BoundHandler) {
       query: request.query,
       header,
       body: request.body,
-      context: { requestId: request.id },
+      // The caller's token goes on to the services, which check it themselves.
+      context: {
+        requestId: request.id,
+        ...(request.headers.authorization === undefined ? {} : { authorization: request.headers.authorization }),
+      },
     });
     reply.code(result.status);
     for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
