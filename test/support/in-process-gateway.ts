@@ -28,13 +28,18 @@ export const testKeys = { keys: [publicJwk] };
 export async function signToken(
   options: { scopes?: readonly string[]; sub?: string; claims?: JWTPayload } = {},
 ): Promise<string> {
-  return new SignJWT({ scope: (options.scopes ?? API_SCOPES).join(" "), client_id: "in-process", ...options.claims })
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    iss: TEST_ISSUER,
+    aud: DEFAULT_AUDIENCE,
+    sub: options.sub ?? "in-process-client",
+    iat: now,
+    exp: now + 600,
+    scope: (options.scopes ?? API_SCOPES).join(" "),
+    client_id: "in-process",
+    ...options.claims,
+  })
     .setProtectedHeader({ alg: "ES256", kid: "in-process", typ: "at+jwt" })
-    .setIssuer(TEST_ISSUER)
-    .setAudience(DEFAULT_AUDIENCE)
-    .setSubject(options.sub ?? "in-process-client")
-    .setIssuedAt()
-    .setExpirationTime("10m")
     .sign(signing.privateKey);
 }
 
