@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const validator = createOpenApiValidator();
@@ -32,11 +33,14 @@ interface CallOptions {
 describe("gateway REST API (real users and gateway processes)", () => {
   let users: ServiceProcess;
   let gateway: ServiceProcess;
+  let issuer: TestIssuer;
+  /** Every request carries a token with every scope (the users service checks it too); the tests of its absence are test/gateway-auth.test.ts. */
+  let authorization = "";
   let base = "";
 
   /** One request; its response must conform to the contract (or be a 404 problem outside it). */
   async function call(method: string, path: string, options: CallOptions = {}): Promise<Answer> {
-    const headers: Record<string, string> = { ...options.headers };
+    const headers: Record<string, string> = { authorization, ...options.headers };
     let body: string | undefined = options.raw;
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);
@@ -61,9 +65,11 @@ describe("gateway REST API (real users and gateway processes)", () => {
     [...new Set<string>((answer.body.errors ?? []).map((e: { field: string }) => e.field))].sort();
 
   before(async () => {
+    issuer = await startTestIssuer();
+    authorization = await issuer.bearer();
     users = await startService(
       "services/users/main.ts",
-      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" },
+      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...issuer.env },
       "users service ready",
     );
     gateway = await startService(
@@ -74,6 +80,7 @@ describe("gateway REST API (real users and gateway processes)", () => {
         USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
         GATEWAY_BODY_LIMIT: "4096",
         ...LOAD_BUDGET,
+        ...issuer.env,
       },
       "gateway ready",
     );
@@ -82,6 +89,7 @@ describe("gateway REST API (real users and gateway processes)", () => {
   after(async () => {
     await gateway?.stop();
     await users?.stop();
+    await issuer?.close();
   });
 
   test("create, get, conditional get, patch with and without If-Match, stale 412, delete", async () => {
@@ -443,7 +451,7 @@ describe("gateway REST API (real users and gateway processes)", () => {
     });
 
     test("the e-mail never rides in the URL: GET is 405 (Allow: POST); near-miss paths are 404", async () => {
-      const get = await fetch(`${base}${LOOKUP}?email=ada@example.com`);
+      const get = await fetch(`${base}${LOOKUP}?email=ada@example.com`, { headers: { authorization } });
       assert.equal(get.status, 405);
       assert.equal(get.headers.get("allow"), "POST");
       // With the email of a real user: a path the router wrongly took for the lookup would answer 200.
