@@ -12,7 +12,13 @@ import type { components } from "../generated/openapi/users.v1.js";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const validator = createOpenApiValidator();
 const AUDIT_HEALTH = "charter.audit.v1.AuditService";
@@ -38,7 +44,11 @@ interface GraphqlAnswer {
 
 /** One request to a gateway; its response must conform to the contract. */
 async function call(base: string, method: string, path: string, init: RequestInit = {}): Promise<Answer> {
-  const response = await fetch(`${base}${path}`, { method, ...init });
+  const response = await fetch(`${base}${path}`, {
+    method,
+    ...init,
+    headers: { authorization, ...(init.headers as Record<string, string> | undefined) },
+  });
   const text = await response.text();
   const answer = { status: response.status, headers: response.headers, text };
   const operation = validator.operationFor(method, new URL(path, base).pathname);
@@ -50,7 +60,7 @@ async function call(base: string, method: string, path: string, init: RequestIni
 async function graphql(base: string, query: string, variables: object = {}): Promise<GraphqlAnswer> {
   const response = await fetch(`${base}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization },
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as GraphqlAnswer;
@@ -72,7 +82,14 @@ const readiness = async (base: string) => {
 const startGateway = (usersPort: unknown, env: Record<string, string> = {}) =>
   startService(
     "services/gateway/main.ts",
-    { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", USERS_ADDR: `127.0.0.1:${usersPort}`, ...LOAD_BUDGET, ...env },
+    {
+      GATEWAY_PORT: "0",
+      GATEWAY_HOST: "127.0.0.1",
+      ...issuer.env,
+      USERS_ADDR: `127.0.0.1:${usersPort}`,
+      ...LOAD_BUDGET,
+      ...env,
+    },
     "gateway ready",
   );
 
@@ -84,7 +101,7 @@ describe("a user's history through the gateway (users hosting the audit service)
   before(async () => {
     users = await startService(
       "services/users/main.ts",
-      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" },
+      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...issuer.env },
       "users service ready",
     );
     // No AUDIT_ADDR: without Kafka the gateway finds the audit service at USERS_ADDR.
@@ -218,7 +235,7 @@ describe("the gateway when the audit service goes away, comes back, or never ans
   const startAudit = () =>
     startService(
       "services/audit/main.ts",
-      { AUDIT_GRPC_PORT: String(auditPort), AUDIT_METRICS_PORT: "0", AUDIT_HOST: "127.0.0.1" },
+      { AUDIT_GRPC_PORT: String(auditPort), AUDIT_METRICS_PORT: "0", AUDIT_HOST: "127.0.0.1", ...issuer.env },
       "audit service ready",
     );
 
@@ -226,7 +243,7 @@ describe("the gateway when the audit service goes away, comes back, or never ans
     [auditPort = 0] = await freePorts(1);
     users = await startService(
       "services/users/main.ts",
-      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" },
+      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...issuer.env },
       "users service ready",
     );
     audit = await startAudit();
