@@ -2,14 +2,21 @@
  * The request budget on real processes: a burst past it is 429 with Retry-After and the RateLimit fields, each
  * response checked against the contract (test/support/openapi-validator.ts); health, readiness, metrics, the
  * contract and the docs are never limited; GraphQL draws on the same budget; and two gateways on one real Redis
- * share one budget. One users service behind three gateways, each with a small budget of its own.
+ * share one budget, kept per token subject: two subjects have budgets of their own, two tokens of one subject share
+ * one. One users service behind three gateways, each with a small budget of its own.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type RunningServer, startRedis } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { GATEWAY_ENTRY, USERS_ENTRY } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const validator = createOpenApiValidator();
 const BUDGET = 5;
@@ -20,8 +27,9 @@ interface Answer {
   readonly text: string;
 }
 
-async function call(url: string, init?: RequestInit): Promise<Answer> {
-  const response = await fetch(url, init);
+async function call(url: string, init: RequestInit = {}): Promise<Answer> {
+  const headers = { authorization, ...(init.headers as Record<string, string> | undefined) };
+  const response = await fetch(url, { ...init, headers });
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
@@ -45,7 +53,7 @@ describe("the request budget on real processes", { timeout: 120_000 }, () => {
       startRedis(),
       startService(
         USERS_ENTRY,
-        { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" },
+        { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...issuer.env },
         "users service ready",
       ),
     ]);
@@ -55,6 +63,7 @@ describe("the request budget on real processes", { timeout: 120_000 }, () => {
         {
           GATEWAY_PORT: "0",
           GATEWAY_HOST: "127.0.0.1",
+          ...issuer.env,
           USERS_ADDR: `127.0.0.1:${users?.ready.grpcPort}`,
           GATEWAY_RATE_LIMIT_WINDOW_MS: "60000",
           ...env,
@@ -138,5 +147,38 @@ describe("the request budget on real processes", { timeout: 120_000 }, () => {
       assert.equal(refused.status, 429, `${base} refuses once the shared budget is spent`);
       assert.deepEqual(validator.check("listUsers", refused), []);
     }
+  });
+
+  test("on the shared Redis the budget is the token subject's: another subject has its own, another token of the same subject shares it", async () => {
+    // The test before spent charter-dev's shared budget (6) on A and B.
+    const again = `Bearer ${await issuer.tokenWith()}`;
+    assert.notEqual(again, authorization, "a second token of the same client");
+    for (const base of [sharedA, sharedB]) {
+      const sameSubject = await call(`${base}/v1/users?pageSize=1`, { headers: { authorization: again } });
+      assert.equal(sameSubject.status, 429, "a new token of the same subject draws on the spent budget");
+    }
+    const reader = issuer.clients[1];
+    assert.ok(reader);
+    const readerTokens = [`Bearer ${await issuer.token(reader)}`, `Bearer ${await issuer.token(reader)}`];
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const answer = await call(`${i % 2 === 0 ? sharedA : sharedB}/v1/users?pageSize=1`, {
+        headers: { authorization: readerTokens[i % 2] ?? "" },
+      });
+      assert.equal(answer.status, 200, `charter-reader has a budget of its own: ${answer.text}`);
+      seen.push(String(rateLimitOf(answer).r));
+    }
+    assert.deepEqual(
+      seen,
+      ["5", "4", "3", "2", "1", "0"],
+      "both of charter-reader's tokens, on both gateways, share one",
+    );
+    const spent = await call(`${sharedA}/v1/users?pageSize=1`, { headers: { authorization: readerTokens[0] ?? "" } });
+    assert.equal(spent.status, 429);
+    // Without a token the address's budget is drawn: untouched by the subjects', the answer is the 401.
+    const anonymous = await call(`${sharedB}/v1/users?pageSize=1`, { headers: { authorization: "" } });
+    assert.equal(anonymous.status, 401, anonymous.text);
+    assert.deepEqual(validator.check("listUsers", anonymous), []);
+    assert.equal(rateLimitOf(anonymous).r, 5);
   });
 });
