@@ -9,7 +9,13 @@ import { after, before, describe, test } from "node:test";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const validator = createOpenApiValidator();
 const DEADLINE_MS = 1_000;
@@ -23,7 +29,7 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
   const startUsers = () =>
     startService(
       "services/users/main.ts",
-      { USERS_GRPC_PORT: String(usersPort), USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" },
+      { USERS_GRPC_PORT: String(usersPort), USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...issuer.env },
       "users service ready",
     );
 
@@ -31,8 +37,8 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
   async function call(method: string, path: string, json?: unknown) {
     const init: RequestInit =
       json === undefined
-        ? { method }
-        : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(json) };
+        ? { method, headers: { authorization } }
+        : { method, headers: { "content-type": "application/json", authorization }, body: JSON.stringify(json) };
     const response = await fetch(`${base}${path}`, init);
     const text = await response.text();
     const answer = { status: response.status, headers: response.headers, text };
@@ -55,6 +61,7 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
       {
         GATEWAY_PORT: "0",
         GATEWAY_HOST: "127.0.0.1",
+        ...issuer.env,
         USERS_ADDR: `127.0.0.1:${usersPort}`,
         USERS_DEADLINE_MS: String(DEADLINE_MS),
         ...LOAD_BUDGET,

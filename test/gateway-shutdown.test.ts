@@ -6,12 +6,17 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
+
+/** The issuer every process here trusts; (the gateway verifies tokens against it). */
+const issuer = await startTestIssuer();
+after(() => issuer.close());
 
 let users: ServiceProcess;
 before(async () => {
   users = await startService(
     "services/users/main.ts",
-    { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" },
+    { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...issuer.env },
     "users service ready",
   );
 });
@@ -25,6 +30,7 @@ test("SIGTERM with a client that never reads its response: the gateway still exi
     {
       GATEWAY_PORT: "0",
       GATEWAY_HOST: "127.0.0.1",
+      ...issuer.env,
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       SHUTDOWN_TIMEOUT_MS: "300",
       ...LOAD_BUDGET,

@@ -10,7 +10,13 @@ import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const validator = createOpenApiValidator();
 const ORIGIN = "https://app.example.com";
@@ -48,7 +54,7 @@ function send(base: string, method: string, path: string, headers: Record<string
 describe("HTTP semantics of the REST API (real users and gateway processes)", () => {
   let platform: RunningPlatform;
   const call = (method: string, path: string, headers?: Record<string, string>, body?: string) =>
-    send(platform.baseUrl, method, path, headers, body);
+    send(platform.baseUrl, method, path, { authorization, ...headers }, body);
   /** A problem of this status, valid against the contract's Problem, with the request id. */
   const assertProblem = (answer: Answer, status: number, label: string) => {
     assert.deepEqual(validator.checkProblem(status, answer), [], `${label}: ${answer.text}`);
@@ -57,7 +63,7 @@ describe("HTTP semantics of the REST API (real users and gateway processes)", ()
   };
 
   before(async () => {
-    platform = await startPlatform({ GATEWAY_HOST: "127.0.0.1", GATEWAY_CORS_ORIGINS: ORIGIN });
+    platform = await startPlatform({ GATEWAY_HOST: "127.0.0.1", ...issuer.env, GATEWAY_CORS_ORIGINS: ORIGIN });
   });
   after(async () => {
     await platform?.stop();
@@ -104,7 +110,7 @@ describe("HTTP semantics of the REST API (real users and gateway processes)", ()
   test("HEAD of a GET route, CORS preflights and unknown paths keep their meaning", async () => {
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Head", email: `head.${randomUUID().slice(0, 8)}@example.com` }),
     });
     assert.equal(created.status, 201);

@@ -21,7 +21,13 @@ import { createTimedUserStore, type StoreOperation } from "../services/users/ada
 import { createUsersService } from "../services/users/app/users-service.js";
 import type { UserStore } from "../services/users/domain/user-store.js";
 import { createUsersGrpcHandlers } from "../services/users/transport/users-grpc.js";
+import { startTestIssuer } from "./support/auth.js";
 import { type MongoWireCounter, startMongoWireCounter } from "./support/mongo-wire-counter.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const READS = new Set(["find", "aggregate", "count", "distinct", "getMore"]);
 const WRITES = new Set(["update", "findAndModify", "insert", "delete"]);
@@ -64,7 +70,13 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     stopGrpc = () => grpc.stop(1_000);
     gateway = await startService(
       "services/gateway/main.ts",
-      { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", USERS_ADDR: `127.0.0.1:${grpc.port}`, ...LOAD_BUDGET },
+      {
+        GATEWAY_PORT: "0",
+        GATEWAY_HOST: "127.0.0.1",
+        ...issuer.env,
+        USERS_ADDR: `127.0.0.1:${grpc.port}`,
+        ...LOAD_BUDGET,
+      },
       "gateway ready",
     );
     base = `http://127.0.0.1:${gateway.ready.port}`;
@@ -80,7 +92,7 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
   const create = async (): Promise<{ id: string; etag: string }> => {
     const response = await fetch(`${base}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email: `ada-${randomUUID()}@example.com` }),
     });
     assert.equal(response.status, 201);
@@ -93,7 +105,7 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     calls.length = 0;
     const response = await fetch(`${base}/v1/users/${id}`, {
       method: "PATCH",
-      headers: { "content-type": "application/merge-patch+json", ...headers },
+      headers: { "content-type": "application/merge-patch+json", authorization, ...headers },
       body: JSON.stringify({ name: "Ada King" }),
     });
     const body = (await response.json()) as { etag?: string };
