@@ -32,6 +32,12 @@ import {
 } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { GATEWAY_ENTRY, LOAD_BUDGET, USERS_ENTRY } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const TRACE_DEADLINE_MS = 15_000;
 
@@ -60,6 +66,7 @@ async function startServices(): Promise<void> {
     USERS_ENTRY,
     {
       USERS_HOST: "127.0.0.1",
+      ...issuer.env,
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
       ...tracingEnv("grpc", `http://${jaeger.otlpGrpcAddress}`),
@@ -71,6 +78,7 @@ async function startServices(): Promise<void> {
     GATEWAY_ENTRY,
     {
       GATEWAY_HOST: "127.0.0.1",
+      ...issuer.env,
       GATEWAY_PORT: "0",
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       ...tracingEnv("http/protobuf", jaeger.otlpHttpUrl),
@@ -115,7 +123,7 @@ const createUser = () => {
     const email = `traced-${randomUUID()}@example.com`;
     const response = await fetch(`${baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Traced", email }),
     });
     assert.equal(response.status, 201, await response.clone().text());

@@ -13,7 +13,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { type PrismProxy, startPrismProxy, type Violation, violationsOf } from "./support/prism-proxy.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const email = (tag = "c") => `${tag}.${randomUUID().slice(0, 8)}@example.com`;
 
@@ -34,7 +40,7 @@ interface Send {
 
 /** Sends one request through the proxy and records what Prism said about the exchange. */
 async function exchange(proxy: PrismProxy, method: string, path: string, send: Send = {}): Promise<Exchange> {
-  const headers: Record<string, string> = { ...send.headers };
+  const headers: Record<string, string> = { authorization, ...send.headers };
   let body = send.raw;
   if (send.json !== undefined) {
     body = JSON.stringify(send.json);
@@ -80,7 +86,7 @@ describe("the gateway through Prism's validation proxy", () => {
 
   before(async () => {
     // A small body limit, so a 413 needs only a few kilobytes.
-    platform = await startPlatform({ GATEWAY_HOST: "127.0.0.1", GATEWAY_BODY_LIMIT: "4096" });
+    platform = await startPlatform({ GATEWAY_HOST: "127.0.0.1", ...issuer.env, GATEWAY_BODY_LIMIT: "4096" });
     proxy = await startPrismProxy(platform.baseUrl);
   });
   after(async () => {
@@ -159,10 +165,31 @@ describe("the gateway through Prism's validation proxy", () => {
     await call("GET", "/v1/users?pageToken=garbage", 400);
   });
 
+  test("a request without a token is 401 and one without the scope 403, as the contract documents them", async () => {
+    // Prism reports the request without a token itself (its security check); the gateway's answer must conform.
+    const anonymous = await exchange(proxy, "GET", "/v1/users", { headers: { authorization: "" } });
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers.get("www-authenticate"), 'Bearer realm="charter"');
+    assert.ok(anonymous.headers.get("x-request-id"), "answered by the gateway");
+    const responseViolations = (e: Exchange) => e.violations.filter((v) => v.location[0] !== "request");
+    assert.deepEqual(responseViolations(anonymous), [], describeViolations([anonymous]));
+    assert.deepEqual(
+      anonymous.violations.map((v) => v.message),
+      ["Invalid security scheme used"],
+      "Prism saw the request without a token",
+    );
+    const reader = `Bearer ${await issuer.tokenWith(["users:read"])}`;
+    const denied = await call("POST", "/v1/users", 403, {
+      json: { name: "Denied", email: "denied@example.com" },
+      headers: { authorization: reader },
+    });
+    assert.equal(denied.body.code, "PERMISSION_DENIED");
+  });
+
   test("every exchange conformed: zero violations", () => {
     assert.ok(seen.length >= 35, `a representative run (${seen.length} exchanges)`);
     const statuses = new Set(seen.map((e) => e.status));
-    for (const status of [200, 201, 204, 304, 400, 404, 409, 412, 413, 415, 422]) {
+    for (const status of [200, 201, 204, 304, 400, 403, 404, 409, 412, 413, 415, 422]) {
       assert.ok(statuses.has(status), `status ${status} was exercised`);
     }
     assert.equal(describeViolations(seen), "", "Prism found violations");

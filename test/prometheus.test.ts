@@ -18,6 +18,12 @@ import { type RunningServer, startEtcd, startPrometheus, startRedis } from "../s
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { type ScrapeTargets, watchRegistryTargets } from "../scripts/lib/prometheus-targets.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const deploy = fileURLToPath(new URL("../deploy/prometheus/", import.meta.url));
 const SCRAPE_DEADLINE_MS = 30_000;
@@ -56,6 +62,7 @@ const port = (ready: Record<string, unknown>, field: string): number => Number(r
 before(async () => {
   [redis, etcd] = await Promise.all([startRedis(), startEtcd()]);
   platform = await startPlatform({
+    ...issuer.env,
     REDIS_URL: redis.url,
     ETCD_ENDPOINTS: etcd.url,
     REGISTRY_LEASE_TTL_S: "2",
@@ -68,6 +75,7 @@ before(async () => {
       ETCD_ENDPOINTS: etcd.url,
       REGISTRY_LEASE_TTL_S: "2",
       AUDIT_HOST: "127.0.0.1",
+      ...issuer.env,
       AUDIT_GRPC_PORT: "0",
       AUDIT_METRICS_PORT: "0",
     },
@@ -132,7 +140,7 @@ describe("Prometheus with the project's scrape config", () => {
   test("the gateway request counter rises by exactly the number of requests sent", async () => {
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Scraped", email: `${randomUUID()}@example.com` }),
     });
     assert.equal(created.status, 201);
@@ -146,7 +154,7 @@ describe("Prometheus with the project's scrape config", () => {
     const before = await single(counter);
     const sent = 7;
     for (let i = 0; i < sent; i++) {
-      const response = await fetch(`${platform.baseUrl}/v1/users/${id}`);
+      const response = await fetch(`${platform.baseUrl}/v1/users/${id}`, { headers: { authorization } });
       assert.equal(response.status, 200);
       await response.arrayBuffer();
     }
@@ -235,7 +243,7 @@ describe("Prometheus with the project's scrape config", () => {
 
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Bypassed", email: `${randomUUID()}@example.com` }),
     });
     const { id } = (await created.json()) as { id: string };
@@ -243,7 +251,7 @@ describe("Prometheus with the project's scrape config", () => {
     await waitFor(
       "the bypass counter to rise in Prometheus",
       async () => {
-        const response = await fetch(`${platform.baseUrl}/v1/users/${id}`);
+        const response = await fetch(`${platform.baseUrl}/v1/users/${id}`, { headers: { authorization } });
         assert.equal(response.status, 200, "reads are served from the store");
         await response.arrayBuffer();
         const rising = await query('increase(charter_users_cache_reads_total{result="bypass"}[1m]) > 0');

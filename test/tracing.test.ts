@@ -15,7 +15,13 @@ import { Long, MongoClient } from "mongodb";
 import { type RunningServer, startMongo, startRedis } from "../scripts/infra/index.js";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const TRACE_DEADLINE_MS = 15_000;
 const SPAN_KIND = { SERVER: 2, CLIENT: 3, CONSUMER: 5 } as const;
@@ -107,6 +113,7 @@ let platform: RunningPlatform;
 before(async () => {
   [redis, mongo, receiver] = await Promise.all([startRedis(), startMongo(), startReceiver()]);
   platform = await startPlatform({
+    ...issuer.env,
     MONGO_URL: mongo.url,
     REDIS_URL: redis.url,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -146,7 +153,7 @@ const logLines = (output: readonly string[], msg: string): Record<string, unknow
 async function createUser(): Promise<string> {
   const response = await fetch(`${platform.baseUrl}/v1/users`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization },
     body: JSON.stringify({ name: "Trace Me", email: `trace-${randomUUID()}@example.com` }),
   });
   assert.equal(response.status, 201);
@@ -158,7 +165,7 @@ describe("tracing across the gateway and the users service", () => {
     // A create writes to MongoDB and fences the id in Redis: both kinds of command in one request.
     const response = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Trace Me", email: `trace-${randomUUID()}@example.com` }),
     });
     assert.equal(response.status, 201);
@@ -243,7 +250,7 @@ describe("tracing across the gateway and the users service", () => {
   test("the change's event is handled in the request's trace: relay → audit consumer → history write", async () => {
     const response = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Trace My Event", email: `event-${randomUUID()}@example.com` }),
     });
     assert.equal(response.status, 201);
@@ -285,12 +292,12 @@ describe("tracing across the gateway and the users service", () => {
   test("every request's log line carries the trace id the exporter saw", async () => {
     const id = await createUser();
     const base = platform.baseUrl;
-    const json = { "content-type": "application/json" };
+    const json = { "content-type": "application/json", authorization };
     const requests: [string, RequestInit][] = [
-      [`${base}/v1/users/${id}`, {}],
+      [`${base}/v1/users/${id}`, { headers: { authorization } }],
       [`${base}/v1/users/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ name: "Renamed" }) }],
-      [`${base}/v1/users?pageSize=2`, {}],
-      [`${base}/v1/users/0`, {}],
+      [`${base}/v1/users?pageSize=2`, { headers: { authorization } }],
+      [`${base}/v1/users/0`, { headers: { authorization } }],
       [`${base}/v1/users`, { method: "POST", headers: json, body: "{" }],
       [
         `${base}/graphql`,
@@ -336,7 +343,7 @@ describe("tracing across the gateway and the users service", () => {
     const email = `secret.person-${randomUUID()}@example.com`;
     const response = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json", traceparent: `00-${traceId}-${parent}-01` },
+      headers: { "content-type": "application/json", authorization, traceparent: `00-${traceId}-${parent}-01` },
       body: JSON.stringify({ name: "Private", email }),
     });
     assert.equal(response.status, 201);
@@ -350,7 +357,7 @@ describe("tracing across the gateway and the users service", () => {
     // The same address again: a conflict whose problem names the field, not the address, in any log.
     const conflict = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Private", email }),
     });
     assert.equal(conflict.status, 409);
@@ -414,7 +421,7 @@ describe("a stored user that no longer fits the REST contract", () => {
     let token: string | undefined;
     for (let pages = 0; pages < 200; pages += 1) {
       const url = `${platform.baseUrl}/v1/users?pageSize=1${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
-      const response = await fetch(url);
+      const response = await fetch(url, { headers: { authorization } });
       const text = await response.text();
       assert.equal(response.status, 200, text);
       assert.deepEqual(validator.check("listUsers", { status: response.status, headers: response.headers, text }), []);
@@ -435,7 +442,7 @@ describe("a stored user that no longer fits the REST contract", () => {
       [oldEmail, "/email"],
       [longName, "/name"],
     ] as const) {
-      const response = await fetch(`${platform.baseUrl}/v1/users/${id}`);
+      const response = await fetch(`${platform.baseUrl}/v1/users/${id}`, { headers: { authorization } });
       const text = await response.text();
       assert.equal(response.status, 500, text);
       assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/);
@@ -454,7 +461,7 @@ describe("a stored user that no longer fits the REST contract", () => {
     // GraphQL's User promises only String!, so it serves the record as it is (see docs/gateway.md).
     const graphql = await fetch(`${platform.baseUrl}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ query: `{ user(id: "${longName}") { id name } }` }),
     });
     const { data } = (await graphql.json()) as { data: { user: { id: string; name: string } | null } };

@@ -16,7 +16,13 @@ import { type RunningServer, type RunningTraefik, startEtcd, startTraefik } from
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { traefikServerKey } from "../services/gateway/adapters/traefik-route.js";
+import { startTestIssuer } from "./support/auth.js";
 import { runLoop } from "./support/cluster.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 /** The lease TTL of the gateways' server keys here: how long a killed gateway stays in Traefik's rotation. */
 const LEASE_TTL_S = 2;
@@ -42,6 +48,7 @@ async function startGateway(id: string): Promise<Gateway> {
     "services/gateway/main.ts",
     {
       GATEWAY_HOST: "127.0.0.1",
+      ...issuer.env,
       GATEWAY_PORT: "0",
       ETCD_ENDPOINTS: etcd.url,
       GATEWAY_TRAEFIK: "on",
@@ -106,7 +113,7 @@ async function readsServed(gateway: Gateway): Promise<number> {
 
 async function readThroughTraefik(id: string): Promise<string | undefined> {
   try {
-    const response = await fetch(`${traefik.url}/v1/users/${id}`);
+    const response = await fetch(`${traefik.url}/v1/users/${id}`, { headers: { authorization } });
     const text = await response.text();
     return response.status === 200 ? undefined : `GET → ${response.status} ${text.slice(0, 160)}`;
   } catch (error) {
@@ -118,7 +125,7 @@ async function createThroughTraefik(): Promise<{ id: string; email: string }> {
   const email = `edge-${randomUUID().slice(0, 8)}@example.com`;
   const response = await fetch(`${traefik.url}/v1/users`, {
     method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": randomUUID() },
+    headers: { "content-type": "application/json", "idempotency-key": randomUUID(), authorization },
     body: JSON.stringify({ name: "Edge Test", email }),
   });
   const body = (await response.json()) as { id?: string };
@@ -135,6 +142,7 @@ before(async () => {
     "services/users/main.ts",
     {
       USERS_HOST: "127.0.0.1",
+      ...issuer.env,
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
       USERS_INSTANCE_ID: "users-edge",
@@ -188,7 +196,7 @@ describe("Traefik fed from etcd by the gateways", () => {
 
   test("REST through Traefik: POST /v1/users creates, GET /v1/users/{id} reads it back", async () => {
     user = await createThroughTraefik();
-    const response = await fetch(`${traefik.url}/v1/users/${user.id}`);
+    const response = await fetch(`${traefik.url}/v1/users/${user.id}`, { headers: { authorization } });
     const body = (await response.json()) as { id?: string; email?: string };
     assert.equal(response.status, 200, JSON.stringify(body));
     assert.equal(body.id, user.id);
