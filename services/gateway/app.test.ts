@@ -82,3 +82,28 @@ test("security headers: API answers allow nothing, the docs pages get their own 
     await app.close();
   }
 });
+
+test("the served contract's tokenUrl: <issuer>/token when the issuer's discovery cannot be read; /docs/json the same", async () => {
+  const app = await buildGateway(options({}));
+  try {
+    type Served = {
+      components: { securitySchemes: { oauth2: { flows: { clientCredentials: { tokenUrl: string } } } } };
+    };
+    const tokenUrl = (body: string) =>
+      (JSON.parse(body) as Served).components.securitySchemes.oauth2.flows.clientCredentials.tokenUrl;
+    const served = await app.inject({ method: "GET", url: "/openapi.json" });
+    assert.equal(tokenUrl(served.body), "http://127.0.0.1:9/issuer/token", "the in-process issuer answers nothing");
+    assert.equal(
+      tokenUrl((await app.inject({ method: "GET", url: "/docs/json" })).body),
+      "http://127.0.0.1:9/issuer/token",
+    );
+    // Everything else is the contract as loaded.
+    const loaded = inProcessGatewayOptions().document as unknown as Served;
+    assert.notEqual(loaded.components.securitySchemes.oauth2.flows.clientCredentials.tokenUrl, tokenUrl(served.body));
+    const { components: _, ...rest } = JSON.parse(served.body) as Served & Record<string, unknown>;
+    const { components: __, ...loadedRest } = loaded as Served & Record<string, unknown>;
+    assert.deepEqual(rest, loadedRest);
+  } finally {
+    await app.close();
+  }
+});

@@ -161,3 +161,22 @@ test("GATEWAY_TRUSTED_PROXIES: addresses and CIDRs of IPv4 and IPv6, anything el
     );
   }
 });
+
+test("AUTH_*: the development issuer by default; the issuer, audience and key cache as set", () => {
+  const defaults = loadGatewayConfig({}).auth;
+  assert.equal(defaults.issuer, "http://127.0.0.1:9400");
+  assert.equal(defaults.audience, "urn:charter:api");
+  assert.equal(defaults.jwksUri, undefined);
+  const set = loadGatewayConfig({
+    AUTH_ISSUER: "https://id.example.com/realms/charter",
+    AUTH_AUDIENCE: "urn:example:api",
+    AUTH_JWKS_CACHE_MS: "1000",
+    AUTH_CLOCK_SKEW_S: "5",
+  }).auth;
+  assert.equal(set.issuer, "https://id.example.com/realms/charter");
+  assert.equal(set.audience, "urn:example:api");
+  assert.equal(set.jwksCacheMs, 1000);
+  assert.equal(set.clockSkewS, 5);
+  assert.throws(() => loadGatewayConfig({ AUTH_ISSUER: "ftp://id.example.com" }), /AUTH_ISSUER/);
+  assert.throws(() => loadGatewayConfig({ AUTH_AUDIENCE: "two words" }), /AUTH_AUDIENCE/);
+});
