@@ -17,6 +17,7 @@ import { parse } from "yaml";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform, USERS_ENTRY } from "../scripts/lib/start-platform.js";
 import { decodeUserEvent } from "../services/audit/domain/user-event-codec.js";
+import { startTestIssuer } from "./support/auth.js";
 import { agreementTable, agrees, oddOnesOut, type Row, runCorpus, type Servers } from "./support/fidelity/agreement.js";
 import { buildCorpus, type CorpusValue } from "./support/fidelity/corpus.js";
 import {
@@ -30,6 +31,11 @@ import {
   outcomeKey,
   restDriver,
 } from "./support/fidelity/drivers.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const LOOSENED_RULE = fileURLToPath(new URL("./support/fidelity/loosened-email-rule.ts", import.meta.url));
 const CONCURRENCY = 8;
@@ -106,7 +112,7 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
 
   before(async () => {
     const started = await Promise.allSettled([
-      startPlatform({ GATEWAY_HOST: "127.0.0.1" }),
+      startPlatform({ GATEWAY_HOST: "127.0.0.1", ...issuer.env }),
       startService(
         "mocks/main.ts",
         { MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
@@ -120,6 +126,7 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
           USERS_GRPC_PORT: "0",
           USERS_METRICS_PORT: "0",
           USERS_HOST: "127.0.0.1",
+          ...issuer.env,
           NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import tsx --import ${LOOSENED_RULE}`.trim(),
         },
         "users service ready",
@@ -133,16 +140,16 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
     if (failed.length > 0) throw new Error(failed.map((f) => String(f.reason)).join("\n"));
 
     const usersAddress = `127.0.0.1:${platform.users.ready.grpcPort}`;
-    const users = grpcDriver(COLUMNS.users, usersAddress, true);
-    const rest = restDriver(COLUMNS.rest, platform.baseUrl, true);
-    const graphql = graphqlDriver(COLUMNS.graphql, `${platform.baseUrl}/graphql`, true);
+    const users = grpcDriver(COLUMNS.users, usersAddress, true, authorization);
+    const rest = restDriver(COLUMNS.rest, platform.baseUrl, true, authorization);
+    const graphql = graphqlDriver(COLUMNS.graphql, `${platform.baseUrl}/graphql`, true, authorization);
     drivers = [
       users,
       rest,
       graphql,
-      restDriver(COLUMNS.prism, `http://127.0.0.1:${mocks.ready.restPort}`, false),
-      grpcDriver(COLUMNS.grpcMock, `127.0.0.1:${mocks.ready.grpcPort}`, false),
-      graphqlDriver(COLUMNS.graphqlMock, `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`, false),
+      restDriver(COLUMNS.prism, `http://127.0.0.1:${mocks.ready.restPort}`, false, authorization),
+      grpcDriver(COLUMNS.grpcMock, `127.0.0.1:${mocks.ready.grpcPort}`, false, authorization),
+      graphqlDriver(COLUMNS.graphqlMock, `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`, false, authorization),
     ];
     servers = { drivers, readers: [rest, graphql, users], store: users, exampleId: EXAMPLE_ID };
   });
@@ -178,7 +185,7 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
 
   test("a server with one rule loosened is named, with that field and nothing else", async () => {
     const baseline = await mainRows();
-    const loosenedDriver = grpcDriver(COLUMNS.loosened, `127.0.0.1:${loosened.ready.grpcPort}`, true);
+    const loosenedDriver = grpcDriver(COLUMNS.loosened, `127.0.0.1:${loosened.ready.grpcPort}`, true, authorization);
     drivers.push(loosenedDriver); // closed with the others
     const emails = corpus.filter((v) => v.field === "email");
     const theirs = await runCorpus(

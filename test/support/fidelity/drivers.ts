@@ -106,7 +106,8 @@ interface GrpcUser {
   email: string;
 }
 
-export function grpcDriver(name: string, address: string, real: boolean): Driver {
+/** `authorization` ("Bearer <token>"), when given, is sent with every call: as the gRPC metadata or the HTTP header. */
+export function grpcDriver(name: string, address: string, real: boolean, authorization?: string): Driver {
   const client: ContractServiceClient = contractServiceClient(
     "charter/users/v1/users.proto",
     "charter.users.v1.UsersService",
@@ -114,7 +115,9 @@ export function grpcDriver(name: string, address: string, real: boolean): Driver
   );
   const call = async (method: string, request: object): Promise<{ outcome: Outcome; response?: unknown }> => {
     try {
-      return { outcome: accepted, response: await client.call(method, request) };
+      const metadata = new grpc.Metadata();
+      if (authorization !== undefined) metadata.set("authorization", authorization);
+      return { outcome: accepted, response: await client.call(method, request, metadata) };
     } catch (error) {
       return { outcome: grpcOutcome(error) };
     }
@@ -194,7 +197,8 @@ const safeJson = (text: string): unknown => {
 const queryOf = (pageSize: number | string): string =>
   `pageSize=${encodeURIComponent(typeof pageSize === "number" ? String(pageSize) : pageSize)}`;
 
-export function restDriver(name: string, baseUrl: string, real: boolean): Driver {
+export function restDriver(name: string, baseUrl: string, real: boolean, authorization?: string): Driver {
+  const auth: Record<string, string> = authorization === undefined ? {} : { authorization };
   // A documented difference of the peer (docs/mocks.md): no portable JSON Schema pattern names a lone surrogate,
   // so Prism accepts a name holding one, which the gateway refuses as no Unicode text.
   const prismTakesNonText = (fields: object): Outcome | undefined =>
@@ -202,7 +206,7 @@ export function restDriver(name: string, baseUrl: string, real: boolean): Driver
   const send = async (method: string, path: string, body?: object, type = "application/json") => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { "content-type": type },
+      headers: body === undefined ? auth : { "content-type": type, ...auth },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return restOutcome(response, !real);
@@ -235,7 +239,7 @@ export function restDriver(name: string, baseUrl: string, real: boolean): Driver
       return (await send("GET", `/v1/users?${queryOf(pageSize)}`)).outcome;
     },
     async get(id) {
-      const response = await fetch(`${baseUrl}/v1/users/${id}`);
+      const response = await fetch(`${baseUrl}/v1/users/${id}`, { headers: auth });
       if (!response.ok) throw new Error(`GET /v1/users/${id}: ${response.status} ${await response.text()}`);
       const user = (await response.json()) as GrpcUser;
       return { name: user.name, email: user.email };
@@ -287,11 +291,11 @@ function graphqlOutcome(body: GraphqlBody, status: number): Outcome {
   return refused(fields, how);
 }
 
-export function graphqlDriver(name: string, url: string, real: boolean): Driver {
+export function graphqlDriver(name: string, url: string, real: boolean, authorization?: string): Driver {
   const post = async (query: string, variables: object): Promise<{ outcome: Outcome; body: GraphqlBody }> => {
     const response = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(authorization === undefined ? {} : { authorization }) },
       body: JSON.stringify({ query, variables }),
     });
     const body = (await response.json()) as GraphqlBody;
