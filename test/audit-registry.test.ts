@@ -12,6 +12,12 @@ import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { type RunningServer, startEtcd, startKafka, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const TTL_S = 2;
 const AUDIT_KEYS = "/charter/services/audit/";
@@ -39,6 +45,7 @@ async function startAuditInstance(id: string): Promise<ServiceProcess> {
     {
       ...shared(),
       AUDIT_HOST: "127.0.0.1",
+      ...issuer.env,
       AUDIT_GRPC_PORT: "0",
       AUDIT_METRICS_PORT: "0",
       AUDIT_INSTANCE_ID: id,
@@ -58,7 +65,7 @@ async function registered(): Promise<Map<string, { address: string; metricsAddre
 }
 
 async function history(id: string): Promise<{ status: number; events: { type: string }[] }> {
-  const response = await fetch(`${baseUrl}/v1/users/${id}/history`);
+  const response = await fetch(`${baseUrl}/v1/users/${id}/history`, { headers: { authorization } });
   const body = (await response.json()) as { events?: { type: string }[] };
   return { status: response.status, events: body.events ?? [] };
 }
@@ -71,6 +78,7 @@ before(async () => {
     {
       ...shared(),
       USERS_HOST: "127.0.0.1",
+      ...issuer.env,
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
       OUTBOX_POLL_INTERVAL_MS: "100",
@@ -81,7 +89,7 @@ before(async () => {
   await Promise.all(["audit-1", "audit-2"].map(startAuditInstance));
   gateway = await startService(
     "services/gateway/main.ts",
-    { ...shared(), GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", ...LOAD_BUDGET },
+    { ...shared(), GATEWAY_HOST: "127.0.0.1", ...issuer.env, GATEWAY_PORT: "0", ...LOAD_BUDGET },
     "gateway ready",
   );
   baseUrl = `http://127.0.0.1:${gateway.ready.port}`;
@@ -113,7 +121,7 @@ describe("audit instances registered in etcd", () => {
   test("history calls are spread over the instances", async () => {
     const created = await fetch(`${baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email: `${randomUUID()}@example.com` }),
     });
     assert.equal(created.status, 201);

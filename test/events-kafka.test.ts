@@ -17,11 +17,17 @@ import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer } from "./support/auth.js";
 import { type SecuredKafka, startSecuredKafka } from "./support/secured-kafka.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const HISTORY_DEADLINE_MS = 15_000;
 const OUTAGE_MS = 30_000;
-const json = { "content-type": "application/json" };
+const json = { "content-type": "application/json", authorization };
 
 let kafka: SecuredKafka;
 let mongo: RunningServer;
@@ -38,6 +44,7 @@ before(async () => {
       ...kafka.env("users"),
       MONGO_URL: mongo.url,
       USERS_HOST: "127.0.0.1",
+      ...issuer.env,
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
       OUTBOX_POLL_INTERVAL_MS: "100",
@@ -51,6 +58,7 @@ before(async () => {
       ...kafka.env("audit"),
       MONGO_URL: mongo.url,
       AUDIT_HOST: "127.0.0.1",
+      ...issuer.env,
       AUDIT_GRPC_PORT: "0",
       AUDIT_METRICS_PORT: "0",
       AUDIT_RETRY_DELAY_MS: "100",
@@ -62,6 +70,7 @@ before(async () => {
     "services/gateway/main.ts",
     {
       GATEWAY_HOST: "127.0.0.1",
+      ...issuer.env,
       GATEWAY_PORT: "0",
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       AUDIT_ADDR: `127.0.0.1:${audit.ready.grpcPort}`,
@@ -89,7 +98,7 @@ async function create(name: string): Promise<string> {
 }
 
 async function historyOf(id: string): Promise<{ type: string; version: string; eventId: string }[]> {
-  const response = await fetch(`${baseUrl}/v1/users/${id}/history?pageSize=1000`);
+  const response = await fetch(`${baseUrl}/v1/users/${id}/history?pageSize=1000`, { headers: { authorization } });
   assert.equal(response.status, 200);
   return ((await response.json()) as { events: { type: string; version: string; eventId: string }[] }).events;
 }
@@ -103,7 +112,10 @@ describe("user events on Apache Kafka", () => {
       body: JSON.stringify({ name: "Ada King" }),
     });
     assert.equal(patched.status, 200);
-    assert.equal((await fetch(`${baseUrl}/v1/users/${id}`, { method: "DELETE" })).status, 204);
+    assert.equal(
+      (await fetch(`${baseUrl}/v1/users/${id}`, { method: "DELETE", headers: { authorization } })).status,
+      204,
+    );
     const events = await waitFor(
       "three events",
       async () => {

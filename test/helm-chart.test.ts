@@ -44,6 +44,12 @@ import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
 import { loadUsersConfig } from "../services/users/users-config.js";
+import { startTestIssuer } from "./support/auth.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 let tools: ChartTools;
 let api: RunningKubeApiserver;
@@ -569,7 +575,7 @@ describe("DNS discovery, resolved as a headless Service resolves", () => {
       users.push(
         await startService(
           "services/users/main.ts",
-          { USERS_HOST: address, USERS_GRPC_PORT: String(grpcPort), USERS_METRICS_PORT: "0" },
+          { USERS_HOST: address, USERS_GRPC_PORT: String(grpcPort), USERS_METRICS_PORT: "0", ...issuer.env },
           "users service ready",
           60_000,
         ),
@@ -588,6 +594,8 @@ describe("DNS discovery, resolved as a headless Service resolves", () => {
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_PORT: "0",
         ...LOAD_BUDGET,
+        // The test's issuer rather than the chart's (no issuer runs at its address here).
+        ...issuer.env,
       },
       "gateway ready",
     );
@@ -604,7 +612,7 @@ describe("DNS discovery, resolved as a headless Service resolves", () => {
     await waitFor(
       "calls on all three users instances",
       async () => {
-        const response = await fetch(`${base}/v1/users?pageSize=1`);
+        const response = await fetch(`${base}/v1/users?pageSize=1`, { headers: { authorization } });
         assert.equal(response.status, 200, await response.text());
         const counts = await Promise.all(users.map((instance, index) => rpcs(instance, index)));
         return counts.every((count) => count > 0) ? counts : undefined;
