@@ -23,7 +23,7 @@ const titles: Record<Code, string> = {
   DEADLINE_EXCEEDED: "Gateway timeout",
   NOT_FOUND: "Not found",
   ALREADY_EXISTS: "Already exists",
-  PERMISSION_DENIED: "Permission denied",
+  PERMISSION_DENIED: "Forbidden",
   RESOURCE_EXHAUSTED: "Too many requests",
   FAILED_PRECONDITION: "Failed precondition",
   ABORTED: "Precondition failed",
