@@ -152,6 +152,10 @@ describe("the contract's security at the gateway (acceptance)", () => {
       assert.equal(answer.body.code, "UNAUTHENTICATED");
       assert.equal(answer.body.detail, DETAIL);
     }
+    // HEAD of a GET operation too (its body-less 401 still carries the challenge).
+    const head = await fetch(`${base}/v1/users/1`, { method: "HEAD" });
+    assert.equal(head.status, 401);
+    assert.equal(head.headers.get("www-authenticate"), CHALLENGE);
     for (const f of fields("1")) {
       const answer = await graphql(f.query);
       assert.equal(answer.status, 401, f.query);
@@ -200,7 +204,7 @@ describe("the contract's security at the gateway (acceptance)", () => {
     assert.deepEqual(still.body, created.body);
   });
 
-  test("with every scope every operation passes, and the token reaches the services", async () => {
+  test("with every scope every operation passes", async () => {
     const all = await issuer.bearer();
     const created = await call("POST", "/v1/users", all, {
       name: "Everything",
@@ -477,6 +481,41 @@ describe("token claims at the gateway (in-process, the test signs with a key the
       }
       const exact = await inject(app, "POST", "/v1/users", await bearer({ claims: { scope: "users:write" } }));
       assert.equal(exact.status, 201);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("the caller's Authorization goes with every backend call, from REST handlers and GraphQL resolvers", async () => {
+    const seen: (string | undefined)[] = [];
+    const users = offlineUsers({
+      getUser: async (_request, ctx) => {
+        seen.push(ctx?.authorization);
+        return { user };
+      },
+      batchGetUsers: async (_request, ctx) => {
+        seen.push(ctx?.authorization);
+        return { users: [user] };
+      },
+    });
+    const { registerGraphql } = await import("../services/gateway/transport/graphql/index.js");
+    const app = await buildGateway(
+      inProcessGatewayOptions({
+        users,
+        plugins: [(host, deps) => registerGraphql(host, { users: deps.users, audit: deps.audit, graphiql: false })],
+      }),
+    );
+    try {
+      const token = await bearer({ sub: "forwarded" });
+      assert.equal((await inject(app, "GET", "/v1/users/1", token)).status, 200);
+      const gql = await app.inject({
+        method: "POST",
+        url: "/graphql",
+        headers: { authorization: token },
+        payload: { query: '{ user(id: "1") { id } }' },
+      });
+      assert.equal(gql.statusCode, 200, gql.body);
+      assert.deepEqual(seen, [token, token]);
     } finally {
       await app.close();
     }
