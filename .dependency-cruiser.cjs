@@ -37,7 +37,7 @@ module.exports = {
         "the google/ well-known and rpc types and the charter.contract annotations. A service's generated types " +
         "(its proto package, OpenAPI, GraphQL or AsyncAPI types) belong to that service.",
       from: { path: "^platform/" },
-      to: { path: "^generated/", pathNot: "^generated/proto/(field-rules\\.ts$|google/|charter/contract/)" },
+      to: { path: "^generated/", pathNot: "^generated/proto/((field|method)-rules\\.ts$|google/|charter/contract/)" },
     },
     {
       name: "mocks-only-platform-and-generated",

@@ -9,6 +9,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { UsersServiceService } from "../generated/proto/charter/users/v1/users.js";
+import { authConfig } from "../platform/auth/auth-config.js";
+import { createGrpcAuthorizer } from "../platform/auth/grpc-auth.js";
+import { createTokenVerifier } from "../platform/auth/token-verifier.js";
+import { envReader } from "../platform/config.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import { createLogger } from "../platform/logging.js";
 import { createSnowflake } from "../platform/snowflake.js";
@@ -21,6 +25,7 @@ import { createTimedUserStore, type StoreOperation } from "../services/users/ada
 import { createUsersService } from "../services/users/app/users-service.js";
 import type { UserStore } from "../services/users/domain/user-store.js";
 import { createUsersGrpcHandlers } from "../services/users/transport/users-grpc.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { type MongoWireCounter, startMongoWireCounter } from "./support/mongo-wire-counter.js";
 
 const READS = new Set(["find", "aggregate", "count", "distinct", "getMore"]);
@@ -33,10 +38,14 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
   let store: UserStore;
   let stopGrpc: () => Promise<void> = async () => {};
   let gateway: ServiceProcess | undefined;
+  let issuer: TestIssuer;
+  let authorization = "";
   let base = "";
   const calls: StoreOperation[] = [];
 
   before(async () => {
+    issuer = await startTestIssuer();
+    authorization = await issuer.bearer();
     mongo = await startMongo();
     wire = await startMongoWireCounter(mongo.url);
     store = createTimedUserStore(
@@ -56,7 +65,16 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     const grpc = await startGrpcServer({
       host: "127.0.0.1",
       port: 0,
-      services: [{ definition: UsersServiceService, implementation: createUsersGrpcHandlers(service, logger) }],
+      services: [
+        {
+          definition: UsersServiceService,
+          implementation: createUsersGrpcHandlers(
+            service,
+            logger,
+            createGrpcAuthorizer(createTokenVerifier(authConfig(envReader(issuer.env)))),
+          ),
+        },
+      ],
       reflect: ["charter/users/v1/users.proto"],
       logger,
     });
@@ -64,7 +82,13 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     stopGrpc = () => grpc.stop(1_000);
     gateway = await startService(
       "services/gateway/main.ts",
-      { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", USERS_ADDR: `127.0.0.1:${grpc.port}`, ...LOAD_BUDGET },
+      {
+        GATEWAY_PORT: "0",
+        GATEWAY_HOST: "127.0.0.1",
+        USERS_ADDR: `127.0.0.1:${grpc.port}`,
+        ...LOAD_BUDGET,
+        ...issuer.env,
+      },
       "gateway ready",
     );
     base = `http://127.0.0.1:${gateway.ready.port}`;
@@ -75,12 +99,13 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     await store?.close();
     await wire?.close();
     await mongo?.stop();
+    await issuer?.close();
   });
 
   const create = async (): Promise<{ id: string; etag: string }> => {
     const response = await fetch(`${base}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email: `ada-${randomUUID()}@example.com` }),
     });
     assert.equal(response.status, 201);
@@ -93,7 +118,7 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     calls.length = 0;
     const response = await fetch(`${base}/v1/users/${id}`, {
       method: "PATCH",
-      headers: { "content-type": "application/merge-patch+json", ...headers },
+      headers: { "content-type": "application/merge-patch+json", authorization, ...headers },
       body: JSON.stringify({ name: "Ada King" }),
     });
     const body = (await response.json()) as { etag?: string };

@@ -40,13 +40,17 @@ export interface ContractUser {
 }
 
 export interface UsersClient {
+  /** A call with the client's `authorization` (when it has one). */
   call<T = Dynamic>(method: string, request: object, deadlineMs?: number): Promise<T>;
+  /** A call with exactly this metadata (and nothing of the client's). */
+  callWith<T = Dynamic>(method: string, request: object, metadata: grpc.Metadata): Promise<T>;
   health(service?: string): Promise<string>;
   listServices(): Promise<string[]>;
   close(): void;
 }
 
-export function usersClient(address: string): UsersClient {
+/** `authorization`: the `authorization` metadata ("Bearer <token>") sent on every `call`. */
+export function usersClient(address: string, options: { authorization?: string } = {}): UsersClient {
   const client = new loaded.charter.users.v1.UsersService(address, grpc.credentials.createInsecure());
   const healthClient = new health.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
   const reflectionClient = new reflection.grpc.reflection.v1.ServerReflection(
@@ -55,13 +59,23 @@ export function usersClient(address: string): UsersClient {
   );
   const deadline = (ms: number) => ({ deadline: Date.now() + ms });
   const method = (name: string) => name[0]?.toLowerCase() + name.slice(1);
-  return {
-    call: (name, request, deadlineMs = 5000) =>
-      new Promise((resolve, reject) =>
-        client[method(name)](request, deadline(deadlineMs), (error: grpc.ServiceError | null, response: Dynamic) =>
-          error ? reject(error) : resolve(response),
-        ),
+  const own = (): grpc.Metadata => {
+    const metadata = new grpc.Metadata();
+    if (options.authorization !== undefined) metadata.set("authorization", options.authorization);
+    return metadata;
+  };
+  const send = <T>(name: string, request: object, metadata: grpc.Metadata, deadlineMs: number) =>
+    new Promise<T>((resolve, reject) =>
+      client[method(name)](
+        request,
+        metadata,
+        deadline(deadlineMs),
+        (error: grpc.ServiceError | null, response: Dynamic) => (error ? reject(error) : resolve(response)),
       ),
+    );
+  return {
+    call: (name, request, deadlineMs = 5000) => send(name, request, own(), deadlineMs),
+    callWith: (name, request, metadata) => send(name, request, metadata, 5000),
     health: (service = "") =>
       new Promise((resolve, reject) =>
         healthClient.check({ service }, deadline(5000), (error: grpc.ServiceError | null, response: Dynamic) =>
