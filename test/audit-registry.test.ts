@@ -12,6 +12,7 @@ import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { type RunningServer, startEtcd, startKafka, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 
 const TTL_S = 2;
 const AUDIT_KEYS = "/charter/services/audit/";
@@ -24,8 +25,12 @@ let users: ServiceProcess;
 let gateway: ServiceProcess;
 const audits = new Map<string, ServiceProcess>();
 let baseUrl: string;
+/** The issuer every process trusts: every request brings one of its tokens. */
+let issuer: TestIssuer;
+let authorization = "";
 
 const shared = () => ({
+  ...issuer.env,
   ETCD_ENDPOINTS: etcd.url,
   KAFKA_BROKERS: kafka.url,
   MONGO_URL: mongo.url,
@@ -58,13 +63,14 @@ async function registered(): Promise<Map<string, { address: string; metricsAddre
 }
 
 async function history(id: string): Promise<{ status: number; events: { type: string }[] }> {
-  const response = await fetch(`${baseUrl}/v1/users/${id}/history`);
+  const response = await fetch(`${baseUrl}/v1/users/${id}/history`, { headers: { authorization } });
   const body = (await response.json()) as { events?: { type: string }[] };
   return { status: response.status, events: body.events ?? [] };
 }
 
 before(async () => {
-  [etcd, kafka, mongo] = await Promise.all([startEtcd(), startKafka(), startMongo()]);
+  [etcd, kafka, mongo, issuer] = await Promise.all([startEtcd(), startKafka(), startMongo(), startTestIssuer()]);
+  authorization = await issuer.bearer();
   etcdClient = createEtcdClient({ endpoints: [etcd.url], callTimeoutMs: 2_000 });
   users = await startService(
     "services/users/main.ts",
@@ -91,7 +97,7 @@ after(async () => {
   await gateway?.stop();
   await Promise.all([users?.stop(), ...[...audits.values()].map((audit) => audit.stop())]);
   etcdClient?.close();
-  await Promise.all([etcd?.stop(), kafka?.stop(), mongo?.stop()]);
+  await Promise.all([etcd?.stop(), kafka?.stop(), mongo?.stop(), issuer?.close()]);
 });
 
 describe("audit instances registered in etcd", () => {
@@ -113,7 +119,7 @@ describe("audit instances registered in etcd", () => {
   test("history calls are spread over the instances", async () => {
     const created = await fetch(`${baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email: `${randomUUID()}@example.com` }),
     });
     assert.equal(created.status, 201);

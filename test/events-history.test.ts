@@ -8,17 +8,24 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
 const HISTORY_DEADLINE_MS = 10_000;
 let platform: RunningPlatform;
+let issuer: TestIssuer;
+/** Every request brings a token of the issuer the gateway and the services trust. */
+let authorization = "";
 const validator = createOpenApiValidator();
 
 before(async () => {
-  platform = await startPlatform();
+  issuer = await startTestIssuer();
+  authorization = await issuer.bearer();
+  platform = await startPlatform(issuer.env);
 });
 after(async () => {
   await platform?.stop();
+  await issuer?.close();
 });
 
 interface RestEvent {
@@ -45,25 +52,28 @@ describe("user events and history on the embedded bus", () => {
     const email = `history-${randomUUID()}@example.com`;
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: json,
+      headers: { ...json, authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email }),
     });
     assert.equal(created.status, 201);
     const { id } = (await created.json()) as { id: string };
     const updated = await fetch(`${platform.baseUrl}/v1/users/${id}`, {
       method: "PATCH",
-      headers: { "content-type": "application/merge-patch+json" },
+      headers: { "content-type": "application/merge-patch+json", authorization },
       body: JSON.stringify({ name: "Ada King" }),
     });
     assert.equal(updated.status, 200);
-    assert.equal((await fetch(`${platform.baseUrl}/v1/users/${id}`, { method: "DELETE" })).status, 204);
-    assert.equal((await fetch(`${platform.baseUrl}/v1/users/${id}`)).status, 404);
+    assert.equal(
+      (await fetch(`${platform.baseUrl}/v1/users/${id}`, { method: "DELETE", headers: { authorization } })).status,
+      204,
+    );
+    assert.equal((await fetch(`${platform.baseUrl}/v1/users/${id}`, { headers: { authorization } })).status, 404);
 
     const path = `/v1/users/${id}/history`;
     const events = await waitFor(
       "three events in the history",
       async () => {
-        const response = await fetch(`${platform.baseUrl}${path}`);
+        const response = await fetch(`${platform.baseUrl}${path}`, { headers: { authorization } });
         const body = (await checked(response, "GET", path)) as { events: RestEvent[] };
         return body.events.length >= 3 ? body.events : undefined;
       },
@@ -88,7 +98,7 @@ describe("user events and history on the embedded bus", () => {
     let token: string | undefined;
     do {
       const pagePath = `${path}?pageSize=1${token ? `&pageToken=${token}` : ""}`;
-      const response = await fetch(`${platform.baseUrl}${pagePath}`);
+      const response = await fetch(`${platform.baseUrl}${pagePath}`, { headers: { authorization } });
       const body = (await checked(response, "GET", pagePath)) as { events: RestEvent[]; nextPageToken?: string };
       paged.push(...body.events.map((e) => e.eventId));
       token = body.nextPageToken;
@@ -104,7 +114,7 @@ describe("user events and history on the embedded bus", () => {
     } }`;
     const graphql = await fetch(`${platform.baseUrl}/graphql`, {
       method: "POST",
-      headers: json,
+      headers: { ...json, authorization },
       body: JSON.stringify({ query, variables: { id } }),
     });
     const result = (await graphql.json()) as {
@@ -121,10 +131,10 @@ describe("user events and history on the embedded bus", () => {
   });
 
   test("history of an id with no events is empty; a bad id or page size is a 400 problem", async () => {
-    const empty = await fetch(`${platform.baseUrl}/v1/users/123/history`);
+    const empty = await fetch(`${platform.baseUrl}/v1/users/123/history`, { headers: { authorization } });
     assert.deepEqual(await checked(empty, "GET", "/v1/users/123/history"), { events: [] });
     for (const path of ["/v1/users/abc/history", "/v1/users/1/history?pageSize=0", "/v1/users/1/history?pageToken=x"]) {
-      const response = await fetch(`${platform.baseUrl}${path}`);
+      const response = await fetch(`${platform.baseUrl}${path}`, { headers: { authorization } });
       assert.equal(response.status, 400, path);
       await checked(response, "GET", path);
     }

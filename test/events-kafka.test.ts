@@ -17,6 +17,8 @@ import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
+import { contractServiceClient, grpc } from "./support/contract-client.js";
 import { type SecuredKafka, startSecuredKafka } from "./support/secured-kafka.js";
 
 const HISTORY_DEADLINE_MS = 15_000;
@@ -29,13 +31,18 @@ let users: ServiceProcess;
 let audit: ServiceProcess;
 let gateway: ServiceProcess;
 let baseUrl: string;
+let issuer: TestIssuer;
+/** Every request brings a token of the issuer the gateway and the services trust. */
+let authorization = "";
 
 before(async () => {
-  [kafka, mongo] = await Promise.all([startSecuredKafka(), startMongo()]);
+  [kafka, mongo, issuer] = await Promise.all([startSecuredKafka(), startMongo(), startTestIssuer()]);
+  authorization = await issuer.bearer();
   users = await startService(
     "services/users/main.ts",
     {
       ...kafka.env("users"),
+      ...issuer.env,
       MONGO_URL: mongo.url,
       USERS_HOST: "127.0.0.1",
       USERS_GRPC_PORT: "0",
@@ -49,6 +56,7 @@ before(async () => {
     "services/audit/main.ts",
     {
       ...kafka.env("audit"),
+      ...issuer.env,
       MONGO_URL: mongo.url,
       AUDIT_HOST: "127.0.0.1",
       AUDIT_GRPC_PORT: "0",
@@ -63,6 +71,7 @@ before(async () => {
     {
       GATEWAY_HOST: "127.0.0.1",
       GATEWAY_PORT: "0",
+      ...issuer.env,
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       AUDIT_ADDR: `127.0.0.1:${audit.ready.grpcPort}`,
       ...LOAD_BUDGET,
@@ -75,23 +84,24 @@ before(async () => {
 after(async () => {
   await gateway?.stop();
   await Promise.all([users?.stop(), audit?.stop()]);
-  await Promise.all([kafka?.stop(), mongo?.stop()]);
+  await Promise.all([kafka?.stop(), mongo?.stop(), issuer?.close()]);
 });
 
 async function create(name: string): Promise<string> {
   const response = await fetch(`${baseUrl}/v1/users`, {
     method: "POST",
-    headers: json,
+    headers: { ...json, authorization },
     body: JSON.stringify({ name, email: `${randomUUID()}@example.com` }),
   });
   assert.equal(response.status, 201, await response.clone().text());
   return ((await response.json()) as { id: string }).id;
 }
 
-async function historyOf(id: string): Promise<{ type: string; version: string; eventId: string }[]> {
-  const response = await fetch(`${baseUrl}/v1/users/${id}/history?pageSize=1000`);
+async function historyOf(id: string): Promise<{ type: string; version: string; eventId: string; actor?: string }[]> {
+  const response = await fetch(`${baseUrl}/v1/users/${id}/history?pageSize=1000`, { headers: { authorization } });
   assert.equal(response.status, 200);
-  return ((await response.json()) as { events: { type: string; version: string; eventId: string }[] }).events;
+  return ((await response.json()) as { events: { type: string; version: string; eventId: string; actor?: string }[] })
+    .events;
 }
 
 describe("user events on Apache Kafka", () => {
@@ -99,11 +109,14 @@ describe("user events on Apache Kafka", () => {
     const id = await create("Ada Lovelace");
     const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
       method: "PATCH",
-      headers: json,
+      headers: { ...json, authorization },
       body: JSON.stringify({ name: "Ada King" }),
     });
     assert.equal(patched.status, 200);
-    assert.equal((await fetch(`${baseUrl}/v1/users/${id}`, { method: "DELETE" })).status, 204);
+    assert.equal(
+      (await fetch(`${baseUrl}/v1/users/${id}`, { method: "DELETE", headers: { authorization } })).status,
+      204,
+    );
     const events = await waitFor(
       "three events",
       async () => {
@@ -113,6 +126,26 @@ describe("user events on Apache Kafka", () => {
       HISTORY_DEADLINE_MS,
       50,
     );
+    // Across Kafka, each change names the subject of the token that made it (asked of the audit service itself).
+    const auditClient = contractServiceClient(
+      "charter/audit/v1/audit.proto",
+      "charter.audit.v1.AuditService",
+      `127.0.0.1:${audit.ready.grpcPort}`,
+    );
+    try {
+      const served = await auditClient.call<{ events: { actor: string }[] }>(
+        "ListUserHistory",
+        { userId: id },
+        grpc.Metadata.fromHttp2Headers({ authorization }),
+      );
+      assert.deepEqual(
+        served.events.map((e) => e.actor),
+        ["charter-dev", "charter-dev", "charter-dev"],
+        "the actor rides the outbox, Kafka and the audit service",
+      );
+    } finally {
+      auditClient.close();
+    }
     assert.deepEqual(
       events.map((e) => [e.type, e.version]),
       [
@@ -123,7 +156,7 @@ describe("user events on Apache Kafka", () => {
     );
     const graphql = await fetch(`${baseUrl}/graphql`, {
       method: "POST",
-      headers: json,
+      headers: { ...json, authorization },
       body: JSON.stringify({ query: `{ userHistory(id: "${id}") { nodes { type version } } }` }),
     });
     const body = (await graphql.json()) as { data: { userHistory: { nodes: { type: string; version: string }[] } } };
@@ -153,7 +186,7 @@ describe("user events on Apache Kafka", () => {
       await producer.close();
       const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
         method: "PATCH",
-        headers: json,
+        headers: { ...json, authorization },
         body: JSON.stringify({ name: "After the bad message" }),
       });
       assert.equal(patched.status, 200);
@@ -184,7 +217,7 @@ describe("user events on Apache Kafka", () => {
       ids.push(id);
       const patched = await fetch(`${baseUrl}/v1/users/${id}`, {
         method: "PATCH",
-        headers: json,
+        headers: { ...json, authorization },
         body: JSON.stringify({ name: "Renamed during the outage" }),
       });
       assert.equal(patched.status, 200, "writes succeed while Kafka is down");
