@@ -25,8 +25,13 @@ import { createTimedUserStore, type StoreOperation } from "../services/users/ada
 import { createUsersService } from "../services/users/app/users-service.js";
 import type { UserStore } from "../services/users/domain/user-store.js";
 import { createUsersGrpcHandlers } from "../services/users/transport/users-grpc.js";
-import { startTestIssuer, type TestIssuer } from "./support/auth.js";
+import { startTestIssuer } from "./support/auth.js";
 import { type MongoWireCounter, startMongoWireCounter } from "./support/mongo-wire-counter.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const READS = new Set(["find", "aggregate", "count", "distinct", "getMore"]);
 const WRITES = new Set(["update", "findAndModify", "insert", "delete"]);
@@ -38,14 +43,10 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
   let store: UserStore;
   let stopGrpc: () => Promise<void> = async () => {};
   let gateway: ServiceProcess | undefined;
-  let issuer: TestIssuer;
-  let authorization = "";
   let base = "";
   const calls: StoreOperation[] = [];
 
   before(async () => {
-    issuer = await startTestIssuer();
-    authorization = await issuer.bearer();
     mongo = await startMongo();
     wire = await startMongoWireCounter(mongo.url);
     store = createTimedUserStore(
@@ -68,6 +69,7 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
       services: [
         {
           definition: UsersServiceService,
+          // The service checks the token the gateway passes on, against the same issuer.
           implementation: createUsersGrpcHandlers(
             service,
             logger,
@@ -85,9 +87,9 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
       {
         GATEWAY_PORT: "0",
         GATEWAY_HOST: "127.0.0.1",
+        ...issuer.env,
         USERS_ADDR: `127.0.0.1:${grpc.port}`,
         ...LOAD_BUDGET,
-        ...issuer.env,
       },
       "gateway ready",
     );
@@ -99,7 +101,6 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     await store?.close();
     await wire?.close();
     await mongo?.stop();
-    await issuer?.close();
   });
 
   const create = async (): Promise<{ id: string; etag: string }> => {
