@@ -35,7 +35,7 @@ before(async () => {
     },
     "users service ready",
   );
-  client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, { authorization: await issuer.bearer() });
+  client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
   await waitFor("the cache to be up", async () =>
     (await metricValue(Number(service.ready.metricsPort), "charter_users_cache_up")) === 1 ? true : undefined,
   );

@@ -92,8 +92,8 @@ describe("users and audit over gRPC, reached directly (no gateway)", () => {
   before(async () => {
     service = await startService(users, { ...env, ...issuerEnv }, "users service ready");
     address = `127.0.0.1:${service.ready.grpcPort}`;
-    devUsers = usersClient(address, { authorization: bearer(await tokenOf(dev())) });
-    writerUsers = usersClient(address, { authorization: bearer(await tokenOf(writer)) });
+    devUsers = usersClient(address, bearer(await tokenOf(dev())));
+    writerUsers = usersClient(address, bearer(await tokenOf(writer)));
   });
   after(async () => {
     for (const c of clients.values()) c.close();

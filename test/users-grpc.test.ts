@@ -42,7 +42,7 @@ describe("users gRPC service (memory backends, real process)", () => {
 
   before(async () => {
     service = await startService(users, { ...env, ...issuer.env }, "users service ready");
-    client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, { authorization: await issuer.bearer() });
+    client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
   });
   after(async () => {
     client.close();
@@ -315,7 +315,7 @@ describe("users gRPC service (memory backends, real process)", () => {
 describe("users process lifecycle", () => {
   test("SIGTERM stops gracefully: in-flight calls finish, exit code 0", async () => {
     const service = await startService(users, { ...env, ...issuer.env }, "users service ready");
-    const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, { authorization: await issuer.bearer() });
+    const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
     const inflight = Array.from({ length: 20 }, (_, i) =>
       client.call("CreateUser", { user: { name: `Late ${i}`, email: email() } }).then(
         () => "ok",

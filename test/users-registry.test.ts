@@ -47,7 +47,7 @@ async function etcdServer(): Promise<{ server: RunningServer; client: Etcd3 }> {
 
 async function startUsers(env: Record<string, string>): Promise<{ service: ServiceProcess; client: UsersClient }> {
   const service = await startService(users, { ...base, ...issuer.env, ...env }, "users service ready");
-  const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, { authorization: await issuer.bearer() });
+  const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
   cleanups.push(
     () => service.stop(),
     () => client.close(),

@@ -60,7 +60,7 @@ test("with a producer: each write over gRPC is one event on the bus, the relay i
   const lines: string[] = [];
   const logger = capturing(lines);
   const running = await startUsers(config, logger, { events: bus.producer() });
-  const client = usersClient(`127.0.0.1:${running.grpcPort}`, { authorization });
+  const client = usersClient(`127.0.0.1:${running.grpcPort}`, authorization);
   try {
     const request = { user: { name: "Ada Lovelace", email: `ada-${randomUUID()}@example.com` }, requestId: "r-1" };
     const created = (await client.call("CreateUser", request)).user;
@@ -117,7 +117,7 @@ test("with a producer: each write over gRPC is one event on the bus, the relay i
 
 test("without a producer there is no relay: events wait in the store's outbox", async () => {
   const running = await startUsers(config, createLogger("users", "silent"));
-  const client = usersClient(`127.0.0.1:${running.grpcPort}`, { authorization });
+  const client = usersClient(`127.0.0.1:${running.grpcPort}`, authorization);
   try {
     const created = (await client.call("CreateUser", { user: { name: "Ada", email: `a-${randomUUID()}@example.com` } }))
       .user;

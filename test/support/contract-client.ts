@@ -40,17 +40,16 @@ export interface ContractUser {
 }
 
 export interface UsersClient {
-  /** A call with the client's `authorization` (when it has one). */
   call<T = Dynamic>(method: string, request: object, deadlineMs?: number): Promise<T>;
-  /** A call with exactly this metadata (and nothing of the client's). */
+  /** A call with exactly this metadata (none of the client's own authorization). */
   callWith<T = Dynamic>(method: string, request: object, metadata: grpc.Metadata): Promise<T>;
   health(service?: string): Promise<string>;
   listServices(): Promise<string[]>;
   close(): void;
 }
 
-/** `authorization`: the `authorization` metadata ("Bearer <token>") sent on every `call`. */
-export function usersClient(address: string, options: { authorization?: string } = {}): UsersClient {
+/** `authorization`, when given, goes with every call as the `authorization` metadata (e.g. `Bearer <token>`). */
+export function usersClient(address: string, authorization?: string): UsersClient {
   const client = new loaded.charter.users.v1.UsersService(address, grpc.credentials.createInsecure());
   const healthClient = new health.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
   const reflectionClient = new reflection.grpc.reflection.v1.ServerReflection(
@@ -59,23 +58,21 @@ export function usersClient(address: string, options: { authorization?: string }
   );
   const deadline = (ms: number) => ({ deadline: Date.now() + ms });
   const method = (name: string) => name[0]?.toLowerCase() + name.slice(1);
-  const own = (): grpc.Metadata => {
-    const metadata = new grpc.Metadata();
-    if (options.authorization !== undefined) metadata.set("authorization", options.authorization);
-    return metadata;
+  const metadata = () => {
+    const values = new grpc.Metadata();
+    if (authorization !== undefined) values.set("authorization", authorization);
+    return values;
   };
-  const send = <T>(name: string, request: object, metadata: grpc.Metadata, deadlineMs: number) =>
-    new Promise<T>((resolve, reject) =>
-      client[method(name)](
-        request,
-        metadata,
-        deadline(deadlineMs),
-        (error: grpc.ServiceError | null, response: Dynamic) => (error ? reject(error) : resolve(response)),
-      ),
-    );
   return {
-    call: (name, request, deadlineMs = 5000) => send(name, request, own(), deadlineMs),
-    callWith: (name, request, metadata) => send(name, request, metadata, 5000),
+    call: (name, request, deadlineMs = 5000) =>
+      new Promise((resolve, reject) =>
+        client[method(name)](
+          request,
+          metadata(),
+          deadline(deadlineMs),
+          (error: grpc.ServiceError | null, response: Dynamic) => (error ? reject(error) : resolve(response)),
+        ),
+      ),
     health: (service = "") =>
       new Promise((resolve, reject) =>
         healthClient.check({ service }, deadline(5000), (error: grpc.ServiceError | null, response: Dynamic) =>
@@ -92,6 +89,12 @@ export function usersClient(address: string, options: { authorization?: string }
         stream.on("error", reject);
         stream.write({ listServices: "" });
       }),
+    callWith: (name, request, metadata) =>
+      new Promise((resolve, reject) =>
+        client[method(name)](request, metadata, deadline(5000), (error: grpc.ServiceError | null, response: Dynamic) =>
+          error ? reject(error) : resolve(response),
+        ),
+      ),
     close() {
       client.close();
       healthClient.close();
