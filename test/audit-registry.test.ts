@@ -12,7 +12,12 @@ import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { type RunningServer, startEtcd, startKafka, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
-import { startTestIssuer, type TestIssuer } from "./support/auth.js";
+import { startTestIssuer } from "./support/auth.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const TTL_S = 2;
 const AUDIT_KEYS = "/charter/services/audit/";
@@ -25,12 +30,8 @@ let users: ServiceProcess;
 let gateway: ServiceProcess;
 const audits = new Map<string, ServiceProcess>();
 let baseUrl: string;
-/** The issuer every process trusts: every request brings one of its tokens. */
-let issuer: TestIssuer;
-let authorization = "";
 
 const shared = () => ({
-  ...issuer.env,
   ETCD_ENDPOINTS: etcd.url,
   KAFKA_BROKERS: kafka.url,
   MONGO_URL: mongo.url,
@@ -44,6 +45,7 @@ async function startAuditInstance(id: string): Promise<ServiceProcess> {
     {
       ...shared(),
       AUDIT_HOST: "127.0.0.1",
+      ...issuer.env,
       AUDIT_GRPC_PORT: "0",
       AUDIT_METRICS_PORT: "0",
       AUDIT_INSTANCE_ID: id,
@@ -69,14 +71,14 @@ async function history(id: string): Promise<{ status: number; events: { type: st
 }
 
 before(async () => {
-  [etcd, kafka, mongo, issuer] = await Promise.all([startEtcd(), startKafka(), startMongo(), startTestIssuer()]);
-  authorization = await issuer.bearer();
+  [etcd, kafka, mongo] = await Promise.all([startEtcd(), startKafka(), startMongo()]);
   etcdClient = createEtcdClient({ endpoints: [etcd.url], callTimeoutMs: 2_000 });
   users = await startService(
     "services/users/main.ts",
     {
       ...shared(),
       USERS_HOST: "127.0.0.1",
+      ...issuer.env,
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
       OUTBOX_POLL_INTERVAL_MS: "100",
@@ -87,7 +89,7 @@ before(async () => {
   await Promise.all(["audit-1", "audit-2"].map(startAuditInstance));
   gateway = await startService(
     "services/gateway/main.ts",
-    { ...shared(), GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0", ...LOAD_BUDGET },
+    { ...shared(), GATEWAY_HOST: "127.0.0.1", ...issuer.env, GATEWAY_PORT: "0", ...LOAD_BUDGET },
     "gateway ready",
   );
   baseUrl = `http://127.0.0.1:${gateway.ready.port}`;
@@ -97,7 +99,7 @@ after(async () => {
   await gateway?.stop();
   await Promise.all([users?.stop(), ...[...audits.values()].map((audit) => audit.stop())]);
   etcdClient?.close();
-  await Promise.all([etcd?.stop(), kafka?.stop(), mongo?.stop(), issuer?.close()]);
+  await Promise.all([etcd?.stop(), kafka?.stop(), mongo?.stop()]);
 });
 
 describe("audit instances registered in etcd", () => {

@@ -8,24 +8,23 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
-import { startTestIssuer, type TestIssuer } from "./support/auth.js";
+import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
+
+/** The issuer every process here trusts; every API request carries a token of it with every scope. */
+const issuer = await startTestIssuer();
+const authorization = await issuer.bearer();
+after(() => issuer.close());
 
 const HISTORY_DEADLINE_MS = 10_000;
 let platform: RunningPlatform;
-let issuer: TestIssuer;
-/** Every request brings a token of the issuer the gateway and the services trust. */
-let authorization = "";
 const validator = createOpenApiValidator();
 
 before(async () => {
-  issuer = await startTestIssuer();
-  authorization = await issuer.bearer();
   platform = await startPlatform(issuer.env);
 });
 after(async () => {
   await platform?.stop();
-  await issuer?.close();
 });
 
 interface RestEvent {
@@ -48,11 +47,11 @@ async function checked(response: Response, method: string, path: string): Promis
 
 describe("user events and history on the embedded bus", () => {
   test("create, update, delete: the history shows the three events in order, through REST and GraphQL", async () => {
-    const json = { "content-type": "application/json" };
+    const json = { "content-type": "application/json", authorization };
     const email = `history-${randomUUID()}@example.com`;
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { ...json, authorization },
+      headers: json,
       body: JSON.stringify({ name: "Ada Lovelace", email }),
     });
     assert.equal(created.status, 201);
@@ -114,7 +113,7 @@ describe("user events and history on the embedded bus", () => {
     } }`;
     const graphql = await fetch(`${platform.baseUrl}/graphql`, {
       method: "POST",
-      headers: { ...json, authorization },
+      headers: json,
       body: JSON.stringify({ query, variables: { id } }),
     });
     const result = (await graphql.json()) as {
