@@ -1,12 +1,16 @@
 /**
  * What every gRPC service of the platform does around its use cases: AppErrors become gRPC statuses with
  * google.rpc details (BadRequest field violations under proto paths, ErrorInfo reasons) in
- * grpc-status-details-bin; anything unexpected becomes INTERNAL with no internals; each call is timed, counted
- * through a hook, and logged on one line with its request id (x-request-id) and outcome.
+ * grpc-status-details-bin; anything unexpected becomes INTERNAL with no internals; every call is authorized first
+ * (the caller's token and the method's scopes, platform/auth/grpc-auth.ts) and its use case is handed the caller;
+ * each call is timed, counted through a hook, and logged on one line with its request id (x-request-id), the
+ * caller's subject and the outcome (never the token).
  */
 import { Metadata, type ServerUnaryCall, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
 import { BadRequest, ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
 import { Status } from "../generated/proto/google/rpc/status.js";
+import { GrpcAuthError, type GrpcAuthorizer } from "./auth/grpc-auth.js";
+import type { Principal } from "./auth/token-verifier.js";
 import { AppError, type Code, grpcStatusOf, isAppError } from "./errors.js";
 import type { Logger } from "./logging.js";
 
@@ -74,40 +78,63 @@ export interface RpcHooks<Rpc extends string> {
   readonly onRpc?: (rpc: Rpc, code: "OK" | Code, seconds: number) => void;
 }
 
+/** How a service's calls are authorized: its full proto name (charter.users.v1.UsersService) and the check. */
+export interface RpcAuth {
+  readonly service: string;
+  readonly authorize: GrpcAuthorizer;
+}
+
 /**
- * An adapter from async use cases to grpc-js unary handlers: `unary(rpc, run, toError)` resolves `run`'s result,
- * or answers its AppError through `toError` (INTERNAL for anything else, logged with the error).
+ * An adapter from async use cases to grpc-js unary handlers: `unary(rpc, run, toError)` authorizes the call
+ * (UNAUTHENTICATED or PERMISSION_DENIED before anything runs), resolves `run(request, caller)`'s result, or answers
+ * its AppError through `toError` (INTERNAL for anything else, logged with the error).
  */
-export function unaryAdapter<Rpc extends string>(logger: Logger, hooks: RpcHooks<Rpc> = {}) {
+export function unaryAdapter<Rpc extends string>(logger: Logger, auth: RpcAuth, hooks: RpcHooks<Rpc> = {}) {
   return <Req, Res>(
     rpc: Rpc,
-    run: (request: Req) => Promise<Res>,
+    run: (request: Req, caller: Principal) => Promise<Res>,
     toError: (error: AppError) => Partial<ServiceError>,
   ) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = performance.now();
       const requestId = requestIdOf(call.metadata);
+      const method = `${auth.service}/${rpc}`;
+      let subject: string | undefined;
       const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
-      const done = (code: "OK" | Code): void => {
+      const done = (code: "OK" | Code, extra: Record<string, unknown> = {}): void => {
         const seconds = (performance.now() - started) / 1000;
         hooks.onRpc?.(rpc, code, seconds);
-        // One line per call, with the trace's ids (the gRPC server span is active here).
-        log.info({ code, duration_ms: Math.round(seconds * 100_000) / 100 }, "rpc");
+        // One line per call, with the trace's ids (the gRPC server span is active here) and who called.
+        log.info(
+          { code, duration_ms: Math.round(seconds * 100_000) / 100, ...(subject ? { subject } : {}), ...extra },
+          "rpc",
+        );
       };
-      run(call.request).then(
-        (response) => {
-          done("OK");
-          callback(null, response);
-        },
-        (error: unknown) => {
-          if (isAppError(error)) {
-            done(error.code);
-            return callback(toError(error));
-          }
-          log.error({ err: error }, "unexpected error");
-          done("INTERNAL");
-          callback(toError(new AppError("INTERNAL", "internal error")));
-        },
-      );
+      auth
+        .authorize(method, call.metadata)
+        .then((caller) => {
+          subject = caller.subject;
+          return run(call.request, caller);
+        })
+        .then(
+          (response) => {
+            done("OK");
+            callback(null, response);
+          },
+          (error: unknown) => {
+            if (error instanceof GrpcAuthError) {
+              subject ??= error.subject;
+              done(error.code, { authFailure: error.logReason });
+              return callback(toError(error));
+            }
+            if (isAppError(error)) {
+              done(error.code);
+              return callback(toError(error));
+            }
+            log.error({ err: error }, "unexpected error");
+            done("INTERNAL");
+            callback(toError(new AppError("INTERNAL", "internal error")));
+          },
+        );
     };
 }

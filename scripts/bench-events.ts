@@ -15,6 +15,7 @@ import { MongoClient } from "mongodb";
 import { DEFAULT_PARTITIONS } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { createUsersBackend } from "../services/gateway/adapters/users-backend.js";
+import { startBenchIssuer } from "./bench-issuer.js";
 import { startKafka, startMongo } from "./infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "./lib/processes.js";
 
@@ -56,6 +57,9 @@ async function run(
   separateAudit: boolean,
 ): Promise<EventsRow> {
   const services: ServiceProcess[] = [];
+  // The services check every call's token: an issuer they trust, and its token on every create.
+  const issuer = await startBenchIssuer();
+  env = { ...env, ...issuer.env };
   try {
     const users = await startService(
       "services/users/main.ts",
@@ -85,17 +89,20 @@ async function run(
       Array.from({ length: 20 }, async () => {
         while (next < count) {
           const i = next++;
-          await client.createUser({
-            user: {
-              id: "",
-              etag: "",
-              name: `Bench ${i}`,
-              email: `bench-events-${label.length}-${Date.now()}-${i}@example.com`,
-              createTime: undefined,
-              updateTime: undefined,
+          await client.createUser(
+            {
+              user: {
+                id: "",
+                etag: "",
+                name: `Bench ${i}`,
+                email: `bench-events-${label.length}-${Date.now()}-${i}@example.com`,
+                createTime: undefined,
+                updateTime: undefined,
+              },
+              requestId: "",
             },
-            requestId: "",
-          });
+            { authorization: issuer.authorization },
+          );
         }
       }),
     );
@@ -117,6 +124,7 @@ async function run(
     };
   } finally {
     for (const service of services.reverse()) await service.stop();
+    await issuer.stop();
   }
 }
 

@@ -19,7 +19,7 @@ export interface GrpcLoadResult {
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0);
 
-async function loop(client: UsersServiceClient, id: string, concurrency: number, seconds: number) {
+async function loop(client: UsersServiceClient, id: string, metadata: Metadata, concurrency: number, seconds: number) {
   const latencies: number[] = [];
   let errors = 0;
   const started = performance.now();
@@ -27,7 +27,7 @@ async function loop(client: UsersServiceClient, id: string, concurrency: number,
   const once = () =>
     new Promise<void>((resolve) => {
       const sent = performance.now();
-      client.getUser({ id }, new Metadata(), { deadline: Date.now() + 10_000 }, (error: ServiceError | null) => {
+      client.getUser({ id }, metadata, { deadline: Date.now() + 10_000 }, (error: ServiceError | null) => {
         if (error) errors += 1;
         else latencies.push(performance.now() - sent);
         resolve();
@@ -56,15 +56,19 @@ export async function loadGetUser(opts: {
   readonly concurrency: number;
   readonly warmupS: number;
   readonly durationS: number;
+  /** The `authorization` metadata of every call ("Bearer <token>"); none for a server that checks no token. */
+  readonly authorization?: string;
 }): Promise<GrpcLoadResult> {
   const client = new UsersServiceClient(opts.address, credentials.createInsecure());
+  const metadata = new Metadata();
+  if (opts.authorization !== undefined) metadata.set("authorization", opts.authorization);
   try {
     const first = await new Promise<GetUserResponse>((resolve, reject) =>
-      client.getUser({ id: opts.id }, (error, response) => (error ? reject(error) : resolve(response))),
+      client.getUser({ id: opts.id }, metadata, (error, response) => (error ? reject(error) : resolve(response))),
     );
     if (first.user?.id !== opts.id) throw new Error(`GetUser ${opts.id} at ${opts.address} answered another user`);
-    await loop(client, opts.id, opts.concurrency, opts.warmupS);
-    return await loop(client, opts.id, opts.concurrency, opts.durationS);
+    await loop(client, opts.id, metadata, opts.concurrency, opts.warmupS);
+    return await loop(client, opts.id, metadata, opts.concurrency, opts.durationS);
   } finally {
     client.close();
   }

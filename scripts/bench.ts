@@ -39,6 +39,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { type EventsRowLetter, measureEvents } from "./bench-events.js";
 import { loadGetUser } from "./bench-grpc.js";
+import { type BenchIssuer, startBenchIssuer } from "./bench-issuer.js";
 import { freePorts, startEtcd, startMongo } from "./infra/index.js";
 import { startService, waitFor } from "./lib/processes.js";
 import { LOAD_BUDGET, startPlatform } from "./lib/start-platform.js";
@@ -262,20 +263,26 @@ function lazily<T extends { stop(): Promise<unknown> }>(
 }
 
 /** The users service and gateway with `env`, one user created and read once (so its reads hit the cache). */
-async function startBenchPlatform(env: Record<string, string>, name: string, profile: ReturnType<typeof profiling>) {
+async function startBenchPlatform(
+  auth: BenchIssuer,
+  env: Record<string, string>,
+  name: string,
+  profile: ReturnType<typeof profiling>,
+) {
+  const { authorization } = auth;
   const platform = await startPlatform(
-    env,
+    { ...auth.env, ...env },
     profile ? { users: profile.args(`users-${name}`), gateway: profile.args(`gateway-${name}`) } : {},
   );
   try {
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email: `${name}.${Date.now()}@example.com` }),
     });
     if (created.status !== 201) throw new Error(`creating a benchmark user: ${created.status} ${await created.text()}`);
     const user = (await created.json()) as { id: string };
-    const read = await fetch(`${platform.baseUrl}/v1/users/${user.id}`); // fills the users service's cache
+    const read = await fetch(`${platform.baseUrl}/v1/users/${user.id}`, { headers: { authorization } }); // fills the users service's cache
     if (read.status !== 200) throw new Error(`reading a benchmark user: ${read.status} ${await read.text()}`);
     return { platform, user, body: await read.text(), stop: () => platform.stop() };
   } catch (error) {
@@ -299,7 +306,8 @@ async function startSpanSink(): Promise<{ url: string; stop(): Promise<void> }> 
 }
 
 /** (e): etcd, the shared store, three users instances registered in etcd, a gateway that discovers them. */
-async function startCluster() {
+async function startCluster(auth: BenchIssuer) {
+  const { authorization } = auth;
   const parts: { stop(): Promise<unknown> }[] = [];
   const stop = async () => {
     for (const part of parts.reverse()) await part.stop();
@@ -307,7 +315,7 @@ async function startCluster() {
   try {
     const [etcd, mongo] = await Promise.all([startEtcd(), startMongo()]);
     parts.push(etcd, mongo);
-    const clusterEnv = { ETCD_ENDPOINTS: etcd.url, MONGO_URL: mongo.url, USERS_HOST: "127.0.0.1" };
+    const clusterEnv = { ...auth.env, ETCD_ENDPOINTS: etcd.url, MONGO_URL: mongo.url, USERS_HOST: "127.0.0.1" };
     const instances = await Promise.all(
       [1, 2, 3].map((n) =>
         startService(
@@ -321,7 +329,7 @@ async function startCluster() {
     parts.push(...instances);
     const gateway = await startService(
       "services/gateway/main.ts",
-      { ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", ...LOAD_BUDGET },
+      { ...auth.env, ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", ...LOAD_BUDGET },
       "gateway ready",
       60_000,
     );
@@ -339,7 +347,7 @@ async function startCluster() {
     );
     const created = await fetch(`${url}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ name: "Ada Lovelace", email: `ada.cluster.${Date.now()}@example.com` }),
     });
     if (created.status !== 201) {
@@ -347,7 +355,7 @@ async function startCluster() {
     }
     const user = (await created.json()) as { id: string };
     for (let i = 0; i < 6; i++) {
-      const read = await fetch(`${url}/v1/users/${user.id}`); // fills every instance's cache
+      const read = await fetch(`${url}/v1/users/${user.id}`, { headers: { authorization } }); // fills every instance's cache
       if (read.status !== 200) throw new Error(`reading the cluster benchmark user: ${read.status}`);
     }
     return { url, user, stop };
@@ -367,14 +375,16 @@ async function main(): Promise<void> {
   const grpcRows: Row[] = [];
   try {
     const sink = lazily(started, startSpanSink);
+    // Every call brings a token of the benchmark's own issuer, which every service and gateway here trusts.
+    const auth = lazily(started, startBenchIssuer);
     // The same platform three times: as shipped (spans made, not exported; metrics on), with both off, and
     // exporting every span over OTLP (http/protobuf, the SDK's default) to a receiver that drops them.
-    const platform = lazily(started, () => startBenchPlatform({}, "default", profile));
-    const quiet = lazily(started, () =>
-      startBenchPlatform({ OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "quiet", profile),
+    const platform = lazily(started, async () => startBenchPlatform(await auth(), {}, "default", profile));
+    const quiet = lazily(started, async () =>
+      startBenchPlatform(await auth(), { OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "quiet", profile),
     );
     const exporting = lazily(started, async () =>
-      startBenchPlatform({ OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url }, "exported", profile),
+      startBenchPlatform(await auth(), { OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url }, "exported", profile),
     );
     const bare = lazily(started, async () =>
       startService("scripts/bench-bare-server.ts", { BENCH_USER: (await platform()).body }, "bare server ready"),
@@ -392,7 +402,7 @@ async function main(): Promise<void> {
       startService("scripts/bench-bare-grpc.ts", { BENCH_USER: (await platform()).body }, "bare grpc ready"),
     );
     const prism = lazily(started, startPrism);
-    const cluster = lazily(started, startCluster);
+    const cluster = lazily(started, async () => startCluster(await auth()));
     // Everything the chosen rows need is up before the first row is loaded, so that no start-up (a JVM, a
     // process's first compilations) overlaps a measurement.
     const needs: Partial<Record<Letter, () => Promise<unknown>>> = {
@@ -411,7 +421,10 @@ async function main(): Promise<void> {
 
     const run = Date.now().toString(36);
     let sequence = 0;
-    const get = (path: string): autocannon.Request => ({ method: "GET", path });
+    // The token goes on every request, the anchors' too (they ignore it), so that each row sends the same bytes.
+    const eventsOnly = [...only].every((letter) => letter === "h" || letter === "i" || letter === "m");
+    const authorization = eventsOnly ? "" : (await auth()).authorization;
+    const get = (path: string): autocannon.Request => ({ method: "GET", path, headers: { authorization } });
     const targets: Record<Exclude<Letter, "k" | "l" | "h" | "i" | "m">, () => Promise<Target>> = {
       a: async () => ({
         label: "(a) bare Fastify, GET user",
@@ -434,7 +447,7 @@ async function main(): Promise<void> {
         request: {
           method: "POST",
           path: "/v1/users",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization },
           setupRequest: (request) => {
             sequence += 1;
             return {
@@ -484,6 +497,7 @@ async function main(): Promise<void> {
         concurrency: connections,
         warmupS,
         durationS,
+        ...(letter === "k" ? { authorization } : {}),
       });
       process.stderr.write("done\n");
       grpcRows.push({

@@ -17,6 +17,7 @@ import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { createUsersBackend } from "../services/gateway/adapters/users-backend.js";
 import type { UsersBackend } from "../services/gateway/app/backends.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { type SecuredKafka, startSecuredKafka } from "./support/secured-kafka.js";
 
 const USERS = 500;
@@ -29,9 +30,13 @@ let mongo: RunningServer;
 const audits: ServiceProcess[] = [];
 let usersA: ServiceProcess;
 let usersB: ServiceProcess;
+/** The issuer the services trust: every write brings one of its tokens. */
+let issuer: TestIssuer;
+let authorization = "";
 
 const usersEnv = (instance: string) => ({
   ...kafka.env("users"),
+  ...issuer.env,
   MONGO_URL: mongo.url,
   USERS_HOST: "127.0.0.1",
   USERS_GRPC_PORT: "0",
@@ -48,6 +53,7 @@ const startAuditInstance = (n: number) =>
     "services/audit/main.ts",
     {
       ...kafka.env("audit"),
+      ...issuer.env,
       MONGO_URL: mongo.url,
       AUDIT_HOST: "127.0.0.1",
       AUDIT_GRPC_PORT: "0",
@@ -60,14 +66,15 @@ const startAuditInstance = (n: number) =>
   );
 
 before(async () => {
-  [kafka, mongo] = await Promise.all([startSecuredKafka(), startMongo()]);
+  [kafka, mongo, issuer] = await Promise.all([startSecuredKafka(), startMongo(), startTestIssuer()]);
+  authorization = await issuer.bearer();
   [usersA, usersB] = await Promise.all([startUsersInstance("users-a"), startUsersInstance("users-b")]);
   audits.push(...(await Promise.all([1, 2, 3].map(startAuditInstance))));
 });
 
 after(async () => {
   await Promise.all([usersA?.stop(), usersB?.stop(), ...audits.map((a) => a.stop())]);
-  await Promise.all([kafka?.stop(), mongo?.stop()]);
+  await Promise.all([kafka?.stop(), mongo?.stop(), issuer?.close()]);
 });
 
 /** Runs `count` tasks, `concurrency` at a time. */
@@ -90,17 +97,20 @@ describe("user events under chaos", () => {
     const ids: string[] = [];
     try {
       await pool(USERS, CONCURRENCY, async (i) => {
-        const created = await client.createUser({
-          user: {
-            id: "",
-            etag: "",
-            name: `Chaos ${i}`,
-            email: `chaos-${i}@example.com`,
-            createTime: undefined,
-            updateTime: undefined,
+        const created = await client.createUser(
+          {
+            user: {
+              id: "",
+              etag: "",
+              name: `Chaos ${i}`,
+              email: `chaos-${i}@example.com`,
+              createTime: undefined,
+              updateTime: undefined,
+            },
+            requestId: "",
           },
-          requestId: "",
-        });
+          { authorization },
+        );
         ids[i] = created.user?.id ?? "";
       });
       let writes = USERS;
@@ -118,17 +128,20 @@ describe("user events under chaos", () => {
       await pool(USERS * (WRITES_PER_USER - 1), CONCURRENCY, async (n) => {
         const i = n % USERS;
         const round = Math.floor(n / USERS) + 1;
-        await client.updateUser({
-          user: {
-            id: ids[i] as string,
-            etag: "",
-            name: `Chaos ${i} v${round + 1}`,
-            email: "",
-            createTime: undefined,
-            updateTime: undefined,
+        await client.updateUser(
+          {
+            user: {
+              id: ids[i] as string,
+              etag: "",
+              name: `Chaos ${i} v${round + 1}`,
+              email: "",
+              createTime: undefined,
+              updateTime: undefined,
+            },
+            updateMask: ["name"],
           },
-          updateMask: ["name"],
-        });
+          { authorization },
+        );
         writes += 1;
         for (const disturbance of disturbances.splice(0)) {
           if (writes >= disturbance.at) await disturbance.run();

@@ -11,7 +11,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { userEventChannels } from "../generated/asyncapi/users-events.js";
+import { AuditServiceClient, type ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
 import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startMongo } from "../scripts/infra/index.js";
@@ -132,6 +134,20 @@ describe("user events on Apache Kafka", () => {
         ["UPDATED", "2"],
         ["DELETED", "3"],
       ],
+    );
+    // Across Kafka, each change names the subject of the token that made it (asked of the audit service itself).
+    const auditClient = new AuditServiceClient(`127.0.0.1:${audit.ready.grpcPort}`, credentials.createInsecure());
+    const served = await new Promise<ListUserHistoryResponse>((resolve, reject) =>
+      auditClient.listUserHistory(
+        { userId: id, pageToken: "" },
+        Metadata.fromHttp2Headers({ authorization }),
+        (error, response) => (error ? reject(error) : resolve(response)),
+      ),
+    ).finally(() => auditClient.close());
+    assert.deepEqual(
+      served.events.map((e) => e.actor),
+      ["charter-dev", "charter-dev", "charter-dev"],
+      "the actor rides the outbox, Kafka and the audit service",
     );
     const graphql = await fetch(`${baseUrl}/graphql`, {
       method: "POST",

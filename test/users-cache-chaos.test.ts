@@ -9,19 +9,23 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { type RunningServer, startRedis } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { type ContractUser, type UsersClient, usersClient } from "./support/contract-client.js";
 
 let redis: RunningServer;
 let service: ServiceProcess;
 let client: UsersClient;
+let issuer: TestIssuer;
 const reads = (result: string) =>
   metricValue(Number(service.ready.metricsPort), "charter_users_cache_reads_total", { result });
 
 before(async () => {
   redis = await startRedis({ persist: true });
+  issuer = await startTestIssuer();
   service = await startService(
     "services/users/main.ts",
     {
+      ...issuer.env,
       USERS_HOST: "127.0.0.1",
       USERS_GRPC_PORT: "0",
       USERS_METRICS_PORT: "0",
@@ -31,7 +35,7 @@ before(async () => {
     },
     "users service ready",
   );
-  client = usersClient(`127.0.0.1:${service.ready.grpcPort}`);
+  client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
   await waitFor("the cache to be up", async () =>
     (await metricValue(Number(service.ready.metricsPort), "charter_users_cache_up")) === 1 ? true : undefined,
   );
@@ -41,6 +45,7 @@ after(async () => {
   client?.close();
   await service?.stop();
   await redis?.stop();
+  await issuer?.close();
 });
 
 test("Redis killed and restarted with old data: zero failed calls, no stale read, cache used again", async () => {

@@ -7,11 +7,20 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { metricValue, type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { type ContractUser, grpc, statusDetails, type UsersClient, usersClient } from "./support/contract-client.js";
 
 const users = "services/users/main.ts";
 const env = { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" };
 const email = (tag = "") => `${tag}${randomUUID().slice(0, 8)}@example.com`;
+/** The issuer the users processes trust; every call brings one of its tokens (the service checks it). */
+let issuer: TestIssuer;
+before(async () => {
+  issuer = await startTestIssuer();
+});
+after(async () => {
+  await issuer.close();
+});
 
 /** Calls and expects a gRPC error; returns it with its decoded google.rpc details. */
 async function rejects(promise: Promise<unknown>, code: grpc.status) {
@@ -32,8 +41,8 @@ describe("users gRPC service (memory backends, real process)", () => {
     (await client.call("CreateUser", { user: { name, email: mail } })).user;
 
   before(async () => {
-    service = await startService(users, env, "users service ready");
-    client = usersClient(`127.0.0.1:${service.ready.grpcPort}`);
+    service = await startService(users, { ...env, ...issuer.env }, "users service ready");
+    client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
   });
   after(async () => {
     client.close();
@@ -305,8 +314,8 @@ describe("users gRPC service (memory backends, real process)", () => {
 
 describe("users process lifecycle", () => {
   test("SIGTERM stops gracefully: in-flight calls finish, exit code 0", async () => {
-    const service = await startService(users, env, "users service ready");
-    const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`);
+    const service = await startService(users, { ...env, ...issuer.env }, "users service ready");
+    const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
     const inflight = Array.from({ length: 20 }, (_, i) =>
       client.call("CreateUser", { user: { name: `Late ${i}`, email: email() } }).then(
         () => "ok",

@@ -9,6 +9,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { UsersServiceService } from "../generated/proto/charter/users/v1/users.js";
+import { authConfig } from "../platform/auth/auth-config.js";
+import { createGrpcAuthorizer } from "../platform/auth/grpc-auth.js";
+import { createTokenVerifier } from "../platform/auth/token-verifier.js";
+import { envReader } from "../platform/config.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import { createLogger } from "../platform/logging.js";
 import { createSnowflake } from "../platform/snowflake.js";
@@ -62,7 +66,17 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
     const grpc = await startGrpcServer({
       host: "127.0.0.1",
       port: 0,
-      services: [{ definition: UsersServiceService, implementation: createUsersGrpcHandlers(service, logger) }],
+      services: [
+        {
+          definition: UsersServiceService,
+          // The service checks the token the gateway passes on, against the same issuer.
+          implementation: createUsersGrpcHandlers(
+            service,
+            logger,
+            createGrpcAuthorizer(createTokenVerifier(authConfig(envReader(issuer.env)))),
+          ),
+        },
+      ],
       reflect: ["charter/users/v1/users.proto"],
       logger,
     });

@@ -10,6 +10,7 @@ import type { Etcd3 } from "etcd3";
 import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { freePorts, type RunningServer, startEtcd, startMongo, startRedis } from "../scripts/infra/index.js";
 import { metricValue, runToExit, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
+import { startTestIssuer } from "./support/auth.js";
 import { grpc, statusDetails, type UsersClient, usersClient } from "./support/contract-client.js";
 
 const users = "services/users/main.ts";
@@ -30,6 +31,9 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
+/** The issuer every instance trusts; the test's calls bring its tokens. */
+const issuer = await startTestIssuer();
+cleanups.push(() => issuer.close());
 
 async function etcdServer(): Promise<{ server: RunningServer; client: Etcd3 }> {
   const server = await startEtcd();
@@ -42,8 +46,8 @@ async function etcdServer(): Promise<{ server: RunningServer; client: Etcd3 }> {
 }
 
 async function startUsers(env: Record<string, string>): Promise<{ service: ServiceProcess; client: UsersClient }> {
-  const service = await startService(users, { ...base, ...env }, "users service ready");
-  const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`);
+  const service = await startService(users, { ...base, ...issuer.env, ...env }, "users service ready");
+  const client = usersClient(`127.0.0.1:${service.ready.grpcPort}`, await issuer.bearer());
   cleanups.push(
     () => service.stop(),
     () => client.close(),

@@ -27,6 +27,17 @@ test("USERS_GRPC_PORT=abc names the variable", async () => {
   assertOneLine(result, /^users: configuration error: USERS_GRPC_PORT must be an integer from 0 to 65535, got "abc"$/);
 });
 
+test("a malformed AUTH_ISSUER or AUTH_AUDIENCE names the variable", async () => {
+  const issuer = await runToExit(users, { AUTH_ISSUER: "not a url", USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0" });
+  assertOneLine(issuer, /^users: configuration error: AUTH_ISSUER /);
+  const audience = await runToExit(users, {
+    AUTH_AUDIENCE: "two words",
+    USERS_GRPC_PORT: "0",
+    USERS_METRICS_PORT: "0",
+  });
+  assertOneLine(audience, /^users: configuration error: AUTH_AUDIENCE must not contain spaces/);
+});
+
 test("a malformed MONGO_URL names the variable", async () => {
   const result = await runToExit(users, { MONGO_URL: "mongo:/nowhere", USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0" });
   assertOneLine(result, /^users: configuration error: MONGO_URL must be a URL starting with mongodb:\/\//);

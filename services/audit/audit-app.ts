@@ -6,6 +6,8 @@
  */
 import type { Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
+import { createGrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
+import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
 import type { EventBus } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics } from "../../platform/metrics.js";
@@ -68,7 +70,9 @@ export async function createAuditParts(
     services: [
       {
         definition: AuditServiceService,
-        implementation: createAuditGrpcHandlers(store, logger, { onRpc }),
+        implementation: createAuditGrpcHandlers(store, logger, createGrpcAuthorizer(createTokenVerifier(config.auth)), {
+          onRpc,
+        }),
         proto: "charter/audit/v1/audit.proto",
       },
     ],

@@ -1,3 +1,4 @@
+import { type AuthConfig, authConfig } from "../../platform/auth/auth-config.js";
 import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { type KafkaSecurity, kafkaBrokers, kafkaSecurity } from "../../platform/events/kafka-config.js";
 import { type RegistrationConfig, registrationConfig } from "../../platform/registry/registry-config.js";
@@ -17,6 +18,8 @@ export interface AuditConfig extends RegistrationConfig {
   readonly kafkaSecurity: KafkaSecurity;
   /** GRPC_TLS_*: mutual TLS for the gRPC server; plaintext when unset. */
   readonly grpcTls: MutualTls | undefined;
+  /** AUTH_*: the issuer whose tokens every call must bring (platform/auth/auth-config.ts). */
+  readonly auth: AuthConfig;
   readonly groupId: string;
   readonly retryDelayMs: number;
   readonly shutdownTimeoutMs: number;
@@ -45,6 +48,7 @@ export function loadAuditConfig(env: Readonly<Record<string, string | undefined>
     kafkaBrokers: kafkaBrokers(e),
     kafkaSecurity: kafkaSecurity(e),
     grpcTls: mutualTls(e, "GRPC_TLS"),
+    auth: authConfig(e),
     groupId,
     retryDelayMs: e.int("AUDIT_RETRY_DELAY_MS", 500, 10, 60_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),

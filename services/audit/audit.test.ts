@@ -20,6 +20,7 @@ import { createMemoryBus, partitionOf } from "../../platform/events/memory-bus.j
 import { createLogger } from "../../platform/logging.js";
 import { type RunningServer, startMongo } from "../../scripts/infra/index.js";
 import { metricValue, waitFor } from "../../scripts/lib/processes.js";
+import { startTestIssuer } from "../../test/support/auth.js";
 import { statusDetails, usersClient } from "../../test/support/contract-client.js";
 import { createMemoryHistoryStore } from "./adapters/memory-history-store.js";
 import { createAuditConsumer } from "./app/audit-consumer.js";
@@ -29,8 +30,18 @@ import type { HistoryStore } from "./domain/history.js";
 import { decodeUserEvent } from "./domain/user-event-codec.js";
 
 const logger = createLogger("audit", "silent");
+/** The issuer the audit service trusts: every ListUserHistory brings one of its tokens. */
+const issuer = await startTestIssuer();
+after(() => issuer.close());
+const authorization = await issuer.bearer();
 const config = (env: Record<string, string> = {}) =>
-  loadAuditConfig({ AUDIT_HOST: "127.0.0.1", AUDIT_GRPC_PORT: "0", AUDIT_METRICS_PORT: "0", ...env });
+  loadAuditConfig({
+    ...issuer.env,
+    AUDIT_HOST: "127.0.0.1",
+    AUDIT_GRPC_PORT: "0",
+    AUDIT_METRICS_PORT: "0",
+    ...env,
+  });
 
 let nextUser = 7_000_000_000;
 const newUserId = () => String(nextUser++);
@@ -74,12 +85,17 @@ const incoming = (value: string, key?: string, headers: Record<string, string> =
   headers,
 });
 
-function history(port: number, request: Partial<ListUserHistoryRequest>): Promise<ListUserHistoryResponse> {
+/** ListUserHistory with `metadata` (default: a token with every scope). */
+function history(
+  port: number,
+  request: Partial<ListUserHistoryRequest>,
+  metadata = Metadata.fromHttp2Headers({ authorization }),
+): Promise<ListUserHistoryResponse> {
   const client = new AuditServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   return new Promise<ListUserHistoryResponse>((resolve, reject) => {
     client.listUserHistory(
       { userId: "", pageToken: "", ...request },
-      new Metadata(),
+      metadata,
       { deadline: Date.now() + 5_000 },
       (error: ServiceError | null, response: ListUserHistoryResponse) => {
         client.close();
@@ -259,6 +275,8 @@ describe("the audit service on the in-process bus", () => {
       [JSON.stringify({ ...good, occurredAt: undefined }), /occurredAt/],
       [JSON.stringify({ ...good, version: true }), /version/],
       [Buffer.from([0xff, 0xfe, 0x7b, 0x00]), /not UTF-8 JSON/],
+      [JSON.stringify({ ...good, actor: "a".repeat(256) }), /actor/],
+      [JSON.stringify({ ...good, actor: 7 }), /actor/],
     ];
     const before = await metricValue(audit.metricsPort, "charter_audit_events_consumed_total", {
       outcome: "dead_lettered",
@@ -324,6 +342,56 @@ describe("the audit service on the in-process bus", () => {
     }
     // The bounds themselves are accepted.
     assert.deepEqual((await history(audit.grpcPort, { userId: "1".repeat(19), pageSize: 1000 })).events, []);
+  });
+
+  test("the caller's token is checked: none or a bad one is UNAUTHENTICATED, one without users:history PERMISSION_DENIED", async () => {
+    const user = newUserId();
+    const refused = async (metadata: Metadata, code: number, reason: string, message: RegExp) => {
+      await assert.rejects(history(audit.grpcPort, { userId: user }, metadata), (error: ServiceError) => {
+        assert.equal(error.code, code);
+        const status = statusDetails(error);
+        assert.equal(status.code, code);
+        assert.equal(status.reason, reason);
+        assert.match(status.message, message);
+        return true;
+      });
+    };
+    await refused(new Metadata(), 16, "INVALID_TOKEN", /^a valid bearer token is required$/);
+    await refused(Metadata.fromHttp2Headers({ authorization: "Bearer x.y.z" }), 16, "INVALID_TOKEN", /bearer token/);
+    // A subject asserted by a header is no token.
+    await refused(Metadata.fromHttp2Headers({ "x-subject": "charter-dev" }), 16, "INVALID_TOKEN", /bearer token/);
+    const reader = `Bearer ${await issuer.tokenWith(["users:read", "users:write"])}`;
+    await refused(
+      Metadata.fromHttp2Headers({ authorization: reader }),
+      7,
+      "INSUFFICIENT_SCOPE",
+      /needs the scope users:history/,
+    );
+    const historian = `Bearer ${await issuer.tokenWith(["users:history"])}`;
+    assert.deepEqual(
+      (await history(audit.grpcPort, { userId: user }, Metadata.fromHttp2Headers({ authorization: historian }))).events,
+      [],
+    );
+  });
+
+  test("the actor of each change is recorded and served; an event without one has none", async () => {
+    const user = newUserId();
+    const producer = bus.producer();
+    const made = [
+      { ...event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED), actor: "charter-dev" },
+      { ...event(user, 2), actor: "charter-writer" },
+      event(user, 3),
+    ];
+    await producer.send(userEventChannels.userEvents, made.map(message));
+    const page = await waitFor("three events", async () => {
+      const found = await history(audit.grpcPort, { userId: user });
+      return found.events.length >= 3 ? found : undefined;
+    });
+    assert.deepEqual(
+      page.events.map((e) => e.actor),
+      ["charter-dev", "charter-writer", ""],
+    );
+    await producer.close();
   });
 
   test("health answers SERVING for the server and the service, and reflection lists AuditService", async () => {

@@ -8,20 +8,26 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { Writable } from "node:stream";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import { UserEvent, UserEventType } from "../../generated/proto/charter/users/v1/events.js";
 import { createMemoryBus } from "../../platform/events/memory-bus.js";
 import { createLogger } from "../../platform/logging.js";
 import { freePorts } from "../../scripts/infra/index.js";
 import { metricValue, waitFor } from "../../scripts/lib/processes.js";
+import { startTestIssuer } from "../../test/support/auth.js";
 import { usersClient } from "../../test/support/contract-client.js";
 import { AUDIT_SERVICE_NAME, createAuditParts } from "../audit/audit-app.js";
 import { loadAuditConfig } from "../audit/audit-config.js";
 import { buildUsers, startUsers, USERS_SERVICE_NAME } from "./users-app.js";
 import { loadUsersConfig } from "./users-config.js";
 
+/** The issuer the service trusts: every call brings one of its tokens. */
+const issuer = await startTestIssuer();
+after(() => issuer.close());
+const authorization = await issuer.bearer();
 const config = loadUsersConfig({
+  ...issuer.env,
   USERS_HOST: "127.0.0.1",
   USERS_GRPC_PORT: "0",
   USERS_METRICS_PORT: "0",
@@ -54,7 +60,7 @@ test("with a producer: each write over gRPC is one event on the bus, the relay i
   const lines: string[] = [];
   const logger = capturing(lines);
   const running = await startUsers(config, logger, { events: bus.producer() });
-  const client = usersClient(`127.0.0.1:${running.grpcPort}`);
+  const client = usersClient(`127.0.0.1:${running.grpcPort}`, authorization);
   try {
     const request = { user: { name: "Ada Lovelace", email: `ada-${randomUUID()}@example.com` }, requestId: "r-1" };
     const created = (await client.call("CreateUser", request)).user;
@@ -76,6 +82,11 @@ test("with a producer: each write over gRPC is one event on the bus, the relay i
         [`${created.id}-3`, UserEventType.USER_EVENT_TYPE_DELETED, created.id, "3", undefined, undefined],
       ],
       "one CREATED for a create and its retry",
+    );
+    assert.deepEqual(
+      received.map((e) => e.actor),
+      ["charter-dev", "charter-dev", "charter-dev"],
+      "each event names the subject of the token that made the change",
     );
     const metric = (name: string, labels: Record<string, string> = {}) =>
       metricValue(running.metricsPort, name, labels);
@@ -106,7 +117,7 @@ test("with a producer: each write over gRPC is one event on the bus, the relay i
 
 test("without a producer there is no relay: events wait in the store's outbox", async () => {
   const running = await startUsers(config, createLogger("users", "silent"));
-  const client = usersClient(`127.0.0.1:${running.grpcPort}`);
+  const client = usersClient(`127.0.0.1:${running.grpcPort}`, authorization);
   try {
     const created = (await client.call("CreateUser", { user: { name: "Ada", email: `a-${randomUUID()}@example.com` } }))
       .user;

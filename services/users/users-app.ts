@@ -5,6 +5,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
+import { createGrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
+import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
 import type { EventProducer } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics } from "../../platform/metrics.js";
@@ -234,7 +236,14 @@ export async function buildUsers(config: UsersConfig, logger: Logger, options: U
         services: [
           {
             definition: UsersServiceService,
-            implementation: createUsersGrpcHandlers(service, logger, { onRpc }),
+            implementation: createUsersGrpcHandlers(
+              service,
+              logger,
+              createGrpcAuthorizer(createTokenVerifier(config.auth)),
+              {
+                onRpc,
+              },
+            ),
             proto: "charter/users/v1/users.proto",
           },
           ...(alongside?.services ?? []),

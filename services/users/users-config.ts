@@ -1,3 +1,4 @@
+import { type AuthConfig, authConfig } from "../../platform/auth/auth-config.js";
 import { envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { type KafkaSecurity, kafkaBrokers, kafkaSecurity } from "../../platform/events/kafka-config.js";
 import { type RedisAuth, redisAuth } from "../../platform/redis-config.js";
@@ -17,6 +18,8 @@ export interface UsersConfig extends RegistrationConfig {
   readonly redisAuth: RedisAuth;
   /** GRPC_TLS_*: mutual TLS for the gRPC server; plaintext when unset. */
   readonly grpcTls: MutualTls | undefined;
+  /** AUTH_*: the issuer whose tokens every call must bring (platform/auth/auth-config.ts). */
+  readonly auth: AuthConfig;
   /** KAFKA_TLS*, KAFKA_SASL_*. */
   readonly kafkaSecurity: KafkaSecurity;
   readonly cacheTtlMs: number;
@@ -50,6 +53,7 @@ export function loadUsersConfig(env: Readonly<Record<string, string | undefined>
     redisCommandTimeoutMs: e.int("REDIS_COMMAND_TIMEOUT_MS", 250, 10, 60_000),
     redisAuth: redisAuth(e),
     grpcTls: mutualTls(e, "GRPC_TLS"),
+    auth: authConfig(e),
     kafkaSecurity: kafkaSecurity(e),
     cacheTtlMs: e.int("CACHE_TTL_MS", 60_000, 100, 86_400_000),
     cacheFenceTtlMs: e.int("CACHE_FENCE_TTL_MS", 5_000, 100, 600_000),

@@ -118,6 +118,27 @@ export function historyStoreSpec(name: string, open: () => Promise<HistoryStore>
       }
     });
 
+    test("the actor of each event is kept and returned as recorded", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const byDev = entry(user, 1, `${user}-1`, "USER_EVENT_TYPE_CREATED");
+        const withActor = (e: HistoryEntry, actor: string): HistoryEntry => ({ ...e, event: { ...e.event, actor } });
+        const recorded = [
+          withActor(byDev, "charter-dev"),
+          withActor(entry(user, 2, `${user}-2`), "charter-writer"),
+          entry(user, 3, `${user}-3`),
+        ];
+        for (const e of recorded) assert.equal(await store.record(e), true);
+        assert.deepEqual(
+          (await store.list(user, 10)).map((e) => e.event.actor),
+          ["charter-dev", "charter-writer", undefined],
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
     test("the history is append-only: a DELETED event removes nothing, and it is returned as recorded", async () => {
       const store = await open();
       try {

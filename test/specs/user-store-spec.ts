@@ -384,6 +384,30 @@ export function runUserStoreSpec(name: string, openOn: OpenStore): void {
       const eventsOf = (claims: readonly OutboxClaim[], userId: string) =>
         claims.find((c) => c.userId === userId)?.events ?? [];
 
+      test("each write's event keeps the actor it was written by, read back as it was written", async () => {
+        const user = makeUser();
+        await own.store.insert(user, undefined, "charter-dev");
+        assert.ok((await own.store.update(user.id, 1, { name: "Ada King" }, T1, undefined, "charter-writer")).ok);
+        assert.ok((await own.store.update(user.id, 2, { name: "Ada" }, T1)).ok);
+        assert.equal((await own.store.delete(user.id, 3, T2, "charter-admin")).ok, true);
+        const owner = `relay-${randomUUID()}`;
+        const events = eventsOf(await claimAll(owner), user.id);
+        assert.deepEqual(
+          events.map((event) => [event.type, event.actor]),
+          [
+            ["CREATED", "charter-dev"],
+            ["UPDATED", "charter-writer"],
+            ["UPDATED", undefined],
+            ["DELETED", "charter-admin"],
+          ],
+        );
+        await own.store.markSent(
+          user.id,
+          events.map((event) => event.eventId),
+          owner,
+        );
+      });
+
       test("every write records its event in the same write: created, updated (with the new user), deleted", async () => {
         const user = makeUser();
         await own.store.insert(user);
@@ -404,6 +428,8 @@ export function runUserStoreSpec(name: string, openOn: OpenStore): void {
           },
           { eventId: `${user.id}-3`, type: "DELETED", userId: user.id, version: 3, occurredAt: T2 },
         ]);
+        // Written without an actor, the events name none (unknown).
+        assert.ok(eventsOf(claims, user.id).every((event) => !("actor" in event)));
         // Marked in one call with another claimed user's: both outboxes are empty, the tombstone is gone.
         await own.store.releaseClaim(user.id, first);
         const other = makeUser();

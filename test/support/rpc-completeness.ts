@@ -25,6 +25,10 @@ import {
 import { loadContractExamples } from "../../mocks/contract-examples.js";
 import { createGraphqlMockResolvers, GRAPHQL_SCHEMA_FILE } from "../../mocks/graphql-mock.js";
 import { buildGrpcAnswers, MOCKED_SERVICES } from "../../mocks/grpc-mock.js";
+import { authConfig } from "../../platform/auth/auth-config.js";
+import { createGrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
+import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
+import { envReader } from "../../platform/config.js";
 import { createLogger } from "../../platform/logging.js";
 import { createUsersClient, SDK_METHODS } from "../../sdk/index.js";
 import { createMemoryHistoryStore } from "../../services/audit/adapters/memory-history-store.js";
@@ -263,9 +267,13 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
     ids: { next: () => "1" },
     logger,
   });
+  // The handlers are listed, never called: an authorizer that trusts no key.
+  const authorize = createGrpcAuthorizer(createTokenVerifier({ ...authConfig(envReader({})), keys: { keys: [] } }));
   const grpcHandlers = {
-    "charter.users.v1.UsersService": Object.keys(createUsersGrpcHandlers(usersService, logger)),
-    "charter.audit.v1.AuditService": Object.keys(createAuditGrpcHandlers(createMemoryHistoryStore(), logger)),
+    "charter.users.v1.UsersService": Object.keys(createUsersGrpcHandlers(usersService, logger, authorize)),
+    "charter.audit.v1.AuditService": Object.keys(
+      createAuditGrpcHandlers(createMemoryHistoryStore(), logger, authorize),
+    ),
   };
   // Nothing listens at port 9: the clients are built for their method names and closed before any call.
   const usersBackend = createUsersBackend({ target: "127.0.0.1:9", deadlineMs: 100 });

@@ -47,7 +47,7 @@ export function decodeUserEvent(message: IncomingMessage): Decoded {
     return fail("the value is not UTF-8 JSON");
   }
   if (!isObject(json)) return fail("the value is not a JSON object");
-  const { eventId, type, userId, user, version, occurredAt } = json;
+  const { eventId, type, userId, user, version, occurredAt, actor } = json;
   if (typeof eventId !== "string" || eventId === "" || !fits(rules.eventId, eventId)) {
     return fail(`eventId must be a string of 1 to ${rules.eventId.maxLen} characters`);
   }
@@ -65,10 +65,15 @@ export function decodeUserEvent(message: IncomingMessage): Decoded {
     const problem = userProblem(user, userId);
     if (problem) return fail(problem);
   }
+  // Who made the change (the subject of the caller's token); absent on events from before it was recorded.
+  if (actor !== undefined && (typeof actor !== "string" || !fits(rules.actor, actor))) {
+    return fail(`actor must be a string of at most ${rules.actor.maxLen} characters`);
+  }
   if (message.key !== undefined && message.key !== userId) return fail("the message key is not the userId");
   const ceId = message.headers.ce_id;
   if (ceId !== undefined && ceId !== eventId) return fail("the ce_id header is not the eventId");
   const kept: Record<string, unknown> = { eventId, type, userId, version, occurredAt };
   if (isObject(user)) kept.user = Object.fromEntries(USER_FIELDS.map((field) => [field, user[field]]));
+  if (typeof actor === "string" && actor !== "") kept.actor = actor;
   return { ok: true, entry: { eventId, userId, version: parsedVersion, event: kept } };
 }

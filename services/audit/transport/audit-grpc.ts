@@ -1,6 +1,7 @@
-/** The generated AuditService interface ↔ the history store. */
+/** The generated AuditService interface ↔ the history store; every call authorized first (platform/auth/grpc-auth.ts). */
 import { type AuditServiceServer, protobufPackage } from "../../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../../generated/proto/charter/users/v1/events.js";
+import type { GrpcAuthorizer } from "../../../platform/auth/grpc-auth.js";
 import { storeCall } from "../../../platform/errors.js";
 import {
   errorDomainOf,
@@ -20,9 +21,10 @@ const DOMAIN = errorDomainOf(protobufPackage);
 export function createAuditGrpcHandlers(
   store: HistoryStore,
   logger: Logger,
+  authorize: GrpcAuthorizer,
   hooks: RpcHooks<AuditRpc> = {},
 ): AuditServiceServer {
-  const unary = unaryAdapter<AuditRpc>(logger, hooks);
+  const unary = unaryAdapter<AuditRpc>(logger, { service: `${protobufPackage}.AuditService`, authorize }, hooks);
   const toError = (error: Parameters<typeof toServiceError>[0]) =>
     toServiceError(error, { domain: DOMAIN, fieldPath: snakeCase });
   return {

@@ -99,7 +99,7 @@ export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore
         .slice(0, limit)
         .map((u) => ({ ...u }));
     },
-    async insert(user, idempotency) {
+    async insert(user, idempotency, actor) {
       if (idempotency) {
         const found = lookup(idempotency.key);
         if (found) {
@@ -113,7 +113,7 @@ export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore
       entries.set(user.id, {
         user: { ...user },
         deleted: false,
-        outbox: [outboxEvent("CREATED", user, user.createTime)],
+        outbox: [outboxEvent("CREATED", user, user.createTime, actor)],
       });
       idByEmail.set(emailKey(user.email), user.id);
       if (idempotency) {
@@ -125,7 +125,7 @@ export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore
     async findByIdempotencyKey(key) {
       return lookup(key);
     },
-    async update(id, expectedVersion, changes, updateTime, beforeWrite) {
+    async update(id, expectedVersion, changes, updateTime, beforeWrite, actor) {
       const found = check(id, expectedVersion);
       if (!found.ok) return found;
       const next = applyChanges(found.value, changes, updateTime);
@@ -138,10 +138,10 @@ export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore
       idByEmail.delete(emailKey(found.value.email));
       idByEmail.set(emailKey(next.email), id);
       entry.user = next;
-      entry.outbox.push(outboxEvent("UPDATED", next, updateTime));
+      entry.outbox.push(outboxEvent("UPDATED", next, updateTime, actor));
       return { ok: true, value: { ...next } };
     },
-    async delete(id, expectedVersion, time = new Date(now()).toISOString()) {
+    async delete(id, expectedVersion, time = new Date(now()).toISOString(), actor = "") {
       const found = check(id, expectedVersion);
       if (!found.ok) return found;
       const entry = entries.get(id) as Entry;
@@ -149,7 +149,7 @@ export function createMemoryUserStore(options: UserStoreOptions = {}): UserStore
       dropKeyOf(id);
       entry.deleted = true;
       entry.user = { ...found.value, version: found.value.version + 1 };
-      entry.outbox.push(outboxEvent("DELETED", entry.user, time));
+      entry.outbox.push(outboxEvent("DELETED", entry.user, time, actor));
       return { ok: true, value: { ...found.value } };
     },
     async claimOutbox(owner, limit, leaseMs, afterId) {

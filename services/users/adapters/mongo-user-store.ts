@@ -68,6 +68,7 @@ const fromStoredEvent = (event: OutboxEvent): OutboxEvent => ({
   occurredAt: event.occurredAt,
   ...(event.user ? { user: { ...event.user, version: Number(event.user.version) } } : {}),
   ...(event.trace ? { trace: { ...event.trace } } : {}),
+  ...(typeof event.actor === "string" && event.actor !== "" ? { actor: event.actor } : {}),
 });
 const toUser = (doc: UserDocument): User => ({
   id: String(doc._id),
@@ -189,13 +190,13 @@ export async function createMongoUserStore(
       const filter = afterId === undefined ? { ...LIVE } : { _id: { $gt: longId(afterId) }, ...LIVE };
       return (await users.find(filter, USER_FIELDS).sort({ _id: 1 }).limit(limit).toArray()).map(toUser);
     },
-    async insert(user, idempotency) {
+    async insert(user, idempotency, actor) {
       const { id, ...rest } = user;
       const doc: UserDocument = {
         _id: longId(id),
         ...rest,
         emailKey: emailKey(rest.email),
-        outbox: [outboxEvent("CREATED", user, user.createTime)],
+        outbox: [outboxEvent("CREATED", user, user.createTime, actor)],
         pending: true,
       };
       if (!idempotency) {
@@ -226,7 +227,7 @@ export async function createMongoUserStore(
       throw new Error(`idempotency key kept changing during ${MAX_KEY_ATTEMPTS} attempts`);
     },
     findByIdempotencyKey: findLive,
-    async update(id, expectedVersion, changes, updateTime, beforeWrite) {
+    async update(id, expectedVersion, changes, updateTime, beforeWrite, actor) {
       // One read, one write conditional on the version read: the write carries the whole user after the change
       // (its event's snapshot), so the result is known without reading it back, and a write that got in between
       // makes it a conflict. Missing and a stale expected version are known from the read.
@@ -248,13 +249,13 @@ export async function createMongoUserStore(
               version: next.version,
               pending: true,
             },
-            $push: { outbox: outboxEvent("UPDATED", next, updateTime) },
+            $push: { outbox: outboxEvent("UPDATED", next, updateTime, actor) },
           },
         )
         .catch(mapDuplicate);
       return done.matchedCount === 1 ? { ok: true, value: next } : { ok: false, reason: "conflict" };
     },
-    async delete(id, expectedVersion, time = new Date(clock()).toISOString()) {
+    async delete(id, expectedVersion, time = new Date(clock()).toISOString(), actor = "") {
       for (let attempt = 0; attempt < MAX_DELETE_ATTEMPTS; attempt++) {
         const current = await users.findOne({ _id: longId(id), ...LIVE }, USER_FIELDS);
         if (!current) return { ok: false, reason: "missing" };
@@ -268,7 +269,7 @@ export async function createMongoUserStore(
           {
             $set: { deleted: true, version: tombstone.version, pending: true },
             $unset: { emailKey: "", requestKey: "", requestFingerprint: "", requestExpiresAt: "" },
-            $push: { outbox: outboxEvent("DELETED", tombstone, time) },
+            $push: { outbox: outboxEvent("DELETED", tombstone, time, actor) },
           },
         );
         if (done.modifiedCount === 1) return { ok: true, value: user };

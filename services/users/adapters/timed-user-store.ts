@@ -46,11 +46,9 @@ export function createTimedUserStore(
     getMany: timed("getMany", (ids) => store.getMany(ids)),
     findByEmail: timed("findByEmail", (email) => store.findByEmail(email)),
     list: timed("list", (page) => store.list(page)),
-    insert: timed("insert", (user, idempotency) =>
-      idempotency === undefined ? store.insert(user) : store.insert(user, idempotency),
-    ),
+    insert: timed("insert", (user, idempotency, actor) => store.insert(user, idempotency, actor)),
     findByIdempotencyKey: timed("findByIdempotencyKey", (key) => store.findByIdempotencyKey(key)),
-    update(id, expectedVersion, changes, updateTime, beforeWrite) {
+    update(id, expectedVersion, changes, updateTime, beforeWrite, actor) {
       let outside = 0;
       const callback: BeforeWrite | undefined =
         beforeWrite &&
@@ -64,13 +62,11 @@ export function createTimedUserStore(
         });
       return timed(
         "update",
-        () => store.update(id, expectedVersion, changes, updateTime, callback),
+        () => store.update(id, expectedVersion, changes, updateTime, callback, actor),
         () => outside,
       )();
     },
-    delete: timed("delete", (id, expectedVersion, time) =>
-      expectedVersion === undefined ? store.delete(id, undefined, time) : store.delete(id, expectedVersion, time),
-    ),
+    delete: timed("delete", (id, expectedVersion, time, actor) => store.delete(id, expectedVersion, time, actor)),
     claimOutbox: timed("claimOutbox", (owner, limit, leaseMs, afterId) =>
       store.claimOutbox(owner, limit, leaseMs, afterId),
     ),

@@ -27,6 +27,8 @@ import { createOutboxRelay, type OutboxRelay } from "./outbox-relay.js";
 import { createUsersService, type UsersService } from "./users-service.js";
 
 const silent = createLogger("relay-test", "silent");
+/** Who the writes are made by: every event carries it. */
+const ACTOR = "relay-test-client";
 /** Deadline for conditions: generous, since the machine may be busy with other suites. */
 const DEADLINE_MS = 60_000;
 /** Long enough that only a write (or a drained batch) makes the relay look: the poll never fires in a test. */
@@ -114,15 +116,17 @@ function interceptedProducer(
 async function writeUsers(services: readonly UsersService[], count: number, updates: number) {
   const pick = (i: number) => services[i % services.length] as UsersService;
   const created = await Promise.all(
-    range(count).map((i) => pick(i).create({ name: `User ${i}`, email: `user-${i}-${randomUUID()}@example.com` })),
+    range(count).map((i) =>
+      pick(i).create({ name: `User ${i}`, email: `user-${i}-${randomUUID()}@example.com` }, ACTOR),
+    ),
   );
   await Promise.all(
     created.flatMap((user, u) =>
-      range(updates).map((n) => pick(u + n).update(user.id, { name: `${user.name} v${n}` })),
+      range(updates).map((n) => pick(u + n).update(user.id, { name: `${user.name} v${n}` }, ACTOR)),
     ),
   );
   const deleted = created.filter((_, i) => i % 3 === 0);
-  await Promise.all(deleted.map((user, i) => pick(i).delete(user.id)));
+  await Promise.all(deleted.map((user, i) => pick(i).delete(user.id, ACTOR)));
   const lastVersion = new Map<string, number>(created.map((u) => [u.id, 1 + updates]));
   for (const user of deleted) lastVersion.set(user.id, 2 + updates);
   const total = [...lastVersion.values()].reduce((a, b) => a + b, 0);
@@ -161,6 +165,7 @@ function assertInOrder(received: readonly Received[], lastVersion: ReadonlyMap<s
           ? UserEventType.USER_EVENT_TYPE_DELETED
           : UserEventType.USER_EVENT_TYPE_UPDATED;
     assert.equal(event.type, expectedType, eventId);
+    assert.equal(event.actor, ACTOR, `${eventId}: who made the change rides along`);
     if (expectedType === UserEventType.USER_EVENT_TYPE_DELETED) assert.equal(event.user, undefined);
     else assert.equal(event.user?.etag, event.version, "the user after the change rides along");
     for (const copy of all) assert.equal(copy.value, first.value, `every copy of ${eventId} is the same message`);
@@ -283,7 +288,10 @@ for (const [backend, openCollection] of backends) {
         const errors = async () =>
           (await registry.getSingleMetric("charter_users_outbox_publish_errors_total")?.get())?.values[0]?.value;
         assert.ok(((await errors()) ?? 0) >= 5);
-        const more = await service.create({ name: "During the outage", email: `outage-${randomUUID()}@example.com` });
+        const more = await service.create(
+          { name: "During the outage", email: `outage-${randomUUID()}@example.com` },
+          ACTOR,
+        );
         lastVersion.set(more.id, 1);
 
         failing = false;
@@ -329,7 +337,7 @@ for (const [backend, openCollection] of backends) {
         // The broker away while one user takes 60 changes and four others a few: a backlog of 70 events.
         const { created, lastVersion, deleted, total } = await writeUsers([service], 5, 1);
         const busy = created[1] as User; // not one of the deleted (every third from the first)
-        for (let n = 0; n < 60; n++) await service.update(busy.id, { name: `Busy ${n}` });
+        for (let n = 0; n < 60; n++) await service.update(busy.id, { name: `Busy ${n}` }, ACTOR);
         lastVersion.set(busy.id, (lastVersion.get(busy.id) ?? 0) + 60);
         assert.equal(await store.outboxSize(), total + 60);
 
@@ -355,8 +363,8 @@ for (const [backend, openCollection] of backends) {
       const store = await open();
       let relay: OutboxRelay | undefined;
       const service = usersService(store, 5, () => relay);
-      const busy = await service.create({ name: "Busy", email: `busy-${randomUUID()}@example.com` });
-      const quiet = await service.create({ name: "Quiet", email: `quiet-${randomUUID()}@example.com` });
+      const busy = await service.create({ name: "Busy", email: `busy-${randomUUID()}@example.com` }, ACTOR);
+      const quiet = await service.create({ name: "Quiet", email: `quiet-${randomUUID()}@example.com` }, ACTOR);
       // Every send is followed by a write of the busy user (the lower id): it always has an event pending again
       // by the next claim. Claiming from the lowest id each round, the quiet user would wait for all 50.
       let writes = 0;
@@ -364,7 +372,7 @@ for (const [backend, openCollection] of backends) {
       const producer = interceptedProducer(bus.producer(), async (messages, deliver) => {
         await deliver();
         if (messages.some((m) => m.key === quiet.id)) writesBeforeQuiet ??= writes;
-        if (writes < 50) await service.update(busy.id, { name: `Busy ${writes++}` });
+        if (writes < 50) await service.update(busy.id, { name: `Busy ${writes++}` }, ACTOR);
       });
       relay = relayOn(store, producer, { batchSize: 1 });
       const sink = await collect(bus);
@@ -426,7 +434,7 @@ for (const [backend, openCollection] of backends) {
       const sink = await collect(bus);
       relay.start();
       try {
-        const user = await service.create({ name: "Last", email: `last-${randomUUID()}@example.com` });
+        const user = await service.create({ name: "Last", email: `last-${randomUUID()}@example.com` }, ACTOR);
         await until("the send to start", () => sending);
         const stopped = relay.stop();
         release();
@@ -455,14 +463,16 @@ for (const [backend, openCollection] of backends) {
       const sink = await collect(bus);
       // Written before the relay starts, so that its first round claims them all.
       const users = await Promise.all(
-        range(4).map((i) => service.create({ name: `Dying ${i}`, email: `dying-${i}-${randomUUID()}@example.com` })),
+        range(4).map((i) =>
+          service.create({ name: `Dying ${i}`, email: `dying-${i}-${randomUUID()}@example.com` }, ACTOR),
+        ),
       );
       relayA.start(); // never stopped: it stands for a process that was killed
       await until("A's send", () => sentByA === 1 && sink.received.length === 4);
       assert.equal(await storeA.outboxSize(), 4, "nothing was marked");
       // A write to a claimed user meanwhile: its event joins the outbox and goes out with the re-sent ones.
       const first = users[0] as User;
-      await service.update(first.id, { name: "Changed while A was dying" });
+      await service.update(first.id, { name: "Changed while A was dying" }, ACTOR);
       // B is not woken by any write: it finds the events by polling, once A's lease is over.
       const relayB = relayOn(storeB ?? storeA, bus.producer(), { owner: "relay-b", pollIntervalMs: 20 });
       relayB.start();
@@ -495,7 +505,7 @@ for (const [backend, openCollection] of backends) {
       const service = usersService(storeA, 6, () => relayA);
       const sink = await collect(bus);
       relayA.start();
-      const user = await service.create({ name: "Stuck", email: `stuck-${randomUUID()}@example.com` });
+      const user = await service.create({ name: "Stuck", email: `stuck-${randomUUID()}@example.com` }, ACTOR);
       await until("A to hold the events", () => stuck);
       const relayB = relayOn(storeB ?? storeA, bus.producer(), { owner: "relay-b", pollIntervalMs: 20 });
       relayB.start();

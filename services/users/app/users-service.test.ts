@@ -15,6 +15,8 @@ import type { UserStore } from "../domain/user-store.js";
 import { createUsersService } from "./users-service.js";
 
 const logger = createLogger("users-test", "silent");
+/** The subject of the caller's token, as the transport hands it to the write use cases. */
+const ACTOR = "charter-dev";
 
 function setup(store: UserStore = createMemoryUserStore()) {
   const cache = createMemoryCache({ ttlMs: 60_000, fenceTtlMs: 5_000 });
@@ -31,7 +33,7 @@ function setup(store: UserStore = createMemoryUserStore()) {
 
 test("reads are served from the cache after the first miss", async () => {
   const { service, reads } = setup();
-  const user = await service.create({ name: "Ada", email: "ada@example.com" });
+  const user = await service.create({ name: "Ada", email: "ada@example.com" }, ACTOR);
   reads.length = 0;
   assert.deepEqual(await service.get(user.id), user);
   assert.deepEqual(await service.get(user.id), user);
@@ -55,7 +57,7 @@ test("a reader that loaded the old version before a write cannot put it back aft
     },
   };
   const { service, cache } = setup(store);
-  const user = await service.create({ name: "Old", email: "race@example.com" });
+  const user = await service.create({ name: "Old", email: "race@example.com" }, ACTOR);
   await cache.close(); // empties the memory cache: the next read misses and goes to the store
   let release = () => {};
   const loaded = new Promise<void>((resolve) => {
@@ -68,7 +70,7 @@ test("a reader that loaded the old version before a write cannot put it back aft
   });
   const slowRead = service.get(user.id); // loads version 1, then waits
   await loaded;
-  const updated = await service.update(user.id, { name: "New" }, "1"); // fence, write, fill version 2
+  const updated = await service.update(user.id, { name: "New" }, ACTOR, "1"); // fence, write, fill version 2
   release(); // the slow reader now tries to fill version 1
   assert.equal((await slowRead).name, "Old");
   assert.deepEqual(await service.get(user.id), updated, "the newer version stays in the cache");
@@ -76,7 +78,7 @@ test("a reader that loaded the old version before a write cannot put it back aft
 
 test("a writer that dies after its store write leaves a fence, not an old entry", async () => {
   const { service, cache, store } = setup();
-  const user = await service.create({ name: "Before", email: "crash@example.com" });
+  const user = await service.create({ name: "Before", email: "crash@example.com" }, ACTOR);
   await service.get(user.id); // cached at version 1
   // The writer's steps up to the crash: fence, then store write; the fill never happens.
   await cache.fence(user.id, 2);
@@ -87,9 +89,9 @@ test("a writer that dies after its store write leaves a fence, not an old entry"
 
 test("deleted users are not served from the cache", async () => {
   const { service } = setup();
-  const user = await service.create({ name: "Gone", email: "gone@example.com" });
+  const user = await service.create({ name: "Gone", email: "gone@example.com" }, ACTOR);
   await service.get(user.id);
-  await service.delete(user.id);
+  await service.delete(user.id, ACTOR);
   await assert.rejects(service.get(user.id), (e: AppError) => e.code === "NOT_FOUND");
 });
 
@@ -106,7 +108,7 @@ test("a failing store is UNAVAILABLE to the client, with no driver message", asy
 test("list pages never repeat or skip users, and reject tokens they did not issue", async () => {
   const { service } = setup();
   const made: User[] = [];
-  for (let i = 0; i < 11; i++) made.push(await service.create({ name: `U${i}`, email: `u${i}@example.com` }));
+  for (let i = 0; i < 11; i++) made.push(await service.create({ name: `U${i}`, email: `u${i}@example.com` }, ACTOR));
   const seen: string[] = [];
   let token = "";
   do {
@@ -126,20 +128,20 @@ test("list pages never repeat or skip users, and reject tokens they did not issu
 
 test("a create with a request id: a retry returns the first user; another user with that id is refused", async () => {
   const { service, store } = setup();
-  const first = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
-  const retry = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, "req-1");
+  const first = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, ACTOR, "req-1");
+  const retry = await service.create({ name: " Ada ", email: "ada-idem@example.com" }, ACTOR, "req-1");
   assert.deepEqual(retry, first, "the same user is the same request");
   await assert.rejects(
-    service.create({ name: "Ada", email: "ada-idem@example.com" }, "req-1"),
+    service.create({ name: "Ada", email: "ada-idem@example.com" }, ACTOR, "req-1"),
     (e: AppError) => e.code === "FAILED_PRECONDITION",
     "values are kept as sent, so another spelling is another user",
   );
   await assert.rejects(
-    service.create({ name: "Grace", email: "grace-idem@example.com" }, "req-1"),
+    service.create({ name: "Grace", email: "grace-idem@example.com" }, ACTOR, "req-1"),
     (e: AppError) => e.code === "FAILED_PRECONDITION" && e.details.reason === "IDEMPOTENCY_KEY_REUSED",
   );
   assert.equal((await store.list({ limit: 10 })).length, 1);
-  const plain = await service.create({ name: "Grace", email: "grace-idem@example.com" }, "");
+  const plain = await service.create({ name: "Grace", email: "grace-idem@example.com" }, ACTOR, "");
   assert.notEqual(plain.id, first.id, "an empty request id means no idempotency");
 });
 
@@ -154,26 +156,26 @@ test("a request id expires after the idempotency TTL; over 128 characters it is 
     idempotencyTtlMs: 1_000,
     now: () => new Date(now),
   });
-  const first = await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl");
+  const first = await service.create({ name: "Ada", email: "ttl@example.com" }, ACTOR, "req-ttl");
   now += 999;
   assert.deepEqual(
-    await service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
+    await service.create({ name: "Ada", email: "ttl@example.com" }, ACTOR, "req-ttl"),
     first,
     "until the TTL is over, a retry is answered with the first user",
   );
   now += 2;
   await assert.rejects(
-    service.create({ name: "Ada", email: "ttl@example.com" }, "req-ttl"),
+    service.create({ name: "Ada", email: "ttl@example.com" }, ACTOR, "req-ttl"),
     (e: AppError) => e.code === "ALREADY_EXISTS",
     "after expiry the key is gone: a retry is a new create (and the email is taken)",
   );
-  const other = await service.create({ name: "Grace", email: "ttl2@example.com" }, "req-ttl");
+  const other = await service.create({ name: "Grace", email: "ttl2@example.com" }, ACTOR, "req-ttl");
   assert.notEqual(other.id, first.id);
   await assert.rejects(
-    service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(129)),
+    service.create({ name: "Ada", email: "long@example.com" }, ACTOR, "x".repeat(129)),
     (e: AppError) => e.code === "INVALID_ARGUMENT" && e.details.fieldViolations?.[0]?.field === "request_id",
   );
-  await service.create({ name: "Ada", email: "long@example.com" }, "x".repeat(128));
+  await service.create({ name: "Ada", email: "long@example.com" }, ACTOR, "x".repeat(128));
 });
 
 test("a retry is answered from the store even while no id can be minted", async () => {
@@ -191,11 +193,11 @@ test("a retry is answered from the store even while no id can be minted", async 
     },
     logger,
   });
-  const first = await service.create({ name: "Ada", email: "mint@example.com" }, "req-mint");
+  const first = await service.create({ name: "Ada", email: "mint@example.com" }, ACTOR, "req-mint");
   minting = false;
-  assert.deepEqual(await service.create({ name: "Ada", email: "mint@example.com" }, "req-mint"), first);
+  assert.deepEqual(await service.create({ name: "Ada", email: "mint@example.com" }, ACTOR, "req-mint"), first);
   await assert.rejects(
-    service.create({ name: "Ada", email: "mint2@example.com" }, "req-other"),
+    service.create({ name: "Ada", email: "mint2@example.com" }, ACTOR, "req-other"),
     (e: AppError) => e.code === "UNAVAILABLE",
   );
 });
@@ -211,14 +213,14 @@ test("every applied write wakes the relay once, after its event is stored; refus
     // Read as the relay would, once woken: the event the write recorded must already be there.
     onWrite: () => void store.outboxSize().then((size) => pendingAtWake.push(size)),
   });
-  const user = await service.create({ name: "Ada", email: "wake@example.com" }, "req-wake");
-  await service.create({ name: "Ada", email: "wake@example.com" }, "req-wake"); // replayed
-  await assert.rejects(service.create({ name: "Other", email: "WAKE@example.com" })); // email taken
-  await assert.rejects(service.update(user.id, { name: "Stale" }, "7")); // stale etag
-  const renamed = await service.update(user.id, { name: "Ada King" });
-  await assert.rejects(service.delete(user.id, "1")); // stale etag
-  await service.delete(user.id, renamed.version.toString());
-  await assert.rejects(service.delete(user.id)); // already gone
+  const user = await service.create({ name: "Ada", email: "wake@example.com" }, ACTOR, "req-wake");
+  await service.create({ name: "Ada", email: "wake@example.com" }, ACTOR, "req-wake"); // replayed
+  await assert.rejects(service.create({ name: "Other", email: "WAKE@example.com" }, ACTOR)); // email taken
+  await assert.rejects(service.update(user.id, { name: "Stale" }, ACTOR, "7")); // stale etag
+  const renamed = await service.update(user.id, { name: "Ada King" }, ACTOR);
+  await assert.rejects(service.delete(user.id, ACTOR, "1")); // stale etag
+  await service.delete(user.id, ACTOR, renamed.version.toString());
+  await assert.rejects(service.delete(user.id, ACTOR)); // already gone
   assert.deepEqual(pendingAtWake, [1, 2, 3]);
 });
 
@@ -264,17 +266,17 @@ function fencedSetup(store: UserStore) {
 test("an update is one store call: no read before it, the cache fenced at the version written", async () => {
   const { store, calls } = countingStore();
   const { service, fences } = fencedSetup(store);
-  const user = await service.create({ name: "Ada", email: "one-call@example.com" });
-  const renamed = await service.update(user.id, { name: "Ada King" });
-  const moved = await service.update(user.id, { email: "ada.king@example.com" }, renamed.version.toString());
+  const user = await service.create({ name: "Ada", email: "one-call@example.com" }, ACTOR);
+  const renamed = await service.update(user.id, { name: "Ada King" }, ACTOR);
+  const moved = await service.update(user.id, { email: "ada.king@example.com" }, ACTOR, renamed.version.toString());
   assert.deepEqual([renamed.version, moved.version], [2, 3]);
   assert.deepEqual(calls, ["update", "update"]);
   assert.deepEqual(fences, [2, 3]);
   await assert.rejects(
-    service.update(user.id, { name: "Stale" }, "2"),
+    service.update(user.id, { name: "Stale" }, ACTOR, "2"),
     (e: AppError) => e.code === "ABORTED" && e.details.reason === "ETAG_MISMATCH",
   );
-  await assert.rejects(service.update("123", { name: "Nobody" }), (e: AppError) => e.code === "NOT_FOUND");
+  await assert.rejects(service.update("123", { name: "Nobody" }, ACTOR), (e: AppError) => e.code === "NOT_FOUND");
   assert.deepEqual(calls, ["update", "update", "update", "update"], "stale and missing: one call each");
   assert.deepEqual(fences, [2, 3], "nothing written, nothing fenced");
 });
@@ -285,8 +287,8 @@ test("an update without etag that meets a concurrent writer tries again, one rea
     if (writers-- > 0) assert.ok((await inner.update(id, undefined, { email: "other@example.com" }, "")).ok);
   });
   const { service, fences } = fencedSetup(store);
-  const user = await service.create({ name: "Ada", email: "retry@example.com" });
-  const updated = await service.update(user.id, { name: "Ada King" });
+  const user = await service.create({ name: "Ada", email: "retry@example.com" }, ACTOR);
+  const updated = await service.update(user.id, { name: "Ada King" }, ACTOR);
   assert.deepEqual([updated.name, updated.email, updated.version], ["Ada King", "other@example.com", 3]);
   assert.deepEqual(calls, ["update", "update"], "the lost attempt and the one that won");
   assert.deepEqual(fences, [2, 3], "each attempt fenced at the version it was about to write");
@@ -298,9 +300,9 @@ test("an update with etag that meets a concurrent writer is a stale etag, not tr
     assert.ok((await inner.update(id, undefined, { email: "first@example.com" }, "")).ok);
   });
   const { service } = fencedSetup(store);
-  const user = await service.create({ name: "Ada", email: "pinned@example.com" });
+  const user = await service.create({ name: "Ada", email: "pinned@example.com" }, ACTOR);
   await assert.rejects(
-    service.update(user.id, { name: "Ada King" }, "1"),
+    service.update(user.id, { name: "Ada King" }, ACTOR, "1"),
     (e: AppError) => e.code === "ABORTED" && e.details.reason === "ETAG_MISMATCH",
   );
   assert.deepEqual(calls, ["update"]);
@@ -316,18 +318,21 @@ test("errors name fields by their proto path in the request, as gRPC sends them"
     );
     return (error.details.fieldViolations ?? []).map((v) => v.field).sort();
   };
-  const owner = await service.create({ name: "Ada", email: "paths-owner@example.com" });
-  const user = await service.create({ name: "Grace", email: "paths@example.com" });
-  assert.deepEqual(await fieldsOf(service.create({ name: " ", email: "x" }, "r".repeat(129))), [
+  const owner = await service.create({ name: "Ada", email: "paths-owner@example.com" }, ACTOR);
+  const user = await service.create({ name: "Grace", email: "paths@example.com" }, ACTOR);
+  assert.deepEqual(await fieldsOf(service.create({ name: " ", email: "x" }, ACTOR, "r".repeat(129))), [
     "request_id",
     "user.email",
     "user.name",
   ]);
-  assert.deepEqual(await fieldsOf(service.update(user.id, { name: "", email: "x" })), ["user.email", "user.name"]);
-  assert.deepEqual(await fieldsOf(service.update(user.id, {})), ["update_mask"]);
-  assert.deepEqual(await fieldsOf(service.update("x", { name: "Ada" })), ["user.id"]);
-  assert.deepEqual(await fieldsOf(service.update(user.id, { email: owner.email })), ["user.email"]);
-  assert.deepEqual(await fieldsOf(service.create({ name: "Ada", email: owner.email })), ["user.email"]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, { name: "", email: "x" }, ACTOR)), [
+    "user.email",
+    "user.name",
+  ]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, {}, ACTOR)), ["update_mask"]);
+  assert.deepEqual(await fieldsOf(service.update("x", { name: "Ada" }, ACTOR)), ["user.id"]);
+  assert.deepEqual(await fieldsOf(service.update(user.id, { email: owner.email }, ACTOR)), ["user.email"]);
+  assert.deepEqual(await fieldsOf(service.create({ name: "Ada", email: owner.email }, ACTOR)), ["user.email"]);
   assert.deepEqual(await fieldsOf(service.list(0, "not-ours")), ["page_size", "page_token"]);
   assert.deepEqual(await fieldsOf(service.batchGet(["1", "x"])), ["ids[1]"]);
   assert.deepEqual(await fieldsOf(service.get("x")), ["id"]);
@@ -346,7 +351,7 @@ test("lookup reads the store once by email; a bad email never reaches it; a stor
     },
   };
   const { service, reads } = setup(store);
-  const user = await service.create({ name: "Ada", email: "Ada.Lookup@example.com" });
+  const user = await service.create({ name: "Ada", email: "Ada.Lookup@example.com" }, ACTOR);
   reads.length = 0;
   assert.deepEqual(await service.lookup("ADA.LOOKUP@EXAMPLE.COM"), user);
   assert.deepEqual(asked, ["ADA.LOOKUP@EXAMPLE.COM"], "one store read, with the address as sent");
@@ -378,4 +383,20 @@ test("lookup reads the store once by email; a bad email never reaches it; a stor
     assert.ok(!e.message.includes("10.0.0.7"), "the cause is not sent");
     return true;
   });
+});
+
+test("every write records its caller as the actor of its event, and each write its own", async () => {
+  const { service, store } = setup();
+  const user = await service.create({ name: "Ada", email: "actor@example.com" }, "client-a");
+  await service.update(user.id, { name: "Ada King" }, "client-b");
+  await service.delete(user.id, "client-c");
+  const [claim] = await store.claimOutbox("test", 10, 60_000);
+  assert.deepEqual(
+    claim?.events.map((e) => [e.type, e.actor]),
+    [
+      ["CREATED", "client-a"],
+      ["UPDATED", "client-b"],
+      ["DELETED", "client-c"],
+    ],
+  );
 });

@@ -32,14 +32,16 @@ export interface UsersService {
   list(pageSize: number | undefined, pageToken: string): Promise<{ users: User[]; nextPageToken: string }>;
   /** The live user with this email, compared case-insensitively; NOT_FOUND when there is none. */
   lookup(email: string): Promise<User>;
+  // The writes take the actor: who makes the change (the verified subject of the caller's token), recorded in
+  // the change's event. The transport knows how the caller is verified; the use cases only pass the name on.
   /**
    * With a request id (non-empty), a retry of the same user (name and email after normalisation) returns the
    * user the first call created, for idempotencyTtlMs; the same id with another user is FAILED_PRECONDITION.
    */
-  create(input: UserChanges, requestId?: string): Promise<User>;
+  create(input: UserChanges, actor: string, requestId?: string): Promise<User>;
   /** With an etag the change applies only to that version; without, to the latest. */
-  update(id: string, input: UserChanges, etag?: string): Promise<User>;
-  delete(id: string, etag?: string): Promise<void>;
+  update(id: string, input: UserChanges, actor: string, etag?: string): Promise<User>;
+  delete(id: string, actor: string, etag?: string): Promise<void>;
 }
 
 export interface UsersServiceDeps {
@@ -132,7 +134,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       return user;
     },
 
-    async create(input, requestId = "") {
+    async create(input, actor, requestId = "") {
       const fields = validateNewUser(input, requestId);
       let idempotency: IdempotencyKey | undefined;
       if (requestId !== "") {
@@ -150,7 +152,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       }
       const time = now();
       const user: User = { id: ids.next(), ...fields, version: 1, createTime: time, updateTime: time };
-      const result = await stored("insert", () => store.insert(user, idempotency));
+      const result = await stored("insert", () => store.insert(user, idempotency, actor));
       if (result.kind === "key-reused") throw idempotencyKeyReused();
       if (result.kind === "inserted") {
         deps.onWrite?.();
@@ -159,7 +161,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       return result.user;
     },
 
-    async update(id, input, etag) {
+    async update(id, input, actor, etag) {
       const reachable = checkId(id, "user.id");
       const changes = validateChanges(input);
       if (!reachable) throw notFound(id);
@@ -169,7 +171,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       // back with the version it is about to write: the cache is fenced at it before the write, as every write is.
       const fence = (version: number): Promise<void> => cache.fence(id, version);
       for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-        const result = await stored("update", () => store.update(id, pinned, changes, now(), fence));
+        const result = await stored("update", () => store.update(id, pinned, changes, now(), fence, actor));
         if (result.ok) {
           deps.onWrite?.();
           await fill(result.value);
@@ -181,11 +183,11 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
       throw new AppError("ABORTED", "the user is changing too often; retry the update");
     },
 
-    async delete(id, etag) {
+    async delete(id, actor, etag) {
       if (!checkId(id)) throw notFound(id);
       const pinned = etag === undefined ? undefined : (versionOfEtag(etag) ?? 0);
       await cache.fence(id, DELETED);
-      const result = await stored("delete", () => store.delete(id, pinned, now()));
+      const result = await stored("delete", () => store.delete(id, pinned, now(), actor));
       if (result.ok) {
         deps.onWrite?.();
         await cache.fence(id, DELETED);

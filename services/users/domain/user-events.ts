@@ -26,7 +26,7 @@ export function buildUserEvent(event: OutboxEvent): UserEvent {
     user: event.user === undefined ? undefined : toUserMessage(event.user),
     version: String(event.version),
     occurredAt: event.occurredAt,
-    actor: "",
+    actor: event.actor ?? "",
   };
 }
 

@@ -45,6 +45,8 @@ export interface OutboxEvent {
   readonly user?: User;
   /** The trace context of the request that made the change (W3C `traceparent`, `tracestate`), when traced. */
   readonly trace?: Readonly<Record<string, string>>;
+  /** Who made the change: the verified subject of the call's token; absent or empty when unknown. */
+  readonly actor?: string;
 }
 
 /** A user's pending events, claimed by one relay for a lease (see claimOutbox). */
@@ -54,8 +56,8 @@ export interface OutboxClaim {
   readonly events: readonly OutboxEvent[];
 }
 
-/** The outbox event of a change, with the active trace context: what every adapter records with the write. */
-export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: string): OutboxEvent {
+/** The outbox event of a change, with the active trace context and its actor: what every adapter records with the write. */
+export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: string, actor = ""): OutboxEvent {
   const trace = traceHeaders();
   return {
     eventId: `${user.id}-${user.version}`,
@@ -65,6 +67,7 @@ export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: s
     occurredAt,
     ...(type === "DELETED" ? {} : { user: { ...user } }),
     ...(Object.keys(trace).length > 0 ? { trace } : {}),
+    ...(actor !== "" ? { actor } : {}),
   };
 }
 
@@ -89,6 +92,8 @@ export interface UserStoreOptions {
  * user's version.
  */
 export interface UserStore {
+  // The writes take the actor of the change (the verified subject of the call that made it), recorded in its
+  // OutboxEvent; empty or left out: unknown.
   get(id: string): Promise<User | undefined>;
   /** The users that exist among ids, in the order of ids. */
   getMany(ids: readonly string[]): Promise<User[]>;
@@ -101,7 +106,7 @@ export interface UserStore {
    * inserted and the result is its user ("replayed", same fingerprint) or "key-reused" (another fingerprint);
    * an expired key is cleared first. Of concurrent inserts with one key, exactly one inserts.
    */
-  insert(user: User, idempotency?: IdempotencyKey): Promise<InsertResult>;
+  insert(user: User, idempotency?: IdempotencyKey, actor?: string): Promise<InsertResult>;
   /** The user created under a live idempotency key, or undefined (an expired key is cleared). */
   findByIdempotencyKey(key: string): Promise<KeyedUser | undefined>;
   /**
@@ -118,9 +123,10 @@ export interface UserStore {
     changes: UserChanges,
     updateTime: string,
     beforeWrite?: BeforeWrite,
+    actor?: string,
   ): Promise<WriteResult<User>>;
   /** Deletes the user, only at expectedVersion when given; `time` is the DELETED event's (default now). */
-  delete(id: string, expectedVersion?: number, time?: string): Promise<WriteResult<User>>;
+  delete(id: string, expectedVersion?: number, time?: string, actor?: string): Promise<WriteResult<User>>;
   /**
    * Claims up to `limit` users with pending events that no live claim holds, for `owner` until now + leaseMs,
    * in id order from the first id after `afterId` round to the start (from the start without it); each with its

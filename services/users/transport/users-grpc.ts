@@ -1,7 +1,8 @@
 /**
  * The generated gRPC service interface ↔ the users use cases. Domain errors become
  * gRPC statuses with google.rpc details in grpc-status-details-bin; anything
- * unexpected becomes INTERNAL with no internals.
+ * unexpected becomes INTERNAL with no internals. Every call is authorized first (platform/auth/grpc-auth.ts); the
+ * writes hand the caller's subject to the use cases as the actor of the change.
  */
 import type { ServiceError } from "@grpc/grpc-js";
 import {
@@ -9,6 +10,8 @@ import {
   type User as UserMessage,
   type UsersServiceServer,
 } from "../../../generated/proto/charter/users/v1/users.js";
+import type { GrpcAuthorizer } from "../../../platform/auth/grpc-auth.js";
+import type { Principal } from "../../../platform/auth/token-verifier.js";
 import { type AppError, invalidArgument } from "../../../platform/errors.js";
 import {
   errorDomainOf,
@@ -45,10 +48,12 @@ export type UsersGrpcHooks = RpcHooks<UsersRpc>;
 export function createUsersGrpcHandlers(
   service: UsersService,
   logger: Logger,
+  authorize: GrpcAuthorizer,
   hooks: UsersGrpcHooks = {},
 ): UsersServiceServer {
-  const adapt = unaryAdapter<UsersRpc>(logger, hooks);
-  const unary = <Req, Res>(rpc: UsersRpc, run: (request: Req) => Promise<Res>) => adapt(rpc, run, toServiceError);
+  const adapt = unaryAdapter<UsersRpc>(logger, { service: `${protobufPackage}.UsersService`, authorize }, hooks);
+  const unary = <Req, Res>(rpc: UsersRpc, run: (request: Req, caller: Principal) => Promise<Res>) =>
+    adapt(rpc, run, toServiceError);
 
   return {
     getUser: unary("GetUser", async (req) => ({ user: toUserMessage(await service.get(req.id)) })),
@@ -59,20 +64,24 @@ export function createUsersGrpcHandlers(
       const page = await service.list(req.pageSize, req.pageToken);
       return { users: page.users.map(toUserMessage), nextPageToken: page.nextPageToken };
     }),
-    createUser: unary("CreateUser", async (req) => {
+    createUser: unary("CreateUser", async (req, caller) => {
       if (!req.user) throw invalidArgument([{ field: "user", description: "is required" }]);
-      const created = await service.create({ name: req.user.name, email: req.user.email }, req.requestId);
+      const created = await service.create(
+        { name: req.user.name, email: req.user.email },
+        caller.subject,
+        req.requestId,
+      );
       return { user: toUserMessage(created) };
     }),
-    updateUser: unary("UpdateUser", async (req) => {
+    updateUser: unary("UpdateUser", async (req, caller) => {
       const user = req.user;
       if (!user) throw invalidArgument([{ field: "user", description: "is required" }]);
       const changes = changesFromMask(user, req.updateMask ?? []);
-      const updated = await service.update(user.id, changes, user.etag === "" ? undefined : user.etag);
+      const updated = await service.update(user.id, changes, caller.subject, user.etag === "" ? undefined : user.etag);
       return { user: toUserMessage(updated) };
     }),
-    deleteUser: unary("DeleteUser", async (req) => {
-      await service.delete(req.id, req.etag === "" ? undefined : req.etag);
+    deleteUser: unary("DeleteUser", async (req, caller) => {
+      await service.delete(req.id, caller.subject, req.etag === "" ? undefined : req.etag);
       return {};
     }),
     lookupUser: unary("LookupUser", async (req) => ({ user: toUserMessage(await service.lookup(req.email)) })),
