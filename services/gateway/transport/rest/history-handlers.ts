@@ -38,6 +38,7 @@ export function toRestEvent(event: UserEventMessage): UserEvent {
     ...(event.user ? { user: toRestUser(event.user) } : {}),
     version: event.version,
     occurredAt: event.occurredAt,
+    ...(event.actor ? { actor: event.actor } : {}),
   };
 }
 
