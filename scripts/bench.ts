@@ -392,7 +392,7 @@ async function main(): Promise<void> {
     const proxy = lazily(started, async () =>
       startService(
         "scripts/bench-proxy.ts",
-        { USERS_ADDR: `127.0.0.1:${(await platform()).platform.users.ready.grpcPort}` },
+        { USERS_ADDR: `127.0.0.1:${(await platform()).platform.users.ready.grpcPort}`, ...(await auth()).env },
         "proxy ready",
         undefined,
         profile?.args("proxy"),
