@@ -46,3 +46,23 @@ export async function startPlatformIssuer(
     close: () => dev.close(),
   };
 }
+
+/** The banner's lines on tokens: where the issuer is, how to get a token and how to call the API with it. */
+export function tokenBanner(trusted: PlatformIssuer, gateway: string): string {
+  const dev = trusted.dev;
+  const client = dev?.clients[0];
+  if (!dev || !client) {
+    return `  Tokens          from ${trusted.issuer} (AUTH_ISSUER): every call needs "Authorization: Bearer <token>"
+                  with the scopes users:read, users:write, users:history (docs/security.md).`;
+  }
+  const scopes = client.scopes.join(" ");
+  return `  Token issuer    ${dev.issuer}   (development OpenID provider, in memory; AUTH_DEV_ISSUER_PORT)
+                  clients ${dev.clients.map((c) => `${c.clientId}/${c.clientSecret} (${c.scopes.join(" ")})`).join(", ")}
+
+  Every call needs a token. Get one (client credentials), then call the API with it:
+    TOKEN=$(curl -s -u ${client.clientId}:${client.clientSecret} -d grant_type=client_credentials -d 'scope=${scopes}' ${dev.tokenEndpoint} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+    curl -H "Authorization: Bearer $TOKEN" ${gateway}/v1/users
+  SDK             createUsersClient({ baseUrl: "${gateway}", token: clientCredentials({ tokenUrl: "${dev.tokenEndpoint}",
+                    clientId: "${client.clientId}", clientSecret: "${client.clientSecret}", scopes: [...] }) })
+  Swagger UI      ${gateway}/docs → "Authorize" → client id ${client.clientId}, secret ${client.clientSecret}, tick the scopes`;
+}
