@@ -46,7 +46,8 @@ export interface UsersClient {
   close(): void;
 }
 
-export function usersClient(address: string): UsersClient {
+/** `authorization`, when given, goes with every call as the `authorization` metadata (e.g. `Bearer <token>`). */
+export function usersClient(address: string, authorization?: string): UsersClient {
   const client = new loaded.charter.users.v1.UsersService(address, grpc.credentials.createInsecure());
   const healthClient = new health.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
   const reflectionClient = new reflection.grpc.reflection.v1.ServerReflection(
@@ -55,11 +56,19 @@ export function usersClient(address: string): UsersClient {
   );
   const deadline = (ms: number) => ({ deadline: Date.now() + ms });
   const method = (name: string) => name[0]?.toLowerCase() + name.slice(1);
+  const metadata = () => {
+    const values = new grpc.Metadata();
+    if (authorization !== undefined) values.set("authorization", authorization);
+    return values;
+  };
   return {
     call: (name, request, deadlineMs = 5000) =>
       new Promise((resolve, reject) =>
-        client[method(name)](request, deadline(deadlineMs), (error: grpc.ServiceError | null, response: Dynamic) =>
-          error ? reject(error) : resolve(response),
+        client[method(name)](
+          request,
+          metadata(),
+          deadline(deadlineMs),
+          (error: grpc.ServiceError | null, response: Dynamic) => (error ? reject(error) : resolve(response)),
         ),
       ),
     health: (service = "") =>
