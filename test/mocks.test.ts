@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import type { components } from "../generated/openapi/users.v1.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { createUsersClient } from "../sdk/index.js";
 import {
   type ContractServiceClient,
   type ContractUser,
@@ -492,6 +493,15 @@ describe("a request without a token, in the three mocks", () => {
       assert.equal(problem.status, 401);
     }
     assert.equal((await get(`/v1/users/${ada.id}`)).status, 200, "any bearer token is accepted");
+  });
+
+  test("the SDK surfaces the 401 as the contract's problem, and sends its token", async () => {
+    const anonymous = await createUsersClient({ baseUrl: rest, retry: false }).get(ada.id ?? "");
+    assert.equal(anonymous.ok, false);
+    assert.equal(anonymous.status, 401);
+    assert.equal(!anonymous.ok && anonymous.problem.code, "UNAUTHENTICATED");
+    const withToken = await createUsersClient({ baseUrl: rest, token: async () => TOKEN }).get(ada.id ?? "");
+    assert.equal(withToken.ok && withToken.data.id, ada.id);
   });
 
   test("gRPC: UNAUTHENTICATED, the services' message; any well-formed token passes", async () => {
