@@ -6,14 +6,18 @@
  * examples do not cover is filled in by the mock store. A `Prefer` request header picks the answer
  * like Prism's (`code=NOT_FOUND` makes `user` null, another documented code is an error with that
  * `extensions.code`, `example=empty` picks an example). Queries that break the schema, and
- * arguments that break its @constraint limits, are refused with the gateway's errors.
+ * arguments that break its @constraint limits, are refused with the gateway's errors. A field the schema marks
+ * @auth needs an `Authorization: Bearer <token>` header with a JWT-shaped token, else it is the error
+ * UNAUTHENTICATED; the mock verifies no signature and no scope, so any well-formed token will do (no issuer).
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { addMocksToSchema } from "@graphql-tools/mock";
 import { makeExecutableSchema } from "@graphql-tools/schema";
 import Fastify from "fastify";
+import { defaultFieldResolver, type GraphQLSchema, isObjectType } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import { AuthError, bearerToken } from "../platform/auth/token-verifier.js";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
 import { decodeCursor, encodeCursor } from "../platform/graphql/cursor.js";
 import { formatGraphqlErrors } from "../platform/graphql/error-formatter.js";
@@ -29,6 +33,35 @@ const MAX_PAGE = Number(pageSizeRule.maximum);
 
 interface MockContext extends MercuriusContext {
   readonly prefer: Preference | PreferError;
+  /** The Authorization header as sent (undefined when there is none, or more than one). */
+  readonly authorization: string | undefined;
+}
+
+/**
+ * Every field the schema marks @auth refuses a request without a well-formed bearer token before it resolves,
+ * with the error the gateway gives (UNAUTHENTICATED, the same message whatever was wrong). Which fields need a
+ * token is read from the schema's own directives.
+ */
+export function requireTokensOnAuthFields(schema: GraphQLSchema): string[] {
+  const guarded: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith("__")) continue;
+    for (const field of Object.values(type.getFields())) {
+      if (!field.astNode?.directives?.some((directive) => directive.name.value === "auth")) continue;
+      const resolve = field.resolve ?? defaultFieldResolver;
+      field.resolve = (source, args, context: Pick<MockContext, "authorization">, info) => {
+        try {
+          bearerToken(context.authorization);
+        } catch (error) {
+          if (error instanceof AuthError) throw new AppError("UNAUTHENTICATED", error.message);
+          throw error;
+        }
+        return resolve(source, args, context, info);
+      };
+      guarded.push(`${type.name}.${field.name}`);
+    }
+  }
+  return guarded;
 }
 
 interface ExampleUser {
@@ -161,6 +194,7 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
     resolvers: createGraphqlMockResolvers(opts.examples) as unknown as IResolvers,
   });
+  requireTokensOnAuthFields(schema);
 
   const app = Fastify({ logger: false });
   await app.register(mercurius, {
@@ -169,12 +203,13 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     path: GRAPHQL_PATH,
     graphiql: false,
     errorFormatter: formatGraphqlErrors,
-    context: (request): Pick<MockContext, "prefer"> => {
+    context: (request): Pick<MockContext, "prefer" | "authorization"> => {
       const header = request.headers.prefer;
+      const { authorization } = request.headers;
       try {
-        return { prefer: parsePrefer(header === undefined ? [] : [header].flat()) };
+        return { prefer: parsePrefer(header === undefined ? [] : [header].flat()), authorization };
       } catch (error) {
-        return { prefer: error as PreferError };
+        return { prefer: error as PreferError, authorization };
       }
     },
   });

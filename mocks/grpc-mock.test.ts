@@ -3,11 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { AuditServiceClient, ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
 import { UpdateUserRequest, UsersServiceClient } from "../generated/proto/charter/users/v1/users.js";
 import { ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
 import { Status } from "../generated/proto/google/rpc/status.js";
+import { methodScopes } from "../generated/proto/method-rules.js";
 import { createLogger } from "../platform/logging.js";
 import { loadContractExamples, OPENAPI_FILE } from "./contract-examples.js";
 import { AUDIT_MOCK, buildGrpcAnswers, startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
@@ -151,6 +152,7 @@ test("each mocked service's errors carry its own ErrorInfo domain, as the servic
   const prefer = (value: string) => {
     const metadata = new Metadata();
     metadata.set("prefer", value);
+    metadata.set("authorization", `Bearer ${ANY_TOKEN}`);
     return metadata;
   };
   try {
@@ -174,6 +176,58 @@ test("each mocked service's errors carry its own ErrorInfo domain, as the servic
   } finally {
     users.close();
     audit.close();
+    await mock.stop();
+  }
+});
+
+/** A JWT-shaped token nobody signed: the mock checks the shape only, so front-end teams need no issuer. */
+const ANY_TOKEN = [
+  { alg: "RS256", typ: "at+jwt" },
+  { sub: "front-end", scope: "users:read" },
+]
+  .map((part) => Buffer.from(JSON.stringify(part)).toString("base64url"))
+  .concat("not-a-signature")
+  .join(".");
+
+test("every RPC that needs a scope refuses a call without a well-formed bearer token: UNAUTHENTICATED", async () => {
+  const mock = await startGrpcMock({
+    host: "127.0.0.1",
+    port: 0,
+    logger: createLogger("mock", "silent"),
+    examples: loadContractExamples(),
+  });
+  const client = new Client(`127.0.0.1:${mock.port}`, credentials.createInsecure());
+  // The raw call: an empty request message, and the metadata under test.
+  const call = (method: string, authorization: string[]) =>
+    new Promise<ServiceError | null>((resolve) => {
+      const metadata = new Metadata();
+      for (const value of authorization) metadata.add("authorization", value);
+      client.makeUnaryRequest(
+        `/${method}`,
+        (bytes: Buffer) => bytes,
+        (bytes: Buffer) => bytes,
+        Buffer.alloc(0),
+        metadata,
+        { deadline: Date.now() + 5000 },
+        (error) => resolve(error),
+      );
+    });
+  const refusals = [[], [ANY_TOKEN], ["Basic Y2hhcnRlcjpzZWNyZXQ="], ["Bearer not-a-jwt"], ["Bearer "]];
+  try {
+    const methods = Object.keys(methodScopes);
+    assert.ok(methods.length >= 8, "the users and the audit RPCs");
+    for (const method of methods) {
+      for (const authorization of refusals) {
+        const error = await call(method, authorization);
+        assert.equal(error?.code, status.UNAUTHENTICATED, `${method} with ${JSON.stringify(authorization)}`);
+        assert.equal(error?.details, "a valid bearer token is required");
+      }
+      // Any well-formed token passes the check: the empty request then meets the proto's rules, or an example.
+      const accepted = await call(method, [`Bearer ${ANY_TOKEN}`]);
+      assert.notEqual(accepted?.code, status.UNAUTHENTICATED, `${method}: ${accepted?.details}`);
+    }
+  } finally {
+    client.close();
     await mock.stop();
   }
 });

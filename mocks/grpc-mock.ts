@@ -4,7 +4,9 @@
  * with health and reflection on the same port. Per call, metadata `prefer: code=NOT_FOUND` or
  * `prefer: example=<name>` picks the answer, like Prism's Prefer header. A request that breaks
  * the proto's field rules is INVALID_ARGUMENT with a google.rpc.BadRequest listing each field,
- * whatever it prefers.
+ * whatever it prefers. An RPC that needs scopes (generated/proto/method-rules.ts) needs `authorization: Bearer
+ * <token>` metadata with a JWT-shaped token, else it is UNAUTHENTICATED as the services answer it; the mock
+ * verifies no signature and no scope, so any well-formed token will do (no issuer needed).
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -18,6 +20,8 @@ import type {
 import { parse } from "yaml";
 import * as auditMessages from "../generated/proto/charter/audit/v1/audit.js";
 import * as usersMessages from "../generated/proto/charter/users/v1/users.js";
+import { scopesOfMethod } from "../platform/auth/scopes.js";
+import { AuthError, bearerToken } from "../platform/auth/token-verifier.js";
 import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument } from "../platform/errors.js";
 import { errorDomainOf, toServiceError } from "../platform/grpc-handlers.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
@@ -197,8 +201,27 @@ export function buildGrpcAnswers(
 const preferenceOf = (metadata: Metadata): Preference =>
   parsePrefer(metadata.get("prefer").filter((v): v is string => typeof v === "string"));
 
-/** Answers one call: a contract-breaking request, then the preferred code, then the preferred or first example. */
-function answer(rpc: RpcAnswers, request: unknown, metadata: Metadata): unknown {
+/**
+ * Refuses a call without a well-formed bearer token in its `authorization` metadata, as the services do: the
+ * same code and message, whatever was wrong with it (the reason is for the log only).
+ */
+function requireToken(metadata: Metadata): void {
+  const values = metadata.get("authorization");
+  const header = values.length === 1 && typeof values[0] === "string" ? values[0] : undefined;
+  try {
+    bearerToken(values.length > 1 ? "several" : header);
+  } catch (error) {
+    if (error instanceof AuthError) throw new AppError("UNAUTHENTICATED", error.message);
+    throw error;
+  }
+}
+
+/**
+ * Answers one call: no token where the RPC needs one, then a contract-breaking request, then the preferred code,
+ * then the preferred or first example.
+ */
+function answer(rpc: RpcAnswers, request: unknown, metadata: Metadata, needsToken: boolean): unknown {
+  if (needsToken) requireToken(metadata);
   const violations = rpc.checkRequest(request);
   if (violations.length > 0) throw invalidArgument(violations);
   let preference: Preference;
@@ -250,12 +273,13 @@ function implementationOf(service: MockedService, examples: ContractExamples, lo
   const errorOptions = { domain: errorDomainOf(service.name) };
   const implementation: UntypedServiceImplementation = {};
   for (const rpc of buildGrpcAnswers(examples, service).values()) {
+    const needsToken = (scopesOfMethod(`${service.name}/${rpc.method.name}`) ?? []).length > 0;
     implementation[rpc.method.handlerName] = (
       call: ServerUnaryCall<unknown, unknown>,
       done: sendUnaryData<unknown>,
     ) => {
       try {
-        const response = answer(rpc, call.request, call.metadata);
+        const response = answer(rpc, call.request, call.metadata, needsToken);
         logger.debug({ rpc: rpc.method.name }, "mock answered OK");
         done(null, response);
       } catch (error) {

@@ -80,6 +80,9 @@ Charter mocks are running (from contracts/; no backend).
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
   Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory
 
+  Tokens: every call needs "Authorization: Bearer <token>" (gRPC: authorization metadata), as the
+  platform does, but the mocks verify nothing: any well-formed JWT will do (docs/mocks.md).
+
 Press Ctrl-C to stop.
 `);
   } catch (error) {

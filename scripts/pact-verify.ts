@@ -8,6 +8,13 @@
  *
  * PACT_PROVIDER_URL=<origin> verifies a gateway that is already running there instead.
  *
+ * Tokens: an interaction that sends `Authorization` names the state `a token with <scopes>` (scripts/lib/pact-tokens.ts);
+ * its handler gets a token with those scopes from the development issuer the platform here trusts, and the request
+ * filter puts it in place of the consumer's example token. An interaction without the header is sent without one.
+ * With PACT_PROVIDER_URL, the tokens come from the issuer that gateway trusts: AUTH_ISSUER (default the development
+ * issuer, http://127.0.0.1:9400), its token endpoint found through OpenID discovery, as the client PACT_CLIENT_ID /
+ * PACT_CLIENT_SECRET (default charter-dev / charter-dev-secret) by client credentials.
+ *
  * Then the message pacts whose provider is the users service (charter-users): its real event builder against
  * what the audit service relies on (scripts/lib/user-event-pacts.ts).
  *
@@ -22,7 +29,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Verifier } from "@pact-foundation/pact";
+import { DEV_ISSUER } from "../platform/auth/auth-config.js";
+import { API_SCOPES } from "../platform/auth/scopes.js";
+import { clientCredentials } from "../sdk/index.js";
 import { createProviderStates, type StateParams } from "./lib/pact-provider-states.js";
+import { scopesOfTokenState } from "./lib/pact-tokens.js";
 import { type RunningPlatform, startPlatform } from "./lib/start-platform.js";
 import { USERS_PROVIDER, verifyUserEventPacts } from "./lib/user-event-pacts.js";
 import {
@@ -59,6 +70,40 @@ function statesOf(file: string): string[] {
   return [...new Set((pact.interactions ?? []).flatMap((i) => (i.providerStates ?? []).map((s) => s.name)))];
 }
 
+/**
+ * Token providers by scopes: from the development issuer of the platform started here, else from the issuer the
+ * gateway at PACT_PROVIDER_URL trusts (AUTH_ISSUER, discovered), as PACT_CLIENT_ID / PACT_CLIENT_SECRET.
+ */
+async function tokenSource(
+  platform: RunningPlatform | undefined,
+): Promise<(scopes: readonly string[]) => () => Promise<string>> {
+  const dev = platform?.issuer;
+  const issuer = dev?.issuer ?? (process.env.AUTH_ISSUER?.trim() || DEV_ISSUER);
+  const clientId = dev?.clients[0]?.clientId ?? (process.env.PACT_CLIENT_ID?.trim() || "charter-dev");
+  const clientSecret = dev?.clients[0]?.clientSecret ?? (process.env.PACT_CLIENT_SECRET || "charter-dev-secret");
+  let tokenUrl = dev?.tokenEndpoint;
+  if (!tokenUrl) {
+    const discovery = await fetch(`${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`).catch(
+      () => undefined,
+    );
+    const document = (await discovery?.json().catch(() => undefined)) as { token_endpoint?: unknown } | undefined;
+    if (typeof document?.token_endpoint !== "string") {
+      throw new Error(`no token endpoint: ${issuer}/.well-known/openid-configuration did not name one (AUTH_ISSUER)`);
+    }
+    tokenUrl = document.token_endpoint;
+  }
+  const providers = new Map<string, () => Promise<string>>();
+  return (scopes) => {
+    const key = [...scopes].sort().join(" ");
+    let provider = providers.get(key);
+    if (!provider) {
+      provider = clientCredentials({ tokenUrl: tokenUrl as string, clientId, clientSecret, scopes });
+      providers.set(key, provider);
+    }
+    return provider;
+  };
+}
+
 const { values: args } = parseArgs({
   options: { matrix: { type: "string" }, "provider-version": { type: "string" } },
 });
@@ -89,28 +134,54 @@ async function main(): Promise<number> {
   const external = process.env.PACT_PROVIDER_URL?.trim();
   let platform: RunningPlatform | undefined;
   if (!external) {
-    // The embedded backends, whatever the calling shell has set.
+    // The embedded backends, whatever the calling shell has set; a development issuer on a free port.
     platform = await startPlatform({ MONGO_URL: "", REDIS_URL: "", ETCD_ENDPOINTS: "" });
   }
+  const tokenFor = await tokenSource(platform);
   const baseUrl = external || (platform as RunningPlatform).baseUrl;
   let failed = 0;
+  // The token of the interaction being verified (its token state's), which the request filter sends.
+  let interactionToken: string | undefined;
   try {
-    const states = createProviderStates(baseUrl);
-    const stateHandlers = Object.fromEntries(
+    const states = createProviderStates(baseUrl, tokenFor(API_SCOPES));
+    const stateHandlers: Record<string, (params?: unknown) => Promise<unknown>> = Object.fromEntries(
       Object.entries(states).map(([name, setup]) => [
         name,
         async (params?: unknown) => setup((params ?? {}) as StateParams),
       ]),
     );
+    for (const pact of gatewayPacts) {
+      for (const state of statesOf(pact.file)) {
+        const scopes = scopesOfTokenState(state);
+        if (!scopes) continue;
+        stateHandlers[state] = async () => {
+          interactionToken = await tokenFor(scopes)();
+          return {};
+        };
+      }
+    }
+    // Express middleware before each replayed request: the real token where the consumer sent an example one.
+    const requestFilter = (
+      request: { headers: Record<string, string | string[] | undefined> },
+      _response: unknown,
+      next: () => void,
+    ) => {
+      if (request.headers.authorization !== undefined) {
+        if (!interactionToken) throw new Error("an interaction sends Authorization but names no token state");
+        request.headers.authorization = `Bearer ${interactionToken}`;
+      }
+      interactionToken = undefined;
+      next();
+    };
     console.log(
       `verifying ${gatewayPacts.map((p) => `${p.consumer} ${p.consumerVersion} → ${PROVIDER}`).join(", ")} against ` +
         `${baseUrl}${platform ? " (users service and gateway on in-memory backends)" : ""}, provider version ${version}`,
     );
     for (const pact of gatewayPacts) {
-      const missing = statesOf(pact.file).filter((s) => !Object.hasOwn(states, s));
+      const missing = statesOf(pact.file).filter((s) => !Object.hasOwn(stateHandlers, s));
       if (missing.length > 0) {
         console.error(
-          `✖ ${pact.pact}: no state handler in scripts/lib/pact-provider-states.ts for: ${missing.join("; ")}`,
+          `✖ ${pact.pact}: no state handler (scripts/lib/pact-provider-states.ts, or a token state of scripts/lib/pact-tokens.ts) for: ${missing.join("; ")}`,
         );
         record(pact, false);
         failed++;
@@ -122,6 +193,7 @@ async function main(): Promise<number> {
           providerBaseUrl: baseUrl,
           pactUrls: [pact.file],
           stateHandlers,
+          requestFilter: requestFilter as never,
           logLevel: "warn",
         }).verifyProvider();
         record(pact, true);

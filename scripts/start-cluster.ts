@@ -11,6 +11,9 @@
  * is TLS only with an ACL user; Kafka's client listener is SASL_SSL with SCRAM-SHA-256. The passwords are new on
  * every run and reach the services as *_FILE files in a private temp dir, removed on exit.
  *
+ * Every call needs a token: the development OpenID provider runs on AUTH_DEV_ISSUER_PORT (9400) and the gateway and
+ * services trust it, unless AUTH_ISSUER names another issuer (then none is started).
+ *
  * Ports: the gateway on GATEWAY_PORT (8080); users instance i (0, 1, 2) on USERS_GRPC_PORT + i (50051…) and
  * USERS_METRICS_PORT + i (9464…); the audit service on AUDIT_GRPC_PORT (50061) and USERS_METRICS_PORT + 3 (9467).
  * A port of 0 picks free ports everywhere.
@@ -22,6 +25,7 @@ import { join } from "node:path";
 import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../platform/registry/etcd-config.js";
 import { ensureDevCerts, type KeyPair, startEtcdCluster, startKafka, startMongo, startRedis } from "./infra/index.js";
+import { startPlatformIssuer, tokenBanner } from "./lib/platform-issuer.js";
 import { type ServiceProcess, startService } from "./lib/processes.js";
 import { LOAD_BUDGET } from "./lib/start-platform.js";
 
@@ -79,6 +83,9 @@ async function fail(error: unknown): Promise<never> {
 }
 
 async function start(): Promise<void> {
+  const trusted = await startPlatformIssuer();
+  servers.push({ name: "token issuer", stop: () => trusted.close() });
+  const auth = trusted.env;
   const certs = await ensureDevCerts();
   const redisUser = { username: "charter-users", password: secretFile("redis-password").value };
   const kafkaUsers = { users: "charter-users", audit: "charter-audit" };
@@ -142,6 +149,7 @@ async function start(): Promise<void> {
           REDIS_PASSWORD_FILE: join(secrets, "redis-password"),
           REDIS_TLS_CA_FILE: certs.ca,
           ...kafkaEnv("users"),
+          ...auth,
         },
         "users service ready",
         60_000,
@@ -164,6 +172,7 @@ async function start(): Promise<void> {
       ...pem(certs.server.audit, "GRPC_TLS"),
       ...pem(certs.client.audit, "ETCD_TLS"),
       ...kafkaEnv("audit"),
+      ...auth,
     },
     "audit service ready",
     60_000,
@@ -180,6 +189,7 @@ async function start(): Promise<void> {
       ...pem(certs.client.gateway, "GRPC_TLS"),
       ...pem(certs.client.gateway, "ETCD_TLS"),
       ...LOAD_BUDGET,
+      ...auth,
     },
     "gateway ready",
     60_000,
@@ -216,6 +226,8 @@ ${row("health", `${http}/healthz, ${http}/readyz (lists the discovered users ins
 ${usersRows.join("\n")}
 ${auditRow}
 ${serverRows.join("\n")}
+
+${tokenBanner(trusted, http)}
 
   ETCD_ENDPOINTS=${endpoints}
   Instances register under /charter/services/users/ and /charter/services/audit/; the gateway dials

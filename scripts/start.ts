@@ -1,22 +1,29 @@
 /**
  * `npm start`: the whole platform on one machine, on embedded defaults unless the
- * environment names real backends (MONGO_URL, REDIS_URL, KAFKA_BROKERS). Starts the users service
+ * environment names real backends (MONGO_URL, REDIS_URL, KAFKA_BROKERS). Starts the development OpenID provider
+ * (AUTH_DEV_ISSUER_PORT, 9400) that the services trust — unless AUTH_ISSUER names another issuer — then the users service
  * (which, without KAFKA_BROKERS, hosts the audit service on an in-process event bus; with it, the
  * audit service runs as its own process), then the gateway pointed at them, waits until all are
  * ready, prints where to reach them, and stops them on Ctrl-C.
  */
 import { pino } from "pino";
+import { startPlatformIssuer, tokenBanner } from "./lib/platform-issuer.js";
 import { type ServiceProcess, startService } from "./lib/processes.js";
 
 // The services log at info or finer, so that their "ready" lines are written; once all are ready, their lines
 // at LOG_LEVEL (default info) or above are passed on to stdout as they are (pino JSON, one line each).
 const wantedLevel = process.env.LOG_LEVEL ?? "info";
 const shownFrom = wantedLevel === "silent" ? Number.POSITIVE_INFINITY : (pino.levels.values[wantedLevel] ?? 30);
-const env = { LOG_LEVEL: ["debug", "trace"].includes(wantedLevel) ? wantedLevel : "info" };
 const started: ServiceProcess[] = [];
+const trusted = await startPlatformIssuer().catch((error: Error) => {
+  console.error(error.message);
+  process.exit(1);
+});
+const env = { LOG_LEVEL: ["debug", "trace"].includes(wantedLevel) ? wantedLevel : "info", ...trusted.env };
 const fail = async (error: Error): Promise<never> => {
   console.error(error.message);
   for (const service of started.reverse()) await service.stop();
+  await trusted.close();
   process.exit(1);
 };
 
@@ -54,6 +61,8 @@ Charter is running.
   users metrics   http://127.0.0.1:${users.ready.metricsPort}/metrics
   user history    ${http}/v1/users/{id}/history   (audit gRPC ${auditAddr}${audit ? "" : ", hosted by the users service"})${audit ? `\n  audit metrics   http://127.0.0.1:${audit.ready.metricsPort}/metrics` : ""}
 ${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL, REDIS_URL and KAFKA_BROKERS to use real servers.\n` : ""}
+${tokenBanner(trusted, http)}
+
   ${links}
 
 Logs follow: one JSON line per request, RPC and state change (LOG_LEVEL=warn shows problems only).
@@ -78,6 +87,7 @@ const stop = async (): Promise<void> => {
   const gatewayCode = await gateway.stop();
   const usersCode = await users.stop();
   const auditCode = (await audit?.stop()) ?? 0;
+  await trusted.close();
   process.exit(gatewayCode || usersCode || auditCode || 0);
 };
 process.on("SIGINT", () => void stop());
@@ -92,6 +102,7 @@ for (const [name, service] of [
     console.error(`${name} exited unexpectedly (${code}):\n${service.output.slice(-20).join("\n")}`);
     stopping = true;
     for (const other of [gateway, users, ...(audit ? [audit] : [])]) if (other !== service) await other.stop();
+    await trusted.close();
     process.exit(1);
   });
 }

@@ -1,5 +1,11 @@
 /** Charter's TypeScript SDK: the typed client of the users REST API (see sdk/README.md). */
 export {
+  type ClientCredentialsOptions,
+  clientCredentials,
+  isTokenRequestError,
+  type TokenRequestError,
+} from "./client-credentials.js";
+export {
   type CallOptions,
   type CreateOptions,
   type CreateUserBody,

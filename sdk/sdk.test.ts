@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import {
+  clientCredentials,
   createUsersClient,
   isProblemError,
   type Result,
@@ -20,6 +21,20 @@ import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { GATEWAY_ENTRY, type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 import { createOpenApiValidator } from "../test/support/openapi-validator.js";
+
+/** The SDK's own token provider, against the development issuer the platform trusts (client credentials). */
+function tokenFor(platform: RunningPlatform): () => Promise<string> {
+  const issuer = platform.issuer;
+  const client = issuer?.clients[0];
+  if (!issuer || !client) throw new Error("the platform runs no development issuer");
+  return clientCredentials({
+    tokenUrl: issuer.tokenEndpoint,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    scopes: client.scopes,
+    audience: issuer.audience,
+  });
+}
 
 const email = (tag = "") => `${tag}${randomUUID().slice(0, 8)}@example.com`;
 
@@ -45,7 +60,7 @@ describe("users SDK against the real gateway", () => {
 
   before(async () => {
     platform = await startPlatform();
-    sdk = createUsersClient({ baseUrl: platform.baseUrl });
+    sdk = createUsersClient({ baseUrl: platform.baseUrl, token: tokenFor(platform) });
   });
   after(async () => {
     await platform?.stop();
@@ -145,9 +160,11 @@ describe("users SDK against the real gateway", () => {
     const counting = createUsersClient({
       baseUrl: platform.baseUrl,
       headers: { "x-client": "sdk-test" },
+      token: tokenFor(platform),
       fetch: (request) => {
         requests.push(request.url);
         assert.equal(request.headers.get("x-client"), "sdk-test", "the client's headers go with every request");
+        assert.match(request.headers.get("authorization") ?? "", /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/, "and the token");
         return fetch(request);
       },
     });
@@ -225,7 +242,7 @@ describe("users SDK: a user's history, against the real gateway and audit servic
 
   before(async () => {
     platform = await startPlatform();
-    sdk = createUsersClient({ baseUrl: platform.baseUrl, fetch: checkedFetch });
+    sdk = createUsersClient({ baseUrl: platform.baseUrl, fetch: checkedFetch, token: tokenFor(platform) });
   });
   after(async () => {
     await platform?.stop();
@@ -314,10 +331,16 @@ describe("users SDK: a user's history, against the real gateway and audit servic
           GATEWAY_HOST: "127.0.0.1",
           USERS_ADDR: `127.0.0.1:${platform.users.ready.grpcPort}`,
           AUDIT_ADDR: `127.0.0.1:${nowhere}`,
+          AUTH_ISSUER: platform.issuer?.issuer ?? "",
+          AUTH_AUDIENCE: platform.issuer?.audience ?? "",
         },
         "gateway ready",
       );
-      const degraded = createUsersClient({ baseUrl: `http://127.0.0.1:${gateway.ready.port}`, fetch: checkedFetch });
+      const degraded = createUsersClient({
+        baseUrl: `http://127.0.0.1:${gateway.ready.port}`,
+        fetch: checkedFetch,
+        token: tokenFor(platform),
+      });
       const problem = expectProblem(await degraded.listUserHistory("1"), 503, "UNAVAILABLE");
       assert.doesNotMatch(problem.detail ?? "", /127\.0\.0\.1|ECONNREFUSED/);
       expectOk(await degraded.list({ pageSize: 1 }), 200);

@@ -49,8 +49,15 @@ export interface UsersClientOptions {
   readonly baseUrl: string;
   /** A fetch to use instead of the global one (e.g. to add tracing or a test double). */
   readonly fetch?: (request: Request) => Promise<Response>;
-  /** Headers sent with every request (e.g. authorization, x-request-id). */
+  /** Headers sent with every request (e.g. x-request-id). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The access token sent as `Authorization: Bearer <token>` with every request: a token, or a function that gives
+   * the current one (asked before each request, e.g. `clientCredentials(...)`, which caches and refreshes). Every
+   * operation needs a token with its scopes: without one the answer is a 401 problem (UNAUTHENTICATED), without
+   * the scope a 403 problem (PERMISSION_DENIED).
+   */
+  readonly token?: string | (() => string | Promise<string>);
   /**
    * Retries of what is safe to send twice (GET, a write with If-Match, a create with an Idempotency-Key) after a
    * 502, 503, 504 or a network error: on by default (3 attempts, jittered backoff from 50 ms up to 1 s, Retry-After
@@ -223,9 +230,22 @@ export function entityTag(etag: string): string {
   return etag.startsWith('"') || etag.startsWith("W/") ? etag : `"${etag}"`;
 }
 
+/** `send` with the token put in each request (each attempt of a retried one asks the provider again). */
+function withToken(
+  send: (request: Request) => Promise<Response>,
+  token: UsersClientOptions["token"],
+): (request: Request) => Promise<Response> {
+  if (token === undefined) return send;
+  const current = typeof token === "string" ? () => token : token;
+  return async (request) => {
+    request.headers.set("authorization", `Bearer ${await current()}`);
+    return send(request);
+  };
+}
+
 export function createUsersClient(options: UsersClientOptions): UsersClient {
   // The global fetch is looked up per request, as openapi-fetch does, so one installed later is used.
-  const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+  const send = withToken(options.fetch ?? ((request: Request) => globalThis.fetch(request)), options.token);
   const client: Client<paths> = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
     fetch: options.retry === false ? send : retryingFetch(send, options.retry),

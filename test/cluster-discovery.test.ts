@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import type { Etcd3 } from "etcd3";
 import { type RunningServer, startEtcd, startMongo, startRedis } from "../scripts/infra/index.js";
 import { waitFor } from "../scripts/lib/processes.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import {
   type Backends,
   createUser,
@@ -35,6 +36,9 @@ describe("gateway over users instances discovered in etcd", () => {
   let backends: Backends;
   let client: Etcd3;
   let gateway: Awaited<ReturnType<typeof startClusterGateway>>;
+  let issuer: TestIssuer;
+  /** The token every request carries, from the issuer the instances and the gateway trust. */
+  const auth: Record<string, string> = {};
   const live = new Map<string, UsersInstance>();
   /** Users every read loop reads. */
   const ids: string[] = [];
@@ -51,11 +55,13 @@ describe("gateway over users instances discovered in etcd", () => {
       20_000,
     );
   const readLoop = (concurrency: number, maxMs: number) =>
-    runLoop(concurrency, (worker) => readOnce(gateway.base, ids[worker % ids.length] ?? ""), maxMs);
+    runLoop(concurrency, (worker) => readOnce(gateway.base, ids[worker % ids.length] ?? "", auth), maxMs);
 
   before(async () => {
     [etcd, mongo, redis] = await Promise.all([startEtcd(), startMongo(), startRedis()]);
-    backends = { etcd: [etcd.url], mongoUrl: mongo.url, redisUrl: redis.url };
+    issuer = await startTestIssuer();
+    auth.authorization = await issuer.bearer();
+    backends = { etcd: [etcd.url], mongoUrl: mongo.url, redisUrl: redis.url, auth: issuer.env };
     client = etcdClient(backends.etcd);
     await Promise.all([startInstance("users-a"), startInstance("users-b")]);
     await Promise.all([waitRegistered("users-a"), waitRegistered("users-b")]);
@@ -69,13 +75,14 @@ describe("gateway over users instances discovered in etcd", () => {
       },
       20_000,
     );
-    for (let i = 0; i < 6; i++) ids.push((await createUser(gateway.base, `seed.${randomUUID()}@example.com`)).id);
+    for (let i = 0; i < 6; i++)
+      ids.push((await createUser(gateway.base, `seed.${randomUUID()}@example.com`, undefined, auth)).id);
   });
   after(async () => {
     await gateway?.process.stop();
     await Promise.all([...live.values()].map((instance) => instance.process.stop()));
     client?.close();
-    await Promise.all([etcd?.stop(), mongo?.stop(), redis?.stop()]);
+    await Promise.all([etcd?.stop(), mongo?.stop(), redis?.stop(), issuer?.close()]);
   });
 
   test("a new instance receives traffic soon after it registers", async () => {
@@ -141,7 +148,7 @@ describe("gateway over users instances discovered in etcd", () => {
     await waitRegistered("users-d");
     const victim = live.get("users-b");
     assert.ok(victim);
-    const patched = await createUser(gateway.base, `patched.${randomUUID()}@example.com`);
+    const patched = await createUser(gateway.base, `patched.${randomUUID()}@example.com`, undefined, auth);
     let appliedPatches = 0;
     let etag = patched.etag;
     const created = new Map<string, { email: string; id: string }>();
@@ -154,7 +161,7 @@ describe("gateway over users instances discovered in etcd", () => {
       const send = () =>
         fetch(`${gateway.base}/v1/users/${patched.id}`, {
           method: "PATCH",
-          headers: { "content-type": "application/merge-patch+json", "if-match": `"${etag}"` },
+          headers: { "content-type": "application/merge-patch+json", "if-match": `"${etag}"`, ...auth },
           body: JSON.stringify({ name }),
         });
       const answer = await withRetries(send);
@@ -165,7 +172,7 @@ describe("gateway over users instances discovered in etcd", () => {
         return undefined;
       }
       if (answer.status === 412 && answer.retries > 0) {
-        const current = await withRetries(() => fetch(`${gateway.base}/v1/users/${patched.id}`));
+        const current = await withRetries(() => fetch(`${gateway.base}/v1/users/${patched.id}`, { headers: auth }));
         const user = JSON.parse(current.text) as { name: string; etag: string };
         if (user.name !== name || Number(user.etag) !== Number(etag) + 1)
           return `PATCH 412 but not applied: ${current.text}`;
@@ -181,7 +188,7 @@ describe("gateway over users instances discovered in etcd", () => {
       const send = () =>
         fetch(`${gateway.base}/v1/users`, {
           method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": key },
+          headers: { "content-type": "application/json", "idempotency-key": key, ...auth },
           body: JSON.stringify({ name: "Load", email }),
         });
       const answer = await withRetries(send);
@@ -202,7 +209,7 @@ describe("gateway over users instances discovered in etcd", () => {
         if (worker === 0) return patchOnce();
         if (worker <= 3) return postOnce();
         reads += 1;
-        const failure = await readOnce(gateway.base, ids[worker % ids.length] ?? "");
+        const failure = await readOnce(gateway.base, ids[worker % ids.length] ?? "", auth);
         if (failure) readFailures.push(failure);
         return failure;
       },
@@ -244,7 +251,7 @@ describe("gateway over users instances discovered in etcd", () => {
 
     // Exactly once: one user per key, found by its email, with the id the client was given.
     for (const { email, id } of created.values()) {
-      const page = await withRetries(() => fetch(`${gateway.base}/v1/users/${id}`));
+      const page = await withRetries(() => fetch(`${gateway.base}/v1/users/${id}`, { headers: auth }));
       assert.equal(page.status, 200);
       assert.equal((JSON.parse(page.text) as { email: string }).email, email);
     }
@@ -252,14 +259,16 @@ describe("gateway over users instances discovered in etcd", () => {
     let pageToken = "";
     do {
       const page = await withRetries(() =>
-        fetch(`${gateway.base}/v1/users?pageSize=1000${pageToken ? `&pageToken=${pageToken}` : ""}`),
+        fetch(`${gateway.base}/v1/users?pageSize=1000${pageToken ? `&pageToken=${pageToken}` : ""}`, { headers: auth }),
       );
       const body = JSON.parse(page.text) as { users: { email: string }[]; nextPageToken?: string };
       for (const user of body.users) emails.set(user.email, (emails.get(user.email) ?? 0) + 1);
       pageToken = body.nextPageToken ?? "";
     } while (pageToken);
     for (const { email } of created.values()) assert.equal(emails.get(email), 1, `one user with ${email}`);
-    const final = JSON.parse((await withRetries(() => fetch(`${gateway.base}/v1/users/${patched.id}`))).text) as {
+    const final = JSON.parse(
+      (await withRetries(() => fetch(`${gateway.base}/v1/users/${patched.id}`, { headers: auth }))).text,
+    ) as {
       etag: string;
     };
     assert.equal(Number(final.etag), 1 + appliedPatches, "the version went up by one per applied patch");
@@ -303,7 +312,7 @@ describe("gateway over users instances discovered in etcd", () => {
       "the breaker to answer 503",
       async () => {
         const started = Date.now();
-        const response = await fetch(`${gateway.base}/v1/users/${ids[0]}`);
+        const response = await fetch(`${gateway.base}/v1/users/${ids[0]}`, { headers: auth });
         const text = await response.text();
         const breaker = await gatewayMetric(gateway.base, "charter_gateway_users_breaker_open");
         return response.status === 503 && breaker === 1
@@ -322,7 +331,7 @@ describe("gateway over users instances discovered in etcd", () => {
     await startInstance("users-e");
     await waitFor(
       "reads to be served again",
-      async () => ((await readOnce(gateway.base, ids[0] ?? "")) === undefined ? true : undefined),
+      async () => ((await readOnce(gateway.base, ids[0] ?? "", auth)) === undefined ? true : undefined),
       20_000,
     );
     await waitFor(

@@ -19,9 +19,10 @@ import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { type DevCerts, ensureDevCerts } from "../scripts/infra/index.js";
 import { startService, waitFor } from "../scripts/lib/processes.js";
-import { type Launcher, launch } from "./support/launcher.js";
+import { type Launcher, launch, tokenFromBanner } from "./support/launcher.js";
 
-const json = { "content-type": "application/json" };
+/** The JSON content type, and (once the banner is out) a token from the development issuer the cluster runs. */
+const json: Record<string, string> = { "content-type": "application/json" };
 
 let cluster: Launcher;
 let certs: DevCerts;
@@ -48,6 +49,7 @@ before(async () => {
   )[1] as string;
   await cluster.waitForOutput("the end of the banner", /Press Ctrl-C to stop/, 5_000);
   const output = cluster.output();
+  json.authorization = `Bearer ${await tokenFromBanner(output)}`;
   usersAddrs = [...output.matchAll(/users-\d\s+gRPC (127\.0\.0\.1:\d+)/g)].map((m) => m[1] as string);
   auditAddr = match(/audit\s+gRPC (127\.0\.0\.1:\d+)/);
   etcdEndpoints = match(/ETCD_ENDPOINTS=(\S+)/).split(",");
@@ -95,7 +97,7 @@ describe("npm run start:cluster, secured", () => {
     assert.equal(created.status, 201, await created.clone().text());
     const user = (await created.json()) as { id: string };
     for (let i = 0; i < 9; i++) {
-      const read = await fetch(`${base}/v1/users/${user.id}`);
+      const read = await fetch(`${base}/v1/users/${user.id}`, { headers: json });
       assert.equal(read.status, 200);
     }
     const graphql = await fetch(`${base}/graphql`, {
@@ -128,7 +130,7 @@ describe("npm run start:cluster, secured", () => {
     const events = await waitFor(
       "the CREATED event in the history",
       async () => {
-        const response = await fetch(`${base}/v1/users/${id}/history`);
+        const response = await fetch(`${base}/v1/users/${id}/history`, { headers: json });
         const body = (await response.json()) as { events?: { type: string }[] };
         return response.status === 200 && body.events?.length ? body.events : undefined;
       },

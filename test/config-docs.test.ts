@@ -16,6 +16,7 @@ import { describe, it } from "node:test";
 import { loadMockConfig } from "../mocks/mock-config.js";
 import { ConfigError } from "../platform/config.js";
 import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
+import { loadDevIssuerConfig } from "../scripts/lib/dev-issuer-config.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
 import { loadUsersConfig } from "../services/users/users-config.js";
@@ -36,6 +37,7 @@ const LOADERS: Record<string, Loader> = {
     serviceNamed: serviceNameFromEnv(env),
   }),
   "mocks/mock-config.ts": (env) => loadMockConfig([], env),
+  "scripts/lib/dev-issuer-config.ts": (env) => loadDevIssuerConfig(env),
 };
 
 interface Row {

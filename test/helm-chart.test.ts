@@ -12,6 +12,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { authConfig } from "../platform/auth/auth-config.js";
+import { envReader } from "../platform/config.js";
 import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
 import { type DevCerts, ensureDevCerts } from "../scripts/infra/dev-certs.js";
 import { ensureDnsmasq, startDnsServer } from "../scripts/infra/dnsmasq.js";
@@ -221,6 +223,47 @@ describe("what the chart promises", () => {
   });
 });
 
+describe("tokens (auth.*): the issuer every service trusts", () => {
+  const configOf = (objects: readonly KubeObject[], service: string): Record<string, string> =>
+    named(objects, "ConfigMap", `${RELEASE}-charter-${service}`).data;
+
+  it("the production example: AUTH_ISSUER and AUTH_AUDIENCE on the gateway, users and audit, read as the services read them; egress to the issuer", async () => {
+    const { objects } = await render({ files: [PRODUCTION] });
+    for (const service of ["gateway", "users", "audit"]) {
+      const config = authConfig(envReader(configOf(objects, service)));
+      assert.equal(config.issuer, "https://keycloak.example.com/realms/charter", service);
+      assert.equal(config.audience, "urn:charter:api", service);
+      assert.equal(config.jwksUri, undefined, `${service}: the keys are found through discovery`);
+      const egress = named(objects, "NetworkPolicy", `${RELEASE}-charter-${service}`).spec.egress as Any[];
+      assert.ok(
+        egress.some((rule) => rule.ports.some((port: Any) => port.port === 443)),
+        `${service} may reach the issuer on 443`,
+      );
+    }
+  });
+
+  it("auth.jwksUri and auth.audience pass through; the defaults set no issuer and open no egress for one", async () => {
+    const { objects } = await render({
+      set: ["auth.issuer=https://id.example.com", "auth.jwksUri=https://id.example.com/keys", "auth.audience=api://x"],
+    });
+    const config = authConfig(envReader(configOf(objects, "gateway")));
+    assert.deepEqual(
+      [config.issuer, config.jwksUri, config.audience],
+      ["https://id.example.com", "https://id.example.com/keys", "api://x"],
+    );
+    const defaults = (await render()).objects;
+    assert.equal(configOf(defaults, "users").AUTH_ISSUER, undefined);
+    const egress = named(defaults, "NetworkPolicy", `${RELEASE}-charter-users`).spec.egress as Any[];
+    assert.ok(!egress.some((rule) => rule.ports.some((port: Any) => port.port === 443)));
+  });
+
+  it("refused: the production example without an issuer, an issuer that is no http(s) URL, an audience with spaces", async () => {
+    await assert.rejects(render({ files: [PRODUCTION], set: ["auth.issuer="] }), /auth\.issuer is required/);
+    await assert.rejects(render({ set: ["auth.issuer=ftp://id.example.com"] }), /auth\.issuer|issuer/);
+    await assert.rejects(render({ set: ["auth.audience=two words"] }), /audience/);
+  });
+});
+
 describe("security between services (tls.enabled, Redis and Kafka credentials: the production example)", () => {
   /** The variables a service reads as secrets (platform/tls-config.ts, EnvReader.secret): only their *_FILE twins. */
   const SECRET_VARIABLES =
@@ -424,6 +467,8 @@ const tracing = (env: Record<string, string>) => {
   exportConfigured(env, () => {});
   serviceNameFromEnv(env);
 };
+/** Every service reads who to trust (AUTH_*) through the one shared loader, as it reads tracing's variables. */
+const auth = (env: Record<string, string>) => authConfig(envReader(env));
 
 /**
  * Per service: the variables no loader read, the ports it listens on (its gRPC or HTTP port first: the one its
@@ -439,6 +484,7 @@ async function configurationOf(values: ChartValues, objects?: KubeObject[]) {
       const reads = new Set<string>();
       const loaded = (LOADERS[service] as (typeof LOADERS)[string])(recording(env, reads));
       tracing(recording(env, reads));
+      auth(recording(env, reads));
       const unread = Object.keys(env).filter((key) => !reads.has(key) && !DOWNWARD_ONLY.has(key));
       const exposed = workload.spec.template.spec.containers[0].ports.map((p: Any) => p.containerPort);
       return { workload: workload.metadata.name as string, service, unread, listens: loaded.ports, exposed };

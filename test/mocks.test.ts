@@ -2,7 +2,8 @@
  * `npm run mock` as a user runs it: mocks/main.ts as a real process on free ports, asked with
  * clients built only from the contracts. The three mocks answer with the same example user and
  * the same history, reach the documented errors by Prefer, and refuse requests that break their
- * contract.
+ * contract. Each needs a bearer token where the contract asks for one — any well-formed token, since the mocks
+ * verify no signature (no issuer needed) — and refuses a request without one with the contract's error.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import type { components } from "../generated/openapi/users.v1.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { createUsersClient } from "../sdk/index.js";
 import {
   type ContractServiceClient,
   type ContractUser,
@@ -25,6 +27,7 @@ type ExampleEvent = components["schemas"]["UserEvent"];
 /** A UserEvent as the gRPC mock answers it (proto-loader: longs and enums as strings, unset messages null). */
 interface GrpcEvent {
   eventId: string;
+  actor: string;
   type: string;
   userId: string;
   user: ContractUser | null;
@@ -57,6 +60,21 @@ const common = (user: Record<string, unknown>) => Object.fromEntries(COMMON.map(
 const rfc3339 = (t: ContractUser["createTime"]) =>
   t === null ? null : new Date(Number(t.seconds) * 1000 + t.nanos / 1e6).toISOString().replace(".000Z", "Z");
 
+/** A JWT-shaped token nobody signed: what a front-end team sends to the mocks. */
+const TOKEN = [
+  { alg: "RS256", typ: "at+jwt" },
+  { sub: "front-end", scope: "users:read users:write users:history" },
+]
+  .map((part) => Buffer.from(JSON.stringify(part)).toString("base64url"))
+  .concat("unsigned")
+  .join(".");
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const tokenMetadata = () => {
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", AUTH.authorization);
+  return metadata;
+};
+
 const USER_QUERY = "query ($id: ID!) { user(id: $id) { id name email etag createTime updateTime } }";
 const validator = createOpenApiValidator();
 let mocks: ServiceProcess;
@@ -65,7 +83,7 @@ let graphqlUrl: string;
 let client: UsersClient;
 
 const get = async (path: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${rest}${path}`, { headers });
+  const response = await fetch(`${rest}${path}`, { headers: { ...AUTH, ...headers } });
   return { status: response.status, headers: response.headers, text: await response.text() };
 };
 // biome-ignore lint/suspicious/noExplicitAny: GraphQL results, asserted field by field
@@ -73,7 +91,7 @@ type GraphqlBody = { data?: any; errors?: { message: string; extensions?: { code
 const graphql = async (query: string, variables: object = {}, headers: Record<string, string> = {}) => {
   const response = await fetch(graphqlUrl, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...AUTH, ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: (await response.json()) as GraphqlBody };
@@ -87,7 +105,7 @@ const grpcError = async (promise: Promise<unknown>): Promise<grpc.ServiceError> 
   throw new Error("the call succeeded; an error was expected");
 };
 const withPrefer = (value: string) => {
-  const metadata = new grpc.Metadata();
+  const metadata = tokenMetadata();
   metadata.set("prefer", value);
   return metadata;
 };
@@ -107,7 +125,7 @@ before(async () => {
   );
   rest = `http://127.0.0.1:${mocks.ready.restPort}`;
   graphqlUrl = `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`;
-  client = usersClient(`127.0.0.1:${mocks.ready.grpcPort}`);
+  client = usersClient(`127.0.0.1:${mocks.ready.grpcPort}`, AUTH.authorization);
   const grpcAddress = `127.0.0.1:${mocks.ready.grpcPort}`;
   preferClient = contractServiceClient("charter/users/v1/users.proto", "charter.users.v1.UsersService", grpcAddress);
   audit = contractServiceClient("charter/audit/v1/audit.proto", "charter.audit.v1.AuditService", grpcAddress);
@@ -138,7 +156,7 @@ describe("REST mock (Prism)", () => {
   test("a request that breaks the contract is refused, naming what is wrong", async () => {
     const response = await fetch(`${rest}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...AUTH },
       body: JSON.stringify({ name: "Ada Lovelace", nickname: "ada" }),
     });
     assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`);
@@ -335,9 +353,11 @@ describe("a user's history in the three mocks", () => {
   });
 
   test("gRPC: AuditService.ListUserHistory answers the same events, with the proto's enum names", async () => {
-    const page = await audit.call<{ events: GrpcEvent[] }>("ListUserHistory", { userId: ada.id });
-    const asRest = page.events.map(({ user, occurredAt, ...event }) => ({
+    const page = await audit.call<{ events: GrpcEvent[] }>("ListUserHistory", { userId: ada.id }, tokenMetadata());
+    // proto3 has no absent string: an empty actor is the unknown one, which REST leaves out.
+    const asRest = page.events.map(({ user, occurredAt, actor, ...event }) => ({
       ...event,
+      ...(actor ? { actor } : {}),
       ...(user
         ? { user: { ...user, createTime: rfc3339(user.createTime), updateTime: rfc3339(user.updateTime) } }
         : {}),
@@ -357,7 +377,7 @@ describe("a user's history in the three mocks", () => {
     const down = await grpcError(audit.call("ListUserHistory", { userId: ada.id }, withPrefer("code=UNAVAILABLE")));
     assert.equal(down.code, grpc.status.UNAVAILABLE);
 
-    const badId = await grpcError(audit.call("ListUserHistory", { userId: "abc", pageSize: 5000 }));
+    const badId = await grpcError(audit.call("ListUserHistory", { userId: "abc", pageSize: 5000 }, tokenMetadata()));
     assert.equal(badId.code, grpc.status.INVALID_ARGUMENT);
     assert.deepEqual(
       statusDetails(badId)
@@ -400,7 +420,7 @@ describe("LookupUser in the three mocks", () => {
   const lookup = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${rest}/v1/users:lookup`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...headers },
+      headers: { "content-type": "application/json", ...AUTH, ...headers },
       body: JSON.stringify(body),
     }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
   const BY_EMAIL =
@@ -454,5 +474,75 @@ describe("LookupUser in the three mocks", () => {
     assert.equal(missing.body.data.userByEmail, null);
     const bad = await graphql(BY_EMAIL, { email: "ünï@example.com" });
     assert.equal(bad.body.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+  });
+});
+
+describe("a request without a token, in the three mocks", () => {
+  const refused = [{}, { authorization: "Basic Y2hhcnRlcjpzZWNyZXQ=" }, { authorization: "Bearer" }];
+
+  test("REST (Prism): the contract's 401 problem, UNAUTHENTICATED, with WWW-Authenticate", async () => {
+    for (const headers of refused) {
+      const response = await fetch(`${rest}/v1/users/${ada.id}`, { headers });
+      const answer = { status: response.status, headers: response.headers, text: await response.text() };
+      assert.equal(answer.status, 401, JSON.stringify(headers));
+      assert.deepEqual(validator.check("getUser", answer), [], "the 401 is the one the contract documents");
+      assert.equal(answer.headers.get("content-type"), "application/problem+json");
+      assert.match(answer.headers.get("www-authenticate") ?? "", /^Bearer /);
+      const problem = JSON.parse(answer.text) as { code: string; status: number };
+      assert.equal(problem.code, "UNAUTHENTICATED");
+      assert.equal(problem.status, 401);
+    }
+    assert.equal((await get(`/v1/users/${ada.id}`)).status, 200, "any bearer token is accepted");
+  });
+
+  test("the SDK surfaces the 401 as the contract's problem, and sends its token", async () => {
+    const anonymous = await createUsersClient({ baseUrl: rest, retry: false }).get(ada.id ?? "");
+    assert.equal(anonymous.ok, false);
+    assert.equal(anonymous.status, 401);
+    assert.equal(!anonymous.ok && anonymous.problem.code, "UNAUTHENTICATED");
+    const withToken = await createUsersClient({ baseUrl: rest, token: async () => TOKEN }).get(ada.id ?? "");
+    assert.equal(withToken.ok && withToken.data.id, ada.id);
+  });
+
+  test("gRPC: UNAUTHENTICATED, the services' message; any well-formed token passes", async () => {
+    const anonymous = usersClient(`127.0.0.1:${mocks.ready.grpcPort}`);
+    const garbled = usersClient(`127.0.0.1:${mocks.ready.grpcPort}`, "Bearer not-a-jwt");
+    try {
+      for (const caller of [anonymous, garbled]) {
+        const error = await grpcError(caller.call("GetUser", { id: ada.id }));
+        assert.equal(error.code, grpc.status.UNAUTHENTICATED);
+        assert.equal(error.details, "a valid bearer token is required");
+      }
+      const history = await grpcError(audit.call("ListUserHistory", { userId: ada.id }));
+      assert.equal(history.code, grpc.status.UNAUTHENTICATED);
+      assert.equal(await anonymous.health(), "SERVING", "health needs no token");
+    } finally {
+      anonymous.close();
+      garbled.close();
+    }
+  });
+
+  test("GraphQL: every @auth field is the error UNAUTHENTICATED; any well-formed token passes", async () => {
+    for (const headers of refused) {
+      const response = await fetch(graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query: USER_QUERY, variables: { id: ada.id } }),
+      });
+      const body = (await response.json()) as GraphqlBody;
+      assert.equal(body.data?.user ?? null, null);
+      assert.deepEqual(
+        body.errors?.map((e) => [e.message, e.extensions?.code]),
+        [["a valid bearer token is required", "UNAUTHENTICATED"]],
+        JSON.stringify(headers),
+      );
+    }
+    const mutation = await graphql(
+      'mutation { deleteUser(id: "7281634251938816001") { id } }',
+      {},
+      { authorization: "" },
+    );
+    assert.equal(mutation.body.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+    assert.equal((await graphql(USER_QUERY, { id: ada.id })).body.data.user.id, ada.id);
   });
 });

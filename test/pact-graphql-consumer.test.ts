@@ -10,6 +10,7 @@ import { after, describe, test } from "node:test";
 import { MatchersV3, PactV4 } from "@pact-foundation/pact";
 import { freePorts } from "../scripts/infra/index.js";
 import { STATE_NO_USERS, STATE_USER_EXISTS } from "../scripts/lib/pact-provider-states.js";
+import { BEARER_JWT, EXAMPLE_TOKEN, graphqlFieldScopes, tokenState } from "../scripts/lib/pact-tokens.js";
 import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
@@ -22,6 +23,9 @@ const ID = "^[0-9]{1,19}$";
 const TIMESTAMP = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$";
 const ADA_ID = "7281634251938816001";
 const ada = { name: "Ada Lovelace", email: "ada@example.com" };
+
+/** Every request carries a bearer token: any JWT (the verifier puts a real one from its issuer in its place). */
+const AUTH = { Authorization: regex(BEARER_JWT, `Bearer ${EXAMPLE_TOKEN}`) };
 
 const USER_QUERY = `query UserProfile($id: ID!) {
   user(id: $id) {
@@ -55,7 +59,7 @@ async function graphql(url: string, operationName: string, query: string, variab
   const response = await mockServerFetch(
     new Request(`${url}/graphql`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${EXAMPLE_TOKEN}` },
       body: JSON.stringify({ operationName, query, variables }),
     }),
   );
@@ -84,10 +88,11 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
     await (await interaction())
       .addGraphQLInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(graphqlFieldScopes("user")))
       .uponReceiving("a GraphQL query for a user's profile")
       .withOperation("UserProfile")
       .withVariables({ id: fromProviderState(ref("id"), ADA_ID) })
-      .withRequest("POST", "/graphql")
+      .withRequest("POST", "/graphql", (b) => b.headers(AUTH))
       .withQuery(USER_QUERY)
       .willRespondWith(200, (b) =>
         b.jsonBody({ data: { user: { id: regex(ID, ADA_ID), name: ada.name, email: ada.email, etag: like("1") } } }),
@@ -105,10 +110,11 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
     await (await interaction())
       .addGraphQLInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(graphqlFieldScopes("userByEmail")))
       .uponReceiving("a GraphQL query for a user by email, in upper case")
       .withOperation("SignInByEmail")
       .withVariables({ email: ada.email.toUpperCase() })
-      .withRequest("POST", "/graphql")
+      .withRequest("POST", "/graphql", (b) => b.headers(AUTH))
       .withQuery(BY_EMAIL_QUERY)
       .willRespondWith(200, (b) =>
         b.jsonBody({ data: { userByEmail: { id: regex(ID, ADA_ID), name: ada.name, email: ada.email } } }),
@@ -128,10 +134,11 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
     await (await interaction())
       .addGraphQLInteraction()
       .given(STATE_NO_USERS)
+      .given(tokenState(graphqlFieldScopes("createUser")))
       .uponReceiving("a GraphQL mutation creating a user")
       .withOperation("SignUp")
       .withVariables({ input: ada })
-      .withRequest("POST", "/graphql")
+      .withRequest("POST", "/graphql", (b) => b.headers(AUTH))
       .withMutation(CREATE_MUTATION)
       .willRespondWith(200, (b) =>
         b.jsonBody({

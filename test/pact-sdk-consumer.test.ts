@@ -18,6 +18,7 @@ import {
   STATE_USER_HISTORY,
   STATE_USERS_EXIST,
 } from "../scripts/lib/pact-provider-states.js";
+import { BEARER_JWT, EXAMPLE_TOKEN, operationScopes, tokenState } from "../scripts/lib/pact-tokens.js";
 import { createUsersClient, type Result, type UsersClient } from "../sdk/index.js";
 import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
 
@@ -32,6 +33,9 @@ const TIMESTAMP = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$";
 const ENTITY_TAG = '^"[^"]{1,64}"$';
 const ADA_ID = "7281634251938816001";
 const ada = { name: "Ada Lovelace", email: "ada@example.com" };
+
+/** Every request carries a bearer token: any JWT (the verifier puts a real one from its issuer in its place). */
+const AUTH = { Authorization: regex(BEARER_JWT, `Bearer ${EXAMPLE_TOKEN}`) };
 
 const JSON_TYPE = { "Content-Type": regex("^application/json(;.*)?$", "application/json; charset=utf-8") };
 const PROBLEM_TYPE = {
@@ -89,15 +93,17 @@ describe("pact: charter-sdk → charter-gateway", () => {
       port,
     });
   };
-  const sdk = (url: string): UsersClient => createUsersClient({ baseUrl: url, fetch: mockServerFetch });
+  const sdk = (url: string): UsersClient =>
+    createUsersClient({ baseUrl: url, fetch: mockServerFetch, token: EXAMPLE_TOKEN });
   after(() => output.remove());
 
   test("create: 201 with the user, Location and ETag", async () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_NO_USERS)
+      .given(tokenState(operationScopes("createUser")))
       .uponReceiving("a request to create a user")
-      .withRequest("POST", "/v1/users", (b) => b.headers({ "Content-Type": "application/json" }).jsonBody(ada))
+      .withRequest("POST", "/v1/users", (b) => b.headers({ ...AUTH, "Content-Type": "application/json" }).jsonBody(ada))
       .willRespondWith(201, (b) =>
         b
           .headers({
@@ -121,8 +127,9 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(operationScopes("getUser")))
       .uponReceiving("a request for an existing user")
-      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`))
+      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) => b.headers(AUTH))
       .willRespondWith(200, (b) => b.headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"1"') }).jsonBody(userBody(ada)))
       .executeTest(
         recorded(async (mock) => {
@@ -137,9 +144,10 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(operationScopes("lookupUser")))
       .uponReceiving("a request to look up a user by email, in upper case")
       .withRequest("POST", "/v1/users:lookup", (b) =>
-        b.headers({ "Content-Type": "application/json" }).jsonBody({ email: ada.email.toUpperCase() }),
+        b.headers({ ...AUTH, "Content-Type": "application/json" }).jsonBody({ email: ada.email.toUpperCase() }),
       )
       .willRespondWith(200, (b) => b.headers({ ...JSON_TYPE, ETag: regex(ENTITY_TAG, '"1"') }).jsonBody(userBody(ada)))
       .executeTest(
@@ -156,9 +164,10 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_NO_USERS)
+      .given(tokenState(operationScopes("lookupUser")))
       .uponReceiving("a request to look up a user by an email no user has")
       .withRequest("POST", "/v1/users:lookup", (b) =>
-        b.headers({ "Content-Type": "application/json" }).jsonBody({ email: ada.email }),
+        b.headers({ ...AUTH, "Content-Type": "application/json" }).jsonBody({ email: ada.email }),
       )
       .willRespondWith(404, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(404, "NOT_FOUND")))
       .executeTest(
@@ -172,8 +181,9 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USERS_EXIST, { count: 2 })
+      .given(tokenState(operationScopes("listUsers")))
       .uponReceiving("a request for the first page of users")
-      .withRequest("GET", "/v1/users", (b) => b.query({ pageSize: "1" }))
+      .withRequest("GET", "/v1/users", (b) => b.headers(AUTH).query({ pageSize: "1" }))
       .willRespondWith(200, (b) =>
         b.headers(JSON_TYPE).jsonBody({
           users: eachLike({
@@ -209,8 +219,11 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_HISTORY, { ...ada, newName: renamed.name })
+      .given(tokenState(operationScopes("listUserHistory")))
       .uponReceiving("a request for the history of a user that was created, renamed and deleted")
-      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}/history`, `/v1/users/${ADA_ID}/history`))
+      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}/history`, `/v1/users/${ADA_ID}/history`), (b) =>
+        b.headers(AUTH),
+      )
       .willRespondWith(200, (b) =>
         b.headers(JSON_TYPE).jsonBody({
           events: [
@@ -240,10 +253,12 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(operationScopes("updateUser")))
       .uponReceiving("a request to rename a user at its current etag")
       .withRequest("PATCH", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) =>
         b
           .headers({
+            ...AUTH,
             "Content-Type": "application/merge-patch+json",
             "If-Match": fromProviderState(`"${ref("etag")}"`, '"1"'),
           })
@@ -266,9 +281,10 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(operationScopes("deleteUser")))
       .uponReceiving("a request to delete a user at its current etag")
       .withRequest("DELETE", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) =>
-        b.headers({ "If-Match": fromProviderState(`"${ref("etag")}"`, '"1"') }),
+        b.headers({ ...AUTH, "If-Match": fromProviderState(`"${ref("etag")}"`, '"1"') }),
       )
       .willRespondWith(204)
       .executeTest(
@@ -282,8 +298,9 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_NO_USERS)
+      .given(tokenState(operationScopes("getUser")))
       .uponReceiving("a request for a user that does not exist")
-      .withRequest("GET", `/v1/users/${ADA_ID}`)
+      .withRequest("GET", `/v1/users/${ADA_ID}`, (b) => b.headers(AUTH))
       .willRespondWith(404, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(404, "NOT_FOUND")))
       .executeTest(
         recorded(async (mock) => {
@@ -296,9 +313,10 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_EXISTS, ada)
+      .given(tokenState(operationScopes("createUser")))
       .uponReceiving("a request to create a user with an email already in use")
       .withRequest("POST", "/v1/users", (b) =>
-        b.headers({ "Content-Type": "application/json" }).jsonBody({ name: "Another Ada", email: ada.email }),
+        b.headers({ ...AUTH, "Content-Type": "application/json" }).jsonBody({ name: "Another Ada", email: ada.email }),
       )
       .willRespondWith(409, (b) => b.headers(PROBLEM_TYPE).jsonBody(problemBody(409, "ALREADY_EXISTS")))
       .executeTest(
@@ -312,10 +330,12 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_USER_CHANGED, ada)
+      .given(tokenState(operationScopes("updateUser")))
       .uponReceiving("a request to rename a user at an etag that is no longer current")
       .withRequest("PATCH", fromProviderState(`/v1/users/${ref("id")}`, `/v1/users/${ADA_ID}`), (b) =>
         b
           .headers({
+            ...AUTH,
             "Content-Type": "application/merge-patch+json",
             "If-Match": fromProviderState(`"${ref("staleEtag")}"`, '"1"'),
           })
@@ -334,8 +354,11 @@ describe("pact: charter-sdk → charter-gateway", () => {
     await (await interaction())
       .addInteraction()
       .given(STATE_NO_USERS)
+      .given(tokenState(operationScopes("createUser")))
       .uponReceiving("a request to create a user with an invalid email")
-      .withRequest("POST", "/v1/users", (b) => b.headers({ "Content-Type": "application/json" }).jsonBody(body))
+      .withRequest("POST", "/v1/users", (b) =>
+        b.headers({ ...AUTH, "Content-Type": "application/json" }).jsonBody(body),
+      )
       .willRespondWith(400, (b) =>
         b.headers(PROBLEM_TYPE).jsonBody(
           problemBody(400, "INVALID_ARGUMENT", {

@@ -96,7 +96,12 @@ describe("pact provider verification", () => {
     });
 
     test("fails and names the interaction that relied on the dropped field", async () => {
-      const run = await runToExit(VERIFY_ENTRY, { PACT_PROVIDER_URL: drifted.url }, TIMEOUT_MS);
+      // Its tokens from the issuer that gateway trusts, as a team verifying its own deployment would set it.
+      const run = await runToExit(
+        VERIFY_ENTRY,
+        { PACT_PROVIDER_URL: drifted.url, AUTH_ISSUER: platform.issuer?.issuer ?? "" },
+        TIMEOUT_MS,
+      );
       const output = stripVTControlCharacters(`${run.stdout}\n${run.stderr}`);
       assert.notEqual(run.code, 0, `verification passed against the drifted gateway:\n${output}`);
       assert.ok(output.includes("Failures:"), `no failure report in:\n${output}`);
@@ -105,7 +110,7 @@ describe("pact provider verification", () => {
       assert.deepEqual(
         failedInteractions(output),
         [
-          "Verifying a pact between charter-sdk and charter-gateway Given a user exists - a request for an existing user",
+          "Verifying a pact between charter-sdk and charter-gateway Given a user exists And a token with users:read - a request for an existing user",
         ],
         `only the interaction that relied on email should fail:\n${output}`,
       );

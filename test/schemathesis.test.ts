@@ -27,12 +27,19 @@ interface Run {
   readonly stderr: string;
 }
 
-function schemathesis(python: string, args: readonly string[], cwd: string): Promise<Run> {
+/** `env` goes over this process's environment (CHARTER_TOKEN: the token schemathesis.toml sends). */
+function schemathesis(python: string, args: readonly string[], cwd: string, env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       python,
       ["-m", "schemathesis.cli", ...args],
-      { cwd, timeout: RUN_TIMEOUT_MS, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 },
+      {
+        cwd,
+        env: { ...process.env, ...env },
+        timeout: RUN_TIMEOUT_MS,
+        killSignal: "SIGKILL",
+        maxBuffer: 64 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -67,6 +74,9 @@ after(async () => {
 
 test("schemathesis: every phase and check over the live contract finds no failure, and the stateful phase chains links", async () => {
   const reports = join(work, "reports");
+  // A real token with every scope from the development issuer the platform trusts (client credentials).
+  const authorization = await platform.authorization();
+  const token = authorization.slice("Bearer ".length);
   const started = Date.now();
   const run = await schemathesis(
     python,
@@ -82,6 +92,7 @@ test("schemathesis: every phase and check over the live contract finds no failur
       reports,
     ],
     work,
+    { CHARTER_TOKEN: token },
   );
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const files = await readdir(reports).catch(() => [] as string[]);
@@ -117,6 +128,7 @@ test("schemathesis: every phase and check over the live contract finds no failur
       `scenarios by phase: ${byPhase}; ${links} stateful links\n${section(run.stdout, "SUMMARY", true)}`,
   );
 
+  assert.ok(!run.stdout.includes(token) && !run.stderr.includes(token), "the token is never printed");
   assert.equal(failures, 0, context);
   assert.equal(errors, 0, context);
   assert.equal(run.code, 0, context);

@@ -16,7 +16,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { buildImages, SERVICES, type Service } from "../scripts/images/build.js";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type Stack, type StackContainer, startStack } from "../scripts/lib/stack.js";
-import { createUsersClient, type UsersClient } from "../sdk/index.js";
+import { clientCredentials, createUsersClient, type UsersClient } from "../sdk/index.js";
 
 const LEASE_TTL_S = 2;
 /** The deadline of "leaves the rotation": 3 × (lease TTL + 2 s). */
@@ -28,14 +28,21 @@ const WRITES_PER_S = 4;
 
 let stack: Stack;
 let client: UsersClient;
+let token: () => Promise<string>;
 const known: string[] = [];
 const timings: string[] = [];
 
 before(async () => {
   const started = Date.now();
-  stack = await startStack({ httpPort: 0, consolePort: 0, leaseTtlSeconds: LEASE_TTL_S });
+  stack = await startStack({ httpPort: 0, consolePort: 0, issuerPort: 0, leaseTtlSeconds: LEASE_TTL_S });
   timings.push(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  client = createUsersClient({ baseUrl: stack.url });
+  // The containers trust the development issuer the stack runs on the host: tokens come from it.
+  const issuer = stack.issuer.dev;
+  const dev = issuer?.clients[0];
+  assert.ok(issuer && dev, "the stack runs a development issuer");
+  assert.match(stack.describe(), new RegExp(`Token issuer\\s+${issuer.issuer}`));
+  token = clientCredentials({ tokenUrl: issuer.tokenEndpoint, clientId: dev.clientId, clientSecret: dev.clientSecret });
+  client = createUsersClient({ baseUrl: stack.url, token });
   for (let i = 0; i < 10; i++) {
     const created = await client.create({ name: `Known ${i}`, email: `known-${i}-${randomUUID()}@example.com` });
     assert.ok(created.ok, JSON.stringify(created));
@@ -92,7 +99,7 @@ describe("requests through Traefik", () => {
     email = `traced-${randomUUID()}@example.com`;
     const response = await fetch(`${stack.url}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${await token()}` },
       body: JSON.stringify({ name: "Traced Through The Edge", email }),
     });
     assert.equal(response.status, 201, await response.clone().text());

@@ -1,11 +1,12 @@
 /**
  * `npm start` as a user runs it (free ports instead of the defaults, nothing else set): the banner names the
- * embedded backends and where everything is; a user created, renamed and deleted through REST shows up in its
+ * embedded backends and where everything is, and how to get a token from the development issuer it runs (the
+ * banner's own curl command is run, and its token carries every request); a user created, renamed and deleted through REST shows up in its
  * history; the services' log lines follow the banner, one per request with its trace id; Ctrl-C (SIGINT)
  * stops every process it started and exits 0.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, execSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
 import { waitFor } from "../scripts/lib/processes.js";
@@ -63,10 +64,28 @@ test("npm start: embedded platform, history of a change, request logs after the 
     assert.match(output(), /Between the services: plain loopback, no TLS and no credentials/);
     const banner = output().slice(0, output().indexOf("Press Ctrl-C to stop."));
 
+    // The banner says where the issuer is and how to get a token: its command, run as a user would copy it.
+    const issuer = /Token issuer\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1];
+    assert.ok(issuer, banner);
+    const recipe = /^\s*(TOKEN=\$\(curl .*\))$/m.exec(banner)?.[1];
+    assert.ok(recipe?.includes(`${issuer}/token`), banner);
+    const token = execSync(`${recipe} && printf %s "$TOKEN"`, { encoding: "utf8", shell: "/bin/sh" });
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, "the banner's command prints a JWT");
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(claims.iss, issuer);
+    assert.deepEqual(String(claims.scope).split(" ").sort(), ["users:history", "users:read", "users:write"]);
+    assert.match(banner, /curl -H "Authorization: Bearer \$TOKEN"/);
+    assert.match(banner, /clientCredentials\(/, "the banner shows the SDK's token provider");
+    assert.match(banner, /"Authorize"/, "and Swagger UI's Authorize");
+    const authorization = { authorization: `Bearer ${token}` };
+
     const email = `start.${randomUUID()}@example.com`;
     const created = await fetch(`${base}/v1/users`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authorization },
       body: JSON.stringify({ name: "Start Smoke", email }),
     });
     assert.equal(created.status, 201, await created.clone().text());
@@ -75,17 +94,17 @@ test("npm start: embedded platform, history of a change, request logs after the 
     assert.match(traceId ?? "", /^[0-9a-f]{32}$/);
     const renamed = await fetch(`${base}/v1/users/${user.id}`, {
       method: "PATCH",
-      headers: { "content-type": "application/merge-patch+json", "if-match": `"${user.etag}"` },
+      headers: { "content-type": "application/merge-patch+json", "if-match": `"${user.etag}"`, ...authorization },
       body: JSON.stringify({ name: "Start Smoke Renamed" }),
     });
     assert.equal(renamed.status, 200, await renamed.clone().text());
-    const deleted = await fetch(`${base}/v1/users/${user.id}`, { method: "DELETE" });
+    const deleted = await fetch(`${base}/v1/users/${user.id}`, { method: "DELETE", headers: authorization });
     assert.equal(deleted.status, 204);
 
     const history = await waitFor(
       "the three events in the history",
       async () => {
-        const response = await fetch(`${base}/v1/users/${user.id}/history`);
+        const response = await fetch(`${base}/v1/users/${user.id}/history`, { headers: authorization });
         const body = (await response.json()) as { events?: { type: string; version: string }[] };
         return body.events?.length === 3 ? body.events : undefined;
       },
@@ -119,6 +138,7 @@ test("npm start: embedded platform, history of a change, request logs after the 
     assert.equal(requestLine.route, "/v1/users");
     assert.equal(requestLine.status, 201);
     assert.ok(!output().includes(email), "the e-mail address is never logged in clear");
+    assert.ok(!output().slice(banner.length).includes(token), "nor is the token");
   } finally {
     const pids = platform.child.pid === undefined ? [] : descendants(platform.child.pid);
     const code = await platform.interrupt();

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
-import Provider, { errors } from "oidc-provider";
+import Provider, { type Adapter, type AdapterPayload, errors } from "oidc-provider";
 import { DEFAULT_AUDIENCE, DEV_ISSUER_PORT } from "./auth-config.js";
 
 /** A client of the development issuer: what it is called, its secret, and the scopes it may ask for. */
@@ -56,6 +56,40 @@ async function newKey(): Promise<SigningKey> {
   return { jwk: { ...jwk, alg: "RS256", use: "sig", kid: randomBytes(8).toString("hex") } };
 }
 
+/**
+ * The provider's storage, in memory (what it stores for the client-credentials grant is short-lived). Passing one
+ * explicitly is also what keeps oidc-provider from printing its "quick start adapter" warning at start.
+ */
+function inMemoryAdapter(): (model: string) => Adapter {
+  const entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
+  const live = (key: string) => {
+    const entry = entries.get(key);
+    if (entry && entry.expiresAt <= Date.now()) entries.delete(key);
+    return entries.get(key)?.payload;
+  };
+  return (model) => ({
+    async upsert(id, payload, expiresIn) {
+      entries.set(`${model}:${id}`, {
+        payload,
+        expiresAt: expiresIn === undefined ? Number.POSITIVE_INFINITY : Date.now() + expiresIn * 1000,
+      });
+    },
+    find: async (id) => live(`${model}:${id}`),
+    findByUid: async (uid) => [...entries.keys()].map(live).find((payload) => payload?.uid === uid),
+    findByUserCode: async (userCode) => [...entries.keys()].map(live).find((payload) => payload?.userCode === userCode),
+    async consume(id) {
+      const payload = live(`${model}:${id}`);
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    },
+    async destroy(id) {
+      entries.delete(`${model}:${id}`);
+    },
+    async revokeByGrantId(grantId) {
+      for (const key of [...entries.keys()]) if (live(key)?.grantId === grantId) entries.delete(key);
+    },
+  });
+}
+
 export const devClientsFor = (scopes: readonly string[]): DevClient[] => [
   { clientId: "charter-dev", clientSecret: "charter-dev-secret", scopes },
   {
@@ -89,9 +123,11 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
   const { port } = server.address() as AddressInfo;
   const issuer = `http://${host}:${port}`;
   const cookieKey = randomBytes(32).toString("hex");
+  const adapter = inMemoryAdapter();
 
   const build = (): Provider => {
     const p = new Provider(issuer, {
+      adapter,
       clients: clients.map((c) => ({
         client_id: c.clientId,
         client_secret: c.clientSecret,

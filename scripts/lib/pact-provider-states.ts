@@ -3,7 +3,8 @@
  * REST API with the project's SDK: no test hook inside the services. Each setup first deletes
  * every user, so an interaction sees only the data its state describes. Values the provider
  * chooses (ids, etags) are returned to the verifier, which injects them where the pact uses
- * `fromProviderState` (e.g. the path `/v1/users/${id}` or the header If-Match `"${etag}"`).
+ * `fromProviderState` (e.g. the path `/v1/users/${id}` or the header If-Match `"${etag}"`). The setup's own calls
+ * carry `token` (every operation needs one).
  */
 import { rulesOf } from "../../platform/rules/field-rules.js";
 import { createUsersClient, type Result, type User, type UsersClient } from "../../sdk/index.js";
@@ -56,8 +57,11 @@ async function deleteAllUsers(users: UsersClient): Promise<void> {
 }
 
 /** The state handlers for a gateway at `baseUrl`, keyed by the state names the pacts use. */
-export function createProviderStates(baseUrl: string): Readonly<Record<string, ProviderStateSetup>> {
-  const users = createUsersClient({ baseUrl });
+export function createProviderStates(
+  baseUrl: string,
+  token?: () => Promise<string>,
+): Readonly<Record<string, ProviderStateSetup>> {
+  const users = createUsersClient({ baseUrl, ...(token ? { token } : {}) });
   const createUser = async (name: string, email: string): Promise<User> =>
     settled(`creating ${email}`, await users.create({ name, email }));
 

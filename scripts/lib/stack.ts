@@ -48,6 +48,7 @@ import {
 } from "../infra/index.js";
 import { putLogTemplate } from "../infra/log-indices.js";
 import { type RunningLogShipper, startLogShipper } from "../infra/rsyslog.js";
+import { type PlatformIssuer, startPlatformIssuer, tokenBanner } from "./platform-issuer.js";
 import { waitFor } from "./processes.js";
 import { type RegistryTargets, watchRegistryTargets } from "./prometheus-targets.js";
 import { LOAD_BUDGET } from "./start-platform.js";
@@ -68,6 +69,12 @@ export interface StackOptions {
   readonly leaseTtlSeconds?: number;
   /** Images to run; built (npm run images) when not given. */
   readonly images?: Readonly<Record<Service, string>>;
+  /**
+   * The development issuer's port on the host, which the containers (host network) are pointed at through
+   * AUTH_ISSUER; 0 picks a free one. Default AUTH_DEV_ISSUER_PORT (9400). With AUTH_ISSUER set in this process's
+   * environment no issuer is started and the containers trust that one.
+   */
+  readonly issuerPort?: number;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
 }
@@ -92,6 +99,8 @@ export interface Stack {
   readonly prometheus: RunningServer;
   readonly traefik: RunningTraefik;
   readonly shipper: RunningLogShipper;
+  /** The issuer every container trusts (AUTH_ISSUER): the development one on the host unless AUTH_ISSUER named another. */
+  readonly issuer: PlatformIssuer;
   /** The API through Traefik. */
   readonly url: string;
   /** Traefik's console entry point. */
@@ -223,6 +232,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       servers.push(server);
       return server;
     };
+    const issuer = await startPlatformIssuer({
+      ...process.env,
+      ...(opts.issuerPort === undefined ? {} : { AUTH_DEV_ISSUER_PORT: String(opts.issuerPort) }),
+    });
+    servers.push({ stop: () => issuer.close() });
     log("infrastructure: etcd ×3, MongoDB-compatible server, Redis, Kafka, Jaeger, OpenSearch; the images");
     const [etcd, mongo, redis, kafka, jaeger, search, images] = await Promise.all([
       startEtcdCluster(3).then(kept),
@@ -297,6 +311,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         [keys.id]: instance,
         [keys.port]: String(port),
         [keys.metrics]: String(metricsPort),
+        ...issuer.env,
       };
       if (service === "audit") env.MONGO_URL = mongo.url;
       // Traefik follows etcd within its 200 ms providers throttle (scripts/infra/traefik.ts): a second is plenty.
@@ -392,6 +407,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       prometheus,
       traefik,
       shipper,
+      issuer,
       url,
       consoleUrl,
       consoleCredentials,
@@ -426,6 +442,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         return [
           row("REST", `${url}/v1/users   (Traefik → the gateways)`),
           row("API docs", `${url}/docs   GraphQL ${url}/graphql`),
+          tokenBanner(issuer, url),
           row("Traefik", `${traefik.apiUrl}/api/http/routers   metrics ${traefik.metricsUrl}`),
           row("consoles", `basic auth (new on every run): user ${login.username}, password ${login.password}`),
           row("Jaeger", `${consoleUrl}/jaeger/api/traces?service=gateway   (direct ${jaeger.queryUrl})`),

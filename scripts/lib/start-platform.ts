@@ -1,9 +1,13 @@
 /**
  * The users service and the gateway in front of it, as real processes on free ports with the
- * embedded (in-memory) backends: what the SDK tests, the browser tests and the benchmark drive.
+ * embedded (in-memory) backends: what the SDK tests, the browser tests and the benchmark drive. Both trust a
+ * development issuer on a free port that this starts too (unless `env` sets AUTH_ISSUER), so a caller gets
+ * real tokens from `issuer` and `authorization()`.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { DevIssuer } from "../../platform/auth/dev-issuer.js";
+import { startPlatformIssuer } from "./platform-issuer.js";
 import { type ServiceProcess, startService } from "./processes.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -22,7 +26,11 @@ export interface RunningPlatform {
   readonly gateway: ServiceProcess;
   /** The gateway's origin, e.g. http://127.0.0.1:41234. */
   readonly baseUrl: string;
-  /** Stops the gateway, then the users service. */
+  /** The development issuer the processes trust; undefined when `env` named another one (AUTH_ISSUER). */
+  readonly issuer: DevIssuer | undefined;
+  /** `Bearer <token>` of the all-scopes development client (charter-dev), fetched once and reused. */
+  authorization(): Promise<string>;
+  /** Stops the gateway, then the users service, then the issuer. */
   stop(): Promise<void>;
 }
 
@@ -43,34 +51,53 @@ export async function startPlatform(
   nodeArgs: { readonly users?: readonly string[]; readonly gateway?: readonly string[] } = {},
 ): Promise<RunningPlatform> {
   if (!existsSync(`${root}${GATEWAY_ENTRY}`)) throw new Error(`${GATEWAY_ENTRY} does not exist yet`);
-  const users = await startService(
-    USERS_ENTRY,
-    { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...env },
-    "users service ready",
-    undefined,
-    nodeArgs.users,
-  );
+  const trusted = await startPlatformIssuer({ AUTH_DEV_ISSUER_PORT: "0", ...env });
+  const withIssuer = { ...trusted.env, ...env };
+  let users: ServiceProcess;
+  try {
+    users = await startService(
+      USERS_ENTRY,
+      { USERS_GRPC_PORT: "0", USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1", ...withIssuer },
+      "users service ready",
+      undefined,
+      nodeArgs.users,
+    );
+  } catch (error) {
+    await trusted.close();
+    throw error;
+  }
   let gateway: ServiceProcess;
   try {
     const grpcPort = port(users, "grpcPort", USERS_ENTRY);
     gateway = await startService(
       GATEWAY_ENTRY,
-      { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...LOAD_BUDGET, ...env },
+      { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...LOAD_BUDGET, ...withIssuer },
       "gateway ready",
       undefined,
       nodeArgs.gateway,
     );
   } catch (error) {
     await users.stop();
+    await trusted.close();
     throw error;
   }
+  let authorization: Promise<string> | undefined;
   return {
     users,
     gateway,
     baseUrl: `http://127.0.0.1:${port(gateway, "port", GATEWAY_ENTRY)}`,
+    issuer: trusted.dev,
+    authorization() {
+      const dev = trusted.dev;
+      const client = dev?.clients[0];
+      if (!dev || !client) return Promise.reject(new Error("the platform trusts another issuer (AUTH_ISSUER)"));
+      authorization ??= dev.token(client).then((token) => `Bearer ${token}`);
+      return authorization;
+    },
     async stop() {
       await gateway.stop();
       await users.stop();
+      await trusted.close();
     },
   };
 }

@@ -15,6 +15,8 @@ export interface Backends {
   readonly etcd: readonly string[];
   readonly mongoUrl: string;
   readonly redisUrl: string;
+  /** AUTH_ISSUER and AUTH_AUDIENCE of the issuer the users instances and the gateway trust (a test issuer's env). */
+  readonly auth?: Readonly<Record<string, string>>;
 }
 
 export interface UsersInstance {
@@ -38,6 +40,7 @@ export async function startUsersInstance(id: string, backends: Backends): Promis
       USERS_HEALTH_INTERVAL_MS: "500",
       MONGO_URL: backends.mongoUrl,
       REDIS_URL: backends.redisUrl,
+      ...backends.auth,
     },
     "users service ready",
     60_000,
@@ -59,6 +62,7 @@ export async function startClusterGateway(backends: Backends, env: Record<string
       ETCD_ENDPOINTS: backends.etcd.join(","),
       USERS_DEADLINE_MS: "3000",
       ...LOAD_BUDGET,
+      ...backends.auth,
       ...env,
     },
     "gateway ready",
@@ -132,10 +136,14 @@ export function runLoop(
   };
 }
 
-/** A GET of one user that must answer 200. */
-export async function readOnce(base: string, id: string): Promise<string | undefined> {
+/** A GET of one user that must answer 200; `headers` carry the token. */
+export async function readOnce(
+  base: string,
+  id: string,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<string | undefined> {
   try {
-    const response = await fetch(`${base}/v1/users/${id}`);
+    const response = await fetch(`${base}/v1/users/${id}`, { headers });
     const text = await response.text();
     return response.status === 200 ? undefined : `GET ${id} → ${response.status} ${text.slice(0, 200)}`;
   } catch (error) {
@@ -143,10 +151,15 @@ export async function readOnce(base: string, id: string): Promise<string | undef
   }
 }
 
-export async function createUser(base: string, email: string, key?: string): Promise<{ id: string; etag: string }> {
+export async function createUser(
+  base: string,
+  email: string,
+  key?: string,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<{ id: string; etag: string }> {
   const response = await fetch(`${base}/v1/users`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+    headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}), ...headers },
     body: JSON.stringify({ name: "Cluster Test", email }),
   });
   const text = await response.text();

@@ -20,7 +20,8 @@ export interface Launcher {
 
 /**
  * Runs `script` with this process's environment, free ports instead of the default ones (GATEWAY_PORT,
- * USERS_GRPC_PORT, USERS_METRICS_PORT set to 0), and `env` over both (a value of undefined removes a variable).
+ * USERS_GRPC_PORT, USERS_METRICS_PORT, AUTH_DEV_ISSUER_PORT set to 0; no AUTH_ISSUER, so the script runs its own
+ * development issuer), and `env` over both (a value of undefined removes a variable).
  */
 export function launch(script: string, env: Record<string, string | undefined> = {}): Launcher {
   const merged: Record<string, string | undefined> = {
@@ -28,6 +29,8 @@ export function launch(script: string, env: Record<string, string | undefined> =
     GATEWAY_PORT: "0",
     USERS_GRPC_PORT: "0",
     USERS_METRICS_PORT: "0",
+    AUTH_DEV_ISSUER_PORT: "0",
+    AUTH_ISSUER: undefined,
     ...env,
   };
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
@@ -65,4 +68,23 @@ export function launch(script: string, env: Record<string, string | undefined> =
       return code;
     },
   };
+}
+
+/**
+ * A token with every scope from the development issuer a started platform's banner names ("Token issuer <url>"),
+ * asked for the way the banner tells a user to (client credentials of the first client it lists).
+ */
+export async function tokenFromBanner(banner: string): Promise<string> {
+  const issuer = /Token issuer\s+(http:\/\/[^\s]+)/.exec(banner)?.[1];
+  const client = /clients (\S+)\/(\S+) \(([^)]*)\)/.exec(banner);
+  if (!issuer || !client) throw new Error(`the banner names no development issuer:\n${banner}`);
+  const [, id, secret, scopes] = client as unknown as [string, string, string, string];
+  const response = await fetch(`${issuer}/token`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}` },
+    body: new URLSearchParams({ grant_type: "client_credentials", scope: scopes }),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!response.ok || !body.access_token) throw new Error(`the issuer gave no token: ${response.status}`);
+  return body.access_token;
 }

@@ -8,10 +8,13 @@
  * <style>), and React sets style attributes through the CSSOM, which style-src does not govern; the pages are
  * static, so a hash is enough where a nonce would need the page rewritten per request. helmet's default
  * `upgrade-insecure-requests` is left out: it would send a page opened over http://127.0.0.1 to https for its
- * assets.
+ * assets. Swagger UI's "Authorize" asks the token issuer (AUTH_ISSUER) for a token from the page: its origin is the
+ * one other origin connect-src names.
  */
 import helmet from "@fastify/helmet";
 import type { FastifyInstance } from "fastify";
+import { authConfig } from "../../../platform/auth/auth-config.js";
+import { envReader } from "../../../platform/config.js";
 
 type Directives = Record<string, string[]>;
 
@@ -37,7 +40,16 @@ const API_CSP: Directives = {
  */
 const SWAGGER_UI_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='";
 
-/** Swagger UI and GraphiQL: scripts, styles, fonts and requests from this origin only. */
+/** The token issuer's origin, which Swagger UI's "Authorize" posts to; none when AUTH_ISSUER is unusable. */
+function issuerOrigin(): string[] {
+  try {
+    return [new URL(authConfig(envReader()).issuer).origin];
+  } catch {
+    return []; // the gateway's own configuration refuses the bad value, naming it
+  }
+}
+
+/** Swagger UI and GraphiQL: scripts, styles, fonts and requests from this origin only (and tokens from the issuer). */
 export const DOCS_CSP: Directives = {
   "default-src": ["'self'"],
   "script-src": ["'self'"],
@@ -46,7 +58,7 @@ export const DOCS_CSP: Directives = {
   // Their icons and fonts are data: URIs inside the CSS.
   "img-src": ["'self'", "data:"],
   "font-src": ["'self'", "data:"],
-  "connect-src": ["'self'"],
+  "connect-src": ["'self'", ...issuerOrigin()],
   "object-src": ["'none'"],
   "base-uri": ["'none'"],
   "form-action": ["'self'"],
