@@ -68,7 +68,7 @@ async function graphql(base: string, query: string, variables: object = {}): Pro
 
 const HISTORY_QUERY = `query ($id: ID!, $first: Int, $after: String) {
   userHistory(id: $id, first: $first, after: $after) {
-    nodes { eventId type userId user { id name email etag createTime updateTime } version occurredAt }
+    nodes { eventId type userId user { id name email etag createTime updateTime } version occurredAt actor }
     edges { cursor node { eventId } }
     pageInfo { hasNextPage endCursor }
   }
@@ -141,12 +141,13 @@ describe("a user's history through the gateway (users hosting the audit service)
     );
     // Each event: its kind, the user as that write answered it (none for DELETED), the version as a string, when.
     const deletedAt = events[2]?.occurredAt ?? "";
+    const actor = issuer.clients[0]?.clientId; // the subject of every request's token: who made each change
     assert.deepEqual(
       events.map(({ eventId: _, ...event }) => event),
       [
-        { type: "CREATED", userId: id, user: created.body, version: "1", occurredAt: created.body.createTime },
-        { type: "UPDATED", userId: id, user: renamed.body, version: "2", occurredAt: renamed.body.updateTime },
-        { type: "DELETED", userId: id, version: "3", occurredAt: deletedAt },
+        { type: "CREATED", userId: id, user: created.body, version: "1", occurredAt: created.body.createTime, actor },
+        { type: "UPDATED", userId: id, user: renamed.body, version: "2", occurredAt: renamed.body.updateTime, actor },
+        { type: "DELETED", userId: id, version: "3", occurredAt: deletedAt, actor },
       ],
     );
     assert.ok(Date.parse(deletedAt) >= Date.parse(renamed.body.updateTime), `deleted at ${deletedAt}`);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "../scripts/infra/index.js";
+import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = mkdtempSync(join(tmpdir(), "charter-bundle-"));
@@ -65,12 +66,15 @@ function healthcheck(app: string, env: Record<string, string>): { code: number; 
 
 let users = "";
 let gateway = "";
+let issuer: TestIssuer | undefined;
 before(async () => {
   [grpcPort = 0, gatewayPort = 0] = await freePorts(3);
   [users = "", gateway = ""] = bundle("users", "gateway");
+  issuer = await startTestIssuer();
 });
 
-after(() => {
+after(async () => {
+  await issuer?.close();
   for (const child of children) child.kill("SIGKILL");
   rmSync(out, { recursive: true, force: true });
 });
@@ -88,7 +92,15 @@ test("a bundle carries only what it runs: no tsx, no dev tools, no other service
 });
 
 test("the bundled users and gateway start, pass their health checks and serve a create and a read", async () => {
-  const usersEnv = { USERS_GRPC_PORT: String(grpcPort), USERS_METRICS_PORT: "0", USERS_HOST: "127.0.0.1" };
+  // Both check the caller's token: the bundles carry the verifier (jose) and trust the test's issuer.
+  assert.ok(issuer);
+  const authorization = await issuer.bearer();
+  const usersEnv = {
+    USERS_GRPC_PORT: String(grpcPort),
+    USERS_METRICS_PORT: "0",
+    USERS_HOST: "127.0.0.1",
+    ...issuer.env,
+  };
   assert.equal(healthcheck(users, usersEnv).code, 1, "nothing listens yet: unhealthy");
   await run(users, usersEnv, "users service ready");
   const usersHealth = healthcheck(users, usersEnv);
@@ -98,17 +110,20 @@ test("the bundled users and gateway start, pass their health checks and serve a 
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_HOST: "127.0.0.1",
     USERS_ADDR: `127.0.0.1:${grpcPort}`,
+    ...issuer.env,
   };
   await run(gateway, gatewayEnv, "gateway ready");
   const base = `http://127.0.0.1:${gatewayPort}`;
+  const anonymous = await fetch(`${base}/v1/users`);
+  assert.equal(anonymous.status, 401, "no token, no answer");
   const created = await fetch(`${base}/v1/users`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization },
     body: JSON.stringify({ name: "Ada Bundle", email: "ada.bundle@example.com" }),
   });
   assert.equal(created.status, 201, await created.clone().text());
   const { id } = (await created.json()) as { id: string };
-  const read = await fetch(`${base}/v1/users/${id}`);
+  const read = await fetch(`${base}/v1/users/${id}`, { headers: { authorization } });
   assert.equal(read.status, 200);
   assert.equal(((await read.json()) as { email: string }).email, "ada.bundle@example.com");
   const docs = await fetch(`${base}/openapi.json`);

@@ -41,7 +41,12 @@ before(async () => {
   const dev = issuer?.clients[0];
   assert.ok(issuer && dev, "the stack runs a development issuer");
   assert.match(stack.describe(), new RegExp(`Token issuer\\s+${issuer.issuer}`));
-  token = clientCredentials({ tokenUrl: issuer.tokenEndpoint, clientId: dev.clientId, clientSecret: dev.clientSecret });
+  token = clientCredentials({
+    tokenUrl: issuer.tokenEndpoint,
+    clientId: dev.clientId,
+    clientSecret: dev.clientSecret,
+    scopes: dev.scopes,
+  });
   client = createUsersClient({ baseUrl: stack.url, token });
   for (let i = 0; i < 10; i++) {
     const created = await client.create({ name: `Known ${i}`, email: `known-${i}-${randomUUID()}@example.com` });

@@ -15,7 +15,7 @@ const ada: User = {
 };
 
 test("an UPDATED event: the contract's UserEvent with the user after the change, as a keyed CloudEvents message", () => {
-  const event = buildUserEvent(outboxEvent("UPDATED", ada, ada.updateTime));
+  const event = buildUserEvent(outboxEvent("UPDATED", ada, ada.updateTime, "charter-dev"));
   const fields = {
     eventId: `${ada.id}-4`,
     userId: ada.id,
@@ -29,6 +29,7 @@ test("an UPDATED event: the contract's UserEvent with the user after the change,
     },
     version: "4",
     occurredAt: ada.updateTime,
+    actor: "charter-dev",
   };
   assert.deepEqual(event, { ...fields, type: UserEventType.USER_EVENT_TYPE_UPDATED });
   const message = toUserEventMessage(event);

@@ -113,11 +113,14 @@ export function grpcDriver(name: string, address: string, real: boolean, authori
     "charter.users.v1.UsersService",
     address,
   );
+  const metadata = (): grpc.Metadata => {
+    const values = new grpc.Metadata();
+    if (authorization !== undefined) values.set("authorization", authorization);
+    return values;
+  };
   const call = async (method: string, request: object): Promise<{ outcome: Outcome; response?: unknown }> => {
     try {
-      const metadata = new grpc.Metadata();
-      if (authorization !== undefined) metadata.set("authorization", authorization);
-      return { outcome: accepted, response: await client.call(method, request, metadata) };
+      return { outcome: accepted, response: await client.call(method, request, metadata()) };
     } catch (error) {
       return { outcome: grpcOutcome(error) };
     }
@@ -148,11 +151,11 @@ export function grpcDriver(name: string, address: string, real: boolean, authori
       return (await call("ListUsers", { pageSize: value })).outcome;
     },
     async get(id) {
-      const { user } = await client.call<{ user: GrpcUser }>("GetUser", { id });
+      const { user } = await client.call<{ user: GrpcUser }>("GetUser", { id }, metadata());
       return { name: user.name, email: user.email };
     },
     async remove(id) {
-      await client.call("DeleteUser", { id });
+      await client.call("DeleteUser", { id }, metadata());
     },
     close: () => client.close(),
   };
