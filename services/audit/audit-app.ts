@@ -63,6 +63,7 @@ export async function createAuditParts(
     logger,
     metrics: registry,
     retryDelayMs: config.retryDelayMs,
+    batchSize: config.batchSize,
   });
   return {
     services: [
