@@ -10,6 +10,9 @@
  *   member of the group; a member that leaves or dies has its partitions handed to the others.
  * - Delivery is at least once. A message's offset is committed only after its handler resolved; a handler that
  *   throws has the message delivered again (its partition waits: later messages of it are not handled first).
+ * - A batch handler (startBatch) gets a partition's messages in order, up to `maxBatchMessages` at a time, and the
+ *   offset after the batch's last message is committed once it resolved (one commit per batch); one that throws has
+ *   the whole batch delivered again, from its first message.
  */
 
 /** Headers are text: the CloudEvents attributes (ce_*) and the like. */
@@ -56,11 +59,19 @@ export class RetryLater extends Error {
 
 export type MessageHandler = (message: IncomingMessage) => Promise<void>;
 
+/** Messages of one partition, in offset order (never empty). */
+export type BatchHandler = (messages: readonly IncomingMessage[]) => Promise<void>;
+
+/** The most messages one call of a batch handler gets unless ConsumerOptions says otherwise. */
+export const DEFAULT_MAX_BATCH_MESSAGES = 500;
+
 export interface ConsumerOptions {
   readonly groupId: string;
   readonly topic: string;
   /** This member's id in logs and metrics. */
   readonly clientId?: string;
+  /** The most messages one call of a batch handler gets (default DEFAULT_MAX_BATCH_MESSAGES); start() gets one. */
+  readonly maxBatchMessages?: number;
 }
 
 export interface EventConsumer {
@@ -70,6 +81,13 @@ export interface EventConsumer {
    * message is handled again; other partitions go on.
    */
   start(handler: MessageHandler): Promise<void>;
+  /**
+   * As start(), a batch at a time: `handler` gets what the partition has (up to `maxBatchMessages`, in order), and
+   * the offset after the batch is committed once it resolves. When it throws, the partition pauses for the delay
+   * and the same batch comes again from its first message (a handler that must not hold the others back for one
+   * bad message deals with it itself, e.g. a dead-letter topic). Partitions go on independently.
+   */
+  startBatch(handler: BatchHandler): Promise<void>;
   /** Leaves the group (its partitions go to the other members) after the message in hand is done. */
   stop(): Promise<void>;
 }

@@ -6,15 +6,19 @@
  *   session (a fresh producer id), so a retried batch never meets stale sequence numbers.
  * - Topics are created on first use (the brokers do not auto-create them), with DEFAULT_PARTITIONS unless
  *   ensureTopic() said otherwise.
- * - Consumers commit a message's offset after its handler resolved (no auto-commit). A handler that throws
- *   pauses its partition, seeks back to the message and resumes after the delay: the message comes again and
- *   nothing after it in the partition overtakes it. Partitions are handled concurrently, each in order.
+ * - Consumers read with eachBatch and hand each fetched partition batch to the handler in slices of at most
+ *   `maxBatchMessages` (one for start()), committing the offset after a slice once its handler resolved (no
+ *   auto-commit; one commit per slice). A handler that throws pauses its partition, seeks back to the slice's first
+ *   message and resumes after the delay: the slice comes again and nothing after it in the partition overtakes it.
+ *   Partitions are handled concurrently, each in order.
  */
 import { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
 import { type Lazy, lazy } from "../lazy.js";
 import type { Logger } from "../logging.js";
 import {
+  type BatchHandler,
   type ConsumerOptions,
+  DEFAULT_MAX_BATCH_MESSAGES,
   type EventBus,
   type EventConsumer,
   type EventProducer,
@@ -161,46 +165,54 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
         consumer = undefined;
         await current?.disconnect();
       };
-      return {
-        async start(handler) {
-          if (consumer) throw new Error("this consumer is already started");
-          await topicReady(opts.topic);
-          const member = kafka.consumer({
-            groupId: opts.groupId,
-            sessionTimeout: options.sessionTimeoutMs ?? 6_000,
-            heartbeatInterval: 1_000,
-            rebalanceTimeout: 10_000,
-            // A fetch with nothing to return waits this long: short, so a resumed partition or a new message is
-            // seen quickly (the broker's default of 5 s would add up to that much latency to each).
-            maxWaitTimeInMs: 250,
-            retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
-          });
-          consumer = member;
-          closers.add(stop);
-          await member.connect();
-          await member.subscribe({ topic: opts.topic, fromBeginning: true });
-          const toIncoming = (partition: number, message: KafkaMessage): IncomingMessage => ({
-            topic: opts.topic,
-            partition,
-            offset: message.offset,
-            key: message.key?.toString("utf8"),
-            value: message.value ?? undefined,
-            headers: headerText(message.headers),
-          });
-          await member.run({
-            autoCommit: false,
-            partitionsConsumedConcurrently: DEFAULT_PARTITIONS,
-            eachMessage: async ({ topic, partition, message }) => {
+      const join = async (handler: BatchHandler, maxBatch: number) => {
+        if (consumer) throw new Error("this consumer is already started");
+        await topicReady(opts.topic);
+        const member = kafka.consumer({
+          groupId: opts.groupId,
+          sessionTimeout: options.sessionTimeoutMs ?? 6_000,
+          heartbeatInterval: 1_000,
+          rebalanceTimeout: 10_000,
+          // A fetch with nothing to return waits this long: short, so a resumed partition or a new message is
+          // seen quickly (the broker's default of 5 s would add up to that much latency to each).
+          maxWaitTimeInMs: 250,
+          retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
+        });
+        consumer = member;
+        closers.add(stop);
+        await member.connect();
+        await member.subscribe({ topic: opts.topic, fromBeginning: true });
+        const toIncoming = (partition: number, message: KafkaMessage): IncomingMessage => ({
+          topic: opts.topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString("utf8"),
+          value: message.value ?? undefined,
+          headers: headerText(message.headers),
+        });
+        await member.run({
+          autoCommit: false,
+          // Only what a handler finished is resolved (and so not fetched again): see the slices below.
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: DEFAULT_PARTITIONS,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+            const { topic, partition } = batch;
+            for (let from = 0; from < batch.messages.length; from += maxBatch) {
+              // Stopping, or a seek pending (a rebalance, a retry): what is left is fetched again.
+              if (!isRunning() || isStale()) return;
+              const slice = batch.messages.slice(from, from + maxBatch);
+              const first = slice[0]?.offset ?? "0";
+              const last = slice.at(-1)?.offset ?? first;
               try {
-                await handler(toIncoming(partition, message));
+                await handler(slice.map((message) => toIncoming(partition, message)));
               } catch (error) {
                 const delayMs = error instanceof RetryLater ? error.delayMs : DEFAULT_RETRY_DELAY_MS;
                 if (!(error instanceof RetryLater)) {
-                  log.warn({ err: error, partition, offset: message.offset }, "a handler failed; retrying");
+                  log.warn({ err: error, partition, offset: first }, "a handler failed; retrying");
                 }
-                // Pause the partition and come back to this very message after the delay.
+                // Pause the partition and come back to this very slice after the delay.
                 member.pause([{ topic, partitions: [partition] }]);
-                member.seek({ topic, partition, offset: message.offset });
+                member.seek({ topic, partition, offset: first });
                 const timer = setTimeout(() => {
                   retryTimers.delete(timer);
                   member.resume([{ topic, partitions: [partition] }]);
@@ -208,12 +220,24 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
                 retryTimers.add(timer);
                 return;
               }
+              resolveOffset(last);
               await member
-                .commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }])
-                // A commit refused during a rebalance: the partition's next owner handles the message again.
+                .commitOffsets([{ topic, partition, offset: String(BigInt(last) + 1n) }])
+                // A commit refused during a rebalance: the partition's next owner handles the slice again.
                 .catch((error: unknown) => log.debug({ err: error, partition }, "offset commit refused"));
-            },
-          });
+              await heartbeat();
+            }
+          },
+        });
+      };
+      return {
+        async start(handler) {
+          await join(async (messages) => {
+            for (const message of messages) await handler(message);
+          }, 1);
+        },
+        async startBatch(handler) {
+          await join(handler, Math.max(1, opts.maxBatchMessages ?? DEFAULT_MAX_BATCH_MESSAGES));
         },
         async stop() {
           closers.delete(stop);

@@ -1,7 +1,7 @@
 /**
  * The in-process event bus: the same port and semantics as the Kafka adapter (partitions by key, consumer groups
- * sharing partitions, offsets committed after the handler, a failing message redelivered after a pause of its
- * partition), with everything kept in this process's memory. It is what `npm start` uses when no Kafka broker is
+ * sharing partitions, offsets committed after the handler — once per batch with startBatch —, a failing message
+ * or batch redelivered after a pause of its partition), with everything kept in this process's memory. It is what `npm start` uses when no Kafka broker is
  * configured, so that events flow with nothing installed; nothing survives the process.
  *
  * Two things follow from living in memory. Retention: what every group of a topic has handled is dropped (in
@@ -12,12 +12,13 @@
  */
 import { createHash } from "node:crypto";
 import {
+  type BatchHandler,
   type ConsumerOptions,
+  DEFAULT_MAX_BATCH_MESSAGES,
   type EventBus,
   type EventConsumer,
   type EventProducer,
   type IncomingMessage,
-  type MessageHandler,
   type OutgoingMessage,
   RetryLater,
 } from "./bus.js";
@@ -53,7 +54,9 @@ interface Topic {
 interface Member {
   readonly id: number;
   readonly group: Group;
-  readonly handler: MessageHandler;
+  readonly handler: BatchHandler;
+  /** The most messages one call of the handler gets. */
+  readonly maxBatch: number;
   readonly owned: Set<number>;
   running: boolean;
   /** The loops handling this member's partitions; each ends when its partition is no longer owned. */
@@ -135,24 +138,25 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     topic.base[partition] = base + drop;
   };
 
-  /** Handles one partition for a member until the partition is taken from it or the member stops. */
+  /** Handles one partition for a member, a batch at a time, until the partition is taken from it or it stops. */
   async function partitionLoop(member: Member, partition: number): Promise<void> {
     const { group } = member;
     const topic = topicOf(group.topic);
     const owns = () => member.running && member.owned.has(partition);
     while (owns()) {
       const offset = group.committed[partition] ?? 0;
-      const message = topic.partitions[partition]?.[offset - (topic.base[partition] ?? 0)];
-      if (message === undefined) {
+      const start = offset - (topic.base[partition] ?? 0);
+      const batch = topic.partitions[partition]?.slice(start, start + member.maxBatch) ?? [];
+      if (batch.length === 0) {
         await topic.appended.promise;
         continue;
       }
       try {
-        await member.handler(message);
-        // A member that lost the partition meanwhile does not commit: its new owner handles the message again.
-        // One that is stopping still owns it until its loops end, so the message in hand is committed.
+        await member.handler(batch);
+        // A member that lost the partition meanwhile does not commit: its new owner handles the batch again.
+        // One that is stopping still owns it until its loops end, so the batch in hand is committed.
         if (member.owned.has(partition) && (group.committed[partition] ?? 0) === offset) {
-          group.committed[partition] = offset + 1;
+          group.committed[partition] = offset + batch.length;
           trim(group.topic, topic, partition);
         }
       } catch (error) {
@@ -224,30 +228,39 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     consumer(opts: ConsumerOptions): EventConsumer {
       const key = `${opts.groupId}\u0000${opts.topic}`;
       let member: Member | undefined;
+      const join = async (handler: BatchHandler, maxBatch: number) => {
+        if (closed) throw new Error("the bus is closed");
+        if (member) throw new Error("this consumer is already started");
+        let group = groups.get(key);
+        if (!group) {
+          // A new group starts at the oldest message kept.
+          const topic = topicOf(opts.topic);
+          group = { id: opts.groupId, topic: opts.topic, committed: [...topic.base], members: [] };
+          groups.set(key, group);
+        }
+        const joined: Member = {
+          id: nextMemberId++,
+          group,
+          handler,
+          maxBatch,
+          owned: new Set(),
+          running: true,
+          loops: new Map(),
+          wake: () => runOwned(joined),
+        };
+        member = joined;
+        group.members.push(joined);
+        rebalance(group);
+        wakeAll(topicOf(opts.topic));
+      };
       const consumer: EventConsumer = {
         async start(handler) {
-          if (closed) throw new Error("the bus is closed");
-          if (member) throw new Error("this consumer is already started");
-          let group = groups.get(key);
-          if (!group) {
-            // A new group starts at the oldest message kept.
-            const topic = topicOf(opts.topic);
-            group = { id: opts.groupId, topic: opts.topic, committed: [...topic.base], members: [] };
-            groups.set(key, group);
-          }
-          const joined: Member = {
-            id: nextMemberId++,
-            group,
-            handler,
-            owned: new Set(),
-            running: true,
-            loops: new Map(),
-            wake: () => runOwned(joined),
-          };
-          member = joined;
-          group.members.push(joined);
-          rebalance(group);
-          wakeAll(topicOf(opts.topic));
+          await join(async (messages) => {
+            for (const message of messages) await handler(message);
+          }, 1);
+        },
+        async startBatch(handler) {
+          await join(handler, Math.max(1, opts.maxBatchMessages ?? DEFAULT_MAX_BATCH_MESSAGES));
         },
         async stop() {
           const leaving = member;

@@ -50,3 +50,45 @@ export async function inConsumerSpan<T>(
     },
   );
 }
+
+/**
+ * inConsumerSpan for a batch handled in one go: one CONSUMER span per message, each a child of the context its
+ * message carries (so every change's trace shows its event being processed), all lasting as long as the batch.
+ * `handle` runs in the first message's span, so the batch's own spans (one bulk write) nest under that one.
+ */
+export async function inConsumerSpans<T>(
+  messages: readonly IncomingMessage[],
+  attributesOf: (message: IncomingMessage) => Readonly<Record<string, string>>,
+  handle: () => Promise<T>,
+): Promise<T> {
+  const spans = messages.map((message) => {
+    const parent = propagation.extract(ROOT_CONTEXT, message.headers);
+    const span = tracer.startSpan(
+      `process ${message.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.operation.type": "process",
+          "messaging.destination.name": message.topic,
+          "messaging.destination.partition.id": String(message.partition),
+          "messaging.batch.message_count": messages.length,
+          ...attributesOf(message),
+        },
+      },
+      parent,
+    );
+    return { span, parent };
+  });
+  const first = spans[0];
+  try {
+    return await (first ? context.with(trace.setSpan(first.parent, first.span), handle) : handle());
+  } catch (error) {
+    for (const { span } of spans) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    }
+    throw error;
+  } finally {
+    for (const { span } of spans) span.end();
+  }
+}

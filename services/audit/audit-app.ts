@@ -65,6 +65,7 @@ export async function createAuditParts(
     logger,
     metrics: registry,
     retryDelayMs: config.retryDelayMs,
+    batchSize: config.batchSize,
   });
   return {
     services: [

@@ -14,6 +14,7 @@ test("defaults: the embedded history, the in-process bus, the documented ports a
       kafkaBrokers: config.kafkaBrokers,
       groupId: config.groupId,
       retryDelayMs: config.retryDelayMs,
+      batchSize: config.batchSize,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       logLevel: config.logLevel,
     },
@@ -25,6 +26,7 @@ test("defaults: the embedded history, the in-process bus, the documented ports a
       kafkaBrokers: [],
       groupId: "charter-audit",
       retryDelayMs: 500,
+      batchSize: 500,
       shutdownTimeoutMs: 10_000,
       logLevel: "info",
     },
@@ -42,6 +44,7 @@ test("values from the environment, KAFKA_BROKERS trimmed and split", () => {
     AUDIT_GROUP_ID: "charter-audit.v2",
     AUDIT_INSTANCE_ID: "audit-a_1",
     AUDIT_RETRY_DELAY_MS: "50",
+    AUDIT_BATCH_SIZE: "64",
     SHUTDOWN_TIMEOUT_MS: "0",
     LOG_LEVEL: "silent",
   });
@@ -53,6 +56,7 @@ test("values from the environment, KAFKA_BROKERS trimmed and split", () => {
   assert.equal(config.groupId, "charter-audit.v2");
   assert.equal(config.instanceId, "audit-a_1");
   assert.equal(config.retryDelayMs, 50);
+  assert.equal(config.batchSize, 64);
   assert.equal(config.shutdownTimeoutMs, 0);
   assert.equal(config.logLevel, "silent");
 });
@@ -66,6 +70,7 @@ test("each bad value stops start-up with one line naming its variable", () => {
     ["MONGO_CONNECT_TIMEOUT_MS", "10"],
     ["KAFKA_BROKERS", "kafka-1"],
     ["AUDIT_GROUP_ID", "charter audit"],
+    ["AUDIT_BATCH_SIZE", "0"],
     ["AUDIT_GROUP_ID", "x".repeat(129)],
     ["AUDIT_INSTANCE_ID", "a/b"],
     ["AUDIT_RETRY_DELAY_MS", "0"],

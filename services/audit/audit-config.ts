@@ -22,6 +22,8 @@ export interface AuditConfig extends RegistrationConfig {
   readonly auth: AuthConfig;
   readonly groupId: string;
   readonly retryDelayMs: number;
+  /** The most events of a partition recorded in one bulk write and committed at once (AUDIT_BATCH_SIZE). */
+  readonly batchSize: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
@@ -51,6 +53,7 @@ export function loadAuditConfig(env: Readonly<Record<string, string | undefined>
     auth: authConfig(e),
     groupId,
     retryDelayMs: e.int("AUDIT_RETRY_DELAY_MS", 500, 10, 60_000),
+    batchSize: e.int("AUDIT_BATCH_SIZE", 500, 1, 10_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
   };

@@ -480,60 +480,212 @@ describe("competing audit consumers", () => {
   });
 });
 
+/** A consumer on its own bus and registry, over `store`; the test runs with it and everything is closed after. */
+async function withConsumer(
+  store: HistoryStore,
+  run: (bus: EventBus, registry: Registry) => Promise<void>,
+  batchSize?: number,
+): Promise<void> {
+  const bus = createMemoryBus();
+  await bus.ensureTopic(userEventChannels.userEvents, 6);
+  const registry = new Registry();
+  const consumer = createAuditConsumer({
+    bus,
+    store,
+    groupId: "charter-audit",
+    clientId: "a",
+    logger,
+    metrics: registry,
+    retryDelayMs: 10,
+    ...(batchSize !== undefined ? { batchSize } : {}),
+  });
+  await consumer.start();
+  try {
+    await run(bus, registry);
+  } finally {
+    await consumer.stop();
+    await bus.close();
+  }
+}
+
+/** Sends the messages in one send (one key: one partition, so one batch when the consumer is idle). */
+async function send(bus: EventBus, messages: readonly OutgoingMessage[]): Promise<void> {
+  const producer = bus.producer();
+  await producer.send(userEventChannels.userEvents, messages);
+  await producer.close();
+}
+
+const waitForHistory = (store: HistoryStore, user: string, count: number) =>
+  waitFor(`${count} events of ${user} recorded`, async () => {
+    const list = await store.list(user, 100);
+    return list.length >= count ? list : undefined;
+  });
+
 describe("a history store that fails", () => {
-  test("a store failing N times: the message comes again N times, then is recorded once; the partition waits for it", async () => {
-    const bus = createMemoryBus();
-    await bus.ensureTopic(userEventChannels.userEvents, 6);
+  test("a store failing N times: the batch comes again N times, then is recorded once; the partition waits for it", async () => {
     const memory = createMemoryHistoryStore();
     const failures = 3;
     let failing = failures;
-    const attempts: string[] = [];
-    // The real memory adapter, behind a port implementation that fails the first N records.
+    const attempts: string[][] = [];
+    // The real memory adapter, behind a port implementation that fails the first N bulk writes.
     const store: HistoryStore = {
       ...memory,
-      async record(entry) {
-        attempts.push(entry.eventId);
+      async recordMany(entries) {
+        attempts.push(entries.map((e) => e.eventId));
         if (failing > 0) {
           failing--;
           throw new Error("the store is unavailable");
         }
-        return memory.record(entry);
+        return memory.recordMany(entries);
       },
     };
-    const registry = new Registry();
-    const consumer = createAuditConsumer({
-      bus,
-      store,
-      groupId: "charter-audit",
-      clientId: "a",
-      logger,
-      metrics: registry,
-      retryDelayMs: 10,
-    });
-    await consumer.start();
-    const producer = bus.producer();
-    try {
+    await withConsumer(store, async (bus, registry) => {
       const user = newUserId();
-      await producer.send(userEventChannels.userEvents, [
-        message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
-        message(event(user, 2)),
-      ]);
-      const entries = await waitFor("both events recorded", async () => {
-        const list = await memory.list(user, 10);
-        return list.length >= 2 ? list : undefined;
-      });
+      await send(bus, [message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)), message(event(user, 2))]);
+      const entries = await waitForHistory(memory, user, 2);
       assert.deepEqual(
         entries.map((e) => e.eventId),
         [`${user}-1`, `${user}-2`],
       );
-      assert.deepEqual(attempts, [...Array(failures + 1).fill(`${user}-1`), `${user}-2`], "nothing skipped ahead");
-      assert.deepEqual(await outcomes(registry), { recorded: 2, duplicate: 0, dead_lettered: 0, retried: failures });
+      assert.deepEqual(
+        attempts,
+        Array(failures + 1).fill([`${user}-1`, `${user}-2`]),
+        "the same batch each time, nothing skipped ahead",
+      );
+      assert.deepEqual(await outcomes(registry), {
+        recorded: 2,
+        duplicate: 0,
+        dead_lettered: 0,
+        retried: failures * 2,
+      });
       assert.deepEqual(await deadLettersOf(bus, user), []);
-    } finally {
-      await producer.close();
-      await consumer.stop();
-      await bus.close();
-    }
+    });
+  });
+
+  test("a batch written but reported failed comes again: every event is in the history once", async () => {
+    const memory = createMemoryHistoryStore();
+    let lost = 1;
+    const store: HistoryStore = {
+      ...memory,
+      async recordMany(entries) {
+        const recorded = await memory.recordMany(entries);
+        if (lost > 0) {
+          lost--;
+          throw new Error("the answer was lost"); // written, but the consumer cannot know
+        }
+        return recorded;
+      },
+    };
+    await withConsumer(store, async (bus, registry) => {
+      const user = newUserId();
+      await send(
+        bus,
+        [1, 2, 3].map((v) => message(event(user, v, v === 1 ? UserEventType.USER_EVENT_TYPE_CREATED : undefined))),
+      );
+      await waitFor("the batch handled again", async () =>
+        (await outcomes(registry)).duplicate >= 3 ? true : undefined,
+      );
+      assert.deepEqual(
+        (await memory.list(user, 100)).map((e) => e.eventId),
+        [`${user}-1`, `${user}-2`, `${user}-3`],
+      );
+      assert.deepEqual(await outcomes(registry), { recorded: 0, duplicate: 3, dead_lettered: 0, retried: 3 });
+    });
+  });
+});
+
+describe("batches", () => {
+  test("a poison message in the middle of a batch is dead-lettered; the events around it are recorded", async () => {
+    const memory = createMemoryHistoryStore();
+    const batches: string[][] = [];
+    const store: HistoryStore = {
+      ...memory,
+      async recordMany(entries) {
+        batches.push(entries.map((e) => e.eventId));
+        return memory.recordMany(entries);
+      },
+    };
+    await withConsumer(store, async (bus, registry) => {
+      const user = newUserId();
+      await send(bus, [
+        message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
+        { key: user, value: "{not a user event", headers: { ce_id: "poison" } },
+        message(event(user, 2)),
+      ]);
+      await waitForHistory(memory, user, 2);
+      assert.deepEqual(batches, [[`${user}-1`, `${user}-2`]], "one bulk write for the batch, without the poison");
+      const dead = await deadLettersOf(bus, user);
+      assert.deepEqual(
+        dead.map((m) => [m.value?.toString(), m.headers.ce_id, m.headers.dlq_offset]),
+        [["{not a user event", "poison", "1"]],
+      );
+      assert.ok((dead[0]?.headers.dlq_reason ?? "").length > 0);
+      assert.deepEqual(await outcomes(registry), { recorded: 2, duplicate: 0, dead_lettered: 1, retried: 0 });
+    });
+  });
+
+  test("a redelivered batch records nothing twice", async () => {
+    const memory = createMemoryHistoryStore();
+    await withConsumer(memory, async (bus, registry) => {
+      const user = newUserId();
+      const sent = [1, 2, 3, 4].map((v) =>
+        message(event(user, v, v === 1 ? UserEventType.USER_EVENT_TYPE_CREATED : undefined)),
+      );
+      await send(bus, sent);
+      await waitForHistory(memory, user, 4);
+      await send(bus, sent); // a relay that died before marking sends the same events again
+      await waitFor("the copies handled", async () => ((await outcomes(registry)).duplicate >= 4 ? true : undefined));
+      assert.deepEqual(
+        (await memory.list(user, 100)).map((e) => e.eventId),
+        sent.map((m) => m.headers?.ce_id),
+      );
+      assert.deepEqual(await outcomes(registry), { recorded: 4, duplicate: 4, dead_lettered: 0, retried: 0 });
+    });
+  });
+
+  test("each user's events reach the store in order, within a batch and across batches", async () => {
+    const memory = createMemoryHistoryStore();
+    const writes: { eventId: string; userId: string; version: number }[][] = [];
+    const store: HistoryStore = {
+      ...memory,
+      async recordMany(entries) {
+        writes.push(entries.map(({ eventId, userId, version }) => ({ eventId, userId, version })));
+        return memory.recordMany(entries);
+      },
+    };
+    await withConsumer(
+      store,
+      async (bus) => {
+        const users = [newUserId(), newUserId(), newUserId()];
+        // Interleaved, 12 events a user, in three sends: batches of at most 5 cut across users and sends.
+        for (let round = 0; round < 3; round++) {
+          await send(
+            bus,
+            [1, 2, 3, 4].flatMap((step) =>
+              users.map((user) => {
+                const v = round * 4 + step;
+                return message(event(user, v, v === 1 ? UserEventType.USER_EVENT_TYPE_CREATED : undefined));
+              }),
+            ),
+          );
+        }
+        for (const user of users) await waitForHistory(memory, user, 12);
+        assert.ok(
+          writes.every((w) => w.length <= 5),
+          "no bulk write over the batch size",
+        );
+        assert.ok(writes.length >= 3, "the events came in several batches");
+        for (const user of users) {
+          const order = writes.flat().filter((e) => e.userId === user);
+          assert.deepEqual(
+            order.map((e) => e.version),
+            Array.from({ length: 12 }, (_, i) => i + 1),
+            `${user}'s events in version order`,
+          );
+        }
+      },
+      5,
+    );
   });
 });
 

@@ -62,7 +62,7 @@ test("etcd values fill only what the environment left unset, validated like the 
 });
 
 test("outbox relay settings: defaults, values, and each bad value names its variable", () => {
-  assert.deepEqual(loadUsersConfig({}).outbox, { pollIntervalMs: 200, batchSize: 100, leaseMs: 10_000 });
+  assert.deepEqual(loadUsersConfig({}).outbox, { pollIntervalMs: 200, batchSize: 1_000, leaseMs: 10_000 });
   assert.deepEqual(
     loadUsersConfig({ OUTBOX_POLL_INTERVAL_MS: "50", OUTBOX_BATCH_SIZE: "500", OUTBOX_LEASE_MS: "2000" }).outbox,
     { pollIntervalMs: 50, batchSize: 500, leaseMs: 2_000 },

@@ -67,7 +67,7 @@ export function loadUsersConfig(env: Readonly<Record<string, string | undefined>
     kafkaBrokers: kafkaBrokers(e),
     outbox: {
       pollIntervalMs: e.int("OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
-      batchSize: e.int("OUTBOX_BATCH_SIZE", 100, 1, 10_000),
+      batchSize: e.int("OUTBOX_BATCH_SIZE", 1_000, 1, 10_000),
       leaseMs: e.int("OUTBOX_LEASE_MS", 10_000, 100, 600_000),
     },
   };

@@ -1,7 +1,8 @@
 /**
  * The behaviour every EventBus adapter must have, as one suite both the in-process bus and the Kafka adapter
  * run: ordered keys, competing consumers that share partitions and take over from a member that leaves,
- * at-least-once redelivery of a failing message without overtaking it, independent groups, committed offsets.
+ * at-least-once redelivery of a failing message without overtaking it, independent groups, committed offsets,
+ * and batches (startBatch): in order, bounded, a failing batch redelivered whole, one commit after each.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -182,6 +183,89 @@ export function busSpec(name: string, options: BusSpecOptions): void {
         await c.stop();
         await b.stop();
         await producer.close();
+      });
+    });
+
+    test("startBatch: a partition's messages in order, in batches of at most maxBatchMessages; a failing batch comes again whole", async () => {
+      await withBus(async (bus, topic) => {
+        const producer = bus.producer();
+        // Everything first, so that the consumer finds more than a batch waiting in each partition.
+        for (const key of ["p", "q"]) {
+          await producer.send(
+            topic,
+            Array.from({ length: 12 }, (_, i) => ({ key, value: `${key}-${i}` })),
+          );
+        }
+        const batches: string[][] = [];
+        let failed = false;
+        const consumer = bus.consumer({ groupId: `g-${randomUUID()}`, topic, maxBatchMessages: 5 });
+        await consumer.startBatch(async (messages) => {
+          assert.equal(new Set(messages.map((m) => m.partition)).size, 1, "a batch holds one partition");
+          const values = messages.map(text);
+          if (!failed && values.includes("p-6")) {
+            failed = true; // the batch holding p-6 fails once: it comes again, from its first message
+            batches.push(["failed", ...values]);
+            throw new RetryLater("not now", 50);
+          }
+          batches.push(values);
+        });
+        const done = () => batches.flat().filter((v) => v !== "failed").length;
+        await waitFor("all 24 handled", () => (done() >= 24 ? true : undefined), deadline);
+        await consumer.stop();
+        await producer.close();
+        assert.ok(
+          batches.every((b) => b.filter((v) => v !== "failed").length <= 5),
+          "no batch over maxBatchMessages",
+        );
+        const failedBatch = batches.find((b) => b[0] === "failed")?.slice(1) ?? [];
+        const again = batches.find((b) => b[0] !== "failed" && b[0] === failedBatch[0]);
+        assert.ok(again && again.length >= 1, "the failed batch came again from its first message");
+        for (const key of ["p", "q"]) {
+          const handled = batches
+            .filter((b) => b[0] !== "failed")
+            .flat()
+            .filter((v) => v.startsWith(`${key}-`));
+          assert.deepEqual(
+            handled,
+            Array.from({ length: 12 }, (_, i) => `${key}-${i}`),
+            `${key}: each once, in order`,
+          );
+        }
+      });
+    });
+
+    test("startBatch: a group resumes after the last batch it finished", async () => {
+      await withBus(async (bus, topic) => {
+        const producer = bus.producer();
+        const group = `g-${randomUUID()}`;
+        await producer.send(
+          topic,
+          Array.from({ length: 7 }, (_, i) => ({ key: "r", value: `first-${i}` })),
+        );
+        const first: string[] = [];
+        const a = bus.consumer({ groupId: group, topic, maxBatchMessages: 3 });
+        await a.startBatch(async (messages) => {
+          first.push(...messages.map(text));
+        });
+        await waitFor("the first 7", () => (first.length >= 7 ? true : undefined), deadline);
+        await a.stop();
+        await producer.send(
+          topic,
+          Array.from({ length: 4 }, (_, i) => ({ key: "r", value: `second-${i}` })),
+        );
+        const second: string[] = [];
+        const b = bus.consumer({ groupId: group, topic });
+        await b.startBatch(async (messages) => {
+          second.push(...messages.map(text));
+        });
+        await waitFor("the second 4", () => (second.length >= 4 ? true : undefined), deadline);
+        await b.stop();
+        await producer.close();
+        assert.deepEqual(
+          second,
+          Array.from({ length: 4 }, (_, i) => `second-${i}`),
+          "nothing handled again",
+        );
       });
     });
   });

@@ -166,5 +166,57 @@ export function historyStoreSpec(name: string, open: () => Promise<HistoryStore>
         await store.close();
       }
     });
+
+    test("recordMany records a batch in one call, entry by entry as record() would", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const other = userId();
+        const before = entry(user, 1, `${user}-1`, "USER_EVENT_TYPE_CREATED");
+        assert.equal(await store.record(before), true);
+        const batch = [
+          entry(user, 3, `${user}-3`),
+          before, // already recorded
+          entry(other, 1, `${other}-1`, "USER_EVENT_TYPE_CREATED"),
+          entry(user, 2, `${user}-2`),
+          entry(user, 3, `${user}-3`), // twice in the same batch
+        ];
+        assert.deepEqual(await store.recordMany(batch), [true, false, true, true, false]);
+        assert.deepEqual(
+          (await store.list(user, 10)).map((e) => e.eventId),
+          [`${user}-1`, `${user}-2`, `${user}-3`],
+          "in version order, each once",
+        );
+        assert.deepEqual(await store.list(other, 10), [batch[2]]);
+        assert.deepEqual(await store.recordMany([]), []);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("recordMany again with the same batch (a redelivery) changes nothing", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const batch = Array.from({ length: 50 }, (_, i) => entry(user, i + 1, `${user}-${i + 1}`));
+        assert.ok((await store.recordMany(batch)).every((recorded) => recorded));
+        assert.deepEqual(
+          await store.recordMany(batch),
+          batch.map(() => false),
+        );
+        // Partly recorded before (a write that failed half-way): only the rest is new.
+        const more = Array.from({ length: 5 }, (_, i) => entry(user, 51 + i, `${user}-${51 + i}`));
+        assert.deepEqual(await store.recordMany([...batch.slice(45), ...more]), [
+          ...batch.slice(45).map(() => false),
+          ...more.map(() => true),
+        ]);
+        assert.deepEqual(
+          (await store.list(user, 100)).map((e) => e.version),
+          Array.from({ length: 55 }, (_, i) => i + 1),
+        );
+      } finally {
+        await store.close();
+      }
+    });
   });
 }

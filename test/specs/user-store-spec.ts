@@ -618,6 +618,72 @@ export function runUserStoreSpec(name: string, openOn: OpenStore): void {
         }
       });
 
+      test("a batch is claimed in one call and marked in one call: deletes, later writes and the limit as for one user", async () => {
+        const { store, cleanup } = await open();
+        try {
+          const users = Array.from({ length: 30 }, () => makeUser());
+          for (const user of users) await store.insert(user);
+          const ids = users.map((u) => u.id).sort(byNumber);
+          const claims = await store.claimOutbox("relay-a", 25, 60_000);
+          assert.deepEqual(
+            claims.map((c) => c.userId),
+            ids.slice(0, 25),
+            "the first 25 in id order",
+          );
+          assert.ok(claims.every((c) => c.events.length === 1 && c.events[0]?.type === "CREATED"));
+          // Between the claim and the mark: one claimed user changes, one is deleted (its DELETED event waits).
+          const changed = ids[3] as string;
+          const deleted = ids[7] as string;
+          assert.ok((await store.update(changed, 1, { name: "Changed" }, T1)).ok);
+          assert.equal((await store.delete(deleted, 1, T1)).ok, true);
+          await store.markAllSent(
+            claims.map((c) => ({ userId: c.userId, eventIds: c.events.map((e) => e.eventId) })),
+            "relay-a",
+          );
+          assert.equal(await store.outboxSize(), 5 + 2, "the 5 unclaimed and the 2 events written meanwhile");
+          const next = await store.claimOutbox("relay-b", 100, 60_000);
+          assert.deepEqual(
+            next.map((c) => [c.userId, c.events.map((e) => e.type)]),
+            [[changed, ["UPDATED"]], [deleted, ["DELETED"]], ...ids.slice(25).map((id) => [id, ["CREATED"]])],
+          );
+          await store.markAllSent(
+            next.map((c) => ({ userId: c.userId, eventIds: c.events.map((e) => e.eventId) })),
+            "relay-b",
+          );
+          assert.equal(await store.outboxSize(), 0);
+          assert.deepEqual(await store.claimOutbox("relay-c", 100, 60_000), [], "the tombstone is gone");
+          assert.equal((await store.get(changed))?.name, "Changed");
+        } finally {
+          await cleanup();
+        }
+      });
+
+      test("marking a batch touches only the users the relay still holds", async () => {
+        const { store, cleanup } = await open();
+        try {
+          const [a, b, c] = [makeUser(), makeUser(), makeUser()];
+          for (const user of [a, b, c]) await store.insert(user);
+          assert.equal((await store.claimOutbox("relay-slow", 10, 1)).length, 3);
+          advance(2);
+          // relay-next takes b over; a and c stay with relay-slow's expired lease (nobody took them).
+          const taken = await store.claimOutbox("relay-next", 1, 60_000, a.id);
+          assert.deepEqual(
+            taken.map((claim) => claim.userId),
+            [b.id],
+          );
+          await store.markAllSent(
+            [a, b, c].map((u) => ({ userId: u.id, eventIds: [`${u.id}-1`] })),
+            "relay-slow",
+          );
+          assert.equal(await store.outboxSize(), 1, "a's and c's events are marked; b's, held by another, stay");
+          assert.deepEqual(await store.claimOutbox("relay-other", 10, 60_000), [], "b's claim still holds");
+          await store.markAllSent([{ userId: b.id, eventIds: [`${b.id}-1`] }], "relay-next");
+          assert.equal(await store.outboxSize(), 0);
+        } finally {
+          await cleanup();
+        }
+      });
+
       test("8 concurrent claimers over 60 users: each user claimed by exactly one, all claimed, limits kept", async () => {
         const { store, cleanup } = await open();
         try {

@@ -1,4 +1,4 @@
-import { type Collection, MongoServerError } from "mongodb";
+import { type Collection, MongoBulkWriteError, MongoServerError } from "mongodb";
 import { connectMongo, DUPLICATE_KEY } from "../../../platform/mongo.js";
 import type { HistoryEntry, HistoryStore } from "../domain/history.js";
 
@@ -33,6 +33,13 @@ export async function createMongoHistoryStore(opts: {
     },
   });
   const history: Collection<HistoryDocument> = db.collection<HistoryDocument>(name);
+  const toDocument = (entry: HistoryEntry, recordedAt: Date): HistoryDocument => ({
+    _id: entry.eventId,
+    userId: entry.userId,
+    version: entry.version,
+    event: { ...entry.event },
+    recordedAt,
+  });
   const toEntry = (doc: HistoryDocument): HistoryEntry => ({
     eventId: doc._id,
     userId: doc.userId,
@@ -42,18 +49,31 @@ export async function createMongoHistoryStore(opts: {
   return {
     async record(entry) {
       try {
-        await history.insertOne({
-          _id: entry.eventId,
-          userId: entry.userId,
-          version: entry.version,
-          event: { ...entry.event },
-          recordedAt: new Date(),
-        });
+        await history.insertOne(toDocument(entry, new Date()));
         return true;
       } catch (error) {
         if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return false;
         throw error;
       }
+    },
+    async recordMany(entries) {
+      if (entries.length === 0) return [];
+      // One unordered insertMany: every entry is tried, and those whose event id is already recorded (the primary
+      // key refuses them) come back as write errors by index. Any other error fails the whole call.
+      const recorded = entries.map(() => true);
+      const recordedAt = new Date();
+      try {
+        await history.insertMany(
+          entries.map((entry) => toDocument(entry, recordedAt)),
+          { ordered: false },
+        );
+      } catch (error) {
+        if (!(error instanceof MongoBulkWriteError)) throw error;
+        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+        if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+        for (const e of writeErrors) recorded[e.index] = false;
+      }
+      return recorded;
     },
     async list(userId, limit, after) {
       if (limit <= 0) return []; // the driver reads a limit of 0 as "no limit"

@@ -1,17 +1,19 @@
 /**
- * The audit service's member of the consumer group on `charter.users.v1.events`. Each message is decoded strictly;
- * one that is not a UserEvent goes to the dead-letter topic with the reason (and the partition goes on); a
- * UserEvent is recorded once by its event id (a redelivery is a no-op). A store that fails makes the partition
- * pause and the same message come again: nothing is skipped. The bus commits a message's offset only after this
- * handler resolved, so a crash redelivers rather than loses.
+ * The audit service's member of the consumer group on `charter.users.v1.events`, a batch of a partition at a time
+ * (up to `batchSize` messages, in order). Each message is decoded strictly; the UserEvents of the batch are recorded
+ * in one bulk write, each once by its event id (a redelivery is a no-op), and the messages that are not UserEvents
+ * then go to the dead-letter topic with their reasons, in one send — a poison message holds nothing else back. A
+ * store (or dead-letter send) that fails makes the partition pause and the same batch come again: nothing is
+ * skipped, and what the failed attempt did write is a no-op the second time. The bus commits the offset after the
+ * batch only once this handler resolved, so a crash redelivers rather than loses.
  */
 
 import { Counter, Histogram, type Registry } from "prom-client";
 import { userEventChannels } from "../../../generated/asyncapi/users-events.js";
 import { type EventBus, type EventConsumer, type IncomingMessage, RetryLater } from "../../../platform/events/bus.js";
-import { inConsumerSpan } from "../../../platform/events/trace-context.js";
+import { inConsumerSpans } from "../../../platform/events/trace-context.js";
 import type { Logger } from "../../../platform/logging.js";
-import type { HistoryStore } from "../domain/history.js";
+import type { HistoryEntry, HistoryStore } from "../domain/history.js";
 import { decodeUserEvent } from "../domain/user-event-codec.js";
 
 export interface AuditConsumerOptions {
@@ -21,8 +23,10 @@ export interface AuditConsumerOptions {
   readonly clientId: string;
   readonly logger: Logger;
   readonly metrics?: Registry;
-  /** Pause of the partition after a store failure before the message comes again (default 500 ms). */
+  /** Pause of the partition after a store failure before the batch comes again (default 500 ms). */
   readonly retryDelayMs?: number;
+  /** The most messages of a partition handled (and recorded, and committed) at once (default 500). */
+  readonly batchSize?: number;
 }
 
 export interface AuditConsumer {
@@ -51,9 +55,12 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
   let consumer: EventConsumer | undefined;
   let failing = false;
 
-  async function deadLetter(message: IncomingMessage, reason: string): Promise<void> {
-    await producer.send(userEventChannels.userEventsDeadLetter, [
-      {
+  /** The messages that are not UserEvents, to the dead-letter topic in one send (in their order). */
+  async function deadLetter(poison: readonly { message: IncomingMessage; reason: string }[]): Promise<void> {
+    if (poison.length === 0) return;
+    await producer.send(
+      userEventChannels.userEventsDeadLetter,
+      poison.map(({ message, reason }) => ({
         key: message.key ?? "",
         value: message.value ?? "",
         headers: {
@@ -63,42 +70,57 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
           dlq_partition: String(message.partition),
           dlq_offset: message.offset,
         },
-      },
-    ]);
-    consumed.inc({ outcome: "dead_lettered" });
-    log.warn(
-      { partition: message.partition, offset: message.offset, reason },
-      "an undecodable message went to the dead-letter topic",
+      })),
     );
+    for (const { message, reason } of poison) {
+      consumed.inc({ outcome: "dead_lettered" });
+      log.warn(
+        { partition: message.partition, offset: message.offset, reason },
+        "an undecodable message went to the dead-letter topic",
+      );
+    }
   }
 
-  /** Each message in a span that continues the trace of the change it describes. */
-  const handle = (message: IncomingMessage): Promise<void> =>
-    inConsumerSpan(
-      message,
-      { "messaging.consumer.group.name": opts.groupId, "messaging.message.id": message.headers.ce_id ?? "" },
-      () => record(message),
+  /** Each message in a span that continues the trace of the change it describes; the batch's write in the first. */
+  const handle = (messages: readonly IncomingMessage[]): Promise<void> =>
+    inConsumerSpans(
+      messages,
+      (message) => ({
+        "messaging.consumer.group.name": opts.groupId,
+        "messaging.message.id": message.headers.ce_id ?? "",
+      }),
+      () => record(messages),
     );
 
-  async function record(message: IncomingMessage): Promise<void> {
-    const decoded = decodeUserEvent(message);
-    if (!decoded.ok) return deadLetter(message, decoded.reason);
-    let recorded: boolean;
-    try {
-      recorded = await opts.store.record(decoded.entry);
-    } catch (error) {
-      consumed.inc({ outcome: "retried" });
-      if (!failing) log.error({ err: error }, "the history store failed; the partition pauses and retries");
-      failing = true;
-      throw new RetryLater("the history store failed", opts.retryDelayMs ?? 500);
+  async function record(messages: readonly IncomingMessage[]): Promise<void> {
+    const entries: HistoryEntry[] = [];
+    const poison: { message: IncomingMessage; reason: string }[] = [];
+    for (const message of messages) {
+      const decoded = decodeUserEvent(message);
+      if (decoded.ok) entries.push(decoded.entry);
+      else poison.push({ message, reason: decoded.reason });
     }
-    if (failing) log.info("the history store answers again");
-    failing = false;
-    consumed.inc({ outcome: recorded ? "recorded" : "duplicate" });
-    if (recorded) {
-      const occurred = Date.parse(String(decoded.entry.event.occurredAt));
-      lag.observe(Math.max(0, Date.now() - occurred) / 1000);
+    let recorded: boolean[] = [];
+    if (entries.length > 0) {
+      try {
+        recorded = await opts.store.recordMany(entries);
+      } catch (error) {
+        consumed.inc({ outcome: "retried" }, entries.length);
+        if (!failing) log.error({ err: error }, "the history store failed; the partition pauses and retries");
+        failing = true;
+        throw new RetryLater("the history store failed", opts.retryDelayMs ?? 500);
+      }
+      if (failing) log.info("the history store answers again");
+      failing = false;
     }
+    const now = Date.now();
+    entries.forEach((entry, i) => {
+      const isNew = recorded[i] === true;
+      consumed.inc({ outcome: isNew ? "recorded" : "duplicate" });
+      if (isNew) lag.observe(Math.max(0, now - Date.parse(String(entry.event.occurredAt))) / 1000);
+    });
+    // After the write: a failed send brings the batch again, and its entries are then duplicates, not lost.
+    await deadLetter(poison);
   }
 
   return {
@@ -107,8 +129,9 @@ export function createAuditConsumer(opts: AuditConsumerOptions): AuditConsumer {
         groupId: opts.groupId,
         topic: userEventChannels.userEvents,
         clientId: opts.clientId,
+        ...(opts.batchSize !== undefined ? { maxBatchMessages: opts.batchSize } : {}),
       });
-      await consumer.start(handle);
+      await consumer.startBatch(handle);
       log.info("consuming user events");
     },
     async stop() {

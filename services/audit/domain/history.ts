@@ -24,6 +24,12 @@ export interface HistoryPosition {
 export interface HistoryStore {
   /** Records the entry; false (and nothing changed) when an entry with its event id is already recorded. */
   record(entry: HistoryEntry): Promise<boolean>;
+  /**
+   * Records the entries in one write where the store can (one round trip), each as record() would: the result
+   * says, entry by entry, whether it was recorded now (false: its event id was already recorded, earlier or
+   * earlier in this very call). A failure may leave some of them recorded; recording them all again is safe.
+   */
+  recordMany(entries: readonly HistoryEntry[]): Promise<boolean[]>;
   /** Up to `limit` entries of the user after `after`, in (version, eventId) order. */
   list(userId: string, limit: number, after?: HistoryPosition): Promise<HistoryEntry[]>;
   /** Resolves when the store answers; rejects otherwise. */
