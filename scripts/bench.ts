@@ -10,7 +10,8 @@
  *   (e) the gateway, GET /v1/users/{id} round-robin over three users instances discovered in etcd (a real etcd;
  *       the instances share the MongoDB-compatible store and each has its in-memory cache, so reads are hits)
  *   (f) as (b) with OTEL_SDK_DISABLED=true and GATEWAY_METRICS=off: what tracing and request metrics cost
- *   (g) as (b) with every span exported over OTLP/HTTP (protobuf) to a receiver in this process that drops them
+ *   (g) as (b) with every trace sampled (OTEL_TRACES_SAMPLER=parentbased_always_on) and every span exported over
+ *       OTLP/HTTP (protobuf) to a receiver in this process that drops them
  *
  *   (j) the proxy anchor: a hand-written Fastify route calling the same users service with grpc-js
  *       (scripts/bench-proxy.ts), the users service of (b)
@@ -454,14 +455,19 @@ async function main(): Promise<void> {
   const grpcRows: Row[] = [];
   try {
     const sink = lazily(started, startSpanSink);
-    // The same platform three times: as shipped (spans made, not exported; metrics on), with both off, and
-    // exporting every span over OTLP (http/protobuf, the SDK's default) to a receiver that drops them.
+    // The same platform three times: as shipped (the default sampler's share of the traces recorded, not exported;
+    // metrics on), with both off, and recording every trace and exporting every span over OTLP (http/protobuf, the
+    // SDK's default) to a receiver that drops them.
     const platform = lazily(started, () => startBenchPlatform({}, "default", profile));
     const quiet = lazily(started, () =>
       startBenchPlatform({ OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "quiet", profile),
     );
     const exporting = lazily(started, async () =>
-      startBenchPlatform({ OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url }, "exported", profile),
+      startBenchPlatform(
+        { OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url, OTEL_TRACES_SAMPLER: "parentbased_always_on" },
+        "exported",
+        profile,
+      ),
     );
     const bare = lazily(started, async () =>
       startService("scripts/bench-bare-server.ts", { BENCH_USER: (await platform()).body }, "bare server ready"),
@@ -553,7 +559,7 @@ async function main(): Promise<void> {
         request: get(`/v1/users/${(await quiet()).user.id}`),
       }),
       g: async () => ({
-        label: "(g) as (b), every span exported over OTLP",
+        label: "(g) as (b), every trace sampled, exported over OTLP",
         url: (await exporting()).platform.baseUrl,
         pids: [(await exporting()).platform.gateway.pid, (await exporting()).platform.users.pid],
         request: get(`/v1/users/${(await exporting()).user.id}`),
