@@ -1,8 +1,10 @@
 /**
  * OpenTelemetry tracing for a service process. startTracing() must run before the modules it instruments are
  * imported (a service's main.ts calls it, then imports the rest dynamically): it registers the ESM loader hook
- * that lets instrumentations patch modules imported with `import`, then starts the Node SDK with spans for
- * incoming and outgoing HTTP, gRPC client and server calls, MongoDB and Redis commands, and GraphQL resolvers.
+ * that lets instrumentations patch modules imported with `import`, then starts the Node SDK with spans for gRPC
+ * client and server calls, MongoDB and Redis commands, and GraphQL resolvers. node:http is not patched: the one
+ * traced HTTP server, the gateway, makes its server spans from Fastify's hooks (services/gateway/transport/
+ * http-tracing.ts), and no service's outgoing HTTP (the OTLP exporter's own) is traced.
  *
  * Context propagation (W3C traceparent/tracestate) is always on, so every request has real trace ids and a
  * caller's trace continues across the hops. Which traces are recorded is the sampler's choice (tracesSampler()):
@@ -139,8 +141,6 @@ const keepOnly: SpanProcessor = {
   shutdown: () => Promise.resolve(),
 };
 
-/** Scrapes and probes are not traced: they would bury the requests. */
-const UNTRACED_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
 /** etcd's own RPCs (registration, discovery, keepalives) and health watches. */
 const UNTRACED_RPCS = /^(Range|Put|DeleteRange|Txn|Compact|Watch|Lease[A-Za-z]*|Status|Member[A-Za-z]*)$/;
 
@@ -195,10 +195,9 @@ async function start(service: string): Promise<Tracing> {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
 
-  const [{ NodeSDK }, grpc, http, mongodb, ioredis, graphql] = await Promise.all([
+  const [{ NodeSDK }, grpc, mongodb, ioredis, graphql] = await Promise.all([
     import("@opentelemetry/sdk-node"),
     import("@opentelemetry/instrumentation-grpc"),
-    import("@opentelemetry/instrumentation-http"),
     import("@opentelemetry/instrumentation-mongodb"),
     import("@opentelemetry/instrumentation-ioredis"),
     import("@opentelemetry/instrumentation-graphql"),
@@ -212,11 +211,6 @@ async function start(service: string): Promise<Tracing> {
     metricReaders: [], // metrics are prom-client's, on /metrics
     logRecordProcessors: [], // logs are pino's, on stdout
     instrumentations: [
-      new http.HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? "").split("?")[0] ?? ""),
-        // Outgoing HTTP is the OTLP exporter itself (and etcd's gRPC is below): never trace it.
-        ignoreOutgoingRequestHook: () => true,
-      }),
       withoutUnknownPeer(new grpc.GrpcInstrumentation({ ignoreGrpcMethods: [UNTRACED_RPCS, "Check"] })),
       new mongodb.MongoDBInstrumentation({ requireParentSpan: true }),
       new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
