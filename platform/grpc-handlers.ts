@@ -5,9 +5,11 @@
  * through a hook, and logged on one line with its request id (x-request-id) and outcome.
  */
 import { Metadata, type ServerUnaryCall, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import { context } from "@opentelemetry/api";
 import { BadRequest, ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
 import { Status } from "../generated/proto/google/rpc/status.js";
 import { AppError, type Code, grpcStatusOf, isAppError } from "./errors.js";
+import { startServerCall } from "./grpc-tracing.js";
 import type { Logger } from "./logging.js";
 
 export interface ServiceErrorOptions {
@@ -76,7 +78,8 @@ export interface RpcHooks<Rpc extends string> {
 
 /**
  * An adapter from async use cases to grpc-js unary handlers: `unary(rpc, run, toError)` resolves `run`'s result,
- * or answers its AppError through `toError` (INTERNAL for anything else, logged with the error).
+ * or answers its AppError through `toError` (INTERNAL for anything else, logged with the error). Each call is a
+ * server span (grpc-tracing.ts) continuing the caller's trace, and `run` runs in its context.
  */
 export function unaryAdapter<Rpc extends string>(logger: Logger, hooks: RpcHooks<Rpc> = {}) {
   return <Req, Res>(
@@ -87,27 +90,32 @@ export function unaryAdapter<Rpc extends string>(logger: Logger, hooks: RpcHooks
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = performance.now();
       const requestId = requestIdOf(call.metadata);
-      const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
+      const span = startServerCall(call.getPath(), call.metadata);
       const done = (code: "OK" | Code): void => {
         const seconds = (performance.now() - started) / 1000;
         hooks.onRpc?.(rpc, code, seconds);
-        // One line per call, with the trace's ids (the gRPC server span is active here).
-        log.info({ code, duration_ms: Math.round(seconds * 100_000) / 100 }, "rpc");
+        // One line per call, with the trace's ids (the gRPC server span is active here). The fields go on the line
+        // itself: a child logger per call would serialize its bindings for a single line.
+        logger.info({ rpc, requestId, code, duration_ms: Math.round(seconds * 100_000) / 100 }, "rpc");
+        span.end(code === "OK" ? 0 : grpcStatusOf[code]);
       };
-      run(call.request).then(
-        (response) => {
-          done("OK");
-          callback(null, response);
-        },
-        (error: unknown) => {
-          if (isAppError(error)) {
-            done(error.code);
-            return callback(toError(error));
-          }
-          log.error({ err: error }, "unexpected error");
-          done("INTERNAL");
-          callback(toError(new AppError("INTERNAL", "internal error")));
-        },
+      // The use case and what follows it (the line above, the answer) run in the server span's context.
+      context.with(span.context, () =>
+        run(call.request).then(
+          (response) => {
+            done("OK");
+            callback(null, response);
+          },
+          (error: unknown) => {
+            if (isAppError(error)) {
+              done(error.code);
+              return callback(toError(error));
+            }
+            logger.error({ rpc, requestId, err: error }, "unexpected error");
+            done("INTERNAL");
+            callback(toError(new AppError("INTERNAL", "internal error")));
+          },
+        ),
       );
     };
 }

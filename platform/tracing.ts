@@ -1,10 +1,11 @@
 /**
  * OpenTelemetry tracing for a service process. startTracing() must run before the modules it instruments are
  * imported (a service's main.ts calls it, then imports the rest dynamically): it registers the ESM loader hook
- * that lets instrumentations patch modules imported with `import`, then starts the Node SDK with spans for gRPC
- * client and server calls, MongoDB and Redis commands, and GraphQL resolvers. node:http is not patched: the one
- * traced HTTP server, the gateway, makes its server spans from Fastify's hooks (services/gateway/transport/
- * http-tracing.ts), and no service's outgoing HTTP (the OTLP exporter's own) is traced.
+ * that lets instrumentations patch modules imported with `import`, then starts the Node SDK with spans for MongoDB
+ * and Redis commands and GraphQL resolvers. Neither node:http nor grpc-js is patched: the one traced HTTP server,
+ * the gateway, makes its server spans from Fastify's hooks (services/gateway/transport/http-tracing.ts), the
+ * platform's gRPC servers and the gateway's gRPC clients make theirs where they handle and make calls
+ * (platform/grpc-tracing.ts), and no service's outgoing HTTP (the OTLP exporter's own) is traced.
  *
  * Context propagation (W3C traceparent/tracestate) is always on, so every request has real trace ids and a
  * caller's trace continues across the hops. Which traces are recorded is the sampler's choice (tracesSampler()):
@@ -17,7 +18,6 @@
  * attributes, service name). OTEL_SDK_DISABLED=true turns all of it off (no spans, no traceparent).
  */
 import { register } from "node:module";
-import type { Attributes, Span } from "@opentelemetry/api";
 import type { Sampler, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { ConfigError } from "./config.js";
 
@@ -141,35 +141,6 @@ const keepOnly: SpanProcessor = {
   shutdown: () => Promise.resolve(),
 };
 
-/** etcd's own RPCs (registration, discovery, keepalives) and health watches. */
-const UNTRACED_RPCS = /^(Range|Put|DeleteRange|Txn|Compact|Watch|Lease[A-Za-z]*|Status|Member[A-Za-z]*)$/;
-
-/**
- * instrumentation-grpc sets a client span's `server.address` and `server.port` from the channel target, and the
- * port to NaN when the target names none — `etcd:///users`, the gateway's discovered target. Jaeger then cannot
- * write the trace as JSON (its query API answers 500 for it). Such a target has no one address or port: both are
- * left out, and any other attribute is set as the instrumentation gives it.
- */
-function withoutUnknownPeer<T extends object>(instrumentation: T): T {
-  type Extract = (this: unknown, client: unknown, span: Pick<Span, "setAttributes">) => void;
-  const patched = instrumentation as { extractNetMetadata?: Extract };
-  const original = patched.extractNetMetadata;
-  if (typeof original !== "function") return instrumentation;
-  patched.extractNetMetadata = function (client, span) {
-    original.call(this, client, {
-      setAttributes: (attributes: Attributes) =>
-        span.setAttributes(
-          Object.fromEntries(
-            Object.entries(attributes).filter(
-              ([, value]) => value !== undefined && (typeof value !== "number" || Number.isFinite(value)),
-            ),
-          ),
-        ),
-    } as Pick<Span, "setAttributes">);
-  };
-  return instrumentation;
-}
-
 let started: Promise<Tracing> | undefined;
 
 /** Starts tracing once per process; `service` is the service.name unless the environment names one. */
@@ -195,9 +166,8 @@ async function start(service: string): Promise<Tracing> {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
 
-  const [{ NodeSDK }, grpc, mongodb, ioredis, graphql] = await Promise.all([
+  const [{ NodeSDK }, mongodb, ioredis, graphql] = await Promise.all([
     import("@opentelemetry/sdk-node"),
-    import("@opentelemetry/instrumentation-grpc"),
     import("@opentelemetry/instrumentation-mongodb"),
     import("@opentelemetry/instrumentation-ioredis"),
     import("@opentelemetry/instrumentation-graphql"),
@@ -211,7 +181,6 @@ async function start(service: string): Promise<Tracing> {
     metricReaders: [], // metrics are prom-client's, on /metrics
     logRecordProcessors: [], // logs are pino's, on stdout
     instrumentations: [
-      withoutUnknownPeer(new grpc.GrpcInstrumentation({ ignoreGrpcMethods: [UNTRACED_RPCS, "Check"] })),
       new mongodb.MongoDBInstrumentation({ requireParentSpan: true }),
       new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
       new graphql.GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true, depth: 4 }),
