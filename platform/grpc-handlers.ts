@@ -7,11 +7,13 @@
  * caller's subject and the outcome (never the token).
  */
 import { Metadata, type ServerUnaryCall, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import { context } from "@opentelemetry/api";
 import { BadRequest, ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
 import { Status } from "../generated/proto/google/rpc/status.js";
 import { GrpcAuthError, type GrpcAuthorizer } from "./auth/grpc-auth.js";
 import type { Principal } from "./auth/token-verifier.js";
 import { AppError, type Code, grpcStatusOf, isAppError } from "./errors.js";
+import { startServerCall } from "./grpc-tracing.js";
 import type { Logger } from "./logging.js";
 
 export interface ServiceErrorOptions {
@@ -87,7 +89,8 @@ export interface RpcAuth {
 /**
  * An adapter from async use cases to grpc-js unary handlers: `unary(rpc, run, toError)` authorizes the call
  * (UNAUTHENTICATED or PERMISSION_DENIED before anything runs), resolves `run(request, caller)`'s result, or answers
- * its AppError through `toError` (INTERNAL for anything else, logged with the error).
+ * its AppError through `toError` (INTERNAL for anything else, logged with the error). Each call is a server span
+ * (grpc-tracing.ts) continuing the caller's trace, and the check and `run` run in its context.
  */
 export function unaryAdapter<Rpc extends string>(logger: Logger, auth: RpcAuth, hooks: RpcHooks<Rpc> = {}) {
   return <Req, Res>(
@@ -100,41 +103,53 @@ export function unaryAdapter<Rpc extends string>(logger: Logger, auth: RpcAuth, 
       const requestId = requestIdOf(call.metadata);
       const method = `${auth.service}/${rpc}`;
       let subject: string | undefined;
-      const log = logger.child(requestId === undefined ? { rpc } : { rpc, requestId });
+      const span = startServerCall(call.getPath(), call.metadata);
       const done = (code: "OK" | Code, extra: Record<string, unknown> = {}): void => {
         const seconds = (performance.now() - started) / 1000;
         hooks.onRpc?.(rpc, code, seconds);
-        // One line per call, with the trace's ids (the gRPC server span is active here) and who called.
-        log.info(
-          { code, duration_ms: Math.round(seconds * 100_000) / 100, ...(subject ? { subject } : {}), ...extra },
+        // One line per call, with the trace's ids (the gRPC server span is active here) and who called. The fields
+        // go on the line itself: a child logger per call would serialize its bindings for a single line.
+        logger.info(
+          {
+            rpc,
+            requestId,
+            code,
+            duration_ms: Math.round(seconds * 100_000) / 100,
+            ...(subject ? { subject } : {}),
+            ...extra,
+          },
           "rpc",
         );
+        span.end(code === "OK" ? 0 : grpcStatusOf[code]);
       };
-      auth
-        .authorize(method, call.metadata)
-        .then((caller) => {
-          subject = caller.subject;
-          return run(call.request, caller);
-        })
-        .then(
-          (response) => {
-            done("OK");
-            callback(null, response);
-          },
-          (error: unknown) => {
-            if (error instanceof GrpcAuthError) {
-              subject ??= error.subject;
-              done(error.code, { authFailure: error.logReason });
-              return callback(toError(error));
-            }
-            if (isAppError(error)) {
-              done(error.code);
-              return callback(toError(error));
-            }
-            log.error({ err: error }, "unexpected error");
-            done("INTERNAL");
-            callback(toError(new AppError("INTERNAL", "internal error")));
-          },
-        );
+      // The check, the use case and what follows them (the line above, the answer) run in the server span's context.
+      context.with(span.context, () =>
+        auth
+          .authorize(method, call.metadata)
+          .then((caller) => {
+            subject = caller.subject;
+            return run(call.request, caller);
+          })
+          .then(
+            (response) => {
+              done("OK");
+              callback(null, response);
+            },
+            (error: unknown) => {
+              if (error instanceof GrpcAuthError) {
+                subject ??= error.subject;
+                done(error.code, { authFailure: error.logReason });
+                return callback(toError(error));
+              }
+              if (isAppError(error)) {
+                done(error.code);
+                return callback(toError(error));
+              }
+              logger.error({ rpc, requestId, err: error }, "unexpected error");
+              done("INTERNAL");
+              callback(toError(new AppError("INTERNAL", "internal error")));
+            },
+          ),
+      );
     };
 }

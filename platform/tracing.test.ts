@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { exportConfigured, serviceNameFromEnv } from "./tracing.js";
+import { DEFAULT_SAMPLE_RATIO, exportConfigured, serviceNameFromEnv, tracesSampler } from "./tracing.js";
 
 test("spans are exported as the Node SDK reads OTEL_TRACES_EXPORTER and the OTLP endpoints", () => {
   const warnings: string[] = [];
@@ -24,4 +24,27 @@ test("the service name is the environment's when it gives one, in either variabl
     true,
   );
   assert.equal(serviceNameFromEnv({ OTEL_RESOURCE_ATTRIBUTES: "service.namespace=charter" }), false);
+});
+
+test("the sampler is parent-based by trace-id ratio unless the environment names another", () => {
+  assert.deepEqual(tracesSampler({}), { name: "parentbased_traceidratio", ratio: DEFAULT_SAMPLE_RATIO });
+  assert.ok(DEFAULT_SAMPLE_RATIO > 0 && DEFAULT_SAMPLE_RATIO < 1);
+  assert.deepEqual(tracesSampler({ OTEL_TRACES_SAMPLER_ARG: "0.25" }), {
+    name: "parentbased_traceidratio",
+    ratio: 0.25,
+  });
+  assert.deepEqual(tracesSampler({ OTEL_TRACES_SAMPLER: "parentbased_always_on" }), {
+    name: "parentbased_always_on",
+    ratio: 1,
+  });
+  assert.deepEqual(tracesSampler({ OTEL_TRACES_SAMPLER: " TraceIdRatio ", OTEL_TRACES_SAMPLER_ARG: "1" }), {
+    name: "traceidratio",
+    ratio: 1,
+  });
+  assert.throws(
+    () => tracesSampler({ OTEL_TRACES_SAMPLER: "jaeger_remote" }),
+    /^ConfigError: OTEL_TRACES_SAMPLER must be/,
+  );
+  assert.throws(() => tracesSampler({ OTEL_TRACES_SAMPLER_ARG: "1.5" }), /OTEL_TRACES_SAMPLER_ARG must be a ratio/);
+  assert.throws(() => tracesSampler({ OTEL_TRACES_SAMPLER_ARG: "ten" }), /OTEL_TRACES_SAMPLER_ARG must be a ratio/);
 });

@@ -10,7 +10,8 @@
  *   (e) the gateway, GET /v1/users/{id} round-robin over three users instances discovered in etcd (a real etcd;
  *       the instances share the MongoDB-compatible store and each has its in-memory cache, so reads are hits)
  *   (f) as (b) with OTEL_SDK_DISABLED=true and GATEWAY_METRICS=off: what tracing and request metrics cost
- *   (g) as (b) with every span exported over OTLP/HTTP (protobuf) to a receiver in this process that drops them
+ *   (g) as (b) with every trace sampled (OTEL_TRACES_SAMPLER=parentbased_always_on) and every span exported over
+ *       OTLP/HTTP (protobuf) to a receiver in this process that drops them
  *
  *   (j) the proxy anchor: a hand-written Fastify route calling the same users service with grpc-js
  *       (scripts/bench-proxy.ts), the users service of (b)
@@ -24,13 +25,15 @@
  * produce → consume → insertMany into the same store, a minimal script).
  *
  * Every row is printed with its ratio against its anchor, and the ratios that issue 17's goals name, with the goal
- * beside them. Numbers are printed, never judged: there is no threshold.
+ * beside them; an HTTP row also with the CPU time its server processes spent per request (from /proc), and row (b)
+ * with the gateway's resident memory sampled through the row (peak, after the warm-up, at the end). Numbers are
+ * printed, never judged: there is no threshold.
  * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20); BENCH_ONLY=<letters or
  * names, comma-separated> runs a subset (e.g. BENCH_ONLY=a,j,b or BENCH_ONLY=grpc-users,grpc-bare); BENCH_PROFILE=1
  * runs the gateways, users services and the proxy under `node --cpu-prof` and prints the directory of the profiles.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, renameSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -64,6 +67,18 @@ interface Target {
   readonly label: string;
   readonly url: string;
   readonly request: autocannon.Request;
+  /** The processes that serve the row (their CPU time per request is printed). */
+  readonly pids?: readonly (number | undefined)[];
+  /** A process whose resident memory is sampled through the row (the gateway under (b)'s load). */
+  readonly rssPid?: number | undefined;
+}
+
+/** Resident memory of a process through a row: the peak, after the warm-up, at the end. */
+interface RssTrace {
+  readonly peakBytes: number;
+  readonly afterWarmupBytes: number;
+  readonly endBytes: number;
+  readonly samples: number;
 }
 
 interface Row {
@@ -76,6 +91,49 @@ interface Row {
   readonly errors: number;
   readonly non2xx: number;
   readonly total: number;
+  /** CPU time (user + system, every thread) of the row's server processes per request, in µs. */
+  readonly cpuUsPerRequest?: number;
+  readonly rss?: RssTrace;
+}
+
+/** Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat. */
+const CLOCK_TICKS_PER_S = 100;
+/** How often the resident memory of a watched process is read during a row. */
+const RSS_INTERVAL_MS = 500;
+
+/** A process's CPU time (user + system, all its threads) in ms, from /proc; undefined off Linux or once it is gone. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name, from field 3 (state) on: utime is field 14, stime field 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's resident set (VmRSS) in bytes, from /proc; undefined off Linux or once it is gone. */
+function rssOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The summed CPU time of processes, or undefined when any cannot be read. */
+function cpuMsOfAll(pids: readonly (number | undefined)[]): number | undefined {
+  let sum = 0;
+  for (const pid of pids) {
+    const ms = cpuMsOf(pid);
+    if (ms === undefined) return undefined;
+    sum += ms;
+  }
+  return sum;
 }
 
 async function load(target: Target, seconds: number): Promise<autocannon.Result> {
@@ -84,10 +142,40 @@ async function load(target: Target, seconds: number): Promise<autocannon.Result>
 
 async function measure(letter: Letter, target: Target): Promise<Row> {
   process.stderr.write(`${target.label}: ${warmupS} s warm-up, ${durationS} s measured… `);
+  const rssSamples: number[] = [];
+  const sampleRss = () => {
+    const bytes = rssOf(target.rssPid);
+    if (bytes !== undefined) rssSamples.push(bytes);
+  };
+  const sampler = target.rssPid === undefined ? undefined : setInterval(sampleRss, RSS_INTERVAL_MS);
+  sampleRss();
   await load(target, warmupS);
+  sampleRss();
+  const afterWarmup = rssSamples.length - 1;
+  const cpuBefore = target.pids ? cpuMsOfAll(target.pids) : undefined;
   const result = await load(target, durationS);
+  const cpuAfter = target.pids ? cpuMsOfAll(target.pids) : undefined;
+  sampleRss();
+  clearInterval(sampler);
   process.stderr.write("done\n");
+  const cpu =
+    cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0
+      ? { cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1000) / result.requests.total }
+      : {};
+  const rss =
+    rssSamples.length > 1 && afterWarmup >= 0
+      ? {
+          rss: {
+            peakBytes: Math.max(...rssSamples),
+            afterWarmupBytes: rssSamples[afterWarmup] ?? 0,
+            endBytes: rssSamples[rssSamples.length - 1] ?? 0,
+            samples: rssSamples.length,
+          },
+        }
+      : {};
   return {
+    ...cpu,
+    ...rss,
     letter,
     label: target.label,
     requestsPerS: result.requests.average,
@@ -377,14 +465,20 @@ async function main(): Promise<void> {
     const sink = lazily(started, startSpanSink);
     // Every call brings a token of the benchmark's own issuer, which every service and gateway here trusts.
     const auth = lazily(started, startBenchIssuer);
-    // The same platform three times: as shipped (spans made, not exported; metrics on), with both off, and
-    // exporting every span over OTLP (http/protobuf, the SDK's default) to a receiver that drops them.
+    // The same platform three times: as shipped (the default sampler's share of the traces recorded, not exported;
+    // metrics on), with both off, and recording every trace and exporting every span over OTLP (http/protobuf, the
+    // SDK's default) to a receiver that drops them.
     const platform = lazily(started, async () => startBenchPlatform(await auth(), {}, "default", profile));
     const quiet = lazily(started, async () =>
       startBenchPlatform(await auth(), { OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "quiet", profile),
     );
     const exporting = lazily(started, async () =>
-      startBenchPlatform(await auth(), { OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url }, "exported", profile),
+      startBenchPlatform(
+        await auth(),
+        { OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url, OTEL_TRACES_SAMPLER: "parentbased_always_on" },
+        "exported",
+        profile,
+      ),
     );
     const bare = lazily(started, async () =>
       startService("scripts/bench-bare-server.ts", { BENCH_USER: (await platform()).body }, "bare server ready"),
@@ -429,21 +523,26 @@ async function main(): Promise<void> {
       a: async () => ({
         label: "(a) bare Fastify, GET user",
         url: `http://127.0.0.1:${(await bare()).ready.port}`,
+        pids: [(await bare()).pid],
         request: get(`/v1/users/${(await platform()).user.id}`),
       }),
       j: async () => ({
         label: "(j) hand-written proxy, Fastify + grpc-js",
         url: `http://127.0.0.1:${(await proxy()).ready.port}`,
+        pids: [(await proxy()).pid, (await platform()).platform.users.pid],
         request: get(`/v1/users/${(await platform()).user.id}`),
       }),
       b: async () => ({
         label: "(b) gateway GET /v1/users/{id} (gRPC, cache hit)",
         url: (await platform()).platform.baseUrl,
+        pids: [(await platform()).platform.gateway.pid, (await platform()).platform.users.pid],
+        rssPid: (await platform()).platform.gateway.pid,
         request: get(`/v1/users/${(await platform()).user.id}`),
       }),
       c: async () => ({
         label: "(c) gateway POST /v1/users (unique emails)",
         url: (await platform()).platform.baseUrl,
+        pids: [(await platform()).platform.gateway.pid, (await platform()).platform.users.pid],
         request: {
           method: "POST",
           path: "/v1/users",
@@ -470,11 +569,13 @@ async function main(): Promise<void> {
       f: async () => ({
         label: "(f) as (b), tracing and gateway metrics off",
         url: (await quiet()).platform.baseUrl,
+        pids: [(await quiet()).platform.gateway.pid, (await quiet()).platform.users.pid],
         request: get(`/v1/users/${(await quiet()).user.id}`),
       }),
       g: async () => ({
-        label: "(g) as (b), every span exported over OTLP",
+        label: "(g) as (b), every trace sampled, exported over OTLP",
         url: (await exporting()).platform.baseUrl,
+        pids: [(await exporting()).platform.gateway.pid, (await exporting()).platform.users.pid],
         request: get(`/v1/users/${(await exporting()).user.id}`),
       }),
     };
@@ -544,7 +645,7 @@ async function main(): Promise<void> {
   if (rows.length > 0) {
     console.log(
       `\n${table(
-        ["target", "requests/s", "p50 ms", "p99 ms", "errors", "non-2xx", "vs anchor", "note"],
+        ["target", "requests/s", "p50 ms", "p99 ms", "errors", "non-2xx", "CPU µs/req", "vs anchor", "note"],
         rows.map((row) => [
           row.label,
           fixed(row.requestsPerS, 0),
@@ -552,11 +653,23 @@ async function main(): Promise<void> {
           ms(row.p99),
           String(row.errors),
           String(row.non2xx),
+          row.cpuUsPerRequest === undefined ? "—" : fixed(row.cpuUsPerRequest, 0),
           versus(row.letter),
           note(row),
         ]),
       )}`,
     );
+    for (const row of rows) {
+      if (!row.rss) continue;
+      const mib = (bytes: number) => fixed(bytes / 2 ** 20, 0);
+      const growth = row.rss.endBytes - row.rss.afterWarmupBytes;
+      console.log(
+        `\ngateway RSS under (${row.letter})'s load (${row.rss.samples} samples, every ${RSS_INTERVAL_MS / 1000} s): ` +
+          `peak ${mib(row.rss.peakBytes)} MiB; ${mib(row.rss.afterWarmupBytes)} MiB after the ${warmupS} s warm-up, ` +
+          `${mib(row.rss.endBytes)} MiB after ${durationS} s measured (${growth >= 0 ? "+" : "−"}` +
+          `${mib(Math.abs(growth))} MiB)  [goal ≤ 150 MiB, no growth after warm-up]`,
+      );
+    }
   }
   if (grpcRows.length > 0) {
     console.log(

@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { loadMockConfig } from "../mocks/mock-config.js";
 import { ConfigError } from "../platform/config.js";
-import { exportConfigured, serviceNameFromEnv, tracingDisabled } from "../platform/tracing.js";
+import { exportConfigured, serviceNameFromEnv, tracesSampler, tracingDisabled } from "../platform/tracing.js";
 import { loadDevIssuerConfig } from "../scripts/lib/dev-issuer-config.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
@@ -35,6 +35,7 @@ const LOADERS: Record<string, Loader> = {
     disabled: tracingDisabled(env),
     exporting: exportConfigured(env, () => {}),
     serviceNamed: serviceNameFromEnv(env),
+    sampler: tracesSampler(env),
   }),
   "mocks/mock-config.ts": (env) => loadMockConfig([], env),
   "scripts/lib/dev-issuer-config.ts": (env) => loadDevIssuerConfig(env),

@@ -118,6 +118,8 @@ before(async () => {
     REDIS_URL: redis.url,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    // Every trace recorded: the default samples a share of the traces that start here.
+    OTEL_TRACES_SAMPLER: "parentbased_always_on",
     OTEL_BSP_SCHEDULE_DELAY: "50",
   });
 });

@@ -14,6 +14,8 @@ export interface ServiceProcess {
   readonly output: string[];
   /** Calls `listener` with every line the process writes to stdout from now on. */
   onLine(listener: (line: string) => void): void;
+  /** The process id (the benchmark reads the process's CPU time and resident memory from /proc). */
+  readonly pid: number | undefined;
   /** Resolves with the exit code when the process has exited. */
   readonly exited: Promise<number | null>;
   signal(signal: NodeJS.Signals): void;
@@ -96,6 +98,7 @@ export async function startService(
     ready,
     output,
     onLine: (listener) => listeners.add(listener),
+    pid: child.pid,
     exited,
     signal: (signal) => child.kill(signal),
     stop() {

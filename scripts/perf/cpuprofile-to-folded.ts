@@ -49,7 +49,7 @@ export const CATEGORIES = [
   "events (outbox relay, in-process bus, audit consumer)",
   "other Charter platform code (platform/)",
   "logging (pino, platform/logging.ts)",
-  "tracing (@opentelemetry, platform/tracing.ts)",
+  "tracing (@opentelemetry, platform/tracing.ts, platform/grpc-tracing.ts, the gateway's http-tracing.ts)",
   "async context (async_hooks: context propagation)",
   "metrics (prom-client, platform/metrics.ts)",
   "other packages",
@@ -82,16 +82,21 @@ const PACKAGE_CATEGORIES: readonly [RegExp, Category][] = [
   ],
   [
     /^(@opentelemetry\/|require-in-the-middle|import-in-the-middle|shimmer)/,
-    "tracing (@opentelemetry, platform/tracing.ts)",
+    "tracing (@opentelemetry, platform/tracing.ts, platform/grpc-tracing.ts, the gateway's http-tracing.ts)",
   ],
   [/^(prom-client|tdigest|bintrees)\//, "metrics (prom-client, platform/metrics.ts)"],
 ];
 
+const TRACING: Category =
+  "tracing (@opentelemetry, platform/tracing.ts, platform/grpc-tracing.ts, the gateway's http-tracing.ts)";
+
 const SOURCE_CATEGORIES: readonly [RegExp, Category][] = [
   [/^generated\//, "gRPC (grpc-js, HTTP/2 framing, protobuf codecs, cockatiel policies, platform/grpc-*)"],
+  [/^platform\/grpc-tracing/, TRACING],
+  [/^services\/gateway\/transport\/http-tracing/, TRACING],
   [/^platform\/grpc-/, "gRPC (grpc-js, HTTP/2 framing, protobuf codecs, cockatiel policies, platform/grpc-*)"],
   [/^platform\/logging/, "logging (pino, platform/logging.ts)"],
-  [/^platform\/tracing/, "tracing (@opentelemetry, platform/tracing.ts)"],
+  [/^platform\/tracing/, TRACING],
   [/^platform\/metrics/, "metrics (prom-client, platform/metrics.ts)"],
   [/^platform\//, "other Charter platform code (platform/)"],
   [

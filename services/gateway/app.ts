@@ -7,8 +7,7 @@
 import cors from "@fastify/cors";
 import swagger, { type StaticDocumentSpec } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { context, propagation, trace } from "@opentelemetry/api";
-import { getRPCMetadata, RPCType } from "@opentelemetry/core";
+import { propagation, trace } from "@opentelemetry/api";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logging.js";
@@ -24,6 +23,7 @@ import {
   tokenEndpointOf,
   withTokenUrl,
 } from "./transport/auth.js";
+import { endRequestSpan, registerHttpTracing, requestContext, requestSpan } from "./transport/http-tracing.js";
 import { type Budget, type RateLimitOptions, registerRateLimit } from "./transport/rate-limit.js";
 import { requestIdOf } from "./transport/request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/error-handler.js";
@@ -127,31 +127,28 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     },
   });
   const finishers: ((request: FastifyRequest, reply: FastifyReply) => void)[] = [];
-  /** What every response carries: its request id and its traceparent; the server span is named by route. */
+  /** What every response carries: its request id and its traceparent (of the server span, named by route). */
   function tagResponse(request: FastifyRequest, reply: FastifyReply): void {
     reply.header("x-request-id", request.id);
-    const active = context.active();
-    const route = routeOf(request);
-    // The HTTP server span is named after the route template (not the raw path) and its traceparent is returned.
-    const rpc = getRPCMetadata(active);
-    if (rpc?.type === RPCType.HTTP) rpc.route = route;
-    trace.getSpan(active)?.updateName(`${request.method} ${route}`);
     const carrier: Record<string, string> = {};
-    propagation.inject(active, carrier);
+    propagation.inject(requestContext(request), carrier);
     if (carrier.traceparent) reply.header("traceparent", carrier.traceparent);
   }
   /** What every finished response leaves: one log line, and the request metric when metrics are on. */
   function finishResponse(request: FastifyRequest, reply: FastifyReply): void {
     for (const finish of finishers) finish(request, reply);
+    endRequestSpan(request, reply.statusCode);
   }
 
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler(problemNotFoundHandler);
+  registerHttpTracing(app);
   app.addHook("onRequest", async (request, reply) => tagResponse(request, reply));
   app.addHook("onResponse", async (request, reply) => finishResponse(request, reply));
   finishers.push((request, reply) => {
-    const span = trace.getSpanContext(context.active());
-    const traced = span === undefined ? {} : { trace_id: span.traceId, span_id: span.spanId };
+    const span = requestSpan(request)?.spanContext();
+    const traced =
+      span === undefined || !trace.isSpanContextValid(span) ? {} : { trace_id: span.traceId, span_id: span.spanId };
     request.log.info(
       {
         ...traced,

@@ -10,6 +10,7 @@ import { type CallOptions, type ChannelOptions, type Client, Metadata, type Serv
 import { BadRequest, ErrorInfo } from "../../../generated/proto/google/rpc/error_details.js";
 import { Status } from "../../../generated/proto/google/rpc/status.js";
 import { AppError, type Code, codeOfGrpcStatus, type FieldViolation, isAppError } from "../../../platform/errors.js";
+import { startClientCall } from "../../../platform/grpc-tracing.js";
 import type { CallContext } from "../app/backends.js";
 
 /**
@@ -97,13 +98,13 @@ export function fromServiceError(error: ServiceError, service = "users"): AppErr
   });
 }
 
-/** A generated grpc-js client's unary method. */
-export type Unary<Req, Res> = (
+/** A generated grpc-js client's unary method (grpc-js gives each its `/package.Service/Method` path). */
+export type Unary<Req, Res> = ((
   request: Req,
   metadata: Metadata,
   options: Partial<CallOptions>,
   callback: (error: ServiceError | null, response: Res) => void,
-) => unknown;
+) => unknown) & { readonly path?: string };
 
 /** Wraps every attempt of a call, e.g. in a circuit breaker; it must settle as the attempt does or fail. */
 export type AttemptGuard = <T>(attempt: () => Promise<T>) => Promise<T>;
@@ -141,9 +142,14 @@ export function createUnaryCaller(opts: UnaryCallerOptions) {
     guard(
       () =>
         new Promise<Res>((resolve, reject) => {
-          method.call(opts.client, request, metadataOf(ctx), { deadline }, (error, response) =>
-            error ? reject(fromServiceError(error, opts.service)) : resolve(response),
-          );
+          const metadata = metadataOf(ctx);
+          // Each attempt is a client span in the request's trace, its context in the call's metadata.
+          const span = startClientCall(method.path ?? "/unknown/unknown", metadata);
+          method.call(opts.client, request, metadata, { deadline }, (error, response) => {
+            span.end(error ? error.code : 0);
+            if (error) reject(fromServiceError(error, opts.service));
+            else resolve(response);
+          });
         }),
     );
   return <Req, Res>(method: Unary<Req, Res>, idempotent = false) =>
