@@ -133,6 +133,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       });
     return keySet;
   };
+  // Fetched at once, not by the first call: a service's first caller would otherwise wait for the discovery
+  // document and the key set, and a caller with a short deadline would time out. A failure here is no failure:
+  // the first token fetches them again.
+  if (!options.keys) {
+    void keys()
+      .then((getKey) => (getKey as Partial<ReturnType<typeof createRemoteJWKSet>>).reload?.())
+      .catch(() => undefined);
+  }
   return {
     async verify(authorization) {
       const token = bearerToken(authorization);
