@@ -5,7 +5,9 @@
  * moderate load through Traefik with the SDK (its retries of idempotent calls on), the faults — a gateway, a users
  * and an audit container killed, a rolling update of all seven to an image of a new version, an etcd member
  * stopped and restarted — with no failed read and every write applied once; and no Docker network beyond host and
- * none. The console routes (Jaeger, Prometheus, OpenSearch through Traefik) answer 401 without the stack's login;
+ * none. Secured inside as start:cluster is: a plaintext gRPC call to a users container, an etcd client without a
+ * client certificate and a Redis client without the password are refused, and no container's environment holds a
+ * password (only paths of files mounted read-only). The console routes (Jaeger, Prometheus, OpenSearch through Traefik) answer 401 without the stack's login;
  * every console request below sends it. Every wait is on a condition with a deadline; the measured times are printed. Heavy: a few minutes.
  */
 import assert from "node:assert/strict";
@@ -13,6 +15,11 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
+import { credentials } from "@grpc/grpc-js";
+import { grpcClientCredentials } from "../platform/grpc-credentials.js";
+import { createHealthProbe } from "../platform/grpc-health-probe.js";
+import { createEtcdClient } from "../platform/registry/etcd-client.js";
 import { buildImages, SERVICES, type Service } from "../scripts/images/build.js";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type Stack, type StackContainer, startStack } from "../scripts/lib/stack.js";
@@ -92,6 +99,98 @@ describe("the images in the stack", () => {
         "try { require('fs').writeFileSync('/app/probe', 'x'); console.log('written') } catch (e) { console.log(e.code) }",
       ]);
       assert.equal(write.stdout.trim(), "EROFS", `${container.name}: writing under / fails`);
+    }
+  });
+});
+
+/** The first reply line of Redis to `commands` (RESP inline commands) over TLS trusting the development CA. */
+function redisReply(port: number, commands: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ port, host: "127.0.0.1", ca: readFileSync(stack.certs.ca), servername: "localhost" });
+    let reply = "";
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      reject(new Error(`Redis did not answer ${JSON.stringify(commands)}`));
+    });
+    socket.once("error", reject);
+    socket.once("secureConnect", () => socket.write(commands));
+    socket.on("data", (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes("\r\n")) {
+        socket.destroy();
+        resolve(reply.split("\r\n")[0] ?? "");
+      }
+    });
+  });
+}
+
+describe("secured inside", () => {
+  test("gRPC to a users container is mutual TLS: plaintext and TLS without a client certificate are refused", async () => {
+    const users = byService("users")[0] as StackContainer;
+    const pem = (file: string) => readFileSync(file);
+    const gateway = stack.certs.client.gateway;
+    const check = async (creds: ReturnType<typeof credentials.createInsecure>) => {
+      const probe = createHealthProbe(`127.0.0.1:${users.port}`, {}, creds);
+      try {
+        return await probe.check("", 5_000);
+      } finally {
+        probe.close();
+      }
+    };
+    assert.equal(await check(credentials.createInsecure()), "UNREACHABLE", "plaintext gRPC is refused");
+    assert.equal(await check(credentials.createSsl(pem(stack.certs.ca))), "UNREACHABLE", "no client certificate");
+    const mtls = { ca: pem(stack.certs.ca), cert: pem(gateway.cert), key: pem(gateway.key) };
+    assert.equal(await check(grpcClientCredentials(mtls)), "SERVING", "the gateway's certificate is let in");
+  });
+
+  test("etcd asks for a client certificate: without one a read fails, with the operator's it succeeds", async () => {
+    const key = "/charter/config/redis-url";
+    const withoutCert = createEtcdClient({ endpoints: stack.etcd.endpoints, tls: { ca: stack.etcdTls.ca } });
+    try {
+      await assert.rejects(
+        Promise.race([
+          withoutCert.get(key).string(),
+          delay(10_000).then(() => {
+            throw new Error("timed out");
+          }),
+        ]).then((value) => assert.fail(`read ${String(value)} without a client certificate`)),
+        (error: Error) => !/read .* without a client certificate/.test(error.message),
+      );
+    } finally {
+      withoutCert.close();
+    }
+    const withCert = createEtcdClient({ endpoints: stack.etcd.endpoints, tls: stack.etcdTls });
+    try {
+      assert.equal(await withCert.get(key).string(), stack.redis.url);
+    } finally {
+      withCert.close();
+    }
+    assert.match(stack.redis.url, /^rediss:\/\//);
+  });
+
+  test("Redis: TLS only, and nothing without the ACL user's password (NOAUTH, WRONGPASS)", async () => {
+    assert.match(await redisReply(stack.redis.port, "PING\r\n"), /^-NOAUTH/);
+    assert.match(await redisReply(stack.redis.port, "AUTH charter not-the-password\r\n"), /^-WRONGPASS/);
+    const [password] = stack.passwords;
+    assert.equal(await redisReply(stack.redis.port, `AUTH charter ${password}\r\nPING\r\n`), "+OK");
+  });
+
+  test("no container's environment holds a password: only paths of files mounted read-only", async () => {
+    assert.ok(stack.passwords.length >= 3);
+    for (const container of stack.containers.values()) {
+      const env = JSON.parse(await inspect(container.name, "{{json .Config.Env}}")) as string[];
+      for (const password of stack.passwords)
+        assert.ok(!env.some((entry) => entry.includes(password)), `${container.name}'s env holds a password`);
+      const files = env.filter((entry) => /_FILE=/.test(entry)).map((entry) => entry.split("=")[1] ?? "");
+      assert.ok(files.length >= 6, `${container.name}: ${files.length} *_FILE variables`);
+      const mounts = JSON.parse(await inspect(container.name, "{{json .Mounts}}")) as {
+        Destination: string;
+        RW: boolean;
+      }[];
+      for (const file of files) {
+        const mount = mounts.find((m) => m.Destination === file);
+        assert.ok(mount && !mount.RW, `${container.name}: ${file} is a read-only mount`);
+      }
     }
   });
 });
@@ -370,8 +469,7 @@ const gatewayInstances = async (gateway: StackContainer): Promise<string[]> => {
   return (body.instances ?? []).map((instance) => instance.address);
 };
 const registered = async (service: Service): Promise<string[]> => {
-  const { createEtcdClient } = await import("../platform/registry/etcd-client.js");
-  const etcd = createEtcdClient({ endpoints: stack.etcd.endpoints });
+  const etcd = createEtcdClient({ endpoints: stack.etcd.endpoints, tls: stack.etcdTls });
   try {
     return (await etcd.getAll().prefix(`/charter/services/${service}/`).keys()).map(
       (key) => key.split("/").pop() ?? "",

@@ -32,8 +32,13 @@ export const traefikBinaryPath = (): string => goToolPath(TRAEFIK);
 export const ensureTraefik = lazy((): Promise<string> => ensureGoTool(TRAEFIK));
 
 export interface TraefikOptions {
-  /** etcd client URLs (http://host:port) Traefik's KV provider reads its dynamic configuration from. */
+  /** etcd client URLs (http(s)://host:port) Traefik's KV provider reads its dynamic configuration from. */
   readonly etcdEndpoints: readonly string[];
+  /**
+   * etcd over TLS: the CA of etcd's certificate and Traefik's client certificate and key (PEM file paths), as
+   * Traefik's etcd provider takes them (`providers.etcd.tls.{ca,cert,key}`).
+   */
+  readonly etcdTls?: { readonly ca: string; readonly cert: string; readonly key: string };
   /** The key prefix it reads (default `traefik`). */
   readonly rootKey?: string;
   /** Port of the `web` entry point, where the routes are served (default: a free one). */
@@ -96,7 +101,11 @@ function staticConfig(opts: TraefikOptions, entryPort: number, apiPort: number, 
       // default), so a test that changes a route waits up to the throttle for it. 200 ms keeps the tests quick;
       // a stopping gateway still waits longer than it (GATEWAY_TRAEFIK_DEREGISTER_WAIT_MS).
       providersThrottleDuration: "200ms",
-      etcd: { endpoints: etcd, rootKey: opts.rootKey ?? "traefik" },
+      etcd: {
+        endpoints: etcd,
+        rootKey: opts.rootKey ?? "traefik",
+        ...(opts.etcdTls === undefined ? {} : { tls: { ...opts.etcdTls } }),
+      },
     },
     ping: { entryPoint: "traefik" },
     // The API (read-only JSON) on the traefik entry point, on loopback only; the dashboard's assets are not built.

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Logger } from "../../platform/logging.js";
 import { createEtcdDiscovery } from "../../platform/registry/etcd-discovery.js";
 import type { Instance } from "../../platform/registry/instance.js";
+import type { ClientTls } from "../../platform/tls-config.js";
 
 export const SCRAPE_JOBS = ["gateway", "users", "audit"] as const;
 export type ScrapeJob = (typeof SCRAPE_JOBS)[number];
@@ -52,6 +53,8 @@ export async function writeTargets(dir: string, targets: ScrapeTargets): Promise
 export interface RegistryTargetsOptions {
   /** etcd client URLs (ETCD_ENDPOINTS). */
   readonly endpoints: readonly string[];
+  /** TLS to etcd (https endpoints with client certificates). */
+  readonly tls?: ClientTls | undefined;
   /** Where the file_sd files go. */
   readonly dir: string;
   /** The gateway's /metrics addresses: the gateway is the edge and does not register, so they are given (see setGateway). */
@@ -76,7 +79,7 @@ export interface RegistryTargets {
 export async function watchRegistryTargets(opts: RegistryTargetsOptions): Promise<RegistryTargets> {
   const discoveries = REGISTERED_JOBS.map((job) => ({
     job,
-    discovery: createEtcdDiscovery({ endpoints: opts.endpoints, service: job, logger: opts.logger }),
+    discovery: createEtcdDiscovery({ endpoints: opts.endpoints, tls: opts.tls, service: job, logger: opts.logger }),
   }));
   const metricsAddresses = (instances: readonly Instance[]) =>
     instances.flatMap((instance) => (instance.metricsAddress ? [instance.metricsAddress] : []));

@@ -11,13 +11,22 @@
  * same flags, on the same network (the host's) — for no gain in what the stack shows. The services are what ships;
  * they are the containers.
  *
+ * Secured inside as `npm run start:cluster` is (scripts/start-cluster.ts), with the development CA of
+ * scripts/infra/dev-certs.ts: gRPC between the gateway and users/audit is mutual TLS; etcd is https with client
+ * certificates (Traefik's etcd provider presents its own); Redis is TLS only with one ACL user; Kafka's client
+ * listener is SASL_SSL with SCRAM-SHA-256, a user each for users and audit. The passwords are new on every run.
+ * Each container gets only the files it needs, bind-mounted read-only under /run/secrets (as Docker secrets would
+ * be) from a private directory of the run, and only their paths in its environment (*_FILE, *_TLS_*_FILE).
+ * Not encrypted, all on 127.0.0.1: Traefik → gateway (HTTP), MongoDB (mongo-java-server has no TLS), OTLP to
+ * Jaeger, syslog to the shipper, the metrics scrapes.
+ *
  * Traefik reads its routes from the etcd cluster: each gateway keeps its own server key there under its lease
  * (services/gateway/adapters/traefik-route.ts); the console routes (Jaeger's query API, Prometheus, OpenSearch, on
  * the `console` entry point by path prefix) are written here, once, without a lease, behind Traefik's basicAuth
  * middleware: one user, `charter`, with a password new on every run (printed in the banner, `consoleCredentials`).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,12 +36,16 @@ import { createLogger } from "../../platform/logging.js";
 import { freePorts } from "../../platform/net.js";
 import { createEtcdClient } from "../../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
+import type { ClientTls } from "../../platform/tls-config.js";
+import { APP_UID } from "../images/base-image.js";
 import { type BuiltImage, buildImages, type Service } from "../images/build.js";
 import { type DockerEngine, ensureDockerEngine } from "../infra/docker.js";
 import {
   basicAuthUser,
   type Credentials,
+  type DevCerts,
   type EtcdCluster,
+  ensureDevCerts,
   type RunningJaeger,
   type RunningOpenSearch,
   type RunningServer,
@@ -110,6 +123,12 @@ export interface Stack {
   /** `Basic …`: the Authorization header value of consoleCredentials, for a request to a console route. */
   readonly consoleAuthorization: string;
   readonly leaseTtlSeconds: number;
+  /** The development CA and certificates the stack's servers and containers use. */
+  readonly certs: DevCerts;
+  /** TLS to etcd as the run's own tools use it: the CA and the `operator` client certificate. */
+  readonly etcdTls: ClientTls;
+  /** This run's passwords (Redis, Kafka), for checks that they appear nowhere they must not. */
+  readonly passwords: readonly string[];
   /** The running containers by name (charter-users-1, …). */
   readonly containers: ReadonlyMap<string, StackContainer>;
   /** Starts one more container of `service` on free ports; resolves once it is in the rotation (etcd, Traefik). */
@@ -134,6 +153,11 @@ const SERVICE_PORTS: Readonly<Record<Service, { port: string; metrics: string; h
 };
 /** How long a container may take to drain after SIGTERM before Docker kills it (deregister, wait, drain). */
 const STOP_TIMEOUT_S = 20;
+
+/** Where a container finds its certificates and password files (bind mounts, read-only). */
+const SECRETS_DIR = "/run/secrets";
+const REDIS_USER = "charter";
+const KAFKA_USERS: Readonly<Record<"users" | "audit", string>> = { users: "charter-users", audit: "charter-audit" };
 
 /** The basicAuth middleware in front of every console route. */
 const CONSOLE_AUTH = "console-auth";
@@ -237,12 +261,56 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...(opts.issuerPort === undefined ? {} : { AUTH_DEV_ISSUER_PORT: String(opts.issuerPort) }),
     });
     servers.push({ stop: () => issuer.close() });
-    log("infrastructure: etcd ×3, MongoDB-compatible server, Redis, Kafka, Jaeger, OpenSearch; the images");
+    const certs = await ensureDevCerts();
+    // The files the containers get: copies of the certificates they need and this run's passwords, in a directory
+    // only this user can enter, each owned by the images' user (when this runs as root) and readable by it alone.
+    const secrets = join(dir, "secrets");
+    await mkdir(secrets, { mode: 0o700 });
+    const secretFiles = new Map<string, string>();
+    const place = async (name: string, write: (file: string) => Promise<void>) => {
+      const file = join(secrets, name);
+      await write(file);
+      if (process.getuid?.() === 0) {
+        await chown(file, APP_UID, APP_UID);
+        await chmod(file, 0o400);
+      } else await chmod(file, 0o444);
+      secretFiles.set(name, file);
+    };
+    const password = async (name: string) => {
+      const value = randomBytes(24).toString("base64url");
+      await place(name, (file) => writeFile(file, value));
+      return value;
+    };
+    const redisUser: Credentials = { username: REDIS_USER, password: await password("redis-password") };
+    const kafkaUsers = {
+      users: { username: KAFKA_USERS.users, password: await password("kafka-users-password") },
+      audit: { username: KAFKA_USERS.audit, password: await password("kafka-audit-password") },
+    };
+    const pemFiles: [string, string][] = [
+      ["ca.pem", certs.ca],
+      ...(["users", "audit"] as const).flatMap((name): [string, string][] => [
+        [`${name}.pem`, certs.server[name].cert],
+        [`${name}-key.pem`, certs.server[name].key],
+      ]),
+      ...(["gateway", "users", "audit"] as const).flatMap((name): [string, string][] => [
+        [`${name}-client.pem`, certs.client[name].cert],
+        [`${name}-client-key.pem`, certs.client[name].key],
+      ]),
+    ];
+    for (const [name, source] of pemFiles) await place(name, (file) => copyFile(source, file));
+    const etcdTls: ClientTls = {
+      ca: await readFile(certs.ca),
+      cert: await readFile(certs.client.operator.cert),
+      key: await readFile(certs.client.operator.key),
+    };
+    log("infrastructure (secured): etcd ×3, MongoDB-compatible server, Redis, Kafka, Jaeger, OpenSearch; the images");
     const [etcd, mongo, redis, kafka, jaeger, search, images] = await Promise.all([
-      startEtcdCluster(3).then(kept),
+      startEtcdCluster(3, { tls: { ca: certs.ca, ...certs.server.etcd } }).then(kept),
       startMongo().then(kept),
-      startRedis().then(kept),
-      startKafka().then(kept),
+      startRedis({ secure: { tls: { ca: certs.ca, ...certs.server.redis }, user: redisUser } }).then(kept),
+      startKafka({
+        secure: { tls: { ca: certs.ca, ...certs.server.kafka }, users: [kafkaUsers.users, kafkaUsers.audit] },
+      }).then(kept),
       startJaeger().then(kept),
       startOpenSearch().then(kept),
       opts.images ??
@@ -257,6 +325,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     log("Traefik (routes from etcd), the log shipper, Prometheus");
     const traefik = await startTraefik({
       etcdEndpoints: etcd.endpoints,
+      etcdTls: { ca: certs.ca, ...certs.client.traefik },
       entryPort: httpPort,
       consolePort,
       tracing: { otlpHttpEndpoint: `${jaeger.otlpHttpUrl}/v1/traces` },
@@ -273,6 +342,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // not there yet is only looked at again after refresh_interval (5 minutes).
     targets = await watchRegistryTargets({
       endpoints: etcd.endpoints,
+      tls: etcdTls,
       dir: join(dir, "targets"),
       gateway: [],
       logger: createLogger("stack", "warn"),
@@ -282,7 +352,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     servers.push(prometheus);
 
-    etcdClient = createEtcdClient({ endpoints: etcd.endpoints });
+    etcdClient = createEtcdClient({ endpoints: etcd.endpoints, tls: etcdTls });
     const consoleCredentials: Credentials = { username: CONSOLE_USER, password: randomBytes(18).toString("base64url") };
     const consoles = { jaeger: jaeger.queryUrl, prometheus: prometheus.url, opensearch: search.url };
     const entries: [string, string][] = [
@@ -294,6 +364,34 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const gatewayMetrics = new Set<string>();
     const refreshTargets = () => targets?.setGateway([...gatewayMetrics]);
+
+    const mounted = (name: string) => `${SECRETS_DIR}/${name}`;
+    const tlsFiles = (prefix: string, pair: string) => ({
+      [`${prefix}_CA_FILE`]: mounted("ca.pem"),
+      [`${prefix}_CERT_FILE`]: mounted(`${pair}.pem`),
+      [`${prefix}_KEY_FILE`]: mounted(`${pair}-key.pem`),
+    });
+    const redisEnv = {
+      REDIS_USERNAME: redisUser.username,
+      REDIS_PASSWORD_FILE: mounted("redis-password"),
+      REDIS_TLS_CA_FILE: mounted("ca.pem"),
+    };
+    const kafkaEnv = (who: "users" | "audit") => ({
+      KAFKA_TLS_CA_FILE: mounted("ca.pem"),
+      KAFKA_SASL_USERNAME: kafkaUsers[who].username,
+      KAFKA_SASL_PASSWORD_FILE: mounted(`kafka-${who}-password`),
+    });
+    /** Every variable of a container's security: only paths of its mounted files, and user names. */
+    const securityEnv = (service: Service): Record<string, string> => {
+      if (service === "gateway")
+        return { ...tlsFiles("GRPC_TLS", "gateway-client"), ...tlsFiles("ETCD_TLS", "gateway-client"), ...redisEnv };
+      return {
+        ...tlsFiles("GRPC_TLS", service),
+        ...tlsFiles("ETCD_TLS", `${service}-client`),
+        ...(service === "users" ? redisEnv : {}),
+        ...kafkaEnv(service),
+      };
+    };
 
     const environment = (service: Service, instance: string, port: number, metricsPort: number) => {
       const keys = SERVICE_PORTS[service];
@@ -312,6 +410,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         [keys.port]: String(port),
         [keys.metrics]: String(metricsPort),
         ...issuer.env,
+        ...securityEnv(service),
       };
       if (service === "audit") env.MONGO_URL = mongo.url;
       // Traefik follows etcd within its 200 ms providers throttle (scripts/infra/traefik.ts): a second is plenty.
@@ -336,7 +435,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const metricsPort = service === "gateway" ? port : second;
       const env = environment(service, name, port, metricsPort);
       await engine.run(["rm", "--force", name]); // a leftover of a run that did not stop cleanly
+      // The files this container's variables name, each bind-mounted read-only on its own.
+      const mounts = Object.values(env)
+        .filter((value) => value.startsWith(`${SECRETS_DIR}/`))
+        .filter((value, i, all) => all.indexOf(value) === i)
+        .flatMap((target) => {
+          const source = secretFiles.get(target.slice(SECRETS_DIR.length + 1));
+          if (source === undefined) throw new Error(`no secret file for ${target}`);
+          return ["--mount", `type=bind,source=${source},target=${target},readonly`];
+        });
       await dockerRun(engine, [
+        ...mounts,
         ...["--name", name, "--network", "host", "--read-only", "--label", PROJECT_LABEL],
         ...["--label", `${STACK_LABEL}=${stackId}`, "--stop-timeout", String(STOP_TIMEOUT_S)],
         ...["--log-driver", "syslog", "--log-opt", `syslog-address=${shipper.syslogAddress}`],
@@ -413,6 +522,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       consoleCredentials,
       consoleAuthorization: `Basic ${Buffer.from(`${consoleCredentials.username}:${consoleCredentials.password}`).toString("base64")}`,
       leaseTtlSeconds,
+      certs,
+      etcdTls,
+      passwords: [redisUser.password, kafkaUsers.users.password, kafkaUsers.audit.password],
       containers,
       startContainer,
       async stopContainer(name) {
@@ -455,10 +567,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           row("gateways", byService("gateway")),
           row("users", byService("users")),
           row("audit", byService("audit")),
-          row("etcd", etcd.endpoints.join(",")),
+          row("secured", "gRPC gateway → users/audit: mutual TLS; etcd: TLS with client certificates (Traefik's too);"),
+          row("", `Redis: TLS, ACL user ${redisUser.username}; Kafka: SASL_SSL, SCRAM-SHA-256 users`),
+          row("", `${kafkaUsers.users.username}, ${kafkaUsers.audit.username} (development CA in ${certs.dir})`),
+          row("", `certificates and passwords mounted read-only in the containers under ${SECRETS_DIR}`),
+          row("in clear", "on 127.0.0.1 only: Traefik → gateways (HTTP), MongoDB, OTLP to Jaeger, syslog, metrics"),
+          row("etcd", `${etcd.endpoints.join(",")}   (client certificate required)`),
           row("MongoDB", mongo.url),
-          row("Redis", redis.url),
-          row("Kafka", kafka.url),
+          row("Redis", `${redis.url}   (TLS, ACL user ${redisUser.username})`),
+          row("Kafka", `${kafka.url}   (SASL_SSL)`),
           row("logs", `${shipper.syslogAddress} (rsyslog → OpenSearch, daily charter-logs-YYYY.MM.DD)`),
         ].join("\n");
       },
