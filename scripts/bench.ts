@@ -28,12 +28,17 @@
  * beside them; an HTTP row also with the CPU time its server processes spent per request (from /proc), and row (b)
  * with the gateway's resident memory sampled through the row (peak, after the warm-up, at the end). Numbers are
  * printed, never judged: there is no threshold.
+ *
+ * Every gateway here runs what the image ships: the gateway bundle, built once per run as the image's build stage
+ * builds it (scripts/images/bundle.mjs), run by plain `node` — not the source under tsx, whose loader thread is a
+ * second V8 isolate in the process (about 100 MiB more resident memory, and its own CPU). The users services, the
+ * proxy and the other anchors run under tsx as before.
  * BENCH_DURATION_S, BENCH_WARMUP_S and BENCH_CONNECTIONS change the run (defaults 5, 2, 20); BENCH_ONLY=<letters or
  * names, comma-separated> runs a subset (e.g. BENCH_ONLY=a,j,b or BENCH_ONLY=grpc-users,grpc-bare); BENCH_PROFILE=1
  * runs the gateways, users services and the proxy under `node --cpu-prof` and prints the directory of the profiles.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -350,9 +355,24 @@ function lazily<T extends { stop(): Promise<unknown> }>(
   };
 }
 
+/** The gateway bundle as the image's build stage makes it, in a fresh directory; `entry` is its main.js. */
+async function buildGatewayBundle(): Promise<{ entry: string; stop(): Promise<void> }> {
+  const out = mkdtempSync(join(tmpdir(), "charter-bench-bundle-"));
+  execFileSync(process.execPath, ["scripts/images/bundle.mjs", out], {
+    cwd: root,
+    env: { ...process.env, SERVICES: "gateway" },
+    stdio: "pipe",
+  });
+  return {
+    entry: join(out, "gateway", "app", "main.js"),
+    stop: async () => rmSync(out, { recursive: true, force: true }),
+  };
+}
+
 /** The users service and gateway with `env`, one user created and read once (so its reads hit the cache). */
 async function startBenchPlatform(
   auth: BenchIssuer,
+  gatewayEntry: string,
   env: Record<string, string>,
   name: string,
   profile: ReturnType<typeof profiling>,
@@ -361,6 +381,7 @@ async function startBenchPlatform(
   const platform = await startPlatform(
     { ...auth.env, ...env },
     profile ? { users: profile.args(`users-${name}`), gateway: profile.args(`gateway-${name}`) } : {},
+    gatewayEntry,
   );
   try {
     const created = await fetch(`${platform.baseUrl}/v1/users`, {
@@ -394,7 +415,7 @@ async function startSpanSink(): Promise<{ url: string; stop(): Promise<void> }> 
 }
 
 /** (e): etcd, the shared store, three users instances registered in etcd, a gateway that discovers them. */
-async function startCluster(auth: BenchIssuer) {
+async function startCluster(auth: BenchIssuer, gatewayEntry: string) {
   const { authorization } = auth;
   const parts: { stop(): Promise<unknown> }[] = [];
   const stop = async () => {
@@ -416,7 +437,7 @@ async function startCluster(auth: BenchIssuer) {
     );
     parts.push(...instances);
     const gateway = await startService(
-      "services/gateway/main.ts",
+      gatewayEntry,
       { ...auth.env, ETCD_ENDPOINTS: etcd.url, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", ...LOAD_BUDGET },
       "gateway ready",
       60_000,
@@ -465,16 +486,26 @@ async function main(): Promise<void> {
     const sink = lazily(started, startSpanSink);
     // Every call brings a token of the benchmark's own issuer, which every service and gateway here trusts.
     const auth = lazily(started, startBenchIssuer);
+    const bundle = lazily(started, buildGatewayBundle);
     // The same platform three times: as shipped (the default sampler's share of the traces recorded, not exported;
     // metrics on), with both off, and recording every trace and exporting every span over OTLP (http/protobuf, the
     // SDK's default) to a receiver that drops them.
-    const platform = lazily(started, async () => startBenchPlatform(await auth(), {}, "default", profile));
+    const platform = lazily(started, async () =>
+      startBenchPlatform(await auth(), (await bundle()).entry, {}, "default", profile),
+    );
     const quiet = lazily(started, async () =>
-      startBenchPlatform(await auth(), { OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" }, "quiet", profile),
+      startBenchPlatform(
+        await auth(),
+        (await bundle()).entry,
+        { OTEL_SDK_DISABLED: "true", GATEWAY_METRICS: "off" },
+        "quiet",
+        profile,
+      ),
     );
     const exporting = lazily(started, async () =>
       startBenchPlatform(
         await auth(),
+        (await bundle()).entry,
         { OTEL_EXPORTER_OTLP_ENDPOINT: (await sink()).url, OTEL_TRACES_SAMPLER: "parentbased_always_on" },
         "exported",
         profile,
@@ -496,7 +527,7 @@ async function main(): Promise<void> {
       startService("scripts/bench-bare-grpc.ts", { BENCH_USER: (await platform()).body }, "bare grpc ready"),
     );
     const prism = lazily(started, startPrism);
-    const cluster = lazily(started, async () => startCluster(await auth()));
+    const cluster = lazily(started, async () => startCluster(await auth(), (await bundle()).entry));
     // Everything the chosen rows need is up before the first row is loaded, so that no start-up (a JVM, a
     // process's first compilations) overlaps a measurement.
     const needs: Partial<Record<Letter, () => Promise<unknown>>> = {
@@ -664,7 +695,7 @@ async function main(): Promise<void> {
       const mib = (bytes: number) => fixed(bytes / 2 ** 20, 0);
       const growth = row.rss.endBytes - row.rss.afterWarmupBytes;
       console.log(
-        `\ngateway RSS under (${row.letter})'s load (${row.rss.samples} samples, every ${RSS_INTERVAL_MS / 1000} s): ` +
+        `\ngateway RSS (the bundle, plain node) under (${row.letter})'s load (${row.rss.samples} samples, every ${RSS_INTERVAL_MS / 1000} s): ` +
           `peak ${mib(row.rss.peakBytes)} MiB; ${mib(row.rss.afterWarmupBytes)} MiB after the ${warmupS} s warm-up, ` +
           `${mib(row.rss.endBytes)} MiB after ${durationS} s measured (${growth >= 0 ? "+" : "−"}` +
           `${mib(Math.abs(growth))} MiB)  [goal ≤ 150 MiB, no growth after warm-up]`,

@@ -1,5 +1,6 @@
 /** Starts the project's services as real child processes and waits until they say they are ready. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,9 +30,12 @@ export interface ExitedProcess {
 }
 
 function launch(entry: string, env: Record<string, string>, nodeArgs: readonly string[] = []) {
-  // Node itself with tsx's loader (not the tsx wrapper, which would leave its node child behind when killed).
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", entry], {
-    cwd: root,
+  // A built bundle's main.js (an absolute path, scripts/images/bundle.mjs's output) runs as the image runs it: plain
+  // node in its own directory. A source entry runs under Node itself with tsx's loader (not the tsx wrapper, which
+  // would leave its node child behind when killed).
+  const bundled = isAbsolute(entry) && entry.endsWith(".js");
+  const child = spawn(process.execPath, bundled ? [...nodeArgs, entry] : [...nodeArgs, "--import", "tsx", entry], {
+    cwd: bundled ? dirname(entry) : root,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: "pipe",
   });
@@ -46,7 +50,8 @@ function launch(entry: string, env: Record<string, string>, nodeArgs: readonly s
 }
 
 /**
- * Runs a service entry point (e.g. services/users/main.ts) until its log says `readyMessage`; `nodeArgs` go to Node
+ * Runs a service entry point (e.g. services/users/main.ts, or the absolute path of a bundle's main.js) until its log
+ * says `readyMessage`; `nodeArgs` go to Node
  * before the entry (e.g. --cpu-prof, which NODE_OPTIONS does not allow).
  */
 export async function startService(

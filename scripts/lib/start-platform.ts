@@ -44,11 +44,13 @@ function port(service: ServiceProcess, field: string, entry: string): number {
 
 /**
  * `env` goes to both processes; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. `nodeArgs`
- * are each process's own Node flags (the benchmark's --cpu-prof).
+ * are each process's own Node flags (the benchmark's --cpu-prof). `gatewayEntry` runs another gateway entry point
+ * than the source one: the benchmark's built bundle (an absolute path to its main.js, run by plain node).
  */
 export async function startPlatform(
   env: Record<string, string> = {},
   nodeArgs: { readonly users?: readonly string[]; readonly gateway?: readonly string[] } = {},
+  gatewayEntry: string = GATEWAY_ENTRY,
 ): Promise<RunningPlatform> {
   if (!existsSync(`${root}${GATEWAY_ENTRY}`)) throw new Error(`${GATEWAY_ENTRY} does not exist yet`);
   const trusted = await startPlatformIssuer({ AUTH_DEV_ISSUER_PORT: "0", ...env });
@@ -70,7 +72,7 @@ export async function startPlatform(
   try {
     const grpcPort = port(users, "grpcPort", USERS_ENTRY);
     gateway = await startService(
-      GATEWAY_ENTRY,
+      gatewayEntry,
       { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...LOAD_BUDGET, ...withIssuer },
       "gateway ready",
       undefined,
