@@ -30,7 +30,7 @@ import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/er
 import type { OpenApiDocument } from "./transport/rest/openapi-document.js";
 import { problemOf, sendProblem } from "./transport/rest/problem.js";
 import { registerRest } from "./transport/rest/register-rest.js";
-import { docsHelmet, registerSecurityHeaders } from "./transport/security-headers.js";
+import { registerSecurityHeaders } from "./transport/security-headers.js";
 
 export interface GatewayPluginDeps {
   readonly users: UsersBackend;
@@ -164,7 +164,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
 
   // Before every route and plugin, so that each one is covered: security headers, the caller (its budget is
   // kept by its subject), the budget, then the refusal of a request without a valid token or its scope.
-  await registerSecurityHeaders(app);
+  await registerSecurityHeaders(app, options.auth.issuer);
   app.addHook("onRequest", identify(options.auth.verifier));
   const budget = options.rateLimit
     ? await registerRateLimit(app, { ...options.rateLimit, logger: options.logger })
@@ -227,7 +227,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       // budget, with the documentation pages' policy. No third-party validator badge (it would load an image from
       // validator.swagger.io).
       scope.addHook("onRoute", (route) => {
-        route.config = { ...route.config, budget: "exempt", helmet: docsHelmet };
+        route.config = { ...route.config, budget: "exempt", helmet: app.docsHelmet };
       });
       // Swagger UI's copy names the issuer's token endpoint too (its "Authorize" asks it for tokens).
       scope.addHook("onRequest", async () => {

@@ -8,20 +8,27 @@
  * <style>), and React sets style attributes through the CSSOM, which style-src does not govern; the pages are
  * static, so a hash is enough where a nonce would need the page rewritten per request. helmet's default
  * `upgrade-insecure-requests` is left out: it would send a page opened over http://127.0.0.1 to https for its
- * assets. Swagger UI's "Authorize" asks the token issuer (AUTH_ISSUER) for a token from the page: its origin is the
- * one other origin connect-src names.
+ * assets. Swagger UI's "Authorize" asks the token issuer (the gateway's AUTH_ISSUER) for a token from the page: its
+ * origin is the one other origin connect-src names.
  */
 import helmet from "@fastify/helmet";
 import type { FastifyInstance } from "fastify";
-import { authConfig } from "../../../platform/auth/auth-config.js";
-import { envReader } from "../../../platform/config.js";
 
 type Directives = Record<string, string[]>;
+
+/** A route's own helmet options: the documentation pages' policy. */
+export interface DocsHelmet {
+  readonly contentSecurityPolicy: { readonly useDefaults: false; readonly directives: Directives };
+}
 
 declare module "fastify" {
   interface FastifyContextConfig {
     /** A route's own helmet options, as @fastify/helmet reads them on request (set on routes a plugin adds). */
-    helmet?: typeof docsHelmet;
+    helmet?: DocsHelmet;
+  }
+  interface FastifyInstance {
+    /** The option that gives a documentation page (Swagger UI, GraphiQL) its policy, set by registerSecurityHeaders. */
+    docsHelmet: DocsHelmet;
   }
 }
 
@@ -40,17 +47,8 @@ const API_CSP: Directives = {
  */
 const SWAGGER_UI_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='";
 
-/** The token issuer's origin, which Swagger UI's "Authorize" posts to; none when AUTH_ISSUER is unusable. */
-function issuerOrigin(): string[] {
-  try {
-    return [new URL(authConfig(envReader()).issuer).origin];
-  } catch {
-    return []; // the gateway's own configuration refuses the bad value, naming it
-  }
-}
-
 /** Swagger UI and GraphiQL: scripts, styles, fonts and requests from this origin only (and tokens from the issuer). */
-export const DOCS_CSP: Directives = {
+const DOCS_CSP: Directives = {
   "default-src": ["'self'"],
   "script-src": ["'self'"],
   "script-src-attr": ["'none'"],
@@ -58,17 +56,30 @@ export const DOCS_CSP: Directives = {
   // Their icons and fonts are data: URIs inside the CSS.
   "img-src": ["'self'", "data:"],
   "font-src": ["'self'", "data:"],
-  "connect-src": ["'self'", ...issuerOrigin()],
+  "connect-src": ["'self'"],
   "object-src": ["'none'"],
   "base-uri": ["'none'"],
   "form-action": ["'self'"],
   "frame-ancestors": ["'none'"],
 };
 
-/** The route option that gives a documentation page its policy (a route's `helmet`, read by the plugin). */
-export const docsHelmet = { contentSecurityPolicy: { useDefaults: false, directives: DOCS_CSP } };
+/**
+ * The route option that gives a documentation page its policy (a route's `helmet`, read by the plugin), with the
+ * token issuer's origin (the configured AUTH_ISSUER) as the one other origin its requests may go to.
+ */
+export function docsHelmetFor(issuer: string | undefined): DocsHelmet {
+  const origin = issuer === undefined ? [] : [new URL(issuer).origin];
+  return {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { ...DOCS_CSP, "connect-src": [...(DOCS_CSP["connect-src"] ?? []), ...origin] },
+    },
+  };
+}
 
-export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
+/** Every response's headers, and `app.docsHelmet` for the documentation pages' routes. */
+export async function registerSecurityHeaders(app: FastifyInstance, issuer: string | undefined): Promise<void> {
+  app.decorate("docsHelmet", docsHelmetFor(issuer));
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: { useDefaults: false, directives: API_CSP },

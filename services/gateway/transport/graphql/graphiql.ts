@@ -9,7 +9,6 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { docsHelmet } from "../security-headers.js";
 
 export const GRAPHIQL_PATH = "/graphiql";
 export const GRAPHIQL_ASSETS = `${GRAPHIQL_PATH}/assets`;
@@ -104,7 +103,7 @@ export async function registerGraphiql(app: FastifyInstance, graphqlPath: string
 
   // The IDE is documentation: it never draws on the request budget (its queries to /graphql do), and has the
   // documentation pages' policy.
-  const options = { config: { budget: "exempt" as const }, helmet: docsHelmet };
+  const options = { config: { budget: "exempt" as const }, helmet: app.docsHelmet };
   app.get(GRAPHIQL_PATH, options, (request, reply) => send(request, reply, html, "no-cache"));
   app.get<{ Params: { file: string } }>(`${GRAPHIQL_ASSETS}/:file`, options, (request, reply) => {
     const item = assets.get(request.params.file);
