@@ -7,7 +7,7 @@
 import type { Registry } from "prom-client";
 import { AuditServiceService } from "../../generated/proto/charter/audit/v1/audit.js";
 import { createGrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
-import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
+import { createTokenVerifier, type TokenVerifier } from "../../platform/auth/token-verifier.js";
 import type { EventBus } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics } from "../../platform/metrics.js";
@@ -45,12 +45,13 @@ export interface AuditParts extends ServiceParts {
 
 /**
  * The store (open), the consumer (a worker: it joins the group when the host starts and leaves it first when the
- * host stops, so its partitions go to the other members) and the gRPC service, with metrics in `registry`.
+ * host stops, so its partitions go to the other members) and the gRPC service, with metrics in `registry`. A host
+ * that checks tokens for its own service passes its `verifier`, so the process keeps one key set.
  */
 export async function createAuditParts(
   config: AuditConfig,
   logger: Logger,
-  deps: { bus: EventBus; registry: Registry },
+  deps: { bus: EventBus; registry: Registry; verifier?: TokenVerifier },
 ): Promise<AuditParts> {
   const { registry } = deps;
   const store = config.mongoUrl
@@ -71,9 +72,14 @@ export async function createAuditParts(
     services: [
       {
         definition: AuditServiceService,
-        implementation: createAuditGrpcHandlers(store, logger, createGrpcAuthorizer(createTokenVerifier(config.auth)), {
-          onRpc,
-        }),
+        implementation: createAuditGrpcHandlers(
+          store,
+          logger,
+          createGrpcAuthorizer(deps.verifier ?? createTokenVerifier(config.auth)),
+          {
+            onRpc,
+          },
+        ),
         proto: "charter/audit/v1/audit.proto",
       },
     ],

@@ -35,8 +35,8 @@ runMain("users", async () => {
     ],
     ...(auditConfig
       ? {
-          alongside: (registry) =>
-            createAuditParts(auditConfig, createLogger("audit", auditConfig.logLevel), { bus, registry }),
+          alongside: (registry, verifier) =>
+            createAuditParts(auditConfig, createLogger("audit", auditConfig.logLevel), { bus, registry, verifier }),
         }
       : {}),
   });

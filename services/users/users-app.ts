@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { UsersServiceService } from "../../generated/proto/charter/users/v1/users.js";
 import { createGrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
-import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
+import { createTokenVerifier, type TokenVerifier } from "../../platform/auth/token-verifier.js";
 import type { EventProducer } from "../../platform/events/bus.js";
 import type { Logger } from "../../platform/logging.js";
 import { createMetricsRegistry, rpcMetrics } from "../../platform/metrics.js";
@@ -70,8 +70,11 @@ export interface RunningUsers {
 export interface UsersOptions {
   /** Where the outbox relay publishes user events; without one, events wait in the store's outbox. */
   readonly events?: EventProducer;
-  /** Another service to serve beside UsersService (the embedded audit service), built with this process's metrics. */
-  readonly alongside?: (registry: Registry) => Promise<ServiceParts>;
+  /**
+   * Another service to serve beside UsersService (the embedded audit service), built with this process's metrics
+   * and its token verifier (one key set, fetched once, for every service of the process).
+   */
+  readonly alongside?: (registry: Registry, verifier: TokenVerifier) => Promise<ServiceParts>;
   /** Opened before the service (the event bus): closed after everything else, the last given first. */
   readonly resources?: readonly Resource[];
 }
@@ -223,7 +226,8 @@ export async function buildUsers(config: UsersConfig, logger: Logger, options: U
           metrics: registry,
         })
       : undefined;
-    const alongside = await options.alongside?.(registry);
+    const verifier = createTokenVerifier(config.auth);
+    const alongside = await options.alongside?.(registry, verifier);
     resources.push(...(alongside?.resources ?? []));
     const host = createServiceHost({
       name: USERS_REGISTRY_NAME,
@@ -236,14 +240,9 @@ export async function buildUsers(config: UsersConfig, logger: Logger, options: U
         services: [
           {
             definition: UsersServiceService,
-            implementation: createUsersGrpcHandlers(
-              service,
-              logger,
-              createGrpcAuthorizer(createTokenVerifier(config.auth)),
-              {
-                onRpc,
-              },
-            ),
+            implementation: createUsersGrpcHandlers(service, logger, createGrpcAuthorizer(verifier), {
+              onRpc,
+            }),
             proto: "charter/users/v1/users.proto",
           },
           ...(alongside?.services ?? []),
