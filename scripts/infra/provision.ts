@@ -268,6 +268,8 @@ export interface PipTool {
   readonly version: string;
   /** Arguments to the venv's python that print something containing the version once it is installed. */
   readonly versionCheck: readonly string[];
+  /** Other pinned requirements installed beside it in the same venv (`name==version`), part of its cache key. */
+  readonly extras?: readonly string[];
 }
 
 /**
@@ -277,8 +279,10 @@ export interface PipTool {
  * the work dir). Returns the venv's python.
  */
 export async function ensurePipTool(tool: PipTool): Promise<string> {
-  const { pkg, version } = tool;
-  const dir = join(cacheDir(), `${pkg}-${version}`);
+  const { pkg, version, extras = [] } = tool;
+  const extrasKey =
+    extras.length === 0 ? "" : `-${createHash("sha256").update(extras.join("\n")).digest("hex").slice(0, 8)}`;
+  const dir = join(cacheDir(), `${pkg}-${version}${extrasKey}`);
   const python = join(dir, "bin", "python");
   const isComplete = (target: string) => existsSync(join(target, MARKER));
   if (isComplete(dir)) return python;
@@ -297,9 +301,10 @@ export async function ensurePipTool(tool: PipTool): Promise<string> {
     ),
   );
   const pip = [join(work, "bin", "python"), "-m", "pip", "install", "-q", "--no-input"];
-  await timedStep(`pip install ${pkg}==${version}`, () =>
-    run(pip[0] as string, [...pip.slice(1), `${pkg}==${version}`], { maxBuffer }).catch((error) =>
-      fail(`could not install ${pkg}==${version} from PyPI (it needs pypi.org or a mirror)`, error),
+  const requirements = [`${pkg}==${version}`, ...extras];
+  await timedStep(`pip install ${requirements.join(" ")}`, () =>
+    run(pip[0] as string, [...pip.slice(1), ...requirements], { maxBuffer }).catch((error) =>
+      fail(`could not install ${requirements.join(" ")} from PyPI (it needs pypi.org or a mirror)`, error),
     ),
   );
   const { stdout } = await timedStep(`${pkg} version check`, () =>
