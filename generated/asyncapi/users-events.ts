@@ -4,3 +4,19 @@ export const userEventChannels = {
   "userEvents": "charter.users.v1.events",
   "userEventsDeadLetter": "charter.users.v1.events.dlq"
 } as const;
+
+// Each topic's configuration (its channel's Kafka binding, topicConfiguration), applied where topics are made.
+export const userEventTopicConfigs: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  "charter.users.v1.events": {
+    "cleanup.policy": "delete",
+    "retention.ms": "604800000",
+    "segment.ms": "86400000"
+  },
+  "charter.users.v1.events.dlq": {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": "1209600000",
+    "delete.retention.ms": "86400000",
+    "segment.ms": "3600000",
+    "max.compaction.lag.ms": "3600000"
+  }
+};
