@@ -42,7 +42,8 @@ export interface KafkaBusOptions {
   readonly security?: KafkaSecurity | undefined;
   /**
    * The topics' configurations: a topic the bus makes is created with its own, and an existing one is altered to it
-   * (the whole set: a setting of that topic not listed goes back to the broker's default).
+   * (the whole set: a setting of that topic not listed goes back to the broker's default). An alteration the broker
+   * refuses (no AlterConfigs permission) is logged and the topic used as it is.
    */
   readonly topicConfigs?: TopicConfigs | undefined;
 }
@@ -118,11 +119,16 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
           waitForLeaders: true,
         });
         if (!made && config.length > 0) {
-          await client.alterConfigs({
-            validateOnly: false,
-            // From the default export: Node's CommonJS interop does not see kafkajs's ConfigResourceTypes as named.
-            resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configEntries: config }],
-          });
+          // A principal not allowed to alter topic configurations still uses the topic as it is, and says so.
+          await client
+            .alterConfigs({
+              validateOnly: false,
+              // From the default export: Node's CommonJS interop does not see kafkajs's ConfigResourceTypes as named.
+              resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configEntries: config }],
+            })
+            .catch((error: unknown) =>
+              log.warn({ err: error, topic }, "the topic's configuration could not be applied; it is used as it is"),
+            );
         }
       });
       ready.set(topic, created);
