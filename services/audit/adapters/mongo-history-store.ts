@@ -12,6 +12,8 @@ interface HistoryDocument {
 }
 
 const HISTORY_INDEX = "user_version";
+/** Documents per round trip of a scan. */
+const SCAN_BATCH = 1000;
 
 /**
  * MongoDB adapter: one document per event, `_id` = event id (so a duplicate is refused by the primary key, under
@@ -86,6 +88,15 @@ export async function createMongoHistoryStore(opts: {
             };
       const docs = await history.find(filter).sort({ version: 1, _id: 1 }).limit(limit).toArray();
       return docs.map(toEntry);
+    },
+    async *scan() {
+      // The history index's order, so the server walks the index instead of sorting the collection.
+      const cursor = history.find({}).sort({ userId: 1, version: 1, _id: 1 }).batchSize(SCAN_BATCH);
+      try {
+        for await (const doc of cursor) yield toEntry(doc);
+      } finally {
+        await cursor.close();
+      }
     },
     async ping() {
       await db.command({ ping: 1 });
