@@ -25,8 +25,8 @@ export interface SparkRuntime {
 }
 
 /**
- * The PySpark virtualenv (about 520 MB; some 35 s the first time, each step printed with its time) and Java 17
- * (apt-get when missing and running as root).
+ * The PySpark virtualenv (about 700 MB with its extras; about a minute the first time, each step printed with its
+ * time) and Java 17 (apt-get when missing and running as root).
  */
 export const ensureSpark = lazy(async (): Promise<SparkRuntime> => {
   const java = await ensureBinary("java", ["openjdk-17-jdk-headless"]);
