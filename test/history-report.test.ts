@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -277,7 +277,7 @@ describe("the history report (npm run report)", () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  test("a bad run says what is wrong: no store to export from, or no file", async () => {
+  test("a bad run says what is wrong: no store to export from, no file, lines that are not UserEvents", async () => {
     const { MONGO_URL: _, ...withoutMongo } = process.env;
     const noStore = await npmRunReport(["--out", join(out, "none")], withoutMongo, 60_000);
     assert.notEqual(noStore.code, 0);
@@ -290,6 +290,29 @@ describe("the history report (npm run report)", () => {
     );
     assert.equal(noFile.code, 2, noFile.output);
     assert.match(noFile.output, /missing\.ndjson is not a file/);
+
+    // Checked against the contract's UserEvent: a time that is not RFC 3339, a type the enum lacks, not JSON.
+    const [created, updated] = history.map((entry) => entry.event as Record<string, unknown>);
+    const bad = join(out, "bad.ndjson");
+    await writeFile(
+      bad,
+      [
+        JSON.stringify(created),
+        "",
+        JSON.stringify({ ...updated, occurredAt: "yesterday" }),
+        JSON.stringify({ ...updated, type: "USER_EVENT_TYPE_RENAMED" }),
+        "{not json",
+        JSON.stringify(updated),
+      ].join("\n"),
+    );
+    const badLines = await npmRunReport(["--file", bad, "--out", join(out, "bad")], process.env, 120_000);
+    assert.equal(badLines.code, 2, badLines.output);
+    assert.match(badLines.output, /3 line\(s\) of \S*bad\.ndjson are not UserEvents by the contract: /);
+    assert.match(badLines.output, /line 3: occurredAt: 'yesterday' is not a 'date-time'/);
+    assert.match(badLines.output, /line 4: type: 'USER_EVENT_TYPE_RENAMED' is not one of /);
+    assert.match(badLines.output, /line 5: not JSON/);
+    assert.doesNotMatch(badLines.output, /Traceback/);
+    assert.deepEqual(await readdir(join(out, "bad")), [], "nothing written from a bad input");
   });
 
   test("on a running platform's history: the export, every figure, the datasets and the report", async () => {
