@@ -1,8 +1,8 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
- * Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools: kube-apiserver and kubectl, helm,
- * kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows' linter: actionlint with shellcheck
- * (CI warm-up).
+ * PySpark (the batch jobs' runtime), Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools:
+ * kube-apiserver and kubectl, helm, kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows'
+ * linter: actionlint with shellcheck (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
@@ -22,6 +22,7 @@ import {
   ensureRedis,
   ensureRsyslog,
   ensureSchemathesis,
+  ensureSpark,
   ensureTraefik,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
@@ -69,6 +70,8 @@ if (command === "ensure") {
   console.log(`kafka ${KAFKA_VERSION}: ${kafka.java} -cp ${kafka.classpath}`);
   const schemathesis = await ensureSchemathesis();
   console.log(`schemathesis ${schemathesis.version}: ${schemathesis.python} -m schemathesis.cli`);
+  const spark = await ensureSpark();
+  console.log(`pyspark ${spark.version}: ${spark.python} (java: ${spark.java})`);
   console.log(`jaeger: ${await ensureJaeger()}`);
   console.log(`opensearch: ${(await ensureOpenSearch()).home}`);
   console.log(`traefik: ${await ensureTraefik()}`);

@@ -45,6 +45,7 @@ export {
   type RunningLogShipper,
   startLogShipper,
 } from "./rsyslog.js";
+export { ensureSpark, PYSPARK_VERSION, SPARK_EXTRAS, type SparkRuntime } from "./spark.js";
 export { type Credentials, freePorts, type RunningServer, type ServerTls } from "./start-server.js";
 
 export interface ServerOptions {

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
-import type { HistoryEntry, HistoryPosition, HistoryStore } from "../../services/audit/domain/history.js";
+import {
+  compareEntries,
+  type HistoryEntry,
+  type HistoryPosition,
+  type HistoryStore,
+} from "../../services/audit/domain/history.js";
 
 /** An entry whose event carries the user snapshot, name and e-mail, as a CREATED or UPDATED one does. */
 const withUser = (userId: string, version: number, type = "USER_EVENT_TYPE_UPDATED"): HistoryEntry => {
@@ -308,6 +313,32 @@ export function historyStoreSpec(name: string, open: () => Promise<HistoryStore>
           (await store.list(user, 100)).map((e) => e.version),
           Array.from({ length: 55 }, (_, i) => i + 1),
         );
+      } finally {
+        await store.close();
+      }
+    });
+    test("scan reads every entry, user by user in user id order, each user's in history order", async () => {
+      const store = await open();
+      try {
+        const users = [userId(), userId(), userId()];
+        const recorded = users.flatMap((user) => [3, 1, 2].map((version) => entry(user, version)));
+        assert.ok((await store.recordMany(recorded)).every(Boolean));
+        const scanned: HistoryEntry[] = [];
+        for await (const scannedEntry of store.scan()) scanned.push(scannedEntry);
+        // The store may hold other tests' users: every entry is in order, and ours are all there, as recorded.
+        for (const [i, next] of scanned.entries()) {
+          const previous = scanned[i - 1];
+          if (previous === undefined) continue;
+          assert.ok(
+            previous.userId < next.userId || (previous.userId === next.userId && compareEntries(previous, next) < 0),
+            `${previous.userId}/${previous.version} before ${next.userId}/${next.version}`,
+          );
+        }
+        const ours = scanned.filter((e) => users.includes(e.userId));
+        const expected = [...users]
+          .sort()
+          .flatMap((user) => [1, 2, 3].map((v) => recorded.find((e) => e.userId === user && e.version === v)));
+        assert.deepEqual(ours, expected);
       } finally {
         await store.close();
       }

@@ -70,6 +70,11 @@ export function createMemoryHistoryStore(): HistoryStore {
         .slice(0, limit)
         .map((entry) => structuredClone(entry));
     },
+    async *scan() {
+      for (const userId of [...byUser.keys()].sort()) {
+        for (const entry of byUser.get(userId) ?? []) yield structuredClone(entry);
+      }
+    },
     async ping() {},
     async close() {},
   };

@@ -20,6 +20,8 @@ interface ErasureDocument {
 
 const HISTORY_INDEX = "user_version";
 const DUE_INDEX = "due";
+/** Documents per round trip of a scan. */
+const SCAN_BATCH = 1000;
 
 const isDuplicate = (error: unknown): boolean => error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 
@@ -163,6 +165,15 @@ export async function createMongoHistoryStore(opts: {
             };
       const docs = await history.find(filter).sort({ version: 1, _id: 1 }).limit(limit).toArray();
       return docs.map(toEntry);
+    },
+    async *scan() {
+      // The history index's order, so the server walks the index instead of sorting the collection.
+      const cursor = history.find({}).sort({ userId: 1, version: 1, _id: 1 }).batchSize(SCAN_BATCH);
+      try {
+        for await (const doc of cursor) yield toEntry(doc);
+      } finally {
+        await cursor.close();
+      }
     },
     async ping() {
       await db.command({ ping: 1 });

@@ -45,6 +45,11 @@ export interface HistoryStore {
   dueErasures(now: string, limit: number): Promise<string[]>;
   /** Up to `limit` entries of the user after `after`, in (version, eventId) order. */
   list(userId: string, limit: number, after?: HistoryPosition): Promise<HistoryEntry[]>;
+  /**
+   * Every entry of every user, user by user in user id order (as strings), each user's in (version, eventId)
+   * order: the whole history, read in batches (the history export, `npm run history:export`).
+   */
+  scan(): AsyncIterable<HistoryEntry>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
