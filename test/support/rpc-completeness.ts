@@ -32,6 +32,7 @@ import { envReader } from "../../platform/config.js";
 import { createLogger } from "../../platform/logging.js";
 import { createUsersClient, SDK_METHODS } from "../../sdk/index.js";
 import { createMemoryHistoryStore } from "../../services/audit/adapters/memory-history-store.js";
+import { createMemoryLatestStats } from "../../services/audit/adapters/memory-latest-stats.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "../../services/audit/transport/audit-grpc.js";
 import { createAuditBackend } from "../../services/gateway/adapters/audit-backend.js";
 import { createUsersBackend } from "../../services/gateway/adapters/users-backend.js";
@@ -272,7 +273,7 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
   const grpcHandlers = {
     "charter.users.v1.UsersService": Object.keys(createUsersGrpcHandlers(usersService, logger, authorize)),
     "charter.audit.v1.AuditService": Object.keys(
-      createAuditGrpcHandlers(createMemoryHistoryStore(), logger, authorize),
+      createAuditGrpcHandlers(createMemoryHistoryStore(), createMemoryLatestStats(), logger, authorize),
     ),
   };
   // Nothing listens at port 9: the clients are built for their method names and closed before any call.

@@ -1,4 +1,7 @@
-/** The generated AuditService interface ↔ the history store; every call authorized first (platform/auth/grpc-auth.ts). */
+/**
+ * The generated AuditService interface ↔ the history store and the latest user stats; every call authorized first
+ * (platform/auth/grpc-auth.ts).
+ */
 import { type AuditServiceServer, protobufPackage } from "../../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../../generated/proto/charter/users/v1/events.js";
 import type { GrpcAuthorizer } from "../../../platform/auth/grpc-auth.js";
@@ -12,14 +15,16 @@ import {
 } from "../../../platform/grpc-handlers.js";
 import type { Logger } from "../../../platform/logging.js";
 import { checkHistoryRequest, type HistoryStore, pageTokenAfter } from "../domain/history.js";
+import { type LatestStatsStore, statsPipelineNotRunning } from "../domain/user-stats.js";
 
-export const AUDIT_RPCS = ["ListUserHistory"] as const;
+export const AUDIT_RPCS = ["ListUserHistory", "GetUserStats"] as const;
 export type AuditRpc = (typeof AUDIT_RPCS)[number];
 
 const DOMAIN = errorDomainOf(protobufPackage);
 
 export function createAuditGrpcHandlers(
   store: HistoryStore,
+  stats: LatestStatsStore,
   logger: Logger,
   authorize: GrpcAuthorizer,
   hooks: RpcHooks<AuditRpc> = {},
@@ -45,6 +50,16 @@ export function createAuditGrpcHandlers(
           events: shown.map((entry) => UserEvent.fromJSON(entry.event)),
           nextPageToken: entries.length > page.limit && last ? pageTokenAfter(last) : "",
         };
+      },
+      toError,
+    ),
+    // The latest window read from the stats topic; none yet (or no Kafka at all) is UNAVAILABLE with its reason.
+    getUserStats: unary(
+      "GetUserStats",
+      async () => {
+        const latest = stats.latest();
+        if (!latest) throw statsPipelineNotRunning();
+        return { stats: latest };
       },
       toError,
     ),
