@@ -260,7 +260,7 @@ describe("pact: charter-sdk → charter-gateway", () => {
       .willRespondWith(503, (b) =>
         b.headers(PROBLEM_TYPE).jsonBody(
           problemBody(503, "UNAVAILABLE", {
-            detail: regex("^the stats pipeline is not running", "the stats pipeline is not running"),
+            detail: regex("^the stats pipeline is not running.*$", "the stats pipeline is not running"),
           }),
         ),
       )
