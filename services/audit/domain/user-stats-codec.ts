@@ -1,8 +1,8 @@
 /**
  * Reads a record of `charter.users.v1.stats` strictly against the contract (contracts/asyncapi/users-events.yaml, the
  * proto3 JSON of charter.users.v1.UserStats with every field present): the field rules generated from the proto
- * (each field present, integers ≥ 0, RFC 3339 times), then the generated proto JSON decoding, and what the proto
- * states in words: a minute-aligned window of 60 s, keyed by its start. A record that is not one is refused with
+ * (each field present, RFC 3339 times), each count an int32 of at least 0, then the generated proto JSON decoding,
+ * and what the proto states in words: a minute-aligned window of 60 s, keyed by its start. A record that is not one is refused with
  * the reason, never guessed at; unknown fields are ignored.
  */
 import { UserStats } from "../../../generated/proto/charter/users/v1/stats.js";
@@ -34,8 +34,13 @@ export function decodeUserStats(message: IncomingMessage): DecodedStats {
   // Every field is set in what the job sends (output-only fields are required of a sender).
   const [first] = checkMessage("charter.users.v1.UserStats", json, { sent: true });
   if (first) return fail(`${first.field} ${first.description}`);
+  // Each count is a proto int32 that the contract bounds below by 0. The generated rules carry neither: proto3's
+  // FieldRules.minimum has implicit presence, so stats.proto's `minimum: 0` is indistinguishable from no minimum
+  // there, and proto3 JSON decoding would turn "12" or 1.5 into a number. So the int32 range is checked here.
   for (const count of COUNTS) {
-    if ((json[count] as number) > INT32_MAX) return fail(`${count} is larger than an int32`);
+    const value = json[count];
+    if (typeof value !== "number" || !Number.isInteger(value)) return fail(`${count} is not an integer`);
+    if (value < 0 || value > INT32_MAX) return fail(`${count} must be from 0 to ${INT32_MAX}`);
   }
   const stats = UserStats.fromJSON(json);
   const { created, updated, deleted, liveUsers, lateEvents } = stats;

@@ -24,7 +24,9 @@ export const protobufFileName = "charter/users/v1/stats.proto";
  * consumers read committed records only. A window may be published more than once (a late firing
  * within the allowed lateness updates its counts): the last record of a key is the window's count,
  * and the latest stats are the record with the greatest window_start.
- * contracts/asyncapi/users-events.yaml describes the channel.
+ * contracts/asyncapi/users-events.yaml describes the channel. Every count is at least 0; proto3
+ * gives FieldRules.minimum implicit presence, so `minimum: 0` below states it for readers but
+ * does not reach the generated field rules: the audit service's decoder checks it.
  */
 export interface UserStats {
   /** Start of the one-minute window, minute-aligned (inclusive). */
