@@ -4,7 +4,8 @@
  * door says the stats pipeline is not running: the contract's 503 problem on REST, UNAVAILABLE on GraphQL and
  * gRPC. On a real Kafka, records written as the streaming job writes them — in transactions, one window twice with
  * other counts, a malformed record between, and a newer window in a transaction that is aborted — make every door
- * answer the latest window's last version, and the malformed record is skipped.
+ * answer the latest window's last version, and the malformed record is skipped; a second instance's reader,
+ * started afterwards, reads the same latest window.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -17,7 +18,9 @@ import { createEventBus, createMemoryBus, type EventBus } from "../platform/even
 import { createLogger } from "../platform/logging.js";
 import { startKafka } from "../scripts/infra/index.js";
 import { waitFor } from "../scripts/lib/processes.js";
-import { type RunningAudit, startAudit } from "../services/audit/audit-app.js";
+import { createMemoryLatestStats } from "../services/audit/adapters/memory-latest-stats.js";
+import { createStatsReader } from "../services/audit/app/stats-reader.js";
+import { type RunningAudit, startAudit, statsGroupOf } from "../services/audit/audit-app.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { createAuditBackend } from "../services/gateway/adapters/audit-backend.js";
 import type { AuditBackend } from "../services/gateway/app/backends.js";
@@ -242,5 +245,49 @@ describe("user stats from a real Kafka", () => {
       .filter((line) => line.startsWith("charter_audit_stats_"));
     assert.ok(metrics.includes('charter_audit_stats_records_total{outcome="invalid",service="audit"} 1'), `${metrics}`);
     assert.ok(metrics.includes('charter_audit_stats_reader_up{service="audit"} 1'), `${metrics}`);
+
+    // The first instance's reader committed no offset: its next start reads the topic from the beginning again.
+    const admin = client.admin();
+    await admin.connect();
+    try {
+      const groupId = statsGroupOf({ groupId: "charter-audit", instanceId: "stats-test" });
+      const { groups } = await admin.describeGroups([groupId]);
+      assert.deepEqual(
+        groups.map((g) => [g.state, g.members.length]),
+        [["Stable", 1]],
+        "the reader is the one member of its group",
+      );
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [STATS_TOPIC] });
+      assert.deepEqual(
+        committed?.partitions.map((p) => p.offset),
+        ["-1", "-1", "-1"],
+      );
+    } finally {
+      await admin.disconnect();
+    }
+
+    // Another instance, started after the first has read everything, reads the whole topic in a group of its own:
+    // every instance serves the same latest window.
+    const bus = await createEventBus({ brokers: [`${kafka.host}:${kafka.port}`], clientId: "stats-second", logger });
+    const store = createMemoryLatestStats();
+    const second = createStatsReader({
+      bus,
+      store,
+      groupId: statsGroupOf({ groupId: "charter-audit", instanceId: "stats-second" }),
+      clientId: "stats-second",
+      logger,
+    });
+    try {
+      await second.start();
+      await waitFor(
+        "the second instance to read B's second version",
+        () => store.latest()?.liveUsers === 11 || undefined,
+        DEADLINE_MS,
+      );
+      assert.deepEqual(store.latest(), expected);
+    } finally {
+      await second.stop();
+      await bus.close();
+    }
   });
 });
