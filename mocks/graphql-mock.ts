@@ -2,7 +2,7 @@
  * The GraphQL mock: contracts/graphql/users.graphql served over HTTP (Fastify + mercurius) with
  * @graphql-tools/mock. The root fields answer with the OpenAPI document's examples of the REST
  * operation each mirrors, so `user(id)` is the same example user as REST and gRPC, and
- * `userHistory` the same events as GET /v1/users/{id}/history; anything the
+ * `userHistory` the same events as GET /v1/users/{id}/history, `userStats` the stats of GET /v1/stats/users; anything the
  * examples do not cover is filled in by the mock store. A `Prefer` request header picks the answer
  * like Prism's (`code=NOT_FOUND` makes `user` null, another documented code is an error with that
  * `extensions.code`, `example=empty` picks an example). Queries that break the schema, and
@@ -152,6 +152,7 @@ export function createGraphqlMockResolvers(examples: ContractExamples) {
     updateUser: examples.operation("updateUser"),
     deleteUser: examples.operation("deleteUser"),
     userHistory: examples.operation("listUserHistory"),
+    userStats: examples.operation("getUserStats"),
   };
   /** A user by id or by email: null for a preferred NOT_FOUND, as the gateway answers it. */
   const userOrNull = (op: OperationExamples, context: MockContext) => {
@@ -173,6 +174,8 @@ export function createGraphqlMockResolvers(examples: ContractExamples) {
         const events = page.events.map((event) => ({ ...event, user: event.user ?? null }));
         return connectionOf(events, page.nextPageToken, args);
       },
+      // The latest stats example; `Prefer: code=UNAVAILABLE` is the stats pipeline not running, as the gateway says it.
+      userStats: (_: unknown, _args: unknown, context: MockContext) => choose(ops.userStats, context),
     },
     Mutation: {
       createUser: (_: unknown, _args: unknown, context: MockContext) => choose(ops.createUser, context, "input."),

@@ -37,7 +37,7 @@ test("the contract's examples make a valid answer for every RPC", () => {
 
 test("the history examples become AuditService answers: UserEvents with the proto's enum names", () => {
   const answers = buildGrpcAnswers(loadContractExamples(), AUDIT_MOCK);
-  assert.deepEqual([...answers.keys()].sort(), ["EraseUserHistory", "ListUserHistory"]);
+  assert.deepEqual([...answers.keys()].sort(), ["EraseUserHistory", "GetUserStats", "ListUserHistory"]);
   const history = answers.get("ListUserHistory");
   assert.deepEqual([...(history?.examples.keys() ?? [])], ["createdThenDeleted", "erased", "empty"]);
   const page = ListUserHistoryResponse.toJSON(
@@ -143,11 +143,14 @@ const failure = (call: (done: (error: ServiceError | null) => void) => void) =>
   );
 
 test("each mocked service's errors carry its own ErrorInfo domain, as the service's own do", async () => {
-  // The audit contract documents no reason today: give its UNAVAILABLE one, so that its ErrorInfo is sent.
+  // The audit contract documents no reason for the history: give its UNAVAILABLE one, so that its ErrorInfo is sent.
   const file = join(dir, "audit-service.yaml");
   await writeFile(
     file,
-    `${await readFile(AUDIT_MOCK.definitionsFile, "utf8")}  reasons:\n    UNAVAILABLE: HISTORY_STORE_UNAVAILABLE\n`,
+    (await readFile(AUDIT_MOCK.definitionsFile, "utf8")).replace(
+      'body: "."\n',
+      'body: "."\n  reasons:\n    UNAVAILABLE: HISTORY_STORE_UNAVAILABLE\n',
+    ),
   );
   const mock = await startGrpcMock({
     host: "127.0.0.1",
@@ -180,6 +183,13 @@ test("each mocked service's errors carry its own ErrorInfo domain, as the servic
     );
     assert.deepEqual(errorInfoOf(down), {
       reason: "HISTORY_STORE_UNAVAILABLE",
+      domain: "audit.charter.dev",
+      metadata: {},
+    });
+    // The reason the stats contract documents (mocks/grpc/audit-service.yaml), as the audit service sends it.
+    const noStats = await failure((done) => audit.getUserStats({}, prefer("code=UNAVAILABLE"), done));
+    assert.deepEqual(errorInfoOf(noStats), {
+      reason: "STATS_PIPELINE_NOT_RUNNING",
       domain: "audit.charter.dev",
       metadata: {},
     });

@@ -32,6 +32,7 @@ export {
   type UserEvent,
   type UserEventType,
   type UserHistory,
+  type UserStats,
   type UsersClient,
   type UsersClientOptions,
   type WriteOptions,

@@ -23,6 +23,7 @@ export type ListUsersResponse = components["schemas"]["ListUsersResponse"];
 export type UserEvent = components["schemas"]["UserEvent"];
 export type UserEventType = components["schemas"]["UserEventType"];
 export type UserHistory = components["schemas"]["UserHistory"];
+export type UserStats = components["schemas"]["UserStats"];
 export type Problem = components["schemas"]["Problem"];
 export type ErrorCode = components["schemas"]["ErrorCode"];
 export type FieldError = components["schemas"]["FieldError"];
@@ -134,6 +135,11 @@ export interface UsersClient {
   listUserHistory(id: string, options?: HistoryOptions): Promise<Result<UserHistory>>;
   /** Every event of a user's history, oldest first, walking the page tokens; a problem is thrown as a ProblemError. */
   userHistory(id: string, options?: IterateOptions): AsyncGenerator<UserEvent, void, undefined>;
+  /**
+   * The latest user stats: the counts of the latest one-minute window the stats pipeline published. A 503 problem
+   * (`UNAVAILABLE`, "the stats pipeline is not running") while none has been received, as on embedded defaults.
+   */
+  getUserStats(options?: CallOptions): Promise<Result<UserStats>>;
 }
 
 /** The method of UsersClient that calls each operation of the contract (a new operation fails to compile here). */
@@ -145,6 +151,7 @@ export const SDK_METHODS: { readonly [K in keyof operations]: keyof UsersClient 
   deleteUser: "delete",
   lookupUser: "lookupUser",
   listUserHistory: "listUserHistory",
+  getUserStats: "getUserStats",
 };
 
 /** A problem thrown by the iterators, which cannot return a result. */
@@ -308,6 +315,9 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
     users: listAll,
     listUserHistory,
     userHistory: (id, opts = {}) => walk((pageToken) => listUserHistory(id, { ...opts, ...pageToken }), "events"),
+    async getUserStats(opts) {
+      return settle(await client.GET("/v1/stats/users", init(opts)));
+    },
   };
 }
 

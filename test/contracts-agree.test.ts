@@ -12,7 +12,7 @@ const changedSdl = (from: string, to: string) => {
   return buildSchema(sdl.replace(from, to));
 };
 
-test("proto, OpenAPI, GraphQL and AsyncAPI agree on the User, the UserEvent, the request limits and the codes", () => {
+test("proto, OpenAPI, GraphQL and AsyncAPI agree on the User, the UserEvent, the UserStats, the request limits and the codes", () => {
   assert.deepEqual(compareContracts(contracts), []);
 });
 
@@ -102,6 +102,49 @@ test("the agreement check notices a UserEvent that differs in the AsyncAPI paylo
       if (s.UserEvent) delete s.UserEvent.additionalProperties;
     }),
     /UserEvent additional properties: proto \(a closed message\) says false, AsyncAPI says undefined/,
+  );
+});
+
+test("the agreement check notices UserStats that differ in the AsyncAPI payload or key, OpenAPI or GraphQL", () => {
+  const inAsyncapi = (change: (doc: typeof contracts.asyncapi) => void): string => {
+    const asyncapi = structuredClone(contracts.asyncapi);
+    change(asyncapi);
+    return compareContracts({ ...contracts, asyncapi }).join("\n");
+  };
+  // proto3 JSON omits a zero int32 unless told otherwise: the payload must require every count.
+  assert.match(
+    inAsyncapi((doc) => {
+      doc.components.schemas.UserStats?.required?.splice(2, 1);
+    }),
+    /UserStats required fields: .*"created".*AsyncAPI says/,
+  );
+  assert.match(
+    inAsyncapi((doc) => {
+      const late = doc.components.schemas.UserStats?.properties?.lateEvents;
+      if (late) late.type = "string";
+    }),
+    /UserStats\.lateEvents type: proto says "integer", AsyncAPI says "string"/,
+  );
+  assert.match(
+    inAsyncapi((doc) => {
+      const key = doc.components.messages?.UserStats?.bindings?.kafka?.key;
+      if (key) delete key.format;
+    }),
+    /user stats key: proto UserStats\.window_start says \["string","date-time"\], AsyncAPI Kafka key says \["string",null\]/,
+  );
+  const openapi = structuredClone(contracts.openapi);
+  const live = openapi.components.schemas.UserStats?.properties?.liveUsers;
+  if (live) live.minimum = 1;
+  assert.match(compareContracts({ ...contracts, openapi }).join("\n"), /UserStats\.liveUsers limits: .*OpenAPI says/);
+  const graphql = changedSdl("  liveUsers: Int!\n", "  liveUsers: String!\n");
+  assert.match(
+    compareContracts({ ...contracts, graphql }).join("\n"),
+    /UserStats\.liveUsers type: proto says "Int", GraphQL says "String"/,
+  );
+  const noField = changedSdl("  userStats: UserStats @rpc", "  userStats: UserEvent @rpc");
+  assert.match(
+    compareContracts({ ...contracts, graphql: noField }).join("\n"),
+    /stats field: .*says "UserStats".*"UserEvent"/,
   );
 });
 

@@ -416,6 +416,58 @@ describe("a user's history in the three mocks", () => {
   });
 });
 
+describe("the latest user stats in the three mocks", () => {
+  type Stats = components["schemas"]["UserStats"];
+  const statsExample = (
+    contract.paths["/v1/stats/users"]?.get.responses["200"]?.content["application/json"]?.examples.latest as
+      | { value: unknown }
+      | undefined
+  )?.value as Stats | undefined;
+  const STATS_QUERY = "{ userStats { windowStart windowEnd created updated deleted liveUsers lateEvents } }";
+  const NOT_RUNNING = /^the stats pipeline is not running/;
+
+  test("REST: GET /v1/stats/users answers the example; Prefer reaches the 503 of a stats pipeline not running", async () => {
+    assert.ok(statsExample, "the contract has a `latest` example of GET /v1/stats/users");
+    const latest = await get("/v1/stats/users");
+    assert.deepEqual(validator.check("getUserStats", latest), []);
+    assert.equal(latest.status, 200);
+    assert.deepEqual(JSON.parse(latest.text), statsExample);
+
+    const down = await get("/v1/stats/users", { prefer: "code=503" });
+    assert.equal(down.status, 503);
+    assert.deepEqual(validator.check("getUserStats", down), []);
+    assert.equal(JSON.parse(down.text).code, "UNAVAILABLE");
+    assert.match(JSON.parse(down.text).detail, NOT_RUNNING);
+  });
+
+  test("gRPC: AuditService.GetUserStats answers the same counts; UNAVAILABLE by prefer with the reason", async () => {
+    type Timestamp = ContractUser["createTime"];
+    const { stats } = await audit.call<{ stats: { windowStart: Timestamp; windowEnd: Timestamp } }>(
+      "GetUserStats",
+      {},
+      tokenMetadata(),
+    );
+    // proto-loader (oneofs: true) also names the synthetic oneof of each proto3 `optional` count: `_created: "created"`.
+    const { windowStart, windowEnd, ...rest } = stats;
+    const counts = Object.fromEntries(Object.entries(rest).filter(([name]) => !name.startsWith("_")));
+    assert.deepEqual({ windowStart: rfc3339(windowStart), windowEnd: rfc3339(windowEnd), ...counts }, statsExample);
+    const down = await grpcError(audit.call("GetUserStats", {}, withPrefer("code=UNAVAILABLE")));
+    assert.equal(down.code, grpc.status.UNAVAILABLE);
+    assert.match(down.details, NOT_RUNNING);
+    assert.equal(statusDetails(down).reason, "STATS_PIPELINE_NOT_RUNNING");
+  });
+
+  test("GraphQL: userStats answers the same counts; Prefer: code=UNAVAILABLE is the error that says why", async () => {
+    const { body } = await graphql(STATS_QUERY);
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    assert.deepEqual(body.data.userStats, statsExample);
+    const down = await graphql(STATS_QUERY, {}, { prefer: "code=UNAVAILABLE" });
+    assert.equal(down.body.data?.userStats ?? null, null);
+    assert.equal(down.body.errors?.[0]?.extensions?.code, "UNAVAILABLE");
+    assert.match(String(down.body.errors?.[0]?.message), NOT_RUNNING);
+  });
+});
+
 describe("LookupUser in the three mocks", () => {
   const lookup = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${rest}/v1/users:lookup`, {

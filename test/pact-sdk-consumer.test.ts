@@ -12,6 +12,7 @@ import { after, describe, test } from "node:test";
 import { MatchersV3, PactV4 } from "@pact-foundation/pact";
 import { freePorts } from "../scripts/infra/index.js";
 import {
+  STATE_NO_STATS,
   STATE_NO_USERS,
   STATE_USER_CHANGED,
   STATE_USER_EXISTS,
@@ -287,6 +288,29 @@ describe("pact: charter-sdk → charter-gateway", () => {
         }),
       );
   });
+
+  test("stats: 503 UNAVAILABLE while the stats pipeline is not running", async () => {
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_NO_STATS)
+      .given(tokenState(operationScopes("getUserStats")))
+      .uponReceiving("a request for the latest user stats where no stats pipeline runs")
+      .withRequest("GET", "/v1/stats/users", (b) => b.headers(AUTH))
+      .willRespondWith(503, (b) =>
+        b.headers(PROBLEM_TYPE).jsonBody(
+          problemBody(503, "UNAVAILABLE", {
+            detail: regex("^the stats pipeline is not running.*$", "the stats pipeline is not running"),
+          }),
+        ),
+      )
+      .executeTest(
+        recorded(async (mock) => {
+          const problem = expectProblem(await sdk(mock.url).getUserStats(), 503, "UNAVAILABLE");
+          assert.match(problem.detail ?? "", /stats pipeline is not running/);
+        }),
+      );
+  });
+
   test("update with If-Match: 200 with the changed user and a new ETag", async () => {
     await (await interaction())
       .addInteraction()

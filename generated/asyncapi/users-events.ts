@@ -2,7 +2,8 @@
 // The channels of contracts/asyncapi/users-events.yaml: each one's address (the Kafka topic) by its name.
 export const userEventChannels = {
   "userEvents": "charter.users.v1.events",
-  "userEventsDeadLetter": "charter.users.v1.events.dlq"
+  "userEventsDeadLetter": "charter.users.v1.events.dlq",
+  "userStats": "charter.users.v1.stats"
 } as const;
 
 // Each topic's configuration (its channel's Kafka binding, topicConfiguration), applied where topics are made.

@@ -92,6 +92,12 @@ export type Query = {
    * the user is deleted. Changes appear shortly after they are made.
    */
   userHistory: UserEventConnection;
+  /**
+   * The latest window's user stats (the greatest windowStart, in its last version), read from the
+   * stats channel. While the stats pipeline is not running (no stats received yet; always on embedded
+   * defaults) it is null with an UNAVAILABLE error (extensions.code) whose message says so.
+   */
+  userStats: Maybe<UserStats>;
   /** Users in creation order. */
   users: UserConnection;
 };
@@ -201,6 +207,28 @@ export type UserEventType =
   | 'DELETED'
   | 'UPDATED';
 
+/**
+ * The user events of one minute of event time (by each event's occurredAt), as the user-stats
+ * streaming job counted them.
+ */
+export type UserStats = {
+  __typename?: 'UserStats';
+  /** Users created in the window. */
+  created: Scalars['Int']['output'];
+  /** Users deleted in the window. */
+  deleted: Scalars['Int']['output'];
+  /** Events dropped as too late (after their window's allowed lateness) since the job first started; cumulative. */
+  lateEvents: Scalars['Int']['output'];
+  /** Users live at the window's end: every user created minus every user deleted up to windowEnd, as known when the window fired. */
+  liveUsers: Scalars['Int']['output'];
+  /** Users changed in the window. */
+  updated: Scalars['Int']['output'];
+  /** End of the window, windowStart plus 60 seconds (exclusive). */
+  windowEnd: Scalars['DateTime']['output'];
+  /** Start of the window, minute-aligned (inclusive). */
+  windowStart: Scalars['DateTime']['output'];
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -293,6 +321,7 @@ export type ResolversTypes = {
   UserEventConnection: ResolverTypeWrapper<UserEventConnection>;
   UserEventEdge: ResolverTypeWrapper<UserEventEdge>;
   UserEventType: UserEventType;
+  UserStats: ResolverTypeWrapper<UserStats>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -314,6 +343,7 @@ export type ResolversParentTypes = {
   UserEvent: UserEvent;
   UserEventConnection: UserEventConnection;
   UserEventEdge: UserEventEdge;
+  UserStats: UserStats;
 };
 
 export type AuthDirectiveArgs = {
@@ -370,6 +400,7 @@ export type QueryResolvers<ContextType = any, ParentType extends ResolversParent
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
   userByEmail?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserByEmailArgs, 'email'>>;
   userHistory?: Resolver<ResolversTypes['UserEventConnection'], ParentType, ContextType, RequireFields<QueryUserHistoryArgs, 'first' | 'id'>>;
+  userStats?: Resolver<Maybe<ResolversTypes['UserStats']>, ParentType, ContextType>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
 };
 
@@ -415,6 +446,16 @@ export type UserEventEdgeResolvers<ContextType = any, ParentType extends Resolve
   node?: Resolver<ResolversTypes['UserEvent'], ParentType, ContextType>;
 };
 
+export type UserStatsResolvers<ContextType = any, ParentType extends ResolversParentTypes['UserStats'] = ResolversParentTypes['UserStats']> = {
+  created?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  deleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lateEvents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  liveUsers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updated?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  windowEnd?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  windowStart?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = any> = {
   DateTime?: GraphQLScalarType;
   DeleteUserPayload?: DeleteUserPayloadResolvers<ContextType>;
@@ -427,6 +468,7 @@ export type Resolvers<ContextType = any> = {
   UserEvent?: UserEventResolvers<ContextType>;
   UserEventConnection?: UserEventConnectionResolvers<ContextType>;
   UserEventEdge?: UserEventEdgeResolvers<ContextType>;
+  UserStats?: UserStatsResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = any> = {

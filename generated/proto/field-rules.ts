@@ -112,6 +112,31 @@ export const fieldRules = {
       "format": "date-time"
     }
   },
+  "charter.users.v1.UserStats": {
+    "windowStart": {
+      "outputOnly": true,
+      "format": "date-time"
+    },
+    "windowEnd": {
+      "outputOnly": true,
+      "format": "date-time"
+    },
+    "created": {
+      "outputOnly": true
+    },
+    "updated": {
+      "outputOnly": true
+    },
+    "deleted": {
+      "outputOnly": true
+    },
+    "liveUsers": {
+      "outputOnly": true
+    },
+    "lateEvents": {
+      "outputOnly": true
+    }
+  },
   "charter.audit.v1.ListUserHistoryRequest": {
     "userId": {
       "required": true,

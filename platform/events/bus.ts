@@ -8,6 +8,8 @@
  *   their order.
  * - Consumers in one group share a topic's partitions (competing consumers): each message is handled by one
  *   member of the group; a member that leaves or dies has its partitions handed to the others.
+ * - A replaying consumer (ConsumerOptions.replay) reads from the oldest message kept on every start and commits
+ *   nothing.
  * - Delivery is at least once. A message's offset is committed only after its handler resolved; a handler that
  *   throws has the message delivered again (its partition waits: later messages of it are not handled first).
  * - A batch handler (startBatch) gets a partition's messages in order, up to `maxBatchMessages` at a time, and the
@@ -75,6 +77,11 @@ export interface ConsumerOptions {
   readonly clientId?: string;
   /** The most messages one call of a batch handler gets (default DEFAULT_MAX_BATCH_MESSAGES); start() gets one. */
   readonly maxBatchMessages?: number;
+  /**
+   * A reader that rebuilds its state from the whole topic: every start reads from the oldest message kept and no
+   * offset is ever committed (so a restart reads it all again). Give it a group of its own: it competes with no one.
+   */
+  readonly replay?: boolean;
 }
 
 export interface EventConsumer {

@@ -10,7 +10,10 @@
  *   `maxBatchMessages` (one for start()), committing the offset after a slice once its handler resolved (no
  *   auto-commit; one commit per slice). A handler that throws pauses its partition, seeks back to the slice's first
  *   message and resumes after the delay: the slice comes again and nothing after it in the partition overtakes it.
- *   Partitions are handled concurrently, each in order.
+ *   Partitions are handled concurrently, each in order. A replaying consumer (`replay`) commits nothing, so every
+ *   start of its group reads from the beginning (`fromBeginning`: the group has no committed offset).
+ * - Consumers read committed records only (kafkajs' default isolation, read_committed): a transactional producer's
+ *   aborted or open transactions are never handed to a handler.
  */
 import kafkajs, { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
 import { type Lazy, lazy } from "../lazy.js";
@@ -245,10 +248,13 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
                 return;
               }
               resolveOffset(last);
-              await member
-                .commitOffsets([{ topic, partition, offset: String(BigInt(last) + 1n) }])
-                // A commit refused during a rebalance: the partition's next owner handles the slice again.
-                .catch((error: unknown) => log.debug({ err: error, partition }, "offset commit refused"));
+              // A replaying reader commits nothing: with no committed offset, its next start reads from the beginning.
+              if (!opts.replay) {
+                await member
+                  .commitOffsets([{ topic, partition, offset: String(BigInt(last) + 1n) }])
+                  // A commit refused during a rebalance: the partition's next owner handles the slice again.
+                  .catch((error: unknown) => log.debug({ err: error, partition }, "offset commit refused"));
+              }
               await heartbeat();
             }
           },

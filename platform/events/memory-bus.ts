@@ -93,6 +93,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
   const groups = new Map<string, Group>();
   const consumers = new Set<EventConsumer>();
   let nextMemberId = 1;
+  let nextReplayId = 1;
   let closed = false;
 
   const topicOf = (name: string, partitions = defaultPartitions): Topic => {
@@ -230,7 +231,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
     },
 
     consumer(opts: ConsumerOptions): EventConsumer {
-      const key = `${opts.groupId}\u0000${opts.topic}`;
+      // A replaying reader is a group of its own for each start, from the oldest message kept, dropped when it stops.
+      const key = `${opts.groupId}\u0000${opts.topic}${opts.replay ? `\u0000${nextReplayId++}` : ""}`;
       let member: Member | undefined;
       const join = async (handler: BatchHandler, maxBatch: number) => {
         if (closed) throw new Error("the bus is closed");
@@ -276,6 +278,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
           wakeAll(topicOf(group.topic));
           await Promise.all(leaving.loops.values()); // the message in hand is finished first
           rebalance(group);
+          if (opts.replay) groups.delete(key);
           consumers.delete(consumer);
         },
       };

@@ -1,8 +1,8 @@
 /**
  * Checks that the proto, OpenAPI, GraphQL and AsyncAPI contracts describe the same messages: the
- * User and the UserEvent have the same fields (snake_case in proto, camelCase elsewhere), types,
+ * User, the UserEvent and the UserStats have the same fields (snake_case in proto, camelCase elsewhere), types,
  * required-ness and limits everywhere they appear (the OpenAPI schemas, the GraphQL types, the
- * AsyncAPI payload of the user events channel), enum values agree by buf's naming (proto and
+ * AsyncAPI payloads of the user events and user stats channels), enum values agree by buf's naming (proto and
  * AsyncAPI `USER_EVENT_TYPE_CREATED`, REST and GraphQL `CREATED`), request parameters have the
  * limits of the RPC fields they become, and the error codes are the same. Returns every
  * disagreement as a readable line.
@@ -102,6 +102,8 @@ export interface Contracts {
 
 /** The Kafka topic of the user events (the AsyncAPI channel's address). */
 export const USER_EVENTS_TOPIC = userEventChannels.userEvents;
+/** The Kafka topic of the user stats (the AsyncAPI channel's address). */
+export const USER_STATS_TOPIC = userEventChannels.userStats;
 
 export function loadContracts(): Contracts {
   const files = loadProtoDescriptor();
@@ -314,6 +316,10 @@ export function compareContracts({ proto, protoEnums, protoScopes, openapi, grap
         if (!carrier)
           problems.push(`${what}: no decimal-string pattern states the proto's range ${JSON.stringify(rules)}`);
         else same(`${what} limits`, carrier, limitsOf(property), "proto (int64 as a decimal string)", label);
+      } else if (field.type === "TYPE_INT32") {
+        // proto3 JSON carries an int32 as a number.
+        same(`${what} type`, "integer", typeOf(actual), "proto", label);
+        same(`${what} limits`, protoSays(rules, false), limitsOf(property), "proto", label);
       } else if (field.type === "TYPE_ENUM") {
         same(`${what} type`, "string/enum", typeOf(actual), "proto", label);
         const protoEnum = enumOf(field);
@@ -346,9 +352,11 @@ export function compareContracts({ proto, protoEnums, protoScopes, openapi, grap
           ? "DateTime"
           : field.type === "TYPE_MESSAGE" || field.type === "TYPE_ENUM"
             ? shortName(typeName)
-            : field.type === "TYPE_STRING" && /^id$|Id$/.test(field.jsonName)
-              ? "ID"
-              : "String";
+            : field.type === "TYPE_INT32"
+              ? "Int"
+              : field.type === "TYPE_STRING" && /^id$|Id$/.test(field.jsonName)
+                ? "ID"
+                : "String";
       same(`${what} type`, expected, named.name, "proto", "GraphQL");
       same(`${what} non-null`, alwaysSet(field), isNonNullType(gql.type), "proto (set in every message)", "GraphQL");
       if (field.type === "TYPE_ENUM" && isEnumType(named)) {
@@ -635,6 +643,55 @@ export function compareContracts({ proto, protoEnums, protoScopes, openapi, grap
     limitsIn(asyncDeref)(asyncDeref(eventMessage?.headers).properties?.ce_id),
     "proto UserEvent.event_id",
     "AsyncAPI ce_id header",
+  );
+
+  // The user stats: the proto message, the REST body and the GraphQL type of GetUserStats, and the AsyncAPI payload
+  // of the stats channel (proto3 JSON, keyed by the window's start, the CloudEvents id naming it).
+  const STATS = "charter.users.v1.UserStats";
+  checkSchema(STATS, openapi.components.schemas.UserStats, openapi, "OpenAPI", "short");
+  checkGraphqlType(STATS);
+  const statsResponse = proto.get("charter.audit.v1.GetUserStatsResponse")?.field ?? [];
+  same(
+    "stats response",
+    statsResponse.map((f) => [f.jsonName, shortName(f.typeName ?? "")]),
+    [["stats", shortName(STATS)]],
+    "proto GetUserStatsResponse",
+    "the REST body and GraphQL field it is served as",
+  );
+  const statsOperation = Object.values(openapi.paths ?? {})
+    .flatMap((item) => Object.values(item))
+    .find((op) => op["x-charter-rpc"] === "charter.audit.v1.AuditService/GetUserStats") as
+    | (OpenApiOperation & { responses?: Record<string, { content?: Record<string, Schema> }> })
+    | undefined;
+  same(
+    "stats body",
+    `#/components/schemas/${shortName(STATS)}`,
+    statsOperation?.responses?.["200"]?.content?.["application/json"]?.schema?.$ref,
+    "proto GetUserStatsResponse.stats",
+    "OpenAPI GetUserStats 200",
+  );
+  const statsField = query.userStats;
+  same(
+    "stats field",
+    shortName(STATS),
+    statsField ? getNamedType(statsField.type).name : undefined,
+    "proto GetUserStatsResponse.stats",
+    "GraphQL Query.userStats",
+  );
+  const statsChannel = Object.values(asyncapi.channels ?? {}).find((c) => c.address === USER_STATS_TOPIC);
+  const statsMessages = Object.values(statsChannel?.messages ?? {}).map(
+    (m) => asyncDeref(m as Schema) as AsyncApiMessage,
+  );
+  same(`messages on ${USER_STATS_TOPIC}`, 1, statsMessages.length, "proto (UserStats)", "AsyncAPI");
+  const statsMessage = statsMessages[0];
+  checkSchema(STATS, statsMessage?.payload, asyncapi, "AsyncAPI", "proto");
+  const windowStart = proto.get(STATS)?.field?.find((f) => f.jsonName === "windowStart");
+  same(
+    "user stats key",
+    ["string", rulesOfField(windowStart ?? ({} as ProtoField))?.format],
+    [asyncDeref(statsMessage?.bindings?.kafka?.key).type, asyncDeref(statsMessage?.bindings?.kafka?.key).format],
+    "proto UserStats.window_start",
+    "AsyncAPI Kafka key",
   );
 
   // Error codes: the gRPC status names, the same in REST problems and GraphQL extensions.

@@ -20,11 +20,14 @@ import {
   type ServiceParts,
 } from "../../platform/service-host.js";
 import { createMemoryHistoryStore } from "./adapters/memory-history-store.js";
+import { createMemoryLatestStats } from "./adapters/memory-latest-stats.js";
 import { createMongoHistoryStore } from "./adapters/mongo-history-store.js";
 import { createAuditConsumer } from "./app/audit-consumer.js";
 import { createHistoryEraser } from "./app/history-eraser.js";
+import { createStatsReader } from "./app/stats-reader.js";
 import type { AuditConfig } from "./audit-config.js";
 import type { HistoryStore } from "./domain/history.js";
+import type { LatestStatsStore } from "./domain/user-stats.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "./transport/audit-grpc.js";
 
 export const AUDIT_SERVICE_NAME = "charter.audit.v1.AuditService";
@@ -39,13 +42,21 @@ export interface RunningAudit {
   stop(): Promise<void>;
 }
 
+/**
+ * The consumer group of an instance's stats reader: its own (`<AUDIT_GROUP_ID>-stats-<instance id>`), since every
+ * instance must read every window; it commits nothing, so each start reads the topic from its beginning.
+ */
+export const statsGroupOf = (config: Pick<AuditConfig, "groupId" | "instanceId">): string =>
+  `${config.groupId}-stats-${config.instanceId}`;
+
 /** The audit service's parts, for a host of its own (buildAudit) or another process's (the users one). */
 export interface AuditParts extends ServiceParts {
   readonly store: HistoryStore;
+  readonly stats: LatestStatsStore;
 }
 
 /**
- * The store (open), the consumer (a worker: it joins the group when the host starts and leaves it first when the
+ * The store (open), the stats reader (a worker, with Kafka only), the consumer (a worker: it joins the group when the host starts and leaves it first when the
  * host stops, so its partitions go to the other members) and the gRPC service, with metrics in `registry`. A host
  * that checks tokens for its own service passes its `verifier`, so the process keeps one key set.
  */
@@ -77,6 +88,21 @@ export async function createAuditParts(
     metrics: registry,
     sweepMs: config.erasureSweepMs,
   });
+  // The user stats come from the streaming job through Kafka only: on the in-process bus there is none, and
+  // GetUserStats says that the stats pipeline is not running.
+  const stats = createMemoryLatestStats();
+  const statsReader =
+    config.kafkaBrokers.length > 0
+      ? createStatsReader({
+          bus: deps.bus,
+          store: stats,
+          groupId: statsGroupOf(config),
+          clientId: config.instanceId,
+          logger,
+          metrics: registry,
+          retryDelayMs: config.retryDelayMs,
+        })
+      : undefined;
   return {
     services: [
       {
@@ -84,6 +110,7 @@ export async function createAuditParts(
         implementation: createAuditGrpcHandlers(
           store,
           eraser,
+          stats,
           logger,
           createGrpcAuthorizer(deps.verifier ?? createTokenVerifier(config.auth)),
           {
@@ -103,10 +130,14 @@ export async function createAuditParts(
           await deadLetters.close();
         },
       },
+      ...(statsReader
+        ? [{ name: "stats reader", start: () => statsReader.start(), stop: () => statsReader.stop() }]
+        : []),
     ],
     resources: [{ name: "history store", close: () => store.close() }],
     healthNames: [AUDIT_SERVICE_NAME],
     store,
+    stats,
   };
 }
 

@@ -32,6 +32,7 @@ import { envReader } from "../../platform/config.js";
 import { createLogger } from "../../platform/logging.js";
 import { createUsersClient, SDK_METHODS } from "../../sdk/index.js";
 import { createMemoryHistoryStore } from "../../services/audit/adapters/memory-history-store.js";
+import { createMemoryLatestStats } from "../../services/audit/adapters/memory-latest-stats.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "../../services/audit/transport/audit-grpc.js";
 import { createAuditBackend } from "../../services/gateway/adapters/audit-backend.js";
 import { createUsersBackend } from "../../services/gateway/adapters/users-backend.js";
@@ -277,6 +278,7 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
       createAuditGrpcHandlers(
         createMemoryHistoryStore(),
         { erase: async () => ({ erasedEvents: 0, pending: false }) },
+        createMemoryLatestStats(),
         logger,
         authorize,
       ),

@@ -1,4 +1,7 @@
-/** The generated AuditService interface ↔ the history store; every call authorized first (platform/auth/grpc-auth.ts). */
+/**
+ * The generated AuditService interface ↔ the history store and the latest user stats; every call authorized first
+ * (platform/auth/grpc-auth.ts).
+ */
 import { type AuditServiceServer, protobufPackage } from "../../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../../generated/proto/charter/users/v1/events.js";
 import type { GrpcAuthorizer } from "../../../platform/auth/grpc-auth.js";
@@ -13,8 +16,9 @@ import {
 import type { Logger } from "../../../platform/logging.js";
 import type { HistoryEraser } from "../app/history-eraser.js";
 import { checkHistoryRequest, type HistoryStore, pageTokenAfter } from "../domain/history.js";
+import { type LatestStatsStore, statsPipelineNotRunning } from "../domain/user-stats.js";
 
-export const AUDIT_RPCS = ["ListUserHistory", "EraseUserHistory"] as const;
+export const AUDIT_RPCS = ["ListUserHistory", "EraseUserHistory", "GetUserStats"] as const;
 export type AuditRpc = (typeof AUDIT_RPCS)[number];
 
 const DOMAIN = errorDomainOf(protobufPackage);
@@ -22,6 +26,7 @@ const DOMAIN = errorDomainOf(protobufPackage);
 export function createAuditGrpcHandlers(
   store: HistoryStore,
   eraser: Pick<HistoryEraser, "erase">,
+  stats: LatestStatsStore,
   logger: Logger,
   authorize: GrpcAuthorizer,
   hooks: RpcHooks<AuditRpc> = {},
@@ -58,6 +63,16 @@ export function createAuditGrpcHandlers(
           "the history store is unavailable",
           (error) => logger.error({ err: error, operation: "erase" }, "history store call failed"),
         ),
+      toError,
+    ),
+    // The latest window read from the stats topic; none yet (or no Kafka at all) is UNAVAILABLE with its reason.
+    getUserStats: unary(
+      "GetUserStats",
+      async () => {
+        const latest = stats.latest();
+        if (!latest) throw statsPipelineNotRunning();
+        return { stats: latest };
+      },
       toError,
     ),
   };

@@ -1,12 +1,14 @@
 /**
  * The gateway's typed client of the audit service (a user's history): the generated grpc-js client with a
- * deadline on every call, the request id in metadata, a capped reconnect backoff, the read retried on
+ * deadline on every call (a user's history, the latest user stats), the request id in metadata, a capped reconnect backoff, the read retried on
  * UNAVAILABLE (grpc-js's retryPolicy, then once more by this client within the deadline), and gRPC failures turned
  * into the one error model — all as the users client does it (grpc-client.ts). There is no circuit breaker: the
  * history is one read, and an audit service that is down fails it at once (UNAVAILABLE, 503 with Retry-After).
  */
 import {
   AuditServiceClient,
+  type GetUserStatsRequest,
+  type GetUserStatsResponse,
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../../generated/proto/charter/audit/v1/audit.js";
@@ -28,8 +30,8 @@ export interface AuditBackendOptions {
 
 export const AUDIT_SERVICE = "charter.audit.v1.AuditService";
 
-/** round_robin, and up to two more attempts of the read on UNAVAILABLE. */
-export const AUDIT_SERVICE_CONFIG = readRetryServiceConfig(AUDIT_SERVICE, ["ListUserHistory"]);
+/** round_robin, and up to two more attempts of the reads on UNAVAILABLE. */
+export const AUDIT_SERVICE_CONFIG = readRetryServiceConfig(AUDIT_SERVICE, ["ListUserHistory", "GetUserStats"]);
 
 export function createAuditBackend(opts: AuditBackendOptions): AuditBackend {
   const channelOptions = grpcChannelOptions(AUDIT_SERVICE_CONFIG, opts.maxReconnectBackoffMs);
@@ -39,6 +41,7 @@ export function createAuditBackend(opts: AuditBackendOptions): AuditBackend {
   const call = createUnaryCaller({ client, service: "audit", deadlineMs: opts.deadlineMs });
   return {
     listUserHistory: call<ListUserHistoryRequest, ListUserHistoryResponse>(client.listUserHistory, true),
+    getUserStats: call<GetUserStatsRequest, GetUserStatsResponse>(client.getUserStats, true),
     health: (service, deadlineMs = opts.deadlineMs) => healthProbe.check(service, deadlineMs),
     close() {
       client.close();

@@ -69,8 +69,28 @@ export const opaqueMessages = (service: string): Partial<Record<Code, string>> =
  */
 export function fromServiceError(error: ServiceError, service = "users"): AppError {
   const code = codeOfGrpcStatus(error.code);
+  const { fieldViolations, reason } = detailsOf(error);
+  // A service's own answer that says why (its ErrorInfo reason is one it may tell): its message stands.
+  if (reason !== undefined && TOLD_REASONS.has(reason)) return new AppError(code, error.details, { reason });
   const safe = opaqueMessages(service)[code];
   if (safe) return new AppError(code, safe);
+  const message = fieldViolations.length
+    ? fieldViolations.map((v) => `${v.field}: ${v.description}`).join("; ")
+    : error.details || code.toLowerCase();
+  return new AppError(code, message, {
+    ...(fieldViolations.length ? { fieldViolations } : {}),
+    ...(reason ? { reason } : {}),
+  });
+}
+
+/**
+ * ErrorInfo reasons of outage codes whose message a service writes for clients: UNAVAILABLE because the stats
+ * pipeline is not running says so, where an outage's message is otherwise replaced (opaqueMessages).
+ */
+const TOLD_REASONS: ReadonlySet<string> = new Set(["STATS_PIPELINE_NOT_RUNNING"]);
+
+/** The field violations and the reason of a gRPC failure's google.rpc details. */
+function detailsOf(error: ServiceError): { fieldViolations: FieldViolation[]; reason: string | undefined } {
   const fieldViolations: FieldViolation[] = [];
   let reason: string | undefined;
   const raw = error.metadata?.get("grpc-status-details-bin")[0];
@@ -89,13 +109,7 @@ export function fromServiceError(error: ServiceError, service = "users"): AppErr
       // Undecodable details: the status code and message still stand.
     }
   }
-  const message = fieldViolations.length
-    ? fieldViolations.map((v) => `${v.field}: ${v.description}`).join("; ")
-    : error.details || code.toLowerCase();
-  return new AppError(code, message, {
-    ...(fieldViolations.length ? { fieldViolations } : {}),
-    ...(reason ? { reason } : {}),
-  });
+  return { fieldViolations, reason };
 }
 
 /** A generated grpc-js client's unary method (grpc-js gives each its `/package.Service/Method` path). */
@@ -162,7 +176,8 @@ export function createUnaryCaller(opts: UnaryCallerOptions) {
           idempotent &&
           isAppError(error) &&
           error.code === "UNAVAILABLE" &&
-          error.details.reason !== "CIRCUIT_OPEN" &&
+          // CIRCUIT_OPEN: the guard refused it; any other reason: the service answered why, and would again.
+          error.details.reason === undefined &&
           deadline - Date.now() > READ_RETRY_PAUSE_MS;
         if (!retry) throw error;
         await delay(READ_RETRY_PAUSE_MS);

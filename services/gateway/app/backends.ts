@@ -4,6 +4,8 @@
  * implement them over gRPC; a transport never sees a channel, a breaker or a retry policy.
  */
 import type {
+  GetUserStatsRequest,
+  GetUserStatsResponse,
   ListUserHistoryRequest,
   ListUserHistoryResponse,
 } from "../../../generated/proto/charter/audit/v1/audit.js";
@@ -75,6 +77,8 @@ export interface UsersBackend {
 
 export interface AuditBackend {
   listUserHistory(request: ListUserHistoryRequest, ctx?: CallContext): Promise<ListUserHistoryResponse>;
+  /** The latest user stats; UNAVAILABLE (reason STATS_PIPELINE_NOT_RUNNING) while the audit service has none. */
+  getUserStats(request: GetUserStatsRequest, ctx?: CallContext): Promise<GetUserStatsResponse>;
   /** grpc.health.v1 Check of one service name ("" = the whole server); never throws. */
   health(service: string, deadlineMs?: number): Promise<HealthStatus>;
   close(): void;

@@ -14,6 +14,7 @@ import { type CursorPosition, decodeCursor, encodeCursor } from "../../../../pla
 import { rulesOf, settableFields, withDefault } from "../../../../platform/rules/field-rules.js";
 import { type AuditBackend, type CallContext, UNSET_USER, type UsersBackend } from "../../app/backends.js";
 import { toRestEvent } from "../rest/history-handlers.js";
+import { toContractStats } from "../rest/stats-handlers.js";
 
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
 /** BatchGetUsers takes at most this many ids; larger loads are split into several calls. */
@@ -164,6 +165,9 @@ export function createResolvers(): Resolvers<GraphqlContext> {
           },
           toGraphqlEvent,
         ),
+
+      // While the stats pipeline is not running, null with the audit service's UNAVAILABLE error, which says so.
+      userStats: async (_root, _args, ctx) => toContractStats((await ctx.audit.getUserStats({}, callOf(ctx))).stats),
     },
 
     Mutation: {

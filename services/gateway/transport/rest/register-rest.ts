@@ -20,6 +20,7 @@ import type { OpenApiDocument, Operation } from "./openapi-document.js";
 import { operationsOf } from "./openapi-document.js";
 import type { BoundHandler, OperationHandlers, OperationId } from "./operation-types.js";
 import { problemOf, sendProblem } from "./problem.js";
+import { createStatsHandlers } from "./stats-handlers.js";
 import { createUsersHandlers, type UnservableRecord } from "./users-handlers.js";
 
 export interface RestOptions {
@@ -102,6 +103,7 @@ export async function registerRest(
       onUnservable: unservableReporter(app, metrics),
     }),
     ...createHistoryHandlers(audit),
+    ...createStatsHandlers(audit),
   };
   const unbound = operations.filter((op) => !(op.id in handlers)).map((op) => op.id);
   const unknown = Object.keys(handlers).filter((id) => !byId.has(id));

@@ -53,7 +53,7 @@ export function createUsersHandlers({
   userUrl,
   checkUser = () => [],
   onUnservable = () => undefined,
-}: UsersHandlersOptions): Omit<OperationHandlers, "listUserHistory"> {
+}: UsersHandlersOptions): Omit<OperationHandlers, "listUserHistory" | "getUserStats"> {
   /** The user as the contract's User, and what breaks the contract in it: a stored record that no longer fits is reported. */
   const checked = (
     message: UserMessage | undefined,
