@@ -2,5 +2,6 @@
 // The channels of contracts/asyncapi/users-events.yaml: each one's address (the Kafka topic) by its name.
 export const userEventChannels = {
   "userEvents": "charter.users.v1.events",
-  "userEventsDeadLetter": "charter.users.v1.events.dlq"
+  "userEventsDeadLetter": "charter.users.v1.events.dlq",
+  "userEventsFunctionsDeadLetter": "charter.users.v1.events.functions.dlq"
 } as const;
