@@ -37,9 +37,9 @@ test("the contract's examples make a valid answer for every RPC", () => {
 
 test("the history examples become AuditService answers: UserEvents with the proto's enum names", () => {
   const answers = buildGrpcAnswers(loadContractExamples(), AUDIT_MOCK);
-  assert.deepEqual([...answers.keys()], ["ListUserHistory"]);
+  assert.deepEqual([...answers.keys()].sort(), ["EraseUserHistory", "ListUserHistory"]);
   const history = answers.get("ListUserHistory");
-  assert.deepEqual([...(history?.examples.keys() ?? [])], ["createdThenDeleted", "empty"]);
+  assert.deepEqual([...(history?.examples.keys() ?? [])], ["createdThenDeleted", "erased", "empty"]);
   const page = ListUserHistoryResponse.toJSON(
     history?.examples.get("createdThenDeleted") as ListUserHistoryResponse,
   ) as { events: { type: string; version: string; user?: { name: string } }[] };
@@ -52,6 +52,16 @@ test("the history examples become AuditService answers: UserEvents with the prot
     ],
   );
   assert.deepEqual(history?.examples.get("empty"), { events: [], nextPageToken: "" });
+  const erased = ListUserHistoryResponse.toJSON(history?.examples.get("erased") as ListUserHistoryResponse) as {
+    events: { type: string; user?: unknown; redactedAt?: string }[];
+  };
+  assert.deepEqual(
+    erased.events.map((e) => [e.type, e.user, e.redactedAt]),
+    [
+      ["USER_EVENT_TYPE_CREATED", undefined, "2026-02-16T11:00:00Z"],
+      ["USER_EVENT_TYPE_DELETED", undefined, "2026-02-16T11:00:00Z"],
+    ],
+  );
 });
 
 test("a history example whose event type the proto does not know stops start-up, naming the field", async () => {

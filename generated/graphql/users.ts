@@ -167,8 +167,14 @@ export type UserEvent = {
   eventId: Scalars['ID']['output'];
   /** When the change was made. */
   occurredAt: Scalars['DateTime']['output'];
+  /**
+   * When the deleted user's personal data was erased from this event: the event keeps its
+   * skeleton (eventId, type, userId, version, occurredAt, actor) and its user is null. Null on
+   * an event that was not erased.
+   */
+  redactedAt: Maybe<Scalars['DateTime']['output']>;
   type: UserEventType;
-  /** The user after the change; null for DELETED. */
+  /** The user after the change; null for DELETED, and null on an erased event (see redactedAt). */
   user: Maybe<User>;
   userId: Scalars['ID']['output'];
   /** The user's version after the change (its numeric etag), as a decimal string. */
@@ -391,6 +397,7 @@ export type UserEventResolvers<ContextType = any, ParentType extends ResolversPa
   actor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  redactedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   type?: Resolver<ResolversTypes['UserEventType'], ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;

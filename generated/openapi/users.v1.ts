@@ -86,7 +86,9 @@ export type paths = {
          * @description Every change to the user, oldest first, as the audit service recorded it from the user
          *     events (`charter.users.v1.events`). A change appears here shortly after it is made, not in
          *     the same request. The history is kept after the user is deleted; an id with no recorded
-         *     change has an empty history.
+         *     change has an empty history. Once a deleted user's personal data is erased (after the
+         *     platform's retention), every event of the history keeps its skeleton (eventId, type, userId,
+         *     version, occurredAt, actor), has no `user` and carries `redactedAt`.
          */
         get: operations["listUserHistory"];
         put?: never;
@@ -192,8 +194,18 @@ export type components = {
              * @description When the change was made.
              */
             occurredAt: string;
+            /**
+             * Format: date-time
+             * @description When the deleted user's personal data was erased from this event: the event keeps its
+             *     skeleton (eventId, type, userId, version, occurredAt, actor) and has no `user`. Absent on
+             *     an event that was not erased.
+             */
+            redactedAt?: string;
             type: components["schemas"]["UserEventType"];
-            /** @description The user after the change; absent for DELETED. */
+            /**
+             * @description The user after the change; absent for DELETED, and absent on an erased event (see
+             *     redactedAt).
+             */
             user?: components["schemas"]["User"];
             userId: components["schemas"]["UserId"];
             /** @description The user's version after the change (its numeric etag); increases with every event of a user. */

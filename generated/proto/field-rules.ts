@@ -107,6 +107,9 @@ export const fieldRules = {
     },
     "actor": {
       "maxLen": 255
+    },
+    "redactedAt": {
+      "format": "date-time"
     }
   },
   "charter.audit.v1.ListUserHistoryRequest": {
@@ -122,6 +125,16 @@ export const fieldRules = {
     },
     "pageToken": {
       "maxLen": 512
+    }
+  },
+  "charter.audit.v1.EraseUserHistoryRequest": {
+    "userId": {
+      "required": true,
+      "maxLen": 19,
+      "pattern": "^[0-9]{1,19}$"
+    },
+    "eraseAfter": {
+      "format": "date-time"
     }
   }
 } as const;

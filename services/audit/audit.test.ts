@@ -67,6 +67,7 @@ function event(userId: string, version: number, type = UserEventType.USER_EVENT_
     version: String(version),
     occurredAt: at,
     actor: "",
+    redactedAt: undefined,
   };
 }
 

@@ -2,7 +2,7 @@
 import { type AuditServiceServer, protobufPackage } from "../../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../../generated/proto/charter/users/v1/events.js";
 import type { GrpcAuthorizer } from "../../../platform/auth/grpc-auth.js";
-import { storeCall } from "../../../platform/errors.js";
+import { AppError, storeCall } from "../../../platform/errors.js";
 import {
   errorDomainOf,
   type RpcHooks,
@@ -13,7 +13,7 @@ import {
 import type { Logger } from "../../../platform/logging.js";
 import { checkHistoryRequest, type HistoryStore, pageTokenAfter } from "../domain/history.js";
 
-export const AUDIT_RPCS = ["ListUserHistory"] as const;
+export const AUDIT_RPCS = ["ListUserHistory", "EraseUserHistory"] as const;
 export type AuditRpc = (typeof AUDIT_RPCS)[number];
 
 const DOMAIN = errorDomainOf(protobufPackage);
@@ -45,6 +45,13 @@ export function createAuditGrpcHandlers(
           events: shown.map((entry) => UserEvent.fromJSON(entry.event)),
           nextPageToken: entries.length > page.limit && last ? pageTokenAfter(last) : "",
         };
+      },
+      toError,
+    ),
+    eraseUserHistory: unary(
+      "EraseUserHistory",
+      async (): Promise<{ erasedEvents: number; pending: boolean }> => {
+        throw new AppError("UNIMPLEMENTED", "erasing a history is not available yet");
       },
       toError,
     ),

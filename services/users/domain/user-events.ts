@@ -27,6 +27,7 @@ export function buildUserEvent(event: OutboxEvent): UserEvent {
     version: String(event.version),
     occurredAt: event.occurredAt,
     actor: event.actor ?? "",
+    redactedAt: undefined, // set only by the audit service, in the history it keeps
   };
 }
 

@@ -49,10 +49,10 @@ export function toGraphqlUser(message: UserMessage | undefined): User {
   };
 }
 
-/** An audit-service event as the GraphQL UserEvent: the REST one, with null for a DELETED event's user. */
+/** An audit-service event as the GraphQL UserEvent: the REST one, with null for a DELETED or erased event's user. */
 export function toGraphqlEvent(event: UserEventMessage): UserEvent {
   const { user, ...fields } = toRestEvent(event);
-  return { ...fields, user: user ?? null, actor: fields.actor ?? null };
+  return { ...fields, user: user ?? null, actor: fields.actor ?? null, redactedAt: fields.redactedAt ?? null };
 }
 
 /**

@@ -39,6 +39,7 @@ export function toRestEvent(event: UserEventMessage): UserEvent {
     version: event.version,
     occurredAt: event.occurredAt,
     ...(event.actor ? { actor: event.actor } : {}),
+    ...(event.redactedAt ? { redactedAt: event.redactedAt } : {}),
   };
 }
 

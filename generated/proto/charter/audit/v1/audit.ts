@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { UserEvent } from "../../users/v1/events.js";
 
 export const protobufPackage = "charter.audit.v1";
@@ -40,6 +41,26 @@ export interface ListUserHistoryResponse {
   events: UserEvent[];
   /** Token for the next page; empty on the last page. */
   nextPageToken: string;
+}
+
+export interface EraseUserHistoryRequest {
+  /** The deleted user's id. */
+  userId: string;
+  /**
+   * When to erase: unset or not in the future means now; a later time records
+   * a pending erasure that the audit service carries out once it is due.
+   */
+  eraseAfter: string | undefined;
+}
+
+export interface EraseUserHistoryResponse {
+  /**
+   * How many events this call erased; 0 when the history was already erased,
+   * is empty, or the erasure is pending.
+   */
+  erasedEvents: number;
+  /** True when the erasure was recorded for later (erase_after in the future). */
+  pending: boolean;
 }
 
 function createBaseListUserHistoryRequest(): ListUserHistoryRequest {
@@ -223,6 +244,168 @@ export const ListUserHistoryResponse: MessageFns<ListUserHistoryResponse> = {
   },
 };
 
+function createBaseEraseUserHistoryRequest(): EraseUserHistoryRequest {
+  return { userId: "", eraseAfter: undefined };
+}
+
+export const EraseUserHistoryRequest: MessageFns<EraseUserHistoryRequest> = {
+  encode(message: EraseUserHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.eraseAfter !== undefined) {
+      Timestamp.encode(toTimestamp(message.eraseAfter), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eraseAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserHistoryRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      eraseAfter: isSet(object.eraseAfter)
+        ? globalThis.String(object.eraseAfter)
+        : isSet(object.erase_after)
+        ? globalThis.String(object.erase_after)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EraseUserHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.eraseAfter !== undefined) {
+      obj.eraseAfter = message.eraseAfter;
+    }
+    return obj;
+  },
+};
+
+function createBaseEraseUserHistoryResponse(): EraseUserHistoryResponse {
+  return { erasedEvents: 0, pending: false };
+}
+
+export const EraseUserHistoryResponse: MessageFns<EraseUserHistoryResponse> = {
+  encode(message: EraseUserHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.erasedEvents !== 0) {
+      writer.uint32(8).int32(message.erasedEvents);
+    }
+    if (message.pending !== false) {
+      writer.uint32(16).bool(message.pending);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.erasedEvents = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pending = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserHistoryResponse {
+    return {
+      erasedEvents: isSet(object.erasedEvents)
+        ? globalThis.Number(object.erasedEvents)
+        : isSet(object.erased_events)
+        ? globalThis.Number(object.erased_events)
+        : 0,
+      pending: isSet(object.pending) ? globalThis.Boolean(object.pending) : false,
+    };
+  },
+
+  toJSON(message: EraseUserHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.erasedEvents !== 0) {
+      obj.erasedEvents = Math.round(message.erasedEvents);
+    }
+    if (message.pending !== false) {
+      obj.pending = message.pending;
+    }
+    return obj;
+  },
+};
+
 /**
  * AuditService keeps the history of every user: each UserEvent it has consumed
  * from `charter.users.v1.events`, once, in version order. The history outlives
@@ -250,6 +433,27 @@ export const AuditServiceService = {
       Buffer.from(ListUserHistoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListUserHistoryResponse => ListUserHistoryResponse.decode(value),
   },
+  /**
+   * EraseUserHistory erases a deleted user's personal data from their history:
+   * every recorded event of the user loses its user snapshot (name, e-mail) and
+   * gains redacted_at; the skeleton stays. Events of the user recorded later
+   * are stored erased too, and a redelivered event never brings the data back.
+   * Idempotent: erasing an erased history erases nothing more. With erase_after
+   * in the future the erasure is recorded and carried out when due. An internal
+   * call of the erasure function (run on a USER_EVENT_TYPE_DELETED event): no
+   * REST operation or GraphQL field stands for it.
+   */
+  eraseUserHistory: {
+    path: "/charter.audit.v1.AuditService/EraseUserHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EraseUserHistoryRequest): Buffer =>
+      Buffer.from(EraseUserHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EraseUserHistoryRequest => EraseUserHistoryRequest.decode(value),
+    responseSerialize: (value: EraseUserHistoryResponse): Buffer =>
+      Buffer.from(EraseUserHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EraseUserHistoryResponse => EraseUserHistoryResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -258,6 +462,17 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * A user with no recorded event has an empty history (not NOT_FOUND).
    */
   listUserHistory: handleUnaryCall<ListUserHistoryRequest, ListUserHistoryResponse>;
+  /**
+   * EraseUserHistory erases a deleted user's personal data from their history:
+   * every recorded event of the user loses its user snapshot (name, e-mail) and
+   * gains redacted_at; the skeleton stays. Events of the user recorded later
+   * are stored erased too, and a redelivered event never brings the data back.
+   * Idempotent: erasing an erased history erases nothing more. With erase_after
+   * in the future the erasure is recorded and carried out when due. An internal
+   * call of the erasure function (run on a USER_EVENT_TYPE_DELETED event): no
+   * REST operation or GraphQL field stands for it.
+   */
+  eraseUserHistory: handleUnaryCall<EraseUserHistoryRequest, EraseUserHistoryResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -280,6 +495,31 @@ export interface AuditServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListUserHistoryResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * EraseUserHistory erases a deleted user's personal data from their history:
+   * every recorded event of the user loses its user snapshot (name, e-mail) and
+   * gains redacted_at; the skeleton stays. Events of the user recorded later
+   * are stored erased too, and a redelivered event never brings the data back.
+   * Idempotent: erasing an erased history erases nothing more. With erase_after
+   * in the future the erasure is recorded and carried out when due. An internal
+   * call of the erasure function (run on a USER_EVENT_TYPE_DELETED event): no
+   * REST operation or GraphQL field stands for it.
+   */
+  eraseUserHistory(
+    request: EraseUserHistoryRequest,
+    callback: (error: ServiceError | null, response: EraseUserHistoryResponse) => void,
+  ): ClientUnaryCall;
+  eraseUserHistory(
+    request: EraseUserHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EraseUserHistoryResponse) => void,
+  ): ClientUnaryCall;
+  eraseUserHistory(
+    request: EraseUserHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EraseUserHistoryResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AuditServiceClient = makeGenericClientConstructor(
@@ -290,6 +530,19 @@ export const AuditServiceClient = makeGenericClientConstructor(
   service: typeof AuditServiceService;
   serviceName: string;
 };
+
+function toTimestamp(dateStr: string): Timestamp {
+  const date = new globalThis.Date(dateStr);
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): string {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis).toISOString();
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -78,7 +78,10 @@ export interface UserEvent {
   type: UserEventType;
   /** The user the event is about; also the message key. */
   userId: string;
-  /** The user after the change; unset for USER_EVENT_TYPE_DELETED. */
+  /**
+   * The user after the change; unset for USER_EVENT_TYPE_DELETED, and unset on
+   * an event of a history that was erased (see redacted_at).
+   */
   user:
     | User
     | undefined;
@@ -97,10 +100,26 @@ export interface UserEvent {
    * that made it. Empty on events recorded before changes carried their actor.
    */
   actor: string;
+  /**
+   * When the user's personal data was erased from this event, in the history the
+   * audit service keeps, after the user was deleted: the event keeps its
+   * skeleton (event_id, type, user_id, version, occurred_at, actor) and has no
+   * user. Unset on the Kafka channel and on every event not erased.
+   */
+  redactedAt: string | undefined;
 }
 
 function createBaseUserEvent(): UserEvent {
-  return { eventId: "", type: 0, userId: "", user: undefined, version: "0", occurredAt: undefined, actor: "" };
+  return {
+    eventId: "",
+    type: 0,
+    userId: "",
+    user: undefined,
+    version: "0",
+    occurredAt: undefined,
+    actor: "",
+    redactedAt: undefined,
+  };
 }
 
 export const UserEvent: MessageFns<UserEvent> = {
@@ -125,6 +144,9 @@ export const UserEvent: MessageFns<UserEvent> = {
     }
     if (message.actor !== "") {
       writer.uint32(58).string(message.actor);
+    }
+    if (message.redactedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.redactedAt), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -198,6 +220,14 @@ export const UserEvent: MessageFns<UserEvent> = {
             message.actor = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.redactedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -231,6 +261,11 @@ export const UserEvent: MessageFns<UserEvent> = {
         ? globalThis.String(object.occurred_at)
         : undefined,
       actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      redactedAt: isSet(object.redactedAt)
+        ? globalThis.String(object.redactedAt)
+        : isSet(object.redacted_at)
+        ? globalThis.String(object.redacted_at)
+        : undefined,
     };
   },
 
@@ -256,6 +291,9 @@ export const UserEvent: MessageFns<UserEvent> = {
     }
     if (message.actor !== "") {
       obj.actor = message.actor;
+    }
+    if (message.redactedAt !== undefined) {
+      obj.redactedAt = message.redactedAt;
     }
     return obj;
   },
