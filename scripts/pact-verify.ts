@@ -15,6 +15,10 @@
  * issuer, http://127.0.0.1:9400), its token endpoint found through OpenID discovery, as the client PACT_CLIENT_ID /
  * PACT_CLIENT_SECRET (default charter-dev / charter-dev-secret) by client credentials.
  *
+ * The state of an erased history needs the audit service's EraseUserHistory, which no public operation reaches: it is
+ * called over gRPC (plaintext) on the audit service the platform here hosts in its users process, or at
+ * PACT_AUDIT_GRPC (host:port) with PACT_PROVIDER_URL, with a token carrying users:erase.
+ *
  * Then the message pacts whose provider is the users service (charter-users): its real event builder against
  * what the audit service relies on (scripts/lib/user-event-pacts.ts).
  *
@@ -28,7 +32,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { Verifier } from "@pact-foundation/pact";
+import { AuditServiceClient } from "../generated/proto/charter/audit/v1/audit.js";
 import { DEV_ISSUER } from "../platform/auth/auth-config.js";
 import { API_SCOPES } from "../platform/auth/scopes.js";
 import { clientCredentials } from "../sdk/index.js";
@@ -104,6 +110,27 @@ async function tokenSource(
   };
 }
 
+/** EraseUserHistory on the audit service at `address`, now, with a token from `token`. */
+function historyEraser(address: string | undefined, token: () => Promise<string>) {
+  return async (userId: string): Promise<void> => {
+    if (!address) throw new Error("PACT_AUDIT_GRPC (the audit service's host:port) is needed to erase a history");
+    const metadata = Metadata.fromHttp2Headers({ authorization: `Bearer ${await token()}` });
+    const client = new AuditServiceClient(address, credentials.createInsecure());
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.eraseUserHistory(
+          { userId, eraseAfter: undefined },
+          metadata,
+          { deadline: Date.now() + 10_000 },
+          (error) => (error ? reject(error) : resolve()),
+        ),
+      );
+    } finally {
+      client.close();
+    }
+  };
+}
+
 const { values: args } = parseArgs({
   options: { matrix: { type: "string" }, "provider-version": { type: "string" } },
 });
@@ -143,7 +170,12 @@ async function main(): Promise<number> {
   // The token of the interaction being verified (its token state's), which the request filter sends.
   let interactionToken: string | undefined;
   try {
-    const states = createProviderStates(baseUrl, tokenFor(API_SCOPES));
+    const auditAddress = platform
+      ? `127.0.0.1:${platform.users.ready.grpcPort}`
+      : process.env.PACT_AUDIT_GRPC?.trim() || undefined;
+    const states = createProviderStates(baseUrl, tokenFor(API_SCOPES), {
+      eraseHistory: historyEraser(auditAddress, tokenFor(["users:erase"])),
+    });
     const stateHandlers: Record<string, (params?: unknown) => Promise<unknown>> = Object.fromEntries(
       Object.entries(states).map(([name, setup]) => [
         name,

@@ -16,6 +16,7 @@ import {
   STATE_USER_CHANGED,
   STATE_USER_EXISTS,
   STATE_USER_HISTORY,
+  STATE_USER_HISTORY_ERASED,
   STATE_USERS_EXIST,
 } from "../scripts/lib/pact-provider-states.js";
 import { BEARER_JWT, EXAMPLE_TOKEN, operationScopes, tokenState } from "../scripts/lib/pact-tokens.js";
@@ -249,6 +250,43 @@ describe("pact: charter-sdk → charter-gateway", () => {
       );
   });
 
+  test("history erased: the deleted user's events keep their skeleton and redactedAt, without the user", async () => {
+    const event = (type: string, version: number) => ({
+      eventId: like(`${ADA_ID}-${version}`),
+      type,
+      userId: regex(ID, ADA_ID),
+      version: String(version),
+      occurredAt: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+      redactedAt: regex(TIMESTAMP, "2026-02-16T11:00:00Z"),
+    });
+    await (await interaction())
+      .addInteraction()
+      .given(STATE_USER_HISTORY_ERASED, { ...ada, newName: "Ada King" })
+      .given(tokenState(operationScopes("listUserHistory")))
+      .uponReceiving("a request for the history of a deleted user whose history was erased")
+      .withRequest("GET", fromProviderState(`/v1/users/${ref("id")}/history`, `/v1/users/${ADA_ID}/history`), (b) =>
+        b.headers(AUTH),
+      )
+      .willRespondWith(200, (b) =>
+        b.headers(JSON_TYPE).jsonBody({
+          events: [event("CREATED", 1), event("UPDATED", 2), event("DELETED", 3)],
+        }),
+      )
+      .executeTest(
+        recorded(async (mock) => {
+          const walked = [];
+          for await (const e of sdk(mock.url).userHistory(ADA_ID)) walked.push(e);
+          assert.deepEqual(
+            walked.map((e) => [e.type, e.version, e.user, e.redactedAt]),
+            [
+              ["CREATED", "1", undefined, "2026-02-16T11:00:00Z"],
+              ["UPDATED", "2", undefined, "2026-02-16T11:00:00Z"],
+              ["DELETED", "3", undefined, "2026-02-16T11:00:00Z"],
+            ],
+          );
+        }),
+      );
+  });
   test("update with If-Match: 200 with the changed user and a new ETag", async () => {
     await (await interaction())
       .addInteraction()

@@ -99,7 +99,12 @@ describe("pact provider verification", () => {
       // Its tokens from the issuer that gateway trusts, as a team verifying its own deployment would set it.
       const run = await runToExit(
         VERIFY_ENTRY,
-        { PACT_PROVIDER_URL: drifted.url, AUTH_ISSUER: platform.issuer?.issuer ?? "" },
+        {
+          PACT_PROVIDER_URL: drifted.url,
+          AUTH_ISSUER: platform.issuer?.issuer ?? "",
+          // The erased-history state erases through the audit service, which the users process hosts here.
+          PACT_AUDIT_GRPC: `127.0.0.1:${platform.users.ready.grpcPort}`,
+        },
         TIMEOUT_MS,
       );
       const output = stripVTControlCharacters(`${run.stdout}\n${run.stderr}`);

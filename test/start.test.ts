@@ -76,7 +76,12 @@ test("npm start: embedded platform, history of a change, request logs after the 
       unknown
     >;
     assert.equal(claims.iss, issuer);
-    assert.deepEqual(String(claims.scope).split(" ").sort(), ["users:history", "users:read", "users:write"]);
+    assert.deepEqual(String(claims.scope).split(" ").sort(), [
+      "users:erase",
+      "users:history",
+      "users:read",
+      "users:write",
+    ]);
     assert.match(banner, /curl -H "Authorization: Bearer \$TOKEN"/);
     assert.match(banner, /clientCredentials\(/, "the banner shows the SDK's token provider");
     assert.match(banner, /"Authorize"/, "and Swagger UI's Authorize");

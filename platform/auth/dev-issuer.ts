@@ -25,7 +25,10 @@ export interface DevIssuerOptions {
   readonly audience?: string;
   /** Every scope the API knows (the contracts' security scheme's). */
   readonly scopes: readonly string[];
-  /** Default: charter-dev with every scope, charter-reader with the scopes ending in :read. */
+  /**
+   * Default: charter-dev with every scope, charter-reader with the scopes ending in :read, charter-functions with
+   * users:erase and users:history.
+   */
   readonly clients?: readonly DevClient[];
   /** Access token lifetime, seconds. Default 3600. */
   readonly tokenTtlS?: number;
@@ -96,6 +99,12 @@ export const devClientsFor = (scopes: readonly string[]): DevClient[] => [
     clientId: "charter-reader",
     clientSecret: "charter-reader-secret",
     scopes: scopes.filter((s) => s.endsWith(":read")),
+  },
+  // The platform's event-triggered functions: the erasure function erases a deleted user's history and reads it.
+  {
+    clientId: "charter-functions",
+    clientSecret: "charter-functions-secret",
+    scopes: scopes.filter((s) => s === "users:erase" || s === "users:history"),
   },
 ];
 

@@ -4,7 +4,8 @@
  * every user, so an interaction sees only the data its state describes. Values the provider
  * chooses (ids, etags) are returned to the verifier, which injects them where the pact uses
  * `fromProviderState` (e.g. the path `/v1/users/${id}` or the header If-Match `"${etag}"`). The setup's own calls
- * carry `token` (every operation needs one).
+ * carry `token` (every operation needs one). The one step no public operation makes, erasing a deleted user's
+ * history (EraseUserHistory, an internal RPC of the audit service), is the `eraseHistory` the caller hands in.
  */
 import { rulesOf } from "../../platform/rules/field-rules.js";
 import { createUsersClient, type Result, type User, type UsersClient } from "../../sdk/index.js";
@@ -22,6 +23,7 @@ export const STATE_USER_EXISTS = "a user exists";
 export const STATE_USER_CHANGED = "a user exists that was changed after it was created";
 export const STATE_USERS_EXIST = "users exist";
 export const STATE_USER_HISTORY = "a user was created, renamed and deleted";
+export const STATE_USER_HISTORY_ERASED = "a user was created, renamed and deleted, and its history erased";
 
 /** How long a state waits for the audit service to record a change (it arrives shortly after, not at once). */
 const HISTORY_DEADLINE_MS = 15_000;
@@ -60,10 +62,37 @@ async function deleteAllUsers(users: UsersClient): Promise<void> {
 export function createProviderStates(
   baseUrl: string,
   token?: () => Promise<string>,
+  options: {
+    /** Erases the user's history now, as the erasure function does (the audit service's EraseUserHistory). */
+    readonly eraseHistory?: (userId: string) => Promise<void>;
+  } = {},
 ): Readonly<Record<string, ProviderStateSetup>> {
   const users = createUsersClient({ baseUrl, ...(token ? { token } : {}) });
   const createUser = async (name: string, email: string): Promise<User> =>
     settled(`creating ${email}`, await users.create({ name, email }));
+  /** Creates, renames and deletes a user, and waits until its history holds the three events; its id. */
+  const createdRenamedDeleted = async (params: StateParams): Promise<string> => {
+    await deleteAllUsers(users);
+    const created = await createUser(text(params, "name", "Ada Lovelace"), text(params, "email", "ada@example.com"));
+    const renamed = settled(
+      `renaming ${created.id}`,
+      await users.update(created.id, { name: text(params, "newName", "Ada King") }, { ifMatch: created.etag }),
+    );
+    const deleted = await users.delete(created.id, { ifMatch: renamed.etag });
+    if (!deleted.ok) settled(`deleting ${created.id}`, deleted);
+    const deadline = Date.now() + HISTORY_DEADLINE_MS;
+    for (;;) {
+      const history = settled(`reading the history of ${created.id}`, await users.listUserHistory(created.id));
+      if (history.events.length >= 3) break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the history of ${created.id} has ${history.events.length} of 3 events after ${HISTORY_DEADLINE_MS} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return created.id;
+  };
 
   return {
     async [STATE_NO_USERS]() {
@@ -99,26 +128,19 @@ export function createProviderStates(
      * holds the three events. Injects id.
      */
     async [STATE_USER_HISTORY](params) {
-      await deleteAllUsers(users);
-      const created = await createUser(text(params, "name", "Ada Lovelace"), text(params, "email", "ada@example.com"));
-      const renamed = settled(
-        `renaming ${created.id}`,
-        await users.update(created.id, { name: text(params, "newName", "Ada King") }, { ifMatch: created.etag }),
-      );
-      const deleted = await users.delete(created.id, { ifMatch: renamed.etag });
-      if (!deleted.ok) settled(`deleting ${created.id}`, deleted);
-      const deadline = Date.now() + HISTORY_DEADLINE_MS;
-      for (;;) {
-        const history = settled(`reading the history of ${created.id}`, await users.listUserHistory(created.id));
-        if (history.events.length >= 3) break;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `the history of ${created.id} has ${history.events.length} of 3 events after ${HISTORY_DEADLINE_MS} ms`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      return { id: await createdRenamedDeleted(params) };
+    },
+    /** Params as STATE_USER_HISTORY; then erases the history (options.eraseHistory). Injects id. */
+    async [STATE_USER_HISTORY_ERASED](params) {
+      const erase = options.eraseHistory;
+      if (!erase) {
+        throw new Error(
+          `the state "${STATE_USER_HISTORY_ERASED}" needs the audit service's EraseUserHistory, which no public operation reaches`,
+        );
       }
-      return { id: created.id };
+      const id = await createdRenamedDeleted(params);
+      await erase(id);
+      return { id };
     },
   };
 }

@@ -22,6 +22,7 @@ import {
 import { createMemoryHistoryStore } from "./adapters/memory-history-store.js";
 import { createMongoHistoryStore } from "./adapters/mongo-history-store.js";
 import { createAuditConsumer } from "./app/audit-consumer.js";
+import { createHistoryEraser } from "./app/history-eraser.js";
 import type { AuditConfig } from "./audit-config.js";
 import type { HistoryStore } from "./domain/history.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "./transport/audit-grpc.js";
@@ -68,12 +69,14 @@ export async function createAuditParts(
     retryDelayMs: config.retryDelayMs,
     batchSize: config.batchSize,
   });
+  const eraser = createHistoryEraser({ store, logger, metrics: registry, sweepMs: config.erasureSweepMs });
   return {
     services: [
       {
         definition: AuditServiceService,
         implementation: createAuditGrpcHandlers(
           store,
+          eraser,
           logger,
           createGrpcAuthorizer(deps.verifier ?? createTokenVerifier(config.auth)),
           {
@@ -83,7 +86,10 @@ export async function createAuditParts(
         proto: "charter/audit/v1/audit.proto",
       },
     ],
-    workers: [{ name: "audit consumer", start: () => consumer.start(), stop: () => consumer.stop() }],
+    workers: [
+      { name: "audit consumer", start: () => consumer.start(), stop: () => consumer.stop() },
+      { name: "erasure sweep", start: () => eraser.start(), stop: () => eraser.stop() },
+    ],
     resources: [{ name: "history store", close: () => store.close() }],
     healthNames: [AUDIT_SERVICE_NAME],
     store,

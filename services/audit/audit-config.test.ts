@@ -45,6 +45,7 @@ test("values from the environment, KAFKA_BROKERS trimmed and split", () => {
     AUDIT_INSTANCE_ID: "audit-a_1",
     AUDIT_RETRY_DELAY_MS: "50",
     AUDIT_BATCH_SIZE: "64",
+    AUDIT_ERASURE_SWEEP_MS: "250",
     SHUTDOWN_TIMEOUT_MS: "0",
     LOG_LEVEL: "silent",
   });
@@ -57,6 +58,7 @@ test("values from the environment, KAFKA_BROKERS trimmed and split", () => {
   assert.equal(config.instanceId, "audit-a_1");
   assert.equal(config.retryDelayMs, 50);
   assert.equal(config.batchSize, 64);
+  assert.equal(config.erasureSweepMs, 250);
   assert.equal(config.shutdownTimeoutMs, 0);
   assert.equal(config.logLevel, "silent");
 });
@@ -71,6 +73,7 @@ test("each bad value stops start-up with one line naming its variable", () => {
     ["KAFKA_BROKERS", "kafka-1"],
     ["AUDIT_GROUP_ID", "charter audit"],
     ["AUDIT_BATCH_SIZE", "0"],
+    ["AUDIT_ERASURE_SWEEP_MS", "5"],
     ["AUDIT_GROUP_ID", "x".repeat(129)],
     ["AUDIT_INSTANCE_ID", "a/b"],
     ["AUDIT_RETRY_DELAY_MS", "0"],

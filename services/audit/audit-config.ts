@@ -24,6 +24,8 @@ export interface AuditConfig extends RegistrationConfig {
   readonly retryDelayMs: number;
   /** The most events of a partition recorded in one bulk write and committed at once (AUDIT_BATCH_SIZE). */
   readonly batchSize: number;
+  /** How often pending erasures that are due are carried out (AUDIT_ERASURE_SWEEP_MS). */
+  readonly erasureSweepMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
@@ -54,6 +56,7 @@ export function loadAuditConfig(env: Readonly<Record<string, string | undefined>
     groupId,
     retryDelayMs: e.int("AUDIT_RETRY_DELAY_MS", 500, 10, 60_000),
     batchSize: e.int("AUDIT_BATCH_SIZE", 500, 1, 10_000),
+    erasureSweepMs: e.int("AUDIT_ERASURE_SWEEP_MS", 60_000, 10, 86_400_000),
     shutdownTimeoutMs: e.int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
   };

@@ -11,6 +11,8 @@ import { type Counter, Registry } from "prom-client";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
 import {
   AuditServiceClient,
+  type EraseUserHistoryRequest,
+  type EraseUserHistoryResponse,
   type ListUserHistoryRequest,
   type ListUserHistoryResponse,
 } from "../../generated/proto/charter/audit/v1/audit.js";
@@ -99,6 +101,27 @@ function history(
       metadata,
       { deadline: Date.now() + 5_000 },
       (error: ServiceError | null, response: ListUserHistoryResponse) => {
+        client.close();
+        if (error) reject(error);
+        else resolve(response);
+      },
+    );
+  });
+}
+
+/** EraseUserHistory with `metadata` (default: a token with every scope, users:erase among them). */
+function erase(
+  port: number,
+  request: Partial<EraseUserHistoryRequest>,
+  metadata = Metadata.fromHttp2Headers({ authorization }),
+): Promise<EraseUserHistoryResponse> {
+  const client = new AuditServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise<EraseUserHistoryResponse>((resolve, reject) => {
+    client.eraseUserHistory(
+      { userId: "", eraseAfter: undefined, ...request },
+      metadata,
+      { deadline: Date.now() + 5_000 },
+      (error: ServiceError | null, response: EraseUserHistoryResponse) => {
         client.close();
         if (error) reject(error);
         else resolve(response);
@@ -218,7 +241,8 @@ describe("the audit service on the in-process bus", () => {
   before(async () => {
     bus = createMemoryBus();
     await bus.ensureTopic(userEventChannels.userEvents, 6);
-    audit = await startAudit(config(), logger, { bus });
+    // A short sweep: a pending erasure is carried out soon after it is due.
+    audit = await startAudit(config({ AUDIT_ERASURE_SWEEP_MS: "20" }), logger, { bus });
   });
   after(async () => {
     await audit?.stop();
@@ -393,6 +417,90 @@ describe("the audit service on the in-process bus", () => {
       ["charter-dev", "charter-writer", ""],
     );
     await producer.close();
+  });
+
+  test("EraseUserHistory needs users:erase, erases name and e-mail (the skeleton stays), then nothing more; a redelivery stays erased", async () => {
+    const user = newUserId();
+    const producer = bus.producer();
+    const created = { ...event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED), actor: "charter-dev" };
+    const made = [created, event(user, 2), event(user, 3, UserEventType.USER_EVENT_TYPE_DELETED)];
+    await producer.send(userEventChannels.userEvents, made.map(message));
+    await waitFor("three events", async () =>
+      (await history(audit.grpcPort, { userId: user })).events.length >= 3 ? true : undefined,
+    );
+
+    const historian = `Bearer ${await issuer.tokenWith(["users:history", "users:write"])}`;
+    await assert.rejects(
+      erase(audit.grpcPort, { userId: user }, Metadata.fromHttp2Headers({ authorization: historian })),
+      (error: ServiceError) => {
+        assert.equal(error.code, 7);
+        assert.match(statusDetails(error).message, /needs the scope users:erase/);
+        return true;
+      },
+    );
+    await assert.rejects(erase(audit.grpcPort, { userId: "abc" }), (error: ServiceError) => {
+      assert.equal(error.code, 3);
+      assert.deepEqual(
+        statusDetails(error).fieldViolations.map((v) => v.field),
+        ["user_id"],
+      );
+      return true;
+    });
+    const eraser = Metadata.fromHttp2Headers({ authorization: `Bearer ${await issuer.tokenWith(["users:erase"])}` });
+    assert.deepEqual(await erase(audit.grpcPort, { userId: user }, eraser), { erasedEvents: 3, pending: false });
+    const erased = (await history(audit.grpcPort, { userId: user })).events;
+    assert.deepEqual(
+      erased.map((e) => [e.eventId, e.type, e.userId, e.version, e.occurredAt, e.actor, e.user]),
+      made.map((e) => [e.eventId, e.type, e.userId, e.version, e.occurredAt, e.actor, undefined]),
+    );
+    assert.ok(erased.every((e) => e.redactedAt !== undefined && !Number.isNaN(Date.parse(e.redactedAt))));
+    assert.ok(!JSON.stringify(erased).includes("@example.com"), "no e-mail left");
+    assert.deepEqual(await erase(audit.grpcPort, { userId: user }, eraser), { erasedEvents: 0, pending: false });
+
+    // The CREATED event delivered again, with a later event behind it on the partition: it stays erased.
+    await producer.send(userEventChannels.userEvents, [message(created), message(event(user, 4))]);
+    const after = await waitFor("the later event", async () => {
+      const page = await history(audit.grpcPort, { userId: user });
+      return page.events.length >= 4 ? page.events : undefined;
+    });
+    assert.deepEqual(after.slice(0, 3), erased, "the redelivery changed nothing");
+    assert.equal(after[3]?.user, undefined, "an event of an erased user is recorded erased");
+    assert.notEqual(after[3]?.redactedAt, undefined);
+    await producer.close();
+  });
+
+  test("an erasure due later is pending, and the sweep carries it out once it is due", async () => {
+    const user = newUserId();
+    const producer = bus.producer();
+    await producer.send(userEventChannels.userEvents, [
+      message(event(user, 1, UserEventType.USER_EVENT_TYPE_CREATED)),
+      message(event(user, 2, UserEventType.USER_EVENT_TYPE_DELETED)),
+    ]);
+    await producer.close();
+    await waitFor("two events", async () =>
+      (await history(audit.grpcPort, { userId: user })).events.length >= 2 ? true : undefined,
+    );
+    const due = new Date(Date.now() + 500).toISOString();
+    assert.deepEqual(await erase(audit.grpcPort, { userId: user, eraseAfter: due }), {
+      erasedEvents: 0,
+      pending: true,
+    });
+    const erased = await waitFor("the sweep to erase the history", async () => {
+      const { events } = await history(audit.grpcPort, { userId: user });
+      return events.every((e) => e.redactedAt !== undefined) ? events : undefined;
+    });
+    assert.deepEqual(
+      erased.map((e) => e.user),
+      [undefined, undefined],
+    );
+    assert.ok(
+      erased.every((e) => Date.parse(e.redactedAt ?? "") >= Date.parse(due)),
+      "not before it was due",
+    );
+    assert.deepEqual(await erase(audit.grpcPort, { userId: user, eraseAfter: due }), {
+      erasedEvents: 0,
+      pending: false,
+    });
   });
 
   test("health answers SERVING for the server and the service, and reflection lists AuditService", async () => {

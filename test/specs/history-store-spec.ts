@@ -4,6 +4,31 @@ import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import type { HistoryEntry, HistoryPosition, HistoryStore } from "../../services/audit/domain/history.js";
 
+/** An entry whose event carries the user snapshot, name and e-mail, as a CREATED or UPDATED one does. */
+const withUser = (userId: string, version: number, type = "USER_EVENT_TYPE_UPDATED"): HistoryEntry => {
+  const eventId = `${userId}-${version}`;
+  return {
+    eventId,
+    userId,
+    version,
+    event: {
+      eventId,
+      type,
+      userId,
+      user: { id: userId, name: `Ada ${version}`, email: `ada${userId}@example.com`, etag: String(version) },
+      version: String(version),
+      occurredAt: `2026-01-01T00:00:0${version}Z`,
+      actor: "charter-dev",
+    },
+  };
+};
+
+/** What erasure leaves of an event: the skeleton and the time, never the user snapshot. */
+const skeleton = (e: HistoryEntry, at: string) => {
+  const { user: _user, ...rest } = e.event;
+  return { ...e, event: { ...rest, redactedAt: at } };
+};
+
 const entry = (
   userId: string,
   version: number,
@@ -189,6 +214,75 @@ export function historyStoreSpec(name: string, open: () => Promise<HistoryStore>
         );
         assert.deepEqual(await store.list(other, 10), [batch[2]]);
         assert.deepEqual(await store.recordMany([]), []);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("erase redacts every entry of the user and of no other, keeps the skeleton, and a second erase redacts nothing", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const other = userId();
+        const entries = [withUser(user, 1, "USER_EVENT_TYPE_CREATED"), withUser(user, 2), withUser(user, 3)];
+        await store.recordMany([...entries, withUser(other, 1)]);
+        const at = "2026-02-01T00:00:00.000Z";
+        assert.equal(await store.erase(user, at), 3);
+        const erased = await store.list(user, 10);
+        assert.deepEqual(
+          erased,
+          entries.map((e) => skeleton(e, at)),
+        );
+        assert.ok(!JSON.stringify(erased).includes("Ada"), "no name left");
+        assert.ok(!JSON.stringify(erased).includes("@example.com"), "no e-mail left");
+        assert.deepEqual(await store.list(other, 10), [withUser(other, 1)], "another user's history is untouched");
+        assert.equal(await store.erase(user, "2026-03-01T00:00:00.000Z"), 0, "idempotent");
+        assert.deepEqual(await store.list(user, 10), erased, "the first erasure's time stays");
+        assert.equal(await store.erase(userId(), at), 0, "an empty history erases nothing");
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("after erase, a redelivered event stays redacted and a new event of the user is recorded redacted", async () => {
+      const store = await open();
+      try {
+        const user = userId();
+        const created = withUser(user, 1, "USER_EVENT_TYPE_CREATED");
+        await store.record(created);
+        const at = "2026-02-01T00:00:00.000Z";
+        assert.equal(await store.erase(user, at), 1);
+        assert.equal(await store.record(created), false, "a redelivery is a duplicate");
+        assert.deepEqual(await store.recordMany([created]), [false]);
+        const late = withUser(user, 2);
+        assert.deepEqual(await store.recordMany([late, withUser(user, 3)]), [true, true]);
+        assert.equal(await store.record(withUser(user, 4)), true);
+        assert.deepEqual(
+          await store.list(user, 10),
+          [created, late, withUser(user, 3), withUser(user, 4)].map((e) => skeleton(e, at)),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a pending erasure is kept until erased, the earliest time wins, and an erased user gets none", async () => {
+      const store = await open();
+      try {
+        const [soon, later, done] = [userId(), userId(), userId()];
+        assert.equal(await store.scheduleErasure(soon, "2026-02-01T00:00:00.000Z"), true);
+        assert.equal(await store.scheduleErasure(soon, "2026-05-01T00:00:00.000Z"), true, "again: the earlier stays");
+        assert.equal(await store.scheduleErasure(later, "2026-03-01T00:00:00.000Z"), true);
+        await store.erase(done, "2026-01-01T00:00:00.000Z");
+        assert.equal(await store.scheduleErasure(done, "2026-02-01T00:00:00.000Z"), false, "erased already");
+        const due = async (now: string) =>
+          (await store.dueErasures(now, 100)).filter((u) => [soon, later, done].includes(u));
+        assert.deepEqual(await due("2026-01-31T23:59:59.000Z"), []);
+        assert.deepEqual(await due("2026-02-01T00:00:00.000Z"), [soon]);
+        assert.deepEqual((await due("2026-04-01T00:00:00.000Z")).sort(), [soon, later].sort());
+        await store.record(withUser(soon, 1));
+        assert.equal(await store.erase(soon, "2026-04-01T00:00:00.000Z"), 1);
+        assert.deepEqual(await due("2026-04-01T00:00:00.000Z"), [later], "an erased one is no longer due");
       } finally {
         await store.close();
       }

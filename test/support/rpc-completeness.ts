@@ -274,7 +274,12 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
   const grpcHandlers = {
     "charter.users.v1.UsersService": Object.keys(createUsersGrpcHandlers(usersService, logger, authorize)),
     "charter.audit.v1.AuditService": Object.keys(
-      createAuditGrpcHandlers(createMemoryHistoryStore(), logger, authorize),
+      createAuditGrpcHandlers(
+        createMemoryHistoryStore(),
+        { erase: async () => ({ erasedEvents: 0, pending: false }) },
+        logger,
+        authorize,
+      ),
     ),
   };
   // Nothing listens at port 9: the clients are built for their method names and closed before any call.

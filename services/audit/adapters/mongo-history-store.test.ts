@@ -56,6 +56,21 @@ describe("MongoDB history store: the model", () => {
     }
   });
 
+  test("a pending erasure is kept in MongoDB: another instance (a restart) finds it due and carries it out", async () => {
+    const first = await open("history_erasures_restart");
+    await first.record(entry("91", 1));
+    assert.equal(await first.scheduleErasure("91", "2026-02-01T00:00:00.000Z"), true);
+    await first.close();
+    const second = await open("history_erasures_restart");
+    try {
+      assert.deepEqual(await second.dueErasures("2026-02-01T00:00:00.000Z", 10), ["91"]);
+      assert.equal(await second.erase("91", "2026-02-01T00:00:00.000Z"), 1);
+      assert.deepEqual(await second.dueErasures("2026-03-01T00:00:00.000Z", 10), []);
+    } finally {
+      await second.close();
+    }
+  });
+
   test("two instances recording the same events at once: each event is stored exactly once", async () => {
     const [a, b] = await Promise.all([open(), open()]);
     try {

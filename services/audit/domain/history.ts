@@ -30,6 +30,19 @@ export interface HistoryStore {
    * earlier in this very call). A failure may leave some of them recorded; recording them all again is safe.
    */
   recordMany(entries: readonly HistoryEntry[]): Promise<boolean[]>;
+  /**
+   * Erases the user's personal data: marks the user erased (at `at`, or when it first was) and redacts every entry
+   * of the user not redacted yet (redactEvent); from then on an entry of the user is recorded redacted. A pending
+   * erasure of the user is done with. Resolves to how many entries this call redacted (0 when none was left).
+   */
+  erase(userId: string, at: string): Promise<number>;
+  /**
+   * Keeps a pending erasure of the user, due at `due`, until erase() is called for it; when one is kept already,
+   * the earlier time stays. False (and nothing kept) when the user is already erased.
+   */
+  scheduleErasure(userId: string, due: string): Promise<boolean>;
+  /** Up to `limit` users whose pending erasure is due at `now` (not yet erased). */
+  dueErasures(now: string, limit: number): Promise<string[]>;
   /** Up to `limit` entries of the user after `after`, in (version, eventId) order. */
   list(userId: string, limit: number, after?: HistoryPosition): Promise<HistoryEntry[]>;
   /** Resolves when the store answers; rejects otherwise. */
@@ -38,6 +51,7 @@ export interface HistoryStore {
 }
 
 const rules = rulesOf("charter.audit.v1.ListUserHistoryRequest");
+const eraseRules = rulesOf("charter.audit.v1.EraseUserHistoryRequest");
 const TOKEN_PREFIX = "h1:";
 
 export const pageTokenAfter = (entry: HistoryPosition): string =>
@@ -83,3 +97,40 @@ export const isAfter = (entry: HistoryPosition, position: HistoryPosition | unde
 
 export const compareEntries = (a: HistoryPosition, b: HistoryPosition): number =>
   a.version - b.version || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
+
+/**
+ * An event without the user's personal data: the skeleton (eventId, type, userId, version, occurredAt, actor) and
+ * the time of the erasure; the user snapshot, which holds the name and the e-mail, is dropped whole — so a personal
+ * field added to User later is erased too. An event redacted already is left as it is.
+ */
+export function redactEvent(event: Readonly<Record<string, unknown>>, at: string): Record<string, unknown> {
+  if (isRedacted(event)) return { ...event };
+  const { user: _user, ...skeleton } = event;
+  return { ...skeleton, redactedAt: at };
+}
+
+/** Redacted: a redactedAt and no user snapshot (an event that came with both is not taken for redacted). */
+export const isRedacted = (event: Readonly<Record<string, unknown>>): boolean =>
+  typeof event.redactedAt === "string" && event.user === undefined;
+
+/** An entry as recorded for a user erased at `erasedAt` (undefined: not erased, the entry as it is). */
+export const entryFor = (entry: HistoryEntry, erasedAt: string | undefined): HistoryEntry =>
+  erasedAt === undefined ? entry : { ...entry, event: redactEvent(entry.event, erasedAt) };
+
+export interface ErasureRequest {
+  readonly userId: string;
+  /** When the erasure is due; undefined: now. */
+  readonly due: Date | undefined;
+}
+
+/** Checks an EraseUserHistory request; INVALID_ARGUMENT naming every bad field. A time not after `now` is now. */
+export function checkEraseRequest(userId: string, eraseAfter: string | undefined, now: Date): ErasureRequest {
+  if (violationsOf(eraseRules.userId, userId).length > 0) {
+    throw invalidArgument([{ field: "userId", description: "must be a user id (1 to 19 digits)" }]);
+  }
+  const due = eraseAfter === undefined ? undefined : new Date(eraseAfter);
+  if (due !== undefined && Number.isNaN(due.getTime())) {
+    throw invalidArgument([{ field: "eraseAfter", description: "must be a timestamp" }]);
+  }
+  return { userId, due: due !== undefined && due.getTime() > now.getTime() ? due : undefined };
+}

@@ -2,7 +2,7 @@
 import { type AuditServiceServer, protobufPackage } from "../../../generated/proto/charter/audit/v1/audit.js";
 import { UserEvent } from "../../../generated/proto/charter/users/v1/events.js";
 import type { GrpcAuthorizer } from "../../../platform/auth/grpc-auth.js";
-import { AppError, storeCall } from "../../../platform/errors.js";
+import { storeCall } from "../../../platform/errors.js";
 import {
   errorDomainOf,
   type RpcHooks,
@@ -11,6 +11,7 @@ import {
   unaryAdapter,
 } from "../../../platform/grpc-handlers.js";
 import type { Logger } from "../../../platform/logging.js";
+import type { HistoryEraser } from "../app/history-eraser.js";
 import { checkHistoryRequest, type HistoryStore, pageTokenAfter } from "../domain/history.js";
 
 export const AUDIT_RPCS = ["ListUserHistory", "EraseUserHistory"] as const;
@@ -20,6 +21,7 @@ const DOMAIN = errorDomainOf(protobufPackage);
 
 export function createAuditGrpcHandlers(
   store: HistoryStore,
+  eraser: Pick<HistoryEraser, "erase">,
   logger: Logger,
   authorize: GrpcAuthorizer,
   hooks: RpcHooks<AuditRpc> = {},
@@ -50,9 +52,12 @@ export function createAuditGrpcHandlers(
     ),
     eraseUserHistory: unary(
       "EraseUserHistory",
-      async (): Promise<{ erasedEvents: number; pending: boolean }> => {
-        throw new AppError("UNIMPLEMENTED", "erasing a history is not available yet");
-      },
+      (request: { userId: string; eraseAfter?: string | undefined }) =>
+        storeCall(
+          () => eraser.erase(request.userId, request.eraseAfter),
+          "the history store is unavailable",
+          (error) => logger.error({ err: error, operation: "erase" }, "history store call failed"),
+        ),
       toError,
     ),
   };
