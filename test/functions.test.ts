@@ -19,7 +19,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { SMTPServer } from "smtp-server";
 import { userEventChannels } from "../generated/asyncapi/users-events.js";
-import { type DevClient, devClientsFor, startDevIssuer } from "../platform/auth/dev-issuer.js";
+import { type DevClient, startDevIssuer } from "../platform/auth/dev-issuer.js";
 import { API_SCOPES } from "../platform/auth/scopes.js";
 import type { EventBus, IncomingMessage, OutgoingMessage } from "../platform/events/bus.js";
 import { createKafkaBus } from "../platform/events/kafka-bus.js";
@@ -30,16 +30,9 @@ import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { contractServiceClient, grpc } from "./support/contract-client.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
-const functionsClient: DevClient = {
-  clientId: "charter-functions",
-  clientSecret: "charter-functions-secret",
-  scopes: ["users:erase", "users:history"],
-};
-const issuer = await startDevIssuer({
-  port: 0,
-  scopes: API_SCOPES,
-  clients: [...devClientsFor(API_SCOPES), functionsClient],
-});
+const issuer = await startDevIssuer({ port: 0, scopes: API_SCOPES });
+/** The development issuer's client of the platform's functions (users:erase). */
+const functionsClient = issuer.clients.find((client) => client.clientId === "charter-functions") as DevClient;
 const issuerEnv = {
   AUTH_ISSUER: issuer.issuer,
   AUTH_AUDIENCE: issuer.audience,
