@@ -5,22 +5,23 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ConfigError, envReader } from "../platform/config.js";
+import { ConfigError } from "../platform/config.js";
 import { createLogger } from "../platform/logging.js";
-import { functionHostConfig } from "./function-config.js";
+import { loadFunctionHostConfig } from "./function-config.js";
 import { type FunctionModule, serveFunction } from "./function-host.js";
 
-const name = process.argv[2] ?? process.env.FUNCTION_NAME ?? "";
+let name = process.argv[2] ?? "";
 const fail = (kind: string, message: string): never => {
   process.stderr.write(`function ${name || "?"}: ${kind}: ${message.split("\n")[0]}\n`);
   process.exit(1);
 };
-const entry = fileURLToPath(new URL(`./${name}/index.ts`, import.meta.url));
-if (!/^[a-z0-9-]{1,63}$/.test(name) || !existsSync(entry)) {
-  fail("configuration error", `name a function of functions/ (argument or FUNCTION_NAME), got ${JSON.stringify(name)}`);
-}
 try {
-  const config = functionHostConfig(envReader());
+  const config = loadFunctionHostConfig();
+  name ||= config.name;
+  const entry = fileURLToPath(new URL(`./${name}/index.ts`, import.meta.url));
+  if (!/^[a-z0-9-]{1,63}$/.test(name) || !existsSync(entry)) {
+    throw new ConfigError(`name a function of functions/ (argument or FUNCTION_NAME), got ${JSON.stringify(name)}`);
+  }
   const logger = createLogger(`function-${name}`, config.logLevel);
   const module = (await import(`./${name}/index.js`)) as FunctionModule;
   const port = await serveFunction(module, { host: config.host, port: config.port, logLevel: "warn" });

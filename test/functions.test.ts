@@ -170,7 +170,7 @@ describe("delivery of user events to functions", () => {
       {
         KAFKA_BROKERS: kafka.url,
         TRIGGERS: `flaky=${flaky.url} broken=${broken.url}`,
-        TRIGGER_FILTERS: "broken=USER_EVENT_TYPE_CREATED|USER_EVENT_TYPE_UPDATED",
+        TRIGGER_FILTERS: "broken=USER_EVENT_TYPE_CREATED+USER_EVENT_TYPE_UPDATED",
         TRIGGERS_HOST: "127.0.0.1",
         TRIGGERS_METRICS_PORT: "0",
         ...RETRY_ENV,
@@ -391,7 +391,7 @@ describe("the platform with its functions", () => {
       {
         KAFKA_BROKERS: kafka.url,
         TRIGGERS: `erasure=http://127.0.0.1:${erasure.process.ready.port} notify=http://127.0.0.1:${notify.process.ready.port}`,
-        TRIGGER_FILTERS: "erasure=USER_EVENT_TYPE_DELETED notify=USER_EVENT_TYPE_CREATED|USER_EVENT_TYPE_UPDATED",
+        TRIGGER_FILTERS: "erasure=USER_EVENT_TYPE_DELETED notify=USER_EVENT_TYPE_CREATED+USER_EVENT_TYPE_UPDATED",
         TRIGGERS_HOST: "127.0.0.1",
         TRIGGERS_METRICS_PORT: "0",
         ...RETRY_ENV,

@@ -14,11 +14,11 @@ import {
   type EraseUserHistoryRequest,
   type EraseUserHistoryResponse,
 } from "../../generated/proto/charter/audit/v1/audit.js";
-import { envReader, logLevels } from "../../platform/config.js";
+import { envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { grpcClientCredentials } from "../../platform/grpc-credentials.js";
 import { createLogger, type Logger } from "../../platform/logging.js";
-import { mutualTls } from "../../platform/tls-config.js";
-import { httpError, platformToken } from "../function-config.js";
+import { type MutualTls, mutualTls } from "../../platform/tls-config.js";
+import { httpError, type PlatformClientConfig, platformClientConfig, platformToken } from "../function-config.js";
 import { UserEventType, userEventOf } from "../user-event.js";
 
 export const ERASE_SCOPES = ["users:erase"] as const;
@@ -38,6 +38,31 @@ const TRANSIENT = new Set<number>([
   status.UNAUTHENTICATED,
 ]);
 
+export interface ErasureConfig {
+  /** AUDIT_ADDR: the audit service's gRPC target (host:port or dns:///name:port). */
+  readonly auditAddr: string;
+  readonly tls: MutualTls | undefined;
+  readonly client: PlatformClientConfig;
+  /** ERASURE_RETENTION_S: how long after the deletion the history is erased. */
+  readonly retentionS: number;
+  /** ERASURE_DEADLINE_MS: how long one EraseUserHistory call may take. */
+  readonly deadlineMs: number;
+  readonly logLevel: LogLevel;
+}
+
+/** The erasure function's configuration from the environment; throws ConfigError naming a bad variable. */
+export function loadErasureConfig(env: Readonly<Record<string, string | undefined>> = process.env): ErasureConfig {
+  const e = envReader(env);
+  return {
+    auditAddr: e.string("AUDIT_ADDR", "127.0.0.1:50061"),
+    tls: mutualTls(e, "GRPC_TLS"),
+    client: platformClientConfig(e),
+    retentionS: e.int("ERASURE_RETENTION_S", 30 * 24 * 3600, 0, 10 * 365 * 24 * 3600),
+    deadlineMs: e.int("ERASURE_DEADLINE_MS", 5_000, 100, 120_000),
+    logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
+  };
+}
+
 interface State {
   readonly client: AuditServiceClient;
   readonly token: () => Promise<string>;
@@ -48,17 +73,16 @@ interface State {
 let state: State | undefined;
 
 export function init(): void {
-  const e = envReader();
-  const tls = mutualTls(e, "GRPC_TLS");
+  const config = loadErasureConfig();
   state = {
     client: new AuditServiceClient(
-      e.string("AUDIT_ADDR", "127.0.0.1:50061"),
-      tls ? grpcClientCredentials(tls) : grpcCredentials.createInsecure(),
+      config.auditAddr,
+      config.tls ? grpcClientCredentials(config.tls) : grpcCredentials.createInsecure(),
     ),
-    token: platformToken(e, ERASE_SCOPES),
-    retentionS: e.int("ERASURE_RETENTION_S", 30 * 24 * 3600, 0, 10 * 365 * 24 * 3600),
-    deadlineMs: e.int("ERASURE_DEADLINE_MS", 5_000, 100, 120_000),
-    logger: createLogger("function-erasure", e.oneOf("LOG_LEVEL", "info", logLevels)),
+    token: platformToken(config.client, ERASE_SCOPES),
+    retentionS: config.retentionS,
+    deadlineMs: config.deadlineMs,
+    logger: createLogger("function-erasure", config.logLevel),
   };
 }
 

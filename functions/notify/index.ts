@@ -7,10 +7,30 @@
 import type { CloudEvent } from "cloudevents";
 import type { Context } from "faas-js-runtime";
 import { createTransport, type Transporter } from "nodemailer";
-import { ConfigError, envReader, logLevels } from "../../platform/config.js";
+import { ConfigError, envReader, type LogLevel, logLevels } from "../../platform/config.js";
 import { createLogger, type Logger } from "../../platform/logging.js";
 import { httpError } from "../function-config.js";
 import { UserEventType, userEventOf } from "../user-event.js";
+
+export interface NotifyConfig {
+  /** SMTP_URL: the mail server, smtp:// or smtps://, with its credentials if any. */
+  readonly smtpUrl: string;
+  /** NOTIFY_FROM: the mails' sender. */
+  readonly from: string;
+  readonly logLevel: LogLevel;
+}
+
+/** The notification function's configuration from the environment; throws ConfigError naming a bad variable. */
+export function loadNotifyConfig(env: Readonly<Record<string, string | undefined>> = process.env): NotifyConfig {
+  const e = envReader(env);
+  const smtpUrl = e.optionalUrl("SMTP_URL", ["smtp:", "smtps:"]);
+  if (smtpUrl === undefined) throw new ConfigError("SMTP_URL must name the mail server, e.g. smtp://127.0.0.1:2525");
+  return {
+    smtpUrl,
+    from: e.string("NOTIFY_FROM", "Charter <no-reply@charter.invalid>"),
+    logLevel: e.oneOf("LOG_LEVEL", "info", logLevels),
+  };
+}
 
 interface State {
   readonly transport: Transporter;
@@ -20,13 +40,11 @@ interface State {
 let state: State | undefined;
 
 export function init(): void {
-  const e = envReader();
-  const url = e.optionalUrl("SMTP_URL", ["smtp:", "smtps:"]);
-  if (url === undefined) throw new ConfigError("SMTP_URL must name the mail server, e.g. smtp://127.0.0.1:2525");
+  const config = loadNotifyConfig();
   state = {
-    transport: createTransport(url),
-    from: e.string("NOTIFY_FROM", "Charter <no-reply@charter.invalid>"),
-    logger: createLogger("function-notify", e.oneOf("LOG_LEVEL", "info", logLevels)),
+    transport: createTransport(config.smtpUrl),
+    from: config.from,
+    logger: createLogger("function-notify", config.logLevel),
   };
 }
 

@@ -4,7 +4,7 @@ import type { RetrySettings } from "./app/trigger-delivery.js";
 import { TRIGGER_NAME, type Trigger } from "./domain/trigger.js";
 
 export interface TriggersConfig {
-  /** TRIGGERS: `name=url` pairs, space- or comma-separated; TRIGGER_FILTERS: `name=TYPE|TYPE` pairs. */
+  /** TRIGGERS: `name=url` pairs, space- or comma-separated; TRIGGER_FILTERS: `name=TYPE+TYPE` pairs. */
   readonly triggers: readonly Trigger[];
   readonly host: string;
   readonly metricsPort: number;
@@ -38,7 +38,7 @@ function pairs(name: string, text: string): [string, string][] {
 function triggersOf(triggers: string, filters: string): Trigger[] {
   const types = new Map<string, string[]>();
   for (const [name, list] of pairs("TRIGGER_FILTERS", filters)) {
-    const each = list.split("|");
+    const each = list.split("+");
     const bad = each.find((type) => !EVENT_TYPE.test(type));
     if (bad !== undefined) {
       throw new ConfigError(
