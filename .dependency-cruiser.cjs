@@ -41,6 +41,15 @@ module.exports = {
       to: { path: "^generated/", pathNot: "^generated/proto/((field|method)-rules\\.ts$|google/|charter/contract/)" },
     },
     {
+      name: "functions-not-to-services",
+      severity: "error",
+      comment:
+        "A function (functions/) gets events and calls the platform over its contracts (gRPC, the generated " +
+        "types), as any client would: it never imports a service's or a mock's code, so it deploys on its own.",
+      from: { path: "^functions/" },
+      to: { path: "^(services|mocks)/" },
+    },
+    {
       name: "mocks-only-platform-and-generated",
       severity: "error",
       comment:

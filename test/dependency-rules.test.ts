@@ -194,3 +194,17 @@ test("packages are declared exactly: knip, as npm test runs it, names an undecla
   assert.match(run.stdout, /Unlisted dependencies \(1\)\s+chalk\s+index\.ts/);
   assert.doesNotMatch(run.stdout, /\bajv\b/, "a declared package that is imported is neither");
 });
+
+test("a function that imports a service is caught; one that uses the platform and the generated code passes", async () => {
+  const dir = await tree({
+    "functions/leak/index.ts": 'export { x } from "../../services/users/domain/user.js";\n',
+    "functions/fine/index.ts":
+      'export { rule } from "../../platform/rule.js";\nexport type { X } from "../../generated/x.js";\n',
+    "services/users/domain/user.ts": "export const x = 1;\n",
+    "platform/rule.ts": "export const rule = 1;\n",
+    "generated/x.ts": "export type X = number;\n",
+  });
+  assert.deepEqual(await violationsIn(dir, ["functions", "services", "platform", "generated"]), [
+    { rule: "functions-not-to-services", from: "functions/leak/index.ts", to: "services/users/domain/user.ts" },
+  ]);
+});
