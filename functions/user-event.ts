@@ -5,7 +5,10 @@
  */
 import type { CloudEvent } from "cloudevents";
 import { UserEvent, UserEventType } from "../generated/proto/charter/users/v1/events.js";
+import { rulesOf, violationsOf } from "../platform/rules/field-rules.js";
 import { httpError } from "./function-config.js";
+
+const rules = rulesOf("charter.users.v1.UserEvent");
 
 export { UserEventType };
 
@@ -15,10 +18,12 @@ export function userEventOf(event: CloudEvent<unknown> | undefined): UserEvent {
     throw httpError(400, "the CloudEvent's data is not a user event (a JSON object)");
   }
   const decoded = UserEvent.fromJSON(data);
-  if (!/^[0-9]{1,19}$/.test(decoded.userId)) throw httpError(400, "the user event has no valid userId");
-  if (decoded.eventId === "") throw httpError(400, "the user event has no eventId");
-  if (decoded.occurredAt === undefined || Number.isNaN(Date.parse(decoded.occurredAt))) {
-    throw httpError(400, "the user event has no valid occurredAt");
+  // What a function relies on, by the contract's own rules for those fields.
+  for (const field of ["eventId", "userId", "occurredAt"] as const) {
+    const value = decoded[field];
+    if (value === undefined || value === "") throw httpError(400, `the user event has no ${field}`);
+    const [problem] = violationsOf(rules[field], value);
+    if (problem !== undefined) throw httpError(400, `the user event's ${field} ${problem}`);
   }
   return decoded;
 }

@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { CloudEvent, HTTP } from "cloudevents";
 import { SMTPServer } from "smtp-server";
 import { userEventChannels } from "../generated/asyncapi/users-events.js";
 import { type DevClient, startDevIssuer } from "../platform/auth/dev-issuer.js";
@@ -319,6 +320,7 @@ describe("the platform with its functions", () => {
   let authorization: string;
   let sink: Awaited<ReturnType<typeof smtpSink>>;
   let erasureLog: string[];
+  let erasureUrl: string;
   let notifyLog: string[];
   let triggersLog: string[];
 
@@ -385,6 +387,7 @@ describe("the platform with its functions", () => {
     ]);
     baseUrl = `http://127.0.0.1:${gateway.process.ready.port}`;
     erasureLog = erasure.lines;
+    erasureUrl = `http://127.0.0.1:${erasure.process.ready.port}/`;
     notifyLog = notify.lines;
     const triggers = await startLogged(
       "services/triggers/main.ts",
@@ -482,6 +485,33 @@ describe("the platform with its functions", () => {
     const local = email.split("@")[0] as string;
     for (const line of [...notifyLog, ...triggersLog])
       assert.ok(!line.includes(local), `a log line names the address: ${line}`);
+  });
+
+  test("a function refuses an event that breaks the contract with a 400 naming the field, and takes one it ignores", async () => {
+    const send = async (data: Record<string, unknown>) => {
+      const { headers, body } = HTTP.binary(
+        new CloudEvent({ id: randomUUID(), type: "charter.users.v1.UserEvent", source: "/charter/users", data }),
+      );
+      const response = await fetch(erasureUrl, {
+        method: "POST",
+        headers: headers as Record<string, string>,
+        body: body as string,
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    const event = {
+      eventId: "e-1",
+      type: "USER_EVENT_TYPE_DELETED",
+      userId: "42",
+      version: "1",
+      occurredAt: "2026-01-15T09:30:00Z",
+    };
+    const refused = await send({ ...event, userId: "not-a-number" });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /userId/);
+    assert.equal((await send({ ...event, occurredAt: "yesterday" })).status, 400);
+    // Not a deletion: accepted and ignored, so the delivery does not try again.
+    assert.equal((await send({ ...event, type: "USER_EVENT_TYPE_CREATED" })).status, 204);
   });
 
   test("erasure: once the user is deleted, the history shows no name or e-mail on any protocol; a redelivered DELETED event changes nothing", async () => {
