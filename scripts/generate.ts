@@ -89,11 +89,32 @@ async function generateGraphql(root: string): Promise<void> {
 /** Each AsyncAPI channel's address by its name: the topics the services produce to and consume from. */
 async function generateAsyncapi(root: string): Promise<void> {
   const source = await readFile(join(repoRoot, "contracts/asyncapi/users-events.yaml"), "utf8");
-  const doc = parseYaml(source) as { channels?: Record<string, { address?: string }> };
+  const doc = parseYaml(source) as {
+    channels?: Record<
+      string,
+      { address?: string; bindings?: { kafka?: { topicConfiguration?: Record<string, unknown> } } }
+    >;
+  };
   const channels = Object.fromEntries(
     Object.entries(doc.channels ?? {}).map(([name, channel]) => [name, channel.address ?? name]),
   );
-  const body = `${HEADER}// The channels of contracts/asyncapi/users-events.yaml: each one's address (the Kafka topic) by its name.\nexport const userEventChannels = ${JSON.stringify(channels, null, 2)} as const;\n`;
+  // Each topic's configuration as Kafka takes it (text values; a list such as cleanup.policy comma-separated).
+  const topicConfigs = Object.fromEntries(
+    Object.entries(doc.channels ?? {}).flatMap(([name, channel]) => {
+      const config = channel.bindings?.kafka?.topicConfiguration;
+      if (!config) return [];
+      const entries = Object.entries(config).map(([key, value]) => [
+        key,
+        Array.isArray(value) ? value.join(",") : String(value),
+      ]);
+      return [[channel.address ?? name, Object.fromEntries(entries)]];
+    }),
+  );
+  const body =
+    `${HEADER}// The channels of contracts/asyncapi/users-events.yaml: each one's address (the Kafka topic) by its name.\n` +
+    `export const userEventChannels = ${JSON.stringify(channels, null, 2)} as const;\n\n` +
+    "// Each topic's configuration (its channel's Kafka binding, topicConfiguration), applied where topics are made.\n" +
+    `export const userEventTopicConfigs: Readonly<Record<string, Readonly<Record<string, string>>>> = ${JSON.stringify(topicConfigs, null, 2)};\n`;
   await writeOut(root, "generated/asyncapi/users-events.ts", body);
 }
 

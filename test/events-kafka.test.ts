@@ -5,15 +5,22 @@
  * in the dead-letter topic while the partition goes on; with Kafka stopped for 30 s writes keep succeeding, the
  * outbox backlog rises, and every event arrives once Kafka is back (restarted on its log dir, with its SCRAM users).
  * The broker is secured as in `npm run start:cluster` (test/support/secured-kafka.ts): SASL_SSL with SCRAM-SHA-256,
- * the services configured through KAFKA_TLS, KAFKA_TLS_CA_FILE and KAFKA_SASL_* as deployed.
+ * the services configured through KAFKA_TLS, KAFKA_TLS_CA_FILE and KAFKA_SASL_* as deployed. The topics get the
+ * configuration of the AsyncAPI contract, and an erased user's dead letters are compacted away.
  */
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { userEventChannels } from "../generated/asyncapi/users-events.js";
-import { AuditServiceClient, type ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
+import kafkajs, { Kafka, logLevel } from "kafkajs";
+import { userEventChannels, userEventTopicConfigs } from "../generated/asyncapi/users-events.js";
+import {
+  AuditServiceClient,
+  type EraseUserHistoryResponse,
+  type ListUserHistoryResponse,
+} from "../generated/proto/charter/audit/v1/audit.js";
+import type { IncomingMessage } from "../platform/events/bus.js";
 import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startMongo } from "../scripts/infra/index.js";
@@ -39,7 +46,8 @@ let gateway: ServiceProcess;
 let baseUrl: string;
 
 before(async () => {
-  [kafka, mongo] = await Promise.all([startSecuredKafka(), startMongo()]);
+  // The log cleaner looks for work every 100 ms rather than 15 s, so a compaction is seen within the test.
+  [kafka, mongo] = await Promise.all([startSecuredKafka({ "log.cleaner.backoff.ms": 100 }), startMongo()]);
   users = await startService(
     "services/users/main.ts",
     {
@@ -196,6 +204,148 @@ describe("user events on Apache Kafka", () => {
     } finally {
       await reader.stop();
       await bus.close();
+    }
+  });
+
+  test("the topics have the contract's configuration; an erased user's dead letters are compacted away", async () => {
+    const admin = new Kafka({
+      clientId: "test-topics",
+      brokers: [kafka.url],
+      ...kafka.kafkajs,
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    const markers = new Kafka({
+      clientId: "test-markers",
+      brokers: [kafka.url],
+      ...kafka.kafkajs,
+      logLevel: logLevel.NOTHING,
+    }).producer();
+    const bus = createKafkaBus({
+      brokers: [kafka.url],
+      clientId: "test-erasure",
+      logger: createLogger("test", "warn"),
+      security: kafka.security,
+    });
+    const dlq = userEventChannels.userEventsDeadLetter;
+    const configOf = async (topic: string) => {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic }],
+      });
+      return Object.fromEntries(
+        (described.resources[0]?.configEntries ?? []).map((entry) => [entry.configName, entry.configValue]),
+      );
+    };
+    try {
+      await Promise.all([admin.connect(), markers.connect()]);
+      const [erased, kept] = [await create("Erased"), await create("Kept")];
+      const producer = bus.producer();
+      await producer.send(userEventChannels.userEvents, [
+        { key: erased, value: '{"name": "Erased", "email": "erased@example.com"}' },
+        { key: kept, value: '{"name": "Kept"}' },
+      ]);
+      /**
+       * The dead-letter topic from its start up to a new marker in each partition (whose append also closes the
+       * segment before it, which compaction then may take).
+       */
+      const letters = async (): Promise<IncomingMessage[]> => {
+        const marker = `marker-${randomUUID()}`;
+        const partitions = (await admin.fetchTopicOffsets(dlq)).map((p) => p.partition);
+        await markers.send({
+          topic: dlq,
+          messages: partitions.map((partition) => ({ key: marker, value: "", partition })),
+        });
+        const seen: IncomingMessage[] = [];
+        const reached = new Set<number>();
+        const reader = bus.consumer({ groupId: `dlq-${randomUUID()}`, topic: dlq });
+        await reader.start(async (m) => {
+          if (m.key === marker) reached.add(m.partition);
+          else if (!reached.has(m.partition)) seen.push(m);
+        });
+        try {
+          await waitFor(
+            "the dead-letter topic read up to the markers",
+            () => (reached.size === partitions.length ? true : undefined),
+            30_000,
+          );
+        } finally {
+          await reader.stop();
+        }
+        return seen;
+      };
+      const before = await waitFor(
+        "both dead letters",
+        async () => {
+          const all = await letters();
+          return all.some((m) => m.key === erased) && all.some((m) => m.key === kept) ? all : undefined;
+        },
+        HISTORY_DEADLINE_MS,
+      );
+      assert.ok(before.some((m) => m.key === erased && m.value?.toString().includes("erased@example.com")));
+      // Made by whichever client came first (the test's have no configuration): the services applied the contract's.
+      for (const topic of [userEventChannels.userEvents, dlq]) {
+        const config = await configOf(topic);
+        for (const [name, value] of Object.entries(userEventTopicConfigs[topic] ?? {})) {
+          assert.equal(config[name], value, `${topic}: ${name}`);
+        }
+      }
+      assert.equal((await configOf(dlq))["cleanup.policy"], "compact,delete");
+
+      // Segments close at once and the cleaner may take any closed one: the compaction, not its schedule, is tested.
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: kafkajs.ConfigResourceTypes.TOPIC,
+            name: dlq,
+            configEntries: Object.entries({
+              ...userEventTopicConfigs[dlq],
+              "segment.ms": "100",
+              "max.compaction.lag.ms": "100",
+              "min.cleanable.dirty.ratio": "0.01",
+            }).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+
+      await waitFor(
+        "the erased user's CREATED event in the history",
+        async () => ((await historyOf(erased)).length === 1 ? true : undefined),
+        HISTORY_DEADLINE_MS,
+      );
+      const token = await issuer.tokenWith(["users:erase"]);
+      const client = new AuditServiceClient(`127.0.0.1:${audit.ready.grpcPort}`, credentials.createInsecure());
+      const answer = await new Promise<EraseUserHistoryResponse>((resolve, reject) =>
+        client.eraseUserHistory(
+          { userId: erased, eraseAfter: undefined },
+          Metadata.fromHttp2Headers({ authorization: `Bearer ${token}` }),
+          (error, response) => (error ? reject(error) : resolve(response)),
+        ),
+      );
+      client.close();
+      assert.deepEqual(answer, { erasedEvents: 1, pending: false });
+      const after = await waitFor(
+        "the erased user's dead letters compacted away",
+        async () => {
+          const all = (await letters()).filter((m) => m.key === erased || m.key === kept);
+          return all.filter((m) => m.key === erased).every((m) => m.value === undefined) ? all : undefined;
+        },
+        30_000,
+      );
+      assert.deepEqual(
+        after.filter((m) => m.key === erased).map((m) => m.value),
+        [undefined],
+        "the tombstone alone",
+      );
+      assert.deepEqual(
+        after.filter((m) => m.key === kept).map((m) => m.value?.toString()),
+        ['{"name": "Kept"}'],
+        "another user's dead letter stays",
+      );
+      await producer.close();
+    } finally {
+      await bus.close();
+      await Promise.all([admin.disconnect(), markers.disconnect()]);
     }
   });
 

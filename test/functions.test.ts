@@ -18,8 +18,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { CloudEvent, HTTP } from "cloudevents";
+import kafkajs from "kafkajs";
 import { SMTPServer } from "smtp-server";
-import { userEventChannels } from "../generated/asyncapi/users-events.js";
+import { userEventChannels, userEventTopicConfigs } from "../generated/asyncapi/users-events.js";
 import { type DevClient, startDevIssuer } from "../platform/auth/dev-issuer.js";
 import { API_SCOPES } from "../platform/auth/scopes.js";
 import type { EventBus, IncomingMessage, OutgoingMessage } from "../platform/events/bus.js";
@@ -41,6 +42,8 @@ const issuerEnv = {
   AUTH_JWKS_COOLDOWN_MS: "0",
 };
 const DEADLINE_MS = 20_000;
+// From the default export: Node's CommonJS interop does not see kafkajs's ConfigResourceTypes as named.
+const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
 /** Fast retries: four sends in all, 50 ms then about 100 and 200 between them. */
 const RETRY_ENV = { TRIGGERS_MAX_ATTEMPTS: "4", TRIGGERS_BACKOFF_INITIAL_MS: "50", TRIGGERS_BACKOFF_MAX_MS: "200" };
 
@@ -244,6 +247,28 @@ describe("delivery of user events to functions", () => {
     assert.match(String(letter.headers.dlq_partition), /^\d+$/);
     assert.match(String(letter.headers.dlq_offset), /^\d+$/);
     assert.equal(broken.seen.filter((r) => r.headers["ce-id"] === `${bob}-1`).length, 4, "four sends in all");
+    // The dead-letter topic is time-bounded as the contract configures it (it may carry names and e-mails).
+    const admin = new Kafka({
+      clientId: "functions-test-admin",
+      brokers: [kafka.url],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: userEventChannels.userEventsFunctionsDeadLetter }],
+      });
+      const entries = new Map(described.resources[0]?.configEntries.map((e) => [e.configName, e.configValue]));
+      for (const [name, value] of Object.entries(
+        userEventTopicConfigs[userEventChannels.userEventsFunctionsDeadLetter] ?? {},
+      )) {
+        assert.equal(entries.get(name), value, name);
+      }
+      assert.equal(entries.get("retention.ms"), "1209600000");
+    } finally {
+      await admin.disconnect();
+    }
     // The next event of the same user (same partition) went on; the DELETED one was filtered out.
     await waitFor(
       "Bob's update delivered",

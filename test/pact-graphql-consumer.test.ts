@@ -1,7 +1,7 @@
 /**
  * Consumer pact of a web front end (`charter-web`) with the gateway's GraphQL endpoint (provider
  * `charter-gateway`, the same deployable as the REST API, so `npm run pact:verify` checks both
- * pacts in one run): one query and one mutation over HTTP POST /graphql. The pact is written
+ * pacts in one run): queries (a profile, a lookup, an erased history) and a mutation over HTTP POST /graphql. The pact is written
  * into a temp dir and compared with pacts/charter-web-charter-gateway.json
  * (`UPDATE_PACTS=1 npm run pact:consumer` refreshes it).
  */
@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { MatchersV3, PactV4 } from "@pact-foundation/pact";
 import { freePorts } from "../scripts/infra/index.js";
-import { STATE_NO_USERS, STATE_USER_EXISTS } from "../scripts/lib/pact-provider-states.js";
+import { STATE_NO_USERS, STATE_USER_EXISTS, STATE_USER_HISTORY_ERASED } from "../scripts/lib/pact-provider-states.js";
 import { BEARER_JWT, EXAMPLE_TOKEN, graphqlFieldScopes, tokenState } from "../scripts/lib/pact-tokens.js";
 import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
 
@@ -41,6 +41,21 @@ const BY_EMAIL_QUERY = `query SignInByEmail($email: String!) {
     id
     name
     email
+  }
+}`;
+
+const HISTORY_QUERY = `query UserHistory($id: ID!) {
+  userHistory(id: $id) {
+    nodes {
+      type
+      version
+      occurredAt
+      redactedAt
+      user {
+        name
+        email
+      }
+    }
   }
 }`;
 
@@ -126,6 +141,45 @@ describe("pact: charter-web → charter-gateway (GraphQL)", () => {
           });
           assert.equal(errors, undefined);
           assert.deepEqual(data, { userByEmail: { id: ADA_ID, ...ada } });
+        }),
+      );
+  });
+
+  test("query: the history of a deleted user whose history was erased: the skeleton, no user", async () => {
+    const node = (type: string, version: string) => ({
+      type,
+      version,
+      occurredAt: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
+      redactedAt: regex(TIMESTAMP, "2026-02-16T11:00:00Z"),
+      user: null,
+    });
+    await (await interaction())
+      .addGraphQLInteraction()
+      .given(STATE_USER_HISTORY_ERASED, { ...ada, newName: "Ada King" })
+      .given(tokenState(graphqlFieldScopes("userHistory")))
+      .uponReceiving("a GraphQL query for the erased history of a deleted user")
+      .withOperation("UserHistory")
+      .withVariables({ id: fromProviderState(ref("id"), ADA_ID) })
+      .withRequest("POST", "/graphql", (b) => b.headers(AUTH))
+      .withQuery(HISTORY_QUERY)
+      .willRespondWith(200, (b) =>
+        b.jsonBody({
+          data: { userHistory: { nodes: [node("CREATED", "1"), node("UPDATED", "2"), node("DELETED", "3")] } },
+        }),
+      )
+      .executeTest(
+        recorded(async (mock) => {
+          const { data, errors } = await graphql(mock.url, "UserHistory", HISTORY_QUERY, { id: ADA_ID });
+          assert.equal(errors, undefined);
+          const { nodes } = (data as { userHistory: { nodes: Record<string, unknown>[] } }).userHistory;
+          assert.deepEqual(
+            nodes.map((n) => [n.type, n.version, n.user, n.redactedAt]),
+            [
+              ["CREATED", "1", null, "2026-02-16T11:00:00Z"],
+              ["UPDATED", "2", null, "2026-02-16T11:00:00Z"],
+              ["DELETED", "3", null, "2026-02-16T11:00:00Z"],
+            ],
+          );
         }),
       );
   });

@@ -5,3 +5,24 @@ export const userEventChannels = {
   "userEventsDeadLetter": "charter.users.v1.events.dlq",
   "userEventsFunctionsDeadLetter": "charter.users.v1.events.functions.dlq"
 } as const;
+
+// Each topic's configuration (its channel's Kafka binding, topicConfiguration), applied where topics are made.
+export const userEventTopicConfigs: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  "charter.users.v1.events": {
+    "cleanup.policy": "delete",
+    "retention.ms": "604800000",
+    "segment.ms": "86400000"
+  },
+  "charter.users.v1.events.dlq": {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": "1209600000",
+    "delete.retention.ms": "86400000",
+    "segment.ms": "3600000",
+    "max.compaction.lag.ms": "3600000"
+  },
+  "charter.users.v1.events.functions.dlq": {
+    "cleanup.policy": "delete",
+    "retention.ms": "1209600000",
+    "segment.ms": "86400000"
+  }
+};

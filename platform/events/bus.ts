@@ -20,8 +20,11 @@ export type MessageHeaders = Readonly<Record<string, string>>;
 
 export interface OutgoingMessage {
   readonly key: string;
-  /** Text is sent as UTF-8; bytes as they are (a dead-letter copy keeps the original value byte for byte). */
-  readonly value: string | Buffer;
+  /**
+   * Text is sent as UTF-8; bytes as they are (a dead-letter copy keeps the original value byte for byte). `null` is a
+   * tombstone: on a compacted topic it makes the broker drop the key's earlier messages (then itself, later).
+   */
+  readonly value: string | Buffer | null;
   readonly headers?: MessageHeaders;
 }
 
@@ -92,8 +95,14 @@ export interface EventConsumer {
   stop(): Promise<void>;
 }
 
+/** Topic configurations by topic (Kafka's topic-level settings, e.g. `retention.ms`, as text). */
+export type TopicConfigs = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
 export interface EventBus {
-  /** Creates the topic if missing (partitions is a minimum; an existing topic is left as it is). */
+  /**
+   * Creates the topic if missing (partitions is a minimum; an existing topic keeps its partitions). A topic with a
+   * configuration given to the bus gets it, also when it exists already.
+   */
   ensureTopic(topic: string, partitions: number): Promise<void>;
   producer(): EventProducer;
   consumer(options: ConsumerOptions): EventConsumer;

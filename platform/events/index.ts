@@ -3,7 +3,7 @@
  * in-process bus (events flow inside one process, nothing installed, nothing kept).
  */
 import type { Logger } from "../logging.js";
-import type { EventBus } from "./bus.js";
+import type { EventBus, TopicConfigs } from "./bus.js";
 import type { KafkaSecurity } from "./kafka-config.js";
 import { createMemoryBus } from "./memory-bus.js";
 
@@ -18,6 +18,8 @@ export interface EventBusOptions {
   readonly logger: Logger;
   /** TLS and SASL towards the brokers (KAFKA_TLS*, KAFKA_SASL_*); plaintext without. */
   readonly security?: KafkaSecurity;
+  /** The topics' configurations (a channel's topicConfiguration in the AsyncAPI contract); Kafka only. */
+  readonly topicConfigs?: TopicConfigs;
 }
 
 export async function createEventBus(options: EventBusOptions): Promise<EventBus> {

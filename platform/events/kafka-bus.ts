@@ -12,7 +12,7 @@
  *   message and resumes after the delay: the slice comes again and nothing after it in the partition overtakes it.
  *   Partitions are handled concurrently, each in order.
  */
-import { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
+import kafkajs, { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
 import { type Lazy, lazy } from "../lazy.js";
 import type { Logger } from "../logging.js";
 import {
@@ -25,6 +25,7 @@ import {
   type IncomingMessage,
   type OutgoingMessage,
   RetryLater,
+  type TopicConfigs,
 } from "./bus.js";
 import type { KafkaSecurity } from "./kafka-config.js";
 
@@ -39,6 +40,12 @@ export interface KafkaBusOptions {
   readonly sessionTimeoutMs?: number;
   /** TLS and SASL/SCRAM towards the brokers; plaintext without. */
   readonly security?: KafkaSecurity | undefined;
+  /**
+   * The topics' configurations: a topic the bus makes is created with its own, and an existing one is altered to it
+   * (the whole set: a setting of that topic not listed goes back to the broker's default). An alteration the broker
+   * refuses (no AlterConfigs permission) is logged and the topic used as it is.
+   */
+  readonly topicConfigs?: TopicConfigs | undefined;
 }
 
 const levels: Record<number, "warn" | "info" | "debug"> = {
@@ -97,15 +104,32 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     return client;
   });
 
-  /** Creates the topic once per bus (creating an existing topic is not an error). */
+  /**
+   * Creates the topic once per bus (creating an existing topic is not an error), with its configuration if it has
+   * one; an existing topic is altered to that configuration (a deployment that made it earlier gets it too).
+   */
   const topicReady = (topic: string): Promise<void> => {
     let created = ready.get(topic);
     if (!created) {
       created = lazy(async () => {
-        await (await admin()).createTopics({
-          topics: [{ topic, numPartitions: partitionsOf.get(topic) ?? DEFAULT_PARTITIONS }],
+        const config = Object.entries(options.topicConfigs?.[topic] ?? {}).map(([name, value]) => ({ name, value }));
+        const client = await admin();
+        const made = await client.createTopics({
+          topics: [{ topic, numPartitions: partitionsOf.get(topic) ?? DEFAULT_PARTITIONS, configEntries: config }],
           waitForLeaders: true,
         });
+        if (!made && config.length > 0) {
+          // A principal not allowed to alter topic configurations still uses the topic as it is, and says so.
+          await client
+            .alterConfigs({
+              validateOnly: false,
+              // From the default export: Node's CommonJS interop does not see kafkajs's ConfigResourceTypes as named.
+              resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configEntries: config }],
+            })
+            .catch((error: unknown) =>
+              log.warn({ err: error, topic }, "the topic's configuration could not be applied; it is used as it is"),
+            );
+        }
       });
       ready.set(topic, created);
     }

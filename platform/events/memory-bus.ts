@@ -213,7 +213,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): EventBus {
               offset: String(endOf(topic, partition)),
               key: message.key,
               value:
-                typeof message.value === "string" ? Buffer.from(message.value, "utf8") : Buffer.from(message.value),
+                message.value === null
+                  ? undefined
+                  : typeof message.value === "string"
+                    ? Buffer.from(message.value, "utf8")
+                    : Buffer.from(message.value),
               headers: { ...message.headers },
             });
           }

@@ -69,7 +69,14 @@ export async function createAuditParts(
     retryDelayMs: config.retryDelayMs,
     batchSize: config.batchSize,
   });
-  const eraser = createHistoryEraser({ store, logger, metrics: registry, sweepMs: config.erasureSweepMs });
+  const deadLetters = deps.bus.producer();
+  const eraser = createHistoryEraser({
+    store,
+    deadLetters,
+    logger,
+    metrics: registry,
+    sweepMs: config.erasureSweepMs,
+  });
   return {
     services: [
       {
@@ -88,7 +95,14 @@ export async function createAuditParts(
     ],
     workers: [
       { name: "audit consumer", start: () => consumer.start(), stop: () => consumer.stop() },
-      { name: "erasure sweep", start: () => eraser.start(), stop: () => eraser.stop() },
+      {
+        name: "erasure sweep",
+        start: () => eraser.start(),
+        stop: async () => {
+          await eraser.stop();
+          await deadLetters.close();
+        },
+      },
     ],
     resources: [{ name: "history store", close: () => store.close() }],
     healthNames: [AUDIT_SERVICE_NAME],

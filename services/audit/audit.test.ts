@@ -456,6 +456,11 @@ describe("the audit service on the in-process bus", () => {
     assert.ok(erased.every((e) => e.redactedAt !== undefined && !Number.isNaN(Date.parse(e.redactedAt))));
     assert.ok(!JSON.stringify(erased).includes("@example.com"), "no e-mail left");
     assert.deepEqual(await erase(audit.grpcPort, { userId: user }, eraser), { erasedEvents: 0, pending: false });
+    assert.deepEqual(
+      (await deadLettersOf(bus, user)).map((m) => m.value),
+      [undefined, undefined],
+      "each erasure sent a tombstone for the user's dead letters",
+    );
 
     // The CREATED event delivered again, with a later event behind it on the partition: it stays erased.
     await producer.send(userEventChannels.userEvents, [message(created), message(event(user, 4))]);

@@ -3,6 +3,7 @@
  * (Kafka with KAFKA_BROKERS; else the in-process bus, which only makes sense when the users service runs in this
  * process — `npm start` hosts the audit service inside the users process for that) → startAudit.
  */
+import { userEventTopicConfigs } from "../../generated/asyncapi/users-events.js";
 import { createEventBus } from "../../platform/events/index.js";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
@@ -22,6 +23,7 @@ runMain("audit", async () => {
     clientId: config.instanceId,
     logger,
     security: config.kafkaSecurity,
+    topicConfigs: userEventTopicConfigs,
   });
   // The bus is the host's too: closed after everything else (on a failed start as well).
   const running = await startAudit(config, logger, {

@@ -2,6 +2,7 @@
  * The triggers' composition root (main.ts imports it once tracing has started): configuration → event bus (Kafka
  * with KAFKA_BROKERS; else the in-process bus, which sees only this process's events) → startTriggers.
  */
+import { userEventTopicConfigs } from "../../generated/asyncapi/users-events.js";
 import { createEventBus } from "../../platform/events/index.js";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
@@ -21,6 +22,8 @@ runMain("triggers", async () => {
     clientId: config.instanceId,
     logger,
     security: config.kafkaSecurity,
+    // The dead-letter topic, if this process makes it first, is made as the contract configures it.
+    topicConfigs: userEventTopicConfigs,
   });
   const running = await startTriggers(config, logger, {
     bus,

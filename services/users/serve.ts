@@ -4,6 +4,7 @@
  * without, events go on an in-process bus and this process hosts the audit service too, on the users gRPC port (the
  * gateway's AUDIT_ADDR defaults to USERS_ADDR), so that events and history work with nothing installed.
  */
+import { userEventTopicConfigs } from "../../generated/asyncapi/users-events.js";
 import { createEventBus } from "../../platform/events/index.js";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
@@ -24,6 +25,7 @@ runMain("users", async () => {
     clientId: env.instanceId,
     logger,
     security: env.kafkaSecurity,
+    topicConfigs: userEventTopicConfigs,
   });
   const producer = bus.producer();
   // The bus and its producer are the host's too: closed after everything else (on a failed start as well).

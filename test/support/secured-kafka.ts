@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { KafkaConfig } from "kafkajs";
 import { envReader } from "../../platform/config.js";
 import { type KafkaSecurity, kafkaSecurity } from "../../platform/events/kafka-config.js";
-import { ensureDevCerts, type RunningServer, startKafka } from "../../scripts/infra/index.js";
+import { ensureDevCerts, type KafkaOptions, type RunningServer, startKafka } from "../../scripts/infra/index.js";
 
 /** Who talks to the broker, each as a SCRAM user of its own (`charter-<who>`). */
 type KafkaClientName = "users" | "audit" | "test";
@@ -28,8 +28,13 @@ export interface SecuredKafka extends RunningServer {
   readonly kafkajs: Pick<KafkaConfig, "ssl" | "sasl">;
 }
 
-/** Starts Kafka with a SASL_SSL listener and the SCRAM users `charter-users`, `charter-audit`, `charter-test`. */
-export async function startSecuredKafka(): Promise<SecuredKafka> {
+/**
+ * Starts Kafka with a SASL_SSL listener and the SCRAM users `charter-users`, `charter-audit`, `charter-test`;
+ * `brokerProperties` as startKafka's.
+ */
+export async function startSecuredKafka(
+  brokerProperties: KafkaOptions["brokerProperties"] = {},
+): Promise<SecuredKafka> {
   const certs = await ensureDevCerts();
   const secrets = await mkdtemp(join(tmpdir(), "charter-kafka-secrets-"));
   const variables = new Map<KafkaClientName, Record<string, string>>();
@@ -50,7 +55,7 @@ export async function startSecuredKafka(): Promise<SecuredKafka> {
   }
   let server: RunningServer;
   try {
-    server = await startKafka({ secure: { tls: { ca: certs.ca, ...certs.server.kafka }, users } });
+    server = await startKafka({ secure: { tls: { ca: certs.ca, ...certs.server.kafka }, users }, brokerProperties });
   } catch (error) {
     await rm(secrets, { recursive: true, force: true });
     throw error;

@@ -3,13 +3,21 @@
  * come — kept by the store as a pending erasure that a sweep carries out once it is due. The sweep runs every
  * `sweepMs` while the service runs; pending erasures live in the store, so they survive a restart. Logs name user
  * ids and counts, never a name or an e-mail.
+ *
+ * The user's dead letters (copies of messages the consumer could not decode, keyed by user id) are erased too: each
+ * erasure, pending or not once carried out, sends a tombstone for the user id to the dead-letter topic, which is
+ * compacted (its configuration in the AsyncAPI contract), so the broker drops the key's earlier messages.
  */
 import { Counter, type Registry } from "prom-client";
+import { userEventChannels } from "../../../generated/asyncapi/users-events.js";
+import type { EventProducer } from "../../../platform/events/bus.js";
 import type { Logger } from "../../../platform/logging.js";
 import { checkEraseRequest, type HistoryStore } from "../domain/history.js";
 
 export interface HistoryEraserOptions {
   readonly store: HistoryStore;
+  /** Where the tombstones of erased users' dead letters go (the audit service's producer). */
+  readonly deadLetters: EventProducer;
   readonly logger: Logger;
   readonly metrics?: Registry;
   /** The interval of the sweep of due erasures (AUDIT_ERASURE_SWEEP_MS). */
@@ -43,11 +51,18 @@ export function createHistoryEraser(opts: HistoryEraserOptions): HistoryEraser {
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> | undefined;
 
+  /** The history, then the dead letters: a failed tombstone fails the call, and erasing again is harmless. */
+  const eraseNow = async (userId: string, at: string): Promise<number> => {
+    const events = await opts.store.erase(userId, at);
+    await opts.deadLetters.send(userEventChannels.userEventsDeadLetter, [{ key: userId, value: null }]);
+    return events;
+  };
+
   const sweep = async (): Promise<number> => {
     const at = now().toISOString();
     const due = await opts.store.dueErasures(at, SWEEP_BATCH);
     for (const userId of due) {
-      const events = await opts.store.erase(userId, at);
+      const events = await eraseNow(userId, at);
       erased.inc({ outcome: "swept" });
       log.info({ userId, erasedEvents: events }, "a pending erasure was carried out");
     }
@@ -66,7 +81,7 @@ export function createHistoryEraser(opts: HistoryEraserOptions): HistoryEraser {
         }
         return { erasedEvents: 0, pending };
       }
-      const events = await opts.store.erase(request.userId, at.toISOString());
+      const events = await eraseNow(request.userId, at.toISOString());
       erased.inc({ outcome: "now" });
       log.info({ userId, erasedEvents: events }, "a user's history was erased");
       return { erasedEvents: events, pending: false };

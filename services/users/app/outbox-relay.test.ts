@@ -324,7 +324,7 @@ for (const [backend, openCollection] of backends) {
         if (failing) throw new Error("broker unavailable");
         const perUser = new Map<string, number>();
         for (const m of messages) perUser.set(m.key, (perUser.get(m.key) ?? 0) + 1);
-        const bytes = messages.reduce((sum, m) => sum + Buffer.byteLength(m.value) + Buffer.byteLength(m.key), 0);
+        const bytes = messages.reduce((sum, m) => sum + Buffer.byteLength(m.value ?? "") + Buffer.byteLength(m.key), 0);
         sends.push({ count: messages.length, bytes, perUser });
         await deliver();
       });

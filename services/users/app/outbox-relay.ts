@@ -140,7 +140,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const maxSendBytes = opts.maxSendBytes ?? MAX_SEND_BYTES;
   const sizeOf = (message: OutgoingMessage): number =>
     Buffer.byteLength(message.key) +
-    Buffer.byteLength(message.value) +
+    Buffer.byteLength(message.value ?? "") +
     Object.entries(message.headers ?? {}).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 
   /**
