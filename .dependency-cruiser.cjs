@@ -3,7 +3,7 @@
 // `.ts` sources through tsconfig.json. Type-only imports count: a type names its module as surely as a value.
 
 /** Runtime code: what ships and runs. Its unit tests (`*.test.ts`) beside it are not runtime. */
-const RUNTIME = "^(platform|services|mocks|sdk)/";
+const RUNTIME = "^(platform|services|functions|mocks|sdk)/";
 const TEST_FILE = "\\.test\\.ts$";
 /** Packages and node builtins are always allowed where a rule lists the folders a module may import. */
 const PACKAGES = "^node_modules/";
@@ -15,7 +15,7 @@ module.exports = {
       name: "runtime-not-to-tests-or-tooling",
       severity: "error",
       comment:
-        "Runtime code (platform/, services/, mocks/, sdk/) never imports tests, test support (test/) or tooling " +
+        "Runtime code (platform/, services/, functions/, mocks/, sdk/) never imports tests, test support (test/) or tooling " +
         "(scripts/): what ships must not carry the harness that checks it, nor need it to start.",
       from: { path: RUNTIME, pathNot: TEST_FILE },
       to: { path: ["^(test|scripts)/", TEST_FILE] },
@@ -39,6 +39,15 @@ module.exports = {
         "(its proto package, OpenAPI, GraphQL or AsyncAPI types) belong to that service.",
       from: { path: "^platform/" },
       to: { path: "^generated/", pathNot: "^generated/proto/((field|method)-rules\\.ts$|google/|charter/contract/)" },
+    },
+    {
+      name: "functions-not-to-services",
+      severity: "error",
+      comment:
+        "A function (functions/) gets events and calls the platform over its contracts (gRPC, the generated " +
+        "types), as any client would: it never imports a service's or a mock's code, so it deploys on its own.",
+      from: { path: "^functions/" },
+      to: { path: "^(services|mocks)/" },
     },
     {
       name: "mocks-only-platform-and-generated",

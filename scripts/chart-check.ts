@@ -1,20 +1,21 @@
 /**
  * `npm run chart:check [-- -f my-values.yaml …]`: the Helm chart (deploy/helm/charter) through every layer, for the
- * default values, the production example and DNS discovery (or, given -f/--set, for those values only): helm lint
+ * default values, the production example, DNS discovery and the functions on Knative (or, given -f/--set, for those values only): helm lint
  * --strict (values.schema.json), kubeconform -strict with offline schemas, the checks over the rendered set, and
  * `kubectl apply --dry-run=server` against a kube-apiserver started for the run. Prints each layer with its time;
  * exits 1 at the first layer that refuses.
  */
 import { parseArgs } from "node:util";
 import { startKubeApiserver } from "./infra/kube-apiserver.js";
-import { ensureGatewayApiCrds } from "./infra/kube-schemas.js";
 import { checkFileVariables, checkProbePorts, checkReferences } from "./lib/chart-checks.js";
 import {
   CHART_NAMESPACE,
   CHART_VARIANTS,
   type ChartValues,
+  chartCrds,
   chartTools,
   helmLint,
+  isUnchecked,
   kubeconform,
   renderChart,
   serverDryRun,
@@ -40,7 +41,7 @@ async function layer(label: string, check: () => Promise<string | undefined>): P
 }
 
 const tools = await chartTools();
-const api = await startKubeApiserver({ crds: (await ensureGatewayApiCrds()).crds });
+const api = await startKubeApiserver({ crds: await chartCrds() });
 try {
   await api.createNamespace(CHART_NAMESPACE);
   for (const [name, values] of Object.entries(variants)) {
@@ -52,7 +53,8 @@ try {
     const { yaml, objects } = await renderChart(tools, values);
     await layer(`kubeconform -strict (${objects.length} objects)`, async () => {
       const { ran, summary } = await kubeconform(tools, yaml);
-      return ran.code === 0 && summary.skipped === 0 ? undefined : ran.stdout + ran.stderr;
+      const unchecked = objects.filter(isUnchecked).length;
+      return ran.code === 0 && summary.skipped === unchecked ? undefined : ran.stdout + ran.stderr;
     });
     await layer("selectors, references, probe ports and *_FILE mounts", async () => {
       const problems = [...checkReferences(objects), ...checkProbePorts(objects), ...checkFileVariables(objects)];

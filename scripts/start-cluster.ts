@@ -3,8 +3,10 @@
  * loopback — a 3-member etcd cluster, the MongoDB-compatible server, Redis and Kafka (scripts/infra), three users
  * instances that read the store and cache URLs from etcd (/charter/config/mongo-url, /charter/config/redis-url),
  * register themselves in etcd and lease their worker ids there, the audit service as its own process (the history,
- * from Kafka), and one gateway that discovers both through etcd and balances round-robin. Prints the endpoints;
- * Ctrl-C stops all of it (gateway, audit, users, then the servers).
+ * from Kafka), one gateway that discovers both through etcd and balances round-robin, and the functions
+ * (docs/functions.md): the erasure function (and the notification function when SMTP_URL names a mail server) on
+ * faas-js-runtime, with the triggers process delivering the user events to them from Kafka. Prints the endpoints;
+ * Ctrl-C stops all of it (triggers, functions, gateway, audit, users, then the servers).
  *
  * Secured (docs/operations.md, "Security between services"), with the development CA of scripts/infra/dev-certs.ts:
  * gRPC between the gateway and users/audit is mutual TLS; etcd is https with client certificates (peers too); Redis
@@ -16,7 +18,8 @@
  *
  * Ports: the gateway on GATEWAY_PORT (8080); users instance i (0, 1, 2) on USERS_GRPC_PORT + i (50051…) and
  * USERS_METRICS_PORT + i (9464…); the audit service on AUDIT_GRPC_PORT (50061) and USERS_METRICS_PORT + 3 (9467).
- * A port of 0 picks free ports everywhere.
+ * A port of 0 picks free ports everywhere. The functions and the triggers' metrics take free ports. The erasure
+ * function erases a deleted user's history ERASURE_RETENTION_S after the deletion: at once (0) unless set.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -51,7 +54,7 @@ const nth = (base: number, i: number) => (base === 0 ? 0 : base + i);
 
 // The users instances must read the store and cache from etcd: the environment would win over it. Nor may the
 // caller's addresses or security settings leak into the services: this script sets all of them.
-const SECURITY = /^(GRPC_TLS_|ETCD_TLS_|REDIS_|KAFKA_|MONGO_)/;
+const SECURITY = /^(GRPC_TLS_|ETCD_TLS_|REDIS_|KAFKA_|MONGO_|FUNCTION_|TRIGGER)/;
 for (const name of Object.keys(process.env)) if (SECURITY.test(name)) delete process.env[name];
 for (const name of ["USERS_ADDR", "AUDIT_ADDR", "USERS_WORKER_ID", "ETCD_ENDPOINTS"]) delete process.env[name];
 // The services' logs are captured (shown only if one fails); info or finer, so their "ready" lines are logged.
@@ -88,8 +91,12 @@ async function start(): Promise<void> {
   const auth = trusted.env;
   const certs = await ensureDevCerts();
   const redisUser = { username: "charter-users", password: secretFile("redis-password").value };
-  const kafkaUsers = { users: "charter-users", audit: "charter-audit" };
-  const kafkaPasswords = { users: secretFile("kafka-users-password"), audit: secretFile("kafka-audit-password") };
+  const kafkaUsers = { users: "charter-users", audit: "charter-audit", triggers: "charter-triggers" };
+  const kafkaPasswords = {
+    users: secretFile("kafka-users-password"),
+    audit: secretFile("kafka-audit-password"),
+    triggers: secretFile("kafka-triggers-password"),
+  };
   console.log("Starting a 3-member etcd cluster, the MongoDB-compatible server, Redis and Kafka (secured)…");
   const [etcd, mongo, redis, kafka] = await Promise.all([
     startEtcdCluster(3, { tls: { ca: certs.ca, ...certs.server.etcd } }),
@@ -101,6 +108,7 @@ async function start(): Promise<void> {
         users: [
           { username: kafkaUsers.users, password: kafkaPasswords.users.value },
           { username: kafkaUsers.audit, password: kafkaPasswords.audit.value },
+          { username: kafkaUsers.triggers, password: kafkaPasswords.triggers.value },
         ],
       },
     }),
@@ -113,7 +121,7 @@ async function start(): Promise<void> {
     [`${prefix}_CERT_FILE`]: pair.cert,
     [`${prefix}_KEY_FILE`]: pair.key,
   });
-  const kafkaEnv = (who: "users" | "audit") => ({
+  const kafkaEnv = (who: keyof typeof kafkaUsers) => ({
     KAFKA_BROKERS: kafka.url,
     KAFKA_TLS_CA_FILE: certs.ca,
     KAFKA_SASL_USERNAME: kafkaUsers[who],
@@ -196,6 +204,61 @@ async function start(): Promise<void> {
   );
   services.push({ name: "gateway", process: gateway });
 
+  console.log("Starting the functions and the triggers…");
+  const functionsClient = trusted.dev?.clients.find((c) => c.clientId === "charter-functions");
+  const smtpUrl = process.env.SMTP_URL?.trim() || undefined;
+  const functionEnv = { LOG_LEVEL: logLevel, FUNCTION_HOST: "127.0.0.1", FUNCTION_PORT: "0", ...auth };
+  const functions: { name: string; process: ServiceProcess }[] = [
+    {
+      name: "erasure",
+      process: await startService(
+        "functions/main.ts",
+        {
+          ...functionEnv,
+          FUNCTION_NAME: "erasure",
+          AUDIT_ADDR: `127.0.0.1:${audit.ready.grpcPort}`,
+          ...pem(certs.client.functions, "GRPC_TLS"),
+          ERASURE_RETENTION_S: process.env.ERASURE_RETENTION_S?.trim() || "0",
+          // Another issuer (AUTH_ISSUER) knows the function's client by what the caller sets.
+          FUNCTION_CLIENT_ID: functionsClient?.clientId ?? process.env.FUNCTION_CLIENT_ID ?? "charter-functions",
+          FUNCTION_CLIENT_SECRET: functionsClient?.clientSecret ?? process.env.FUNCTION_CLIENT_SECRET ?? "",
+        },
+        "function ready",
+        60_000,
+      ),
+    },
+  ];
+  if (smtpUrl !== undefined) {
+    functions.push({
+      name: "notify",
+      process: await startService(
+        "functions/main.ts",
+        { ...functionEnv, FUNCTION_NAME: "notify", SMTP_URL: smtpUrl },
+        "function ready",
+        60_000,
+      ),
+    });
+  }
+  for (const fn of functions) services.push({ name: `function ${fn.name}`, process: fn.process });
+  const triggers = await startService(
+    "services/triggers/main.ts",
+    {
+      LOG_LEVEL: logLevel,
+      TRIGGERS: functions.map((fn) => `${fn.name}=http://127.0.0.1:${fn.process.ready.port}`).join(" "),
+      TRIGGER_FILTERS: "erasure=USER_EVENT_TYPE_DELETED notify=USER_EVENT_TYPE_CREATED+USER_EVENT_TYPE_UPDATED"
+        .split(" ")
+        .filter((filter) => functions.some((fn) => filter.startsWith(`${fn.name}=`)))
+        .join(" "),
+      TRIGGERS_HOST: "127.0.0.1",
+      TRIGGERS_METRICS_PORT: "0",
+      TRIGGERS_INSTANCE_ID: "triggers-1",
+      ...kafkaEnv("triggers"),
+    },
+    "triggers ready",
+    60_000,
+  );
+  services.push({ name: "triggers", process: triggers });
+
   const http = `http://127.0.0.1:${gateway.ready.port}`;
   const row = (label: string, value: string) => `  ${label.padEnd(16)}${value}`;
   const usersRows = users.map((service, i) =>
@@ -209,12 +272,22 @@ async function start(): Promise<void> {
     ...etcd.members.map((member) => row(`etcd ${member.name.replace(/^etcd-/, "")}`, member.url)),
     row("MongoDB", `${mongo.url}   (mongo-java-server, in memory)`),
     row("Redis", `${redis.url}   (TLS, ACL user ${redisUser.username})`),
-    row("Kafka", `${kafka.url}   (SASL_SSL, SCRAM-SHA-256 users ${kafkaUsers.users}, ${kafkaUsers.audit})`),
+    row("Kafka", `${kafka.url}   (SASL_SSL, SCRAM-SHA-256 users ${Object.values(kafkaUsers).join(", ")})`),
   ];
   const auditRow = row(
     "audit",
     `gRPC 127.0.0.1:${audit.ready.grpcPort}   metrics http://127.0.0.1:${audit.ready.metricsPort}/metrics`,
   );
+  const functionRows = [
+    ...functions.map((fn) =>
+      row(fn.name, `function http://127.0.0.1:${fn.process.ready.port}   (CloudEvents over HTTP, faas-js-runtime)`),
+    ),
+    ...(smtpUrl === undefined ? [row("notify", "function not started: set SMTP_URL to a mail server to run it")] : []),
+    row(
+      "triggers",
+      `charter.users.v1.events → ${functions.map((fn) => fn.name).join(", ")}   metrics http://127.0.0.1:${triggers.ready.metricsPort}/metrics`,
+    ),
+  ];
   console.log(`
 Charter is running as a cluster, secured: mTLS gRPC, etcd over TLS with client certificates, Redis over TLS
 with an ACL user, Kafka with SASL/SCRAM over TLS (development CA in ${certs.dir}).
@@ -225,6 +298,7 @@ ${row("GraphQL", `${http}/graphql`)}
 ${row("health", `${http}/healthz, ${http}/readyz (lists the discovered users instances)   metrics ${http}/metrics`)}
 ${usersRows.join("\n")}
 ${auditRow}
+${functionRows.join("\n")}
 ${serverRows.join("\n")}
 
 ${tokenBanner(trusted, http)}
@@ -239,7 +313,7 @@ Press Ctrl-C to stop.`);
   for (const { name, process: service } of services) {
     void service.exited.then(async (code) => {
       if (stopping) return;
-      // A users or audit instance may come and go (that is what the cluster is for); the gateway may not.
+      // A users or audit instance, a function or the triggers may come and go; the gateway may not.
       if (name !== "gateway") {
         console.error(`${name} exited (${code}); the others keep serving:\n${service.output.slice(-10).join("\n")}`);
         return;

@@ -46,6 +46,7 @@ if (only.length === 0) {
     "err",
     "platform",
     "services",
+    "functions",
     "mocks",
     "sdk",
     "scripts",

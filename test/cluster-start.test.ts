@@ -3,7 +3,7 @@
  * MongoDB-compatible server, Redis, Kafka, three users instances configured from etcd, the audit service and a
  * gateway that finds them through etcd — all of it secured (docs/operations.md, "Security between services").
  * One cluster for every test here: REST and GraphQL through discovery across all three instances, an event through
- * SASL/SCRAM Kafka into the history, and the refusals — users, audit and etcd without a client certificate, Redis
+ * SASL/SCRAM Kafka into the history, a deleted user's history erased by the erasure function, and the refusals — users, audit and etcd without a client certificate, Redis
  * without a password, Kafka without SASL credentials — each beside the same call with the right credentials, so a
  * refusal is the missing credential's doing. Passwords appear in no log line, error or metric. Ctrl-C (SIGINT) stops
  * everything. Heavy: about 30–40 s on two cores.
@@ -32,7 +32,7 @@ let auditAddr: string;
 let etcdEndpoints: string[];
 let redisUrl: string;
 let kafkaBroker: string;
-let passwords: { redis: string; kafkaUsers: string };
+let passwords: { redis: string; kafkaUsers: string; kafkaTriggers: string };
 
 const pem = (file: string) => readFileSync(file);
 const match = (pattern: RegExp) => {
@@ -59,6 +59,7 @@ before(async () => {
   passwords = {
     redis: readFileSync(join(secrets, "redis-password"), "utf8"),
     kafkaUsers: readFileSync(join(secrets, "kafka-users-password"), "utf8"),
+    kafkaTriggers: readFileSync(join(secrets, "kafka-triggers-password"), "utf8"),
   };
 });
 
@@ -140,6 +141,47 @@ describe("npm run start:cluster, secured", () => {
     assert.deepEqual(
       events.map((e) => e.type),
       ["CREATED"],
+    );
+  });
+
+  test("a deleted user's history is erased: the triggers read Kafka over SASL/SCRAM, the erasure function calls the audit service over mutual TLS", async () => {
+    const output = cluster.output();
+    assert.match(output, /erasure\s+function http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(output, /triggers\s+charter\.users\.v1\.events → erasure/);
+    const created = await fetch(`${base}/v1/users`, {
+      method: "POST",
+      headers: { ...json, "idempotency-key": randomUUID() },
+      body: JSON.stringify({ name: "Erased Soon", email: `erased.${randomUUID()}@example.com` }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { id } = (await created.json()) as { id: string };
+    assert.equal(
+      (
+        await fetch(`${base}/v1/users/${id}`, {
+          method: "DELETE",
+          headers: { authorization: json.authorization ?? "" },
+        })
+      ).status,
+      204,
+    );
+    const events = await waitFor(
+      "the history erased",
+      async () => {
+        const response = await fetch(`${base}/v1/users/${id}/history`, { headers: json });
+        const body = (await response.json()) as { events?: { type: string; redactedAt?: string; user?: unknown }[] };
+        return body.events?.length === 2 && body.events.every((e) => e.redactedAt !== undefined)
+          ? body.events
+          : undefined;
+      },
+      20_000,
+      100,
+    );
+    assert.deepEqual(
+      events.map((e) => [e.type, e.user]),
+      [
+        ["CREATED", undefined],
+        ["DELETED", undefined],
+      ],
     );
   });
 
@@ -310,7 +352,7 @@ describe("npm run start:cluster, secured", () => {
       assert.match(text, /charter_users_cache_up\{[^}]*\} 0/);
       const everything = [...users.output, text, cluster.output()].join("\n");
       assert.match(everything, /WRONGPASS/, "the refused login is reported");
-      for (const secret of [wrong, passwords.redis, passwords.kafkaUsers]) {
+      for (const secret of [wrong, passwords.redis, passwords.kafkaUsers, passwords.kafkaTriggers]) {
         assert.ok(!everything.includes(secret), "a password in the logs or metrics");
       }
     } finally {

@@ -13,18 +13,32 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { loadErasureConfig } from "../functions/erasure/index.js";
+import { loadFunctionHostConfig } from "../functions/function-config.js";
+import { loadNotifyConfig } from "../functions/notify/index.js";
 import { loadMockConfig } from "../mocks/mock-config.js";
 import { ConfigError } from "../platform/config.js";
 import { exportConfigured, serviceNameFromEnv, tracesSampler, tracingDisabled } from "../platform/tracing.js";
 import { loadDevIssuerConfig } from "../scripts/lib/dev-issuer-config.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
+import { loadTriggersConfig } from "../services/triggers/triggers-config.js";
 import { loadUsersConfig } from "../services/users/users-config.js";
 
 type Env = Record<string, string | undefined>;
 type Loader = (env: Env) => unknown;
 
 const DOC = "docs/configuration.md";
+
+/**
+ * `env` with `required` as the values of variables it leaves unset: a loader that refuses to start without them
+ * still has every read recorded.
+ */
+const withRequired = (env: Env, required: Env): Env =>
+  new Proxy(env, {
+    get: (target, property, receiver) =>
+      Reflect.get(target, property, receiver) ?? (typeof property === "string" ? required[property] : undefined),
+  });
 
 /** The loaders, by the file their heading names. */
 const LOADERS: Record<string, Loader> = {
@@ -39,6 +53,11 @@ const LOADERS: Record<string, Loader> = {
   }),
   "mocks/mock-config.ts": (env) => loadMockConfig([], env),
   "scripts/lib/dev-issuer-config.ts": (env) => loadDevIssuerConfig(env),
+  "services/triggers/triggers-config.ts": (env) =>
+    loadTriggersConfig(withRequired(env, { TRIGGERS: "erasure=http://127.0.0.1:8091" })),
+  "functions/function-config.ts": (env) => loadFunctionHostConfig(env),
+  "functions/erasure/index.ts": (env) => loadErasureConfig(withRequired(env, { FUNCTION_CLIENT_SECRET: "secret" })),
+  "functions/notify/index.ts": (env) => loadNotifyConfig(withRequired(env, { SMTP_URL: "smtp://127.0.0.1:2525" })),
 };
 
 interface Row {

@@ -18,7 +18,7 @@ import extractTSConfig from "dependency-cruiser/config-utl/extract-ts-config";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const CONFIG = join(root, ".dependency-cruiser.cjs");
 /** What scripts/test.mjs hands depcruise. */
-const SOURCES = ["platform", "services", "mocks", "sdk", "scripts", "test"];
+const SOURCES = ["platform", "services", "functions", "mocks", "sdk", "scripts", "test"];
 
 interface Violation {
   readonly rule: string;
@@ -193,4 +193,18 @@ test("packages are declared exactly: knip, as npm test runs it, names an undecla
   assert.match(run.stdout, /Unused dependencies \(1\)\s+left-pad\s+package\.json/);
   assert.match(run.stdout, /Unlisted dependencies \(1\)\s+chalk\s+index\.ts/);
   assert.doesNotMatch(run.stdout, /\bajv\b/, "a declared package that is imported is neither");
+});
+
+test("a function that imports a service is caught; one that uses the platform and the generated code passes", async () => {
+  const dir = await tree({
+    "functions/leak/index.ts": 'export { x } from "../../services/users/domain/user.js";\n',
+    "functions/fine/index.ts":
+      'export { rule } from "../../platform/rule.js";\nexport type { X } from "../../generated/x.js";\n',
+    "services/users/domain/user.ts": "export const x = 1;\n",
+    "platform/rule.ts": "export const rule = 1;\n",
+    "generated/x.ts": "export type X = number;\n",
+  });
+  assert.deepEqual(await violationsIn(dir, ["functions", "services", "platform", "generated"]), [
+    { rule: "functions-not-to-services", from: "functions/leak/index.ts", to: "services/users/domain/user.ts" },
+  ]);
 });

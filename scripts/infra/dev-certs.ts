@@ -3,7 +3,7 @@
  * Debian's openssl once and kept in ${XDG_CACHE_HOME:-~/.cache}/charter/dev-pki-<version>/: `ca.pem` (the CA), a
  * server certificate per component (`<name>.pem` + `<name>-key.pem`: users, audit, etcd, redis, kafka; SANs
  * 127.0.0.1, localhost and the component's name, which is the authority a client of `etcd:///users` checks) and a client certificate per calling service (`<name>-client.pem` +
- * `<name>-client-key.pem`: gateway, users, audit, traefik, operator). Keys are EC P-256 (PKCS#8); certificates last ten years. The
+ * `<name>-client-key.pem`: gateway, users, audit, functions, traefik, operator). Keys are EC P-256 (PKCS#8); certificates last ten years. The
  * CA's key stays in the directory: these are for loopback development only, never for anything else.
  */
 import { existsSync } from "node:fs";
@@ -14,16 +14,16 @@ import { ensureBinary } from "./provision.js";
 import { cacheDir, publish, runChecked, timedStep } from "./steps.js";
 
 /** Bump to make every machine create its certificates afresh (e.g. after a change of names or extensions). */
-const PKI_VERSION = 3;
+const PKI_VERSION = 4;
 const MARKER = ".complete";
 const DAYS = "3650";
 
 export const SERVER_NAMES = ["users", "audit", "etcd", "redis", "kafka"] as const;
 /**
- * The calling services, plus Traefik (its etcd provider reads the routes) and `operator`: the tools of a run
+ * The calling services (and the functions, which call the audit service), plus Traefik (its etcd provider reads the routes) and `operator`: the tools of a run
  * (`npm run stack`'s own etcd writes, its Prometheus target watcher, the tests), never a service.
  */
-export const CLIENT_NAMES = ["gateway", "users", "audit", "traefik", "operator"] as const;
+export const CLIENT_NAMES = ["gateway", "users", "audit", "functions", "traefik", "operator"] as const;
 
 export interface KeyPair {
   readonly cert: string;

@@ -9,6 +9,8 @@
  * - The Gateway API's CRDs (HTTPRoute, Gateway, …) from the `sigs.k8s.io/gateway-api` Go module, fetched through the
  *   Go module proxy: the CRD YAML as shipped (to install into a kube-apiserver) and each version's
  *   `openAPIV3Schema` as a JSON schema, closed like the strict set (to validate with kubeconform).
+ * - Knative Serving's Service CRD the same way, from the `knative.dev/serving` Go module. Knative Eventing's
+ *   modules (KafkaSource, KafkaSink, Trigger) are not served by the Go module proxy: those kinds have no schema here.
  */
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -21,6 +23,8 @@ import { cacheDir, lastLines, publish, runChecked, runCommand, timedStep } from 
 
 export const KUBERNETES_VALIDATE_VERSION = "1.37.0";
 export const GATEWAY_API_VERSION = "v1.4.1";
+/** Knative Serving 1.21's Go module version. */
+export const KNATIVE_SERVING_VERSION = "v0.51.0";
 const MARKER = ".complete";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -139,13 +143,21 @@ function closeObjects(node: Json): Json {
   return out;
 }
 
+/** CRDs shipped in a Go module: its module path and version, the folder of the CRDs, and which of its files. */
+interface CrdModule {
+  readonly module: string;
+  readonly version: string;
+  readonly crdDir: string;
+  readonly files: (name: string) => boolean;
+}
+
 /**
- * The CRDs of the Gateway API's standard channel, from its Go module: `crds/*.yaml` as shipped, and
- * `schemas/<group>/<kind>_<version>.json` for kubeconform.
+ * The CRDs of a Go module (the Gateway API's standard channel, Knative Serving's Service): `crds/*.yaml` as shipped,
+ * and `schemas/<group>/<kind>_<version>.json` for kubeconform.
  */
-async function buildGatewayApi(target: string): Promise<void> {
+async function buildCrds(source: CrdModule, target: string): Promise<void> {
   await mkdir(cacheDir(), { recursive: true });
-  const work = await mkdtemp(join(cacheDir(), `gateway-api-${GATEWAY_API_VERSION}.tmp-`));
+  const work = await mkdtemp(`${target}.tmp-`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     GOPROXY: (process.env.GOPROXY || "https://proxy.golang.org").replace(/,direct$/, ""),
@@ -153,7 +165,7 @@ async function buildGatewayApi(target: string): Promise<void> {
     GOPATH: join(work, "gopath"),
     GOFLAGS: "-modcacherw",
   };
-  const at = `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`;
+  const at = `${source.module}@${source.version}`;
   try {
     const download = await timedStep(`go mod download ${at}`, () =>
       runCommand("go", ["mod", "download", "-json", at], { cwd: work, env }),
@@ -167,9 +179,9 @@ async function buildGatewayApi(target: string): Promise<void> {
     }
     const out = join(work, "out");
     await mkdir(join(out, "crds"), { recursive: true });
-    const crdDir = join(dir, "config", "crd", "standard");
+    const crdDir = join(dir, source.crdDir);
     let schemas = 0;
-    for (const file of (await readdir(crdDir)).filter((name) => name.endsWith(".yaml")).sort()) {
+    for (const file of (await readdir(crdDir)).filter((name) => name.endsWith(".yaml") && source.files(name)).sort()) {
       await cp(join(crdDir, file), join(out, "crds", file));
       for (const doc of parseAllDocuments(await readFile(join(crdDir, file), "utf8"))) {
         const crd = doc.toJS() as {
@@ -202,6 +214,34 @@ async function buildGatewayApi(target: string): Promise<void> {
 
 const kubernetesSchemaDir = () => join(cacheDir(), `kube-schemas-${KUBERNETES_VERSION}`);
 const gatewayApiDir = () => join(cacheDir(), `gateway-api-${GATEWAY_API_VERSION}`);
+const knativeServingDir = () => join(cacheDir(), `knative-serving-${KNATIVE_SERVING_VERSION}`);
+
+const GATEWAY_API: CrdModule = {
+  module: "sigs.k8s.io/gateway-api",
+  version: GATEWAY_API_VERSION,
+  crdDir: join("config", "crd", "standard"),
+  files: () => true,
+};
+/** Only the Service CRD: what the chart renders of Knative Serving. */
+const KNATIVE_SERVING: CrdModule = {
+  module: "knative.dev/serving",
+  version: KNATIVE_SERVING_VERSION,
+  crdDir: join("config", "core", "300-resources"),
+  files: (name) => name === "service.yaml",
+};
+
+/** A module's CRDs (to install) and their schemas (for kubeconform), made once. */
+async function ensureCrds(
+  what: string,
+  source: CrdModule,
+  dir: string,
+): Promise<{ crds: string[]; schemaDir: string }> {
+  if (!existsSync(join(dir, MARKER))) {
+    await timedStep(`${what} ${source.version} CRDs and their schemas`, () => buildCrds(source, dir));
+  }
+  const crds = (await readdir(join(dir, "crds"))).sort().map((file) => join(dir, "crds", file));
+  return { crds, schemaDir: join(dir, "schemas") };
+}
 
 /** Kubernetes' schemas for kubeconform, made once from kubernetes-validate (PyPI). */
 export const ensureKubernetesSchemas = lazy(async (): Promise<string> => {
@@ -215,23 +255,22 @@ export const ensureKubernetesSchemas = lazy(async (): Promise<string> => {
 });
 
 /** The Gateway API's CRDs (to install) and their schemas (for kubeconform). */
-export const ensureGatewayApiCrds = lazy(async (): Promise<{ crds: string[]; schemaDir: string }> => {
-  const dir = gatewayApiDir();
-  if (!existsSync(join(dir, MARKER))) {
-    await timedStep(`Gateway API ${GATEWAY_API_VERSION} CRDs and their schemas`, () => buildGatewayApi(dir));
-  }
-  const crds = (await readdir(join(dir, "crds"))).sort().map((file) => join(dir, "crds", file));
-  return { crds, schemaDir: join(dir, "schemas") };
-});
+export const ensureGatewayApiCrds = lazy(() => ensureCrds("Gateway API", GATEWAY_API, gatewayApiDir()));
 
-/** kubeconform's `-schema-location`s: Kubernetes' kinds, then the Gateway API's; nothing from the internet. */
+/** Knative Serving's Service CRD (to install) and its schema (for kubeconform). */
+export const ensureKnativeServingCrds = lazy(() => ensureCrds("Knative Serving", KNATIVE_SERVING, knativeServingDir()));
+
+/** kubeconform's `-schema-location`s: Kubernetes' kinds, then the Gateway API's and Knative Serving's; nothing from the internet. */
 export async function ensureKubeconformSchemas(): Promise<KubeconformSchemas> {
   const kubernetes = await ensureKubernetesSchemas();
-  const { schemaDir } = await ensureGatewayApiCrds();
+  const gatewayApi = await ensureGatewayApiCrds();
+  const knative = await ensureKnativeServingCrds();
   return {
     locations: [
       `${kubernetes}/{{ .ResourceKind }}{{ .KindSuffix }}.json`,
-      `${schemaDir}/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json`,
+      ...[gatewayApi, knative].map(
+        ({ schemaDir }) => `${schemaDir}/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json`,
+      ),
     ],
   };
 }

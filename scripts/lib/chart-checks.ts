@@ -84,6 +84,9 @@ export function parseManifests(text: string): KubeObject[] {
 }
 
 const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]);
+/** A Knative Serving Service: kind Service like the core one, but with a pod template (its revisions' pods). */
+const isKnativeService = (object: KubeObject) =>
+  object.kind === "Service" && object.apiVersion.startsWith("serving.knative.dev/");
 
 interface Workload {
   readonly object: KubeObject;
@@ -94,7 +97,7 @@ interface Workload {
 
 function workloads(objects: readonly KubeObject[]): Workload[] {
   return objects
-    .filter((object) => WORKLOAD_KINDS.has(object.kind))
+    .filter((object) => WORKLOAD_KINDS.has(object.kind) || isKnativeService(object))
     .map((object) => {
       const template = (object.spec?.template ?? {}) as PodTemplate;
       return {
@@ -163,6 +166,17 @@ export function checkReferences(objects: readonly KubeObject[]): string[] {
       if (!pods.some((pod) => pod.object.kind === kind && pod.object.metadata.name === name)) {
         problems.push(`${nameOf(object)}: its target ${kind} ${name} is not in the chart`);
       }
+    }
+    // Knative Eventing's addressables: a source's sink and a delivery's dead-letter sink name an object of the chart.
+    for (const [what, ref] of [
+      ["sink", spec.sink?.ref],
+      ["dead-letter sink", spec.delivery?.deadLetterSink?.ref],
+    ] as [string, { apiVersion?: string; kind?: string; name?: string } | undefined][]) {
+      if (!ref) continue;
+      const found = objects.some(
+        (o) => o.apiVersion === ref.apiVersion && o.kind === ref.kind && o.metadata.name === ref.name,
+      );
+      if (!found) problems.push(`${nameOf(object)}: its ${what} ${ref.kind} ${ref.name} is not in the chart`);
     }
     if (object.kind === "HTTPRoute") {
       for (const rule of (spec.rules ?? []) as { backendRefs?: { name: string; port?: number; kind?: string }[] }[]) {

@@ -108,7 +108,7 @@ export function handWrittenSources(root: string): string[] {
         ? [path]
         : [];
     });
-  return ["platform", "services", "mocks", "sdk", "scripts"].flatMap((dir) => walk(join(root, dir)));
+  return ["platform", "services", "functions", "mocks", "sdk", "scripts"].flatMap((dir) => walk(join(root, dir)));
 }
 
 export function copiedLimitsIn(root: string): CopiedLimit[] {
