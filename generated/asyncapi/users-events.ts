@@ -3,7 +3,8 @@
 export const userEventChannels = {
   "userEvents": "charter.users.v1.events",
   "userEventsDeadLetter": "charter.users.v1.events.dlq",
-  "userStats": "charter.users.v1.stats"
+  "userStats": "charter.users.v1.stats",
+  "userEventsFunctionsDeadLetter": "charter.users.v1.events.functions.dlq"
 } as const;
 
 // Each topic's configuration (its channel's Kafka binding, topicConfiguration), applied where topics are made.
@@ -19,5 +20,10 @@ export const userEventTopicConfigs: Readonly<Record<string, Readonly<Record<stri
     "delete.retention.ms": "86400000",
     "segment.ms": "3600000",
     "max.compaction.lag.ms": "3600000"
+  },
+  "charter.users.v1.events.functions.dlq": {
+    "cleanup.policy": "delete",
+    "retention.ms": "1209600000",
+    "segment.ms": "86400000"
   }
 };

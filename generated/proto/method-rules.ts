@@ -4,6 +4,9 @@ export const methodScopes: Readonly<Record<string, readonly string[]>> = {
   "charter.audit.v1.AuditService/EraseUserHistory": [
     "users:erase"
   ],
+  "charter.audit.v1.AuditService/GetUserStats": [
+    "users:read"
+  ],
   "charter.audit.v1.AuditService/ListUserHistory": [
     "users:history"
   ],

@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { UserEvent } from "../../users/v1/events.js";
+import { UserStats } from "../../users/v1/stats.js";
 
 export const protobufPackage = "charter.audit.v1";
 
@@ -61,6 +62,14 @@ export interface EraseUserHistoryResponse {
   erasedEvents: number;
   /** True when the erasure was recorded for later (erase_after in the future). */
   pending: boolean;
+}
+
+export interface GetUserStatsRequest {
+}
+
+export interface GetUserStatsResponse {
+  /** The latest window's counts. */
+  stats: UserStats | undefined;
 }
 
 function createBaseListUserHistoryRequest(): ListUserHistoryRequest {
@@ -406,6 +415,108 @@ export const EraseUserHistoryResponse: MessageFns<EraseUserHistoryResponse> = {
   },
 };
 
+function createBaseGetUserStatsRequest(): GetUserStatsRequest {
+  return {};
+}
+
+export const GetUserStatsRequest: MessageFns<GetUserStatsRequest> = {
+  encode(_: GetUserStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetUserStatsRequest {
+    return {};
+  },
+
+  toJSON(_: GetUserStatsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseGetUserStatsResponse(): GetUserStatsResponse {
+  return { stats: undefined };
+}
+
+export const GetUserStatsResponse: MessageFns<GetUserStatsResponse> = {
+  encode(message: GetUserStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stats !== undefined) {
+      UserStats.encode(message.stats, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stats = UserStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserStatsResponse {
+    return { stats: isSet(object.stats) ? UserStats.fromJSON(object.stats) : undefined };
+  },
+
+  toJSON(message: GetUserStatsResponse): unknown {
+    const obj: any = {};
+    if (message.stats !== undefined) {
+      obj.stats = UserStats.toJSON(message.stats);
+    }
+    return obj;
+  },
+};
+
 /**
  * AuditService keeps the history of every user: each UserEvent it has consumed
  * from `charter.users.v1.events`, once, in version order. The history outlives
@@ -454,6 +565,22 @@ export const AuditServiceService = {
       Buffer.from(EraseUserHistoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EraseUserHistoryResponse => EraseUserHistoryResponse.decode(value),
   },
+  /**
+   * GetUserStats returns the latest user stats (the window with the greatest window_start, in
+   * its last version) that the service has read from `charter.users.v1.stats`. A read. It is
+   * UNAVAILABLE, with the ErrorInfo reason STATS_PIPELINE_NOT_RUNNING, while no record has been
+   * received: always on embedded defaults (no Kafka, so no stats job).
+   */
+  getUserStats: {
+    path: "/charter.audit.v1.AuditService/GetUserStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUserStatsRequest): Buffer => Buffer.from(GetUserStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUserStatsRequest => GetUserStatsRequest.decode(value),
+    responseSerialize: (value: GetUserStatsResponse): Buffer =>
+      Buffer.from(GetUserStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUserStatsResponse => GetUserStatsResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -473,6 +600,13 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * REST operation or GraphQL field stands for it.
    */
   eraseUserHistory: handleUnaryCall<EraseUserHistoryRequest, EraseUserHistoryResponse>;
+  /**
+   * GetUserStats returns the latest user stats (the window with the greatest window_start, in
+   * its last version) that the service has read from `charter.users.v1.stats`. A read. It is
+   * UNAVAILABLE, with the ErrorInfo reason STATS_PIPELINE_NOT_RUNNING, while no record has been
+   * received: always on embedded defaults (no Kafka, so no stats job).
+   */
+  getUserStats: handleUnaryCall<GetUserStatsRequest, GetUserStatsResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -519,6 +653,27 @@ export interface AuditServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EraseUserHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetUserStats returns the latest user stats (the window with the greatest window_start, in
+   * its last version) that the service has read from `charter.users.v1.stats`. A read. It is
+   * UNAVAILABLE, with the ErrorInfo reason STATS_PIPELINE_NOT_RUNNING, while no record has been
+   * received: always on embedded defaults (no Kafka, so no stats job).
+   */
+  getUserStats(
+    request: GetUserStatsRequest,
+    callback: (error: ServiceError | null, response: GetUserStatsResponse) => void,
+  ): ClientUnaryCall;
+  getUserStats(
+    request: GetUserStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUserStatsResponse) => void,
+  ): ClientUnaryCall;
+  getUserStats(
+    request: GetUserStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUserStatsResponse) => void,
   ): ClientUnaryCall;
 }
 
