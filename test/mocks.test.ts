@@ -33,6 +33,7 @@ interface GrpcEvent {
   user: ContractUser | null;
   version: string;
   occurredAt: ContractUser["createTime"];
+  redactedAt: ContractUser["createTime"] | null;
 }
 
 // The example user and the example history as the contract states them, read here from the document itself.
@@ -355,9 +356,10 @@ describe("a user's history in the three mocks", () => {
   test("gRPC: AuditService.ListUserHistory answers the same events, with the proto's enum names", async () => {
     const page = await audit.call<{ events: GrpcEvent[] }>("ListUserHistory", { userId: ada.id }, tokenMetadata());
     // proto3 has no absent string: an empty actor is the unknown one, which REST leaves out.
-    const asRest = page.events.map(({ user, occurredAt, actor, ...event }) => ({
+    const asRest = page.events.map(({ user, occurredAt, actor, redactedAt, ...event }) => ({
       ...event,
       ...(actor ? { actor } : {}),
+      ...(redactedAt ? { redactedAt: rfc3339(redactedAt) } : {}),
       ...(user
         ? { user: { ...user, createTime: rfc3339(user.createTime), updateTime: rfc3339(user.updateTime) } }
         : {}),

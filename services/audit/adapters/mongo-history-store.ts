@@ -21,7 +21,7 @@ interface ErasureDocument {
 const HISTORY_INDEX = "user_version";
 const DUE_INDEX = "due";
 /** Documents per round trip of a scan. */
-const SCAN_BATCH = 1000;
+const DOCS_PER_SCAN_ROUND = 1000;
 
 const isDuplicate = (error: unknown): boolean => error instanceof MongoServerError && error.code === DUPLICATE_KEY;
 
@@ -168,7 +168,7 @@ export async function createMongoHistoryStore(opts: {
     },
     async *scan() {
       // The history index's order, so the server walks the index instead of sorting the collection.
-      const cursor = history.find({}).sort({ userId: 1, version: 1, _id: 1 }).batchSize(SCAN_BATCH);
+      const cursor = history.find({}).sort({ userId: 1, version: 1, _id: 1 }).batchSize(DOCS_PER_SCAN_ROUND);
       try {
         for await (const doc of cursor) yield toEntry(doc);
       } finally {

@@ -36,7 +36,7 @@ export interface HistoryEraser {
 }
 
 /** The most due erasures one sweep takes; the rest wait for the next one. */
-const SWEEP_BATCH = 100;
+const ERASURES_PER_SWEEP_ROUND = 100;
 
 export function createHistoryEraser(opts: HistoryEraserOptions): HistoryEraser {
   const log = opts.logger.child({ component: "history-eraser" });
@@ -60,7 +60,7 @@ export function createHistoryEraser(opts: HistoryEraserOptions): HistoryEraser {
 
   const sweep = async (): Promise<number> => {
     const at = now().toISOString();
-    const due = await opts.store.dueErasures(at, SWEEP_BATCH);
+    const due = await opts.store.dueErasures(at, ERASURES_PER_SWEEP_ROUND);
     for (const userId of due) {
       const events = await eraseNow(userId, at);
       erased.inc({ outcome: "swept" });
