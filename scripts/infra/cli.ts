@@ -1,8 +1,8 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
  * Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools: kube-apiserver and kubectl, helm,
- * kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows' linter: actionlint with shellcheck
- * (CI warm-up).
+ * kubeconform, Kubernetes' schemas and the Gateway API's CRDs, the workflows' linter: actionlint with shellcheck, and
+ * PyFlink with the Kafka connector for jobs/ (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
@@ -14,6 +14,7 @@ import { ensureActionlint, ensureShellcheck } from "./actionlint.js";
 import { ensureDnsmasq } from "./dnsmasq.js";
 import {
   ensureEtcd,
+  ensureFlink,
   ensureJaeger,
   ensureKafka,
   ensureMongo,
@@ -23,6 +24,8 @@ import {
   ensureRsyslog,
   ensureSchemathesis,
   ensureTraefik,
+  FLINK_KAFKA_CONNECTOR_VERSION,
+  FLINK_VERSION,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
   putLogTemplate,
@@ -81,6 +84,10 @@ if (command === "ensure") {
   console.log(`kubernetes schemas: ${await ensureKubernetesSchemas()}`);
   console.log(`gateway api crds: ${(await ensureGatewayApiCrds()).crds.join(", ")}`);
   console.log(`actionlint: ${await ensureActionlint()}, shellcheck: ${await ensureShellcheck()}`);
+  const flink = await ensureFlink();
+  console.log(
+    `pyflink ${FLINK_VERSION}: ${flink.python}; kafka connector ${FLINK_KAFKA_CONNECTOR_VERSION}: ${flink.jars.join(", ")}`,
+  );
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);
