@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lazy } from "../../platform/lazy.js";
@@ -20,7 +20,8 @@ export const FLINK_VERSION = "2.3.0";
 export const FLINK_KAFKA_CONNECTOR_VERSION = "5.0.0-2.2";
 
 /** What jobs/ imports beside PyFlink, pinned: the contract's schema validation and its YAML loader. */
-const FLINK_JOB_REQUIREMENTS = ["jsonschema==4.26.0", "PyYAML==6.0.3"];
+// rfc3339-validator: without it jsonschema skips the contract's `format: date-time` checks without a word.
+const FLINK_JOB_REQUIREMENTS = ["jsonschema==4.26.0", "rfc3339-validator==0.1.4", "PyYAML==6.0.3"];
 
 const connectorJars: JarSet = {
   name: "flink-kafka-connector",
@@ -88,7 +89,10 @@ export const ensureFlink = lazy(async (): Promise<Flink> => {
   const python = await ensurePipTool({
     pkg: "apache-flink",
     version: FLINK_VERSION,
-    versionCheck: ["-c", "import importlib.metadata as m, jsonschema, yaml; print(m.version('apache-flink'))"],
+    versionCheck: [
+      "-c",
+      "import importlib.metadata as m, jsonschema, rfc3339_validator, yaml; print(m.version('apache-flink'))",
+    ],
     extras: FLINK_JOB_REQUIREMENTS,
   });
   const { java, dir } = await timedStep(`flink-sql-connector-kafka ${FLINK_KAFKA_CONNECTOR_VERSION}`, () =>
@@ -100,3 +104,38 @@ export const ensureFlink = lazy(async (): Promise<Flink> => {
   const recordJar = await compileRecordJar(flinkLib, connector);
   return { python, binDir: dirname(python), java, jars: [...connector, recordJar] };
 });
+
+/** The user-stats job's entry point (run with the venv's python). */
+export const USER_STATS_JOB = fileURLToPath(new URL("../../jobs/user-stats/main.py", import.meta.url));
+
+/**
+ * The environment a job runs in: the venv's bin first on PATH (PyFlink's Python workers run `python` from it),
+ * JAVA_HOME of the provisioned Java, the jars (STATS_FLINK_JARS), on top of `base` (its KAFKA_*, STATS_*).
+ */
+export async function flinkJobEnv(flink: Flink, base: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
+  return {
+    ...base,
+    PATH: [flink.binDir, base.PATH ?? ""].join(delimiter),
+    JAVA_HOME: dirname(dirname(await realpath(flink.java))),
+    STATS_FLINK_JARS: flink.jars.join(delimiter),
+  };
+}
+
+/**
+ * The newest completed checkpoint under a job's checkpoint directory (Flink writes `<job id>/chk-<n>/_metadata`,
+ * the metadata last), or undefined when there is none.
+ */
+export async function latestCheckpoint(checkpointDir: string): Promise<string | undefined> {
+  let newest: { path: string; time: number } | undefined;
+  const jobs = await readdir(checkpointDir).catch(() => [] as string[]);
+  for (const job of jobs) {
+    const checkpoints = await readdir(join(checkpointDir, job)).catch(() => [] as string[]);
+    for (const name of checkpoints.filter((entry) => /^chk-\d+$/.test(entry))) {
+      const metadata = await stat(join(checkpointDir, job, name, "_metadata")).catch(() => undefined);
+      if (metadata && (newest === undefined || metadata.mtimeMs > newest.time)) {
+        newest = { path: join(checkpointDir, job, name), time: metadata.mtimeMs };
+      }
+    }
+  }
+  return newest?.path;
+}
