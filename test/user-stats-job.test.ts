@@ -43,7 +43,7 @@ const OUT_OF_ORDERNESS_S = 5;
 const ALLOWED_LATENESS_S = 60;
 /** How far an event's occurredAt may be from its place in the stream: less than the out-of-orderness, none late. */
 const JITTER_MS = 4_000;
-const JOB_DEADLINE_MS = 120_000;
+const JOB_DEADLINE_MS = 240_000;
 
 let kafka: RunningServer;
 let flink: Flink;

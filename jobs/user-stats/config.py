@@ -16,7 +16,7 @@ class KafkaSecurity:
     """What the job hands the Kafka clients beside the brokers: TLS and SASL/SCRAM, as the services read them."""
 
     tls: bool
-    ca_file: Optional[str]
+    ca: Optional[str]
     sasl_mechanism: str
     username: str
     password: Optional[str]
@@ -26,9 +26,9 @@ class KafkaSecurity:
         properties = {}
         if self.tls:
             properties["security.protocol"] = "SASL_SSL" if self.password is not None else "SSL"
-            if self.ca_file:
+            if self.ca:
                 properties["ssl.truststore.type"] = "PEM"
-                properties["ssl.truststore.location"] = self.ca_file
+                properties["ssl.truststore.certificates"] = self.ca
         elif self.password is not None:
             properties["security.protocol"] = "SASL_PLAINTEXT"
         if self.password is not None:
@@ -67,10 +67,12 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
 
 
 def _secret(env: Mapping[str, str], name: str) -> Optional[str]:
-    """NAME, or the content of the file NAME_FILE names."""
-    if env.get(name):
-        return env[name]
-    path = env.get(f"{name}_FILE")
+    """NAME, or the content of the file NAME_FILE names; not both."""
+    value, path = env.get(name), env.get(f"{name}_FILE")
+    if value and path:
+        raise ConfigError(f"set {name} or {name}_FILE, not both")
+    if value:
+        return value
     if not path:
         return None
     try:
@@ -80,24 +82,22 @@ def _secret(env: Mapping[str, str], name: str) -> Optional[str]:
 
 
 def _security(env: Mapping[str, str]) -> KafkaSecurity:
-    ca_file = env.get("KAFKA_TLS_CA_FILE") or None
-    if env.get("KAFKA_TLS_CA"):
-        raise ConfigError("KAFKA_TLS_CA is not read by the user-stats job: give the CA as a file, KAFKA_TLS_CA_FILE")
-    tls = env.get("KAFKA_TLS", "on" if ca_file else "off")
+    ca = _secret(env, "KAFKA_TLS_CA")
+    tls = env.get("KAFKA_TLS") or ("on" if ca else "off")
     if tls not in ("on", "off"):
         raise ConfigError(f"KAFKA_TLS must be on or off, got {tls!r}")
-    if tls == "off" and ca_file:
-        raise ConfigError("KAFKA_TLS=off contradicts KAFKA_TLS_CA_FILE: unset one")
-    mechanism = env.get("KAFKA_SASL_MECHANISM", "scram-sha-256")
+    if tls == "off" and ca:
+        raise ConfigError("KAFKA_TLS=off contradicts KAFKA_TLS_CA: unset one")
+    mechanism = env.get("KAFKA_SASL_MECHANISM") or "scram-sha-256"
     if mechanism not in ("scram-sha-256", "scram-sha-512"):
         raise ConfigError(f"KAFKA_SASL_MECHANISM must be scram-sha-256 or scram-sha-512, got {mechanism!r}")
-    username = env.get("KAFKA_SASL_USERNAME", "")
+    username = env.get("KAFKA_SASL_USERNAME") or ""
     password = _secret(env, "KAFKA_SASL_PASSWORD")
     if username and password is None:
         raise ConfigError("KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) must be set when KAFKA_SASL_USERNAME is")
     if not username and password is not None:
         raise ConfigError("KAFKA_SASL_USERNAME must be set when KAFKA_SASL_PASSWORD is")
-    return KafkaSecurity(tls == "on", ca_file, mechanism, username, password)
+    return KafkaSecurity(tls == "on", ca, mechanism, username, password)
 
 
 def load_config(env: Mapping[str, str] = os.environ) -> JobConfig:
@@ -116,7 +116,7 @@ def load_config(env: Mapping[str, str] = os.environ) -> JobConfig:
     return JobConfig(
         brokers=brokers,
         security=_security(env),
-        group_id=env.get("STATS_GROUP_ID", "charter-user-stats"),
+        group_id=env.get("STATS_GROUP_ID") or "charter-user-stats",
         out_of_orderness_s=_int(env, "STATS_OUT_OF_ORDERNESS_S", 5, 0),
         idle_timeout_s=_int(env, "STATS_IDLE_TIMEOUT_S", 30, 1),
         allowed_lateness_s=_int(env, "STATS_ALLOWED_LATENESS_S", 60, 0),
