@@ -23,6 +23,7 @@ import {
   ensureFlink,
   type Flink,
   flinkJobEnv,
+  freePorts,
   latestCheckpoint,
   type RunningServer,
   startKafka,
@@ -199,10 +200,39 @@ interface Job {
   readonly process: ChildProcess;
   readonly output: string[];
   readonly exited: Promise<void>;
+  /** The mini cluster's REST API, for what a failed wait reports. */
+  readonly restUrl: string;
+}
+
+/** The job's state as Flink's REST API tells it (checkpoints, exceptions, watermarks), for failure messages. */
+async function flinkState(target: Job): Promise<string> {
+  const get = async (path: string) =>
+    (await fetch(`${target.restUrl}${path}`, { signal: AbortSignal.timeout(2_000) })).json() as Promise<
+      Record<string, unknown>
+    >;
+  try {
+    const overview = (await get("/jobs/overview")) as { jobs: { jid: string; state: string }[] };
+    const lines: string[] = [];
+    for (const { jid, state } of overview.jobs) {
+      const checkpoints = (await get(`/jobs/${jid}/checkpoints`)) as { counts: unknown };
+      const exceptions = (await get(`/jobs/${jid}/exceptions`)) as { exceptionHistory?: { entries?: unknown[] } };
+      const { vertices } = (await get(`/jobs/${jid}`)) as { vertices: { id: string; name: string }[] };
+      lines.push(`job ${jid} ${state}, checkpoints ${JSON.stringify(checkpoints.counts)}`);
+      lines.push(`exceptions: ${JSON.stringify(exceptions.exceptionHistory?.entries ?? []).slice(0, 2_000)}`);
+      for (const vertex of vertices) {
+        const watermarks = await get(`/jobs/${jid}/vertices/${vertex.id}/watermarks`);
+        lines.push(`${vertex.name.slice(0, 60)}: watermarks ${JSON.stringify(watermarks)}`);
+      }
+    }
+    return lines.join("\n");
+  } catch (error) {
+    return `(Flink's REST API did not answer: ${String(error)})`;
+  }
 }
 
 /** Starts the job in a process group of its own (PyFlink's JVM and Python workers with it), SIGKILLed as one. */
 async function startJob(restoreFrom?: string): Promise<Job> {
+  const [restPort] = await freePorts(1);
   const env = await flinkJobEnv(flink, {
     ...process.env,
     KAFKA_BROKERS: kafka.url,
@@ -211,6 +241,7 @@ async function startJob(restoreFrom?: string): Promise<Job> {
     STATS_OUT_OF_ORDERNESS_S: String(OUT_OF_ORDERNESS_S),
     STATS_ALLOWED_LATENESS_S: String(ALLOWED_LATENESS_S),
     STATS_PARALLELISM: "1",
+    STATS_FLINK_REST_PORT: String(restPort),
     ...(restoreFrom ? { STATS_RESTORE_FROM: restoreFrom } : {}),
   });
   const child = spawn(flink.python, [USER_STATS_JOB], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -222,7 +253,7 @@ async function startJob(restoreFrom?: string): Promise<Job> {
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return { process: child, output, exited };
+  return { process: child, output, exited, restUrl: `http://127.0.0.1:${restPort}` };
 }
 
 async function killJob(target: Job): Promise<void> {
@@ -246,8 +277,10 @@ async function whileJobRuns<T>(what: string, check: () => T | undefined): Promis
     },
     JOB_DEADLINE_MS,
     100,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\njob output:\n${running.output.slice(-40).join("\n")}`);
+  ).catch(async (error: Error) => {
+    const seen = `the stats seen: ${committed.length} committed, ${uncommitted.length} with the uncommitted`;
+    const output = running.output.slice(-40).join("\n");
+    throw new Error(`${error.message}\n${seen}\n${await flinkState(running)}\njob output:\n${output}`);
   });
 }
 
