@@ -62,6 +62,8 @@ interface StatsRecord {
 /** The stats as a read_committed consumer sees them, and as a read_uncommitted one does (open transactions too). */
 const committed: StatsRecord[] = [];
 const uncommitted: StatsRecord[] = [];
+/** What made a consumer crash, if one did: part of a failed wait's message. */
+const consumerCrashes: string[] = [];
 
 /** mulberry32: a small seeded PRNG, so that a failure can be replayed. */
 function prng(seed: number): () => number {
@@ -263,7 +265,7 @@ async function killJob(target: Job): Promise<void> {
 }
 
 /** Waits for `check` while the job runs; a job that exits fails the wait at once, with its last output. */
-async function whileJobRuns<T>(what: string, check: () => T | undefined): Promise<T> {
+async function whileJobRuns<T>(what: string, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const running = job as Job;
   let exited = false;
   void running.exited.then(() => {
@@ -278,7 +280,9 @@ async function whileJobRuns<T>(what: string, check: () => T | undefined): Promis
     JOB_DEADLINE_MS,
     100,
   ).catch(async (error: Error) => {
-    const seen = `the stats seen: ${committed.length} committed, ${uncommitted.length} with the uncommitted`;
+    const seen =
+      `the stats seen: ${committed.length} committed, ${uncommitted.length} with the uncommitted; ` +
+      `consumer crashes: ${consumerCrashes.join("; ") || "none"}`;
     const output = running.output.slice(-40).join("\n");
     throw new Error(`${error.message}\n${seen}\n${await flinkState(running)}\njob output:\n${output}`);
   });
@@ -288,6 +292,7 @@ async function consume(into: StatsRecord[], readUncommitted: boolean, groupId: s
   const client = new Kafka({ clientId: groupId, brokers: [kafka.url], logLevel: logLevel.NOTHING });
   const consumer = client.consumer({ groupId, readUncommitted });
   consumers.push(consumer);
+  consumer.on(consumer.events.CRASH, ({ payload }) => consumerCrashes.push(`${groupId}: ${String(payload.error)}`));
   await consumer.connect();
   await consumer.subscribe({ topic: STATS_TOPIC, fromBeginning: true });
   await consumer.run({
@@ -300,6 +305,16 @@ async function consume(into: StatsRecord[], readUncommitted: boolean, groupId: s
         ),
       });
     },
+  });
+}
+
+/** Resolves once Flink's REST API reports the job RUNNING (its tasks deployed): the job's start-up time. */
+async function running(target: Job): Promise<void> {
+  await whileJobRuns("the job running", async () => {
+    const overview = await fetch(`${target.restUrl}/jobs/overview`, { signal: AbortSignal.timeout(2_000) })
+      .then((response) => response.json() as Promise<{ jobs: { state: string }[] }>)
+      .catch(() => undefined);
+    return overview?.jobs.some((j) => j.state === "RUNNING") ? true : undefined;
   });
 }
 
@@ -352,6 +367,9 @@ test("exact per-minute stats over 10,000 out-of-order events, across a SIGKILL a
 
   let phase = Date.now();
   job = await startJob();
+  const firstJob = job;
+  await running(job);
+  console.log(`# first start: the job running after ${seconds(phase)}`);
   const firstWindows = firedBy(FIRST_PART);
   await whileJobRuns("the first part's windows committed", () =>
     firstWindows.every((start) => keys(committed).has(start)) ? true : undefined,
@@ -383,6 +401,8 @@ test("exact per-minute stats over 10,000 out-of-order events, across a SIGKILL a
   const restoreFrom = await latestCheckpoint(checkpointDir);
   assert.ok(restoreFrom, "a checkpoint was retained when the job was killed");
   job = await startJob(restoreFrom);
+  await running(job);
+  console.log(`# restart: the job running after ${seconds(phase)}`);
   await whileJobRuns("every window committed", () => (keys(committed).size >= WINDOWS ? true : undefined));
   console.log(`# restart from ${restoreFrom}: every window committed in ${seconds(phase)}`);
 
@@ -434,6 +454,17 @@ test("exact per-minute stats over 10,000 out-of-order events, across a SIGKILL a
       "content-type": "application/json",
     },
     "the stats records carry their CloudEvents headers",
+  );
+  const skipped = firstJob.output.filter((line) => line.includes("user-stats skipped an event"));
+  assert.deepEqual(
+    skipped.map((line) => line.replace(/^.*?> /, "")),
+    [
+      "not JSON: Expecting value at 0",
+      "does not match the contract's UserEvent at $.type: enum rule",
+      "does not match the contract's UserEvent at $: required rule",
+      "does not match the contract's UserEvent at $.occurredAt: format rule",
+    ],
+    "each value that breaks the contract was reported with its reason and skipped",
   );
   assert.ok(
     job.output.some((line) => line.includes("user-stats late event")),
