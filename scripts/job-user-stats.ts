@@ -3,7 +3,7 @@
  * KAFKA_BROKERS until Ctrl-C. PyFlink and the Kafka connector are provisioned first if missing. Checkpoints go to
  * STATS_CHECKPOINT_DIR (default .data/user-stats-checkpoints in the repository); unless STATS_RESTORE_FROM names
  * one, the job resumes from the newest completed checkpoint found there, so a stopped or killed job picks up where
- * it was.
+ * it was. The job prints the checkpoint directory and the checkpoint it restores when it starts.
  */
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
@@ -19,7 +19,6 @@ const env = await flinkJobEnv(flink, {
   STATS_CHECKPOINT_DIR: checkpointDir,
   ...(restoreFrom ? { STATS_RESTORE_FROM: restoreFrom } : {}),
 });
-console.log(`user-stats: checkpoints in ${checkpointDir}${restoreFrom ? `, restoring ${restoreFrom}` : ""}`);
 const job = spawn(flink.python, [USER_STATS_JOB], { env, stdio: "inherit" });
 const forward = (signal: NodeJS.Signals) => () => job.kill(signal);
 process.once("SIGINT", forward("SIGINT"));

@@ -159,7 +159,12 @@ def main() -> None:
         flush=True,
     )
     build(env, config)
-    env.execute("charter-user-stats")
+    try:
+        env.execute("charter-user-stats")
+    except KeyboardInterrupt:
+        # Ctrl-C: the mini cluster goes with this process; the checkpoints stay for the next start.
+        print(f"user-stats: stopped; checkpoints kept in {config.checkpoint_dir}", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
