@@ -492,3 +492,36 @@ test("exact per-minute stats over 10,000 out-of-order events, across a SIGKILL a
     "the events are proto3 JSON",
   );
 });
+
+test("a bad variable stops the job at start with one line naming it", async () => {
+  const cases = [
+    {
+      env: { STATS_ALLOWED_LATENESS_S: "soon" },
+      line: "user-stats: STATS_ALLOWED_LATENESS_S must be a whole number >= 0, got 'soon'",
+    },
+    {
+      env: { KAFKA_SASL_USERNAME: "charter-user-stats" },
+      line: "user-stats: KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) must be set when KAFKA_SASL_USERNAME is",
+    },
+  ];
+  await Promise.all(
+    cases.map(async ({ env: bad, line }) => {
+      const env = await flinkJobEnv(flink, {
+        ...process.env,
+        KAFKA_BROKERS: kafka.url,
+        STATS_CHECKPOINT_DIR: checkpointDir,
+        ...bad,
+      });
+      const child = spawn(flink.python, [USER_STATS_JOB], { env, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8");
+      });
+      // A job that accepted the variable would run on: killed at the deadline, it fails the assertion below.
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      clearTimeout(deadline);
+      assert.deepEqual({ code, stderr: stderr.trim() }, { code: 2, stderr: line }, `${JSON.stringify(bad)} refused`);
+    }),
+  );
+});
