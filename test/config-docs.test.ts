@@ -11,6 +11,7 @@
  * Defaults written as prose (`unset → …`, `users-<8 hex>`) are not checked; the test lists them.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { loadErasureConfig } from "../functions/erasure/index.js";
@@ -27,6 +28,50 @@ import { loadUsersConfig } from "../services/users/users-config.js";
 
 type Env = Record<string, string | undefined>;
 type Loader = (env: Env) => unknown;
+
+/**
+ * A Python job's loader (`load_config(env)` of `<dir>/config.py`), run by the machine's python3 on a mapping that
+ * records what it reads: the reads are replayed on `env` (so they are recorded here too), a ConfigError becomes
+ * ours, and the loaded dataclass comes back as a plain object. The variables the job cannot start without get a
+ * value when the environment has none, as the launcher gives them.
+ */
+function pythonLoader(dir: string, required: Env): Loader {
+  const probe = `
+import dataclasses, json, sys
+from collections.abc import Mapping
+sys.path.insert(0, sys.argv[1])
+from config import ConfigError, load_config
+given = json.load(sys.stdin)
+reads = []
+class Recording(Mapping):
+    def __init__(self, values): self.values = values
+    def __getitem__(self, key):
+        reads.append(key)
+        return self.values[key]
+    def __iter__(self): return iter(self.values)
+    def __len__(self): return len(self.values)
+try:
+    config = dataclasses.asdict(load_config(Recording(given)))
+    print(json.dumps({"reads": reads, "config": config}))
+except ConfigError as error:
+    print(json.dumps({"reads": reads, "error": str(error)}))
+`;
+  return (env) => {
+    // The values set, taken without reading them through the recording proxy.
+    const values = Object.fromEntries(
+      Object.keys(env).map((name) => [name, Object.getOwnPropertyDescriptor(env, name)?.value]),
+    );
+    const run = spawnSync("python3", ["-c", probe, new URL(`../${dir}`, import.meta.url).pathname], {
+      input: JSON.stringify({ ...required, ...values }),
+      encoding: "utf8",
+    });
+    assert.equal(run.status, 0, `python3 could not run ${dir}/config.py (install python3): ${run.error ?? run.stderr}`);
+    const result = JSON.parse(run.stdout) as { reads: string[]; config?: unknown; error?: string };
+    for (const name of result.reads) void env[name];
+    if (result.error !== undefined) throw new ConfigError(result.error);
+    return result.config;
+  };
+}
 
 const DOC = "docs/configuration.md";
 
@@ -58,6 +103,11 @@ const LOADERS: Record<string, Loader> = {
   "functions/function-config.ts": (env) => loadFunctionHostConfig(env),
   "functions/erasure/index.ts": (env) => loadErasureConfig(withRequired(env, { FUNCTION_CLIENT_SECRET: "secret" })),
   "functions/notify/index.ts": (env) => loadNotifyConfig(withRequired(env, { SMTP_URL: "smtp://127.0.0.1:2525" })),
+  "jobs/user-stats/config.py": pythonLoader("jobs/user-stats", {
+    KAFKA_BROKERS: "127.0.0.1:9092",
+    STATS_CHECKPOINT_DIR: "/tmp/charter-user-stats-checkpoints",
+    STATS_FLINK_JARS: "/tmp/flink-sql-connector-kafka.jar",
+  }),
 };
 
 interface Row {

@@ -1,6 +1,6 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
- * PySpark (the batch jobs' runtime), Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools:
+ * PySpark (the batch jobs' runtime), PyFlink with the Kafka connector (the streaming job's), Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools:
  * kube-apiserver and kubectl, helm, kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows'
  * linter: actionlint with shellcheck (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
@@ -14,6 +14,7 @@ import { ensureActionlint, ensureShellcheck } from "./actionlint.js";
 import { ensureDnsmasq } from "./dnsmasq.js";
 import {
   ensureEtcd,
+  ensureFlink,
   ensureJaeger,
   ensureKafka,
   ensureMongo,
@@ -24,6 +25,8 @@ import {
   ensureSchemathesis,
   ensureSpark,
   ensureTraefik,
+  FLINK_KAFKA_CONNECTOR_VERSION,
+  FLINK_VERSION,
   KAFKA_VERSION,
   MONGO_JAVA_SERVER_VERSION,
   putLogTemplate,
@@ -84,6 +87,10 @@ if (command === "ensure") {
   console.log(`kubernetes schemas: ${await ensureKubernetesSchemas()}`);
   console.log(`gateway api crds: ${(await ensureGatewayApiCrds()).crds.join(", ")}`);
   console.log(`actionlint: ${await ensureActionlint()}, shellcheck: ${await ensureShellcheck()}`);
+  const flink = await ensureFlink();
+  console.log(
+    `pyflink ${FLINK_VERSION}: ${flink.python}; kafka connector ${FLINK_KAFKA_CONNECTOR_VERSION}: ${flink.jars.join(", ")}`,
+  );
 } else if (command === "start" && name !== undefined && Object.hasOwn(starters, name)) {
   const server = await starters[name as keyof typeof starters]();
   console.log(server.url);

@@ -13,6 +13,15 @@ import { type Credentials, HOST, type RunningServer, type ServerTls, startServer
 
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from "./browser.js";
 export { CLIENT_NAMES, type DevCerts, ensureDevCerts, type KeyPair, SERVER_NAMES } from "./dev-certs.js";
+export {
+  ensureFlink,
+  FLINK_KAFKA_CONNECTOR_VERSION,
+  FLINK_VERSION,
+  type Flink,
+  flinkJobEnv,
+  latestCheckpoint,
+  USER_STATS_JOB,
+} from "./flink.js";
 export { ensureJaeger, JAEGER_VERSION, type RunningJaeger, startJaeger } from "./jaeger.js";
 export {
   deleteOldLogIndices,

@@ -108,7 +108,7 @@ export const ensureRedis = lazy(() => ensureBinary("redis-server", ["redis-serve
 export const ensureEtcd = lazy(() => ensureBinary("etcd", ["etcd-server", "etcd-client"]));
 export const ensureMongo = lazy(provisionMongo);
 
-interface MavenArtifact {
+export interface MavenArtifact {
   readonly groupId: string;
   readonly artifactId: string;
   readonly version: string;
@@ -137,7 +137,7 @@ ${artifacts
 </project>
 `;
 
-interface JarSet {
+export interface JarSet {
   /** What the set is, for messages and the POM's artifactId. */
   readonly name: string;
   /** Its directory in the cache, named after the versions so that a new version downloads afresh. */
@@ -178,7 +178,7 @@ async function downloadJars(dir: string, set: JarSet): Promise<void> {
 const JDK = ["openjdk-17-jdk-headless"];
 
 /** Java 17 and a jar set in its cache directory: what each Java test server starts from. */
-async function javaWithJars(set: JarSet): Promise<{ java: string; dir: string }> {
+export async function javaWithJars(set: JarSet): Promise<{ java: string; dir: string }> {
   const java = await ensureBinary("java", JDK);
   const dir = join(cacheDir(), set.cacheName);
   await mkdir(cacheDir(), { recursive: true });
