@@ -33,6 +33,7 @@ import {
   USER_STATS_JOB,
 } from "../scripts/infra/index.js";
 import { waitFor } from "../scripts/lib/processes.js";
+import { decodeUserStats } from "../services/audit/domain/user-stats-codec.js";
 import { toUserEventMessage, type UserEventMessage } from "../services/users/domain/user-events.js";
 
 const EVENTS_TOPIC = "charter.users.v1.events";
@@ -60,6 +61,8 @@ interface StatsRecord {
   readonly key: string;
   readonly value: Record<string, unknown>;
   readonly headers: Record<string, string>;
+  /** What the audit service's reader of the stats channel makes of the record: the contract's check. */
+  readonly decoded: ReturnType<typeof decodeUserStats>;
 }
 
 /** The stats as a read_committed consumer sees them, and as a read_uncommitted one does (open transactions too). */
@@ -108,6 +111,7 @@ function event(type: UserEventType, userId: string, at: number, version: number)
     type,
     userId,
     user,
+    redactedAt: undefined,
     version: String(version),
     occurredAt,
     actor: "user-stats-test",
@@ -299,8 +303,16 @@ async function consume(into: StatsRecord[], readUncommitted: boolean, groupId: s
   await consumer.connect();
   await consumer.subscribe({ topic: STATS_TOPIC, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ topic, partition, message }) => {
       into.push({
+        decoded: decodeUserStats({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString("utf8"),
+          value: message.value ?? undefined,
+          headers: {},
+        }),
         key: message.key?.toString("utf8") ?? "",
         value: JSON.parse(message.value?.toString("utf8") ?? "null"),
         headers: Object.fromEntries(
@@ -430,6 +442,13 @@ test("exact per-minute stats over 10,000 out-of-order events, across a SIGKILL a
 
   const aborted = uncommitted.length - committed.length;
   console.log(`# ${aborted} records written before the kill were aborted (seen only by the read_uncommitted consumer)`);
+
+  // Every record the job committed is one the audit service takes: the stats channel's contract, as it reads it.
+  assert.deepEqual(
+    committed.filter((record) => !record.decoded.ok).map((record) => [record.key, record.decoded]),
+    [],
+    "every committed record is a UserStats of the contract",
+  );
 
   const byKey = new Map<string, StatsRecord[]>();
   for (const record of committed) byKey.set(record.key, [...(byKey.get(record.key) ?? []), record]);
