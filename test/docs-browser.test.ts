@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page, Response } from "playwright-core";
+import { API_SCOPES } from "../platform/auth/scopes.js";
 import { launchBrowser } from "../scripts/infra/index.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 
@@ -145,11 +146,15 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
         await dialog.locator('input[data-name="clientId"]').first().fill(client.clientId);
         await dialog.locator('input[data-name="clientSecret"]').first().fill(client.clientSecret);
         // Every scope the contract offers (its checkboxes are styled labels).
-        const scopes = await dialog
+        const boxes = await dialog
           .locator("input[type=checkbox][data-value]")
-          .evaluateAll((boxes) => boxes.map((box) => box.id));
-        assert.deepEqual(scopes.length, 3, `the contract's three scopes: ${scopes}`);
-        for (const id of scopes) await dialog.locator(`label[for="${id}"]`).click();
+          .evaluateAll((inputs) => inputs.map((box) => ({ id: box.id, scope: box.getAttribute("data-value") ?? "" })));
+        assert.deepEqual(
+          boxes.map((box) => box.scope).sort(),
+          [...API_SCOPES],
+          "the dialog offers every scope the contracts declare",
+        );
+        for (const { id } of boxes) await dialog.locator(`label[for="${id}"]`).click();
         await dialog.locator("button.modal-btn.authorize").first().click();
         await dialog.locator("button.modal-btn", { hasText: "Logout" }).first().waitFor({ state: "visible" });
         assert.deepEqual(tokenRequests, [{ method: "POST", status: 200 }], "the page got a token from the issuer");
