@@ -30,7 +30,7 @@ import { type RunningServer, startKafka } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
 import { contractServiceClient, grpc } from "./support/contract-client.js";
-import { createOpenApiValidator } from "./support/openapi-validator.js";
+import { contractRequest, createOpenApiValidator } from "./support/openapi-validator.js";
 
 const issuer = await startDevIssuer({ port: 0, scopes: API_SCOPES });
 /** The development issuer's client of the platform's functions (users:erase). */
@@ -430,23 +430,8 @@ describe("the platform with its functions", () => {
   });
 
   /** A gateway request whose response must conform to the contract; its status and JSON body. */
-  async function rest(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization,
-        ...(body === undefined
-          ? {}
-          : { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    const operation = validator.operationFor(method, path.split("?")[0] as string);
-    assert.ok(operation, `${method} ${path} is in the contract`);
-    assert.deepEqual(validator.check(operation.id, { status: response.status, headers: response.headers, text }), []);
-    return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>) };
-  }
+  const rest = (method: string, path: string, body?: unknown) =>
+    contractRequest(validator, baseUrl, { method, path, authorization, body });
 
   type Event = Record<string, unknown>;
   const historyOf = async (id: string): Promise<Event[]> =>

@@ -14,7 +14,7 @@ import { API_SCOPES } from "../platform/auth/scopes.js";
 import { waitFor } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 import { contractServiceClient, grpc } from "./support/contract-client.js";
-import { createOpenApiValidator } from "./support/openapi-validator.js";
+import { contractRequest, createOpenApiValidator } from "./support/openapi-validator.js";
 
 const writer: DevClient = {
   clientId: "charter-writer",
@@ -43,24 +43,9 @@ after(async () => {
   await issuer?.close();
 });
 
-/** A gateway request whose response must conform to the contract; its JSON body. */
-async function rest(method: string, path: string, authorization: string, body?: unknown) {
-  const response = await fetch(`${platform.baseUrl}${path}`, {
-    method,
-    headers: {
-      authorization,
-      ...(body === undefined
-        ? {}
-        : { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const operation = validator.operationFor(method, path.split("?")[0] as string);
-  assert.ok(operation, `${method} ${path} is in the contract`);
-  assert.deepEqual(validator.check(operation.id, { status: response.status, headers: response.headers, text }), []);
-  return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>) };
-}
+/** A gateway request whose response must conform to the contract; its status and JSON body. */
+const rest = (method: string, path: string, authorization: string, body?: unknown) =>
+  contractRequest(validator, platform.baseUrl, { method, path, authorization, body });
 
 describe("the actor of each change, through the gateway", () => {
   test("two clients change a user; REST, GraphQL and gRPC name each change's client", async () => {

@@ -5,6 +5,7 @@
  * document, components/responses and components/headers included), and every documented header
  * is present with a valid value.
  */
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
@@ -179,4 +180,31 @@ export function createOpenApiValidator(file: string = contractFile): OpenApiVali
       return problems;
     },
   };
+}
+
+/**
+ * A REST call to a gateway whose response must conform to the contract (asserted): its status and JSON body.
+ * JSON bodies are sent as the operation takes them (merge patch for PATCH).
+ */
+export async function contractRequest(
+  validator: OpenApiValidator,
+  baseUrl: string,
+  request: { method: string; path: string; authorization: string; body?: unknown },
+): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
+  const { method, path, authorization, body } = request;
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization,
+      ...(body === undefined
+        ? {}
+        : { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  const operation = validator.operationFor(method, path.split("?")[0] as string);
+  assert.ok(operation, `${method} ${path} is in the contract`);
+  assert.deepEqual(validator.check(operation.id, { status: response.status, headers: response.headers, text }), []);
+  return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>) };
 }
