@@ -4,14 +4,16 @@
  *   npm run generate           rewrite generated/
  *   npm run generate -- --check  generate into a temp dir and fail with the diff if generated/ differs
  */
-import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile, spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { generate as graphqlCodegen } from "@graphql-codegen/cli";
 import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
+import { ensurePythonCodegen } from "./infra/provision.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -118,6 +120,74 @@ async function generateAsyncapi(root: string): Promise<void> {
   await writeOut(root, "generated/asyncapi/users-events.ts", body);
 }
 
+const execFileAsync = promisify(execFile);
+
+/** Runs a Python module of the code generators' virtualenv (its bin/ first on PATH, for ruff), failing with its output. */
+async function runPython(python: string, args: readonly string[], cwd = repoRoot): Promise<void> {
+  const bin = dirname(python);
+  try {
+    await execFileAsync(python, [...args], {
+      cwd,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${python} ${args.join(" ")} failed:\n${stdout}\n${stderr}`.trim());
+  }
+}
+
+/** Every .proto under contracts/proto/charter/, relative to contracts/proto, sorted so the run is the same each time. */
+async function charterProtos(): Promise<string[]> {
+  const base = join(repoRoot, "contracts/proto");
+  const entries = await readdir(join(base, "charter"), { recursive: true });
+  return entries
+    .filter((entry) => entry.endsWith(".proto"))
+    .map((entry) => relative(base, join(base, "charter", entry)))
+    .sort();
+}
+
+/**
+ * The Python clients: the users REST client from the OpenAPI contract (openapi-python-client, configured by
+ * sdk/python/openapi-python-client.yaml) and the gRPC messages and stubs of the charter protos (grpcio-tools).
+ * google.rpc's messages are not generated: they come from googleapis-common-protos, which the SDK depends on.
+ */
+async function generatePython(root: string): Promise<void> {
+  const { python } = await ensurePythonCodegen();
+  const out = join(root, "generated/python");
+  await mkdir(out, { recursive: true });
+  await runPython(python, [
+    "-m",
+    "openapi_python_client",
+    "generate",
+    "--path",
+    join(repoRoot, "contracts/openapi/users.v1.yaml"),
+    "--config",
+    join(repoRoot, "sdk/python/openapi-python-client.yaml"),
+    "--meta",
+    "none",
+    "--output-path",
+    join(out, "charter_users_client"),
+    "--overwrite",
+  ]);
+  const { stdout: wellKnown } = await execFileAsync(python, [
+    "-c",
+    "import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), '_proto'))",
+  ]);
+  await runPython(python, [
+    "-m",
+    "grpc_tools.protoc",
+    "-I",
+    join(repoRoot, "contracts/proto"),
+    "-I",
+    wellKnown.trim(),
+    `--python_out=${out}`,
+    `--pyi_out=${out}`,
+    `--grpc_python_out=${out}`,
+    ...(await charterProtos()),
+  ]);
+}
+
 export async function generateAll(root: string): Promise<void> {
   await rm(join(root, "generated"), { recursive: true, force: true });
   await generateProto(root);
@@ -126,6 +196,7 @@ export async function generateAll(root: string): Promise<void> {
   await generateOpenapi(root);
   await generateGraphql(root);
   await generateAsyncapi(root);
+  await generatePython(root);
 }
 
 async function check(): Promise<number> {
