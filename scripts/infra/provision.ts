@@ -351,3 +351,28 @@ export const ensurePythonCodegen = lazy(async (): Promise<{ python: string }> =>
   });
   return { python };
 });
+
+/**
+ * Wheels of pinned requirements (with their dependencies) in a directory under the cache, downloaded once with the
+ * code generators' pip, so that a fresh virtualenv installs from it offline (`pip install --no-index --find-links`).
+ */
+export async function ensureWheelhouse(name: string, requirements: readonly string[]): Promise<string> {
+  const key = createHash("sha256").update(requirements.join("\n")).digest("hex").slice(0, 8);
+  const dir = join(cacheDir(), `${name}-wheels-${key}`);
+  const isComplete = (target: string) => existsSync(join(target, MARKER));
+  if (isComplete(dir)) return dir;
+  const { python } = await ensurePythonCodegen();
+  const work = `${dir}.tmp-${process.pid}`;
+  await rm(work, { recursive: true, force: true });
+  await timedStep(`pip download ${requirements.join(" ")}`, () =>
+    run(python, ["-m", "pip", "download", "-q", "--no-input", "-d", work, ...requirements], { maxBuffer }).catch(
+      async (error) => {
+        await rm(work, { recursive: true, force: true });
+        throw new Error(`could not download ${requirements.join(" ")} from PyPI:\n${tail(error)}`);
+      },
+    ),
+  );
+  await writeFile(join(work, MARKER), `${requirements.join("\n")}\n`);
+  await publish(work, dir, isComplete);
+  return dir;
+}
