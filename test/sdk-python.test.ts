@@ -20,6 +20,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const scenariosFile = join(root, "sdk/scenarios/users.json");
 const runner = join(root, "sdk/python/tests/run_scenarios.py");
 const grpcRoundTrip = join(root, "sdk/python/tests/grpc_round_trip.py");
+const behaviour = join(root, "sdk/python/tests/check_behaviour.py");
 
 /** The SDK's dependencies, pinned, as the fresh virtualenv gets them (pyproject.toml states the ranges it accepts). */
 const RUNTIME = [
@@ -188,6 +189,37 @@ describe("the Python SDK, installed from its wheel into a fresh virtualenv", () 
     assert.match(renamed?.error ?? "", /name is "Ada", expected "Grace"/);
     assert.equal(missing?.step, 1);
     assert.match(missing?.error ?? "", /404 NOT_FOUND/);
+  });
+
+  test("a create whose answer is lost is retried with its key and makes one user; an update without If-Match is sent once; the token is kept, then renewed", async () => {
+    const ran = await mustRun(python, [behaviour], env, work);
+    const out = JSON.parse(ran.stdout) as {
+      create: { status: number; sends: { idempotencyKey: string | null }[]; createdId: string; foundId: string };
+      update: {
+        raised: boolean;
+        status?: number;
+        code?: string;
+        patches: number;
+        withIfMatch: { status: number; name: string };
+        patchesAfter: number;
+      };
+      tokens: { kept: boolean; renewed: boolean };
+    };
+    assert.equal(out.create.status, 201, "the retry's answer is the first request's user, 201");
+    assert.equal(out.create.sends.length, 2, "sent twice");
+    const [first, second] = out.create.sends;
+    assert.match(first?.idempotencyKey ?? "", /^[0-9a-f-]{36}$/, "with a key the SDK made");
+    assert.equal(second?.idempotencyKey, first?.idempotencyKey, "the same key both times");
+    assert.equal(out.create.foundId, out.create.createdId, "one user has the address: the one the first send made");
+
+    assert.deepEqual(
+      { raised: out.update.raised, status: out.update.status, code: out.update.code, patches: out.update.patches },
+      { raised: true, status: 503, code: "UNKNOWN", patches: 1 },
+      "an update without If-Match is not sent again; the proxy's page becomes an UNKNOWN problem",
+    );
+    assert.deepEqual(out.update.withIfMatch, { status: 200, name: "Retried with If-Match" });
+    assert.equal(out.update.patchesAfter, 2, "with If-Match it went through at once");
+    assert.deepEqual(out.tokens, { kept: true, renewed: true });
   });
 
   test("the generated gRPC stub creates and reads a user with a bearer token, and decodes google.rpc details", async () => {

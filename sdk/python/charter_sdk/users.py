@@ -46,6 +46,14 @@ def entity_tag(etag: str) -> str:
     return etag if etag.startswith('"') or etag.startswith('W/"') else f'"{etag}"'
 
 
+def _raise_problems(response: httpx.Response) -> None:
+    """Every error answer becomes a ProblemError here, before the generated client parses it: also one whose body
+    is not a problem document (a proxy's page), which the generated client could not parse."""
+    if response.status_code >= 400:
+        response.read()
+        raise ProblemError.from_response(response.status_code, response.content)
+
+
 def _reply(response: Response[Any], success: int) -> Reply[Any]:
     if response.status_code != success:
         raise ProblemError.from_response(int(response.status_code), response.content)
@@ -75,6 +83,7 @@ class UsersClient:
             httpx_args={
                 "auth": BearerAuth(token),
                 "transport": RetryingTransport(retry, inner) if retry else inner,
+                "event_hooks": {"response": [_raise_problems]},
             },
         )
 
