@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 test("changing a contract without regenerating fails the check with the diff", async () => {
   const copy = await mkdtemp(join(tmpdir(), "charter-drift-"));
   try {
-    for (const dir of ["contracts", "generated", "scripts"])
+    for (const dir of ["contracts", "generated", "scripts", "platform"])
       await cp(join(root, dir), join(copy, dir), { recursive: true });
     for (const file of ["package.json", "tsconfig.json"]) await cp(join(root, file), join(copy, file));
     await symlink(join(root, "node_modules"), join(copy, "node_modules"));

@@ -1,6 +1,6 @@
 /**
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
- * PySpark (the batch jobs' runtime), PyFlink with the Kafka connector (the streaming job's), Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools:
+ * the Python code generators (openapi-python-client, grpcio-tools; `npm run generate` needs them), PySpark (the batch jobs' runtime), PyFlink with the Kafka connector (the streaming job's), Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools:
  * kube-apiserver and kubectl, helm, kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows'
  * linter: actionlint with shellcheck (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
@@ -42,6 +42,7 @@ import {
 } from "./index.js";
 import { ensureGatewayApiCrds, ensureKubernetesSchemas } from "./kube-schemas.js";
 import { ensureHelm, ensureKubeconform, ensureKubernetes } from "./kube-tools.js";
+import { ensurePythonCodegen, OPENAPI_PYTHON_CLIENT_VERSION } from "./provision.js";
 
 const etcdEndpoints = (process.env.ETCD_ENDPOINTS ?? "").split(",").filter((endpoint) => endpoint.trim() !== "");
 const starters = {
@@ -73,6 +74,7 @@ if (command === "ensure") {
   console.log(`kafka ${KAFKA_VERSION}: ${kafka.java} -cp ${kafka.classpath}`);
   const schemathesis = await ensureSchemathesis();
   console.log(`schemathesis ${schemathesis.version}: ${schemathesis.python} -m schemathesis.cli`);
+  console.log(`openapi-python-client ${OPENAPI_PYTHON_CLIENT_VERSION}: ${(await ensurePythonCodegen()).python}`);
   const spark = await ensureSpark();
   console.log(`pyspark ${spark.version}: ${spark.python} (java: ${spark.java})`);
   console.log(`jaeger: ${await ensureJaeger()}`);
