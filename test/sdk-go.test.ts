@@ -87,6 +87,9 @@ describe("the Go SDK and gRPC client against the real platform", () => {
       "TestUsersWalksEveryPageInCreationOrder",
       "TestAProblemWhileWalkingIsYielded",
       "TestANetworkFailureIsNotAProblem",
+      "TestCreateUserThenGetUser",
+      "TestErrorsCarryTheirGoogleRpcDetails",
+      "TestACallWithoutATokenIsUnauthenticated",
     ]) {
       assert.ok(passed.includes(name), `${name} ran and passed (passed: ${passed.join(", ")})`);
     }

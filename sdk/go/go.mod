@@ -6,6 +6,9 @@ require (
 	charter.dev/generated/go v0.0.0
 	github.com/ogen-go/ogen v1.25.0
 	golang.org/x/oauth2 v0.38.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
