@@ -87,6 +87,8 @@ describe("the Go SDK and gRPC client against the real platform", () => {
       "TestUsersWalksEveryPageInCreationOrder",
       "TestAProblemWhileWalkingIsYielded",
       "TestANetworkFailureIsNotAProblem",
+      "TestACreateWithAnIdempotencyKeyIsRetriedAfterA503AndAppliedOnce",
+      "TestACreateWithoutAKeyIsSentOnce",
       "TestCreateUserThenGetUser",
       "TestErrorsCarryTheirGoogleRpcDetails",
       "TestACallWithoutATokenIsUnauthenticated",
