@@ -120,7 +120,7 @@ async function generateAsyncapi(root: string): Promise<void> {
 }
 
 /** The Go module that holds the generated Go packages; the Go SDK (sdk/go) requires it through a replace directive. */
-export const GO_GENERATED_MODULE = "charter.dev/generated/go";
+const GO_GENERATED_MODULE = "charter.dev/generated/go";
 
 /**
  * The Go client of the REST contract, by ogen (OpenAPI 3.1), into generated/go/usersapi: the client side only, with
