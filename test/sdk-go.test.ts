@@ -90,6 +90,7 @@ describe("the Go SDK and gRPC client against the real platform", () => {
       "TestUserHistoryWalksTheThreeEvents",
       "TestUserStatsAreUnavailableWithoutAStatsPipeline",
       "TestEveryOperationHasAnSDKMethod",
+      "TestAnAnswerThatIsNoProblemDocumentIsAnAboutBlankProblem",
       "TestACreateWithAnIdempotencyKeyIsRetriedAfterA503AndAppliedOnce",
       "TestACreateWithoutAKeyIsSentOnce",
       "TestCreateUserThenGetUser",

@@ -75,7 +75,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	transport = &retryingTransport{next: transport, policy: cfg.retry.withDefaults()}
+	transport = &retryingTransport{next: &problemTransport{next: transport}, policy: cfg.retry.withDefaults()}
 	httpClient.Transport = &headerTransport{next: transport, headers: cfg.headers}
 	api, err := usersapi.NewClient(strings.TrimRight(baseURL, "/"), bearer{cfg.tokens}, usersapi.WithClient(&httpClient))
 	if err != nil {

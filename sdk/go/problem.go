@@ -1,9 +1,13 @@
 package charter
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"charter.dev/generated/go/usersapi"
 )
@@ -100,4 +104,35 @@ func unexpectedProblem(status int) *ProblemError {
 		title = fmt.Sprintf("HTTP %d", status)
 	}
 	return newProblemError(usersapi.Problem{Type: "about:blank", Title: title, Status: status, Code: CodeUnknown})
+}
+
+// problemTransport makes every error answer a problem document, as the contract says they all are: one whose body
+// is not (a proxy's HTML page, a plain-text 503) is handed on as an about:blank problem (RFC 9457 §4.2.1) with the
+// status, code UNKNOWN and the start of the body as its detail, so the caller gets a *ProblemError for it rather
+// than a decoding error.
+type problemTransport struct{ next http.RoundTripper }
+
+func (t *problemTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	if mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mediaType == "application/problem+json" {
+		return resp, nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
+	_ = resp.Body.Close()
+	problem := unexpectedProblem(resp.StatusCode).Problem
+	if text := strings.TrimSpace(string(body)); text != "" {
+		problem.Detail = usersapi.NewOptString(text)
+	}
+	encoded, err := problem.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	resp.Header.Set("Content-Type", "application/problem+json")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = int64(len(encoded))
+	resp.Body = io.NopCloser(bytes.NewReader(encoded))
+	return resp, nil
 }
