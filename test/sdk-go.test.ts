@@ -93,6 +93,8 @@ describe("the Go SDK and gRPC client against the real platform", () => {
       "TestAnAnswerThatIsNoProblemDocumentIsAnAboutBlankProblem",
       "TestACreateWithAnIdempotencyKeyIsRetriedAfterA503AndAppliedOnce",
       "TestACreateWithoutAKeyIsSentOnce",
+      "TestRetriesAreForWhatIsSafeToSendTwice",
+      "TestARetryAfterLongerThanTheLongestWaitIsReturnedAtOnce",
       "TestCreateUserThenGetUser",
       "TestErrorsCarryTheirGoogleRpcDetails",
       "TestACallWithoutATokenIsUnauthenticated",
