@@ -14,6 +14,7 @@ import { generate as graphqlCodegen } from "@graphql-codegen/cli";
 import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
 import { ensurePythonCodegen } from "./infra/provision.js";
+import { ensureOgen, ensureProtocGenGo } from "./infra/go-codegen.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -199,6 +200,67 @@ async function generatePython(root: string): Promise<void> {
     `--pyi_out=${out}`,
     `--grpc_python_out=${out}`,
     ...(await charterProtos()),
+/** The Go module that holds the generated Go packages; the Go SDK (sdk/go) requires it through a replace directive. */
+const GO_GENERATED_MODULE = "charter.dev/generated/go";
+
+/**
+ * The Go client of the REST contract, by ogen (OpenAPI 3.1), into generated/go/usersapi: the client side only, with
+ * no client-side request validation (the gateway judges a request, and its 400 problem is what a caller sees) and
+ * no OpenTelemetry dependency. Then generated/go/go.mod, which names the module and nothing else: the module that
+ * uses it (sdk/go) pins the runtime dependencies in its own go.mod and go.sum.
+ */
+async function generateGoOpenapi(root: string): Promise<void> {
+  const ogen = await ensureOgen();
+  const work = await mkdtemp(join(tmpdir(), "charter-ogen-"));
+  try {
+    const config = join(work, "ogen.json");
+    await writeFile(
+      config,
+      JSON.stringify({ generator: { features: { disable_all: true, enable: ["paths/client"] } } }),
+    );
+    const target = join(root, "generated/go/usersapi");
+    const args = ["-config", config, "-package", "usersapi", "-target", target, "-clean"];
+    const run = spawnSync(ogen, [...args, "contracts/openapi/users.v1.yaml"], { cwd: repoRoot, encoding: "utf8" });
+    if (run.status !== 0)
+      throw new Error(`ogen failed on contracts/openapi/users.v1.yaml:\n${run.stderr}${run.stdout}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  await writeOut(root, "generated/go/go.mod", `module ${GO_GENERATED_MODULE}\n\ngo 1.23\n`);
+}
+
+/**
+ * The Go messages and gRPC client stubs of the charter protos (protoc-gen-go, protoc-gen-go-grpc) into
+ * generated/go/proto/, by buf with the plugins as local binaries and managed mode naming the Go packages (the protos
+ * carry no go_package). google/rpc is left out: its messages are google.golang.org/genproto's, which grpc-go's
+ * status package already registers; generating them again would register google.rpc.Status twice.
+ */
+async function generateGoProto(root: string): Promise<void> {
+  const plugins = await ensureProtocGenGo();
+  const template = {
+    version: "v2",
+    managed: {
+      enabled: true,
+      override: [{ file_option: "go_package_prefix", value: `${GO_GENERATED_MODULE}/proto` }],
+    },
+    plugins: [
+      { local: plugins.go, out: "generated/go/proto", opt: ["paths=source_relative"] },
+      {
+        local: plugins.grpc,
+        out: "generated/go/proto",
+        opt: ["paths=source_relative", "require_unimplemented_servers=false"],
+      },
+    ],
+  };
+  runTool("buf", [
+    "generate",
+    "contracts/proto",
+    "--template",
+    JSON.stringify(template),
+    "--path",
+    "contracts/proto/charter",
+    "-o",
+    root,
   ]);
 }
 
@@ -211,6 +273,8 @@ export async function generateAll(root: string): Promise<void> {
   await generateGraphql(root);
   await generateAsyncapi(root);
   await generatePython(root);
+  await generateGoOpenapi(root);
+  await generateGoProto(root);
 }
 
 async function check(): Promise<number> {

@@ -2,7 +2,8 @@
  * `tsx scripts/infra/cli.ts ensure`: provisions Redis, etcd, Prometheus, mongo-java-server, Kafka, Schemathesis,
  * the Python code generators (openapi-python-client, grpcio-tools; `npm run generate` needs them), PySpark (the batch jobs' runtime), PyFlink with the Kafka connector (the streaming job's), Jaeger, OpenSearch, Traefik, rsyslog, dnsmasq, and the chart's tools:
  * kube-apiserver and kubectl, helm, kubeconform, Kubernetes' schemas and the Gateway API's CRDs, and the workflows'
- * linter: actionlint with shellcheck (CI warm-up).
+ * linter: actionlint with shellcheck, and the Go code generators of `npm run generate`: ogen, protoc-gen-go and
+ * protoc-gen-go-grpc (CI warm-up).
  * `tsx scripts/infra/cli.ts start redis|etcd|mongo|kafka|jaeger|opensearch`: runs one on free ports, prints its URL
  * (Kafka: the bootstrap host:port for KAFKA_BROKERS; Jaeger: the query API, then its OTLP endpoints), stops on Ctrl-C.
  * `tsx scripts/infra/cli.ts start traefik`: Traefik reading its routes from the etcd at ETCD_ENDPOINTS (required).
@@ -12,6 +13,7 @@
 
 import { ensureActionlint, ensureShellcheck } from "./actionlint.js";
 import { ensureDnsmasq } from "./dnsmasq.js";
+import { ensureOgen, ensureProtocGenGo } from "./go-codegen.js";
 import {
   ensureEtcd,
   ensureFlink,
@@ -89,6 +91,8 @@ if (command === "ensure") {
   console.log(`kubernetes schemas: ${await ensureKubernetesSchemas()}`);
   console.log(`gateway api crds: ${(await ensureGatewayApiCrds()).crds.join(", ")}`);
   console.log(`actionlint: ${await ensureActionlint()}, shellcheck: ${await ensureShellcheck()}`);
+  const protocGenGo = await ensureProtocGenGo();
+  console.log(`ogen: ${await ensureOgen()}, protoc-gen-go: ${protocGenGo.go}, protoc-gen-go-grpc: ${protocGenGo.grpc}`);
   const flink = await ensureFlink();
   console.log(
     `pyflink ${FLINK_VERSION}: ${flink.python}; kafka connector ${FLINK_KAFKA_CONNECTOR_VERSION}: ${flink.jars.join(", ")}`,

@@ -1,0 +1,3 @@
+module charter.dev/generated/go
+
+go 1.23
