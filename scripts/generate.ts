@@ -13,8 +13,8 @@ import { promisify } from "node:util";
 import { generate as graphqlCodegen } from "@graphql-codegen/cli";
 import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
-import { ensurePythonCodegen } from "./infra/provision.js";
 import { ensureOgen, ensureProtocGenGo } from "./infra/go-codegen.js";
+import { ensurePythonCodegen } from "./infra/provision.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -200,6 +200,9 @@ async function generatePython(root: string): Promise<void> {
     `--pyi_out=${out}`,
     `--grpc_python_out=${out}`,
     ...(await charterProtos()),
+  ]);
+}
+
 /** The Go module that holds the generated Go packages; the Go SDK (sdk/go) requires it through a replace directive. */
 const GO_GENERATED_MODULE = "charter.dev/generated/go";
 
