@@ -5,6 +5,8 @@
  * addresses; Ctrl-C stops all three.
  *
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
+ *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
+ *   MOCK_FAULTS='getUser=503@0.5' MOCK_SEED=7 npm run mock   configured errors per operation, at a seeded rate
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
  */
@@ -12,17 +14,29 @@ import { runMain } from "../platform/lifecycle.js";
 import { createLogger } from "../platform/logging.js";
 import { freePorts } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
+import { createFaultInjector, parseFaults } from "./faults.js";
 import { startGraphqlMock } from "./graphql-mock.js";
 import { startGrpcMock } from "./grpc-mock.js";
 import { loadMockConfig } from "./mock-config.js";
+import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
+import { startStatefulRest } from "./stateful-rest.js";
 
 runMain("mock", async () => {
   const config = loadMockConfig();
   const logger = createLogger("mock", config.logLevel);
   const examples = loadContractExamples();
-  const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as { id: string };
+  const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as User;
+  const faults = createFaultInjector(parseFaults(config.faults, examples), config.seed);
+  // The stateful mode's store starts with every user the examples show: the example user, then each listed one.
+  const store = config.stateful
+    ? new MockStore([
+        exampleUser,
+        ...[...examples.operation("listUsers").examples.values()].flatMap((page) => (page as { users: User[] }).users),
+      ])
+    : undefined;
+  const shared = { faults, ...(store ? { store } : {}) };
   const stops: (() => Promise<void>)[] = [];
   let stopping = false;
   const stopAll = async () => {
@@ -31,10 +45,12 @@ runMain("mock", async () => {
   };
 
   try {
-    const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples });
+    const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples, ...shared });
     stops.push(grpc.stop);
-    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples });
+    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples, ...shared });
     stops.push(graphql.stop);
+    const upstream = store ? await startStatefulRest({ host: "127.0.0.1", examples, store, faults }) : undefined;
+    if (upstream) stops.push(upstream.stop);
 
     // Prism takes a port number: for 0, a port that was free a moment ago (tried again if taken meanwhile).
     let rest: RestMock | undefined;
@@ -46,6 +62,7 @@ runMain("mock", async () => {
           port,
           dynamic: config.dynamic,
           probePath: `/v1/users/${exampleUser.id}`,
+          ...(upstream ? { upstream: upstream.url } : {}),
         });
       } catch (error) {
         if (config.restPort !== 0 || attempt >= 3) throw error;
@@ -67,15 +84,22 @@ runMain("mock", async () => {
       graphql: `http://${host}:${graphql.port}/graphql`,
     };
     logger.info(
-      { restPort: prism.port, grpcPort: grpc.port, graphqlPort: graphql.port, dynamic: config.dynamic, ...urls },
+      {
+        restPort: prism.port,
+        grpcPort: grpc.port,
+        graphqlPort: graphql.port,
+        dynamic: config.dynamic,
+        stateful: config.stateful,
+        ...urls,
+      },
       "mocks ready",
     );
     process.stdout.write(`
-Charter mocks are running (from contracts/; no backend).
+Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}).
 
-  REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name>)
-  gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name>; health + reflection)
-  GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name>)
+  REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
+  gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)
+  GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name> | delay=<ms>)
 
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
   Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory
