@@ -20,6 +20,7 @@ import { startGrpcMock } from "./grpc-mock.js";
 import { loadMockConfig } from "./mock-config.js";
 import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
+import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
 import { startStatefulRest } from "./stateful-rest.js";
 
@@ -49,23 +50,24 @@ runMain("mock", async () => {
     stops.push(grpc.stop);
     const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples, ...shared });
     stops.push(graphql.stop);
-    const upstream = store ? await startStatefulRest({ host: "127.0.0.1", examples, store, faults }) : undefined;
+    const upstream = store ? await startStatefulRest({ host: "127.0.0.1", examples, store }) : undefined;
     if (upstream) stops.push(upstream.stop);
 
-    // Prism takes a port number: for 0, a port that was free a moment ago (tried again if taken meanwhile).
+    // Prism, on loopback behind the REST front, takes a port number: one that was free a moment ago (tried again
+    // if taken meanwhile).
     let rest: RestMock | undefined;
     for (let attempt = 1; !rest; attempt++) {
-      const port = config.restPort === 0 ? ((await freePorts(1))[0] ?? 0) : config.restPort;
+      const port = (await freePorts(1))[0] ?? 0;
       try {
         rest = await startRestMock({
-          host: config.host,
+          host: "127.0.0.1",
           port,
           dynamic: config.dynamic,
           probePath: `/v1/users/${exampleUser.id}`,
           ...(upstream ? { upstream: upstream.url } : {}),
         });
       } catch (error) {
-        if (config.restPort !== 0 || attempt >= 3) throw error;
+        if (attempt >= 3) throw error;
       }
     }
     const prism = rest;
@@ -77,15 +79,25 @@ runMain("mock", async () => {
       process.exit(1);
     });
 
+    const front = await startRestFront({
+      host: config.host,
+      port: config.restPort,
+      examples,
+      target: new URL(`http://127.0.0.1:${prism.port}`),
+      faults,
+      refuseWithoutToken: config.stateful,
+    });
+    stops.push(front.stop);
+
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const urls = {
-      rest: `http://${host}:${prism.port}`,
+      rest: `http://${host}:${front.port}`,
       grpc: `${host}:${grpc.port}`,
       graphql: `http://${host}:${graphql.port}/graphql`,
     };
     logger.info(
       {
-        restPort: prism.port,
+        restPort: front.port,
         grpcPort: grpc.port,
         graphqlPort: graphql.port,
         dynamic: config.dynamic,

@@ -61,7 +61,7 @@ export function loadMockConfig(
     grpcPort: port("grpc-port", "MOCK_GRPC_PORT", DEFAULTS.grpc),
     graphqlPort: port("graphql-port", "MOCK_GRAPHQL_PORT", DEFAULTS.graphql),
     logLevel: env.oneOf("LOG_LEVEL", "info", logLevels),
-    stateful: flags.values.stateful === true,
+    stateful: flags.values.stateful === true || env.oneOf("MOCK_STATEFUL", "false", ["true", "false"]) === "true",
     faults: env.string("MOCK_FAULTS", ""),
     seed: env.int("MOCK_SEED", 1, 0, 2_147_483_647),
   };

@@ -3,23 +3,22 @@
  * own, meant to sit behind Prism's validation proxy (`prism proxy`, see rest-mock.ts), which checks the token's
  * scheme and every request against the contract before it gets here, and every answer after. This server keeps the
  * state: creates (with Idempotency-Key), reads (If-None-Match → 304), merge-patch updates and deletes (If-Match →
- * 412 when stale), pages; `Prefer: delay=<ms>`, `code=<status>` and the configured faults as on the other protocols.
+ * 412 when stale), pages, and `Prefer: code=<code or status>` as `prism mock` answers it (delays and faults are the
+ * REST front's, rest-front.ts).
  * Errors are the operation's documented problem of that code, with the detail of this request, and the response's
  * documented headers carry their examples (ETag and Location their real values).
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
-import { escapePointerSegment } from "../platform/json-pointer.js";
 import type { ContractExamples, Problem } from "./contract-examples.js";
-import { delay, type FaultInjector } from "./faults.js";
 import { actorOf, etagOf, type MockStore, type User } from "./mock-store.js";
 import { PreferError, parsePrefer } from "./prefer.js";
+import { documentedHeaders } from "./rest-front.js";
 
 export interface StatefulRestOptions {
   readonly host: string;
   readonly examples: ContractExamples;
   readonly store: MockStore;
-  readonly faults?: FaultInjector;
 }
 
 export interface StatefulRest {
@@ -150,23 +149,6 @@ function routes(store: MockStore, examples: ContractExamples): Route[] {
   ];
 }
 
-/** The documented headers of a response, each with its example value. */
-function documentedHeaders(examples: ContractExamples, route: Route, status: number): Record<string, string> {
-  const pointer = `#/paths/${encodeURIComponent(escapePointerSegment(route.path))}/${route.method.toLowerCase()}/responses/${status}`;
-  let response: Json;
-  try {
-    response = examples.at(pointer) as Json;
-  } catch {
-    return {};
-  }
-  const out: Record<string, string> = {};
-  for (const [name, definition] of Object.entries((response.headers ?? {}) as Record<string, Json>)) {
-    const example = definition.example ?? (definition.schema as Json | undefined)?.example;
-    if (example !== undefined) out[name] = String(example);
-  }
-  return out;
-}
-
 export async function startStatefulRest(opts: StatefulRestOptions): Promise<StatefulRest> {
   const app = Fastify({ logger: false });
   // PATCH bodies are JSON merge patches (RFC 7396): JSON, as Prism has already checked.
@@ -215,11 +197,6 @@ export async function startStatefulRest(opts: StatefulRestOptions): Promise<Stat
           } catch (error) {
             if (error instanceof PreferError) throw invalidArgument([{ field: "Prefer", description: error.message }]);
             throw error;
-          }
-          await delay(prefer.delay);
-          const fault = opts.faults?.draw(route.operationId);
-          if (fault) {
-            return send({ status: fault.status, body: { ...fault, instance: path } }, "application/problem+json");
           }
           if (prefer.code !== undefined && prefer.code !== "OK" && prefer.code !== "200") {
             const problems = opts.examples.operation(route.operationId).problems;
