@@ -85,7 +85,7 @@ runMain("mock", async () => {
       examples,
       target: new URL(`http://127.0.0.1:${prism.port}`),
       faults,
-      refuseWithoutToken: config.stateful,
+      proxied: config.stateful,
     });
     stops.push(front.stop);
 

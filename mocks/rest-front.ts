@@ -22,8 +22,11 @@ export interface RestFrontOptions {
   /** Prism's origin on loopback. */
   readonly target: URL;
   readonly faults: FaultInjector;
-  /** Refuse requests without a bearer token here, with the contract's 401 problem. */
-  readonly refuseWithoutToken: boolean;
+  /**
+   * The stateful mode (Prism's proxy behind): refuse requests without a bearer token here, with the contract's 401
+   * problem, and turn the proxy's own 422 for a request that breaks the contract into the operation's 400 problem.
+   */
+  readonly proxied: boolean;
 }
 
 export interface RestFront {
@@ -65,6 +68,19 @@ function routeMatcher(routes: readonly OperationRoute[]) {
     compiled.find((entry) => entry.route.method === method && entry.pattern.test(path))?.route;
 }
 
+interface PrismViolation {
+  readonly location: readonly string[];
+  readonly code?: string | number;
+  readonly message: string;
+}
+
+/** A violation Prism found in a request as the contract's FieldError: `/email`, `/pageSize`, `/id`. */
+const fieldErrorOf = (violation: PrismViolation) => {
+  const path = violation.location.slice(1);
+  const missing = violation.code === "required" ? /property '([^']+)'/.exec(violation.message)?.[1] : undefined;
+  return { field: `/${[...path, ...(missing ? [missing] : [])].join("/")}`, message: violation.message };
+};
+
 const hasBearer = (header: string | string[] | undefined) =>
   typeof header === "string" && /^Bearer [A-Za-z0-9\-._~+/]+=*$/.test(header);
 
@@ -80,13 +96,41 @@ export async function startRestFront(opts: RestFrontOptions): Promise<RestFront>
     res.end(JSON.stringify({ ...problem, instance }));
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, prefer: string | undefined) => {
+  /** Prism's proxy refusing a request that breaks the contract, answered as the operation's 400 problem instead. */
+  const asInvalidArgument = async (
+    route: OperationRoute,
+    answer: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+  ) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of answer) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString();
+    const documented = opts.examples.operation(route.operationId).problems.get("INVALID_ARGUMENT");
+    let refusal: { type?: string; validation?: PrismViolation[] } = {};
+    try {
+      refusal = JSON.parse(text) as typeof refusal;
+    } catch {}
+    if (!documented || !refusal.type?.endsWith("#UNPROCESSABLE_ENTITY") || !refusal.validation) {
+      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+      return res.end(text);
+    }
+    const errors = refusal.validation.map(fieldErrorOf);
+    const problem = { ...documented, detail: errors.map((e) => `${e.field}: ${e.message}`).join("; "), errors };
+    sendProblem(res, route, problem, path);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, prefer: string | undefined, route?: OperationRoute) => {
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: opts.target.host };
     if (prefer === undefined) delete headers.prefer;
     else headers.prefer = prefer;
     const upstream = httpRequest(
       { host: opts.target.hostname, port: opts.target.port, method: req.method, path: req.url, headers },
       (answer) => {
+        if (opts.proxied && route && answer.statusCode === 422) {
+          asInvalidArgument(route, answer, res, (req.url ?? "/").split("?")[0] ?? "/").catch(() => res.destroy());
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
         answer.pipe(res);
       },
@@ -105,7 +149,7 @@ export async function startRestFront(opts: RestFrontOptions): Promise<RestFront>
     const prefer = Array.isArray(header) ? header.join(", ") : header;
     if (!route) return forward(req, res, prefer);
     if (!hasBearer(req.headers.authorization)) {
-      if (!opts.refuseWithoutToken) return forward(req, res, prefer);
+      if (!opts.proxied) return forward(req, res, prefer);
       req.resume();
       return sendProblem(res, route, unauthenticated, path);
     }
@@ -120,7 +164,7 @@ export async function startRestFront(opts: RestFrontOptions): Promise<RestFront>
       if (!(error instanceof PreferError)) throw error;
       const documented = opts.examples.operation(route.operationId).problems.get("INVALID_ARGUMENT");
       req.resume();
-      if (!documented) return forward(req, res, rest || undefined);
+      if (!documented) return forward(req, res, rest || undefined, route);
       const problem = { ...documented, detail: error.message, errors: [{ field: "/Prefer", message: error.message }] };
       return sendProblem(res, route, problem, path);
     }
@@ -130,7 +174,7 @@ export async function startRestFront(opts: RestFrontOptions): Promise<RestFront>
       req.resume();
       return sendProblem(res, route, fault, path);
     }
-    return forward(req, res, rest || undefined);
+    return forward(req, res, rest || undefined, route);
   };
 
   const server = createServer((req, res) => {

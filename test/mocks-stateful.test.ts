@@ -186,6 +186,25 @@ describe("the stateful mocks share one store", () => {
     );
   });
 
+  test("a request that breaks the contract is the operation's 400 problem and changes nothing", async () => {
+    const before = await call("listUsers", "GET", "/v1/users?pageSize=1000");
+    const refused = await call("createUser", "POST", "/v1/users", { body: { name: "No Email" } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, "INVALID_ARGUMENT");
+    assert.deepEqual(
+      refused.body.errors.map((e: { field: string }) => e.field),
+      ["/email"],
+    );
+    const badId = await call("getUser", "GET", "/v1/users/not-a-number");
+    assert.equal(badId.status, 400);
+    assert.deepEqual(
+      badId.body.errors.map((e: { field: string }) => e.field),
+      ["/id"],
+    );
+    const afterwards = await call("listUsers", "GET", "/v1/users?pageSize=1000");
+    assert.deepEqual(afterwards.body, before.body);
+  });
+
   test("a call without a token is refused on each protocol", async () => {
     const response = await fetch(`${rest}/v1/users`);
     const text = await response.text();
