@@ -222,7 +222,7 @@ const preferred = (op: OperationExamples, context: MockContext): void => {
 export function createStatefulResolvers(examples: ContractExamples, store: MockStore) {
   const base = createGraphqlMockResolvers(examples);
   const op = (id: string) => examples.operation(id);
-  const size = (first: number | null | undefined) => withDefault(pageSizeRule, first ?? undefined) ?? 50;
+  const size = (first: number | null | undefined) => first ?? Number(pageSizeRule.defaultValue);
   type UserInput = { id: string; etag?: string | null; name?: string | null; email?: string | null };
   return {
     Query: {

@@ -26,7 +26,7 @@ import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument
 import { errorDomainOf, toServiceError } from "../platform/grpc-handlers.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import type { Logger } from "../platform/logging.js";
-import { rulesOf, withDefault } from "../platform/rules/field-rules.js";
+import { rulesOf } from "../platform/rules/field-rules.js";
 import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { type Actor, actorOf, type MockStore, type User } from "./mock-store.js";
@@ -248,7 +248,8 @@ const pageOf = <T>(page: { items: readonly T[]; nextPageToken?: string }, key: s
   [key]: page.items,
   ...(page.nextPageToken !== undefined ? { nextPageToken: page.nextPageToken } : {}),
 });
-const pageSize = (request: Json) => withDefault(pageSizeRule, request.pageSize as number | undefined) ?? 50;
+const DEFAULT_PAGE_SIZE = Number(pageSizeRule.defaultValue);
+const pageSize = (request: Json) => (request.pageSize as number | undefined) ?? DEFAULT_PAGE_SIZE;
 const pageToken = (request: Json) => (request.pageToken as string | undefined) || undefined;
 
 /** The RPCs that read and write the shared store, by name; the others answer from their examples. */

@@ -10,6 +10,7 @@
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
+import { rulesOf } from "../platform/rules/field-rules.js";
 import type { ContractExamples, Problem } from "./contract-examples.js";
 import { actorOf, etagOf, type MockStore, type User } from "./mock-store.js";
 import { PreferError, parsePrefer } from "./prefer.js";
@@ -53,9 +54,10 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
 };
+const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
 const pageSizeOf = (request: FastifyRequest): number => {
   const value = (request.query as Json).pageSize;
-  return value === undefined ? 50 : Number(value);
+  return value === undefined ? Number(pageSizeRule.defaultValue) : Number(value);
 };
 const pageTokenOf = (request: FastifyRequest) => ((request.query as Json).pageToken as string | undefined) || undefined;
 const pageBody = (page: { items: readonly unknown[]; nextPageToken?: string }, key: string) => ({

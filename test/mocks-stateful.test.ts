@@ -165,6 +165,33 @@ describe("the stateful mocks share one store", () => {
     );
   });
 
+  test("an update over gRPC changes only the masked field, at the version it names, and REST sees it", async () => {
+    const created = await users.call<{ user: { id: string; etag: string } }>(
+      "CreateUser",
+      { user: { name: "Katherine Johnson", email: "katherine@example.com" } },
+      metadata(),
+    );
+    const { id, etag } = created.user;
+    const updated = await users.call<{ user: { name: string; email: string; etag: string } }>(
+      "UpdateUser",
+      { user: { id, etag, name: "Ignored", email: "kj@example.com" }, updateMask: { paths: ["email"] } },
+      metadata(),
+    );
+    assert.deepEqual([updated.user.name, updated.user.email], ["Katherine Johnson", "kj@example.com"]);
+    assert.notEqual(updated.user.etag, etag);
+    const overRest = await call("getUser", "GET", `/v1/users/${id}`);
+    assert.equal(overRest.body.email, "kj@example.com");
+    assert.equal(overRest.headers.get("etag"), `"${updated.user.etag}"`);
+    const stale = await grpcError(
+      users.call("UpdateUser", { user: { id, etag, name: "Late" }, updateMask: { paths: ["name"] } }, metadata()),
+    );
+    assert.equal(stale.code, grpc.status.ABORTED);
+    assert.equal(statusDetails(stale).reason, "ETAG_MISMATCH");
+    const taken = await call("updateUser", "PATCH", `/v1/users/${id}`, { body: { email: "ADA@example.com" } });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.code, "ALREADY_EXISTS");
+  });
+
   test("a user created over gRPC is in REST's pages, which go on until the last", async () => {
     for (const n of [1, 2, 3]) {
       await users.call("CreateUser", { user: { name: `Pager ${n}`, email: `pager${n}@example.com` } }, metadata());
