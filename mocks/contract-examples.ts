@@ -35,6 +35,14 @@ export interface ContractExamples {
   operation(operationId: string): OperationExamples;
   /** The problem example of a documented response in components/responses (e.g. `NotFound`). */
   problem(responseName: string): Problem;
+  /** Every operation of the document: its id, method (upper case) and path template (`/v1/users/{id}`). */
+  readonly routes: readonly OperationRoute[];
+}
+
+export interface OperationRoute {
+  readonly operationId: string;
+  readonly method: string;
+  readonly path: string;
 }
 
 const isObject = (value: unknown): value is Json =>
@@ -75,14 +83,19 @@ export function loadContractExamples(file: string = OPENAPI_FILE): ContractExamp
   };
 
   const operations = new Map<string, Json>();
-  for (const item of Object.values((doc.paths ?? {}) as Json)) {
+  const routes: OperationRoute[] = [];
+  for (const [path, item] of Object.entries((doc.paths ?? {}) as Json)) {
     if (!isObject(item)) continue;
-    for (const op of Object.values(item)) {
-      if (isObject(op) && typeof op.operationId === "string") operations.set(op.operationId, op);
+    for (const [method, op] of Object.entries(item)) {
+      if (isObject(op) && typeof op.operationId === "string") {
+        operations.set(op.operationId, op);
+        routes.push({ operationId: op.operationId, method: method.toUpperCase(), path });
+      }
     }
   }
 
   return {
+    routes,
     at: (pointer) => resolve(lookup(pointer)),
     resolve: (value) => resolve(value),
     operation(operationId) {

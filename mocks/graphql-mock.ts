@@ -24,6 +24,8 @@ import { formatGraphqlErrors } from "../platform/graphql/error-formatter.js";
 import { rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";
+import { delay, type FaultInjector, faultError } from "./faults.js";
+import { actorOf, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 
 export const GRAPHQL_SCHEMA_FILE = fileURLToPath(new URL("../contracts/graphql/users.graphql", import.meta.url));
@@ -103,6 +105,9 @@ export interface GraphqlMockOptions {
   readonly host: string;
   readonly port: number;
   readonly examples: ContractExamples;
+  /** The stateful mode: users, their changes and their history come from this store. */
+  readonly store?: MockStore;
+  readonly faults?: FaultInjector;
 }
 
 export interface GraphqlMock {
@@ -188,6 +193,117 @@ export function createGraphqlMockResolvers(examples: ContractExamples) {
   };
 }
 
+/** One page of the store as a connection; each cursor is the store's page token after its item. */
+function storeConnection<T>(page: Page<T>) {
+  const edges = page.items.map((node, i) => ({ cursor: pageTokenAt(page.start + i + 1), node }));
+  return {
+    edges,
+    nodes: page.items,
+    pageInfo: { hasNextPage: page.nextPageToken !== undefined, endCursor: edges.at(-1)?.cursor ?? null },
+  };
+}
+
+const nullIfNotFound = <T>(read: () => T): T | null => {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof AppError && error.code === "NOT_FOUND") return null;
+    throw error;
+  }
+};
+
+/** A preferred code or a bad Prefer header still answers as without the store. */
+const preferred = (op: OperationExamples, context: MockContext): void => {
+  const { prefer } = context;
+  if (prefer instanceof PreferError || (prefer.code !== undefined && prefer.code !== "OK")) choose(op, context);
+};
+
+/** The root fields of the stateful mode, on the shared store (userStats keeps its examples). */
+export function createStatefulResolvers(examples: ContractExamples, store: MockStore) {
+  const base = createGraphqlMockResolvers(examples);
+  const op = (id: string) => examples.operation(id);
+  const size = (first: number | null | undefined) => first ?? Number(pageSizeRule.defaultValue);
+  type UserInput = { id: string; etag?: string | null; name?: string | null; email?: string | null };
+  return {
+    Query: {
+      ...base.Query,
+      user: (_: unknown, args: { id: string }, context: MockContext) => {
+        const { prefer } = context;
+        if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
+        preferred(op("getUser"), context);
+        return nullIfNotFound(() => store.get(args.id));
+      },
+      userByEmail: (_: unknown, args: { email: string }, context: MockContext) => {
+        const { prefer } = context;
+        if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
+        preferred(op("lookupUser"), context);
+        return nullIfNotFound(() => store.lookup(args.email));
+      },
+      users: (_: unknown, args: ConnectionArgs, context: MockContext) => {
+        preferred(op("listUsers"), context);
+        return storeConnection(store.list(size(args.first), args.after ?? undefined));
+      },
+      userHistory: (_: unknown, args: ConnectionArgs & { id: string }, context: MockContext) => {
+        preferred(op("listUserHistory"), context);
+        const page = store.history(args.id, size(args.first), args.after ?? undefined);
+        return storeConnection({ ...page, items: page.items.map((event) => ({ ...event, user: event.user ?? null })) });
+      },
+    },
+    Mutation: {
+      createUser: (_: unknown, args: { input: { name: string; email: string } }, context: MockContext) => {
+        preferred(op("createUser"), context);
+        return store.create(args.input, actorOf(context.authorization));
+      },
+      updateUser: (_: unknown, { input }: { input: UserInput }, context: MockContext) => {
+        preferred(op("updateUser"), context);
+        const change = {
+          ...(input.name != null ? { name: input.name } : {}),
+          ...(input.email != null ? { email: input.email } : {}),
+        };
+        return store.update(input.id, change, input.etag ?? undefined, actorOf(context.authorization));
+      },
+      deleteUser: (_: unknown, args: { id: string; etag?: string | null }, context: MockContext) => {
+        preferred(op("deleteUser"), context);
+        store.delete(args.id, args.etag ?? undefined, actorOf(context.authorization));
+        return { id: args.id };
+      },
+    },
+  };
+}
+
+/** The REST operation each root field mirrors: the key of its configured faults. */
+const OPERATION_OF_FIELD: Readonly<Record<string, string>> = {
+  user: "getUser",
+  userByEmail: "lookupUser",
+  users: "listUsers",
+  userHistory: "listUserHistory",
+  userStats: "getUserStats",
+  createUser: "createUser",
+  updateUser: "updateUser",
+  deleteUser: "deleteUser",
+};
+
+type RootResolvers = Record<string, Record<string, (...args: never[]) => unknown>>;
+
+/** Every root field fails first as the faults of its operation say. */
+function withFaults<T extends RootResolvers>(resolvers: T, faults: FaultInjector | undefined): T {
+  if (!faults) return resolvers;
+  const wrapped: RootResolvers = {};
+  for (const [type, fields] of Object.entries(resolvers)) {
+    wrapped[type] = Object.fromEntries(
+      Object.entries(fields).map(([name, resolve]) => [
+        name,
+        (...args: never[]) => {
+          const fault = OPERATION_OF_FIELD[name] ? faults.draw(OPERATION_OF_FIELD[name]) : undefined;
+          if (fault) throw faultError(fault);
+          return resolve(...args);
+        },
+      ]),
+    );
+  }
+  return wrapped as T;
+}
+
 export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
   const exampleUser = pickExample(opts.examples.operation("getUser").examples, {}, "getUser") as ExampleUser;
 
@@ -195,7 +311,10 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     schema: makeExecutableSchema({ typeDefs: await readFile(GRAPHQL_SCHEMA_FILE, "utf8") }),
     // Values for whatever a resolver below leaves unset: the example user's.
     mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
-    resolvers: createGraphqlMockResolvers(opts.examples) as unknown as IResolvers,
+    resolvers: withFaults(
+      opts.store ? createStatefulResolvers(opts.examples, opts.store) : createGraphqlMockResolvers(opts.examples),
+      opts.faults,
+    ) as unknown as IResolvers,
   });
   requireTokensOnAuthFields(schema);
 
@@ -206,14 +325,18 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     path: GRAPHQL_PATH,
     graphiql: false,
     errorFormatter: formatGraphqlErrors,
-    context: (request): Pick<MockContext, "prefer" | "authorization"> => {
+    // A preferred delay is waited once per request, before any field resolves.
+    context: async (request): Promise<Pick<MockContext, "prefer" | "authorization">> => {
       const header = request.headers.prefer;
       const { authorization } = request.headers;
+      let prefer: Preference | PreferError;
       try {
-        return { prefer: parsePrefer(header === undefined ? [] : [header].flat()), authorization };
+        prefer = parsePrefer(header === undefined ? [] : [header].flat());
       } catch (error) {
         return { prefer: error as PreferError, authorization };
       }
+      await delay(prefer.delay);
+      return { prefer, authorization };
     },
   });
   await app.listen({ host: opts.host, port: opts.port });

@@ -26,11 +26,15 @@ import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument
 import { errorDomainOf, toServiceError } from "../platform/grpc-handlers.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import type { Logger } from "../platform/logging.js";
+import { rulesOf } from "../platform/rules/field-rules.js";
 import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
+import { delay, type FaultInjector, faultError } from "./faults.js";
+import { type Actor, actorOf, type MockStore, type User } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";
 
 type MessageCodec = usersMessages.MessageFns<unknown>;
+type Json = { [key: string]: unknown };
 
 /** A service the mock serves: its proto, its generated definition and codecs, and what its RPCs answer. */
 export interface MockedService {
@@ -87,6 +91,12 @@ interface RpcDefinition {
 /** One RPC's answers, built and checked at start. */
 interface RpcAnswers {
   readonly method: ServiceMethod;
+  /** The REST operation it mirrors (faults are configured by it), if any. */
+  readonly operation?: string;
+  /** A response in its REST form as the RPC's response message, checked against the proto (INTERNAL if it breaks it). */
+  readonly toMessage: (body: unknown) => unknown;
+  /** The request in its proto3 JSON form. */
+  readonly requestJson: (request: unknown) => Json;
   /** Response messages by example name, in their generated TypeScript form. */
   readonly examples: ReadonlyMap<string, unknown>;
   readonly errors: ReadonlyMap<Code, AppError>;
@@ -184,8 +194,22 @@ export function buildGrpcAnswers(
       }
       const request = codecOf(method.requestType);
       const needs = { required: definition.required ?? [], partial: definition.partial ?? [] };
+      const body = definition.body ?? ".";
       answers.set(method.name, {
         method,
+        ...(definition.operation !== undefined ? { operation: definition.operation } : {}),
+        toMessage: (value) => {
+          const json = checker.toProtoJson(method.responseType, body === "." ? value : { [body]: value });
+          const violations = checker.check(method.responseType, json, "response");
+          if (violations.length > 0) {
+            throw new AppError(
+              "INTERNAL",
+              `the mock's answer breaks the proto: ${violations.map((v) => `${v.field} ${v.description}`).join("; ")}`,
+            );
+          }
+          return response.fromJSON(json);
+        },
+        requestJson: (value) => request.toJSON(value) as Json,
         examples: messages,
         errors,
         checkRequest: (value) => checker.check(method.requestType, request.toJSON(value), "request", needs),
@@ -216,11 +240,65 @@ function requireToken(metadata: Metadata): void {
   }
 }
 
+/** An RPC of the stateful mode: the request (proto3 JSON) and the caller → the response body in its REST form. */
+type StatefulRpc = (request: Json, actor: Actor) => unknown;
+
+const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
+const pageOf = <T>(page: { items: readonly T[]; nextPageToken?: string }, key: string) => ({
+  [key]: page.items,
+  ...(page.nextPageToken !== undefined ? { nextPageToken: page.nextPageToken } : {}),
+});
+const DEFAULT_PAGE_SIZE = Number(pageSizeRule.defaultValue);
+const pageSize = (request: Json) => (request.pageSize as number | undefined) ?? DEFAULT_PAGE_SIZE;
+const pageToken = (request: Json) => (request.pageToken as string | undefined) || undefined;
+
+/** The RPCs that read and write the shared store, by name; the others answer from their examples. */
+export function statefulRpcs(store: MockStore): Readonly<Record<string, StatefulRpc>> {
+  return {
+    GetUser: (r) => store.get(String(r.id)),
+    LookupUser: (r) => store.lookup(String(r.email)),
+    BatchGetUsers: (r) => ({ users: store.batchGet((r.ids as string[] | undefined) ?? []) }),
+    ListUsers: (r) => pageOf(store.list(pageSize(r), pageToken(r)), "users"),
+    CreateUser: (r, actor) => {
+      const user = r.user as User;
+      return store.create({ name: user.name, email: user.email }, actor);
+    },
+    UpdateUser: (r, actor) => {
+      const user = r.user as Partial<User> & { id: string };
+      const mask = typeof r.updateMask === "string" && r.updateMask !== "" ? r.updateMask.split(",") : undefined;
+      const wanted = (field: "name" | "email") => (mask ? mask.includes(field) : user[field] !== undefined);
+      const change = {
+        ...(wanted("name") ? { name: user.name ?? "" } : {}),
+        ...(wanted("email") ? { email: user.email ?? "" } : {}),
+      };
+      return store.update(user.id, change, user.etag || undefined, actor);
+    },
+    DeleteUser: (r, actor) => {
+      store.delete(String(r.id), (r.etag as string | undefined) || undefined, actor);
+      return {};
+    },
+    ListUserHistory: (r) => pageOf(store.history(String(r.userId), pageSize(r), pageToken(r)), "events"),
+  };
+}
+
+/** What the mock adds to every call: the stateful mode's handlers and the configured faults. */
+interface Behaviour {
+  readonly stateful?: StatefulRpc;
+  readonly faults?: FaultInjector;
+}
+
 /**
- * Answers one call: no token where the RPC needs one, then a contract-breaking request, then the preferred code,
- * then the preferred or first example.
+ * Answers one call: no token where the RPC needs one, then a contract-breaking request, then the preferred delay,
+ * then a configured fault, then the preferred code, then the store's answer (stateful mode) or the preferred or
+ * first example.
  */
-function answer(rpc: RpcAnswers, request: unknown, metadata: Metadata, needsToken: boolean): unknown {
+async function answer(
+  rpc: RpcAnswers,
+  request: unknown,
+  metadata: Metadata,
+  needsToken: boolean,
+  behaviour: Behaviour,
+): Promise<unknown> {
   if (needsToken) requireToken(metadata);
   const violations = rpc.checkRequest(request);
   if (violations.length > 0) throw invalidArgument(violations);
@@ -230,6 +308,9 @@ function answer(rpc: RpcAnswers, request: unknown, metadata: Metadata, needsToke
   } catch (error) {
     throw invalidArgument([{ field: "prefer", description: (error as Error).message }]);
   }
+  await delay(preference.delay);
+  const fault = rpc.operation !== undefined ? behaviour.faults?.draw(rpc.operation) : undefined;
+  if (fault) throw rpc.errors.get(fault.code) ?? faultError(fault);
   const code = preference.code;
   if (code !== undefined && code !== "OK" && code !== "0") {
     const error =
@@ -243,6 +324,10 @@ function answer(rpc: RpcAnswers, request: unknown, metadata: Metadata, needsToke
       ]);
     }
     throw error;
+  }
+  if (behaviour.stateful) {
+    const header = metadata.get("authorization")[0];
+    return rpc.toMessage(behaviour.stateful(rpc.requestJson(request), actorOf(String(header ?? ""))));
   }
   try {
     return pickExample(rpc.examples, preference, rpc.method.name);
@@ -259,6 +344,9 @@ export interface GrpcMockOptions {
   readonly examples: ContractExamples;
   /** Default: every service of MOCKED_SERVICES. */
   readonly services?: readonly MockedService[];
+  /** The stateful mode: the store the RPCs that have a stateful handler read and write. */
+  readonly store?: MockStore;
+  readonly faults?: FaultInjector;
 }
 
 export interface GrpcMock {
@@ -267,7 +355,13 @@ export interface GrpcMock {
 }
 
 /** The service's RPCs as grpc-js handlers that answer from its examples. */
-function implementationOf(service: MockedService, examples: ContractExamples, logger: Logger) {
+function implementationOf(
+  service: MockedService,
+  examples: ContractExamples,
+  logger: Logger,
+  extras: Pick<GrpcMockOptions, "store" | "faults">,
+) {
+  const stateful = extras.store ? statefulRpcs(extras.store) : {};
   // Errors name their service's domain as the service itself does. Their field violations are proto paths
   // already (the proto checker's, the definitions' prefix), which the default field mapping keeps as they are.
   const errorOptions = { domain: errorDomainOf(service.name) };
@@ -278,16 +372,22 @@ function implementationOf(service: MockedService, examples: ContractExamples, lo
       call: ServerUnaryCall<unknown, unknown>,
       done: sendUnaryData<unknown>,
     ) => {
-      try {
-        const response = answer(rpc, call.request, call.metadata, needsToken);
-        logger.debug({ rpc: rpc.method.name }, "mock answered OK");
-        done(null, response);
-      } catch (error) {
-        const appError = error instanceof AppError ? error : new AppError("INTERNAL", "internal error");
-        if (!(error instanceof AppError)) logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
-        logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");
-        done(toServiceError(appError, errorOptions));
-      }
+      const behaviour: Behaviour = {
+        ...(stateful[rpc.method.name] ? { stateful: stateful[rpc.method.name] } : {}),
+        ...(extras.faults ? { faults: extras.faults } : {}),
+      };
+      answer(rpc, call.request, call.metadata, needsToken, behaviour).then(
+        (response) => {
+          logger.debug({ rpc: rpc.method.name }, "mock answered OK");
+          done(null, response);
+        },
+        (error: unknown) => {
+          const appError = error instanceof AppError ? error : new AppError("INTERNAL", "internal error");
+          if (!(error instanceof AppError)) logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
+          logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");
+          done(toServiceError(appError, errorOptions));
+        },
+      );
     };
   }
   return { definition: service.definition, implementation };
@@ -298,7 +398,7 @@ export async function startGrpcMock(opts: GrpcMockOptions): Promise<GrpcMock> {
   const server = await startGrpcServer({
     host: opts.host,
     port: opts.port,
-    services: services.map((service) => implementationOf(service, opts.examples, opts.logger)),
+    services: services.map((service) => implementationOf(service, opts.examples, opts.logger, opts)),
     reflect: services.map((service) => service.proto),
     logger: opts.logger,
   });

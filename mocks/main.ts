@@ -5,6 +5,8 @@
  * addresses; Ctrl-C stops all three.
  *
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
+ *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
+ *   MOCK_FAULTS='getUser=503@0.5' MOCK_SEED=7 npm run mock   configured errors per operation, at a seeded rate
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
  */
@@ -12,17 +14,30 @@ import { runMain } from "../platform/lifecycle.js";
 import { createLogger } from "../platform/logging.js";
 import { freePorts } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
+import { createFaultInjector, parseFaults } from "./faults.js";
 import { startGraphqlMock } from "./graphql-mock.js";
 import { startGrpcMock } from "./grpc-mock.js";
 import { loadMockConfig } from "./mock-config.js";
+import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
+import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
+import { startStatefulRest } from "./stateful-rest.js";
 
 runMain("mock", async () => {
   const config = loadMockConfig();
   const logger = createLogger("mock", config.logLevel);
   const examples = loadContractExamples();
-  const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as { id: string };
+  const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as User;
+  const faults = createFaultInjector(parseFaults(config.faults, examples), config.seed);
+  // The stateful mode's store starts with every user the examples show: the example user, then each listed one.
+  const store = config.stateful
+    ? new MockStore([
+        exampleUser,
+        ...[...examples.operation("listUsers").examples.values()].flatMap((page) => (page as { users: User[] }).users),
+      ])
+    : undefined;
+  const shared = { faults, ...(store ? { store } : {}) };
   const stops: (() => Promise<void>)[] = [];
   let stopping = false;
   const stopAll = async () => {
@@ -31,24 +46,28 @@ runMain("mock", async () => {
   };
 
   try {
-    const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples });
+    const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples, ...shared });
     stops.push(grpc.stop);
-    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples });
+    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples, ...shared });
     stops.push(graphql.stop);
+    const upstream = store ? await startStatefulRest({ host: "127.0.0.1", examples, store }) : undefined;
+    if (upstream) stops.push(upstream.stop);
 
-    // Prism takes a port number: for 0, a port that was free a moment ago (tried again if taken meanwhile).
+    // Prism, on loopback behind the REST front, takes a port number: one that was free a moment ago (tried again
+    // if taken meanwhile).
     let rest: RestMock | undefined;
     for (let attempt = 1; !rest; attempt++) {
-      const port = config.restPort === 0 ? ((await freePorts(1))[0] ?? 0) : config.restPort;
+      const port = (await freePorts(1))[0] ?? 0;
       try {
         rest = await startRestMock({
-          host: config.host,
+          host: "127.0.0.1",
           port,
           dynamic: config.dynamic,
           probePath: `/v1/users/${exampleUser.id}`,
+          ...(upstream ? { upstream: upstream.url } : {}),
         });
       } catch (error) {
-        if (config.restPort !== 0 || attempt >= 3) throw error;
+        if (attempt >= 3) throw error;
       }
     }
     const prism = rest;
@@ -60,22 +79,39 @@ runMain("mock", async () => {
       process.exit(1);
     });
 
+    const front = await startRestFront({
+      host: config.host,
+      port: config.restPort,
+      examples,
+      target: new URL(`http://127.0.0.1:${prism.port}`),
+      faults,
+      proxied: config.stateful,
+    });
+    stops.push(front.stop);
+
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const urls = {
-      rest: `http://${host}:${prism.port}`,
+      rest: `http://${host}:${front.port}`,
       grpc: `${host}:${grpc.port}`,
       graphql: `http://${host}:${graphql.port}/graphql`,
     };
     logger.info(
-      { restPort: prism.port, grpcPort: grpc.port, graphqlPort: graphql.port, dynamic: config.dynamic, ...urls },
+      {
+        restPort: front.port,
+        grpcPort: grpc.port,
+        graphqlPort: graphql.port,
+        dynamic: config.dynamic,
+        stateful: config.stateful,
+        ...urls,
+      },
       "mocks ready",
     );
     process.stdout.write(`
-Charter mocks are running (from contracts/; no backend).
+Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}).
 
-  REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name>)
-  gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name>; health + reflection)
-  GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name>)
+  REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
+  gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)
+  GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name> | delay=<ms>)
 
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
   Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory

@@ -15,6 +15,12 @@ export interface MockConfig {
   readonly grpcPort: number;
   readonly graphqlPort: number;
   readonly logLevel: LogLevel;
+  /** One in-memory store behind all three mocks, seeded from the examples. */
+  readonly stateful: boolean;
+  /** MOCK_FAULTS as written (`getUser=503@0.5,…`), read against the contract by faults.ts. */
+  readonly faults: string;
+  /** The seed of the fault rates' generator. */
+  readonly seed: number;
 }
 
 export function loadMockConfig(
@@ -27,6 +33,7 @@ export function loadMockConfig(
       args: [...args],
       options: {
         dynamic: { type: "boolean", default: false },
+        stateful: { type: "boolean", default: false },
         host: { type: "string" },
         "rest-port": { type: "string" },
         "grpc-port": { type: "string" },
@@ -54,5 +61,8 @@ export function loadMockConfig(
     grpcPort: port("grpc-port", "MOCK_GRPC_PORT", DEFAULTS.grpc),
     graphqlPort: port("graphql-port", "MOCK_GRAPHQL_PORT", DEFAULTS.graphql),
     logLevel: env.oneOf("LOG_LEVEL", "info", logLevels),
+    stateful: flags.values.stateful === true || env.oneOf("MOCK_STATEFUL", "false", ["true", "false"]) === "true",
+    faults: env.string("MOCK_FAULTS", ""),
+    seed: env.int("MOCK_SEED", 1, 0, 2_147_483_647),
   };
 }

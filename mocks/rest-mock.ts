@@ -1,6 +1,8 @@
 /**
  * The REST mock: Prism (`prism mock`) serving contracts/openapi/users.v1.yaml from its examples,
- * with request validation on, as a child process. Ready when it answers HTTP.
+ * with request validation on, as a child process. Ready when it answers HTTP. In the stateful mode it is
+ * Prism's validation proxy instead (`prism proxy --errors`) in front of the store's REST server: requests and
+ * answers are checked against the contract on the way, and an answer that breaks it becomes an error.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -19,6 +21,8 @@ export interface RestMockOptions {
   /** A path Prism answers (any status) once it is listening. */
   readonly probePath: string;
   readonly readyTimeoutMs?: number;
+  /** The stateful mode: the origin of the store's REST server, which Prism proxies to. */
+  readonly upstream?: string;
 }
 
 export interface RestMock {
@@ -38,7 +42,10 @@ const prismCli = (): string => {
 };
 
 export async function startRestMock(opts: RestMockOptions): Promise<RestMock> {
-  const args = ["mock", OPENAPI_FILE, "-p", String(opts.port), "-h", opts.host, ...(opts.dynamic ? ["--dynamic"] : [])];
+  const where = ["-p", String(opts.port), "-h", opts.host];
+  const args = opts.upstream
+    ? ["proxy", OPENAPI_FILE, opts.upstream, ...where, "--errors"]
+    : ["mock", OPENAPI_FILE, ...where, ...(opts.dynamic ? ["--dynamic"] : [])];
   // Node with Prism's entry point (not the .bin wrapper), so stopping this child stops Prism; where
   // setpriv is there, Prism is also killed when this process dies without stopping it.
   const command = [...deathSignal, process.execPath, prismCli(), ...args];

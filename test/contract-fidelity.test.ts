@@ -1,8 +1,9 @@
 /**
  * Cross-protocol fidelity of the field rules: one corpus of edge values (generated from the rules with fast-check
- * and a fixed list, see test/support/fidelity/corpus.ts) goes through all six servers — the real users service
- * (gRPC), the real gateway in front of it (REST and GraphQL), and the three mocks (Prism, the gRPC mock, the
- * GraphQL mock) — as CreateUser, UpdateUser and ListUsers, and through the audit service's event decoding
+ * and a fixed list, see test/support/fidelity/corpus.ts) goes through all nine servers — the real users service
+ * (gRPC), the real gateway in front of it (REST and GraphQL), the three mocks (Prism, the gRPC mock, the
+ * GraphQL mock), and the same three in the stateful mode (one store behind them: Prism's validation proxy in front
+ * of it for REST) — as CreateUser, UpdateUser and ListUsers, and through the audit service's event decoding
  * in-process. Every server that can carry a value must say the same of it: accepted, or refused naming the same
  * field; a value the real servers accept is read back unchanged over REST, GraphQL and gRPC.
  *
@@ -52,6 +53,9 @@ const COLUMNS = {
   prism: "REST mock (Prism)",
   grpcMock: "gRPC mock",
   graphqlMock: "GraphQL mock",
+  statefulRest: "stateful REST mock",
+  statefulGrpc: "stateful gRPC mock",
+  statefulGraphql: "stateful GraphQL mock",
   audit: "audit decode",
   loosened: "users gRPC (loosened email)",
 } as const;
@@ -92,9 +96,25 @@ function auditOutcome(row: Row): Outcome {
     : { kind: "refused", fields: [normaliseField(field)] };
 }
 
-describe("contract fidelity: one corpus, six servers and the event decoding, one verdict per value", () => {
+/**
+ * A driver of a stateful mock: what one of its creates makes is deleted at once through `cleaner` (the stateful
+ * gRPC mock), so that an e-mail under test is free again for the next server and for the updates of the example user.
+ */
+const cleanedAfterCreate = (driver: Driver, cleaner: Driver): Driver => ({
+  ...driver,
+  async create(user) {
+    const written = await driver.create(user);
+    if (written.outcome.kind === "accepted" && written.id) await cleaner.remove?.(written.id);
+    return written;
+  },
+});
+
+const MOCK_PORTS = { MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" };
+
+describe("contract fidelity: one corpus, nine servers and the event decoding, one verdict per value", () => {
   let platform: RunningPlatform;
   let mocks: ServiceProcess;
+  let statefulMocks: ServiceProcess;
   let loosened: ServiceProcess;
   let drivers: Driver[] = [];
   let servers: Servers;
@@ -113,12 +133,8 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
   before(async () => {
     const started = await Promise.allSettled([
       startPlatform({ GATEWAY_HOST: "127.0.0.1", ...issuer.env }),
-      startService(
-        "mocks/main.ts",
-        { MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
-        "mocks ready",
-        60_000,
-      ),
+      startService("mocks/main.ts", MOCK_PORTS, "mocks ready", 60_000),
+      startService("mocks/main.ts", { ...MOCK_PORTS, MOCK_STATEFUL: "true" }, "mocks ready", 60_000),
       // One more real users service, its e-mail format loosened by a module preloaded after tsx's loader.
       startService(
         USERS_ENTRY,
@@ -132,9 +148,10 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
         "users service ready",
       ),
     ]);
-    const [p, m, l] = started;
+    const [p, m, s, l] = started;
     if (p.status === "fulfilled") platform = p.value;
     if (m.status === "fulfilled") mocks = m.value;
+    if (s.status === "fulfilled") statefulMocks = s.value;
     if (l.status === "fulfilled") loosened = l.value;
     const failed = started.filter((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed.length > 0) throw new Error(failed.map((f) => String(f.reason)).join("\n"));
@@ -151,12 +168,30 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
       grpcDriver(COLUMNS.grpcMock, `127.0.0.1:${mocks.ready.grpcPort}`, false, authorization),
       graphqlDriver(COLUMNS.graphqlMock, `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`, false, authorization),
     ];
+    const stateful = statefulMocks.ready;
+    const statefulGrpc = grpcDriver(COLUMNS.statefulGrpc, `127.0.0.1:${stateful.grpcPort}`, false, authorization);
+    drivers.push(
+      cleanedAfterCreate(
+        restDriver(COLUMNS.statefulRest, `http://127.0.0.1:${stateful.restPort}`, false, authorization),
+        statefulGrpc,
+      ),
+      cleanedAfterCreate(statefulGrpc, statefulGrpc),
+      cleanedAfterCreate(
+        graphqlDriver(
+          COLUMNS.statefulGraphql,
+          `http://127.0.0.1:${stateful.graphqlPort}/graphql`,
+          false,
+          authorization,
+        ),
+        statefulGrpc,
+      ),
+    );
     servers = { drivers, readers: [rest, graphql, users], store: users, exampleId: EXAMPLE_ID };
   });
 
   after(async () => {
     for (const driver of drivers) driver.close();
-    await Promise.all([platform?.stop(), mocks?.stop(), loosened?.stop()]);
+    await Promise.all([platform?.stop(), mocks?.stop(), statefulMocks?.stop(), loosened?.stop()]);
   });
 
   test("every value gets one verdict from every server, and what is accepted reads back unchanged", async () => {
@@ -207,7 +242,7 @@ describe("contract fidelity: one corpus, six servers and the event decoding, one
       });
     const columns = [...drivers.map((d) => d.name), COLUMNS.audit];
     const table = agreementTable(merged, columns);
-    console.log(`the e-mail corpus with a loosened users service beside the six:\n${table}`);
+    console.log(`the e-mail corpus with a loosened users service beside the nine:\n${table}`);
 
     // The rows the loosened server changes: those that agreed without it and disagree with it.
     const emailBaseline = baseline.filter((r) => r.field === "email");

@@ -600,3 +600,37 @@ describe("a request without a token, in the three mocks", () => {
     assert.equal((await graphql(USER_QUERY, { id: ada.id })).body.data.user.id, ada.id);
   });
 });
+
+describe("Prefer: delay in the three mocks (without the store)", () => {
+  const since = async (run: () => Promise<unknown>) => {
+    const start = performance.now();
+    await run();
+    return performance.now() - start;
+  };
+
+  test("each waits at least the delay asked for, and still answers the preferred example or code", async () => {
+    let answer: Awaited<ReturnType<typeof get>> | undefined;
+    const overRest = await since(async () => {
+      answer = await get(`/v1/users/${ada.id}`, { prefer: "code=404, delay=250" });
+    });
+    assert.ok(overRest >= 250, `REST answered after ${overRest} ms`);
+    assert.equal(answer?.status, 404);
+    assert.deepEqual(validator.check("getUser", answer as NonNullable<typeof answer>), []);
+    const overGrpc = await since(() => callWith("GetUser", { id: ada.id }, withPrefer("delay=250")));
+    assert.ok(overGrpc >= 250, `gRPC answered after ${overGrpc} ms`);
+    const overGraphql = await since(() => graphql(USER_QUERY, { id: ada.id }, { prefer: "delay=250" }));
+    assert.ok(overGraphql >= 250, `GraphQL answered after ${overGraphql} ms`);
+  });
+
+  test("a delay past 10 s or not a number is refused in each protocol's error form", async () => {
+    const overRest = await get(`/v1/users/${ada.id}`, { prefer: "delay=10001" });
+    assert.equal(overRest.status, 400);
+    assert.deepEqual(validator.check("getUser", overRest), []);
+    assert.equal(JSON.parse(overRest.text).code, "INVALID_ARGUMENT");
+    const overGrpc = await grpcError(callWith("GetUser", { id: ada.id }, withPrefer("delay=1.5")));
+    assert.equal(overGrpc.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(statusDetails(overGrpc).fieldViolations[0]?.field, "prefer");
+    const overGraphql = await graphql(USER_QUERY, { id: ada.id }, { prefer: "delay=later" });
+    assert.equal(overGraphql.body.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+  });
+});

@@ -173,7 +173,13 @@ async function restOutcome(response: Response, prism: boolean): Promise<{ outcom
   const text = await response.text();
   const body: unknown = text === "" ? undefined : safeJson(text);
   if (response.ok) return { outcome: accepted, body };
-  if (prism) {
+  // Prism's refusal names the fields in sl-violations (its body is a documented example); the stateful mode's REST
+  // front answers the contract's 400 problem instead, naming them in `errors` as the gateway does.
+  const contractRefusal =
+    !response.headers.has("sl-violations") &&
+    response.status === 400 &&
+    (body as Problem | undefined)?.code === "INVALID_ARGUMENT";
+  if (prism && !contractRefusal) {
     if (response.status < 400 || response.status >= 500)
       return { outcome: { kind: "error", detail: `${response.status}` }, body };
     const header = response.headers.get("sl-violations");
