@@ -1,6 +1,7 @@
 /**
  * The shared SDK scenario list (sdk/scenarios/users.json, its format in sdk/README.md) run with the TypeScript SDK
- * against the real gateway and users service. The Python SDK runs the same list (test/sdk-python.test.ts).
+ * against the real gateway and users service. The Python SDK (test/sdk-python.test.ts) and the Go SDK (test/sdk-go.test.ts)
+ * run the same list.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";

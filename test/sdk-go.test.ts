@@ -1,11 +1,12 @@
 /**
  * The Go SDK (sdk/go) and the Go gRPC client (generated/go/proto) against the real gateway and users service: this
  * starts the platform with its development issuer on free ports, then runs the module's own `go test` with the
- * addresses and the client's credentials in its environment (the scenarios of sdk/sdk.test.ts, in Go, and the gRPC
- * calls). It also holds the module to `gofmt` and `go vet`. Go's module and build caches are the machine's own; the
+ * addresses and the client's credentials in its environment (the scenarios of sdk/sdk.test.ts, in Go, the shared SDK
+ * scenario list sdk/scenarios/users.json, every one of which must pass, and the gRPC calls). It also holds the module to `gofmt` and `go vet`. Go's module and build caches are the machine's own; the
  * first run downloads the module's pinned dependencies (go.sum) from the module proxy, each step printed with its time.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { lastLines, runCommand, timedStep } from "../scripts/infra/steps.js";
@@ -19,6 +20,15 @@ const goEnv: NodeJS.ProcessEnv = {
   GOFLAGS: "-modcacherw -buildvcs=false -mod=readonly",
 };
 const TEN_MINUTES = 600_000;
+
+/** The shared SDK scenario list, which sdk/go/scenarios_test.go runs as the subtests of TestSharedScenarios. */
+const scenarios = (
+  JSON.parse(readFileSync(new URL("../sdk/scenarios/users.json", import.meta.url), "utf8")) as {
+    scenarios: { name: string }[];
+  }
+).scenarios.map((scenario) => scenario.name);
+/** A subtest's name as `go test` reports it: each white-space character becomes an underscore. */
+const goSubtest = (parent: string, name: string) => `${parent}/${name.replace(/\s/g, "_")}`;
 
 async function go(args: readonly string[], env: NodeJS.ProcessEnv = goEnv) {
   const ran = await runCommand("go", args, { cwd: module, env, timeoutMs: TEN_MINUTES });
@@ -98,9 +108,20 @@ describe("the Go SDK and gRPC client against the real platform", () => {
       "TestCreateUserThenGetUser",
       "TestErrorsCarryTheirGoogleRpcDetails",
       "TestACallWithoutATokenIsUnauthenticated",
+      "TestSharedScenarios",
     ]) {
       assert.ok(passed.includes(name), `${name} ran and passed (passed: ${passed.join(", ")})`);
     }
+    // Every scenario of the shared list ran with the Go SDK and passed: one the Go runner drops or skips fails here.
+    const passedScenarios = events
+      .filter((e) => e.Action === "pass" && e.Test?.startsWith("TestSharedScenarios/"))
+      .map((e) => e.Test);
+    assert.ok(scenarios.length >= 6, "the shared list has its scenarios");
+    assert.deepEqual(
+      [...passedScenarios].sort(),
+      scenarios.map((name) => goSubtest("TestSharedScenarios", name)).sort(),
+      "every scenario of sdk/scenarios/users.json, and only those, ran and passed in Go",
+    );
   });
 
   test("without the platform's addresses go test fails and says how to run it", async () => {

@@ -226,14 +226,17 @@ func (c *Client) LookupUser(ctx context.Context, email string, opts ...CallOptio
 
 // Page asks for one page of a list.
 type Page struct {
-	// Size is the items per page, 1 to 1000; 0 leaves it to the server (50).
+	// Size is the items per page, 1 to 1000; 0 leaves it to the server (50), unless SendZeroSize is set.
 	Size int
 	// Token is the NextPageToken of the previous page; "" for the first.
 	Token string
+	// SendZeroSize sends a Size of 0 as pageSize=0 instead of leaving it out, which the server answers with a 400
+	// problem (INVALID_ARGUMENT) as any size outside 1 to 1000: for holding a server to the contract's minimum.
+	SendZeroSize bool
 }
 
 func (p Page) size() usersapi.OptInt {
-	if p.Size == 0 {
+	if p.Size == 0 && !p.SendZeroSize {
 		return usersapi.OptInt{}
 	}
 	return usersapi.NewOptInt(p.Size)
