@@ -191,7 +191,7 @@ describe("the Python SDK, installed from its wheel into a fresh virtualenv", () 
     assert.match(missing?.error ?? "", /404 NOT_FOUND/);
   });
 
-  test("a create whose answer is lost is retried with its key and makes one user; an update without If-Match is sent once; the token is kept, then renewed", async () => {
+  test("a create whose answer is lost is retried with its key and makes one user; an update without If-Match is sent once; the token is kept, then renewed; history and stats raise the contract's problem", async () => {
     const ran = await mustRun(python, [behaviour], env, work);
     const out = JSON.parse(ran.stdout) as {
       create: { status: number; sends: { idempotencyKey: string | null }[]; createdId: string; foundId: string };
@@ -204,6 +204,7 @@ describe("the Python SDK, installed from its wheel into a fresh virtualenv", () 
         patchesAfter: number;
       };
       tokens: { kept: boolean; renewed: boolean };
+      served: Record<string, { raised: boolean; status: number; code?: string; type?: string }>;
     };
     assert.equal(out.create.status, 201, "the retry's answer is the first request's user, 201");
     assert.equal(out.create.sends.length, 2, "sent twice");
@@ -220,6 +221,11 @@ describe("the Python SDK, installed from its wheel into a fresh virtualenv", () 
     assert.deepEqual(out.update.withIfMatch, { status: 200, name: "Retried with If-Match" });
     assert.equal(out.update.patchesAfter, 2, "with If-Match it went through at once");
     assert.deepEqual(out.tokens, { kept: true, renewed: true });
+    // This platform serves a history page but runs no stats pipeline: that answer is the contract's 503.
+    assert.deepEqual(out.served, {
+      history: { raised: false, status: 200, type: "UserHistory" },
+      stats: { raised: true, status: 503, code: "UNAVAILABLE" },
+    });
   });
 
   test("the generated gRPC stub creates and reads a user with a bearer token, and decodes google.rpc details", async () => {

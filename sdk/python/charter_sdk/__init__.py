@@ -2,6 +2,9 @@
 
 from charter_users_client.models.list_users_response import ListUsersResponse
 from charter_users_client.models.user import User
+from charter_users_client.models.user_event import UserEvent
+from charter_users_client.models.user_history import UserHistory
+from charter_users_client.models.user_stats import UserStats
 
 from .problem import ProblemError
 from .retrying import RetryingTransport, RetryPolicy
@@ -19,6 +22,9 @@ __all__ = [
     "TokenRequestError",
     "TokenSource",
     "User",
+    "UserEvent",
+    "UserHistory",
+    "UserStats",
     "UsersClient",
     "entity_tag",
 ]

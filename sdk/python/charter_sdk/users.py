@@ -4,16 +4,18 @@ creates sent with an Idempotency-Key (so they are retried safely), If-Match on u
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
 from charter_users_client import AuthenticatedClient
+from charter_users_client.api.stats import get_user_stats
 from charter_users_client.api.users import (
     create_user,
     delete_user,
     get_user,
+    list_user_history,
     list_users,
     lookup_user,
     update_user,
@@ -23,6 +25,9 @@ from charter_users_client.models.list_users_response import ListUsersResponse
 from charter_users_client.models.lookup_user_body import LookupUserBody
 from charter_users_client.models.update_user_body import UpdateUserBody
 from charter_users_client.models.user import User
+from charter_users_client.models.user_event import UserEvent
+from charter_users_client.models.user_history import UserHistory
+from charter_users_client.models.user_stats import UserStats
 from charter_users_client.types import UNSET, Response
 
 from .problem import ProblemError
@@ -134,10 +139,44 @@ class UsersClient:
 
     def list_all(self, *, page_size: int | None = None) -> Iterator[User]:
         """Every user, walking the page tokens; a problem on any page is raised as ProblemError."""
-        token: str | None = None
-        while True:
-            page = self.list(page_size=page_size, page_token=token).data
-            yield from page.users
-            token = page.next_page_token or None
-            if not token:
-                return
+        return _walk(lambda token: self.list(page_size=page_size, page_token=token).data, lambda page: page.users)
+
+    def history(
+        self, id: str, *, page_size: int | None = None, page_token: str | None = None
+    ) -> Reply[UserHistory]:
+        """One page of a user's history, oldest event first. An id with no recorded change has an empty history (not a
+        404), and the history stays after the user is deleted."""
+        return _reply(
+            list_user_history.sync_detailed(
+                id,
+                client=self._client,
+                page_size=UNSET if page_size is None else page_size,
+                page_token=UNSET if page_token is None else page_token,
+            ),
+            200,
+        )
+
+    def history_all(self, id: str, *, page_size: int | None = None) -> Iterator[UserEvent]:
+        """Every event of a user's history, oldest first, walking the page tokens."""
+        return _walk(
+            lambda token: self.history(id, page_size=page_size, page_token=token).data, lambda page: page.events
+        )
+
+    def stats(self) -> Reply[UserStats]:
+        """The counts of the latest one-minute window the stats pipeline published; while none has been received (no
+        pipeline runs), a ProblemError with status 503 and code UNAVAILABLE."""
+        return _reply(get_user_stats.sync_detailed(client=self._client), 200)
+
+
+P = TypeVar("P")
+
+
+def _walk(fetch: Callable[[str | None], P], items: Callable[[P], list[T]]) -> Iterator[T]:
+    """The items of every page, following `next_page_token` until a page has none."""
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from items(page)
+        token = getattr(page, "next_page_token", None) or None
+        if not token:
+            return

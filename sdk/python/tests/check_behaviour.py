@@ -1,7 +1,7 @@
 """What the scenario list cannot show, with the installed SDK against the live gateway (the CHARTER_* variables of
 run_scenarios.py): a create whose answer is lost on the way back is sent again with the same Idempotency-Key and
 makes one user; an update without If-Match is sent once; the client-credentials token is kept, then renewed near
-its expiry. The network in between is the real one, except that the first answer of a chosen request is replaced
+its expiry; history and stats come back typed or as the contract's problem. The network in between is the real one, except that the first answer of a chosen request is replaced
 by a 503, as a proxy with no healthy instance would answer. Prints one JSON document."""
 
 from __future__ import annotations
@@ -85,7 +85,19 @@ def main() -> int:
     renewed = token()
     tokens = {"kept": first == again, "renewed": renewed != first}
 
-    print(json.dumps({"create": create, "update": update, "tokens": tokens}))
+    # History and stats come from services this platform may not run: whatever it answers, the SDK gives either the
+    # typed page or the contract's problem.
+    served: dict[str, Any] = {}
+    with UsersClient(base_url, token, retry=None) as users:
+        calls = {"history": lambda: users.history(created.data.id), "stats": users.stats}
+        for name, call in calls.items():
+            try:
+                reply = call()
+                served[name] = {"raised": False, "status": reply.status, "type": type(reply.data).__name__}
+            except ProblemError as error:
+                served[name] = {"raised": True, "status": error.status, "code": error.code}
+
+    print(json.dumps({"create": create, "update": update, "tokens": tokens, "served": served}))
     return 0
 
 
