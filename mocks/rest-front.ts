@@ -9,8 +9,8 @@
  * its own, which is not the contract's).
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { escapePointerSegment } from "../platform/json-pointer.js";
+import { listenHttp } from "../platform/net.js";
 import type { ContractExamples, OperationRoute, Problem } from "./contract-examples.js";
 import { delay, type FaultInjector } from "./faults.js";
 import { PreferError, parsePrefer } from "./prefer.js";
@@ -36,17 +36,21 @@ export interface RestFront {
 
 type Json = { [key: string]: unknown };
 
-/** The documented headers of an operation's response, each with its example value. */
-export function documentedHeaders(examples: ContractExamples, route: OperationRoute, status: number) {
+/** The header definitions the contract gives an operation's response of this status, by name (none when undocumented). */
+export function responseHeaderDefinitions(examples: ContractExamples, route: OperationRoute, status: number) {
   const path = encodeURIComponent(escapePointerSegment(route.path));
-  let response: Json;
   try {
-    response = examples.at(`#/paths/${path}/${route.method.toLowerCase()}/responses/${status}`) as Json;
+    const response = examples.at(`#/paths/${path}/${route.method.toLowerCase()}/responses/${status}`) as Json;
+    return (response.headers ?? {}) as Record<string, Json>;
   } catch {
     return {};
   }
+}
+
+/** The documented headers of an operation's response, each with its example value. */
+export function documentedHeaders(examples: ContractExamples, route: OperationRoute, status: number) {
   const out: Record<string, string> = {};
-  for (const [name, definition] of Object.entries((response.headers ?? {}) as Record<string, Json>)) {
+  for (const [name, definition] of Object.entries(responseHeaderDefinitions(examples, route, status))) {
     const example = definition.example ?? (definition.schema as Json | undefined)?.example;
     if (example !== undefined) out[name] = String(example);
   }
@@ -54,7 +58,7 @@ export function documentedHeaders(examples: ContractExamples, route: OperationRo
 }
 
 /** The operation a request goes to, by method and path, from the contract's path templates. */
-function routeMatcher(routes: readonly OperationRoute[]) {
+export function routeMatcher(routes: readonly OperationRoute[]) {
   const compiled = routes.map((route) => ({
     route,
     pattern: new RegExp(
@@ -183,16 +187,5 @@ export async function startRestFront(opts: RestFrontOptions): Promise<RestFront>
       res.end("the REST mock failed");
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, opts.port, opts.host);
 }
