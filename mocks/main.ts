@@ -26,6 +26,7 @@ import { loadMockConfig } from "./mock-config.js";
 import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
 import { startRecordProxy } from "./record-proxy.js";
+import { loadReplay } from "./recording.js";
 import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
@@ -80,7 +81,7 @@ Press Ctrl-C to stop.
     const upstream = store
       ? await startStatefulRest({ host: "127.0.0.1", examples, store })
       : config.replay
-        ? await startReplayRest({ host: "127.0.0.1", examples, dir: config.replay })
+        ? await startReplayRest({ host: "127.0.0.1", examples, replay: loadReplay(config.replay) })
         : undefined;
     if (upstream) stops.push(upstream.stop);
 

@@ -198,3 +198,47 @@ export function readRecording(dir: string): RecordingFile[] {
   if (files.length === 0) throw new Error(`${dir} holds no recording (npm run mock -- --record <url> --out ${dir})`);
   return files;
 }
+
+/** A recording being replayed: one numbering of addresses for every protocol that answers from it. */
+export interface Replay {
+  readonly dir: string;
+  /**
+   * The recorded answer to this request, its masks turned into the addresses this client sent; undefined when no
+   * recorded request matches. Identical requests get the recorded answers in order, then the last one again.
+   */
+  answer(
+    method: string,
+    url: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    body: string,
+  ): RecordedResponse | undefined;
+}
+
+export function loadReplay(dir: string): Replay {
+  const interactions = readRecording(dir)
+    .flatMap((file) => file.interactions)
+    .sort((a, b) => a.seq - b.seq);
+  const queues = new Map<string, { answers: Interaction[]; next: number }>();
+  for (const interaction of interactions) {
+    const key = matchKey(interaction.request);
+    const queue = queues.get(key) ?? { answers: [], next: 0 };
+    queue.answers.push(interaction);
+    queues.set(key, queue);
+  }
+  const masker = new EmailMasker();
+  return {
+    dir,
+    answer(method, url, headers, body) {
+      const queue = queues.get(matchKey(recordedRequest(masker, method, url, headers, body)));
+      const recorded = queue?.answers[Math.min(queue.next++, queue.answers.length - 1)]?.response;
+      if (!recorded) return undefined;
+      const unmasked: Record<string, string> = {};
+      for (const [name, value] of Object.entries(recorded.headers)) unmasked[name] = masker.unmaskText(value);
+      return {
+        status: recorded.status,
+        headers: unmasked,
+        ...(recorded.body === undefined ? {} : { body: masker.unmask(recorded.body) }),
+      };
+    },
+  };
+}
