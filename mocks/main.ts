@@ -7,10 +7,10 @@
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
  *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
  *   npm run mock -- --record <gateway-url> [--out recordings] [--pact <file>]
- *                                         REST only: a proxy to a real gateway that records each call into
- *                                         <operationId>.json files (addresses masked, no tokens), optionally a pact
- *   npm run mock -- --replay recordings   the REST mock answers with the recording, behind Prism's validation
- *                                         (gRPC and GraphQL keep the examples); docs/mocks.md#record-and-replay
+ *                                         one proxy to a real gateway (REST and its /graphql) that records each call
+ *                                         into <operationId>.json files (addresses masked, no tokens), optionally a pact
+ *   npm run mock -- --replay recordings   REST and GraphQL answer with the recording, still validated against the
+ *                                         contracts (gRPC keeps the examples); docs/mocks.md#record-and-replay
  *   MOCK_FAULTS='getUser=503@0.5' MOCK_SEED=7 npm run mock   configured errors per operation, at a seeded rate
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
@@ -50,7 +50,8 @@ runMain("mock", async () => {
     });
     logger.info({ restPort: recorder.port, record: target.origin, recordingDir: dir, pact }, "mocks ready");
     process.stdout.write(`
-Recording ${target.origin} through http://${config.host}:${recorder.port} into ${dir}/${pact ? ` and ${pact}` : ""}
+Recording ${target.origin} (REST, and GraphQL on /graphql) through http://${config.host}:${recorder.port}
+into ${dir}/${pact ? ` and ${pact}` : ""}
 (addresses masked, tokens never written). Replay it with: npm run mock -- --replay ${dir}
 Press Ctrl-C to stop.
 `);
@@ -66,6 +67,7 @@ Press Ctrl-C to stop.
       ])
     : undefined;
   const shared = { faults, ...(store ? { store } : {}) };
+  const replay = config.replay ? loadReplay(config.replay) : undefined;
   const stops: (() => Promise<void>)[] = [];
   let stopping = false;
   const stopAll = async () => {
@@ -76,12 +78,18 @@ Press Ctrl-C to stop.
   try {
     const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples, ...shared });
     stops.push(grpc.stop);
-    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples, ...shared });
+    const graphql = await startGraphqlMock({
+      host: config.host,
+      port: config.graphqlPort,
+      examples,
+      ...shared,
+      ...(replay ? { replay } : {}),
+    });
     stops.push(graphql.stop);
     const upstream = store
       ? await startStatefulRest({ host: "127.0.0.1", examples, store })
-      : config.replay
-        ? await startReplayRest({ host: "127.0.0.1", examples, replay: loadReplay(config.replay) })
+      : replay
+        ? await startReplayRest({ host: "127.0.0.1", examples, replay })
         : undefined;
     if (upstream) stops.push(upstream.stop);
 

@@ -1,15 +1,17 @@
 /**
- * `npm run mock -- --record <gateway-url>`: a REST proxy to a real gateway that answers each client with the
- * gateway's own answer and writes each call to an operation of the contract into the recording (recording.ts):
- * one `<operationId>.json` per operation in the recording's directory, addresses masked, tokens never written;
- * with `--pact <file>` also a Pact V4 consumer pact of the same interactions. Files are rewritten after every
- * call, so a recording stopped at any moment holds every call answered before.
+ * `npm run mock -- --record <gateway-url>`: a proxy to a real gateway that answers each client with the gateway's
+ * own answer and writes each call to an operation of the REST contract, and each GraphQL request to its /graphql,
+ * into the recording (recording.ts): one `<operationId>.json` per operation (`graphql.json` for GraphQL) in the
+ * recording's directory, addresses masked, tokens never written; with `--pact <file>` also a Pact V4 consumer pact
+ * of the same interactions. Files are rewritten after every call, so a recording stopped at any moment holds every
+ * call answered before.
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { listenHttp } from "../platform/net.js";
 import type { ContractExamples } from "./contract-examples.js";
+import { GRAPHQL_PATH } from "./graphql-mock.js";
 import {
   bodyOf,
   EmailMasker,
@@ -19,6 +21,9 @@ import {
   writeRecordingFile,
 } from "./recording.js";
 import { responseHeaderDefinitions, routeMatcher } from "./rest-front.js";
+
+/** GraphQL over HTTP, recorded as one more operation (`graphql.json`), its request body matched as a whole. */
+const GRAPHQL_ROUTE = { operationId: "graphql", method: "POST", path: GRAPHQL_PATH };
 
 export interface RecordProxyOptions {
   readonly host: string;
@@ -92,7 +97,7 @@ export async function startRecordProxy(opts: RecordProxyOptions): Promise<Record
     throw new Error(`${opts.dir} already holds a recording: remove it or record into another directory (--out)`);
   }
   if (opts.pact && existsSync(opts.pact)) throw new Error(`${opts.pact} exists: the pact is written anew`);
-  const matchRoute = routeMatcher(opts.examples.routes);
+  const matchRoute = routeMatcher([...opts.examples.routes, GRAPHQL_ROUTE]);
   const masker = new EmailMasker();
   const files = new Map<string, RecordingFile>();
   const all: (Interaction & { operationId: string })[] = [];
@@ -106,7 +111,7 @@ export async function startRecordProxy(opts: RecordProxyOptions): Promise<Record
     answer: Buffer,
   ) => {
     const route = matchRoute(req.method ?? "GET", new URL(req.url ?? "/", "http://recorded").pathname);
-    if (!route) return; // health, the contract, the docs: passed on, not recorded
+    if (!route) return; // health, the contract, the docs, GraphiQL: passed on, not recorded
     const request = recordedRequest(masker, req.method ?? "GET", req.url ?? "/", req.headers, requestBody.toString());
     // The content type and the headers the contract documents for this answer: not the per-request ones (request
     // id, trace context) nor the security headers every answer carries.

@@ -1,10 +1,12 @@
 /**
  * `npm run mock -- --record <gateway-url>` and `--replay <dir>` as a user runs them: the shared SDK scenario list
- * (sdk/scenarios/users.json, the TypeScript runner) goes through the recording proxy to a live gateway, then passes
- * again against the replay with the gateway stopped. The recording, and the pact written beside it, hold no real
- * e-mail address and no token; a request the recording does not hold is the contract's problem saying so.
+ * (sdk/scenarios/users.json, the TypeScript runner) and a GraphQL create and read go through the recording proxy to a
+ * live gateway, then pass again against the replay with the gateway stopped, with other addresses. The recording, and
+ * the pact written beside it, hold no real e-mail address and no token; a request the recording does not hold is the
+ * contract's problem (GraphQL: error) saying so; answers edited to break the contracts are refused, not passed on.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +43,27 @@ async function runList(sdk: UsersClient): Promise<string[]> {
   return failures;
 }
 const restOf = (mocks: ServiceProcess) => `http://127.0.0.1:${mocks.ready.restPort}`;
+
+const CREATE = "mutation ($input: CreateUserInput!) { createUser(input: $input) { id name email etag } }";
+const USER = "query ($id: ID!) { user(id: $id) { id name email } }";
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL results, asserted field by field
+type GraphqlResult = { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+async function graphql(url: string, authorization: string, query: string, variables: object): Promise<GraphqlResult> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphqlResult;
+}
+/** A create and a read over GraphQL, with an address of this run: recorded, then replayed. */
+async function graphqlCalls(url: string, authorization: string) {
+  const email = `graph.${randomBytes(4).toString("hex")}@example.com`;
+  const created = await graphql(url, authorization, CREATE, { input: { name: "Graph Ql", email } });
+  const read = await graphql(url, authorization, USER, { id: created.data?.createUser?.id ?? "0" });
+  return { email, created, read };
+}
+let recordedOverGraphql: Awaited<ReturnType<typeof graphqlCalls>>;
 const recorded = () => readdirSync(dir).map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
 
 before(async () => {
@@ -63,11 +86,14 @@ before(async () => {
   );
   const failures = await runList(createUsersClient({ baseUrl: restOf(recorder), token: tokens }));
   assert.deepEqual(failures, [], "the list passes through the recording proxy to the live gateway");
+  recordedOverGraphql = await graphqlCalls(`${restOf(recorder)}/graphql`, `Bearer ${token}`);
+  assert.equal(recordedOverGraphql.read.data?.user?.email, recordedOverGraphql.email, "GraphQL through the recorder");
   assert.equal(await recorder.stop(), 0, `the recorder did not stop cleanly:\n${recorder.output.join("\n")}`);
   recorder = undefined;
   await platform.stop();
   platform = undefined;
-  // An answer edited into the recording by hand that breaks the contract (a user without its email and etag).
+  // Answers edited into the recording by hand that break the contracts (a user without its email and etag; a
+  // GraphQL user whose non-null name is null).
   const getUser = JSON.parse(readFileSync(join(dir, "getUser.json"), "utf8"));
   getUser.interactions.push({
     seq: EDITED_SEQ,
@@ -75,6 +101,17 @@ before(async () => {
     response: { status: 200, headers: { "content-type": "application/json" }, body: { id: BROKEN_ID, name: "Edited" } },
   });
   writeFileSync(join(dir, "getUser.json"), JSON.stringify(getUser));
+  const overGraphql = JSON.parse(readFileSync(join(dir, "graphql.json"), "utf8"));
+  overGraphql.interactions.push({
+    seq: EDITED_SEQ + 1,
+    request: { ...overGraphql.interactions[0].request, body: { query: USER, variables: { id: BROKEN_ID } } },
+    response: {
+      status: 200,
+      headers: {},
+      body: { data: { user: { id: BROKEN_ID, name: null, email: "user-99@example.invalid" } } },
+    },
+  });
+  writeFileSync(join(dir, "graphql.json"), JSON.stringify(overGraphql));
   replay = await startService("mocks/main.ts", { MOCK_REPLAY: dir, ...ports }, "mocks ready", 60_000);
 });
 
@@ -92,6 +129,7 @@ describe("mocks that record and replay", () => {
       "createUser.json",
       "deleteUser.json",
       "getUser.json",
+      "graphql.json",
       "listUsers.json",
       "lookupUser.json",
       "updateUser.json",
@@ -130,7 +168,7 @@ describe("mocks that record and replay", () => {
     assert.equal(parsed.metadata.pactSpecification.version, "4.0");
     const seqs = recorded()
       .flatMap(({ text }) => JSON.parse(text).interactions.map((i: { seq: number }) => i.seq))
-      .filter((seq) => seq !== EDITED_SEQ);
+      .filter((seq) => seq < EDITED_SEQ);
     assert.equal(parsed.interactions.length, seqs.length, "the pact has every recorded interaction");
     assert.deepEqual(
       seqs.sort((a, b) => a - b),
@@ -143,6 +181,28 @@ describe("mocks that record and replay", () => {
     assert.ok(replay);
     const failures = await runList(createUsersClient({ baseUrl: restOf(replay), token: MOCK_TOKEN }));
     assert.deepEqual(failures, []);
+  });
+
+  // After the list (the replay numbers addresses in the order it sees them, as the recording did) and before the
+  // unmatched requests below, which name an address of their own.
+  test("GraphQL answers from the same recording, with this client's address, still held to the schema", async () => {
+    assert.ok(replay);
+    const url = `http://127.0.0.1:${replay.ready.graphqlPort}/graphql`;
+    const { email, created, read } = await graphqlCalls(url, `Bearer ${MOCK_TOKEN}`);
+    assert.notEqual(email, recordedOverGraphql.email);
+    assert.deepEqual(created, {
+      data: { createUser: { ...recordedOverGraphql.created.data.createUser, email } },
+    });
+    assert.deepEqual(read, { data: { user: { ...recordedOverGraphql.read.data.user, email } } });
+    const graphqlFile = recorded().find((f) => f.name === "graphql.json")?.text ?? "";
+    assert.ok(!graphqlFile.includes(recordedOverGraphql.email), "the recorded address is masked");
+
+    const unmatched = await graphql(url, `Bearer ${MOCK_TOKEN}`, USER, { id: "4242424242" });
+    assert.equal(unmatched.data?.user, null);
+    assert.equal(unmatched.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+    assert.match(unmatched.errors?.[0]?.message ?? "", /no recorded interaction matches this GraphQL request/);
+    const withoutToken = await graphql(url, "", USER, { id: created.data.createUser.id });
+    assert.equal(withoutToken.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
   });
 
   test("a request the recording does not hold is the contract's problem naming that none matched", async () => {
@@ -169,7 +229,7 @@ describe("mocks that record and replay", () => {
     }
   });
 
-  test("a replayed answer is still held to the contract: one that breaks it is Prism's violation, not the body", async () => {
+  test("a replayed answer is still held to the contracts: one that breaks them is an error, not the body", async () => {
     assert.ok(replay);
     const response = await fetch(`${restOf(replay)}/v1/users/${BROKEN_ID}`, {
       headers: { authorization: `Bearer ${MOCK_TOKEN}` },
@@ -178,5 +238,9 @@ describe("mocks that record and replay", () => {
     assert.equal(response.status, 500, text);
     assert.match(response.headers.get("sl-violations") ?? "", /email/);
     assert.ok(!text.includes("Edited"), "the broken body is not passed on");
+    const url = `http://127.0.0.1:${replay.ready.graphqlPort}/graphql`;
+    const overGraphql = await graphql(url, `Bearer ${MOCK_TOKEN}`, USER, { id: BROKEN_ID });
+    assert.equal(overGraphql.data?.user, null);
+    assert.equal(overGraphql.errors?.[0]?.extensions?.code, "INTERNAL");
   });
 });
