@@ -20,7 +20,7 @@ import {
   recordedRequest,
   writeRecordingFile,
 } from "./recording.js";
-import { responseHeaderDefinitions, routeMatcher } from "./rest-front.js";
+import { documentedHeaders, responseHeaderDefinitions, routeMatcher } from "./rest-front.js";
 
 /** GraphQL over HTTP, recorded as one more operation (`graphql.json`), its request body matched as a whole. */
 const GRAPHQL_ROUTE = { operationId: "graphql", method: "POST", path: GRAPHQL_PATH };
@@ -168,8 +168,20 @@ export async function startRecordProxy(opts: RecordProxyOptions): Promise<Record
           },
         );
         upstream.on("error", (error) => {
-          if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
-          res.end(`the gateway at ${opts.target.origin} did not answer: ${error.message}`);
+          // Not recorded: the operation's documented 503 problem (UNAVAILABLE), as a gateway with no backend says.
+          const detail = `the gateway at ${opts.target.origin} did not answer: ${error.message}`;
+          const route = matchRoute(req.method ?? "GET", new URL(req.url ?? "/", "http://recorded").pathname);
+          const problem = route && opts.examples.operation(route.operationId).problems.get("UNAVAILABLE");
+          if (res.headersSent) return res.end();
+          if (!problem) {
+            res.writeHead(502, { "content-type": "text/plain" });
+            return res.end(detail);
+          }
+          res.writeHead(problem.status, {
+            ...documentedHeaders(opts.examples, route, problem.status),
+            "content-type": "application/problem+json",
+          });
+          res.end(JSON.stringify({ ...problem, detail, instance: route.path }));
         });
         upstream.end(requestBody);
       })

@@ -159,7 +159,11 @@ export function recordedRequest(
   body: string,
 ): RecordedRequest {
   const parsed = new URL(url, "http://recorded");
-  const path = masker.maskText(decodeURIComponent(parsed.pathname));
+  let path = parsed.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {} // not percent-encoded UTF-8: kept as sent
+  path = masker.maskText(path);
   const query = masker.maskText(parsed.search.slice(1));
   const kept: Record<string, string> = {};
   for (const name of RECORDED_REQUEST_HEADERS) {

@@ -1,12 +1,12 @@
 /**
  * The front of the REST mock, on its public port: what Prism cannot do, before Prism (`prism mock`, or in the
- * stateful mode `prism proxy` in front of the store) sees the request, so latency and faults behave over REST as
- * they do over gRPC and GraphQL. For a request to an operation of the contract that carries a bearer token it waits
- * `Prefer: delay=<ms>` (0 to MAX_DELAY_MS; another value is the operation's 400 problem) and answers a configured
- * fault with the operation's documented problem of that status and the response's documented headers; everything
- * else (and the rest of the Prefer header) goes on to Prism unchanged. In the stateful mode a request without a
- * token is refused here with the contract's 401 problem, as `prism mock` refuses it (`prism proxy` would answer
- * its own, which is not the contract's).
+ * stateful and replay modes `prism proxy` in front of the store or the recording) sees the request, so latency and
+ * faults behave over REST as they do over gRPC and GraphQL. For a request to an operation of the contract that
+ * carries a bearer token it waits `Prefer: delay=<ms>` (0 to MAX_DELAY_MS; another value is the operation's 400
+ * problem) and answers a configured fault with the operation's documented problem of that status and the response's
+ * documented headers; everything else (and the rest of the Prefer header) goes on to Prism unchanged. In the
+ * stateful and replay modes a request without a token is refused here with the contract's 401 problem, as
+ * `prism mock` refuses it (`prism proxy` would answer its own, which is not the contract's).
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { escapePointerSegment } from "../platform/json-pointer.js";
@@ -23,7 +23,7 @@ export interface RestFrontOptions {
   readonly target: URL;
   readonly faults: FaultInjector;
   /**
-   * The stateful mode (Prism's proxy behind): refuse requests without a bearer token here, with the contract's 401
+   * The stateful and replay modes (Prism's proxy behind): refuse requests without a bearer token here, with the contract's 401
    * problem, and turn the proxy's own 422 for a request that breaks the contract into the operation's 400 problem.
    */
   readonly proxied: boolean;

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { clientCredentials, createUsersClient, type UsersClient } from "charter/sdk";
+import { freePorts } from "../platform/net.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
@@ -242,5 +243,26 @@ describe("mocks that record and replay", () => {
     const overGraphql = await graphql(url, `Bearer ${MOCK_TOKEN}`, USER, { id: BROKEN_ID });
     assert.equal(overGraphql.data?.user, null);
     assert.equal(overGraphql.errors?.[0]?.extensions?.code, "INTERNAL");
+  });
+
+  test("a recorder whose gateway does not answer gives the contract's 503 problem and records nothing", async () => {
+    const [deadPort] = await freePorts(1);
+    const deadDir = join(root, "dead");
+    const dead = await startService(
+      "mocks/main.ts",
+      { MOCK_RECORD: `http://127.0.0.1:${deadPort}`, MOCK_RECORDING_DIR: deadDir, ...ports },
+      "mocks ready",
+    );
+    try {
+      const response = await fetch(`${restOf(dead)}/v1/users`, { headers: { authorization: `Bearer ${MOCK_TOKEN}` } });
+      const text = await response.text();
+      assert.deepEqual(validator.check("listUsers", { status: response.status, headers: response.headers, text }), []);
+      assert.equal(response.status, 503);
+      assert.equal(JSON.parse(text).code, "UNAVAILABLE");
+      assert.match(JSON.parse(text).detail, /did not answer/);
+      assert.deepEqual(readdirSync(deadDir), []);
+    } finally {
+      assert.equal(await dead.stop(), 0);
+    }
   });
 });
