@@ -27,7 +27,7 @@ import type { ContractExamples, OperationExamples } from "./contract-examples.js
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { actorOf, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
-import type { Replay } from "./recording.js";
+import type { RecordedResponse, Replay } from "./recording.js";
 import { createReplayResolvers, type ReplayContext } from "./replay-graphql.js";
 
 export const GRAPHQL_SCHEMA_FILE = fileURLToPath(new URL("../contracts/graphql/users.graphql", import.meta.url));
@@ -336,10 +336,13 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     context: async (request): Promise<Pick<MockContext, "prefer" | "authorization" | "replayed">> => {
       const header = request.headers.prefer;
       const { authorization } = request.headers;
-      const replayed =
-        opts.replay && request.method === "POST"
-          ? opts.replay.answer("POST", GRAPHQL_PATH, request.headers, JSON.stringify(request.body))
-          : undefined;
+      // Asked for by the first root field that resolves (after its token and fault checks), then kept.
+      const { replay } = opts;
+      let found: [RecordedResponse | undefined] | undefined;
+      const replayed = () => {
+        found ??= [replay?.answer("POST", GRAPHQL_PATH, request.headers, JSON.stringify(request.body))];
+        return found[0];
+      };
       let prefer: Preference | PreferError;
       try {
         prefer = parsePrefer(header === undefined ? [] : [header].flat());

@@ -148,7 +148,7 @@ Press Ctrl-C to stop.
       "mocks ready",
     );
     process.stdout.write(`
-Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}${config.replay ? `; REST replays ${config.replay}` : ""}).
+Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}${config.replay ? `; REST and GraphQL replay ${config.replay}` : ""}).
 
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)

@@ -12,8 +12,8 @@ import { isCode } from "./contract-examples.js";
 import type { RecordedResponse } from "./recording.js";
 
 export interface ReplayContext {
-  /** The recorded answer to this request; undefined when none matched. */
-  readonly replayed?: RecordedResponse | undefined;
+  /** The recorded answer to this request (looked up on the first call); undefined when none matched. */
+  readonly replayed: () => RecordedResponse | undefined;
 }
 
 interface RecordedError {
@@ -25,7 +25,7 @@ interface RecordedError {
 /** Resolvers of every root field (Query and Mutation) that answer from the recorded answer of the request. */
 export function createReplayResolvers(schema: GraphQLSchema, dir: string) {
   const resolve = (_: unknown, _args: unknown, context: ReplayContext, info: GraphQLResolveInfo) => {
-    const body = context.replayed?.body as { data?: Record<string, unknown> | null; errors?: RecordedError[] };
+    const body = context.replayed()?.body as { data?: Record<string, unknown> | null; errors?: RecordedError[] };
     if (!body) {
       throw new AppError(
         "INVALID_ARGUMENT",
