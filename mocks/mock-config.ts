@@ -21,13 +21,13 @@ export interface MockConfig {
   readonly faults: string;
   /** The seed of the fault rates' generator. */
   readonly seed: number;
-  /** Record mode: the gateway whose REST answers are proxied and recorded (`--record <url>`). */
+  /** Record mode: the gateway whose REST and GraphQL answers are proxied and recorded (`--record <url>`). */
   readonly record?: string;
   /** Where record mode writes the recording (`--out <dir>`). */
   readonly recordingDir: string;
   /** Record mode: also write the interactions as a Pact V4 consumer pact to this file (`--pact <file>`). */
   readonly pact?: string;
-  /** Replay mode: the recording the REST mock answers from (`--replay <dir>`). */
+  /** Replay mode: the recording the REST and GraphQL mocks answer from (`--replay <dir>`). */
   readonly replay?: string;
 }
 
