@@ -311,18 +311,23 @@ function withFaults<T extends RootResolvers>(resolvers: T, faults: FaultInjector
 export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
   const exampleUser = pickExample(opts.examples.operation("getUser").examples, {}, "getUser") as ExampleUser;
 
-  const base = makeExecutableSchema({ typeDefs: await readFile(GRAPHQL_SCHEMA_FILE, "utf8") });
-  const resolvers = opts.replay
-    ? createReplayResolvers(base, opts.replay.dir)
-    : opts.store
-      ? createStatefulResolvers(opts.examples, opts.store)
-      : createGraphqlMockResolvers(opts.examples);
-  const schema = addMocksToSchema<IResolvers>({
-    schema: base,
-    // Values for whatever a resolver below leaves unset: the example user's.
-    mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
-    resolvers: withFaults(resolvers, opts.faults) as unknown as IResolvers,
-  });
+  const typeDefs = await readFile(GRAPHQL_SCHEMA_FILE, "utf8");
+  const base = makeExecutableSchema({ typeDefs });
+  // A replay fills in nothing: a field its recorded answer lacks is missing, as the schema then says.
+  const schema = opts.replay
+    ? makeExecutableSchema({
+        typeDefs,
+        resolvers: withFaults(createReplayResolvers(base, opts.replay.dir), opts.faults),
+      })
+    : addMocksToSchema<IResolvers>({
+        schema: base,
+        // Values for whatever a resolver below leaves unset: the example user's.
+        mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
+        resolvers: withFaults(
+          opts.store ? createStatefulResolvers(opts.examples, opts.store) : createGraphqlMockResolvers(opts.examples),
+          opts.faults,
+        ) as unknown as IResolvers,
+      });
   requireTokensOnAuthFields(schema);
 
   const app = Fastify({ logger: false });

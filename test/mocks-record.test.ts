@@ -94,7 +94,7 @@ before(async () => {
   await platform.stop();
   platform = undefined;
   // Answers edited into the recording by hand that break the contracts (a user without its email and etag; a
-  // GraphQL user whose non-null name is null).
+  // GraphQL user without its non-null email, which the GraphQL mock must not fill in).
   const getUser = JSON.parse(readFileSync(join(dir, "getUser.json"), "utf8"));
   getUser.interactions.push({
     seq: EDITED_SEQ,
@@ -109,7 +109,7 @@ before(async () => {
     response: {
       status: 200,
       headers: {},
-      body: { data: { user: { id: BROKEN_ID, name: null, email: "user-99@example.invalid" } } },
+      body: { data: { user: { id: BROKEN_ID, name: "Edited" } } },
     },
   });
   writeFileSync(join(dir, "graphql.json"), JSON.stringify(overGraphql));
