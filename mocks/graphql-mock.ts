@@ -27,13 +27,15 @@ import type { ContractExamples, OperationExamples } from "./contract-examples.js
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { actorOf, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
+import type { RecordedResponse, Replay } from "./recording.js";
+import { createReplayResolvers, type ReplayContext } from "./replay-graphql.js";
 
 export const GRAPHQL_SCHEMA_FILE = fileURLToPath(new URL("../contracts/graphql/users.graphql", import.meta.url));
 export const GRAPHQL_PATH = "/graphql";
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
 const MAX_PAGE = Number(pageSizeRule.maximum);
 
-interface MockContext extends MercuriusContext {
+interface MockContext extends MercuriusContext, ReplayContext {
   readonly prefer: Preference | PreferError;
   /** The Authorization header as sent (undefined when there is none, or more than one). */
   readonly authorization: string | undefined;
@@ -108,6 +110,8 @@ export interface GraphqlMockOptions {
   /** The stateful mode: users, their changes and their history come from this store. */
   readonly store?: MockStore;
   readonly faults?: FaultInjector;
+  /** The replay mode: every root field answers from this recording (replay-graphql.ts). */
+  readonly replay?: Replay;
 }
 
 export interface GraphqlMock {
@@ -307,15 +311,23 @@ function withFaults<T extends RootResolvers>(resolvers: T, faults: FaultInjector
 export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
   const exampleUser = pickExample(opts.examples.operation("getUser").examples, {}, "getUser") as ExampleUser;
 
-  const schema = addMocksToSchema<IResolvers>({
-    schema: makeExecutableSchema({ typeDefs: await readFile(GRAPHQL_SCHEMA_FILE, "utf8") }),
-    // Values for whatever a resolver below leaves unset: the example user's.
-    mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
-    resolvers: withFaults(
-      opts.store ? createStatefulResolvers(opts.examples, opts.store) : createGraphqlMockResolvers(opts.examples),
-      opts.faults,
-    ) as unknown as IResolvers,
-  });
+  const typeDefs = await readFile(GRAPHQL_SCHEMA_FILE, "utf8");
+  const base = makeExecutableSchema({ typeDefs });
+  // A replay fills in nothing: a field its recorded answer lacks is missing, as the schema then says.
+  const schema = opts.replay
+    ? makeExecutableSchema({
+        typeDefs,
+        resolvers: withFaults(createReplayResolvers(base, opts.replay.dir), opts.faults),
+      })
+    : addMocksToSchema<IResolvers>({
+        schema: base,
+        // Values for whatever a resolver below leaves unset: the example user's.
+        mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
+        resolvers: withFaults(
+          opts.store ? createStatefulResolvers(opts.examples, opts.store) : createGraphqlMockResolvers(opts.examples),
+          opts.faults,
+        ) as unknown as IResolvers,
+      });
   requireTokensOnAuthFields(schema);
 
   const app = Fastify({ logger: false });
@@ -326,17 +338,24 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
     graphiql: false,
     errorFormatter: formatGraphqlErrors,
     // A preferred delay is waited once per request, before any field resolves.
-    context: async (request): Promise<Pick<MockContext, "prefer" | "authorization">> => {
+    context: async (request): Promise<Pick<MockContext, "prefer" | "authorization" | "replayed">> => {
       const header = request.headers.prefer;
       const { authorization } = request.headers;
+      // Asked for by the first root field that resolves (after its token and fault checks), then kept.
+      const { replay } = opts;
+      let found: [RecordedResponse | undefined] | undefined;
+      const replayed = () => {
+        found ??= [replay?.answer("POST", GRAPHQL_PATH, request.headers, JSON.stringify(request.body))];
+        return found[0];
+      };
       let prefer: Preference | PreferError;
       try {
         prefer = parsePrefer(header === undefined ? [] : [header].flat());
       } catch (error) {
-        return { prefer: error as PreferError, authorization };
+        return { prefer: error as PreferError, authorization, replayed };
       }
       await delay(prefer.delay);
-      return { prefer, authorization };
+      return { prefer, authorization, replayed };
     },
   });
   await app.listen({ host: opts.host, port: opts.port });

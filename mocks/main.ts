@@ -6,6 +6,11 @@
  *
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
  *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
+ *   npm run mock -- --record <gateway-url> [--out recordings] [--pact <file>]
+ *                                         one proxy to a real gateway (REST and its /graphql) that records each call
+ *                                         into <operationId>.json files (addresses masked, no tokens), optionally a pact
+ *   npm run mock -- --replay recordings   REST and GraphQL answer with the recording, still validated against the
+ *                                         contracts (gRPC keeps the examples); docs/mocks.md#record-and-replay
  *   MOCK_FAULTS='getUser=503@0.5' MOCK_SEED=7 npm run mock   configured errors per operation, at a seeded rate
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
@@ -20,6 +25,9 @@ import { startGrpcMock } from "./grpc-mock.js";
 import { loadMockConfig } from "./mock-config.js";
 import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
+import { startRecordProxy } from "./record-proxy.js";
+import { loadReplay } from "./recording.js";
+import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
 import { startStatefulRest } from "./stateful-rest.js";
@@ -28,6 +36,27 @@ runMain("mock", async () => {
   const config = loadMockConfig();
   const logger = createLogger("mock", config.logLevel);
   const examples = loadContractExamples();
+  if (config.record) {
+    const target = new URL(config.record);
+    const dir = config.recordingDir;
+    const { pact } = config;
+    const recorder = await startRecordProxy({
+      host: config.host,
+      port: config.restPort,
+      examples,
+      target,
+      dir,
+      ...(pact ? { pact } : {}),
+    });
+    logger.info({ restPort: recorder.port, record: target.origin, recordingDir: dir, pact }, "mocks ready");
+    process.stdout.write(`
+Recording ${target.origin} (REST, and GraphQL on /graphql) through http://${config.host}:${recorder.port}
+into ${dir}/${pact ? ` and ${pact}` : ""}
+(addresses masked, tokens never written). Replay it with: npm run mock -- --replay ${dir}
+Press Ctrl-C to stop.
+`);
+    return recorder;
+  }
   const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as User;
   const faults = createFaultInjector(parseFaults(config.faults, examples), config.seed);
   // The stateful mode's store starts with every user the examples show: the example user, then each listed one.
@@ -38,6 +67,7 @@ runMain("mock", async () => {
       ])
     : undefined;
   const shared = { faults, ...(store ? { store } : {}) };
+  const replay = config.replay ? loadReplay(config.replay) : undefined;
   const stops: (() => Promise<void>)[] = [];
   let stopping = false;
   const stopAll = async () => {
@@ -48,9 +78,19 @@ runMain("mock", async () => {
   try {
     const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples, ...shared });
     stops.push(grpc.stop);
-    const graphql = await startGraphqlMock({ host: config.host, port: config.graphqlPort, examples, ...shared });
+    const graphql = await startGraphqlMock({
+      host: config.host,
+      port: config.graphqlPort,
+      examples,
+      ...shared,
+      ...(replay ? { replay } : {}),
+    });
     stops.push(graphql.stop);
-    const upstream = store ? await startStatefulRest({ host: "127.0.0.1", examples, store }) : undefined;
+    const upstream = store
+      ? await startStatefulRest({ host: "127.0.0.1", examples, store })
+      : replay
+        ? await startReplayRest({ host: "127.0.0.1", examples, replay })
+        : undefined;
     if (upstream) stops.push(upstream.stop);
 
     // Prism, on loopback behind the REST front, takes a port number: one that was free a moment ago (tried again
@@ -85,7 +125,7 @@ runMain("mock", async () => {
       examples,
       target: new URL(`http://127.0.0.1:${prism.port}`),
       faults,
-      proxied: config.stateful,
+      proxied: upstream !== undefined,
     });
     stops.push(front.stop);
 
@@ -102,12 +142,13 @@ runMain("mock", async () => {
         graphqlPort: graphql.port,
         dynamic: config.dynamic,
         stateful: config.stateful,
+        replay: config.replay,
         ...urls,
       },
       "mocks ready",
     );
     process.stdout.write(`
-Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}).
+Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}${config.replay ? `; REST and GraphQL replay ${config.replay}` : ""}).
 
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)

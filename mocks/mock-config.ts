@@ -21,6 +21,14 @@ export interface MockConfig {
   readonly faults: string;
   /** The seed of the fault rates' generator. */
   readonly seed: number;
+  /** Record mode: the gateway whose REST and GraphQL answers are proxied and recorded (`--record <url>`). */
+  readonly record?: string;
+  /** Where record mode writes the recording (`--out <dir>`). */
+  readonly recordingDir: string;
+  /** Record mode: also write the interactions as a Pact V4 consumer pact to this file (`--pact <file>`). */
+  readonly pact?: string;
+  /** Replay mode: the recording the REST and GraphQL mocks answer from (`--replay <dir>`). */
+  readonly replay?: string;
 }
 
 export function loadMockConfig(
@@ -38,6 +46,10 @@ export function loadMockConfig(
         "rest-port": { type: "string" },
         "grpc-port": { type: "string" },
         "graphql-port": { type: "string" },
+        record: { type: "string" },
+        out: { type: "string" },
+        pact: { type: "string" },
+        replay: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -54,6 +66,16 @@ export function loadMockConfig(
       ? env.port(variable, fallback)
       : envReader({ [`--${flag}`]: value }).port(`--${flag}`, 0);
   };
+  const record =
+    flags.values.record === undefined
+      ? env.optionalUrl("MOCK_RECORD", ["http:", "https:"])
+      : envReader({ "--record": flags.values.record }).optionalUrl("--record", ["http:", "https:"]);
+  const replay = flags.values.replay ?? env.string("MOCK_REPLAY", "");
+  const pact = flags.values.pact ?? env.string("MOCK_PACT", "");
+  const stateful = flags.values.stateful === true || env.oneOf("MOCK_STATEFUL", "false", ["true", "false"]) === "true";
+  const modes = [stateful && "--stateful", record && "--record", replay && "--replay"].filter(Boolean);
+  if (modes.length > 1) throw new ConfigError(`${modes.join(" and ")} cannot be combined: choose one mode`);
+  if (pact && !record) throw new ConfigError("--pact (MOCK_PACT) needs --record: a pact is written while recording");
   return {
     host: flags.values.host ?? env.string("MOCK_HOST", "127.0.0.1"),
     dynamic: flags.values.dynamic === true,
@@ -61,8 +83,12 @@ export function loadMockConfig(
     grpcPort: port("grpc-port", "MOCK_GRPC_PORT", DEFAULTS.grpc),
     graphqlPort: port("graphql-port", "MOCK_GRAPHQL_PORT", DEFAULTS.graphql),
     logLevel: env.oneOf("LOG_LEVEL", "info", logLevels),
-    stateful: flags.values.stateful === true || env.oneOf("MOCK_STATEFUL", "false", ["true", "false"]) === "true",
+    stateful,
     faults: env.string("MOCK_FAULTS", ""),
     seed: env.int("MOCK_SEED", 1, 0, 2_147_483_647),
+    ...(record ? { record } : {}),
+    recordingDir: flags.values.out ?? env.string("MOCK_RECORDING_DIR", "recordings"),
+    ...(pact ? { pact } : {}),
+    ...(replay ? { replay } : {}),
   };
 }

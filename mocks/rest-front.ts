@@ -1,16 +1,16 @@
 /**
  * The front of the REST mock, on its public port: what Prism cannot do, before Prism (`prism mock`, or in the
- * stateful mode `prism proxy` in front of the store) sees the request, so latency and faults behave over REST as
- * they do over gRPC and GraphQL. For a request to an operation of the contract that carries a bearer token it waits
- * `Prefer: delay=<ms>` (0 to MAX_DELAY_MS; another value is the operation's 400 problem) and answers a configured
- * fault with the operation's documented problem of that status and the response's documented headers; everything
- * else (and the rest of the Prefer header) goes on to Prism unchanged. In the stateful mode a request without a
- * token is refused here with the contract's 401 problem, as `prism mock` refuses it (`prism proxy` would answer
- * its own, which is not the contract's).
+ * stateful and replay modes `prism proxy` in front of the store or the recording) sees the request, so latency and
+ * faults behave over REST as they do over gRPC and GraphQL. For a request to an operation of the contract that
+ * carries a bearer token it waits `Prefer: delay=<ms>` (0 to MAX_DELAY_MS; another value is the operation's 400
+ * problem) and answers a configured fault with the operation's documented problem of that status and the response's
+ * documented headers; everything else (and the rest of the Prefer header) goes on to Prism unchanged. In the
+ * stateful and replay modes a request without a token is refused here with the contract's 401 problem, as
+ * `prism mock` refuses it (`prism proxy` would answer its own, which is not the contract's).
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { escapePointerSegment } from "../platform/json-pointer.js";
+import { listenHttp } from "../platform/net.js";
 import type { ContractExamples, OperationRoute, Problem } from "./contract-examples.js";
 import { delay, type FaultInjector } from "./faults.js";
 import { PreferError, parsePrefer } from "./prefer.js";
@@ -23,7 +23,7 @@ export interface RestFrontOptions {
   readonly target: URL;
   readonly faults: FaultInjector;
   /**
-   * The stateful mode (Prism's proxy behind): refuse requests without a bearer token here, with the contract's 401
+   * The stateful and replay modes (Prism's proxy behind): refuse requests without a bearer token here, with the contract's 401
    * problem, and turn the proxy's own 422 for a request that breaks the contract into the operation's 400 problem.
    */
   readonly proxied: boolean;
@@ -36,17 +36,21 @@ export interface RestFront {
 
 type Json = { [key: string]: unknown };
 
-/** The documented headers of an operation's response, each with its example value. */
-export function documentedHeaders(examples: ContractExamples, route: OperationRoute, status: number) {
+/** The header definitions the contract gives an operation's response of this status, by name (none when undocumented). */
+export function responseHeaderDefinitions(examples: ContractExamples, route: OperationRoute, status: number) {
   const path = encodeURIComponent(escapePointerSegment(route.path));
-  let response: Json;
   try {
-    response = examples.at(`#/paths/${path}/${route.method.toLowerCase()}/responses/${status}`) as Json;
+    const response = examples.at(`#/paths/${path}/${route.method.toLowerCase()}/responses/${status}`) as Json;
+    return (response.headers ?? {}) as Record<string, Json>;
   } catch {
     return {};
   }
+}
+
+/** The documented headers of an operation's response, each with its example value. */
+export function documentedHeaders(examples: ContractExamples, route: OperationRoute, status: number) {
   const out: Record<string, string> = {};
-  for (const [name, definition] of Object.entries((response.headers ?? {}) as Record<string, Json>)) {
+  for (const [name, definition] of Object.entries(responseHeaderDefinitions(examples, route, status))) {
     const example = definition.example ?? (definition.schema as Json | undefined)?.example;
     if (example !== undefined) out[name] = String(example);
   }
@@ -54,7 +58,7 @@ export function documentedHeaders(examples: ContractExamples, route: OperationRo
 }
 
 /** The operation a request goes to, by method and path, from the contract's path templates. */
-function routeMatcher(routes: readonly OperationRoute[]) {
+export function routeMatcher(routes: readonly OperationRoute[]) {
   const compiled = routes.map((route) => ({
     route,
     pattern: new RegExp(
@@ -183,16 +187,5 @@ export async function startRestFront(opts: RestFrontOptions): Promise<RestFront>
       res.end("the REST mock failed");
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, opts.port, opts.host);
 }

@@ -1,8 +1,9 @@
 /**
  * The REST mock: Prism (`prism mock`) serving contracts/openapi/users.v1.yaml from its examples,
- * with request validation on, as a child process. Ready when it answers HTTP. In the stateful mode it is
- * Prism's validation proxy instead (`prism proxy --errors`) in front of the store's REST server: requests and
- * answers are checked against the contract on the way, and an answer that breaks it becomes an error.
+ * with request validation on, as a child process. Ready when it answers HTTP. In the stateful and replay modes it
+ * is Prism's validation proxy instead (`prism proxy --errors`) in front of the store's or the recording's REST
+ * server: requests and answers are checked against the contract on the way, and an answer that breaks it becomes an
+ * error.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -21,7 +22,7 @@ export interface RestMockOptions {
   /** A path Prism answers (any status) once it is listening. */
   readonly probePath: string;
   readonly readyTimeoutMs?: number;
-  /** The stateful mode: the origin of the store's REST server, which Prism proxies to. */
+  /** The stateful and replay modes: the origin of the store's or the recording's REST server, which Prism proxies to. */
   readonly upstream?: string;
 }
 

@@ -1,4 +1,5 @@
 /** Network helpers shared by the entry points (the mocks) and the tooling that starts servers for tests. */
+import type { Server as HttpServer } from "node:http";
 import { type AddressInfo, createServer, type Server } from "node:net";
 
 /** `count` distinct ports on `host` that were free a moment ago (listen on port 0, then close). */
@@ -17,4 +18,26 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
   const ports = servers.map((server) => (server.address() as AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return ports;
+}
+
+export interface ListeningHttp {
+  readonly port: number;
+  /** Closes the server and every connection it still holds. */
+  stop(): Promise<void>;
+}
+
+/** Starts `server` on `host`:`port` (0 picks a free one); rejects when the port cannot be had. */
+export async function listenHttp(server: HttpServer, port: number, host: string): Promise<ListeningHttp> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -1,0 +1,248 @@
+/**
+ * The recordings of `npm run mock -- --record` and `--replay`: REST interactions with a real gateway, kept as
+ * examples in files of their own (one `<operationId>.json` per operation of the contract, never in `contracts/`),
+ * with every e-mail address masked, and the key by which a replayed request finds its recorded answer.
+ *
+ * Masking: an address becomes `user-<n>@example.invalid`, n counting the distinct addresses (compared
+ * case-insensitively) in the order they first appear in the recording, requests and answers alike; an address
+ * written in capitals gets the mask in capitals. The mask says nothing about the address, so a recording can be
+ * shared. A replay numbers the addresses its client sends the same way, so a client that names its addresses in the
+ * same order as when it was recorded sends the same masked requests, even if the addresses themselves differ (the
+ * scenario runner's random ones); the answer's masks are turned back into the addresses this client sent.
+ */
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface RecordedRequest {
+  readonly method: string;
+  /** The URL path, addresses masked. */
+  readonly path: string;
+  /** The query string without `?`, addresses masked; "" when there is none. */
+  readonly query: string;
+  /** Only the headers that shape the answer (content type, conditions, Idempotency-Key, Prefer); never a token. */
+  readonly headers: Record<string, string>;
+  /** The body: JSON as JSON, other text as a string; absent when there is none. */
+  readonly body?: unknown;
+}
+
+export interface RecordedResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body?: unknown;
+}
+
+export interface Interaction {
+  /** The interaction's place in the whole recording, from 1. */
+  readonly seq: number;
+  readonly request: RecordedRequest;
+  readonly response: RecordedResponse;
+}
+
+/** One file of a recording: the interactions of one operation, in recorded order. */
+export interface RecordingFile {
+  readonly operationId: string;
+  readonly method: string;
+  /** The contract's path template (`/v1/users/{id}`). */
+  readonly path: string;
+  readonly interactions: Interaction[];
+}
+
+/** The request headers a recording keeps; the others (Authorization above all) are never written. */
+const RECORDED_REQUEST_HEADERS = ["content-type", "if-match", "if-none-match", "idempotency-key", "prefer"];
+/** Of these, the ones a replayed request must repeat to match: the entity tags the server gave. */
+const MATCHED_HEADERS = ["if-match", "if-none-match"];
+// What looks like an address anywhere in a text (not a validator: the contract's format is judged by Prism).
+const ADDRESS = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+/g;
+const MASK = /user-(\d+)@example\.invalid/gi;
+const MASKED = /^user-\d+@example\.invalid$/i;
+const maskOf = (n: number, capitals: boolean) => {
+  const mask = `user-${n}@example.invalid`;
+  return capitals ? mask.toUpperCase() : mask;
+};
+const inCapitals = (text: string) => text === text.toUpperCase() && text !== text.toLowerCase();
+
+/** Masks every string in a JSON value (keys are left as they are). */
+const mapStrings = (value: unknown, map: (text: string) => string): unknown => {
+  if (typeof value === "string") return map(value);
+  if (Array.isArray(value)) return value.map((item) => mapStrings(item, map));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, map)]));
+  }
+  return value;
+};
+
+/** The masks of one recording or one replay: numbers given in order of first appearance. */
+export class EmailMasker {
+  readonly #numbers = new Map<string, number>();
+  /** Replay: each mask as this client spelled the address behind it. */
+  readonly #spelled = new Map<string, string>();
+  #last = 0;
+
+  /** The text with each address replaced by its mask. */
+  maskText(text: string): string {
+    return text.replace(ADDRESS, (address) => {
+      if (MASKED.test(address)) return address; // a mask this client was given, sent back
+      const key = address.toLowerCase();
+      let n = this.#numbers.get(key);
+      if (n === undefined) {
+        n = ++this.#last;
+        this.#numbers.set(key, n);
+      }
+      const mask = maskOf(n, inCapitals(address));
+      if (!this.#spelled.has(mask)) this.#spelled.set(mask, address);
+      return mask;
+    });
+  }
+
+  mask(value: unknown): unknown {
+    return mapStrings(value, (text) => this.maskText(text));
+  }
+
+  /**
+   * Replay: the text with each mask of an address this client sent turned back into that address (as the client
+   * spelled it, in the mask's case); other masks stay, and count as given so that the numbering goes on as it did.
+   */
+  unmaskText(text: string): string {
+    return text.replace(MASK, (mask, digits: string) => {
+      const n = Number(digits);
+      if (n > this.#last) this.#last = n;
+      const spelled = this.#spelled.get(mask);
+      if (spelled !== undefined) return spelled;
+      const other = this.#spelled.get(mask.toLowerCase()) ?? this.#spelled.get(mask.toUpperCase());
+      if (other === undefined) return mask;
+      return inCapitals(mask) ? other.toUpperCase() : other.toLowerCase();
+    });
+  }
+
+  unmask(value: unknown): unknown {
+    return mapStrings(value, (text) => this.unmaskText(text));
+  }
+}
+
+/** A JSON value with its object keys sorted, as one string: equal values, equal strings. */
+const canonical = (value: unknown): string => {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "";
+};
+
+/** What a replayed request must share with a recorded one: method, path, query (in any order), conditions, body. */
+export function matchKey(request: RecordedRequest): string {
+  const query = [...new URLSearchParams(request.query)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const conditions = MATCHED_HEADERS.map((name) => request.headers[name] ?? "");
+  return canonical([request.method, request.path, query, conditions, request.body ?? null]);
+}
+
+/** A body as a recording keeps it: JSON parsed when the type says JSON, else the text; undefined when empty. */
+export function bodyOf(text: string, contentType: string | undefined): unknown {
+  if (text === "") return undefined;
+  if (contentType && /[/+]json\b/i.test(contentType)) {
+    try {
+      return JSON.parse(text);
+    } catch {}
+  }
+  return text;
+}
+
+/**
+ * A request as a recording keeps it, its addresses masked (path, query, headers, body: in that order, the same in
+ * recording and replay, so that the numbers agree).
+ */
+export function recordedRequest(
+  masker: EmailMasker,
+  method: string,
+  url: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  body: string,
+): RecordedRequest {
+  const parsed = new URL(url, "http://recorded");
+  let path = parsed.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {} // not percent-encoded UTF-8: kept as sent
+  path = masker.maskText(path);
+  const query = masker.maskText(parsed.search.slice(1));
+  const kept: Record<string, string> = {};
+  for (const name of RECORDED_REQUEST_HEADERS) {
+    const value = headers[name];
+    if (value !== undefined) kept[name] = masker.maskText(Array.isArray(value) ? value.join(", ") : value);
+  }
+  const masked = masker.mask(bodyOf(body, kept["content-type"]));
+  return { method, path, query, headers: kept, ...(masked === undefined ? {} : { body: masked }) };
+}
+
+export const recordingFileOf = (dir: string, operationId: string) => join(dir, `${operationId}.json`);
+
+export function writeRecordingFile(dir: string, file: RecordingFile): void {
+  writeFileSync(recordingFileOf(dir, file.operationId), `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/** Every recording file in `dir`; other JSON files are left alone, a directory without any is refused. */
+export function readRecording(dir: string): RecordingFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith(".json"));
+  } catch (error) {
+    throw new Error(`${dir}: cannot read the recording (${(error as { code?: string }).code ?? error})`);
+  }
+  const files = names.flatMap((name) => {
+    let parsed: Partial<RecordingFile>;
+    try {
+      parsed = JSON.parse(readFileSync(join(dir, name), "utf8")) as Partial<RecordingFile>;
+    } catch (error) {
+      throw new Error(`${join(dir, name)}: not a recording file (${(error as Error).message})`);
+    }
+    return typeof parsed.operationId === "string" && Array.isArray(parsed.interactions)
+      ? [parsed as RecordingFile]
+      : [];
+  });
+  if (files.length === 0) throw new Error(`${dir} holds no recording (npm run mock -- --record <url> --out ${dir})`);
+  return files;
+}
+
+/** A recording being replayed: one numbering of addresses for every protocol that answers from it. */
+export interface Replay {
+  readonly dir: string;
+  /**
+   * The recorded answer to this request, its masks turned into the addresses this client sent; undefined when no
+   * recorded request matches. Identical requests get the recorded answers in order, then the last one again.
+   */
+  answer(
+    method: string,
+    url: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    body: string,
+  ): RecordedResponse | undefined;
+}
+
+export function loadReplay(dir: string): Replay {
+  const interactions = readRecording(dir)
+    .flatMap((file) => file.interactions)
+    .sort((a, b) => a.seq - b.seq);
+  const queues = new Map<string, { answers: Interaction[]; next: number }>();
+  for (const interaction of interactions) {
+    const key = matchKey(interaction.request);
+    const queue = queues.get(key) ?? { answers: [], next: 0 };
+    queue.answers.push(interaction);
+    queues.set(key, queue);
+  }
+  const masker = new EmailMasker();
+  return {
+    dir,
+    answer(method, url, headers, body) {
+      const queue = queues.get(matchKey(recordedRequest(masker, method, url, headers, body)));
+      const recorded = queue?.answers[Math.min(queue.next++, queue.answers.length - 1)]?.response;
+      if (!recorded) return undefined;
+      const unmasked: Record<string, string> = {};
+      for (const [name, value] of Object.entries(recorded.headers)) unmasked[name] = masker.unmaskText(value);
+      return {
+        status: recorded.status,
+        headers: unmasked,
+        ...(recorded.body === undefined ? {} : { body: masker.unmask(recorded.body) }),
+      };
+    },
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * `npm run mock -- --record <gateway-url>` and `--replay <dir>` as a user runs them: the shared SDK scenario list
+ * (sdk/scenarios/users.json, the TypeScript runner) and a GraphQL create and read go through the recording proxy to a
+ * live gateway, then pass again against the replay with the gateway stopped, with other addresses. The recording, and
+ * the pact written beside it, hold no real e-mail address and no token; a request the recording does not hold is the
+ * contract's problem (GraphQL: error) saying so; answers edited to break the contracts are refused, not passed on.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { clientCredentials, createUsersClient, type UsersClient } from "charter/sdk";
+import { freePorts } from "../platform/net.js";
+import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
+import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { createOpenApiValidator } from "./support/openapi-validator.js";
+import { runScenario, scenarioList } from "./support/sdk-scenarios.js";
+
+const root = mkdtempSync(join(tmpdir(), "charter-recording-"));
+const dir = join(root, "recording");
+const pactFile = join(root, "recorded.pact.json");
+// The replay verifies no token (as every mock): any JWT-shaped one will do.
+const MOCK_TOKEN = [{ alg: "none" }, { sub: "replaying-client" }]
+  .map((part) => Buffer.from(JSON.stringify(part)).toString("base64url"))
+  .concat("unsigned")
+  .join(".");
+const validator = createOpenApiValidator();
+const BROKEN_ID = "4040404040404040";
+const EDITED_SEQ = 1_000_000;
+const ports = { MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" };
+let platform: RunningPlatform | undefined;
+let recorder: ServiceProcess | undefined;
+let replay: ServiceProcess | undefined;
+let token = "";
+
+/** Runs every scenario of the list with `sdk`; the failures, each with its scenario's name. */
+async function runList(sdk: UsersClient): Promise<string[]> {
+  const failures: string[] = [];
+  for (const scenario of scenarioList.scenarios) {
+    await runScenario(sdk, scenario).catch((error: Error) => failures.push(`${scenario.name}: ${error.message}`));
+  }
+  return failures;
+}
+const restOf = (mocks: ServiceProcess) => `http://127.0.0.1:${mocks.ready.restPort}`;
+
+const CREATE = "mutation ($input: CreateUserInput!) { createUser(input: $input) { id name email etag } }";
+const USER = "query ($id: ID!) { user(id: $id) { id name email } }";
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL results, asserted field by field
+type GraphqlResult = { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+async function graphql(url: string, authorization: string, query: string, variables: object): Promise<GraphqlResult> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphqlResult;
+}
+/** A create and a read over GraphQL, with an address of this run: recorded, then replayed. */
+async function graphqlCalls(url: string, authorization: string) {
+  const email = `graph.${randomBytes(4).toString("hex")}@example.com`;
+  const created = await graphql(url, authorization, CREATE, { input: { name: "Graph Ql", email } });
+  const read = await graphql(url, authorization, USER, { id: created.data?.createUser?.id ?? "0" });
+  return { email, created, read };
+}
+let recordedOverGraphql: Awaited<ReturnType<typeof graphqlCalls>>;
+const recorded = () => readdirSync(dir).map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
+
+before(async () => {
+  platform = await startPlatform();
+  const issuer = platform.issuer;
+  const client = issuer?.clients[0];
+  if (!issuer || !client) throw new Error("the platform runs no development issuer");
+  const tokens = clientCredentials({
+    tokenUrl: issuer.tokenEndpoint,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    scopes: client.scopes,
+    audience: issuer.audience,
+  });
+  token = await tokens(); // kept by the provider: the token every recorded call carries
+  recorder = await startService(
+    "mocks/main.ts",
+    { MOCK_RECORD: platform.baseUrl, MOCK_RECORDING_DIR: dir, MOCK_PACT: pactFile, ...ports },
+    "mocks ready",
+  );
+  const failures = await runList(createUsersClient({ baseUrl: restOf(recorder), token: tokens }));
+  assert.deepEqual(failures, [], "the list passes through the recording proxy to the live gateway");
+  recordedOverGraphql = await graphqlCalls(`${restOf(recorder)}/graphql`, `Bearer ${token}`);
+  assert.equal(recordedOverGraphql.read.data?.user?.email, recordedOverGraphql.email, "GraphQL through the recorder");
+  assert.equal(await recorder.stop(), 0, `the recorder did not stop cleanly:\n${recorder.output.join("\n")}`);
+  recorder = undefined;
+  await platform.stop();
+  platform = undefined;
+  // Answers edited into the recording by hand that break the contracts (a user without its email and etag; a
+  // GraphQL user without its non-null email, which the GraphQL mock must not fill in).
+  const getUser = JSON.parse(readFileSync(join(dir, "getUser.json"), "utf8"));
+  getUser.interactions.push({
+    seq: EDITED_SEQ,
+    request: { method: "GET", path: `/v1/users/${BROKEN_ID}`, query: "", headers: {} },
+    response: { status: 200, headers: { "content-type": "application/json" }, body: { id: BROKEN_ID, name: "Edited" } },
+  });
+  writeFileSync(join(dir, "getUser.json"), JSON.stringify(getUser));
+  const overGraphql = JSON.parse(readFileSync(join(dir, "graphql.json"), "utf8"));
+  overGraphql.interactions.push({
+    seq: EDITED_SEQ + 1,
+    request: { ...overGraphql.interactions[0].request, body: { query: USER, variables: { id: BROKEN_ID } } },
+    response: {
+      status: 200,
+      headers: {},
+      body: { data: { user: { id: BROKEN_ID, name: "Edited" } } },
+    },
+  });
+  writeFileSync(join(dir, "graphql.json"), JSON.stringify(overGraphql));
+  replay = await startService("mocks/main.ts", { MOCK_REPLAY: dir, ...ports }, "mocks ready", 60_000);
+});
+
+after(async () => {
+  await recorder?.stop();
+  await platform?.stop();
+  if (replay) assert.equal(await replay.stop(), 0, `the replay did not stop cleanly:\n${replay.output.join("\n")}`);
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("mocks that record and replay", () => {
+  test("the recording has a file of examples per operation the list called, every address masked", () => {
+    const files = recorded();
+    assert.deepEqual(files.map((f) => f.name).sort(), [
+      "createUser.json",
+      "deleteUser.json",
+      "getUser.json",
+      "graphql.json",
+      "listUsers.json",
+      "lookupUser.json",
+      "updateUser.json",
+    ]);
+    const createUser = JSON.parse(files.find((f) => f.name === "createUser.json")?.text ?? "{}");
+    assert.equal(createUser.path, "/v1/users");
+    const first = createUser.interactions[0];
+    assert.equal(first.seq, 1);
+    assert.deepEqual(first.request.body, { name: "Ada Lovelace", email: "user-1@example.invalid" });
+    assert.equal(first.response.status, 201);
+    assert.equal(first.response.body.email, "user-1@example.invalid");
+    assert.match(first.response.headers.etag, /^"\d+"$/);
+  });
+
+  test("neither the recording nor its pact holds a real e-mail address or a token", () => {
+    const pact = readFileSync(pactFile, "utf8");
+    const seen: string[] = [];
+    for (const { name, text } of [...recorded(), { name: "the pact", text: pact }]) {
+      const addresses = text.match(/[\w.+-]+@[\w-]+(\.[\w-]+)+/g) ?? [];
+      seen.push(...addresses);
+      assert.deepEqual(
+        addresses.filter((a) => !/^user-\d+@example\.invalid$/i.test(a)),
+        [],
+        `${name}: unmasked addresses`,
+      );
+      assert.ok(!text.includes(token), `${name} holds the bearer token`);
+      assert.doesNotMatch(text, /authorization|Bearer [\w-]+\.[\w-]+\./i, `${name} holds a credential`);
+    }
+    // The list's addresses (ada, lookup, nobody, grace, alan, paged1–5, each its own mask) and their capitals.
+    assert.ok(new Set(seen.map((a) => a.toLowerCase())).size >= 10, `masked addresses: ${[...new Set(seen)]}`);
+    assert.ok(
+      seen.some((a) => /^USER-\d+@EXAMPLE\.INVALID$/.test(a)),
+      "an address sent in capitals is masked in capitals",
+    );
+    const parsed = JSON.parse(pact);
+    assert.equal(parsed.metadata.pactSpecification.version, "4.0");
+    const seqs = recorded()
+      .flatMap(({ text }) => JSON.parse(text).interactions.map((i: { seq: number }) => i.seq))
+      .filter((seq) => seq < EDITED_SEQ);
+    assert.equal(parsed.interactions.length, seqs.length, "the pact has every recorded interaction");
+    assert.deepEqual(
+      seqs.sort((a, b) => a - b),
+      seqs.map((_, i) => i + 1),
+      "numbered in recorded order",
+    );
+  });
+
+  test("the same list passes again against the replay, with the gateway stopped", async () => {
+    assert.ok(replay);
+    const failures = await runList(createUsersClient({ baseUrl: restOf(replay), token: MOCK_TOKEN }));
+    assert.deepEqual(failures, []);
+  });
+
+  // After the list (the replay numbers addresses in the order it sees them, as the recording did) and before the
+  // unmatched requests below, which name an address of their own.
+  test("GraphQL answers from the same recording, with this client's address, still held to the schema", async () => {
+    assert.ok(replay);
+    const url = `http://127.0.0.1:${replay.ready.graphqlPort}/graphql`;
+    const { email, created, read } = await graphqlCalls(url, `Bearer ${MOCK_TOKEN}`);
+    assert.notEqual(email, recordedOverGraphql.email);
+    assert.deepEqual(created, {
+      data: { createUser: { ...recordedOverGraphql.created.data.createUser, email } },
+    });
+    assert.deepEqual(read, { data: { user: { ...recordedOverGraphql.read.data.user, email } } });
+    const graphqlFile = recorded().find((f) => f.name === "graphql.json")?.text ?? "";
+    assert.ok(!graphqlFile.includes(recordedOverGraphql.email), "the recorded address is masked");
+
+    const unmatched = await graphql(url, `Bearer ${MOCK_TOKEN}`, USER, { id: "4242424242" });
+    assert.equal(unmatched.data?.user, null);
+    assert.equal(unmatched.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+    assert.match(unmatched.errors?.[0]?.message ?? "", /no recorded interaction matches this GraphQL request/);
+    const withoutToken = await graphql(url, "", USER, { id: created.data.createUser.id });
+    assert.equal(withoutToken.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+  });
+
+  test("a request the recording does not hold is the contract's problem naming that none matched", async () => {
+    assert.ok(replay);
+    for (const [operationId, method, path, body] of [
+      ["getUser", "GET", "/v1/users/4242424242", undefined],
+      ["createUser", "POST", "/v1/users", { name: "Never Recorded", email: "never@example.com" }],
+    ] as const) {
+      const response = await fetch(`${restOf(replay)}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${MOCK_TOKEN}`, ...(body ? { "content-type": "application/json" } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await response.text();
+      assert.deepEqual(validator.check(operationId, { status: response.status, headers: response.headers, text }), []);
+      assert.equal(response.status, 400);
+      assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      const problem = JSON.parse(text);
+      assert.equal(problem.code, "INVALID_ARGUMENT");
+      assert.match(
+        problem.detail,
+        new RegExp(`no recorded interaction matches ${method} ${path} \\(${operationId}\\)`),
+      );
+    }
+  });
+
+  test("a replayed answer is still held to the contracts: one that breaks them is an error, not the body", async () => {
+    assert.ok(replay);
+    const response = await fetch(`${restOf(replay)}/v1/users/${BROKEN_ID}`, {
+      headers: { authorization: `Bearer ${MOCK_TOKEN}` },
+    });
+    const text = await response.text();
+    assert.equal(response.status, 500, text);
+    assert.match(response.headers.get("sl-violations") ?? "", /email/);
+    assert.ok(!text.includes("Edited"), "the broken body is not passed on");
+    const url = `http://127.0.0.1:${replay.ready.graphqlPort}/graphql`;
+    const overGraphql = await graphql(url, `Bearer ${MOCK_TOKEN}`, USER, { id: BROKEN_ID });
+    assert.equal(overGraphql.data?.user, null);
+    assert.equal(overGraphql.errors?.[0]?.extensions?.code, "INTERNAL");
+  });
+
+  test("a recorder whose gateway does not answer gives the contract's 503 problem and records nothing", async () => {
+    const [deadPort] = await freePorts(1);
+    const deadDir = join(root, "dead");
+    const dead = await startService(
+      "mocks/main.ts",
+      { MOCK_RECORD: `http://127.0.0.1:${deadPort}`, MOCK_RECORDING_DIR: deadDir, ...ports },
+      "mocks ready",
+    );
+    try {
+      const response = await fetch(`${restOf(dead)}/v1/users`, { headers: { authorization: `Bearer ${MOCK_TOKEN}` } });
+      const text = await response.text();
+      assert.deepEqual(validator.check("listUsers", { status: response.status, headers: response.headers, text }), []);
+      assert.equal(response.status, 503);
+      assert.equal(JSON.parse(text).code, "UNAVAILABLE");
+      assert.match(JSON.parse(text).detail, /did not answer/);
+      assert.deepEqual(readdirSync(deadDir), []);
+    } finally {
+      assert.equal(await dead.stop(), 0);
+    }
+  });
+});
