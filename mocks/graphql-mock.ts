@@ -313,20 +313,20 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
 
   const typeDefs = await readFile(GRAPHQL_SCHEMA_FILE, "utf8");
   const base = makeExecutableSchema({ typeDefs });
-  // A replay fills in nothing: a field its recorded answer lacks is missing, as the schema then says.
-  const schema = opts.replay
-    ? makeExecutableSchema({
-        typeDefs,
-        resolvers: withFaults(createReplayResolvers(base, opts.replay.dir), opts.faults),
-      })
+  // A replay or the store fills in nothing: a field its answer lacks is missing, as the schema then says (the mocks
+  // of addMocksToSchema would make one up and hide it).
+  const answering = opts.replay
+    ? createReplayResolvers(base, opts.replay.dir)
+    : opts.store
+      ? createStatefulResolvers(opts.examples, opts.store)
+      : undefined;
+  const schema = answering
+    ? makeExecutableSchema({ typeDefs, resolvers: withFaults(answering, opts.faults) })
     : addMocksToSchema<IResolvers>({
         schema: base,
         // Values for whatever a resolver below leaves unset: the example user's.
         mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
-        resolvers: withFaults(
-          opts.store ? createStatefulResolvers(opts.examples, opts.store) : createGraphqlMockResolvers(opts.examples),
-          opts.faults,
-        ) as unknown as IResolvers,
+        resolvers: withFaults(createGraphqlMockResolvers(opts.examples), opts.faults) as unknown as IResolvers,
       });
   requireTokensOnAuthFields(schema);
 
