@@ -26,7 +26,7 @@ import { loadMockConfig } from "./mock-config.js";
 import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
 import { startRecordProxy } from "./record-proxy.js";
-import { loadReplay } from "./recording.js";
+import { createRecording, loadReplay } from "./recording.js";
 import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
@@ -45,7 +45,7 @@ runMain("mock", async () => {
       port: config.restPort,
       examples,
       target,
-      dir,
+      recording: createRecording(dir),
       ...(pact ? { pact } : {}),
     });
     logger.info({ restPort: recorder.port, record: target.origin, recordingDir: dir, pact }, "mocks ready");

@@ -6,20 +6,13 @@
  * of the same interactions. Files are rewritten after every call, so a recording stopped at any moment holds every
  * call answered before.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { listenHttp } from "../platform/net.js";
 import type { ContractExamples } from "./contract-examples.js";
 import { GRAPHQL_PATH } from "./graphql-mock.js";
-import {
-  bodyOf,
-  EmailMasker,
-  type Interaction,
-  type RecordingFile,
-  recordedRequest,
-  writeRecordingFile,
-} from "./recording.js";
+import { bodyOf, type Interaction, type Recording, type RecordingFile, recordedRequest } from "./recording.js";
 import { documentedHeaders, responseHeaderDefinitions, routeMatcher } from "./rest-front.js";
 
 /** GraphQL over HTTP, recorded as one more operation (`graphql.json`), its request body matched as a whole. */
@@ -31,8 +24,8 @@ export interface RecordProxyOptions {
   readonly examples: ContractExamples;
   /** The gateway's origin. */
   readonly target: URL;
-  /** Where the recording goes: a directory that holds no recording yet. */
-  readonly dir: string;
+  /** The recording the calls go into (shared with the gRPC recorder: one numbering of addresses). */
+  readonly recording: Recording;
   /** A Pact V4 file to write the interactions to as well. */
   readonly pact?: string;
 }
@@ -92,13 +85,9 @@ function pactOf(interactions: readonly (Interaction & { operationId: string })[]
 }
 
 export async function startRecordProxy(opts: RecordProxyOptions): Promise<RecordProxy> {
-  mkdirSync(opts.dir, { recursive: true });
-  if (readdirSync(opts.dir).some((name) => name.endsWith(".json"))) {
-    throw new Error(`${opts.dir} already holds a recording: remove it or record into another directory (--out)`);
-  }
   if (opts.pact && existsSync(opts.pact)) throw new Error(`${opts.pact} exists: the pact is written anew`);
   const matchRoute = routeMatcher([...opts.examples.routes, GRAPHQL_ROUTE]);
-  const masker = new EmailMasker();
+  const { masker } = opts.recording;
   const files = new Map<string, RecordingFile>();
   const all: (Interaction & { operationId: string })[] = [];
   const send = opts.target.protocol === "https:" ? httpsRequest : httpRequest;
@@ -130,7 +119,7 @@ export async function startRecordProxy(opts: RecordProxyOptions): Promise<Record
       headers: responseHeaders,
       ...withBody(masker.mask(bodyOf(answer.toString(), responseHeaders["content-type"]))),
     };
-    const interaction = { seq: all.length + 1, request, response };
+    const interaction = { seq: opts.recording.nextSeq(), request, response };
     const file = files.get(route.operationId) ?? {
       operationId: route.operationId,
       method: route.method,
@@ -140,7 +129,7 @@ export async function startRecordProxy(opts: RecordProxyOptions): Promise<Record
     file.interactions.push(interaction);
     files.set(route.operationId, file);
     all.push({ operationId: route.operationId, ...interaction });
-    writeRecordingFile(opts.dir, file);
+    opts.recording.write(file);
     if (opts.pact) writeFileSync(opts.pact, `${JSON.stringify(pactOf(all), null, 2)}\n`);
   };
 

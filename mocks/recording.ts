@@ -1,7 +1,8 @@
 /**
  * The recordings of `npm run mock -- --record` and `--replay`: REST interactions with a real gateway, kept as
  * examples in files of their own (one `<operationId>.json` per operation of the contract, never in `contracts/`),
- * with every e-mail address masked, and the key by which a replayed request finds its recorded answer.
+ * and gRPC calls to a real service (one `<service>.<RPC>.json` per RPC, messages in protobuf JSON), with every e-mail
+ * address masked, and the key by which a replayed request finds its recorded answer.
  *
  * Masking: an address becomes `user-<n>@example.invalid`, n counting the distinct addresses (compared
  * case-insensitively) in the order they first appear in the recording, requests and answers alike; an address
@@ -10,7 +11,7 @@
  * same order as when it was recorded sends the same masked requests, even if the addresses themselves differ (the
  * scenario runner's random ones); the answer's masks are turned back into the addresses this client sent.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface RecordedRequest {
@@ -45,6 +46,26 @@ export interface RecordingFile {
   /** The contract's path template (`/v1/users/{id}`). */
   readonly path: string;
   readonly interactions: Interaction[];
+}
+
+/** One gRPC call's answer: the response message, or the status (google.rpc.Status), both in protobuf JSON. */
+export type RecordedRpcAnswer = { readonly message: unknown } | { readonly status: unknown };
+
+export interface RpcInteraction {
+  /** The call's place in the whole recording (REST, GraphQL and gRPC alike), from 1. */
+  readonly seq: number;
+  /** The request message in protobuf JSON, addresses masked; never its metadata. */
+  readonly request: unknown;
+  readonly answer: RecordedRpcAnswer;
+}
+
+/** One file of a recording: the calls of one RPC, in recorded order. */
+export interface RpcRecordingFile {
+  /** The full service name, e.g. charter.users.v1.UsersService. */
+  readonly service: string;
+  /** As the proto spells it: GetUser. */
+  readonly rpc: string;
+  readonly interactions: RpcInteraction[];
 }
 
 /** The request headers a recording keeps; the others (Authorization above all) are never written. */
@@ -174,33 +195,76 @@ export function recordedRequest(
   return { method, path, query, headers: kept, ...(masked === undefined ? {} : { body: masked }) };
 }
 
-export const recordingFileOf = (dir: string, operationId: string) => join(dir, `${operationId}.json`);
-
-export function writeRecordingFile(dir: string, file: RecordingFile): void {
-  writeFileSync(recordingFileOf(dir, file.operationId), `${JSON.stringify(file, null, 2)}\n`);
+/** A recording being written: one numbering of addresses and one sequence of interactions for every protocol. */
+export interface Recording {
+  readonly dir: string;
+  readonly masker: EmailMasker;
+  /** The next interaction's place in the whole recording. */
+  nextSeq(): number;
+  write(file: RecordingFile | RpcRecordingFile): void;
 }
 
-/** Every recording file in `dir`; other JSON files are left alone, a directory without any is refused. */
-export function readRecording(dir: string): RecordingFile[] {
+/** Starts a recording in `dir`, created if needed; a directory that already holds a recording is refused. */
+export function createRecording(dir: string): Recording {
+  mkdirSync(dir, { recursive: true });
+  if (readdirSync(dir).some((name) => name.endsWith(".json"))) {
+    throw new Error(`${dir} already holds a recording: remove it or record into another directory (--out)`);
+  }
+  let seq = 0;
+  return {
+    dir,
+    masker: new EmailMasker(),
+    nextSeq: () => ++seq,
+    write(file) {
+      const name = "operationId" in file ? file.operationId : `${file.service}.${file.rpc}`;
+      writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(file, null, 2)}\n`);
+    },
+  };
+}
+
+const isRestFile = (file: Partial<RecordingFile>): file is RecordingFile =>
+  typeof file.operationId === "string" && Array.isArray(file.interactions);
+const isRpcFile = (file: Partial<RpcRecordingFile>): file is RpcRecordingFile =>
+  typeof file.service === "string" && typeof file.rpc === "string" && Array.isArray(file.interactions);
+
+/** Every recording file in `dir`, REST and gRPC; other JSON files are left alone, a directory without any is refused. */
+export function readRecording(dir: string): { rest: RecordingFile[]; rpc: RpcRecordingFile[] } {
   let names: string[];
   try {
     names = readdirSync(dir).filter((name) => name.endsWith(".json"));
   } catch (error) {
     throw new Error(`${dir}: cannot read the recording (${(error as { code?: string }).code ?? error})`);
   }
-  const files = names.flatMap((name) => {
-    let parsed: Partial<RecordingFile>;
+  const files = names.map((name) => {
     try {
-      parsed = JSON.parse(readFileSync(join(dir, name), "utf8")) as Partial<RecordingFile>;
+      return JSON.parse(readFileSync(join(dir, name), "utf8")) as object;
     } catch (error) {
       throw new Error(`${join(dir, name)}: not a recording file (${(error as Error).message})`);
     }
-    return typeof parsed.operationId === "string" && Array.isArray(parsed.interactions)
-      ? [parsed as RecordingFile]
-      : [];
   });
-  if (files.length === 0) throw new Error(`${dir} holds no recording (npm run mock -- --record <url> --out ${dir})`);
-  return files;
+  const rest = files.filter(isRestFile);
+  const rpc = files.filter(isRpcFile);
+  if (rest.length + rpc.length === 0) {
+    throw new Error(`${dir} holds no recording (npm run mock -- --record <url> --out ${dir})`);
+  }
+  return { rest, rpc };
+}
+
+/** What a replayed gRPC call must share with a recorded one: the method and the request message as a value. */
+const rpcKey = (method: string, request: unknown) => canonical([method, request ?? null]);
+
+/** Answers by key, each key's in recorded order, then its last one again. */
+function answerQueues<T>(entries: readonly (readonly [key: string, answer: T])[]): (key: string) => T | undefined {
+  const queues = new Map<string, { answers: T[]; next: number }>();
+  for (const [key, answer] of entries) {
+    const queue = queues.get(key) ?? { answers: [], next: 0 };
+    queue.answers.push(answer);
+    queues.set(key, queue);
+  }
+  return (key) => {
+    const queue = queues.get(key);
+    return queue?.answers[Math.min(queue.next++, queue.answers.length - 1)];
+  };
 }
 
 /** A recording being replayed: one numbering of addresses for every protocol that answers from it. */
@@ -216,25 +280,29 @@ export interface Replay {
     headers: Readonly<Record<string, string | string[] | undefined>>,
     body: string,
   ): RecordedResponse | undefined;
+  /**
+   * The recorded answer to a gRPC call (`method` as `<service>/<RPC>`, the request in protobuf JSON), its masks
+   * turned into the addresses this client sent; undefined when none matches. Identical calls as above.
+   */
+  answerRpc(method: string, request: unknown): RecordedRpcAnswer | undefined;
 }
 
 export function loadReplay(dir: string): Replay {
-  const interactions = readRecording(dir)
-    .flatMap((file) => file.interactions)
-    .sort((a, b) => a.seq - b.seq);
-  const queues = new Map<string, { answers: Interaction[]; next: number }>();
-  for (const interaction of interactions) {
-    const key = matchKey(interaction.request);
-    const queue = queues.get(key) ?? { answers: [], next: 0 };
-    queue.answers.push(interaction);
-    queues.set(key, queue);
-  }
+  const files = readRecording(dir);
+  const bySeq = <T extends { seq: number }>(items: T[]) => items.sort((a, b) => a.seq - b.seq);
+  const takeRest = answerQueues(
+    bySeq(files.rest.flatMap((file) => file.interactions)).map((i) => [matchKey(i.request), i.response] as const),
+  );
+  const takeRpc = answerQueues(
+    bySeq(
+      files.rpc.flatMap((file) => file.interactions.map((i) => ({ ...i, method: `${file.service}/${file.rpc}` }))),
+    ).map((i) => [rpcKey(i.method, i.request), i.answer] as const),
+  );
   const masker = new EmailMasker();
   return {
     dir,
     answer(method, url, headers, body) {
-      const queue = queues.get(matchKey(recordedRequest(masker, method, url, headers, body)));
-      const recorded = queue?.answers[Math.min(queue.next++, queue.answers.length - 1)]?.response;
+      const recorded = takeRest(matchKey(recordedRequest(masker, method, url, headers, body)));
       if (!recorded) return undefined;
       const unmasked: Record<string, string> = {};
       for (const [name, value] of Object.entries(recorded.headers)) unmasked[name] = masker.unmaskText(value);
@@ -243,6 +311,10 @@ export function loadReplay(dir: string): Replay {
         headers: unmasked,
         ...(recorded.body === undefined ? {} : { body: masker.unmask(recorded.body) }),
       };
+    },
+    answerRpc(method, request) {
+      const recorded = takeRpc(rpcKey(method, masker.mask(request)));
+      return recorded && (masker.unmask(recorded) as RecordedRpcAnswer);
     },
   };
 }
