@@ -6,7 +6,9 @@
  * the proto's field rules is INVALID_ARGUMENT with a google.rpc.BadRequest listing each field,
  * whatever it prefers. An RPC that needs scopes (generated/proto/method-rules.ts) needs `authorization: Bearer
  * <token>` metadata with a JWT-shaped token, else it is UNAUTHENTICATED as the services answer it; the mock
- * verifies no signature and no scope, so any well-formed token will do (no issuer needed).
+ * verifies no signature and no scope, so any well-formed token will do (no issuer needed). In the stateful mode the
+ * RPCs answer from the shared store; in the replay mode from the recorded gRPC calls (recording.ts), each answer
+ * still checked against the proto.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -14,6 +16,7 @@ import type {
   Metadata,
   ServerUnaryCall,
   ServiceDefinition,
+  ServiceError,
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
@@ -29,9 +32,11 @@ import type { Logger } from "../platform/logging.js";
 import { rulesOf } from "../platform/rules/field-rules.js";
 import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
+import { serviceErrorOf } from "./grpc-status.js";
 import { type Actor, actorOf, type MockStore, type User } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";
+import type { Replay } from "./recording.js";
 
 type MessageCodec = usersMessages.MessageFns<unknown>;
 type Json = { [key: string]: unknown };
@@ -95,6 +100,8 @@ interface RpcAnswers {
   readonly operation?: string;
   /** A response in its REST form as the RPC's response message, checked against the proto (INTERNAL if it breaks it). */
   readonly toMessage: (body: unknown) => unknown;
+  /** A response message in protobuf JSON as the RPC's response message, checked the same way. */
+  readonly responseOf: (json: unknown) => unknown;
   /** The request in its proto3 JSON form. */
   readonly requestJson: (request: unknown) => Json;
   /** Response messages by example name, in their generated TypeScript form. */
@@ -102,6 +109,15 @@ interface RpcAnswers {
   readonly errors: ReadonlyMap<Code, AppError>;
   /** Everything wrong with a request (in its generated TypeScript form) under the proto's field rules. */
   readonly checkRequest: (request: unknown) => FieldViolation[];
+}
+
+/** The generated codec of one of the service's messages, by its full name (protobuf JSON ↔ message). */
+export function messageCodecOf(service: MockedService, fullName: string): MessageCodec {
+  const codec = (service.codecs as Record<string, MessageCodec | undefined>)[
+    fullName.slice(fullName.lastIndexOf(".") + 1)
+  ];
+  if (!codec) throw new Error(`generated/proto has no codec for ${fullName}: run npm run generate`);
+  return codec;
 }
 
 /**
@@ -113,12 +129,7 @@ export function buildGrpcAnswers(
   service: MockedService = USERS_MOCK,
   file: string = service.definitionsFile,
 ): Map<string, RpcAnswers> {
-  const codecs = service.codecs as Record<string, MessageCodec | undefined>;
-  const codecOf = (fullName: string): MessageCodec => {
-    const codec = codecs[fullName.slice(fullName.lastIndexOf(".") + 1)];
-    if (!codec) throw new Error(`generated/proto has no codec for ${fullName}: run npm run generate`);
-    return codec;
-  };
+  const codecOf = (fullName: string) => messageCodecOf(service, fullName);
   const checker = createProtoChecker(service.proto, service.name);
   const definitions = parse(readFileSync(file, "utf8")) as Record<string, RpcDefinition> | null;
   const problems: string[] = [];
@@ -195,20 +206,22 @@ export function buildGrpcAnswers(
       const request = codecOf(method.requestType);
       const needs = { required: definition.required ?? [], partial: definition.partial ?? [] };
       const body = definition.body ?? ".";
+      const responseOf = (json: unknown) => {
+        const violations = checker.check(method.responseType, json, "response");
+        if (violations.length > 0) {
+          throw new AppError(
+            "INTERNAL",
+            `the mock's answer breaks the proto: ${violations.map((v) => `${v.field} ${v.description}`).join("; ")}`,
+          );
+        }
+        return response.fromJSON(json);
+      };
       answers.set(method.name, {
         method,
         ...(definition.operation !== undefined ? { operation: definition.operation } : {}),
-        toMessage: (value) => {
-          const json = checker.toProtoJson(method.responseType, body === "." ? value : { [body]: value });
-          const violations = checker.check(method.responseType, json, "response");
-          if (violations.length > 0) {
-            throw new AppError(
-              "INTERNAL",
-              `the mock's answer breaks the proto: ${violations.map((v) => `${v.field} ${v.description}`).join("; ")}`,
-            );
-          }
-          return response.fromJSON(json);
-        },
+        toMessage: (value) =>
+          responseOf(checker.toProtoJson(method.responseType, body === "." ? value : { [body]: value })),
+        responseOf,
         requestJson: (value) => request.toJSON(value) as Json,
         examples: messages,
         errors,
@@ -281,10 +294,38 @@ export function statefulRpcs(store: MockStore): Readonly<Record<string, Stateful
   };
 }
 
-/** What the mock adds to every call: the stateful mode's handlers and the configured faults. */
+/** What the mock adds to every call: the stateful mode's handlers or the replay's answers, and the configured faults. */
 interface Behaviour {
   readonly stateful?: StatefulRpc;
+  /** The replay mode: the recorded answer to this request (protobuf JSON), found by `<service>/<RPC>`. */
+  readonly replay?: { readonly recording: Replay; readonly method: string };
   readonly faults?: FaultInjector;
+}
+
+/** A recorded error status, replayed as it was recorded (its details encoded as the service encoded them). */
+class ReplayedStatus extends Error {
+  constructor(readonly serviceError: Partial<ServiceError>) {
+    super(serviceError.details);
+  }
+}
+
+/**
+ * The replay mode's answer: the recorded answer to this call, its masks turned back into the caller's addresses, a
+ * response message checked against the proto (INTERNAL if it breaks it), an error status as it was recorded; a call
+ * the recording does not hold is INVALID_ARGUMENT saying so.
+ */
+function replayed(rpc: RpcAnswers, request: unknown, replay: NonNullable<Behaviour["replay"]>): unknown {
+  const recorded = replay.recording.answerRpc(replay.method, rpc.requestJson(request));
+  if (recorded === undefined) {
+    const where = `${replay.method} in ${replay.recording.dir}`;
+    throw new AppError(
+      "INVALID_ARGUMENT",
+      `no recorded interaction matches this call of ${where}: a replay answers only the calls it recorded, in their order`,
+      { fieldViolations: [{ field: "(message)", description: `matches no recorded call of ${where}` }] },
+    );
+  }
+  if ("status" in recorded) throw new ReplayedStatus(serviceErrorOf(recorded.status));
+  return rpc.responseOf(recorded.message);
 }
 
 /**
@@ -311,6 +352,7 @@ async function answer(
   await delay(preference.delay);
   const fault = rpc.operation !== undefined ? behaviour.faults?.draw(rpc.operation) : undefined;
   if (fault) throw rpc.errors.get(fault.code) ?? faultError(fault);
+  if (behaviour.replay) return replayed(rpc, request, behaviour.replay);
   const code = preference.code;
   if (code !== undefined && code !== "OK" && code !== "0") {
     const error =
@@ -346,6 +388,8 @@ export interface GrpcMockOptions {
   readonly services?: readonly MockedService[];
   /** The stateful mode: the store the RPCs that have a stateful handler read and write. */
   readonly store?: MockStore;
+  /** The replay mode: the recording every RPC answers from. */
+  readonly replay?: Replay;
   readonly faults?: FaultInjector;
 }
 
@@ -359,7 +403,7 @@ function implementationOf(
   service: MockedService,
   examples: ContractExamples,
   logger: Logger,
-  extras: Pick<GrpcMockOptions, "store" | "faults">,
+  extras: Pick<GrpcMockOptions, "store" | "replay" | "faults">,
 ) {
   const stateful = extras.store ? statefulRpcs(extras.store) : {};
   // Errors name their service's domain as the service itself does. Their field violations are proto paths
@@ -374,6 +418,9 @@ function implementationOf(
     ) => {
       const behaviour: Behaviour = {
         ...(stateful[rpc.method.name] ? { stateful: stateful[rpc.method.name] } : {}),
+        ...(extras.replay
+          ? { replay: { recording: extras.replay, method: `${service.name}/${rpc.method.name}` } }
+          : {}),
         ...(extras.faults ? { faults: extras.faults } : {}),
       };
       answer(rpc, call.request, call.metadata, needsToken, behaviour).then(
@@ -382,6 +429,7 @@ function implementationOf(
           done(null, response);
         },
         (error: unknown) => {
+          if (error instanceof ReplayedStatus) return done(error.serviceError);
           const appError = error instanceof AppError ? error : new AppError("INTERNAL", "internal error");
           if (!(error instanceof AppError)) logger.error({ err: error, rpc: rpc.method.name }, "mock failed");
           logger.debug({ rpc: rpc.method.name, code: appError.code }, "mock answered an error");

@@ -6,11 +6,13 @@
  *
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
  *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
- *   npm run mock -- --record <gateway-url> [--out recordings] [--pact <file>]
+ *   npm run mock -- --record <gateway-url> [--record-grpc <users-host:port>] [--out recordings] [--pact <file>]
  *                                         one proxy to a real gateway (REST and its /graphql) that records each call
- *                                         into <operationId>.json files (addresses masked, no tokens), optionally a pact
- *   npm run mock -- --replay recordings   REST and GraphQL answer with the recording, still validated against the
- *                                         contracts (gRPC keeps the examples); docs/mocks.md#record-and-replay
+ *                                         into <operationId>.json files (addresses masked, no tokens), optionally a pact;
+ *                                         with --record-grpc the gRPC port too, a proxy to the users service recording
+ *                                         each call into <service>.<RPC>.json (protobuf JSON), in the same recording
+ *   npm run mock -- --replay recordings   REST, GraphQL and gRPC answer with the recording, still validated against
+ *                                         the contracts; docs/mocks.md#record-and-replay
  *   MOCK_FAULTS='getUser=503@0.5' MOCK_SEED=7 npm run mock   configured errors per operation, at a seeded rate
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port
@@ -21,7 +23,8 @@ import { freePorts } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
 import { createFaultInjector, parseFaults } from "./faults.js";
 import { startGraphqlMock } from "./graphql-mock.js";
-import { startGrpcMock } from "./grpc-mock.js";
+import { startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
+import { startGrpcRecordProxy } from "./grpc-record-proxy.js";
 import { loadMockConfig } from "./mock-config.js";
 import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
@@ -39,23 +42,53 @@ runMain("mock", async () => {
   if (config.record) {
     const target = new URL(config.record);
     const dir = config.recordingDir;
-    const { pact } = config;
+    const { pact, recordGrpc } = config;
+    const recording = createRecording(dir);
     const recorder = await startRecordProxy({
       host: config.host,
       port: config.restPort,
       examples,
       target,
-      recording: createRecording(dir),
+      recording,
       ...(pact ? { pact } : {}),
     });
-    logger.info({ restPort: recorder.port, record: target.origin, recordingDir: dir, pact }, "mocks ready");
+    const grpcRecorder = recordGrpc
+      ? await startGrpcRecordProxy({
+          host: config.host,
+          port: config.grpcPort,
+          logger,
+          services: [USERS_MOCK],
+          target: recordGrpc,
+          recording,
+        }).catch(async (error: unknown) => {
+          await recorder.stop();
+          throw error;
+        })
+      : undefined;
+    logger.info(
+      {
+        restPort: recorder.port,
+        ...(grpcRecorder ? { grpcPort: grpcRecorder.port, recordGrpc } : {}),
+        record: target.origin,
+        recordingDir: dir,
+        pact,
+      },
+      "mocks ready",
+    );
     process.stdout.write(`
-Recording ${target.origin} (REST, and GraphQL on /graphql) through http://${config.host}:${recorder.port}
+Recording ${target.origin} (REST, and GraphQL on /graphql) through http://${config.host}:${recorder.port}${
+      grpcRecorder ? `\nand ${recordGrpc} (gRPC, ${USERS_MOCK.name}) through ${config.host}:${grpcRecorder.port}` : ""
+    }
 into ${dir}/${pact ? ` and ${pact}` : ""}
 (addresses masked, tokens never written). Replay it with: npm run mock -- --replay ${dir}
 Press Ctrl-C to stop.
 `);
-    return recorder;
+    return {
+      stop: async () => {
+        await grpcRecorder?.stop();
+        await recorder.stop();
+      },
+    };
   }
   const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as User;
   const faults = createFaultInjector(parseFaults(config.faults, examples), config.seed);
@@ -76,7 +109,14 @@ Press Ctrl-C to stop.
   };
 
   try {
-    const grpc = await startGrpcMock({ host: config.host, port: config.grpcPort, logger, examples, ...shared });
+    const grpc = await startGrpcMock({
+      host: config.host,
+      port: config.grpcPort,
+      logger,
+      examples,
+      ...shared,
+      ...(replay ? { replay } : {}),
+    });
     stops.push(grpc.stop);
     const graphql = await startGraphqlMock({
       host: config.host,
@@ -148,7 +188,7 @@ Press Ctrl-C to stop.
       "mocks ready",
     );
     process.stdout.write(`
-Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}${config.replay ? `; REST and GraphQL replay ${config.replay}` : ""}).
+Charter mocks are running (from contracts/; no backend${config.stateful ? "; stateful: one store behind all three" : ""}${config.replay ? `; replaying ${config.replay}` : ""}).
 
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)

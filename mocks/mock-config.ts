@@ -23,11 +23,16 @@ export interface MockConfig {
   readonly seed: number;
   /** Record mode: the gateway whose REST and GraphQL answers are proxied and recorded (`--record <url>`). */
   readonly record?: string;
+  /**
+   * Record mode: the users service's gRPC address (`host:port`, plaintext) that the gRPC port passes calls to and
+   * records (`--record-grpc <host:port>`).
+   */
+  readonly recordGrpc?: string;
   /** Where record mode writes the recording (`--out <dir>`). */
   readonly recordingDir: string;
   /** Record mode: also write the interactions as a Pact V4 consumer pact to this file (`--pact <file>`). */
   readonly pact?: string;
-  /** Replay mode: the recording the REST and GraphQL mocks answer from (`--replay <dir>`). */
+  /** Replay mode: the recording the REST, GraphQL and gRPC mocks answer from (`--replay <dir>`). */
   readonly replay?: string;
 }
 
@@ -47,6 +52,7 @@ export function loadMockConfig(
         "grpc-port": { type: "string" },
         "graphql-port": { type: "string" },
         record: { type: "string" },
+        "record-grpc": { type: "string" },
         out: { type: "string" },
         pact: { type: "string" },
         replay: { type: "string" },
@@ -70,6 +76,14 @@ export function loadMockConfig(
     flags.values.record === undefined
       ? env.optionalUrl("MOCK_RECORD", ["http:", "https:"])
       : envReader({ "--record": flags.values.record }).optionalUrl("--record", ["http:", "https:"]);
+  const recordGrpcAs = flags.values["record-grpc"] === undefined ? "MOCK_RECORD_GRPC" : "--record-grpc";
+  const recordGrpc = flags.values["record-grpc"] ?? env.string("MOCK_RECORD_GRPC", "");
+  if (recordGrpc && !/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(recordGrpc)) {
+    throw new ConfigError(`${recordGrpcAs} must be a gRPC address host:port, got ${JSON.stringify(recordGrpc)}`);
+  }
+  if (recordGrpc && !record) {
+    throw new ConfigError(`${recordGrpcAs} needs --record: gRPC calls are recorded beside the gateway's`);
+  }
   const replay = flags.values.replay ?? env.string("MOCK_REPLAY", "");
   const pact = flags.values.pact ?? env.string("MOCK_PACT", "");
   const stateful = flags.values.stateful === true || env.oneOf("MOCK_STATEFUL", "false", ["true", "false"]) === "true";
@@ -87,6 +101,7 @@ export function loadMockConfig(
     faults: env.string("MOCK_FAULTS", ""),
     seed: env.int("MOCK_SEED", 1, 0, 2_147_483_647),
     ...(record ? { record } : {}),
+    ...(recordGrpc ? { recordGrpc } : {}),
     recordingDir: flags.values.out ?? env.string("MOCK_RECORDING_DIR", "recordings"),
     ...(pact ? { pact } : {}),
     ...(replay ? { replay } : {}),

@@ -1,9 +1,11 @@
 /**
- * `npm run mock -- --record <gateway-url>` and `--replay <dir>` as a user runs them: the shared SDK scenario list
- * (sdk/scenarios/users.json, the TypeScript runner) and a GraphQL create and read go through the recording proxy to a
- * live gateway, then pass again against the replay with the gateway stopped, with other addresses. The recording, and
- * the pact written beside it, hold no real e-mail address and no token; a request the recording does not hold is the
- * contract's problem (GraphQL: error) saying so; answers edited to break the contracts are refused, not passed on.
+ * `npm run mock -- --record <gateway-url> --record-grpc <users-address>` and `--replay <dir>` as a user runs them: the
+ * shared SDK scenario list (sdk/scenarios/users.json, the TypeScript runner), a GraphQL create and read, and a
+ * sequence of gRPC calls with the generated client go through the recording proxies to a live gateway and users
+ * service, then pass again against the replay with the platform stopped, with other addresses. The recording, and the
+ * pact written beside it, hold no real e-mail address and no token; a request the recording does not hold is the
+ * contract's problem (GraphQL, gRPC: error) saying so; answers edited to break the contracts are refused, not passed
+ * on.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -11,7 +13,20 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { clientCredentials, createUsersClient, type UsersClient } from "charter/sdk";
+import {
+  CreateUserRequest,
+  CreateUserResponse,
+  DeleteUserResponse,
+  GetUserResponse,
+  ListUsersResponse,
+  UpdateUserRequest,
+  UpdateUserResponse,
+  UsersServiceClient,
+} from "../generated/proto/charter/users/v1/users.js";
+import { statusJsonOf } from "../mocks/grpc-status.js";
+import { EmailMasker } from "../mocks/recording.js";
 import { freePorts } from "../platform/net.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
@@ -65,6 +80,82 @@ async function graphqlCalls(url: string, authorization: string) {
   return { email, created, read };
 }
 let recordedOverGraphql: Awaited<ReturnType<typeof graphqlCalls>>;
+
+/** A unary call of the generated client as a promise: the response, or the error. */
+function unary<Req, Res>(
+  call: (request: Req, metadata: Metadata, done: (error: ServiceError | null, response: Res) => void) => unknown,
+  request: Req,
+  metadata: Metadata,
+): Promise<{ ok: Res } | { error: ServiceError }> {
+  return new Promise((resolve) => {
+    call(request, metadata, (error, response) => resolve(error ? { error } : { ok: response }));
+  });
+}
+const withToken = (authorization: string) => {
+  const metadata = new Metadata();
+  if (authorization) metadata.set("authorization", authorization);
+  return metadata;
+};
+/** An outcome as a client sees it: the response in protobuf JSON, or the status with its details. */
+const outcome = <Res>(result: { ok: Res } | { error: ServiceError }, toJSON: (message: Res) => unknown) =>
+  "ok" in result
+    ? { ok: toJSON(result.ok) }
+    : { code: result.error.code, message: result.error.details, status: statusJsonOf(result.error.metadata) };
+type Outcome = ReturnType<typeof outcome>;
+
+/**
+ * Create, get, update with the right etag and with a stale one, list, delete, get (NOT_FOUND) over gRPC with an
+ * address of this run: recorded, then replayed.
+ */
+async function grpcCalls(address: string, authorization: string) {
+  const users = new UsersServiceClient(address, credentials.createInsecure());
+  const metadata = withToken(authorization);
+  const email = `rpc.${randomBytes(4).toString("hex")}@example.com`;
+  try {
+    const create = CreateUserRequest.fromJSON({ user: { name: "Grpc Call", email } });
+    const created = await unary<CreateUserRequest, CreateUserResponse>(users.createUser.bind(users), create, metadata);
+    const user = "ok" in created ? created.ok.user : undefined;
+    const id = user?.id ?? "0";
+    const etag = user?.etag ?? "";
+    const get = () => unary<{ id: string }, GetUserResponse>(users.getUser.bind(users), { id }, metadata);
+    const got = await get();
+    const rename = (name: string) =>
+      unary<UpdateUserRequest, UpdateUserResponse>(
+        users.updateUser.bind(users),
+        UpdateUserRequest.fromJSON({ user: { id, name, etag }, updateMask: "name" }),
+        metadata,
+      );
+    const updated = await rename("Grpc Renamed");
+    const stale = await rename("Grpc Lost");
+    const listed = await unary<{ pageSize: number; pageToken: string }, ListUsersResponse>(
+      users.listUsers.bind(users),
+      { pageSize: 1000, pageToken: "" },
+      metadata,
+    );
+    const newEtag = "ok" in updated ? (updated.ok.user?.etag ?? "") : "";
+    const deleted = await unary<{ id: string; etag: string }, DeleteUserResponse>(
+      users.deleteUser.bind(users),
+      { id, etag: newEtag },
+      metadata,
+    );
+    const gone = await get();
+    const outcomes: Outcome[] = [
+      outcome(created, CreateUserResponse.toJSON),
+      outcome(got, GetUserResponse.toJSON),
+      outcome(updated, UpdateUserResponse.toJSON),
+      outcome(stale, UpdateUserResponse.toJSON),
+      outcome(listed, ListUsersResponse.toJSON),
+      outcome(deleted, DeleteUserResponse.toJSON),
+      outcome(gone, GetUserResponse.toJSON),
+    ];
+    return { email, outcomes };
+  } finally {
+    users.close();
+  }
+}
+let recordedOverGrpc: Awaited<ReturnType<typeof grpcCalls>>;
+const grpcOf = (mocks: ServiceProcess) => `127.0.0.1:${mocks.ready.grpcPort}`;
+const GET_USER_FILE = "charter.users.v1.UsersService.GetUser.json";
 const recorded = () => readdirSync(dir).map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
 
 before(async () => {
@@ -82,13 +173,25 @@ before(async () => {
   token = await tokens(); // kept by the provider: the token every recorded call carries
   recorder = await startService(
     "mocks/main.ts",
-    { MOCK_RECORD: platform.baseUrl, MOCK_RECORDING_DIR: dir, MOCK_PACT: pactFile, ...ports },
+    {
+      MOCK_RECORD: platform.baseUrl,
+      MOCK_RECORD_GRPC: `127.0.0.1:${platform.users.ready.grpcPort}`,
+      MOCK_RECORDING_DIR: dir,
+      MOCK_PACT: pactFile,
+      ...ports,
+    },
     "mocks ready",
   );
   const failures = await runList(createUsersClient({ baseUrl: restOf(recorder), token: tokens }));
   assert.deepEqual(failures, [], "the list passes through the recording proxy to the live gateway");
   recordedOverGraphql = await graphqlCalls(`${restOf(recorder)}/graphql`, `Bearer ${token}`);
   assert.equal(recordedOverGraphql.read.data?.user?.email, recordedOverGraphql.email, "GraphQL through the recorder");
+  recordedOverGrpc = await grpcCalls(grpcOf(recorder), `Bearer ${token}`);
+  assert.deepEqual(
+    recordedOverGrpc.outcomes.map((o) => ("ok" in o ? "OK" : o.code)),
+    ["OK", "OK", "OK", status.ABORTED, "OK", "OK", status.NOT_FOUND],
+    `gRPC through the recorder to the live users service: ${JSON.stringify(recordedOverGrpc.outcomes)}`,
+  );
   assert.equal(await recorder.stop(), 0, `the recorder did not stop cleanly:\n${recorder.output.join("\n")}`);
   recorder = undefined;
   await platform.stop();
@@ -113,6 +216,13 @@ before(async () => {
     },
   });
   writeFileSync(join(dir, "graphql.json"), JSON.stringify(overGraphql));
+  const overGrpc = JSON.parse(readFileSync(join(dir, GET_USER_FILE), "utf8"));
+  overGrpc.interactions.push({
+    seq: EDITED_SEQ + 2,
+    request: { id: BROKEN_ID },
+    answer: { message: { user: { id: BROKEN_ID, name: "Edited" } } },
+  });
+  writeFileSync(join(dir, GET_USER_FILE), JSON.stringify(overGrpc));
   replay = await startService("mocks/main.ts", { MOCK_REPLAY: dir, ...ports }, "mocks ready", 60_000);
 });
 
@@ -127,6 +237,11 @@ describe("mocks that record and replay", () => {
   test("the recording has a file of examples per operation the list called, every address masked", () => {
     const files = recorded();
     assert.deepEqual(files.map((f) => f.name).sort(), [
+      "charter.users.v1.UsersService.CreateUser.json",
+      "charter.users.v1.UsersService.DeleteUser.json",
+      "charter.users.v1.UsersService.GetUser.json",
+      "charter.users.v1.UsersService.ListUsers.json",
+      "charter.users.v1.UsersService.UpdateUser.json",
       "createUser.json",
       "deleteUser.json",
       "getUser.json",
@@ -167,14 +282,32 @@ describe("mocks that record and replay", () => {
     );
     const parsed = JSON.parse(pact);
     assert.equal(parsed.metadata.pactSpecification.version, "4.0");
-    const seqs = recorded()
-      .flatMap(({ text }) => JSON.parse(text).interactions.map((i: { seq: number }) => i.seq))
-      .filter((seq) => seq < EDITED_SEQ);
-    assert.equal(parsed.interactions.length, seqs.length, "the pact has every recorded interaction");
+    const seqsOf = (files: { text: string }[]) =>
+      files
+        .flatMap(({ text }) => JSON.parse(text).interactions.map((i: { seq: number }) => i.seq))
+        .filter((seq) => seq < EDITED_SEQ);
+    const seqs = seqsOf(recorded());
+    const overHttp = seqsOf(recorded().filter(({ name }) => !name.startsWith("charter.")));
+    assert.equal(parsed.interactions.length, overHttp.length, "the pact has every REST and GraphQL interaction");
     assert.deepEqual(
       seqs.sort((a, b) => a - b),
       seqs.map((_, i) => i + 1),
-      "numbered in recorded order",
+      "numbered in recorded order, REST, GraphQL and gRPC in one sequence",
+    );
+  });
+
+  test("a gRPC call is recorded in protobuf JSON: the request, the answer or the status with its details", () => {
+    const updates = JSON.parse(readFileSync(join(dir, "charter.users.v1.UsersService.UpdateUser.json"), "utf8"));
+    assert.equal(updates.service, "charter.users.v1.UsersService");
+    assert.equal(updates.rpc, "UpdateUser");
+    const [renamed, stale] = updates.interactions;
+    assert.equal(renamed.request.updateMask, "name");
+    assert.equal(renamed.answer.message.user.name, "Grpc Renamed");
+    assert.match(renamed.answer.message.user.email, /^user-\d+@example\.invalid$/);
+    assert.equal(stale.answer.status.code, status.ABORTED);
+    assert.deepEqual(
+      stale.answer.status.details.find((d: { "@type": string }) => d["@type"].endsWith("google.rpc.ErrorInfo")),
+      { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "ETAG_MISMATCH", domain: "users.charter.dev" },
     );
   });
 
@@ -204,6 +337,56 @@ describe("mocks that record and replay", () => {
     assert.match(unmatched.errors?.[0]?.message ?? "", /no recorded interaction matches this GraphQL request/);
     const withoutToken = await graphql(url, "", USER, { id: created.data.createUser.id });
     assert.equal(withoutToken.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+  });
+
+  // After GraphQL, as recorded; before the unmatched requests below.
+  test("gRPC answers from the same recording with this client's addresses, errors with their details", async () => {
+    assert.ok(replay);
+    const { email, outcomes } = await grpcCalls(grpcOf(replay), `Bearer ${MOCK_TOKEN}`);
+    assert.notEqual(email, recordedOverGrpc.email);
+    // The same answers once each run's addresses are numbered in the order they appear, and every address the
+    // replay sent back is this client's own, none a mask.
+    assert.deepEqual(new EmailMasker().mask(outcomes), new EmailMasker().mask(recordedOverGrpc.outcomes));
+    const recordedUser = (recordedOverGrpc.outcomes[0] as { ok: { user: object } }).ok.user;
+    assert.deepEqual(
+      outcomes[0],
+      { ok: { user: { ...recordedUser, email } } },
+      "the create, with this client's address",
+    );
+    assert.doesNotMatch(JSON.stringify(outcomes), /example\.invalid/i);
+
+    const users = new UsersServiceClient(grpcOf(replay), credentials.createInsecure());
+    try {
+      const unmatched = await unary<{ id: string }, GetUserResponse>(
+        users.getUser.bind(users),
+        { id: "4242424242" },
+        withToken(`Bearer ${MOCK_TOKEN}`),
+      );
+      const refusal = outcome(unmatched, GetUserResponse.toJSON);
+      assert.equal("code" in refusal && refusal.code, status.INVALID_ARGUMENT);
+      assert.match(String("message" in refusal && refusal.message), /no recorded interaction matches this call of/);
+      assert.deepEqual(
+        "status" in refusal &&
+          refusal.status?.details.map((d) => [d["@type"], (d.fieldViolations as object[])?.length]),
+        [["type.googleapis.com/google.rpc.BadRequest", 1]],
+      );
+      const withoutToken = await unary<{ id: string }, GetUserResponse>(
+        users.getUser.bind(users),
+        { id: "1" },
+        withToken(""),
+      );
+      assert.equal("error" in withoutToken && withoutToken.error.code, status.UNAUTHENTICATED);
+      const broken = await unary<{ id: string }, GetUserResponse>(
+        users.getUser.bind(users),
+        { id: BROKEN_ID },
+        withToken(`Bearer ${MOCK_TOKEN}`),
+      );
+      assert.ok("error" in broken, "the edited answer is not passed on");
+      assert.equal(broken.error.code, status.INTERNAL);
+      assert.match(broken.error.details, /breaks the proto: user\.email is required/);
+    } finally {
+      users.close();
+    }
   });
 
   test("a request the recording does not hold is the contract's problem naming that none matched", async () => {
