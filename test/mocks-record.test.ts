@@ -370,6 +370,16 @@ describe("mocks that record and replay", () => {
           refusal.status?.details.map((d) => [d["@type"], (d.fieldViolations as object[])?.length]),
         [["type.googleapis.com/google.rpc.BadRequest", 1]],
       );
+      const badPrefer = withToken(`Bearer ${MOCK_TOKEN}`);
+      badPrefer.set("prefer", "delay=-1");
+      const refused = await unary<{ id: string }, GetUserResponse>(users.getUser.bind(users), { id: "1" }, badPrefer);
+      assert.equal(
+        "error" in refused && refused.error.code,
+        status.INVALID_ARGUMENT,
+        "prefer is read as in every mode",
+      );
+      const detail = "error" in refused ? statusJsonOf(refused.error.metadata)?.details[0] : undefined;
+      assert.deepEqual((detail?.fieldViolations as { field: string }[] | undefined)?.[0]?.field, "prefer");
       const withoutToken = await unary<{ id: string }, GetUserResponse>(
         users.getUser.bind(users),
         { id: "1" },
@@ -433,7 +443,12 @@ describe("mocks that record and replay", () => {
     const deadDir = join(root, "dead");
     const dead = await startService(
       "mocks/main.ts",
-      { MOCK_RECORD: `http://127.0.0.1:${deadPort}`, MOCK_RECORDING_DIR: deadDir, ...ports },
+      {
+        MOCK_RECORD: `http://127.0.0.1:${deadPort}`,
+        MOCK_RECORD_GRPC: `127.0.0.1:${deadPort}`,
+        MOCK_RECORDING_DIR: deadDir,
+        ...ports,
+      },
       "mocks ready",
     );
     try {
@@ -443,6 +458,16 @@ describe("mocks that record and replay", () => {
       assert.equal(response.status, 503);
       assert.equal(JSON.parse(text).code, "UNAVAILABLE");
       assert.match(JSON.parse(text).detail, /did not answer/);
+      const users = new UsersServiceClient(grpcOf(dead), credentials.createInsecure());
+      const overGrpc = await unary<{ id: string }, GetUserResponse>(
+        users.getUser.bind(users),
+        { id: "1" },
+        withToken(`Bearer ${MOCK_TOKEN}`),
+      ).finally(() => users.close());
+      assert.ok("error" in overGrpc);
+      assert.equal(overGrpc.error.code, status.UNAVAILABLE);
+      assert.match(overGrpc.error.details, new RegExp(`the service at 127\\.0\\.0\\.1:${deadPort} did not answer`));
+      assert.equal(statusJsonOf(overGrpc.error.metadata)?.code, status.UNAVAILABLE, "in the error model");
       assert.deepEqual(readdirSync(deadDir), []);
     } finally {
       assert.equal(await dead.stop(), 0);
