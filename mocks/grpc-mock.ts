@@ -324,8 +324,10 @@ function replayed(rpc: RpcAnswers, request: unknown, replay: NonNullable<Behavio
       { fieldViolations: [{ field: "(message)", description: `matches no recorded call of ${where}` }] },
     );
   }
-  if ("status" in recorded) throw new ReplayedStatus(serviceErrorOf(recorded.status));
-  return rpc.responseOf(recorded.message);
+  if (typeof recorded === "object" && recorded !== null && "status" in recorded) {
+    throw new ReplayedStatus(serviceErrorOf(recorded.status));
+  }
+  return rpc.responseOf((recorded as { message?: unknown } | null)?.message);
 }
 
 /**

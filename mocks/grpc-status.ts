@@ -63,7 +63,8 @@ export function serviceErrorOf(recorded: unknown): Partial<ServiceError> {
     problems.push(`code ${JSON.stringify(code)} is not an error code of google.rpc.Code`);
   }
   if (typeof status?.message !== "string") problems.push("message must be a string");
-  const details = (Array.isArray(status?.details) ? status.details : []).flatMap(({ "@type": typeUrl, ...fields }) => {
+  const details = (Array.isArray(status?.details) ? status.details : []).flatMap((detail: unknown) => {
+    const { "@type": typeUrl, ...fields } = (detail ?? {}) as StatusJson["details"][number];
     const codec = DETAIL_CODECS.get(typeUrl);
     if (!codec) {
       problems.push(`details: ${JSON.stringify(typeUrl)} is not a google.rpc error detail`);
