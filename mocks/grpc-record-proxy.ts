@@ -61,7 +61,13 @@ export async function startGrpcRecordProxy(opts: GrpcRecordProxyOptions): Promis
     clients.push(client as unknown as { close(): void });
     const domain = errorDomainOf(service.name);
     const implementation: UntypedServiceImplementation = {};
-    for (const method of createProtoChecker(service.proto, service.name).methods) {
+    // Every method of the generated definition; its message types (for protobuf JSON) from the proto.
+    const methods = new Map(createProtoChecker(service.proto, service.name).methods.map((m) => [m.handlerName, m]));
+    for (const [handlerName, definition] of Object.entries(service.definition)) {
+      const method = methods.get(handlerName);
+      if (!method || definition.requestStream || definition.responseStream) {
+        throw new Error(`${service.name}.${handlerName}: only the proto's unary RPCs can be recorded`);
+      }
       const request = messageCodecOf(service, method.requestType);
       const response = messageCodecOf(service, method.responseType);
       const forward = client[method.handlerName];
