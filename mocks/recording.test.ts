@@ -3,8 +3,18 @@
  * addresses are, turned back into this client's own on replay, and the key a replayed request is matched by.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { EmailMasker, matchKey, recordedRequest } from "./recording.js";
+import {
+  createRecording,
+  EmailMasker,
+  loadReplay,
+  matchKey,
+  type RecordedRpcAnswer,
+  recordedRequest,
+} from "./recording.js";
 
 describe("the masks of a recording", () => {
   test("each address gets the next number on first sight, compared case-insensitively; capitals stay capitals", () => {
@@ -67,5 +77,49 @@ describe("the masks of a recording", () => {
       "",
     );
     assert.deepEqual(request, { method: "GET", path: "/v1/users", query: "", headers: {} });
+  });
+
+  test("gRPC calls share the recording's numbering and sequence; identical calls replay in order, then the last", () => {
+    const dir = mkdtempSync(join(tmpdir(), "charter-rpc-recording-"));
+    try {
+      const recording = createRecording(dir);
+      const { masker } = recording;
+      const rest = recordedRequest(masker, "GET", "/v1/users:lookup?email=ada.1@example.com", {}, "");
+      recording.write({
+        operationId: "lookupUser",
+        method: "GET",
+        path: "/v1/users:lookup",
+        interactions: [{ seq: recording.nextSeq(), request: rest, response: { status: 404, headers: {} } }],
+      });
+      const call = (email: string, name: string) => ({
+        seq: recording.nextSeq(),
+        request: masker.mask({ email }),
+        answer: masker.mask({ message: { user: { name, email } } }) as RecordedRpcAnswer,
+      });
+      const interactions = [call("grace.1@example.com", "first"), call("grace.1@example.com", "second")];
+      recording.write({ service: "charter.users.v1.UsersService", rpc: "LookupUser", interactions });
+      assert.deepEqual(
+        interactions.map((i) => [i.seq, i.request]),
+        [
+          [2, { email: "user-2@example.invalid" }],
+          [3, { email: "user-2@example.invalid" }],
+        ],
+      );
+      assert.throws(() => createRecording(dir), /already holds a recording/);
+
+      const replay = loadReplay(dir);
+      assert.equal(replay.answer("GET", "/v1/users:lookup?email=ada.2@example.com", {}, "")?.status, 404);
+      const method = "charter.users.v1.UsersService/LookupUser";
+      const answers = [1, 2, 3].map(() => replay.answerRpc(method, { email: "grace.2@example.com" }));
+      assert.deepEqual(answers, [
+        { message: { user: { name: "first", email: "grace.2@example.com" } } },
+        { message: { user: { name: "second", email: "grace.2@example.com" } } },
+        { message: { user: { name: "second", email: "grace.2@example.com" } } },
+      ]);
+      assert.equal(replay.answerRpc(method, { email: "other@example.com" }), undefined, "another request");
+      assert.equal(replay.answerRpc("charter.users.v1.UsersService/GetUser", {}), undefined, "another RPC");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
