@@ -15,7 +15,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
 import { ensureOgen, ensureProtocGenGo } from "./infra/go-codegen.js";
 import { ensurePythonCodegen } from "./infra/provision.js";
-import { contractStems } from "./lib/contract-files.js";
+import { contractStems, singularOf } from "./lib/contract-files.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -99,14 +99,13 @@ async function generateGraphqlFile(root: string, stem: string): Promise<void> {
 }
 
 /**
- * The prefix of a document's exported names: `users-events` → `userEvent` (userEventChannels), `books-events` →
- * `bookEvent`; any other stem is camel-cased.
+ * The prefix of a document's exported names: `<plural>-events` → `<singular>Event` (`users-events` →
+ * userEventChannels, `books-events` → bookEventChannels); any other stem is camel-cased.
  */
 function asyncapiExportPrefix(stem: string): string {
-  const words = stem
-    .replace(/s-events$/, "-event")
-    .split(/[^a-zA-Z0-9]+/)
-    .filter(Boolean);
+  const events = /^([a-z][a-z0-9]*)-events$/.exec(stem);
+  if (events?.[1]) return `${singularOf(events[1])}Event`;
+  const words = stem.split(/[^a-zA-Z0-9]+/).filter(Boolean);
   return words.map((w, i) => (i === 0 ? w : w.charAt(0).toUpperCase() + w.slice(1))).join("");
 }
 

@@ -11,3 +11,9 @@ export async function contractStems(dir: string, extension: string, root = repoR
     .map((entry) => entry.name.slice(0, -extension.length))
     .sort();
 }
+
+/** The singular of a service's plural name, the one rule the generator and the scaffold share: categories → category, books → book. */
+export function singularOf(plural: string): string {
+  if (plural.endsWith("ies")) return `${plural.slice(0, -3)}y`;
+  return plural.endsWith("s") ? plural.slice(0, -1) : plural;
+}
