@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, realpath, rm, symlink } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -119,4 +119,49 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
   assert.match(output, /ℹ fail 0/);
   const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
   assert.ok(passed >= tests.length, `the new service's tests ran (${passed} passed)`);
+});
+
+/** Rewrites a file of the copy, failing when `from` is not in it. */
+async function edit(path: string, from: string, to: string): Promise<void> {
+  const text = await readFile(join(copy, path), "utf8");
+  assert.ok(text.includes(from), `${path} holds ${from}`);
+  await writeFile(join(copy, path), text.replace(from, to));
+}
+
+test(`the agreement check and the breaking gate cover ${NAME} in the copy`, async () => {
+  // Runs after the test above, which scaffolded and generated the service.
+  assert.ok(existsSync(join(copy, "services/books")), "the service was scaffolded");
+  assert.match(ok("node", ["scripts/test.mjs", "test/contracts-agree.test.ts"]), /ℹ fail 0/);
+
+  const git = (...args: string[]) =>
+    ok("git", ["-c", "user.name=scaffold", "-c", "user.email=scaffold@example.com", ...args]);
+  git("init", "--quiet");
+  git("add", "--all");
+  git("commit", "--quiet", "--no-verify", "-m", "the tree with books");
+  git("tag", "contracts-v999");
+  ok("npx", ["tsx", "scripts/contracts-breaking.ts"]);
+
+  // A narrower name in OpenAPI than in the proto, and a path renamed: the agreement names the first, the gate both.
+  await edit(
+    "contracts/openapi/books.v1.yaml",
+    "      minLength: 1\n      maxLength: 200\n",
+    "      minLength: 1\n      maxLength: 100\n",
+  );
+  await edit("contracts/openapi/books.v1.yaml", "  /v1/books/{id}:", "  /v1/book/{id}:");
+  await writeFile(
+    join(copy, "agreement.ts"),
+    'import { compareServiceContracts, loadContracts, loadServiceContracts } from "./scripts/lib/contract-agreement.js";\n' +
+      "console.log(JSON.stringify(compareServiceContracts(loadContracts(), loadServiceContracts())));\n",
+  );
+  const problems = JSON.parse(ok("npx", ["tsx", "agreement.ts"])) as string[];
+  assert.ok(
+    problems.some((p) =>
+      /^books: Book\.name limits: proto says .*"maxLength":200.*OpenAPI says .*"maxLength":100/.test(p),
+    ),
+    problems.join("\n"),
+  );
+  const gate = run("npx", ["tsx", "scripts/contracts-breaking.ts"]);
+  assert.equal(gate.status, 1, `${gate.stdout}\n${gate.stderr}`);
+  assert.match(gate.stdout + gate.stderr, /contracts\/openapi\/books\.v1\.yaml/);
+  assert.match(gate.stdout + gate.stderr, /\/v1\/books\/\{id\}/);
 });
