@@ -26,7 +26,7 @@ import {
 } from "graphql";
 import { parse as parseYaml } from "yaml";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
-import { singularOf } from "./contract-files.js";
+import { singularOf } from "../../platform/service-names.js";
 import {
   charterMessages,
   charterMethodScopes,

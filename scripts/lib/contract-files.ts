@@ -3,6 +3,8 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "./proto-descriptor.js";
 
+export { singularOf } from "../../platform/service-names.js";
+
 /** The contract files of one format: every file of contracts/<dir> with that extension, sorted, without the extension. */
 export async function contractStems(dir: string, extension: string, root = repoRoot): Promise<string[]> {
   const entries = await readdir(join(root, "contracts", dir), { withFileTypes: true });
@@ -10,10 +12,4 @@ export async function contractStems(dir: string, extension: string, root = repoR
     .filter((entry) => entry.isFile() && entry.name.endsWith(extension))
     .map((entry) => entry.name.slice(0, -extension.length))
     .sort();
-}
-
-/** The singular of a service's plural name, the one rule the generator and the scaffold share: categories → category, books → book. */
-export function singularOf(plural: string): string {
-  if (plural.endsWith("ies")) return `${plural.slice(0, -3)}y`;
-  return plural.endsWith("s") ? plural.slice(0, -1) : plural;
 }

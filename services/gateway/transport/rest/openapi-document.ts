@@ -4,7 +4,8 @@
  * schema named by its JSON pointer into the document (so validators compile the contract's
  * own schemas, $refs and all, instead of copies).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { escapePointerSegment, unescapePointerSegment } from "../../../../platform/json-pointer.js";
@@ -59,6 +60,22 @@ export interface Operation {
 }
 
 export const CONTRACT_PATH = fileURLToPath(new URL("../../../../contracts/openapi/users.v1.yaml", import.meta.url));
+
+/**
+ * Every other service's REST contract: each contracts/openapi/<name>.v1.yaml besides the users document, by name
+ * (the gateway mounts them all, transcoded to their services).
+ */
+export function loadOtherOpenApiDocuments(
+  dir: string = dirname(CONTRACT_PATH),
+): { readonly name: string; readonly document: OpenApiDocument }[] {
+  return readdirSync(dir)
+    .flatMap((file) => {
+      const name = /^([a-z][a-z0-9]*)\.v1\.yaml$/.exec(file)?.[1];
+      return name && join(dir, file) !== CONTRACT_PATH ? [name] : [];
+    })
+    .sort()
+    .map((name) => ({ name, document: loadOpenApiDocument(join(dir, `${name}.v1.yaml`)) }));
+}
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 
