@@ -12,6 +12,9 @@ import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { startDevIssuer } from "../platform/auth/dev-issuer.js";
+import { startEtcd } from "../scripts/infra/index.js";
+import { startService } from "../scripts/lib/processes.js";
 import { repoRoot } from "../scripts/lib/proto-descriptor.js";
 
 const NAME = "books";
@@ -119,6 +122,77 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
   assert.match(output, /ℹ fail 0/);
   const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
   assert.ok(passed >= tests.length, `the new service's tests ran (${passed} passed)`);
+});
+
+test(`${NAME} answers over REST through the copy's gateway, which finds it in etcd and its contract by directory`, async (t) => {
+  assert.ok(existsSync(join(copy, "generated/proto/charter/books/v1/books.ts")), "the service was generated");
+  const issuer = await startDevIssuer({ port: 0, scopes: ["books:read", "books:write"] });
+  t.after(() => issuer.close());
+  const etcd = await startEtcd();
+  t.after(() => etcd.stop());
+  const client = issuer.clients[0];
+  assert.ok(client);
+  const env = {
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: issuer.audience,
+    ETCD_ENDPOINTS: etcd.url,
+    OTEL_SDK_DISABLED: "true",
+    REGISTRY_DRAIN_MS: "0",
+  };
+  const books = await startService(
+    join(copy, "services/books/main.ts"),
+    { ...env, BOOKS_HOST: "127.0.0.1" },
+    "books service ready",
+  );
+  t.after(() => books.stop());
+  const gateway = await startService(
+    join(copy, "services/gateway/main.ts"),
+    { ...env, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0" },
+    "gateway ready",
+  );
+  t.after(() => gateway.stop());
+  const base = `http://127.0.0.1:${gateway.ready.port}`;
+  const token = `Bearer ${await issuer.token(client, ["books:read", "books:write"])}`;
+  const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(base + path, {
+      method,
+      headers: {
+        authorization: token,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  const created = await send("POST", "/v1/books", { name: "Dune" });
+  assert.equal(created.status, 201, await created.clone().text());
+  assert.equal(created.headers.get("etag"), '"1"');
+  const book = (await created.json()) as { id: string; name: string; etag: string };
+  assert.deepEqual([book.name, book.etag], ["Dune", "1"]);
+  const got = await send("GET", `/v1/books/${book.id}`);
+  assert.equal(got.status, 200);
+  assert.equal(((await got.json()) as { name: string }).name, "Dune");
+  const page = await send("GET", "/v1/books?pageSize=10");
+  assert.deepEqual(
+    ((await page.json()) as { books: { id: string }[] }).books.map((b) => b.id),
+    [book.id],
+  );
+  const renamed = await send("PATCH", `/v1/books/${book.id}`, { name: "Dune Messiah" }, { "if-match": '"1"' });
+  assert.equal(renamed.status, 200, await renamed.clone().text());
+  assert.equal(((await renamed.json()) as { name: string }).name, "Dune Messiah");
+  const stale = await send("DELETE", `/v1/books/${book.id}`, undefined, { "if-match": '"1"' });
+  assert.equal(stale.status, 412);
+  assert.match(stale.headers.get("content-type") ?? "", /^application\/problem\+json/);
+  const invalid = await send("POST", "/v1/books", { name: "x", extra: true });
+  assert.equal(invalid.status, 400);
+  const anonymous = await fetch(`${base}/v1/books`);
+  assert.equal(anonymous.status, 401);
+  assert.equal((await send("DELETE", `/v1/books/${book.id}`, undefined, { "if-match": '"2"' })).status, 204);
+  const gone = await send("GET", `/v1/books/${book.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(((await gone.json()) as { code: string }).code, "NOT_FOUND");
+  const empty = await send("GET", "/v1/books");
+  assert.deepEqual(await empty.json(), { books: [] });
 });
 
 /** Rewrites a file of the copy, failing when `from` is not in it. */
