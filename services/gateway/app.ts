@@ -40,6 +40,8 @@ export interface GatewayPluginDeps {
   readonly docs: boolean;
   /** The request budget, when the gateway has one: GraphQL draws the cost of each operation from it. */
   readonly budget?: Budget;
+  /** Every other service's contract and backend (GraphQL merges their schemas). */
+  readonly transcoded: readonly TranscodedDocument[];
 }
 
 /** A plugin serve.ts adds to the gateway, e.g. GraphQL: `(app, { users, audit, docs }) => registerGraphql(app, { users, audit, graphiql: docs })`. */
@@ -292,6 +294,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       audit: options.audit,
       docs: options.docs,
       ...(budget ? { budget } : {}),
+      transcoded: options.transcoded ?? [],
     });
   }
   return app;

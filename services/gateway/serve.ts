@@ -7,6 +7,7 @@
  * SHUTDOWN_TIMEOUT_MS), then the clients and the discovery. Metrics are the app's
  * (GET /metrics on the gateway's own port), so the host serves no endpoint of its own, and no gRPC.
  */
+import { existsSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge } from "prom-client";
 import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
@@ -25,15 +26,30 @@ import { createUsersBackend } from "./adapters/users-backend.js";
 import { registerUsersDiscovery, type UsersDiscovery } from "./adapters/users-discovery.js";
 import { buildGateway, type GatewayPlugin } from "./app.js";
 import { loadGatewayConfig } from "./gateway-config.js";
+import type { GraphqlService } from "./transport/graphql/contract-resolvers.js";
 import { registerGraphql } from "./transport/graphql/index.js";
 import { loadOpenApiDocument, loadOtherOpenApiDocuments } from "./transport/rest/openapi-document.js";
 import type { TranscodedDocument } from "./transport/rest/transcoded-rest.js";
 
 /** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
 const plugins: readonly GatewayPlugin[] = [
-  (app, { users, audit, docs, budget }) =>
-    registerGraphql(app, { users, audit, graphiql: docs, ...(budget ? { budget } : {}) }),
+  (app, { users, audit, docs, budget, transcoded }) =>
+    registerGraphql(app, {
+      users,
+      audit,
+      graphiql: docs,
+      ...(budget ? { budget } : {}),
+      services: graphqlServices(transcoded),
+    }),
 ];
+
+/** The GraphQL schemas of the other services that have one (contracts/graphql/<name>.graphql), with their backends. */
+function graphqlServices(transcoded: readonly TranscodedDocument[]): GraphqlService[] {
+  return transcoded.flatMap(({ name, backend }) => {
+    const file = new URL(`../../contracts/graphql/${name}.graphql`, import.meta.url);
+    return existsSync(file) ? [{ name, sdl: readFileSync(file, "utf8"), backend }] : [];
+  });
+}
 
 runMain("gateway", async () => {
   const tracing = await startTracing("gateway");
