@@ -124,7 +124,7 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
   assert.ok(passed >= tests.length, `the new service's tests ran (${passed} passed)`);
 });
 
-test(`${NAME} answers over REST through the copy's gateway, which finds it in etcd and its contract by directory`, async (t) => {
+test(`${NAME} answers over REST and GraphQL through the copy's gateway, which finds it in etcd and its contracts by directory`, async (t) => {
   assert.ok(existsSync(join(copy, "generated/proto/charter/books/v1/books.ts")), "the service was generated");
   const issuer = await startDevIssuer({ port: 0, scopes: ["books:read", "books:write"] });
   t.after(() => issuer.close());
@@ -193,6 +193,35 @@ test(`${NAME} answers over REST through the copy's gateway, which finds it in et
   assert.equal(((await gone.json()) as { code: string }).code, "NOT_FOUND");
   const empty = await send("GET", "/v1/books");
   assert.deepEqual(await empty.json(), { books: [] });
+
+  // GraphQL: the service's schema merged into the gateway's, its root fields resolved by their @rpc methods.
+  const graphql = async (query: string): Promise<Record<string, unknown>> => {
+    const response = await send("POST", "/graphql", { query });
+    const answer = (await response.json()) as { data?: Record<string, unknown>; errors?: unknown };
+    assert.equal(response.status, 200, JSON.stringify(answer));
+    assert.equal(answer.errors, undefined, JSON.stringify(answer.errors));
+    return answer.data ?? {};
+  };
+  const made = (await graphql('mutation { createBook(input: { name: "Emma" }) { id name etag } }')).createBook as {
+    id: string;
+    etag: string;
+  };
+  assert.equal(made.etag, "1");
+  const read = await graphql(
+    `{ book(id: "${made.id}") { name } books(first: 10) { nodes { id } pageInfo { hasNextPage } } }`,
+  );
+  assert.deepEqual(read, {
+    book: { name: "Emma" },
+    books: { nodes: [{ id: made.id }], pageInfo: { hasNextPage: false } },
+  });
+  const changed = await graphql(
+    `mutation { updateBook(input: { id: "${made.id}", etag: "1", name: "Persuasion" }) { name etag } }`,
+  );
+  assert.deepEqual(changed, { updateBook: { name: "Persuasion", etag: "2" } });
+  assert.deepEqual(await graphql(`mutation { deleteBook(id: "${made.id}", etag: "2") { id } }`), {
+    deleteBook: { id: made.id },
+  });
+  assert.deepEqual(await graphql(`{ book(id: "${made.id}") { name } }`), { book: null });
 });
 
 /** Rewrites a file of the copy, failing when `from` is not in it. */
