@@ -22,6 +22,7 @@ import { MockStore, type User } from "./mock-store.js";
 import { pickExample } from "./prefer.js";
 import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
+import { startServiceRestMocks } from "./service-mocks.js";
 import { startStatefulRest } from "./stateful-rest.js";
 
 runMain("mock", async () => {
@@ -88,12 +89,16 @@ runMain("mock", async () => {
       proxied: config.stateful,
     });
     stops.push(front.stop);
+    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic });
+    for (const other of others) stops.push(other.stop);
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const urls = {
       rest: `http://${host}:${front.port}`,
       grpc: `${host}:${grpc.port}`,
       graphql: `http://${host}:${graphql.port}/graphql`,
+      // Every other service's REST mock, by name.
+      services: Object.fromEntries(others.map((other) => [other.name, `http://${host}:${other.port}`])),
     };
     logger.info(
       {
@@ -112,7 +117,7 @@ Charter mocks are running (from contracts/; no backend${config.stateful ? "; sta
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)
   GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name> | delay=<ms>)
-
+${others.map((other) => `  REST     ${urls.services[other.name]}/v1/${other.name}   (Prism, the ${other.name} service's contract)\n`).join("")}
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
   Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory
 
