@@ -224,6 +224,43 @@ test(`${NAME} answers over REST and GraphQL through the copy's gateway, which fi
   assert.deepEqual(await graphql(`{ book(id: "${made.id}") { name } }`), { book: null });
 });
 
+test(`${NAME} answers through its REST mock, which npm run mock starts from its contract by directory`, async (t) => {
+  assert.ok(existsSync(join(copy, "contracts/openapi/books.v1.yaml")), "the service was scaffolded");
+  const mocks = await startService(
+    join(copy, "mocks/main.ts"),
+    { MOCK_HOST: "127.0.0.1", MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
+    "mocks ready",
+    60_000,
+  );
+  t.after(() => mocks.stop());
+  const base = (mocks.ready.services as Record<string, string> | undefined)?.books;
+  assert.ok(base, `the ready line names the books mock: ${JSON.stringify(mocks.ready)}`);
+  // The mocks verify no token, but the contract's security wants one sent.
+  const authorization = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2ln";
+  const got = await fetch(`${base}/v1/books/7281634251938816001`, { headers: { authorization } });
+  assert.equal(got.status, 200);
+  assert.deepEqual(await got.json(), {
+    id: "7281634251938816001",
+    name: "First book",
+    etag: "1",
+    createTime: "2026-01-15T09:30:00Z",
+    updateTime: "2026-01-15T09:30:00Z",
+  });
+  const created = await fetch(`${base}/v1/books`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Dune" }),
+  });
+  assert.equal(created.status, 201);
+  const invalid = await fetch(`${base}/v1/books`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ title: "no name" }),
+  });
+  assert.equal(invalid.status, 400, "Prism refuses a body the contract does not allow, with the contract's 400");
+  assert.equal((await fetch(`${base}/v1/books`)).status, 401);
+});
+
 /** Rewrites a file of the copy, failing when `from` is not in it. */
 async function edit(path: string, from: string, to: string): Promise<void> {
   const text = await readFile(join(copy, path), "utf8");
