@@ -268,10 +268,12 @@ async function edit(path: string, from: string, to: string): Promise<void> {
   await writeFile(join(copy, path), text.replace(from, to));
 }
 
-test(`the agreement check and the breaking gate cover ${NAME} in the copy`, async () => {
+test(`the agreement check, the copied-limits and dependency rules, and the breaking gate cover ${NAME} in the copy`, async () => {
   // Runs after the test above, which scaffolded and generated the service.
   assert.ok(existsSync(join(copy, "services/books")), "the service was scaffolded");
-  assert.match(ok("node", ["scripts/test.mjs", "test/contracts-agree.test.ts"]), /ℹ fail 0/);
+  // The repository's own checks that read every contract or every module, with the new service in the tree.
+  const checks = ["test/contracts-agree.test.ts", "test/no-copied-limits.test.ts", "test/dependency-rules.test.ts"];
+  assert.match(ok("node", ["scripts/test.mjs", ...checks]), /ℹ fail 0/);
 
   const git = (...args: string[]) =>
     ok("git", ["-c", "user.name=scaffold", "-c", "user.email=scaffold@example.com", ...args]);
@@ -284,8 +286,8 @@ test(`the agreement check and the breaking gate cover ${NAME} in the copy`, asyn
   // A narrower name in OpenAPI than in the proto, and a path renamed: the agreement names the first, the gate both.
   await edit(
     "contracts/openapi/books.v1.yaml",
-    "      minLength: 1\n      maxLength: 200\n",
     "      minLength: 1\n      maxLength: 100\n",
+    "      minLength: 1\n      maxLength: 50\n",
   );
   await edit("contracts/openapi/books.v1.yaml", "  /v1/books/{id}:", "  /v1/book/{id}:");
   await writeFile(
@@ -296,7 +298,7 @@ test(`the agreement check and the breaking gate cover ${NAME} in the copy`, asyn
   const problems = JSON.parse(ok("npx", ["tsx", "agreement.ts"])) as string[];
   assert.ok(
     problems.some((p) =>
-      /^books: Book\.name limits: proto says .*"maxLength":200.*OpenAPI says .*"maxLength":100/.test(p),
+      /^books: Book\.name limits: proto says .*"maxLength":100.*OpenAPI says .*"maxLength":50/.test(p),
     ),
     problems.join("\n"),
   );
