@@ -3,9 +3,9 @@
  * `npm run new:service`): one Prism a document, answering with its examples (`Prefer: code=` / `example=`), on a
  * port of its own. They are not behind the users mock's REST front: no faults, delays or stateful mode for them yet.
  */
-import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { freePorts } from "../platform/net.js";
+import { otherServiceNames } from "../platform/service-names.js";
 import { OPENAPI_FILE } from "./contract-examples.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
 
@@ -17,12 +17,7 @@ export interface ServiceRestMock extends RestMock {
 /** Starts one Prism for each other service's document; stops those it started when one fails. */
 export async function startServiceRestMocks(opts: { host: string; dynamic: boolean }): Promise<ServiceRestMock[]> {
   const dir = dirname(OPENAPI_FILE);
-  const names = readdirSync(dir)
-    .flatMap((file) => {
-      const name = /^([a-z][a-z0-9]*)\.v1\.yaml$/.exec(file)?.[1];
-      return name && join(dir, file) !== OPENAPI_FILE ? [name] : [];
-    })
-    .sort();
+  const names = otherServiceNames(dir, OPENAPI_FILE);
   const started: ServiceRestMock[] = [];
   try {
     for (const name of names) {

@@ -7,7 +7,7 @@
  * limits of the RPC fields they become, and the error codes are the same. Returns every
  * disagreement as a readable line.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   buildSchema,
@@ -26,7 +26,7 @@ import {
 } from "graphql";
 import { parse as parseYaml } from "yaml";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
-import { singularOf } from "../../platform/service-names.js";
+import { otherServiceNames, singularOf } from "../../platform/service-names.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -806,13 +806,8 @@ export function loadServiceContracts(root = repoRoot): ServiceContracts[] {
       return undefined;
     }
   };
-  return readdirSync(join(root, "contracts/openapi"))
-    .flatMap((file) => {
-      const name = /^([a-z][a-z0-9]*)\.v1\.yaml$/.exec(file)?.[1];
-      return name && name !== "users" ? [name] : [];
-    })
-    .sort()
-    .map((name) => {
+  return otherServiceNames(join(root, "contracts/openapi"), join(root, "contracts/openapi/users.v1.yaml")).map(
+    (name) => {
       const sdl = read(`contracts/graphql/${name}.graphql`);
       const events = read(`contracts/asyncapi/${name}-events.yaml`);
       return {
@@ -821,7 +816,8 @@ export function loadServiceContracts(root = repoRoot): ServiceContracts[] {
         graphql: sdl === undefined ? undefined : buildSchema(sdl),
         asyncapi: events === undefined ? undefined : (parseYaml(events) as AsyncApiDoc),
       };
-    });
+    },
+  );
 }
 
 /**

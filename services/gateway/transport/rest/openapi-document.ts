@@ -4,11 +4,12 @@
  * schema named by its JSON pointer into the document (so validators compile the contract's
  * own schemas, $refs and all, instead of copies).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { escapePointerSegment, unescapePointerSegment } from "../../../../platform/json-pointer.js";
+import { otherServiceNames } from "../../../../platform/service-names.js";
 
 export type JsonObject = { readonly [key: string]: unknown };
 
@@ -68,13 +69,10 @@ export const CONTRACT_PATH = fileURLToPath(new URL("../../../../contracts/openap
 export function loadOtherOpenApiDocuments(
   dir: string = dirname(CONTRACT_PATH),
 ): { readonly name: string; readonly document: OpenApiDocument }[] {
-  return readdirSync(dir)
-    .flatMap((file) => {
-      const name = /^([a-z][a-z0-9]*)\.v1\.yaml$/.exec(file)?.[1];
-      return name && join(dir, file) !== CONTRACT_PATH ? [name] : [];
-    })
-    .sort()
-    .map((name) => ({ name, document: loadOpenApiDocument(join(dir, `${name}.v1.yaml`)) }));
+  return otherServiceNames(dir, CONTRACT_PATH).map((name) => ({
+    name,
+    document: loadOpenApiDocument(join(dir, `${name}.v1.yaml`)),
+  }));
 }
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
