@@ -33,6 +33,7 @@ import { createRecording, loadReplay } from "./recording.js";
 import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
+import { startServiceRestMocks } from "./service-mocks.js";
 import { startStatefulRest } from "./stateful-rest.js";
 
 runMain("mock", async () => {
@@ -168,12 +169,16 @@ Press Ctrl-C to stop.
       proxied: upstream !== undefined,
     });
     stops.push(front.stop);
+    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic });
+    for (const other of others) stops.push(other.stop);
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const urls = {
       rest: `http://${host}:${front.port}`,
       grpc: `${host}:${grpc.port}`,
       graphql: `http://${host}:${graphql.port}/graphql`,
+      // Every other service's REST mock, by name.
+      services: Object.fromEntries(others.map((other) => [other.name, `http://${host}:${other.port}`])),
     };
     logger.info(
       {
@@ -193,7 +198,7 @@ Charter mocks are running (from contracts/; no backend${config.stateful ? "; sta
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)
   GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name> | delay=<ms>)
-
+${others.map((other) => `  REST     ${urls.services[other.name]}/v1/${other.name}   (Prism, the ${other.name} service's contract)\n`).join("")}
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
   Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory
 

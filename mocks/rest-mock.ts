@@ -24,6 +24,8 @@ export interface RestMockOptions {
   readonly readyTimeoutMs?: number;
   /** The stateful and replay modes: the origin of the store's or the recording's REST server, which Prism proxies to. */
   readonly upstream?: string;
+  /** The OpenAPI document to mock; default the users document. */
+  readonly file?: string;
 }
 
 export interface RestMock {
@@ -45,8 +47,8 @@ const prismCli = (): string => {
 export async function startRestMock(opts: RestMockOptions): Promise<RestMock> {
   const where = ["-p", String(opts.port), "-h", opts.host];
   const args = opts.upstream
-    ? ["proxy", OPENAPI_FILE, opts.upstream, ...where, "--errors"]
-    : ["mock", OPENAPI_FILE, ...where, ...(opts.dynamic ? ["--dynamic"] : [])];
+    ? ["proxy", opts.file ?? OPENAPI_FILE, opts.upstream, ...where, "--errors"]
+    : ["mock", opts.file ?? OPENAPI_FILE, ...where, ...(opts.dynamic ? ["--dynamic"] : [])];
   // Node with Prism's entry point (not the .bin wrapper), so stopping this child stops Prism; where
   // setpriv is there, Prism is also killed when this process dies without stopping it.
   const command = [...deathSignal, process.execPath, prismCli(), ...args];

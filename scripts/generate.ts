@@ -15,6 +15,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
 import { ensureOgen, ensureProtocGenGo } from "./infra/go-codegen.js";
 import { ensurePythonCodegen } from "./infra/provision.js";
+import { contractStems, singularOf } from "./lib/contract-files.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -60,20 +61,28 @@ async function generateMethodRules(root: string): Promise<void> {
   await writeOut(root, "generated/proto/method-rules.ts", body);
 }
 
+/** Each OpenAPI document of contracts/openapi as the types of its paths and schemas. */
 async function generateOpenapi(root: string): Promise<void> {
-  const source = new URL("../contracts/openapi/users.v1.yaml", import.meta.url);
-  const ast = await openapiTS(source, { exportType: true, alphabetize: true });
-  await writeOut(root, "generated/openapi/users.v1.ts", HEADER + astToString(ast));
+  for (const stem of await contractStems("openapi", ".yaml")) {
+    const source = new URL(`../contracts/openapi/${stem}.yaml`, import.meta.url);
+    const ast = await openapiTS(source, { exportType: true, alphabetize: true });
+    await writeOut(root, `generated/openapi/${stem}.ts`, HEADER + astToString(ast));
+  }
 }
 
+/** Each GraphQL schema of contracts/graphql (each file stands alone) as its types and resolver signatures. */
 async function generateGraphql(root: string): Promise<void> {
+  for (const stem of await contractStems("graphql", ".graphql")) await generateGraphqlFile(root, stem);
+}
+
+async function generateGraphqlFile(root: string, stem: string): Promise<void> {
   const files = (await graphqlCodegen(
     {
       cwd: repoRoot,
-      schema: "contracts/graphql/users.graphql",
+      schema: `contracts/graphql/${stem}.graphql`,
       silent: true,
       generates: {
-        "generated/graphql/users.ts": {
+        [`generated/graphql/${stem}.ts`]: {
           plugins: [{ add: { content: HEADER.trimEnd() } }, "typescript", "typescript-resolvers"],
           config: {
             useTypeImports: true,
@@ -89,9 +98,24 @@ async function generateGraphql(root: string): Promise<void> {
   for (const f of files) await writeOut(root, f.filename, f.content);
 }
 
-/** Each AsyncAPI channel's address by its name: the topics the services produce to and consume from. */
+/**
+ * The prefix of a document's exported names: `<plural>-events` → `<singular>Event` (`users-events` →
+ * userEventChannels, `books-events` → bookEventChannels); any other stem is camel-cased.
+ */
+function asyncapiExportPrefix(stem: string): string {
+  const events = /^([a-z][a-z0-9]*)-events$/.exec(stem);
+  if (events?.[1]) return `${singularOf(events[1])}Event`;
+  const words = stem.split(/[^a-zA-Z0-9]+/).filter(Boolean);
+  return words.map((w, i) => (i === 0 ? w : w.charAt(0).toUpperCase() + w.slice(1))).join("");
+}
+
+/** Each AsyncAPI document of contracts/asyncapi: its channels' addresses by name, the topics produced to and consumed from. */
 async function generateAsyncapi(root: string): Promise<void> {
-  const source = await readFile(join(repoRoot, "contracts/asyncapi/users-events.yaml"), "utf8");
+  for (const stem of await contractStems("asyncapi", ".yaml")) await generateAsyncapiFile(root, stem);
+}
+
+async function generateAsyncapiFile(root: string, stem: string): Promise<void> {
+  const source = await readFile(join(repoRoot, `contracts/asyncapi/${stem}.yaml`), "utf8");
   const doc = parseYaml(source) as {
     channels?: Record<
       string,
@@ -113,12 +137,13 @@ async function generateAsyncapi(root: string): Promise<void> {
       return [[channel.address ?? name, Object.fromEntries(entries)]];
     }),
   );
+  const prefix = asyncapiExportPrefix(stem);
   const body =
-    `${HEADER}// The channels of contracts/asyncapi/users-events.yaml: each one's address (the Kafka topic) by its name.\n` +
-    `export const userEventChannels = ${JSON.stringify(channels, null, 2)} as const;\n\n` +
+    `${HEADER}// The channels of contracts/asyncapi/${stem}.yaml: each one's address (the Kafka topic) by its name.\n` +
+    `export const ${prefix}Channels = ${JSON.stringify(channels, null, 2)} as const;\n\n` +
     "// Each topic's configuration (its channel's Kafka binding, topicConfiguration), applied where topics are made.\n" +
-    `export const userEventTopicConfigs: Readonly<Record<string, Readonly<Record<string, string>>>> = ${JSON.stringify(topicConfigs, null, 2)};\n`;
-  await writeOut(root, "generated/asyncapi/users-events.ts", body);
+    `export const ${prefix}TopicConfigs: Readonly<Record<string, Readonly<Record<string, string>>>> = ${JSON.stringify(topicConfigs, null, 2)};\n`;
+  await writeOut(root, `generated/asyncapi/${stem}.ts`, body);
 }
 
 const execFileAsync = promisify(execFile);

@@ -3,7 +3,13 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { buildSchema } from "graphql";
-import { compareContracts, enumValueNames, loadContracts } from "../scripts/lib/contract-agreement.js";
+import {
+  compareContracts,
+  compareServiceContracts,
+  enumValueNames,
+  loadContracts,
+  loadServiceContracts,
+} from "../scripts/lib/contract-agreement.js";
 
 const contracts = loadContracts();
 const sdl = readFileSync(new URL("../contracts/graphql/users.graphql", import.meta.url), "utf8");
@@ -280,4 +286,9 @@ test("equivalent operations require the same scopes in proto, OpenAPI and GraphQ
     compareContracts({ ...contracts, openapi: undeclared }).join("\n"),
     /listUserHistory: the scope users:history is not declared by an OpenAPI security scheme/,
   );
+});
+
+test("every other service's contracts (as npm run new:service lays them out) agree on its entity, codes and scopes", () => {
+  // test/scaffold.test.ts runs this in a copy that has one, and shows there that a disagreement is named.
+  assert.deepEqual(compareServiceContracts(contracts, loadServiceContracts()), []);
 });

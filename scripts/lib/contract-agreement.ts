@@ -8,6 +8,7 @@
  * disagreement as a readable line.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   buildSchema,
   type ConstArgumentNode,
@@ -25,6 +26,7 @@ import {
 } from "graphql";
 import { parse as parseYaml } from "yaml";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
+import { otherServiceNames, singularOf } from "../../platform/service-names.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -225,15 +227,21 @@ function limitsIn(deref: (s: Schema | undefined) => Schema): (s: Schema | undefi
   };
 }
 
-export function compareContracts({ proto, protoEnums, protoScopes, openapi, graphql, asyncapi }: Contracts): string[] {
-  const problems: string[] = [];
+/**
+ * The checks every agreement is made of, over one service's proto messages and GraphQL schema, each disagreement
+ * pushed onto `problems`: the same value in two contracts, a proto message against a JSON Schema of it, a proto
+ * message against the GraphQL object type of its name.
+ */
+function createChecks(
+  { proto, protoEnums }: Pick<Contracts, "proto" | "protoEnums">,
+  graphql: GraphQLSchema,
+  problems: string[],
+) {
   const same = (what: string, a: unknown, b: unknown, aName: string, bName: string): void => {
     if (JSON.stringify(a) !== JSON.stringify(b)) {
       problems.push(`${what}: ${aName} says ${JSON.stringify(a)}, ${bName} says ${JSON.stringify(b)}`);
     }
   };
-  const deref = derefIn(openapi);
-  const oaLimits = limitsIn(deref);
   const gqlLimits = (f: GraphQLInputField | GraphQLArgument | undefined): Limits => {
     const directive = f?.astNode?.directives?.find((d) => d.name.value === "constraint");
     const arg = (name: string) => {
@@ -368,6 +376,14 @@ export function compareContracts({ proto, protoEnums, protoScopes, openapi, grap
     }
   };
 
+  return { same, gqlLimits, checkSchema, checkGraphqlType };
+}
+
+export function compareContracts({ proto, protoEnums, protoScopes, openapi, graphql, asyncapi }: Contracts): string[] {
+  const problems: string[] = [];
+  const { same, gqlLimits, checkSchema, checkGraphqlType } = createChecks({ proto, protoEnums }, graphql, problems);
+  const deref = derefIn(openapi);
+  const oaLimits = limitsIn(deref);
   // The User and the UserEvent as read: every field, its type, presence and limits, in every contract.
   const user = proto.get("charter.users.v1.User");
   if (!user) return ["User is missing from the proto"];
@@ -764,6 +780,91 @@ function compareScopes(protoScopes: Map<string, string[]>, openapi: OpenApiDoc, 
         "GraphQL @auth",
       );
     }
+  }
+  return problems;
+}
+
+/** The contracts of a service other than users, by the layout `npm run new:service` writes. */
+export interface ServiceContracts {
+  /** The plural the service is named by, e.g. books. */
+  readonly name: string;
+  readonly openapi: OpenApiDoc;
+  readonly graphql: GraphQLSchema | undefined;
+  readonly asyncapi: AsyncApiDoc | undefined;
+}
+
+/**
+ * Every service with an OpenAPI document of its own (contracts/openapi/<name>.v1.yaml) besides users, whose
+ * agreement compareContracts checks in full: its GraphQL schema (contracts/graphql/<name>.graphql) and its
+ * events (contracts/asyncapi/<name>-events.yaml), when there are.
+ */
+export function loadServiceContracts(root = repoRoot): ServiceContracts[] {
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(join(root, path), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  return otherServiceNames(join(root, "contracts/openapi"), join(root, "contracts/openapi/users.v1.yaml")).map(
+    (name) => {
+      const sdl = read(`contracts/graphql/${name}.graphql`);
+      const events = read(`contracts/asyncapi/${name}-events.yaml`);
+      return {
+        name,
+        openapi: parseYaml(read(`contracts/openapi/${name}.v1.yaml`) ?? "") as OpenApiDoc,
+        graphql: sdl === undefined ? undefined : buildSchema(sdl),
+        asyncapi: events === undefined ? undefined : (parseYaml(events) as AsyncApiDoc),
+      };
+    },
+  );
+}
+
+/**
+ * Each such service's entity (charter.<name>.v1.<Singular>) against its OpenAPI schema, its GraphQL type and the
+ * copy of it its events carry (a payload property named after it), its error codes against users' closed list, and
+ * its scopes in the three contracts against the proto's. Each disagreement is named by the service.
+ */
+export function compareServiceContracts(
+  { proto, protoEnums, protoScopes, openapi: usersOpenapi }: Contracts,
+  services: readonly ServiceContracts[],
+): string[] {
+  const problems: string[] = [];
+  for (const { name, openapi, graphql, asyncapi } of services) {
+    const found: string[] = [];
+    if (!graphql) {
+      problems.push(`${name}: contracts/graphql/${name}.graphql is missing`);
+      continue;
+    }
+    const { same, checkSchema, checkGraphqlType } = createChecks({ proto, protoEnums }, graphql, found);
+    const singular = singularOf(name);
+    const entity = singular.charAt(0).toUpperCase() + singular.slice(1);
+    const message = `charter.${name}.v1.${entity}`;
+    checkSchema(message, openapi.components?.schemas?.[entity], openapi, "OpenAPI", "short");
+    checkGraphqlType(message);
+    for (const channel of Object.values(asyncapi?.channels ?? {})) {
+      for (const ref of Object.values(channel.messages ?? {})) {
+        const payload = derefIn(asyncapi as AsyncApiDoc)(
+          (derefIn(asyncapi as AsyncApiDoc)(ref as Schema) as AsyncApiMessage).payload,
+        );
+        const carried = payload.properties?.[singular];
+        if (carried) checkSchema(message, carried, asyncapi as AsyncApiDoc, "AsyncAPI", "proto");
+      }
+    }
+    const gqlCodes = graphql.getType("ErrorCode");
+    const codes = usersOpenapi.components.schemas.ErrorCode?.enum;
+    same("error codes", codes, openapi.components?.schemas?.ErrorCode?.enum, "users' OpenAPI", "OpenAPI");
+    same(
+      "error codes",
+      codes,
+      isEnumType(gqlCodes) ? gqlCodes.getValues().map((v) => v.name) : undefined,
+      "users' OpenAPI",
+      "GraphQL",
+    );
+    const own = new Map([...protoScopes].filter(([method]) => method.startsWith(`charter.${name}.v1.`)));
+    if (own.size === 0) found.push(`the proto has no package charter.${name}.v1 with RPCs`);
+    found.push(...compareScopes(own, openapi, graphql));
+    problems.push(...found.map((problem) => `${name}: ${problem}`));
   }
   return problems;
 }

@@ -30,6 +30,7 @@ import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/er
 import type { OpenApiDocument } from "./transport/rest/openapi-document.js";
 import { problemOf, sendProblem } from "./transport/rest/problem.js";
 import { registerRest } from "./transport/rest/register-rest.js";
+import { registerTranscodedRest, type TranscodedDocument } from "./transport/rest/transcoded-rest.js";
 import { registerSecurityHeaders } from "./transport/security-headers.js";
 
 export interface GatewayPluginDeps {
@@ -39,6 +40,8 @@ export interface GatewayPluginDeps {
   readonly docs: boolean;
   /** The request budget, when the gateway has one: GraphQL draws the cost of each operation from it. */
   readonly budget?: Budget;
+  /** Every other service's contract and backend (GraphQL merges their schemas). */
+  readonly transcoded: readonly TranscodedDocument[];
 }
 
 /** A plugin serve.ts adds to the gateway, e.g. GraphQL: `(app, { users, audit, docs }) => registerGraphql(app, { users, audit, graphiql: docs })`. */
@@ -80,6 +83,8 @@ export interface GatewayOptions {
   /** When given, request durations are recorded in it and served at /metrics. */
   readonly metrics?: Registry;
   readonly plugins?: readonly GatewayPlugin[];
+  /** Every other service's REST contract, transcoded to its gRPC backend (transport/rest/transcoded-rest.ts). */
+  readonly transcoded?: readonly TranscodedDocument[];
 }
 
 /** The matched route's template as the contract writes it (an escaped `::` is one colon); "unmatched" for a 404 on no route. */
@@ -281,6 +286,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     audit: options.audit,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
+  await registerTranscodedRest(app, options.document, options.transcoded ?? []);
 
   for (const plugin of options.plugins ?? []) {
     await plugin(app, {
@@ -288,6 +294,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       audit: options.audit,
       docs: options.docs,
       ...(budget ? { budget } : {}),
+      transcoded: options.transcoded ?? [],
     });
   }
   return app;

@@ -7,9 +7,11 @@
  * SHUTDOWN_TIMEOUT_MS), then the clients and the discovery. Metrics are the app's
  * (GET /metrics on the gateway's own port), so the host serves no endpoint of its own, and no gRPC.
  */
+import { existsSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge } from "prom-client";
 import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
+import { ConfigError, envReader } from "../../platform/config.js";
 import { runMain, stopBudgetMs, stopThenFlush } from "../../platform/lifecycle.js";
 import { createLogger } from "../../platform/logging.js";
 import { createMetricsRegistry } from "../../platform/metrics.js";
@@ -18,19 +20,36 @@ import { closeResources, createServiceHost, type Resource } from "../../platform
 import { startTracing } from "../../platform/tracing.js";
 import { createAuditBackend } from "./adapters/audit-backend.js";
 import { createBudgetRedis } from "./adapters/budget-store.js";
+import { createContractBackend } from "./adapters/contract-backend.js";
 import { createTraefikRoute } from "./adapters/traefik-route.js";
 import { createUsersBackend } from "./adapters/users-backend.js";
 import { registerUsersDiscovery, type UsersDiscovery } from "./adapters/users-discovery.js";
 import { buildGateway, type GatewayPlugin } from "./app.js";
 import { loadGatewayConfig } from "./gateway-config.js";
+import type { GraphqlService } from "./transport/graphql/contract-resolvers.js";
 import { registerGraphql } from "./transport/graphql/index.js";
-import { loadOpenApiDocument } from "./transport/rest/openapi-document.js";
+import { loadOpenApiDocument, loadOtherOpenApiDocuments } from "./transport/rest/openapi-document.js";
+import type { TranscodedDocument } from "./transport/rest/transcoded-rest.js";
 
 /** Plugins added after REST: GraphQL from the contract's SDL, with GraphiQL wherever the docs are on. */
 const plugins: readonly GatewayPlugin[] = [
-  (app, { users, audit, docs, budget }) =>
-    registerGraphql(app, { users, audit, graphiql: docs, ...(budget ? { budget } : {}) }),
+  (app, { users, audit, docs, budget, transcoded }) =>
+    registerGraphql(app, {
+      users,
+      audit,
+      graphiql: docs,
+      ...(budget ? { budget } : {}),
+      services: graphqlServices(transcoded),
+    }),
 ];
+
+/** The GraphQL schemas of the other services that have one (contracts/graphql/<name>.graphql), with their backends. */
+function graphqlServices(transcoded: readonly TranscodedDocument[]): GraphqlService[] {
+  return transcoded.flatMap(({ name, backend }) => {
+    const file = new URL(`../../contracts/graphql/${name}.graphql`, import.meta.url);
+    return existsSync(file) ? [{ name, sdl: readFileSync(file, "utf8"), backend }] : [];
+  });
+}
 
 runMain("gateway", async () => {
   const tracing = await startTracing("gateway");
@@ -48,6 +67,22 @@ runMain("gateway", async () => {
           logger,
         })
       : undefined;
+  // Every other service's contract, mounted transcoded: dialled through etcd discovery, or <NAME>_ADDR without it.
+  const env = envReader();
+  const transcoded: TranscodedDocument[] = [];
+  for (const { name, document: other } of loadOtherOpenApiDocuments()) {
+    const variable = `${name.toUpperCase()}_ADDR`;
+    const target = config.etcdEndpoints.length > 0 ? `etcd:///${name}` : env.string(variable, "");
+    if (target === "")
+      throw new ConfigError(`${variable} must be the ${name} service's host:port (or set ETCD_ENDPOINTS)`);
+    const backend = await createContractBackend({
+      name,
+      target,
+      deadlineMs: config.usersDeadlineMs,
+      tls: config.grpcTls,
+    });
+    transcoded.push({ name, document: other, backend });
+  }
   const users = createUsersBackend({
     target: config.usersAddr,
     deadlineMs: config.usersDeadlineMs,
@@ -90,6 +125,7 @@ runMain("gateway", async () => {
     ...(discovery ? [{ name: "users discovery", close: () => discovery.stop() }] : []),
     { name: "audit client", close: () => audit.close() },
     { name: "users client", close: () => users.close() },
+    ...transcoded.map(({ name, backend }) => ({ name: `${name} client`, close: () => backend.close() })),
   ];
   // One verifier for the process: its key set (fetched from the issuer, refreshed on rotation) is shared by all requests.
   const verifier = createTokenVerifier(config.auth);
@@ -113,6 +149,7 @@ runMain("gateway", async () => {
       trustedProxies: config.trustedProxies,
       ...(metrics ? { metrics } : {}),
       plugins,
+      transcoded,
       ...(discovering ? { discovery } : {}),
     });
   } catch (error) {

@@ -83,3 +83,15 @@ export interface AuditBackend {
   health(service: string, deadlineMs?: number): Promise<HealthStatus>;
   close(): void;
 }
+
+/**
+ * Another service known only by its contract (adapters/contract-backend.ts): its methods called with the proto3 JSON
+ * of their requests, answering the proto3 JSON of their responses.
+ */
+export interface ContractBackend {
+  /** The service's full proto name, e.g. charter.books.v1.BooksService. */
+  readonly service: string;
+  /** Calls `method` (as the proto names it, e.g. GetBook) with its request's proto3 JSON. */
+  call(method: string, request: unknown, context: CallContext): Promise<unknown>;
+  close(): void;
+}

@@ -18,6 +18,7 @@ import type { AuditBackend, UsersBackend } from "../../app/backends.js";
 import { permissionDeniedDetail, principalOf, scopeMissing, UNAUTHENTICATED_DETAIL } from "../auth.js";
 import { type Budget, refuse } from "../rate-limit.js";
 import { requestIdOf } from "../request-id.js";
+import { createContractResolvers, type GraphqlService, mergeSchemas } from "./contract-resolvers.js";
 import { GRAPHIQL_PATH, registerGraphiql } from "./graphiql.js";
 import { queryCost } from "./query-cost.js";
 import { queryLimitsRule } from "./query-limits.js";
@@ -45,6 +46,8 @@ export interface GraphqlOptions {
    * (query-cost.ts) is drawn once the body is read. Absent: no limit.
    */
   readonly budget?: Budget;
+  /** Every other service's schema and backend: merged in, its root fields resolved by their @rpc methods. */
+  readonly services?: readonly GraphqlService[];
 }
 
 /**
@@ -94,9 +97,16 @@ function withScopes(resolvers: Record<string, Record<string, Resolver>>, scopes:
 }
 
 export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
-  const schema = buildSchema(await readFile(SCHEMA_FILE, "utf8"));
+  const services = opts.services ?? [];
+  const schema = buildSchema(mergeSchemas(await readFile(SCHEMA_FILE, "utf8"), services));
+  const own = createResolvers() as unknown as Record<string, Record<string, Resolver>>;
+  const others = createContractResolvers(services) as unknown as Record<string, Record<string, Resolver>>;
   const resolvers = withScopes(
-    createResolvers() as unknown as Record<string, Record<string, Resolver>>,
+    {
+      ...own,
+      Query: { ...own.Query, ...others.Query },
+      Mutation: { ...own.Mutation, ...others.Mutation },
+    },
     rootFieldScopes(schema),
   );
   const maxFields = opts.maxFields ?? 1000;

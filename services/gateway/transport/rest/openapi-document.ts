@@ -5,9 +5,11 @@
  * own schemas, $refs and all, instead of copies).
  */
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { escapePointerSegment, unescapePointerSegment } from "../../../../platform/json-pointer.js";
+import { otherServiceNames } from "../../../../platform/service-names.js";
 
 export type JsonObject = { readonly [key: string]: unknown };
 
@@ -59,6 +61,19 @@ export interface Operation {
 }
 
 export const CONTRACT_PATH = fileURLToPath(new URL("../../../../contracts/openapi/users.v1.yaml", import.meta.url));
+
+/**
+ * Every other service's REST contract: each contracts/openapi/<name>.v1.yaml besides the users document, by name
+ * (the gateway mounts them all, transcoded to their services).
+ */
+export function loadOtherOpenApiDocuments(
+  dir: string = dirname(CONTRACT_PATH),
+): { readonly name: string; readonly document: OpenApiDocument }[] {
+  return otherServiceNames(dir, CONTRACT_PATH).map((name) => ({
+    name,
+    document: loadOpenApiDocument(join(dir, `${name}.v1.yaml`)),
+  }));
+}
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 

@@ -8,7 +8,7 @@ import { Counter, type Registry } from "prom-client";
 import { AppError } from "../../../../platform/errors.js";
 import { firstNonUnicodeText, NOT_UNICODE } from "../../../../platform/rules/field-rules.js";
 import type { AuditBackend, UsersBackend } from "../../app/backends.js";
-import { createContractSchemas } from "./contract-schemas.js";
+import { type ContractSchemas, createContractSchemas } from "./contract-schemas.js";
 import {
   methodNotAllowed,
   problemErrorHandler,
@@ -114,6 +114,20 @@ export async function registerRest(
   // On the root, not in the scope below: a method no route has reaches only the root's not-found handler.
   app.addHook("onRequest", methodCheck(operations));
 
+  await registerOperations(app, schemas, operations, (op) => handlers[op.id as OperationId] as unknown as BoundHandler);
+}
+
+/**
+ * The routes of one contract document's operations, in a scope of their own: the document's validators and
+ * serializers, problem documents for every error, its JSON media types, and each operation's handler bound to its
+ * validated inputs. The operations' scopes go into each route's config, where transport/auth.ts checks them.
+ */
+export async function registerOperations(
+  app: FastifyInstance,
+  schemas: ContractSchemas,
+  operations: readonly Operation[],
+  handlerOf: (op: Operation) => BoundHandler,
+): Promise<void> {
   await app.register(async (scope) => {
     scope.setValidatorCompiler(schemas.validatorCompiler);
     scope.setSerializerCompiler(schemas.serializerCompiler);
@@ -132,7 +146,7 @@ export async function registerRest(
         // The operation's scopes as the contract states them (transport/auth.ts checks them).
         config: { restParameters: op.parameters.map((p) => p.name), auth: { security: op.security } },
         preValidation: bodyCheck(op),
-        handler: bind(op, handlers[op.id as OperationId] as unknown as BoundHandler),
+        handler: bind(op, handlerOf(op)),
       });
     }
   });

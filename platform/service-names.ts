@@ -1,0 +1,23 @@
+import { readdirSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** The one naming rule for services named by a plural (`npm run new:service -- books`): the entity is its singular. */
+
+/** The singular of a service's plural name: categories → category, books → book. */
+export function singularOf(plural: string): string {
+  if (plural.endsWith("ies")) return `${plural.slice(0, -3)}y`;
+  return plural.endsWith("s") ? plural.slice(0, -1) : plural;
+}
+
+/**
+ * The services with a REST contract of their own in `dir` (contracts/openapi): the `<name>` of each
+ * `<name>.v1.yaml` but the file `except` (the document its caller serves already), sorted.
+ */
+export function otherServiceNames(dir: string, except: string): string[] {
+  return readdirSync(dir)
+    .flatMap((file) => {
+      const name = /^([a-z][a-z0-9]*)\.v1\.yaml$/.exec(file)?.[1];
+      return name && resolve(dir, file) !== resolve(except) ? [name] : [];
+    })
+    .sort();
+}

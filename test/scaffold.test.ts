@@ -1,0 +1,309 @@
+/**
+ * `npm run new:service` end to end, in a throwaway copy of the repository (its files as the working tree has them,
+ * node_modules linked, not copied): the scaffold writes a service, `npm run generate` generates its code and
+ * leaves every existing generated file as it was, the contracts lint passes, the whole tree typechecks and is
+ * formatted, and the new service's own tests pass there. A taken or malformed name is refused in one line before
+ * anything is written. Nothing of the copy is kept.
+ */
+import assert from "node:assert/strict";
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, test } from "node:test";
+import { startDevIssuer } from "../platform/auth/dev-issuer.js";
+import { startEtcd } from "../scripts/infra/index.js";
+import { startService } from "../scripts/lib/processes.js";
+import { repoRoot } from "../scripts/lib/proto-descriptor.js";
+
+const NAME = "books";
+let copy: string;
+
+/** Runs a command in the copy; fails with its output when it fails. */
+function run(command: string, args: readonly string[], timeoutMs = 120_000): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, {
+    cwd: copy,
+    encoding: "utf8",
+    timeout: timeoutMs,
+    // Not NODE_TEST_CONTEXT: a test runner started with it reports to this one instead of printing its results.
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NODE_TEST_CONTEXT")),
+      FORCE_COLOR: "0",
+    },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return result;
+}
+
+function ok(command: string, args: readonly string[], timeoutMs?: number): string {
+  const result = run(command, args, timeoutMs);
+  assert.equal(result.status, 0, `${command} ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+before(async () => {
+  copy = await mkdtemp(join(tmpdir(), "charter-scaffold-"));
+  // The working tree's files (tracked, and new ones not ignored), as they are now.
+  const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  assert.equal(listed.status, 0, listed.stderr);
+  const files = listed.stdout
+    .split("\0")
+    .filter((f) => f !== "" && f !== "node_modules" && existsSync(join(repoRoot, f)));
+  await Promise.all(
+    files.map(async (file) => {
+      await mkdir(dirname(join(copy, file)), { recursive: true });
+      await cp(join(repoRoot, file), join(copy, file), { dereference: false });
+    }),
+  );
+  await symlink(await realpath(join(repoRoot, "node_modules")), join(copy, "node_modules"), "dir");
+});
+after(() => rm(copy, { recursive: true, force: true }));
+
+test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, and its own tests pass`, async () => {
+  const generatedBefore = readFileSync(join(copy, "generated/openapi/users.v1.ts"), "utf8");
+
+  const bad = run("npx", ["tsx", "scripts/new-service.ts", "Books!"]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^new:service: the service name must be a lower-case plural .*\n$/);
+  const taken = run("npx", ["tsx", "scripts/new-service.ts", "users"]);
+  assert.equal(taken.status, 1);
+  assert.equal(taken.stderr, "new:service: a service named users exists already (services/users)\n");
+
+  ok("npx", ["tsx", "scripts/new-service.ts", NAME]);
+  for (const path of [
+    "contracts/proto/charter/books/v1/books.proto",
+    "contracts/openapi/books.v1.yaml",
+    "contracts/graphql/books.graphql",
+    "contracts/asyncapi/books-events.yaml",
+    "services/books/domain/book.ts",
+    "services/books/adapters/mongo-book-store.ts",
+    "services/books/transport/books-grpc.ts",
+    "services/books/books-app.ts",
+    "docs/books.md",
+  ]) {
+    assert.ok(existsSync(join(copy, path)), `${path} is written`);
+  }
+  const again = run("npx", ["tsx", "scripts/new-service.ts", NAME]);
+  assert.equal(again.status, 1, "a second scaffold of the same name is refused");
+  assert.match(again.stderr, /^new:service: a service named books exists already/);
+
+  ok("npm", ["run", "--silent", "generate"]);
+  for (const path of [
+    "generated/proto/charter/books/v1/books.ts",
+    "generated/openapi/books.v1.ts",
+    "generated/graphql/books.ts",
+    "generated/asyncapi/books-events.ts",
+  ]) {
+    assert.ok(existsSync(join(copy, path)), `${path} is generated`);
+  }
+  assert.equal(readFileSync(join(copy, "generated/openapi/users.v1.ts"), "utf8"), generatedBefore);
+  const scopes = readFileSync(join(copy, "generated/proto/method-rules.ts"), "utf8");
+  assert.match(scopes, /"charter\.books\.v1\.BooksService\/CreateBook": \[\s*"books:write"\s*\]/);
+
+  ok("npx", ["tsx", "scripts/contracts-lint.ts"]);
+  ok("npx", ["tsc", "--noEmit"]);
+  ok("npx", ["biome", "check", "services/books", "contracts", "docs", "--files-ignore-unknown=true"]);
+
+  const tests = (await readdir(join(copy, "services/books"), { recursive: true }))
+    .filter((file) => file.endsWith(".test.ts"))
+    .map((file) => join("services/books", file))
+    .sort();
+  assert.deepEqual(tests, [
+    "services/books/adapters/memory-book-store.test.ts",
+    "services/books/adapters/mongo-book-store.test.ts",
+    "services/books/app/books-service.test.ts",
+    "services/books/books-app.test.ts",
+  ]);
+  const output = ok("node", ["scripts/test.mjs", ...tests]);
+  assert.match(output, /ℹ fail 0/);
+  const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
+  assert.ok(passed >= tests.length, `the new service's tests ran (${passed} passed)`);
+});
+
+test(`${NAME} answers over REST and GraphQL through the copy's gateway, which finds it in etcd and its contracts by directory`, async (t) => {
+  assert.ok(existsSync(join(copy, "generated/proto/charter/books/v1/books.ts")), "the service was generated");
+  const issuer = await startDevIssuer({ port: 0, scopes: ["books:read", "books:write"] });
+  t.after(() => issuer.close());
+  const etcd = await startEtcd();
+  t.after(() => etcd.stop());
+  const client = issuer.clients[0];
+  assert.ok(client);
+  const env = {
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: issuer.audience,
+    ETCD_ENDPOINTS: etcd.url,
+    OTEL_SDK_DISABLED: "true",
+    REGISTRY_DRAIN_MS: "0",
+  };
+  const books = await startService(
+    join(copy, "services/books/main.ts"),
+    { ...env, BOOKS_HOST: "127.0.0.1" },
+    "books service ready",
+  );
+  t.after(() => books.stop());
+  const gateway = await startService(
+    join(copy, "services/gateway/main.ts"),
+    { ...env, GATEWAY_HOST: "127.0.0.1", GATEWAY_PORT: "0" },
+    "gateway ready",
+  );
+  t.after(() => gateway.stop());
+  const base = `http://127.0.0.1:${gateway.ready.port}`;
+  const token = `Bearer ${await issuer.token(client, ["books:read", "books:write"])}`;
+  const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(base + path, {
+      method,
+      headers: {
+        authorization: token,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  const created = await send("POST", "/v1/books", { name: "Dune" });
+  assert.equal(created.status, 201, await created.clone().text());
+  assert.equal(created.headers.get("etag"), '"1"');
+  const book = (await created.json()) as { id: string; name: string; etag: string };
+  assert.deepEqual([book.name, book.etag], ["Dune", "1"]);
+  const got = await send("GET", `/v1/books/${book.id}`);
+  assert.equal(got.status, 200);
+  assert.equal(((await got.json()) as { name: string }).name, "Dune");
+  const page = await send("GET", "/v1/books?pageSize=10");
+  assert.deepEqual(
+    ((await page.json()) as { books: { id: string }[] }).books.map((b) => b.id),
+    [book.id],
+  );
+  const renamed = await send("PATCH", `/v1/books/${book.id}`, { name: "Dune Messiah" }, { "if-match": '"1"' });
+  assert.equal(renamed.status, 200, await renamed.clone().text());
+  assert.equal(((await renamed.json()) as { name: string }).name, "Dune Messiah");
+  const stale = await send("DELETE", `/v1/books/${book.id}`, undefined, { "if-match": '"1"' });
+  assert.equal(stale.status, 412);
+  assert.match(stale.headers.get("content-type") ?? "", /^application\/problem\+json/);
+  const invalid = await send("POST", "/v1/books", { name: "x", extra: true });
+  assert.equal(invalid.status, 400);
+  const anonymous = await fetch(`${base}/v1/books`);
+  assert.equal(anonymous.status, 401);
+  assert.equal((await send("DELETE", `/v1/books/${book.id}`, undefined, { "if-match": '"2"' })).status, 204);
+  const gone = await send("GET", `/v1/books/${book.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(((await gone.json()) as { code: string }).code, "NOT_FOUND");
+  const empty = await send("GET", "/v1/books");
+  assert.deepEqual(await empty.json(), { books: [] });
+
+  // GraphQL: the service's schema merged into the gateway's, its root fields resolved by their @rpc methods.
+  const graphql = async (query: string): Promise<Record<string, unknown>> => {
+    const response = await send("POST", "/graphql", { query });
+    const answer = (await response.json()) as { data?: Record<string, unknown>; errors?: unknown };
+    assert.equal(response.status, 200, JSON.stringify(answer));
+    assert.equal(answer.errors, undefined, JSON.stringify(answer.errors));
+    return answer.data ?? {};
+  };
+  const made = (await graphql('mutation { createBook(input: { name: "Emma" }) { id name etag } }')).createBook as {
+    id: string;
+    etag: string;
+  };
+  assert.equal(made.etag, "1");
+  const read = await graphql(
+    `{ book(id: "${made.id}") { name } books(first: 10) { nodes { id } pageInfo { hasNextPage } } }`,
+  );
+  assert.deepEqual(read, {
+    book: { name: "Emma" },
+    books: { nodes: [{ id: made.id }], pageInfo: { hasNextPage: false } },
+  });
+  const changed = await graphql(
+    `mutation { updateBook(input: { id: "${made.id}", etag: "1", name: "Persuasion" }) { name etag } }`,
+  );
+  assert.deepEqual(changed, { updateBook: { name: "Persuasion", etag: "2" } });
+  assert.deepEqual(await graphql(`mutation { deleteBook(id: "${made.id}", etag: "2") { id } }`), {
+    deleteBook: { id: made.id },
+  });
+  assert.deepEqual(await graphql(`{ book(id: "${made.id}") { name } }`), { book: null });
+});
+
+test(`${NAME} answers through its REST mock, which npm run mock starts from its contract by directory`, async (t) => {
+  assert.ok(existsSync(join(copy, "contracts/openapi/books.v1.yaml")), "the service was scaffolded");
+  const mocks = await startService(
+    join(copy, "mocks/main.ts"),
+    { MOCK_HOST: "127.0.0.1", MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
+    "mocks ready",
+    60_000,
+  );
+  t.after(() => mocks.stop());
+  const base = (mocks.ready.services as Record<string, string> | undefined)?.books;
+  assert.ok(base, `the ready line names the books mock: ${JSON.stringify(mocks.ready)}`);
+  // The mocks verify no token, but the contract's security wants one sent.
+  const authorization = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2ln";
+  const got = await fetch(`${base}/v1/books/7281634251938816001`, { headers: { authorization } });
+  assert.equal(got.status, 200);
+  assert.deepEqual(await got.json(), {
+    id: "7281634251938816001",
+    name: "First book",
+    etag: "1",
+    createTime: "2026-01-15T09:30:00Z",
+    updateTime: "2026-01-15T09:30:00Z",
+  });
+  const created = await fetch(`${base}/v1/books`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Dune" }),
+  });
+  assert.equal(created.status, 201);
+  const invalid = await fetch(`${base}/v1/books`, {
+    method: "POST",
+    headers: { authorization, "content-type": "application/json" },
+    body: JSON.stringify({ title: "no name" }),
+  });
+  assert.equal(invalid.status, 400, "Prism refuses a body the contract does not allow, with the contract's 400");
+  assert.equal((await fetch(`${base}/v1/books`)).status, 401);
+});
+
+/** Rewrites a file of the copy, failing when `from` is not in it. */
+async function edit(path: string, from: string, to: string): Promise<void> {
+  const text = await readFile(join(copy, path), "utf8");
+  assert.ok(text.includes(from), `${path} holds ${from}`);
+  await writeFile(join(copy, path), text.replace(from, to));
+}
+
+test(`the agreement check, the copied-limits and dependency rules, and the breaking gate cover ${NAME} in the copy`, async () => {
+  // Runs after the test above, which scaffolded and generated the service.
+  assert.ok(existsSync(join(copy, "services/books")), "the service was scaffolded");
+  // The repository's own checks that read every contract or every module, with the new service in the tree.
+  const checks = ["test/contracts-agree.test.ts", "test/no-copied-limits.test.ts", "test/dependency-rules.test.ts"];
+  assert.match(ok("node", ["scripts/test.mjs", ...checks]), /ℹ fail 0/);
+
+  const git = (...args: string[]) =>
+    ok("git", ["-c", "user.name=scaffold", "-c", "user.email=scaffold@example.com", ...args]);
+  git("init", "--quiet");
+  git("add", "--all");
+  git("commit", "--quiet", "--no-verify", "-m", "the tree with books");
+  git("tag", "contracts-v999");
+  ok("npx", ["tsx", "scripts/contracts-breaking.ts"]);
+
+  // A narrower name in OpenAPI than in the proto, and a path renamed: the agreement names the first, the gate both.
+  await edit(
+    "contracts/openapi/books.v1.yaml",
+    "      minLength: 1\n      maxLength: 100\n",
+    "      minLength: 1\n      maxLength: 50\n",
+  );
+  await edit("contracts/openapi/books.v1.yaml", "  /v1/books/{id}:", "  /v1/book/{id}:");
+  await writeFile(
+    join(copy, "agreement.ts"),
+    'import { compareServiceContracts, loadContracts, loadServiceContracts } from "./scripts/lib/contract-agreement.js";\n' +
+      "console.log(JSON.stringify(compareServiceContracts(loadContracts(), loadServiceContracts())));\n",
+  );
+  const problems = JSON.parse(ok("npx", ["tsx", "agreement.ts"])) as string[];
+  assert.ok(
+    problems.some((p) =>
+      /^books: Book\.name limits: proto says .*"maxLength":100.*OpenAPI says .*"maxLength":50/.test(p),
+    ),
+    problems.join("\n"),
+  );
+  const gate = run("npx", ["tsx", "scripts/contracts-breaking.ts"]);
+  assert.equal(gate.status, 1, `${gate.stdout}\n${gate.stderr}`);
+  assert.match(gate.stdout + gate.stderr, /contracts\/openapi\/books\.v1\.yaml/);
+  assert.match(gate.stdout + gate.stderr, /\/v1\/books\/\{id\}/);
+});
