@@ -5,7 +5,7 @@
  *   npm run generate -- --check  generate into a temp dir and fail with the diff if generated/ differs
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -305,10 +305,30 @@ export async function generateAll(root: string): Promise<void> {
   await generateGoProto(root);
 }
 
-async function check(): Promise<number> {
+/** Runs `use` on a fresh generation in a temporary directory, which is removed afterwards. */
+async function withFreshGeneration<T>(use: (tmp: string) => Promise<T>): Promise<T> {
   const tmp = await mkdtemp(join(tmpdir(), "charter-generate-"));
   try {
     await generateAll(tmp);
+    return await use(tmp);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes generated/ from a complete fresh generation: a generator that fails leaves the committed files as they
+ * were, never a tree half deleted.
+ */
+async function write(): Promise<void> {
+  await withFreshGeneration(async (tmp) => {
+    await rm(join(repoRoot, "generated"), { recursive: true, force: true });
+    await cp(join(tmp, "generated"), join(repoRoot, "generated"), { recursive: true });
+  });
+}
+
+async function check(): Promise<number> {
+  return withFreshGeneration(async (tmp) => {
     const diff = spawnSync(
       "git",
       ["diff", "--no-index", "--stat", "--patch", "--", "generated", join(tmp, "generated")],
@@ -324,15 +344,13 @@ async function check(): Promise<number> {
     console.error("generated/ is out of date with contracts/ — run `npm run generate` and commit the result.\n");
     console.error(diff.stdout.split(tmp).join("<fresh>"));
     return 1;
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes("--check")) process.exitCode = await check();
   else {
-    await generateAll(repoRoot);
+    await write();
     console.log(
       `generated/ written (${(await readFile(join(repoRoot, "generated/proto/field-rules.ts"), "utf8")).length} bytes of field rules)`,
     );
