@@ -76,6 +76,21 @@ export async function startOtherServices(
 }
 
 /**
+ * The `<NAME>_ADDR` of every other service (those startOtherServices starts) as an address nothing listens at, for a
+ * test that starts the gateway by hand to drive users and audit only: the gateway starts (it dials a backend on its
+ * first call to it), and a request for such a service is its 503. Empty in a tree without another service.
+ */
+export function otherServicesOffline(): Record<string, string> {
+  const contracts = `${root}contracts/openapi`;
+  return Object.fromEntries(
+    otherServiceNames(contracts, `${contracts}/users.v1.yaml`).map((name) => [
+      `${name.toUpperCase()}_ADDR`,
+      "127.0.0.1:9",
+    ]),
+  );
+}
+
+/**
  * `env` goes to every process; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. `nodeArgs`
  * are each process's own Node flags (the benchmark's --cpu-prof). `gatewayEntry` runs another gateway entry point
  * than the source one: the benchmark's built bundle (an absolute path to its main.js, run by plain node).
