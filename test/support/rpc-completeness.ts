@@ -326,7 +326,7 @@ async function loadTranscodedServices(
   logger: Logger,
   authorize: GrpcAuthorizer,
 ): Promise<TranscodedService[]> {
-  const handlerNames = new Map(rpcs.map((r) => [r.name, r.handlerName]));
+  const handlerNames = new Map(rpcs.map((r) => [fullName(r), r.handlerName]));
   const services: TranscodedService[] = [];
   for (const { name, document } of loadOtherOpenApiDocuments()) {
     const backend = await createContractBackend({ name, target: "127.0.0.1:9", deadlineMs: 100 });
@@ -342,7 +342,7 @@ async function loadTranscodedServices(
       document,
       examples: loadContractExamples(fileURLToPath(new URL(`contracts/openapi/${name}.v1.yaml`, root))),
       backend,
-      backendMethods: backend.methods.map((m) => handlerNames.get(m) ?? m),
+      backendMethods: backend.methods.map((m) => handlerNames.get(`${backend.service}/${m}`) ?? m),
       // The handlers are listed, never called: no use cases behind them.
       handlers: create ? Object.keys(create({}, logger, authorize)) : [],
       labels: Array.isArray(labels) ? labels.map(String) : [],
