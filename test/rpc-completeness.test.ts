@@ -2,7 +2,9 @@
  * Forgetting a piece of an RPC fails here, naming the RPC and the piece: every RPC of every service of
  * contracts/proto has its gRPC handler and metrics label, a gateway backend method, a REST operation (or a
  * listed exception) with a Prism example and an SDK method, a GraphQL root field (or an @rpcException) the
- * GraphQL mock resolves, the gRPC mock's answers, and a pact interaction. Static: no server is started. See
+ * GraphQL mock resolves, the gRPC mock's answers, and a pact interaction; an RPC of a service the gateway
+ * transcodes (one made by `npm run new:service`) has the pieces such a service has, its operation and field
+ * accepted by the gateway's transcoder and resolvers, and no mock, SDK method or pact. Static: no server is started. See
  * docs/adding-an-rpc.md for the steps and test/support/rpc-completeness.ts for how each piece is read.
  */
 import assert from "node:assert/strict";

@@ -2,8 +2,10 @@
  * `npm run new:service` end to end, in a throwaway copy of the repository (its files as the working tree has them,
  * node_modules linked, not copied): the scaffold writes a service, `npm run generate` generates its code and
  * leaves every existing generated file as it was, the contracts lint passes, the whole tree typechecks and is
- * formatted, and the new service's own tests pass there. A taken or malformed name is refused in one line before
- * anything is written. Nothing of the copy is kept.
+ * formatted, and the new service's own tests pass there; it answers through the copy's gateway and its REST mock;
+ * the files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
+ * breaking gate and the RPC completeness check name what is broken or taken away from it. A taken or malformed name
+ * is refused in one line before anything is written. Nothing of the copy is kept.
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
