@@ -3,12 +3,14 @@
  * environment names real backends (MONGO_URL, REDIS_URL, KAFKA_BROKERS). Starts the development OpenID provider
  * (AUTH_DEV_ISSUER_PORT, 9400) that the services trust — unless AUTH_ISSUER names another issuer — then the users service
  * (which, without KAFKA_BROKERS, hosts the audit service on an in-process event bus; with it, the
- * audit service runs as its own process), then the gateway pointed at them, waits until all are
+ * audit service runs as its own process), every other service with a contract of its own (one made by
+ * `npm run new:service`), then the gateway pointed at them, waits until all are
  * ready, prints where to reach them, and stops them on Ctrl-C.
  */
 import { pino } from "pino";
 import { startPlatformIssuer, tokenBanner } from "./lib/platform-issuer.js";
 import { type ServiceProcess, startService } from "./lib/processes.js";
+import { startOtherServices } from "./lib/start-platform.js";
 
 // The services log at info or finer, so that their "ready" lines are written; once all are ready, their lines
 // at LOG_LEVEL (default info) or above are passed on to stdout as they are (pino JSON, one line each).
@@ -33,9 +35,11 @@ started.push(users);
 const audit = kafka ? await startService("services/audit/main.ts", env, "audit service ready").catch(fail) : undefined;
 if (audit) started.push(audit);
 const auditAddr = `127.0.0.1:${(audit ?? users).ready.grpcPort}`;
+const others = await startOtherServices(env).catch(fail);
+started.push(...others.services);
 const gateway = await startService(
   "services/gateway/main.ts",
-  { ...env, USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`, AUDIT_ADDR: auditAddr },
+  { ...env, USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`, AUDIT_ADDR: auditAddr, ...others.addresses },
   "gateway ready",
 ).catch(fail);
 started.push(gateway);
@@ -59,7 +63,14 @@ Charter is running.
   health          ${http}/healthz, ${http}/readyz   metrics ${http}/metrics
   users gRPC      127.0.0.1:${users.ready.grpcPort}   (health + reflection on the same port)
   users metrics   http://127.0.0.1:${users.ready.metricsPort}/metrics
-  user history    ${http}/v1/users/{id}/history   (audit gRPC ${auditAddr}${audit ? "" : ", hosted by the users service"})${audit ? `\n  audit metrics   http://127.0.0.1:${audit.ready.metricsPort}/metrics` : ""}
+  user history    ${http}/v1/users/{id}/history   (audit gRPC ${auditAddr}${audit ? "" : ", hosted by the users service"})${audit ? `\n  audit metrics   http://127.0.0.1:${audit.ready.metricsPort}/metrics` : ""}${Object.entries(
+    others.addresses,
+  )
+    .map(([variable, address]) => {
+      const name = variable.slice(0, -"_ADDR".length).toLowerCase();
+      return `\n  ${name.padEnd(15)} ${http}/v1/${name}   (gRPC ${address}; its contract at ${http}/openapi/${name}.json)`;
+    })
+    .join("")}
 ${embedded.length > 0 ? `\n  Embedded backends: ${embedded.join(", ")}. In-memory data is lost on exit;\n  set MONGO_URL, REDIS_URL and KAFKA_BROKERS to use real servers.\n` : ""}
 ${tokenBanner(trusted, http)}
 

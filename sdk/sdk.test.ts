@@ -19,7 +19,12 @@ import {
 } from "charter/sdk";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { GATEWAY_ENTRY, type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import {
+  GATEWAY_ENTRY,
+  otherServicesOffline,
+  type RunningPlatform,
+  startPlatform,
+} from "../scripts/lib/start-platform.js";
 import { createOpenApiValidator } from "../test/support/openapi-validator.js";
 
 /** The SDK's own token provider, against the development issuer the platform trusts (client credentials). */
@@ -329,6 +334,7 @@ describe("users SDK: a user's history, against the real gateway and audit servic
         {
           GATEWAY_PORT: "0",
           GATEWAY_HOST: "127.0.0.1",
+          ...otherServicesOffline(),
           USERS_ADDR: `127.0.0.1:${platform.users.ready.grpcPort}`,
           AUDIT_ADDR: `127.0.0.1:${nowhere}`,
           AUTH_ISSUER: platform.issuer?.issuer ?? "",

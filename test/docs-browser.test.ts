@@ -10,9 +10,15 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page, Response } from "playwright-core";
-import { API_SCOPES } from "../platform/auth/scopes.js";
 import { launchBrowser } from "../scripts/infra/index.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { loadOpenApiDocument } from "../services/gateway/transport/rest/openapi-document.js";
+
+type Scopes = { components: { securitySchemes: { oauth2: { flows: { clientCredentials: { scopes: object } } } } } };
+/** The scopes the users document's oauth2 scheme offers. */
+const USERS_SCOPES = Object.keys(
+  (loadOpenApiDocument() as unknown as Scopes).components.securitySchemes.oauth2.flows.clientCredentials.scopes,
+).sort();
 
 /** Browsers on a 2-core machine next to two services: deadlines are generous on purpose. */
 const STEP_MS = 30_000;
@@ -145,14 +151,14 @@ describe("interactive docs in headless Chromium", { timeout: 600_000 }, () => {
         await dialog.waitFor({ state: "visible" });
         await dialog.locator('input[data-name="clientId"]').first().fill(client.clientId);
         await dialog.locator('input[data-name="clientSecret"]').first().fill(client.clientSecret);
-        // Every scope the contract offers (its checkboxes are styled labels).
+        // Every scope the users document offers, the one Swagger UI shows first (its checkboxes are styled labels).
         const boxes = await dialog
           .locator("input[type=checkbox][data-value]")
           .evaluateAll((inputs) => inputs.map((box) => ({ id: box.id, scope: box.getAttribute("data-value") ?? "" })));
         assert.deepEqual(
           boxes.map((box) => box.scope).sort(),
-          [...API_SCOPES],
-          "the dialog offers every scope the contracts declare",
+          USERS_SCOPES,
+          "the dialog offers every scope the users document declares",
         );
         for (const { id } of boxes) await dialog.locator(`label[for="${id}"]`).click();
         await dialog.locator("button.modal-btn.authorize").first().click();

@@ -25,7 +25,7 @@ import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
 import { type SecuredKafka, startSecuredKafka } from "./support/secured-kafka.js";
 
@@ -82,6 +82,7 @@ before(async () => {
       GATEWAY_HOST: "127.0.0.1",
       ...issuer.env,
       GATEWAY_PORT: "0",
+      ...otherServicesOffline(),
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       AUDIT_ADDR: `127.0.0.1:${audit.ready.grpcPort}`,
       ...LOAD_BUDGET,

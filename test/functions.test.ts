@@ -28,7 +28,7 @@ import { createKafkaBus } from "../platform/events/kafka-bus.js";
 import { createLogger } from "../platform/logging.js";
 import { type RunningServer, startKafka } from "../scripts/infra/index.js";
 import { metricValue, type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { contractServiceClient, grpc } from "./support/contract-client.js";
 import { contractRequest, createOpenApiValidator } from "./support/openapi-validator.js";
 
@@ -386,6 +386,7 @@ describe("the platform with its functions", () => {
           ...issuerEnv,
           GATEWAY_HOST: "127.0.0.1",
           GATEWAY_PORT: "0",
+          ...otherServicesOffline(),
           USERS_ADDR: `127.0.0.1:${users.process.ready.grpcPort}`,
           AUDIT_ADDR: auditAddress,
           ...LOAD_BUDGET,

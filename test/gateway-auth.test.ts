@@ -14,7 +14,7 @@ import { type CryptoKey, exportSPKI, generateKeyPair, importJWK, type JWK, SignJ
 import { DEFAULT_AUDIENCE } from "../platform/auth/auth-config.js";
 import { createTokenVerifier, MAX_TOKEN_BYTES } from "../platform/auth/token-verifier.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { buildGateway } from "../services/gateway/app.js";
 import { loadOpenApiDocument, operationsOf } from "../services/gateway/transport/rest/openapi-document.js";
 import { startTestIssuer, type TestIssuer } from "./support/auth.js";
@@ -58,6 +58,7 @@ before(async () => {
     {
       GATEWAY_PORT: "0",
       GATEWAY_HOST: "127.0.0.1",
+      ...otherServicesOffline(),
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       ...LOAD_BUDGET,
       ...issuer.env,

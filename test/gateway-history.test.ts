@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import type { components } from "../generated/openapi/users.v1.js";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
@@ -86,6 +86,7 @@ const startGateway = (usersPort: unknown, env: Record<string, string> = {}) =>
       GATEWAY_PORT: "0",
       GATEWAY_HOST: "127.0.0.1",
       ...issuer.env,
+      ...otherServicesOffline(),
       USERS_ADDR: `127.0.0.1:${usersPort}`,
       ...LOAD_BUDGET,
       ...env,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type RunningServer, startRedis } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
-import { GATEWAY_ENTRY, USERS_ENTRY } from "../scripts/lib/start-platform.js";
+import { GATEWAY_ENTRY, otherServicesOffline, USERS_ENTRY } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
@@ -64,6 +64,7 @@ describe("the request budget on real processes", { timeout: 120_000 }, () => {
           GATEWAY_PORT: "0",
           GATEWAY_HOST: "127.0.0.1",
           ...issuer.env,
+          ...otherServicesOffline(),
           USERS_ADDR: `127.0.0.1:${users?.ready.grpcPort}`,
           GATEWAY_RATE_LIMIT_WINDOW_MS: "60000",
           ...env,

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { freePorts } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
@@ -62,6 +62,7 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
         GATEWAY_PORT: "0",
         GATEWAY_HOST: "127.0.0.1",
         ...issuer.env,
+        ...otherServicesOffline(),
         USERS_ADDR: `127.0.0.1:${usersPort}`,
         USERS_DEADLINE_MS: String(DEADLINE_MS),
         ...LOAD_BUDGET,

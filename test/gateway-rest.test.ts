@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 import { createOpenApiValidator } from "./support/openapi-validator.js";
 
@@ -77,6 +77,7 @@ describe("gateway REST API (real users and gateway processes)", () => {
       {
         GATEWAY_PORT: "0",
         GATEWAY_HOST: "127.0.0.1",
+        ...otherServicesOffline(),
         USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
         GATEWAY_BODY_LIMIT: "4096",
         ...LOAD_BUDGET,

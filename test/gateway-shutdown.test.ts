@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
 
 /** The issuer every process here trusts; (the gateway verifies tokens against it). */
@@ -31,6 +31,7 @@ test("SIGTERM with a client that never reads its response: the gateway still exi
       GATEWAY_PORT: "0",
       GATEWAY_HOST: "127.0.0.1",
       ...issuer.env,
+      ...otherServicesOffline(),
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       SHUTDOWN_TIMEOUT_MS: "300",
       ...LOAD_BUDGET,

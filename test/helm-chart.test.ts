@@ -47,7 +47,7 @@ import {
   CHART_VARIANTS as VARIANTS,
 } from "../scripts/lib/helm-chart.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
 import { groupIdOf } from "../services/triggers/domain/trigger.js";
@@ -644,6 +644,7 @@ describe("DNS discovery, resolved as a headless Service resolves", () => {
       "services/gateway/main.ts",
       {
         ...gatewayEnv,
+        ...otherServicesOffline(),
         USERS_ADDR: withAuthority(gatewayEnv.USERS_ADDR),
         AUDIT_ADDR: withAuthority(gatewayEnv.AUDIT_ADDR),
         GRPC_NODE_USE_ALTERNATIVE_RESOLVER: "true",

@@ -31,7 +31,7 @@ import {
   startOpenSearch,
 } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
-import { GATEWAY_ENTRY, LOAD_BUDGET, USERS_ENTRY } from "../scripts/lib/start-platform.js";
+import { GATEWAY_ENTRY, LOAD_BUDGET, otherServicesOffline, USERS_ENTRY } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
 
 /** The issuer every process here trusts; every API request carries a token of it with every scope. */
@@ -80,6 +80,7 @@ async function startServices(): Promise<void> {
       GATEWAY_HOST: "127.0.0.1",
       ...issuer.env,
       GATEWAY_PORT: "0",
+      ...otherServicesOffline(),
       USERS_ADDR: `127.0.0.1:${users.ready.grpcPort}`,
       ...tracingEnv("http/protobuf", jaeger.otlpHttpUrl),
       ...LOAD_BUDGET,

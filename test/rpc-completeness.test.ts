@@ -2,7 +2,9 @@
  * Forgetting a piece of an RPC fails here, naming the RPC and the piece: every RPC of every service of
  * contracts/proto has its gRPC handler and metrics label, a gateway backend method, a REST operation (or a
  * listed exception) with a Prism example and an SDK method, a GraphQL root field (or an @rpcException) the
- * GraphQL mock resolves, the gRPC mock's answers, and a pact interaction. Static: no server is started. See
+ * GraphQL mock resolves, the gRPC mock's answers, and a pact interaction; an RPC of a service the gateway
+ * transcodes (one made by `npm run new:service`) has the pieces such a service has, its operation and field
+ * accepted by the gateway's transcoder and resolvers, and no mock, SDK method or pact. Static: no server is started. See
  * docs/adding-an-rpc.md for the steps and test/support/rpc-completeness.ts for how each piece is read.
  */
 import assert from "node:assert/strict";
@@ -29,8 +31,8 @@ const without = (
   return { ...record, [service]: Array.isArray(list) ? list.filter((n) => n !== name) : (list ?? []) };
 };
 
-/** The real pieces with one piece of LookupUser taken away, for each piece the checker knows. */
-const removals: Readonly<Record<Piece, (pieces: RpcPieces) => RpcPieces>> = {
+/** The real pieces with one piece of LookupUser taken away, for each piece of a hand-written service. */
+const removals: Readonly<Record<Exclude<Piece, "gateway-transcoding">, (pieces: RpcPieces) => RpcPieces>> = {
   "grpc-handler": (p) => ({
     ...p,
     grpcHandlers: without(p.grpcHandlers, USERS, "lookupUser") as RpcPieces["grpcHandlers"],
@@ -63,6 +65,44 @@ const removals: Readonly<Record<Piece, (pieces: RpcPieces) => RpcPieces>> = {
   }),
 };
 
+// A name no service of the tree has (a scaffold test's copy holds books).
+const TOMES = "charter.tomes.v1.TomesService";
+const GET_TOME = `${TOMES}/GetTome`;
+
+/** The pieces with a service the gateway serves by transcoding, as `npm run new:service` makes one, complete. */
+const withTomes = (p: RpcPieces): RpcPieces => ({
+  ...p,
+  rpcs: [...p.rpcs, { service: TOMES, name: "GetTome", handlerName: "getTome" }],
+  transcoded: [...p.transcoded, TOMES],
+  grpcHandlers: { ...p.grpcHandlers, [TOMES]: ["getTome"] },
+  rpcLabels: { ...p.rpcLabels, [TOMES]: ["GetTome"] },
+  backends: { ...p.backends, [TOMES]: ["getTome"] },
+  restOperations: [
+    ...p.restOperations,
+    { id: "getTome", method: "GET", path: "/v1/tomes/{id}", rpc: GET_TOME, example: true },
+  ],
+  graphqlFields: [...p.graphqlFields, { field: "Query.tome", rpc: GET_TOME }],
+});
+
+/** The pieces with tomes, one piece of GetTome taken away, for each piece a transcoded service has. */
+const tomeRemovals: Readonly<Partial<Record<Piece, (pieces: RpcPieces) => RpcPieces>>> = {
+  "grpc-handler": (p) => ({ ...p, grpcHandlers: { ...p.grpcHandlers, [TOMES]: [] } }),
+  "rpc-metrics-label": (p) => ({ ...p, rpcLabels: { ...p.rpcLabels, [TOMES]: [] } }),
+  "gateway-backend": (p) => ({ ...p, backends: { ...p.backends, [TOMES]: [] } }),
+  "rest-operation": (p) => ({ ...p, restOperations: p.restOperations.filter((op) => op.rpc !== GET_TOME) }),
+  "prism-example": (p) => ({
+    ...p,
+    restOperations: p.restOperations.map((op) => (op.rpc === GET_TOME ? { ...op, example: false } : op)),
+  }),
+  "gateway-transcoding": (p) => ({
+    ...p,
+    restOperations: p.restOperations.map((op) =>
+      op.rpc === GET_TOME ? { ...op, unservable: "getTome: no 2xx response" } : op,
+    ),
+  }),
+  "graphql-field": (p) => ({ ...p, graphqlFields: p.graphqlFields.filter((f) => f.rpc !== GET_TOME) }),
+};
+
 describe("RPC completeness", () => {
   let pieces: RpcPieces;
   before(async () => {
@@ -93,7 +133,7 @@ describe("RPC completeness", () => {
   });
 
   for (const [piece, remove] of Object.entries(removals) as [Piece, (p: RpcPieces) => RpcPieces][]) {
-    test(`an RPC without its ${piece} fails, naming the RPC and the piece`, () => {
+    test(`a hand-written RPC without its ${piece} fails, naming the RPC and the piece`, () => {
       const missing = checkRpcCompleteness(remove(pieces));
       assert.deepEqual(
         missing.map((m) => [m.rpc, m.piece]),
@@ -101,6 +141,27 @@ describe("RPC completeness", () => {
         missing.map(formatMissing).join("\n"),
       );
       assert.ok(missing[0]?.detail, "it says what is missing");
+    });
+  }
+
+  test("a transcoded service is held to its own pieces: no mock, SDK or pact of its own is asked", () => {
+    assert.deepEqual(checkRpcCompleteness(withTomes(pieces)).map(formatMissing), []);
+    const handWritten = checkRpcCompleteness({ ...withTomes(pieces), transcoded: pieces.transcoded });
+    assert.deepEqual(
+      handWritten.map((m) => m.piece),
+      ["grpc-mock", "sdk-method", "graphql-mock", "pact"],
+      "the same service, were it hand-written, would need them",
+    );
+  });
+
+  for (const [piece, remove] of Object.entries(tomeRemovals) as [Piece, (p: RpcPieces) => RpcPieces][]) {
+    test(`a transcoded service's RPC without its ${piece} fails, naming the RPC and the piece`, () => {
+      const missing = checkRpcCompleteness(remove(withTomes(pieces)));
+      assert.deepEqual(
+        missing.map((m) => [m.rpc, m.piece]),
+        [[GET_TOME, piece]],
+        missing.map(formatMissing).join("\n"),
+      );
     });
   }
 

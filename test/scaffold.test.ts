@@ -2,8 +2,10 @@
  * `npm run new:service` end to end, in a throwaway copy of the repository (its files as the working tree has them,
  * node_modules linked, not copied): the scaffold writes a service, `npm run generate` generates its code and
  * leaves every existing generated file as it was, the contracts lint passes, the whole tree typechecks and is
- * formatted, and the new service's own tests pass there. A taken or malformed name is refused in one line before
- * anything is written. Nothing of the copy is kept.
+ * formatted, and the new service's own tests pass there; it answers through the copy's gateway and its REST mock;
+ * the files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
+ * breaking gate and the RPC completeness check name what is broken or taken away from it. A taken or malformed name
+ * is refused in one line before anything is written. Nothing of the copy is kept.
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
@@ -193,6 +195,13 @@ test(`${NAME} answers over REST and GraphQL through the copy's gateway, which fi
   assert.equal(((await gone.json()) as { code: string }).code, "NOT_FOUND");
   const empty = await send("GET", "/v1/books");
   assert.deepEqual(await empty.json(), { books: [] });
+  // Its document is served beside users', and a method it does not declare on its path is 405, not 404.
+  const served = await fetch(`${base}/openapi/books.json`);
+  assert.equal(served.status, 200);
+  assert.ok(((await served.json()) as { paths: Record<string, unknown> }).paths["/v1/books/{id}"]);
+  const undeclared = await send("PUT", `/v1/books/${book.id}`, { name: "x" });
+  assert.equal(undeclared.status, 405);
+  assert.equal(undeclared.headers.get("allow"), "DELETE, GET, HEAD, PATCH");
 
   // GraphQL: the service's schema merged into the gateway's, its root fields resolved by their @rpc methods.
   const graphql = async (query: string): Promise<Record<string, unknown>> => {
@@ -268,11 +277,17 @@ async function edit(path: string, from: string, to: string): Promise<void> {
   await writeFile(join(copy, path), text.replace(from, to));
 }
 
-test(`the agreement check, the copied-limits and dependency rules, and the breaking gate cover ${NAME} in the copy`, async () => {
+test(`the repository's checks of every contract and module, and the breaking gate, cover ${NAME} in the copy`, async () => {
   // Runs after the test above, which scaffolded and generated the service.
   assert.ok(existsSync(join(copy, "services/books")), "the service was scaffolded");
-  // The repository's own checks that read every contract or every module, with the new service in the tree.
-  const checks = ["test/contracts-agree.test.ts", "test/no-copied-limits.test.ts", "test/dependency-rules.test.ts"];
+  // The files of `npm test` that read every contract, RPC or module, with the new service in the tree.
+  const checks = [
+    "test/contracts-agree.test.ts",
+    "test/no-copied-limits.test.ts",
+    "test/dependency-rules.test.ts",
+    "test/rpc-completeness.test.ts",
+    "test/config-docs.test.ts",
+  ];
   assert.match(ok("node", ["scripts/test.mjs", ...checks]), /ℹ fail 0/);
 
   const git = (...args: string[]) =>
@@ -306,4 +321,20 @@ test(`the agreement check, the copied-limits and dependency rules, and the break
   assert.equal(gate.status, 1, `${gate.stdout}\n${gate.stderr}`);
   assert.match(gate.stdout + gate.stderr, /contracts\/openapi\/books\.v1\.yaml/);
   assert.match(gate.stdout + gate.stderr, /\/v1\/books\/\{id\}/);
+});
+
+test(`the RPC completeness check names a piece of ${NAME} taken away in the copy`, async () => {
+  // Runs after the tests above: the copy holds the service, generated (its REST paths renamed by the test above).
+  assert.ok(existsSync(join(copy, "generated/proto/charter/books/v1/books.ts")), "the service was generated");
+  await edit("contracts/openapi/books.v1.yaml", "      x-charter-rpc: charter.books.v1.BooksService/GetBook\n", "");
+  await edit("services/books/transport/books-grpc.ts", "    deleteBook: unary(", "    removedBook: unary(");
+  await writeFile(
+    join(copy, "completeness.ts"),
+    'import { checkRpcCompleteness, loadRpcPieces } from "./test/support/rpc-completeness.js";\n' +
+      "console.log(JSON.stringify(checkRpcCompleteness(await loadRpcPieces()).map((m) => [m.rpc, m.piece])));\n",
+  );
+  assert.deepEqual(JSON.parse(ok("npx", ["tsx", "completeness.ts"])), [
+    ["charter.books.v1.BooksService/GetBook", "rest-operation"],
+    ["charter.books.v1.BooksService/DeleteBook", "grpc-handler"],
+  ]);
 });

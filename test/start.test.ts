@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync, execSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
+import { API_SCOPES } from "../platform/auth/scopes.js";
 import { waitFor } from "../scripts/lib/processes.js";
 import { launch } from "./support/launcher.js";
 
@@ -76,12 +77,9 @@ test("npm start: embedded platform, history of a change, request logs after the 
       unknown
     >;
     assert.equal(claims.iss, issuer);
-    assert.deepEqual(String(claims.scope).split(" ").sort(), [
-      "users:erase",
-      "users:history",
-      "users:read",
-      "users:write",
-    ]);
+    // Every scope of the API: users' and any other service's (one made by `npm run new:service`).
+    assert.deepEqual(String(claims.scope).split(" ").sort(), [...API_SCOPES]);
+    assert.ok(API_SCOPES.includes("users:read") && API_SCOPES.includes("users:erase"), API_SCOPES.join(" "));
     assert.match(banner, /curl -H "Authorization: Bearer \$TOKEN"/);
     assert.match(banner, /clientCredentials\(/, "the banner shows the SDK's token provider");
     assert.match(banner, /"Authorize"/, "and Swagger UI's Authorize");

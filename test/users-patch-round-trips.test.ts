@@ -18,7 +18,7 @@ import { createLogger } from "../platform/logging.js";
 import { createSnowflake } from "../platform/snowflake.js";
 import { type RunningServer, startMongo } from "../scripts/infra/index.js";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
-import { LOAD_BUDGET } from "../scripts/lib/start-platform.js";
+import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { createMemoryCache } from "../services/users/adapters/memory-cache.js";
 import { createMongoUserStore } from "../services/users/adapters/mongo-user-store.js";
 import { createTimedUserStore, type StoreOperation } from "../services/users/adapters/timed-user-store.js";
@@ -88,6 +88,7 @@ describe("the store round trips of one PATCH (gateway process → gRPC → users
         GATEWAY_PORT: "0",
         GATEWAY_HOST: "127.0.0.1",
         ...issuer.env,
+        ...otherServicesOffline(),
         USERS_ADDR: `127.0.0.1:${grpc.port}`,
         ...LOAD_BUDGET,
       },

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DevIssuer } from "../../platform/auth/dev-issuer.js";
+import { otherServiceNames } from "../../platform/service-names.js";
 import { startPlatformIssuer } from "./platform-issuer.js";
 import { type ServiceProcess, startService } from "./processes.js";
 
@@ -23,6 +24,8 @@ export const LOAD_BUDGET = { GATEWAY_RATE_LIMIT_MAX: "1000000000" } as const;
 
 export interface RunningPlatform {
   readonly users: ServiceProcess;
+  /** Every other service the gateway mounts a document of (e.g. one made by `npm run new:service`). */
+  readonly others: readonly ServiceProcess[];
   readonly gateway: ServiceProcess;
   /** The gateway's origin, e.g. http://127.0.0.1:41234. */
   readonly baseUrl: string;
@@ -30,7 +33,7 @@ export interface RunningPlatform {
   readonly issuer: DevIssuer | undefined;
   /** `Bearer <token>` of the all-scopes development client (charter-dev), fetched once and reused. */
   authorization(): Promise<string>;
-  /** Stops the gateway, then the users service, then the issuer. */
+  /** Stops the gateway, then the other services and the users service, then the issuer. */
   stop(): Promise<void>;
 }
 
@@ -43,7 +46,52 @@ function port(service: ServiceProcess, field: string, entry: string): number {
 }
 
 /**
- * `env` goes to both processes; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. `nodeArgs`
+ * Every other service with a REST contract of its own (contracts/openapi/<name>.v1.yaml besides users', e.g. one
+ * made by `npm run new:service`), each started from services/<name>/main.ts on free ports with `env`: the gateway
+ * mounts each one's document and dials it at the `<NAME>_ADDR` that `addresses` gives. None in a tree without one.
+ */
+export async function startOtherServices(
+  env: Record<string, string>,
+): Promise<{ services: ServiceProcess[]; addresses: Record<string, string> }> {
+  const services: ServiceProcess[] = [];
+  const addresses: Record<string, string> = {};
+  const contracts = `${root}contracts/openapi`;
+  try {
+    for (const name of otherServiceNames(contracts, `${contracts}/users.v1.yaml`)) {
+      const prefix = name.toUpperCase();
+      const entry = `services/${name}/main.ts`;
+      const service = await startService(
+        entry,
+        { [`${prefix}_GRPC_PORT`]: "0", [`${prefix}_METRICS_PORT`]: "0", [`${prefix}_HOST`]: "127.0.0.1", ...env },
+        `${name} service ready`,
+      );
+      services.push(service);
+      addresses[`${prefix}_ADDR`] = `127.0.0.1:${port(service, "grpcPort", entry)}`;
+    }
+  } catch (error) {
+    for (const service of services.reverse()) await service.stop();
+    throw error;
+  }
+  return { services, addresses };
+}
+
+/**
+ * The `<NAME>_ADDR` of every other service (those startOtherServices starts) as an address nothing listens at, for a
+ * test that starts the gateway by hand to drive users and audit only: the gateway starts (it dials a backend on its
+ * first call to it), and a request for such a service is its 503. Empty in a tree without another service.
+ */
+export function otherServicesOffline(): Record<string, string> {
+  const contracts = `${root}contracts/openapi`;
+  return Object.fromEntries(
+    otherServiceNames(contracts, `${contracts}/users.v1.yaml`).map((name) => [
+      `${name.toUpperCase()}_ADDR`,
+      "127.0.0.1:9",
+    ]),
+  );
+}
+
+/**
+ * `env` goes to every process; the gateway has LOAD_BUDGET unless `env` sets GATEWAY_RATE_LIMIT_MAX. `nodeArgs`
  * are each process's own Node flags (the benchmark's --cpu-prof). `gatewayEntry` runs another gateway entry point
  * than the source one: the benchmark's built bundle (an absolute path to its main.js, run by plain node).
  */
@@ -69,16 +117,20 @@ export async function startPlatform(
     throw error;
   }
   let gateway: ServiceProcess;
+  let others: ServiceProcess[] = [];
   try {
     const grpcPort = port(users, "grpcPort", USERS_ENTRY);
+    const started = await startOtherServices(withIssuer);
+    others = started.services;
     gateway = await startService(
       gatewayEntry,
-      { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...LOAD_BUDGET, ...withIssuer },
+      { GATEWAY_PORT: "0", USERS_ADDR: `127.0.0.1:${grpcPort}`, ...started.addresses, ...LOAD_BUDGET, ...withIssuer },
       "gateway ready",
       undefined,
       nodeArgs.gateway,
     );
   } catch (error) {
+    for (const other of others.reverse()) await other.stop();
     await users.stop();
     await trusted.close();
     throw error;
@@ -86,6 +138,7 @@ export async function startPlatform(
   let authorization: Promise<string> | undefined;
   return {
     users,
+    others,
     gateway,
     baseUrl: `http://127.0.0.1:${port(gateway, "port", GATEWAY_ENTRY)}`,
     issuer: trusted.dev,
@@ -98,6 +151,7 @@ export async function startPlatform(
     },
     async stop() {
       await gateway.stop();
+      for (const other of [...others].reverse()) await other.stop();
       await users.stop();
       await trusted.close();
     },

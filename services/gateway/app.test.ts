@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { inProcessGatewayOptions, offlineAudit, offlineUsers } from "../../test/support/in-process-gateway.js";
-import type { UsersBackend } from "./app/backends.js";
+import type { ContractBackend, UsersBackend } from "./app/backends.js";
 import { buildGateway, type GatewayOptions } from "./app.js";
 import { registerGraphql } from "./transport/graphql/index.js";
 
@@ -105,5 +105,66 @@ test("the served contract's tokenUrl: <issuer>/token when the issuer's discovery
     assert.deepEqual(rest, loadedRest);
   } finally {
     await app.close();
+  }
+});
+
+test("with another service's document: served at /openapi/<name>.json, listed in Swagger UI, 405 on its paths", async () => {
+  const users = inProcessGatewayOptions().document;
+  const books = {
+    openapi: "3.1.0",
+    info: { title: "Books", version: "1.0.0" },
+    paths: {
+      "/v1/books/{id}": {
+        get: {
+          operationId: "getBook",
+          "x-charter-rpc": "charter.books.v1.BooksService/GetBook",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "The book." } },
+        },
+      },
+    },
+    // The users document's scheme, so that the served copy's tokenUrl is rewritten the same way.
+    components: { securitySchemes: (users.components as Record<string, unknown>).securitySchemes },
+  };
+  const backend: ContractBackend = {
+    service: "charter.books.v1.BooksService",
+    methods: ["GetBook"],
+    call: () => Promise.reject(new Error("not called")),
+    close: () => {},
+  };
+  const alone = await buildGateway(options({}));
+  const app = await buildGateway(options({ transcoded: [{ name: "books", document: books, backend }] }));
+  try {
+    const served = await app.inject({ method: "GET", url: "/openapi/books.json" });
+    assert.equal(served.statusCode, 200);
+    const document = JSON.parse(served.body) as typeof books;
+    assert.deepEqual(Object.keys(document.paths), ["/v1/books/{id}"]);
+    assert.match(served.body, /"tokenUrl":"http:\/\/127\.0\.0\.1:9\/issuer\/token"/);
+    assert.equal((await app.inject({ method: "GET", url: "/openapi/users.json" })).statusCode, 404);
+
+    const initializer = (gateway: typeof app) =>
+      gateway.inject({ method: "GET", url: "/docs/static/swagger-initializer.js" }).then((r) => r.body);
+    assert.match(
+      await initializer(app),
+      /"urls":\[\{"name":"users","url":"\/openapi\.json"\},\{"name":"books","url":"\/openapi\/books\.json"\}\]/,
+    );
+    assert.doesNotMatch(await initializer(alone), /"urls"/, "with users alone, Swagger UI loads its own copy");
+
+    for (const method of ["PUT", "DELETE", "POST"] as const) {
+      const refused = await app.inject({
+        method,
+        url: "/v1/books/1",
+        payload: "{}",
+        headers: { "content-type": "application/json" },
+      });
+      assert.equal(refused.statusCode, 405, method);
+      assert.equal(refused.headers.allow, "GET, HEAD", method);
+      assert.match(String(refused.headers["content-type"]), /^application\/problem\+json/);
+    }
+    assert.equal((await alone.inject({ method: "PUT", url: "/v1/books/1" })).statusCode, 404);
+    assert.equal((await app.inject({ method: "PUT", url: "/v1/users/1" })).statusCode, 405, "users' paths stay 405");
+  } finally {
+    await app.close();
+    await alone.close();
   }
 });

@@ -27,9 +27,9 @@ import { endRequestSpan, registerHttpTracing, requestContext, requestSpan } from
 import { type Budget, type RateLimitOptions, registerRateLimit } from "./transport/rate-limit.js";
 import { requestIdOf } from "./transport/request-id.js";
 import { problemErrorHandler, problemNotFoundHandler } from "./transport/rest/error-handler.js";
-import type { OpenApiDocument } from "./transport/rest/openapi-document.js";
+import { type OpenApiDocument, operationsOf } from "./transport/rest/openapi-document.js";
 import { problemOf, sendProblem } from "./transport/rest/problem.js";
-import { registerRest } from "./transport/rest/register-rest.js";
+import { methodCheck, registerRest } from "./transport/rest/register-rest.js";
 import { registerTranscodedRest, type TranscodedDocument } from "./transport/rest/transcoded-rest.js";
 import { registerSecurityHeaders } from "./transport/security-headers.js";
 
@@ -108,6 +108,7 @@ const HEALTH_ENTRIES = [`${SERVICE_HEALTH}/store`, `${SERVICE_HEALTH}/cache`];
 const READY_DEADLINE_MS = 1_000;
 
 export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const transcoded = options.transcoded ?? [];
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit,
@@ -208,20 +209,24 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     });
   }
 
-  // The contract as served names the configured issuer's token endpoint (discovered once) as its tokenUrl.
+  // The contracts as served name the configured issuer's token endpoint (discovered once) as their tokenUrl: one
+  // document per service, the users document at /openapi.json and each other service's at /openapi/<name>.json.
   const tokenEndpoint = tokenEndpointOf(options.auth.issuer);
   let tokenUrl = `${options.auth.issuer.replace(/\/$/, "")}/token`;
-  let contract: { url: string; text: string } | undefined;
-  const servedContract = async (): Promise<string> => {
-    tokenUrl = await tokenEndpoint();
-    if (contract?.url !== tokenUrl) {
-      contract = { url: tokenUrl, text: JSON.stringify(withTokenUrl(options.document, tokenUrl)) };
-    }
-    return contract.text;
-  };
-  app.get("/openapi.json", exempt, async (_request, reply) =>
-    reply.type("application/json").send(await servedContract()),
-  );
+  const contracts = [
+    { name: "users", url: "/openapi.json", document: options.document },
+    ...transcoded.map(({ name, document }) => ({ name, url: `/openapi/${name}.json`, document })),
+  ];
+  for (const { url, document } of contracts) {
+    let contract: { tokenUrl: string; text: string } | undefined;
+    app.get(url, exempt, async (_request, reply) => {
+      tokenUrl = await tokenEndpoint();
+      if (contract?.tokenUrl !== tokenUrl) {
+        contract = { tokenUrl, text: JSON.stringify(withTokenUrl(document, tokenUrl)) };
+      }
+      return reply.type("application/json").send(contract.text);
+    });
+  }
 
   if (options.docs) {
     // The document is served as loaded; its 3.1 shape is wider than the plugin's OpenAPI 2/3.0 types.
@@ -240,7 +245,14 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       });
       await scope.register(swaggerUi, {
         routePrefix: "/docs",
-        uiConfig: { validatorUrl: null },
+        // With other services, the documents are listed in Swagger UI's top bar, users' first: each is fetched
+        // from its own route above (the gateway serves its API at its root, as the documents' `servers` say).
+        uiConfig: {
+          validatorUrl: null,
+          ...(transcoded.length === 0
+            ? {}
+            : { urls: contracts.map(({ name, url }) => ({ name, url })), "urls.primaryName": "users" }),
+        },
         transformSpecification: (spec) => withTokenUrl(spec, tokenUrl),
       });
     });
@@ -280,13 +292,15 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     return sendProblem(reply, problem);
   });
 
+  // On the root, not in a document's scope: a method no route has reaches only the root's not-found handler.
+  app.addHook("onRequest", methodCheck([options.document, ...transcoded.map((t) => t.document)].flatMap(operationsOf)));
   await registerRest(app, {
     document: options.document,
     users: options.users,
     audit: options.audit,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  await registerTranscodedRest(app, options.document, options.transcoded ?? []);
+  await registerTranscodedRest(app, options.document, transcoded);
 
   for (const plugin of options.plugins ?? []) {
     await plugin(app, {
@@ -294,7 +308,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       audit: options.audit,
       docs: options.docs,
       ...(budget ? { budget } : {}),
-      transcoded: options.transcoded ?? [],
+      transcoded,
     });
   }
   return app;

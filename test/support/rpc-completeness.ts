@@ -5,15 +5,22 @@
  * the keys of the real gRPC handler and gateway backend objects, the contracts' markings, the mocks' answers, the
  * SDK and the pact files.
  *
+ * A service the gateway serves from its contracts alone (each other document of contracts/openapi, e.g. one made by
+ * `npm run new:service`) is held to the pieces such a service has, found by convention: its gRPC handlers and
+ * metrics label list (services/<name>/transport/<name>-grpc.ts: `create…GrpcHandlers`, `…_RPCS`), the methods of
+ * its contract backend, a REST operation the gateway's transcoder accepts (or a declared exception) with an
+ * example for its Prism, and a GraphQL root field the gateway's resolvers accept (or an @rpcException). The pieces
+ * made by hand for users and audit only (the gRPC and GraphQL mocks, the SDK, the pacts) are not asked of it.
+ *
  * How an RPC is found in the public contracts (see docs/adding-an-rpc.md):
  * - REST: the operation whose `x-charter-rpc` is the RPC's full name (`charter.users.v1.UsersService/LookupUser`),
  *   or an entry of `info.x-charter-rpc-exceptions` (RPC → why it has no operation);
  * - GraphQL: the root field whose `@rpc(method:)` names it, or an `@rpcException(method:, reason:)` on Query or
  *   Mutation.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   type ConstDirectiveNode,
   Kind,
@@ -22,21 +29,30 @@ import {
   parse,
   type StringValueNode,
 } from "graphql";
-import { loadContractExamples } from "../../mocks/contract-examples.js";
+import { type ContractExamples, loadContractExamples } from "../../mocks/contract-examples.js";
 import { createGraphqlMockResolvers, GRAPHQL_SCHEMA_FILE } from "../../mocks/graphql-mock.js";
 import { buildGrpcAnswers, MOCKED_SERVICES } from "../../mocks/grpc-mock.js";
 import { authConfig } from "../../platform/auth/auth-config.js";
-import { createGrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
+import { createGrpcAuthorizer, type GrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
 import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
 import { envReader } from "../../platform/config.js";
-import { createLogger } from "../../platform/logging.js";
+import { createLogger, type Logger } from "../../platform/logging.js";
 import { createUsersClient, SDK_METHODS } from "../../sdk/index.js";
 import { createMemoryHistoryStore } from "../../services/audit/adapters/memory-history-store.js";
 import { createMemoryLatestStats } from "../../services/audit/adapters/memory-latest-stats.js";
 import { AUDIT_RPCS, createAuditGrpcHandlers } from "../../services/audit/transport/audit-grpc.js";
 import { createAuditBackend } from "../../services/gateway/adapters/audit-backend.js";
+import { createContractBackend } from "../../services/gateway/adapters/contract-backend.js";
 import { createUsersBackend } from "../../services/gateway/adapters/users-backend.js";
-import { loadOpenApiDocument, operationsOf } from "../../services/gateway/transport/rest/openapi-document.js";
+import type { ContractBackend } from "../../services/gateway/app/backends.js";
+import { contractResolver } from "../../services/gateway/transport/graphql/contract-resolvers.js";
+import {
+  loadOpenApiDocument,
+  loadOtherOpenApiDocuments,
+  type OpenApiDocument,
+  operationsOf,
+} from "../../services/gateway/transport/rest/openapi-document.js";
+import { transcoder } from "../../services/gateway/transport/rest/transcoded-rest.js";
 import { createMemoryCache } from "../../services/users/adapters/memory-cache.js";
 import { createMemoryUserStore } from "../../services/users/adapters/memory-user-store.js";
 import { createUsersService } from "../../services/users/app/users-service.js";
@@ -64,6 +80,8 @@ export interface RestOperationPiece {
   readonly rpc: string | undefined;
   /** Whether its success response has an example Prism can answer with. */
   readonly example: boolean;
+  /** For an operation of a transcoded service: why the gateway's transcoder cannot serve it, if it cannot. */
+  readonly unservable?: string | undefined;
 }
 
 export interface GraphqlFieldPiece {
@@ -71,6 +89,8 @@ export interface GraphqlFieldPiece {
   readonly field: string;
   /** Its `@rpc(method:)`, when it has one. */
   readonly rpc: string | undefined;
+  /** For a field of a transcoded service: why the gateway's resolvers cannot resolve it, if they cannot. */
+  readonly unservable?: string | undefined;
 }
 
 export interface PactInteractionPiece {
@@ -85,6 +105,8 @@ export interface PactInteractionPiece {
 /** Everything the checker looks at, by piece. Service-keyed records are keyed by full service name. */
 export interface RpcPieces {
   readonly rpcs: readonly RpcRef[];
+  /** The services the gateway serves by transcoding their contracts (no hand-written gateway, mock, SDK or pact). */
+  readonly transcoded: readonly string[];
   /** The keys of each service's gRPC handler object. */
   readonly grpcHandlers: Readonly<Record<string, readonly string[]>>;
   /** The RPC names each service counts in its metrics (the `method` label list). */
@@ -112,6 +134,7 @@ export type Piece =
   | "grpc-handler"
   | "rpc-metrics-label"
   | "gateway-backend"
+  | "gateway-transcoding"
   | "rest-operation"
   | "prism-example"
   | "sdk-method"
@@ -165,6 +188,7 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
 
   for (const rpc of pieces.rpcs) {
     const name = fullName(rpc);
+    const handWritten = !pieces.transcoded.includes(rpc.service);
     if (!pieces.grpcHandlers[rpc.service]?.includes(rpc.handlerName)) {
       miss(name, "grpc-handler", `the gRPC handler object of ${rpc.service} has no ${rpc.handlerName}`);
     }
@@ -177,7 +201,9 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
       miss(name, "gateway-backend", `the gateway's backend of ${rpc.service} has no ${rpc.handlerName}`);
     }
     const mocked = pieces.grpcMock[rpc.service];
-    if (typeof mocked === "string") miss(name, "grpc-mock", `the gRPC mock cannot build its answers: ${mocked}`);
+    if (!handWritten) {
+      // A transcoded service has no gRPC mock of its own.
+    } else if (typeof mocked === "string") miss(name, "grpc-mock", `the gRPC mock cannot build its answers: ${mocked}`);
     else if (!mocked?.includes(rpc.name)) miss(name, "grpc-mock", `the gRPC mock has no answers for ${rpc.name}`);
 
     const operations = pieces.restOperations.filter((op) => op.rpc === name);
@@ -190,6 +216,8 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
     }
     for (const op of operations) {
       if (!op.example) miss(name, "prism-example", `operation ${op.id} has no success example for Prism to answer`);
+      if (op.unservable !== undefined) miss(name, "gateway-transcoding", op.unservable);
+      if (!handWritten) continue; // the SDK is the users document's
       const method = pieces.sdkMethods[op.id];
       if (method === undefined) miss(name, "sdk-method", `no SDK method is listed for operation ${op.id}`);
       else if (!pieces.sdkClient.includes(method)) miss(name, "sdk-method", `the SDK client has no ${method}()`);
@@ -204,13 +232,16 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
       miss(name, "graphql-field", `an @rpcException, yet ${fields[0]?.field} names it`);
     }
     for (const field of fields) {
+      if (field.unservable !== undefined) miss(name, "gateway-transcoding", field.unservable);
+      if (!handWritten) continue; // the GraphQL mock serves the users schema
       if (!pieces.graphqlMock.includes(field.field)) {
         miss(name, "graphql-mock", `the GraphQL mock does not resolve ${field.field}`);
       }
     }
 
-    // A pact interaction over any public door of the RPC; an RPC with no public door has nothing to pact.
-    if (operations.length > 0 || fields.length > 0) {
+    // A pact interaction over any public door of the RPC; an RPC with no public door has nothing to pact, and a
+    // transcoded service has no consumer pact yet.
+    if (handWritten && (operations.length > 0 || fields.length > 0)) {
       const patterns = operations.map((op) => ({ method: op.method, pattern: pathPattern(op.path) }));
       const pacted = pieces.pactInteractions.some(
         (i) =>
@@ -261,6 +292,65 @@ function rootFieldsOf(query: string): string[] {
     });
 }
 
+/** What a function throws, or undefined when it returns. */
+function problemOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+interface TranscodedService {
+  readonly name: string;
+  /** Its full proto name: charter.<name>.v1.<Name>Service. */
+  readonly service: string;
+  readonly document: OpenApiDocument;
+  readonly examples: ContractExamples;
+  readonly backend: ContractBackend;
+  /** Its backend's methods as handler names (getBook). */
+  readonly backendMethods: readonly string[];
+  /** The keys of its gRPC handler object; none when its transport module has no `create…GrpcHandlers`. */
+  readonly handlers: readonly string[];
+  /** Its transport module's `…_RPCS` list; none when it has none. */
+  readonly labels: readonly string[];
+}
+
+/**
+ * Every service the gateway serves from its contracts (each other document of contracts/openapi), with its contract
+ * backend (never dialled) and the pieces of its transport module, services/<name>/transport/<name>-grpc.ts.
+ */
+async function loadTranscodedServices(
+  rpcs: readonly RpcRef[],
+  logger: Logger,
+  authorize: GrpcAuthorizer,
+): Promise<TranscodedService[]> {
+  const handlerNames = new Map(rpcs.map((r) => [fullName(r), r.handlerName]));
+  const services: TranscodedService[] = [];
+  for (const { name, document } of loadOtherOpenApiDocuments()) {
+    const backend = await createContractBackend({ name, target: "127.0.0.1:9", deadlineMs: 100 });
+    const transport = new URL(`services/${name}/transport/${name}-grpc.ts`, root);
+    const module = existsSync(transport) ? ((await import(transport.href)) as Record<string, unknown>) : {};
+    const create = Object.entries(module).find(
+      ([key, value]) => /^create\w+GrpcHandlers$/.test(key) && typeof value === "function",
+    )?.[1] as ((service: unknown, logger: Logger, authorize: GrpcAuthorizer) => object) | undefined;
+    const labels = Object.entries(module).find(([key, value]) => key.endsWith("_RPCS") && Array.isArray(value))?.[1];
+    services.push({
+      name,
+      service: backend.service,
+      document,
+      examples: loadContractExamples(fileURLToPath(new URL(`contracts/openapi/${name}.v1.yaml`, root))),
+      backend,
+      backendMethods: backend.methods.map((m) => handlerNames.get(`${backend.service}/${m}`) ?? m),
+      // The handlers are listed, never called: no use cases behind them.
+      handlers: create ? Object.keys(create({}, logger, authorize)) : [],
+      labels: Array.isArray(labels) ? labels.map(String) : [],
+    });
+  }
+  return services;
+}
+
 /** The pieces of the real tree. No server is started; the gateway's backends are built and closed at once. */
 export async function loadRpcPieces(): Promise<RpcPieces> {
   const logger = createLogger("rpc-completeness", "silent");
@@ -294,41 +384,62 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
   usersBackend.close();
   auditBackend.close();
 
-  const document = loadOpenApiDocument();
   const examples = loadContractExamples();
-  const restOperations = operationsOf(document).map((op): RestOperationPiece => {
-    const node = (document.paths[op.path] as Record<string, { "x-charter-rpc"?: unknown }>)[op.method.toLowerCase()];
-    const rpc = node?.["x-charter-rpc"];
-    let example = false;
-    try {
-      example = examples.operation(op.id).examples.size > 0;
-    } catch {
-      example = false;
+  // The users document (served by hand-written handlers), then every other service's, served transcoded.
+  const rpcs = await rpcsOfGeneratedServices();
+  const transcoded = await loadTranscodedServices(rpcs, logger, authorize);
+  const restOperations: RestOperationPiece[] = [];
+  const restExceptions: Record<string, string> = {};
+  for (const { document, examples: documentExamples, service } of [
+    { document: loadOpenApiDocument(), examples, service: undefined },
+    ...transcoded.map((t) => ({ document: t.document, examples: t.examples, service: t })),
+  ]) {
+    for (const op of operationsOf(document)) {
+      const node = (document.paths[op.path] as Record<string, { "x-charter-rpc"?: unknown }>)[op.method.toLowerCase()];
+      const rpc = node?.["x-charter-rpc"];
+      let example = false;
+      try {
+        example = documentExamples.operation(op.id).examples.size > 0;
+      } catch {
+        example = false;
+      }
+      const unservable = service ? problemOf(() => transcoder(service.name, document, op, service.backend)) : undefined;
+      const marked = typeof rpc === "string" ? rpc : undefined;
+      restOperations.push({ id: op.id, method: op.method, path: op.path, rpc: marked, example, unservable });
     }
-    return { id: op.id, method: op.method, path: op.path, rpc: typeof rpc === "string" ? rpc : undefined, example };
-  });
-  const info = document.info as { "x-charter-rpc-exceptions"?: Record<string, string> } | undefined;
+    const info = document.info as { "x-charter-rpc-exceptions"?: Record<string, string> } | undefined;
+    Object.assign(restExceptions, info?.["x-charter-rpc-exceptions"] ?? {});
+  }
 
-  const sdl = parse(readFileSync(GRAPHQL_SCHEMA_FILE, "utf8"));
   const graphqlFields: GraphqlFieldPiece[] = [];
   const graphqlExceptions: Record<string, string> = {};
-  for (const definition of sdl.definitions) {
-    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION) continue;
-    const type = definition as ObjectTypeDefinitionNode;
-    if (type.name.value !== "Query" && type.name.value !== "Mutation") continue;
-    for (const directive of type.directives ?? []) {
-      if (directive.name.value !== "rpcException") continue;
-      const method = stringArgument(directive, "method");
-      if (method) graphqlExceptions[method] = stringArgument(directive, "reason") ?? "";
-    }
-    for (const field of type.fields ?? []) {
-      const rpc = field.directives?.find((d) => d.name.value === "rpc");
-      graphqlFields.push({
-        field: `${type.name.value}.${field.name.value}`,
-        rpc: rpc ? stringArgument(rpc, "method") : undefined,
-      });
+  const graphqlDir = dirname(GRAPHQL_SCHEMA_FILE);
+  for (const file of readdirSync(graphqlDir).filter((f) => f.endsWith(".graphql"))) {
+    const sdl = readFileSync(join(graphqlDir, file), "utf8");
+    const service = transcoded.find((t) => `${t.name}.graphql` === file);
+    for (const definition of parse(sdl).definitions) {
+      if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION) continue;
+      const type = definition as ObjectTypeDefinitionNode;
+      if (type.name.value !== "Query" && type.name.value !== "Mutation") continue;
+      for (const directive of type.directives ?? []) {
+        if (directive.name.value !== "rpcException") continue;
+        const method = stringArgument(directive, "method");
+        if (method) graphqlExceptions[method] = stringArgument(directive, "reason") ?? "";
+      }
+      for (const field of type.fields ?? []) {
+        const rpc = field.directives?.find((d) => d.name.value === "rpc");
+        const unservable = service
+          ? problemOf(() => contractResolver({ ...service, sdl }, type.name.value, field))
+          : undefined;
+        graphqlFields.push({
+          field: `${type.name.value}.${field.name.value}`,
+          rpc: rpc ? stringArgument(rpc, "method") : undefined,
+          unservable,
+        });
+      }
     }
   }
+  for (const t of transcoded) t.backend.close();
 
   const grpcMock: Record<string, readonly string[] | string> = {};
   for (const service of MOCKED_SERVICES) {
@@ -366,13 +477,19 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
     }
   }
 
+  const of = <T>(pick: (t: TranscodedService) => T) => Object.fromEntries(transcoded.map((t) => [t.service, pick(t)]));
   return {
-    rpcs: await rpcsOfGeneratedServices(),
-    grpcHandlers,
-    rpcLabels: { "charter.users.v1.UsersService": [...USERS_RPCS], "charter.audit.v1.AuditService": [...AUDIT_RPCS] },
-    backends,
+    rpcs,
+    transcoded: transcoded.map((t) => t.service),
+    grpcHandlers: { ...grpcHandlers, ...of((t) => t.handlers) },
+    rpcLabels: {
+      "charter.users.v1.UsersService": [...USERS_RPCS],
+      "charter.audit.v1.AuditService": [...AUDIT_RPCS],
+      ...of((t) => t.labels),
+    },
+    backends: { ...backends, ...of((t) => t.backendMethods) },
     restOperations,
-    restExceptions: { ...(info?.["x-charter-rpc-exceptions"] ?? {}) },
+    restExceptions,
     graphqlFields,
     graphqlExceptions,
     grpcMock,

@@ -62,6 +62,7 @@ export async function createContractBackend(opts: ContractBackendOptions): Promi
 
   return {
     service,
+    methods: [...methods.keys()],
     call(method, request, context) {
       const definitionOf = methods.get(method);
       const requestType = module[`${method}Request`] as MessageType | undefined;

@@ -91,6 +91,8 @@ export interface AuditBackend {
 export interface ContractBackend {
   /** The service's full proto name, e.g. charter.books.v1.BooksService. */
   readonly service: string;
+  /** The methods it can call, as the proto names them (GetBook): every method of the service's generated definition. */
+  readonly methods: readonly string[];
   /** Calls `method` (as the proto names it, e.g. GetBook) with its request's proto3 JSON. */
   call(method: string, request: unknown, context: CallContext): Promise<unknown>;
   close(): void;

@@ -9,6 +9,7 @@ import { mergeSchemas } from "./contract-resolvers.js";
 const users = readFileSync(new URL("../../../../contracts/graphql/users.graphql", import.meta.url), "utf8");
 const backend: ContractBackend = {
   service: "charter.books.v1.BooksService",
+  methods: ["GetBook", "ListBooks", "CreateBook", "UpdateBook", "DeleteBook", "BatchGetBooks"],
   call: () => Promise.reject(new Error("not called")),
   close: () => {},
 };

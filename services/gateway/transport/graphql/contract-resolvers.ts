@@ -7,7 +7,7 @@
  * connection from `first`/`after`), Create (`input` as the entity), Update (`input` as the entity, its other keys
  * than id and etag as the update mask) and Delete (`id`, `etag`; answers `{ id }`).
  */
-import { type DefinitionNode, Kind, parse, print, valueFromASTUntyped } from "graphql";
+import { type DefinitionNode, type FieldDefinitionNode, Kind, parse, print, valueFromASTUntyped } from "graphql";
 import { isAppError } from "../../../../platform/errors.js";
 import { singularOf } from "../../../../platform/service-names.js";
 import type { ContractBackend } from "../../app/backends.js";
@@ -71,25 +71,40 @@ export function mergeSchemas(base: string, services: readonly GraphqlService[]):
 /** The resolvers of every other service's root fields, by the method each one's @rpc names. */
 export function createContractResolvers(services: readonly GraphqlService[]): Record<string, Record<string, Resolver>> {
   const resolvers: Record<string, Record<string, Resolver>> = {};
-  for (const { name, sdl, backend } of services) {
-    const singular = singularOf(name);
-    for (const d of parse(sdl).definitions) {
-      if (d.kind !== Kind.OBJECT_TYPE_DEFINITION || (d.name.value !== "Query" && d.name.value !== "Mutation")) continue;
-      for (const field of d.fields ?? []) {
-        const rpc = field.directives?.find((x) => x.name.value === "rpc")?.arguments?.[0]?.value;
-        const method = rpc ? String(valueFromASTUntyped(rpc)) : "";
-        const [service, verbed] = method.split("/");
-        const where = `contracts/graphql/${name}.graphql ${d.name.value}.${field.name.value}`;
-        if (service !== backend.service || !verbed)
-          throw new Error(`${where}: @rpc names no method of ${backend.service}`);
-        resolvers[d.name.value] = {
-          ...resolvers[d.name.value],
-          [field.name.value]: resolverOf(verbed, singular, backend, where),
-        };
-      }
+  for (const service of services) {
+    for (const { type, field } of rootFieldsOf(service.sdl)) {
+      resolvers[type] = { ...resolvers[type], [field.name.value]: contractResolver(service, type, field) };
     }
   }
   return resolvers;
+}
+
+/** The Query and Mutation fields of a schema. */
+function rootFieldsOf(sdl: string): { type: string; field: FieldDefinitionNode }[] {
+  return parse(sdl).definitions.flatMap((d) =>
+    d.kind === Kind.OBJECT_TYPE_DEFINITION && (d.name.value === "Query" || d.name.value === "Mutation")
+      ? (d.fields ?? []).map((field) => ({ type: d.name.value, field }))
+      : [],
+  );
+}
+
+/**
+ * The resolver of one root field, by the method its @rpc names. Throws, naming the field, when the gateway cannot
+ * resolve it: no @rpc, a method the backend does not have, a verb it does not know. The RPC completeness check
+ * asks it too.
+ */
+export function contractResolver(
+  { name, backend }: GraphqlService,
+  type: string,
+  field: FieldDefinitionNode,
+): Resolver {
+  const rpc = field.directives?.find((x) => x.name.value === "rpc")?.arguments?.[0]?.value;
+  const method = rpc ? String(valueFromASTUntyped(rpc)) : "";
+  const [service, verbed] = method.split("/");
+  const where = `contracts/graphql/${name}.graphql ${type}.${field.name.value}`;
+  if (service !== backend.service || !verbed || !backend.methods.includes(verbed))
+    throw new Error(`${where}: @rpc names no method of ${backend.service}`);
+  return resolverOf(verbed, singularOf(name), backend, where);
 }
 
 function resolverOf(method: string, singular: string, backend: ContractBackend, where: string): Resolver {

@@ -111,9 +111,6 @@ export async function registerRest(
     throw new Error(`handlers and contract disagree: no handler for [${unbound}], no operation for [${unknown}]`);
   }
 
-  // On the root, not in the scope below: a method no route has reaches only the root's not-found handler.
-  app.addHook("onRequest", methodCheck(operations));
-
   await registerOperations(app, schemas, operations, (op) => handlers[op.id as OperationId] as unknown as BoundHandler);
 }
 
@@ -153,15 +150,16 @@ export async function registerOperations(
 }
 
 /**
- * A method the contract does not declare on a path it declares is 405 with an Allow header (the declared methods,
- * and HEAD where GET is declared), answered on request, before any body is read or its content type judged.
- * Routing alone cannot say it: find-my-way sends a method no route has (QUERY, TRACE, PUT) to the not-found
+ * A method no served document declares on a path one of them declares is 405 with an Allow header (the declared
+ * methods, and HEAD where GET is declared), answered on request, before any body is read or its content type
+ * judged. Routing alone cannot say it: find-my-way sends a method no route has (QUERY, TRACE, PUT) to the not-found
  * handler, and Fastify checks a body method's content type before that handler runs. So every request no route
- * took (routeOptions.url unset) is matched here against the contract's path templates; a path none of them
- * matches is answered the 404 problem here, for the same reason. Requests a route took (HEAD of a GET route, CORS preflights on the
- * plugin's OPTIONS route) are not looked at.
+ * took (routeOptions.url unset) is matched here against the path templates of `operations` (every document's: the
+ * hook goes on the root, where a method no route has arrives); a path none of them matches is answered the 404
+ * problem here, for the same reason. Requests a route took (HEAD of a GET route, CORS preflights on the plugin's
+ * OPTIONS route) are not looked at.
  */
-function methodCheck(operations: readonly Operation[]) {
+export function methodCheck(operations: readonly Operation[]) {
   const byPath = new Map<string, { pattern: RegExp; allow: Set<string> }>();
   for (const op of operations) {
     let entry = byPath.get(op.path);

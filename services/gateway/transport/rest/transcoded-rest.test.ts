@@ -9,6 +9,7 @@ import { registerTranscodedRest } from "./transcoded-rest.js";
 const users = loadOpenApiDocument();
 const backend: ContractBackend = {
   service: "charter.books.v1.BooksService",
+  methods: ["GetBook", "ListBooks", "CreateBook", "UpdateBook", "DeleteBook", "BatchGetBooks"],
   call: () => Promise.reject(new Error("not called")),
   close: () => {},
 };
@@ -62,4 +63,12 @@ test("an operation whose x-charter-rpc is not a method of the service's backend 
     /x-charter-rpc charter\.books\.v1\.BooksService\/GetBook is not a method of charter\.tomes\.v1\.TomesService/,
   );
   await app.close();
+  // The service's own name, but a method its generated definition lacks.
+  const lacking = Fastify();
+  const withoutGet = { ...backend, methods: backend.methods.filter((m) => m !== "GetBook") };
+  await assert.rejects(
+    registerTranscodedRest(lacking, users, [{ name: "books", document, backend: withoutGet }]),
+    /x-charter-rpc charter\.books\.v1\.BooksService\/GetBook is not a method of charter\.books\.v1\.BooksService/,
+  );
+  await lacking.close();
 });

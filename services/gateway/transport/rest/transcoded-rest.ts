@@ -50,14 +50,23 @@ export async function registerTranscodedRest(
   }
 }
 
-/** The handler of one operation: its inputs as the request of its x-charter-rpc, the answer as the contract's. */
-function transcoder(name: string, document: OpenApiDocument, op: Operation, backend: ContractBackend): BoundHandler {
+/**
+ * The handler of one operation: its inputs as the request of its x-charter-rpc, the answer as the contract's.
+ * Throws, naming the document and the operation, when the operation is not one the transcoding can serve: no
+ * x-charter-rpc, a method the backend does not have, no 2xx response. The RPC completeness check asks it too.
+ */
+export function transcoder(
+  name: string,
+  document: OpenApiDocument,
+  op: Operation,
+  backend: ContractBackend,
+): BoundHandler {
   const item = document.paths[op.path] as Record<string, JsonObject> | undefined;
   const rpc = item?.[op.method.toLowerCase()]?.["x-charter-rpc"];
   const where = `contracts/openapi/${name}.v1.yaml ${op.id}`;
   if (typeof rpc !== "string") throw new Error(`${where} has no x-charter-rpc`);
   const [service, method] = rpc.split("/");
-  if (service !== backend.service || !method)
+  if (service !== backend.service || !method || !backend.methods.includes(method))
     throw new Error(`${where}: x-charter-rpc ${rpc} is not a method of ${backend.service}`);
   const success = [...op.responses.keys()].find((status) => /^2\d\d$/.test(status));
   if (!success) throw new Error(`${where} has no 2xx response`);
