@@ -61,6 +61,25 @@ async function generateMethodRules(root: string): Promise<void> {
   await writeOut(root, "generated/proto/method-rules.ts", body);
 }
 
+/**
+ * Every service's ts-proto module (contracts/proto/charter/<name>/v1/<name>.proto) behind a loader keyed by the
+ * service's name: the gateway loads a service it knows only by its contract from here, and the static import
+ * paths let a bundler carry every module into an image.
+ */
+async function generateServiceModules(root: string): Promise<void> {
+  const charter = join(repoRoot, "contracts/proto/charter");
+  const names = [];
+  for (const entry of (await readdir(charter, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const stems = entry.isDirectory()
+      ? await contractStems(`proto/charter/${entry.name}/v1`, ".proto").catch(() => [])
+      : [];
+    if (stems.includes(entry.name)) names.push(entry.name);
+  }
+  const loaders = names.map((name) => `  ${name}: () => import("./charter/${name}/v1/${name}.js"),`).join("\n");
+  const body = `${HEADER}// Each service's generated module, loaded by the service's name (the package charter.<name>.v1).\nexport const serviceModules: Readonly<Record<string, () => Promise<Record<string, unknown>>>> = {\n${loaders}\n};\n`;
+  await writeOut(root, "generated/proto/service-modules.ts", body);
+}
+
 /** Each OpenAPI document of contracts/openapi as the types of its paths and schemas. */
 async function generateOpenapi(root: string): Promise<void> {
   for (const stem of await contractStems("openapi", ".yaml")) {
@@ -297,6 +316,7 @@ export async function generateAll(root: string): Promise<void> {
   await generateProto(root);
   await generateFieldRules(root);
   await generateMethodRules(root);
+  await generateServiceModules(root);
   await generateOpenapi(root);
   await generateGraphql(root);
   await generateAsyncapi(root);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "../scripts/infra/index.js";
+import { otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer, type TestIssuer } from "./support/auth.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -110,6 +111,7 @@ test("the bundled users and gateway start, pass their health checks and serve a 
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_HOST: "127.0.0.1",
     USERS_ADDR: `127.0.0.1:${grpcPort}`,
+    ...otherServicesOffline(),
     ...issuer.env,
   };
   await run(gateway, gatewayEnv, "gateway ready");

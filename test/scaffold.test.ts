@@ -280,13 +280,15 @@ async function edit(path: string, from: string, to: string): Promise<void> {
 test(`the repository's checks of every contract and module, and the breaking gate, cover ${NAME} in the copy`, async () => {
   // Runs after the test above, which scaffolded and generated the service.
   assert.ok(existsSync(join(copy, "services/books")), "the service was scaffolded");
-  // The files of `npm test` that read every contract, RPC or module, with the new service in the tree.
+  // The files of `npm test` that read every contract, RPC or module, with the new service in the tree, and the image.
   const checks = [
     "test/contracts-agree.test.ts",
     "test/no-copied-limits.test.ts",
     "test/dependency-rules.test.ts",
     "test/rpc-completeness.test.ts",
     "test/config-docs.test.ts",
+    // The gateway's image bundle carries the new service's generated module and starts with it.
+    "test/image-bundle.test.ts",
   ];
   assert.match(ok("node", ["scripts/test.mjs", ...checks]), /ℹ fail 0/);
 

@@ -1,12 +1,13 @@
 /**
  * A gRPC backend known only by its contract: the service of `charter.<name>.v1` (e.g. a service made by
  * `npm run new:service`), called through its generated ts-proto definition (generated/proto/charter/<name>/v1),
- * loaded at start by its name. A method is called with the proto3 JSON of its request (`<Method>Request.fromJSON`)
+ * loaded at start by its name from generated/proto/service-modules.ts. A method is called with the proto3 JSON of its request (`<Method>Request.fromJSON`)
  * and answers the proto3 JSON of its response; its failures are the one error model, with the field violations
  * named as the REST body names them (`book.name` → `name`). Round robin over what the target resolves to
  * (`etcd:///<name>` with discovery).
  */
 import { Client, type Metadata as GrpcMetadata, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { serviceModules } from "../../../generated/proto/service-modules.js";
 import { AppError, isAppError } from "../../../platform/errors.js";
 import { grpcClientCredentials } from "../../../platform/grpc-credentials.js";
 import type { MutualTls } from "../../../platform/tls-config.js";
@@ -38,10 +39,10 @@ const capital = (word: string): string => word.charAt(0).toUpperCase() + word.sl
 
 export async function createContractBackend(opts: ContractBackendOptions): Promise<ContractBackend> {
   if (!/^[a-z][a-z0-9]*$/.test(opts.name)) throw new Error(`"${opts.name}" is not a service name`);
-  const module = (await import(`../../../generated/proto/charter/${opts.name}/v1/${opts.name}.js`)) as Record<
-    string,
-    unknown
-  >;
+  const load = Object.hasOwn(serviceModules, opts.name) ? serviceModules[opts.name] : undefined;
+  if (!load)
+    throw new Error(`generated/proto/charter/${opts.name}/v1/${opts.name}.ts does not exist: run npm run generate`);
+  const module = await load();
   const serviceName = `${capital(opts.name)}Service`;
   const definition = module[`${serviceName}Service`] as Record<string, MethodDefinition> | undefined;
   if (!definition) throw new Error(`generated/proto/charter/${opts.name}/v1 has no ${serviceName}`);
