@@ -274,7 +274,8 @@ export function statefulRpcs(store: MockStore): Readonly<Record<string, Stateful
     ListUsers: (r) => pageOf(store.list(pageSize(r), pageToken(r)), "users"),
     CreateUser: (r, actor) => {
       const user = r.user as User;
-      return store.create({ name: user.name, email: user.email }, actor);
+      const requestId = typeof r.requestId === "string" && r.requestId !== "" ? r.requestId : undefined;
+      return store.create({ name: user.name, email: user.email }, actor, requestId);
     },
     UpdateUser: (r, actor) => {
       const user = r.user as Partial<User> & { id: string };

@@ -40,6 +40,8 @@ export const etagOf = (header: string): string =>
 export class MockStore {
   readonly #users = new Map<string, User>();
   readonly #events = new Map<string, UserEvent[]>();
+  /** Each request key's create: what was asked and the user it made (as made). */
+  readonly #created = new Map<string, { readonly name: string; readonly email: string; readonly user: User }>();
   #nextId: bigint;
   #nextEvent = 1;
 
@@ -83,7 +85,27 @@ export class MockStore {
     return this.#page(this.#events.get(userId) ?? [], pageSize, pageToken, "pageToken");
   }
 
-  create(input: { name: string; email: string }, actor: Actor): User {
+  /**
+   * A create with a request key (REST's Idempotency-Key, gRPC's request_id: one key space, as the gateway passes the
+   * one as the other) answers the user the key's first create made, as made; the key with another user is
+   * FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+   */
+  create(input: { name: string; email: string }, actor: Actor, requestKey?: string): User {
+    const previous = requestKey ? this.#created.get(requestKey) : undefined;
+    if (previous) {
+      if (previous.name !== input.name || previous.email !== input.email) {
+        throw new AppError("FAILED_PRECONDITION", "this request key was already used to create a different user", {
+          reason: "IDEMPOTENCY_KEY_REUSED",
+        });
+      }
+      return { ...previous.user };
+    }
+    const user = this.#insert(input, actor);
+    if (requestKey) this.#created.set(requestKey, { name: input.name, email: input.email, user });
+    return user;
+  }
+
+  #insert(input: { name: string; email: string }, actor: Actor): User {
     this.#emailFree(input.email, undefined);
     const time = now();
     const user: User = {

@@ -67,7 +67,6 @@ const pageBody = (page: { items: readonly unknown[]; nextPageToken?: string }, k
 const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
 function routes(store: MockStore, examples: ContractExamples): Route[] {
-  const idempotent = new Map<string, { body: string; user: User }>();
   return [
     {
       operationId: "createUser",
@@ -75,15 +74,7 @@ function routes(store: MockStore, examples: ContractExamples): Route[] {
       path: "/v1/users",
       handle: (request, actor) => {
         const body = request.body as { name: string; email: string };
-        const key = header(request, "idempotency-key");
-        const previous = key ? idempotent.get(key) : undefined;
-        if (previous && previous.body !== JSON.stringify(body)) {
-          throw new AppError("FAILED_PRECONDITION", "this Idempotency-Key was used with another body", {
-            reason: "IDEMPOTENCY_KEY_REUSED",
-          });
-        }
-        const user = previous?.user ?? store.create({ name: body.name, email: body.email }, actor);
-        if (key && !previous) idempotent.set(key, { body: JSON.stringify(body), user });
+        const user = store.create({ name: body.name, email: body.email }, actor, header(request, "idempotency-key"));
         return userAnswer(user, 201, { Location: `/v1/users/${user.id}` });
       },
     },

@@ -192,6 +192,40 @@ describe("the stateful mocks share one store", () => {
     assert.equal(taken.body.code, "ALREADY_EXISTS");
   });
 
+  test("a create sent again with its key makes one user, over REST's Idempotency-Key and gRPC's request_id alike", async () => {
+    const user = { name: "Mary Jackson", email: "mary@example.com" };
+    const overRest = await call("createUser", "POST", "/v1/users", {
+      body: user,
+      headers: { "idempotency-key": "create-mary" },
+    });
+    assert.equal(overRest.status, 201);
+    type Created = { user: { id: string; email: string } };
+    const again = await users.call<Created>("CreateUser", { user, requestId: "create-mary" }, metadata());
+    assert.equal(again.user.id, overRest.body.id, "the key's first create answers");
+    const first = await users.call<Created>(
+      "CreateUser",
+      { user: { ...user, email: "mj@example.com" }, requestId: "mj" },
+      metadata(),
+    );
+    const repeated = await users.call<Created>(
+      "CreateUser",
+      { user: { ...user, email: "mj@example.com" }, requestId: "mj" },
+      metadata(),
+    );
+    assert.equal(repeated.user.id, first.user.id);
+    const reused = await grpcError(
+      users.call("CreateUser", { user: { ...user, email: "other@example.com" }, requestId: "mj" }, metadata()),
+    );
+    assert.equal(reused.code, grpc.status.FAILED_PRECONDITION);
+    assert.equal(statusDetails(reused).reason, "IDEMPOTENCY_KEY_REUSED");
+    const withoutKey = await grpcError(users.call("CreateUser", { user }, metadata()));
+    assert.equal(
+      withoutKey.code,
+      grpc.status.ALREADY_EXISTS,
+      "without a key it is a second create, refused by the email",
+    );
+  });
+
   test("a user created over gRPC is in REST's pages, which go on until the last", async () => {
     for (const n of [1, 2, 3]) {
       await users.call("CreateUser", { user: { name: `Pager ${n}`, email: `pager${n}@example.com` } }, metadata());
