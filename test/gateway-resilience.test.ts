@@ -54,8 +54,14 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
   };
 
   before(async () => {
-    [usersPort = 0] = await freePorts(1);
-    users = await startUsers();
+    // A port that was free a moment ago: another test's process may take it first, so a new one is tried then.
+    for (let attempt = 1; !users; attempt++) {
+      [usersPort = 0] = await freePorts(1);
+      users = await startUsers().catch((error: Error) => {
+        if (attempt >= 3 || !/address already in use/.test(error.message)) throw error;
+        return undefined;
+      });
+    }
     gateway = await startService(
       "services/gateway/main.ts",
       {
