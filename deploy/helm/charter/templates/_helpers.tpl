@@ -39,7 +39,7 @@ app.kubernetes.io/part-of: charter
 
 {{/* The labels of a service's pods: its podLabels, then the chart's (which a podLabel of the same key replaces). */}}
 {{- define "charter.podLabels" -}}
-{{- $values := index .root.Values .service }}
+{{- $values := index (.root.Values.entityServices | default dict) .service | default (index .root.Values .service) }}
 {{- $labels := merge (deepCopy ($values.podLabels | default dict)) (include "charter.labels" . | fromYaml) }}
 {{- toYaml $labels }}
 {{- end }}
@@ -124,7 +124,7 @@ seccompProfile:
      port of the service's configuration, presenting the service's certificate. (dict "root" $ "service" "users"
      "port" 50051) */}}
 {{- define "charter.grpcProbes" -}}
-{{- $values := index .root.Values .service }}
+{{- $values := index (.root.Values.entityServices | default dict) .service | default (index .root.Values .service) }}
 {{- $check := dict "grpc" (dict "port" .port) }}
 {{- if .root.Values.tls.enabled }}
 {{- $check = dict "exec" (dict "command" (list "node" "/app/healthcheck.js")) "timeoutSeconds" 5 }}
@@ -175,7 +175,11 @@ YAML with env (EnvVar list) and volumes (name, secretName, mountPath, items) for
 {{- $file := dict }}
 {{- /* The component's certificate: mutual TLS on gRPC (server in users and audit, client in the gateway) and its
        client certificate at etcd. */}}
+{{- $entity := hasKey ($values.entityServices | default dict) $service }}
 {{- if $values.tls.enabled }}
+{{- if not (index $values.tls.secrets $service) }}
+{{- fail (printf "tls.secrets.%s is required with tls.enabled: the %s service's kubernetes.io/tls Secret (with ca.crt)" $service $service) }}
+{{- end }}
 {{- $items := list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key") (dict "key" "ca.crt" "path" "ca.crt") }}
 {{- $volumes = append $volumes (dict "name" "tls" "secretName" (index $values.tls.secrets $service) "mountPath" "/etc/charter/tls" "items" $items) }}
 {{- $env = append $env (dict "name" "GRPC_TLS_CERT_FILE" "value" "/etc/charter/tls/tls.crt") }}
@@ -204,8 +208,8 @@ YAML with env (EnvVar list) and volumes (name, secretName, mountPath, items) for
 {{- $env = append $env (dict "name" "REDIS_TLS_CA_FILE" "value" "/etc/charter/redis-ca/ca.crt") }}
 {{- end }}
 {{- end }}
-{{- /* Kafka: the users outbox and the audit consumer, each as its own SCRAM user. */}}
-{{- if or (eq $service "users") (eq $service "audit") }}
+{{- /* Kafka: the users outbox, the audit consumer and the entity services' events, each as its own SCRAM user. */}}
+{{- if or (eq $service "users") (eq $service "audit") $entity }}
 {{- if $values.kafka.tls.enabled }}
 {{- $env = append $env (dict "name" "KAFKA_TLS" "value" "on") }}
 {{- with $values.kafka.tls.ca.secretName }}

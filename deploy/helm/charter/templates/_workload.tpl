@@ -1,11 +1,11 @@
 {{/*
-A service's workload: a Deployment, or for users in DNS discovery a StatefulSet (each pod's index is its snowflake
-worker id, which etcd would otherwise lease). (dict "root" $ "service" "users" "ports" (list …) "env" "<yaml>"
+A service's workload: a Deployment, or for users and the entity services in DNS discovery a StatefulSet (each pod's
+index is its snowflake worker id, which etcd would otherwise lease). (dict "root" $ "service" "users" "ports" (list …) "env" "<yaml>"
 "probes" "<yaml>" "kind" "Deployment" "secretVolumes" (list …), the Secrets mounted read-only as files: charter.security)
 */}}
 {{- define "charter.workload" -}}
 {{- $root := .root }}
-{{- $values := index $root.Values .service }}
+{{- $values := index ($root.Values.entityServices | default dict) .service | default (index $root.Values .service) }}
 {{- $ctx := dict "root" $root "service" .service }}
 apiVersion: apps/v1
 kind: {{ .kind }}
