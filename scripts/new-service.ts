@@ -19,7 +19,8 @@ import { singularOf } from "./lib/contract-files.js";
 import { repoRoot } from "./lib/proto-descriptor.js";
 
 const TEMPLATES = fileURLToPath(new URL("./scaffold/templates/", import.meta.url));
-const NAME = /^[a-z][a-z0-9]{1,29}s$/;
+/** A service's name; the chart's values.schema.json holds its entityServices keys to the same rule. */
+export const SERVICE_NAME = /^[a-z][a-z0-9]{1,29}s$/;
 
 export interface ServiceNames {
   readonly plural: string;
@@ -28,7 +29,7 @@ export interface ServiceNames {
 
 /** The names a service is made with, or an Error saying in one line what a good name is. */
 export function serviceNames(name: string | undefined): ServiceNames {
-  if (name === undefined || !NAME.test(name)) {
+  if (name === undefined || !SERVICE_NAME.test(name)) {
     throw new Error(
       `the service name must be a lower-case plural of 3 to 31 letters and digits ending in "s" (e.g. books), got ${JSON.stringify(name ?? "")}`,
     );

@@ -16,6 +16,18 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { startDevIssuer } from "../platform/auth/dev-issuer.js";
 import { startEtcd } from "../scripts/infra/index.js";
+import { startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
+import { checkFileVariables, checkProbePorts, checkReferences, type KubeObject } from "../scripts/lib/chart-checks.js";
+import {
+  CHART_NAMESPACE,
+  CHART_RELEASE,
+  chartCrds,
+  chartTools,
+  helmLint,
+  kubeconform,
+  renderChart,
+  serverDryRun,
+} from "../scripts/lib/helm-chart.js";
 import { startService } from "../scripts/lib/processes.js";
 import { repoRoot } from "../scripts/lib/proto-descriptor.js";
 
@@ -86,6 +98,7 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
     "services/books/transport/books-grpc.ts",
     "services/books/books-app.ts",
     "docs/books.md",
+    "deploy/helm/charter/values-books.yaml",
   ]) {
     assert.ok(existsSync(join(copy, path)), `${path} is written`);
   }
@@ -124,6 +137,76 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
   assert.match(output, /ℹ fail 0/);
   const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
   assert.ok(passed >= tests.length, `the new service's tests ran (${passed} passed)`);
+});
+
+test(`${NAME}'s Helm values: the copy's chart deploys it beside users, through the chart test's layers, in both discovery modes`, async (t) => {
+  const chartDir = join(copy, "deploy/helm/charter");
+  const file = join(chartDir, `values-${NAME}.yaml`);
+  assert.ok(existsSync(file), "the scaffold wrote the service's values");
+  const [tools, crds] = await Promise.all([chartTools(), chartCrds()]);
+  const api = await startKubeApiserver({ crds });
+  t.after(() => api.stop());
+  await api.createNamespace(CHART_NAMESPACE);
+  // The copy's own configuration loader: the chart's variables are the ones it reads, its ports the pod's.
+  const { loadBooksConfig } = (await import(join(copy, "services/books/books-config.ts"))) as {
+    loadBooksConfig: (env: Record<string, string>) => { grpcPort: number; metricsPort: number };
+  };
+  const service = `${CHART_RELEASE}-charter-${NAME}`;
+  // biome-ignore lint/suspicious/noExplicitAny: rendered objects
+  type Any = any;
+  for (const mode of ["etcd", "dns"] as const) {
+    const values = { chartDir, files: [file], set: [`discovery.mode=${mode}`] };
+    const lint = await helmLint(tools, values);
+    assert.equal(lint.code, 0, `helm lint --strict (${mode}):\n${lint.stdout}${lint.stderr}`);
+    const { yaml, objects } = await renderChart(tools, values);
+    const { ran, summary } = await kubeconform(tools, yaml);
+    assert.equal(ran.code, 0, `kubeconform (${mode}):\n${ran.stdout}${ran.stderr}`);
+    assert.deepEqual(summary, { valid: objects.length, invalid: 0, errors: 0, skipped: 0 });
+    const applied = await serverDryRun(api, yaml);
+    assert.equal(applied.code, 0, `kubectl apply --dry-run=server (${mode}):\n${applied.stderr}`);
+    assert.deepEqual([...checkReferences(objects), ...checkProbePorts(objects), ...checkFileVariables(objects)], []);
+
+    const named = (kind: string, name = service): Any => {
+      const found = objects.find((o: KubeObject) => o.kind === kind && o.metadata.name === name);
+      assert.ok(found, `${mode}: ${kind} ${name} rendered`);
+      return found;
+    };
+    const workload = named(mode === "dns" ? "StatefulSet" : "Deployment");
+    for (const kind of [
+      "Service",
+      "ServiceAccount",
+      "NetworkPolicy",
+      "PodDisruptionBudget",
+      "HorizontalPodAutoscaler",
+    ]) {
+      named(kind);
+    }
+    const container = workload.spec.template.spec.containers[0];
+    const config = loadBooksConfig(named("ConfigMap").data);
+    assert.deepEqual(
+      container.ports.map((p: Any) => p.containerPort),
+      [config.grpcPort, config.metricsPort],
+    );
+    const env = container.env.map((e: Any) => e.name);
+    assert.ok(env.includes(mode === "dns" ? "BOOKS_WORKER_ID" : "BOOKS_ADVERTISE_ADDR"), env.join(" "));
+    // In only from the gateway; the gateway may call it, and has its target.
+    const from = named("NetworkPolicy").spec.ingress[0].from[0].podSelector.matchLabels;
+    assert.equal(from["app.kubernetes.io/component"], "gateway");
+    const gatewayEgress = named("NetworkPolicy", `${CHART_RELEASE}-charter-gateway`).spec.egress as Any[];
+    assert.ok(
+      gatewayEgress.some((rule) => rule.to?.[0]?.podSelector?.matchLabels?.["app.kubernetes.io/component"] === NAME),
+      `${mode}: the gateway may reach ${NAME}`,
+    );
+    const gateway = named("ConfigMap", `${CHART_RELEASE}-charter-gateway`).data;
+    if (mode === "dns") {
+      assert.equal(gateway.BOOKS_ADDR, `dns:///${service}.${CHART_NAMESPACE}.svc.cluster.local:${config.grpcPort}`);
+    } else {
+      // With ETCD_ENDPOINTS the gateway dials etcd:///books, where each pod registers.
+      assert.equal(gateway.BOOKS_ADDR, undefined);
+      const gatewayEnv = named("Deployment", `${CHART_RELEASE}-charter-gateway`).spec.template.spec.containers[0].env;
+      assert.ok(gatewayEnv.some((e: Any) => e.name === "ETCD_ENDPOINTS"));
+    }
+  }
 });
 
 test(`${NAME} answers over REST and GraphQL through the copy's gateway, which finds it in etcd and its contracts by directory`, async (t) => {

@@ -17,8 +17,9 @@ export const PRODUCTION_VALUES = `${CHART_DIR}/values-production.yaml`;
 export const CHART_NAMESPACE = "charter";
 export const CHART_RELEASE = "t";
 
-/** Values files (-f) and single values (--set), in that order. */
+/** Values files (-f) and single values (--set), in that order; the chart of another tree (a copy's) by chartDir. */
 export interface ChartValues {
+  readonly chartDir?: string;
   readonly files?: readonly string[];
   readonly set?: readonly string[];
 }
@@ -74,7 +75,13 @@ const target = ["--namespace", CHART_NAMESPACE, "--kube-version", KUBERNETES_VER
 
 /** `helm template`, as the kube-apiserver's version. */
 export function helmTemplate(tools: ChartTools, values: ChartValues = {}): Promise<Ran> {
-  return runCommand(tools.helm, ["template", CHART_RELEASE, CHART_DIR, ...target, ...valueArgs(values)]);
+  return runCommand(tools.helm, [
+    "template",
+    CHART_RELEASE,
+    values.chartDir ?? CHART_DIR,
+    ...target,
+    ...valueArgs(values),
+  ]);
 }
 
 /** The rendered YAML and its objects; throws with helm's message if it refuses the values. */
@@ -88,7 +95,7 @@ export async function renderChart(
 }
 
 export function helmLint(tools: ChartTools, values: ChartValues = {}): Promise<Ran> {
-  return runCommand(tools.helm, ["lint", "--strict", CHART_DIR, ...target, ...valueArgs(values)]);
+  return runCommand(tools.helm, ["lint", "--strict", values.chartDir ?? CHART_DIR, ...target, ...valueArgs(values)]);
 }
 
 export interface KubeconformSummary {
