@@ -31,6 +31,7 @@ import {
   type KubeObject,
 } from "../scripts/lib/chart-checks.js";
 import {
+  CHART_DIR,
   CHART_NAMESPACE,
   type ChartTools,
   type ChartValues,
@@ -48,6 +49,7 @@ import {
 } from "../scripts/lib/helm-chart.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
+import { SERVICE_NAME } from "../scripts/new-service.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
 import { loadGatewayConfig } from "../services/gateway/gateway-config.js";
 import { groupIdOf } from "../services/triggers/domain/trigger.js";
@@ -539,12 +541,25 @@ describe("purpose-made bad values, each caught by the layer expected", () => {
       // Half-configured security: mutual TLS without the certificates' Secrets, a brokers' CA with TLS off.
       ["tls.enabled=true", "/tls/secrets/users"],
       ["kafka.tls.ca.secretName=charter-dependencies-ca", "/kafka/tls/enabled"],
+      // An entity service's entry is held to users' keys, and its name to the scaffold's rule.
+      ["entityServices.books.grpcPrt=50071", "additional properties 'grpcPrt' not allowed"],
+      ["entityServices.Books.grpcPort=50071", "invalid propertyName 'Books'"],
     ] as const) {
       const result = await helmTemplate(tools, { set: [set] });
       assert.notEqual(result.code, 0, `helm rendered ${set}`);
       assert.match(result.stderr, /values don't meet the specifications of the schema/);
       assert.ok(result.stderr.includes(where), `${set}: ${result.stderr}`);
     }
+  });
+
+  it("entityServices' names: the rule new:service names a service by, users' taken", async () => {
+    const schema = JSON.parse(await readFile(join(CHART_DIR, "values.schema.json"), "utf8"));
+    const names = schema.properties.entityServices.propertyNames;
+    assert.equal(names.pattern, SERVICE_NAME.source);
+    assert.deepEqual(Object.keys(schema.properties.tls.properties.secrets.patternProperties), [SERVICE_NAME.source]);
+    const taken = await helmTemplate(tools, { set: ["entityServices.users.grpcPort=50051"] });
+    assert.notEqual(taken.code, 0, "an entity service named users is refused");
+    assert.match(taken.stderr, /invalid propertyName 'users'/);
   });
 
   it("a selector that matches nothing: the API server refuses the Deployment, the chart checks name the Service, PDB and policy", async () => {
