@@ -14,6 +14,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { startDevIssuer } from "../platform/auth/dev-issuer.js";
 import { startEtcd } from "../scripts/infra/index.js";
 import { startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
@@ -148,7 +149,7 @@ test(`${NAME}'s Helm values: the copy's chart deploys it beside users, through t
   t.after(() => api.stop());
   await api.createNamespace(CHART_NAMESPACE);
   // The copy's own configuration loader: the chart's variables are the ones it reads, its ports the pod's.
-  const { loadBooksConfig } = (await import(join(copy, "services/books/books-config.ts"))) as {
+  const { loadBooksConfig } = (await import(pathToFileURL(join(copy, "services/books/books-config.ts")).href)) as {
     loadBooksConfig: (env: Record<string, string>) => { grpcPort: number; metricsPort: number };
   };
   const service = `${CHART_RELEASE}-charter-${NAME}`;
@@ -207,6 +208,17 @@ test(`${NAME}'s Helm values: the copy's chart deploys it beside users, through t
       assert.ok(gatewayEnv.some((e: Any) => e.name === "ETCD_ENDPOINTS"));
     }
   }
+  // The production example (mutual TLS, Kafka's SCRAM users): refused until the service's certificate is named.
+  const production = { chartDir, files: [join(chartDir, "values-production.yaml"), file] };
+  await assert.rejects(renderChart(tools, production), /tls\.secrets\.books is required with tls\.enabled/);
+  const secured = await renderChart(tools, { ...production, set: ["tls.secrets.books=charter-books-tls"] });
+  assert.deepEqual(checkFileVariables(secured.objects), []);
+  const pod = secured.objects.find((o: KubeObject) => o.kind === "Deployment" && o.metadata.name === service) as Any;
+  assert.ok(pod, "the books Deployment with TLS");
+  assert.deepEqual(
+    pod.spec.template.spec.volumes.filter((v: Any) => v.secret).map((v: Any) => v.secret.secretName),
+    ["charter-books-tls", "charter-dependencies-ca", "charter-kafka-auth"],
+  );
 });
 
 test(`${NAME} answers over REST and GraphQL through the copy's gateway, which finds it in etcd and its contracts by directory`, async (t) => {
