@@ -1,7 +1,8 @@
 {{/*
 A service's workload: a Deployment, or for users and the entity services in DNS discovery a StatefulSet (each pod's
-index is its snowflake worker id, which etcd would otherwise lease). (dict "root" $ "service" "users" "ports" (list …) "env" "<yaml>"
-"probes" "<yaml>" "kind" "Deployment" "secretVolumes" (list …), the Secrets mounted read-only as files: charter.security)
+index is its snowflake worker id, which etcd would otherwise lease). Its values are .Values.<service>, or an entity
+service's entityServices.<service>. (dict "root" $ "service" "users" "ports" (list …) "env" "<yaml>" "probes" "<yaml>"
+"kind" "Deployment" "secretVolumes" (list …), the Secrets mounted read-only as files: charter.security)
 */}}
 {{- define "charter.workload" -}}
 {{- $root := .root }}
