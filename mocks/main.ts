@@ -19,7 +19,7 @@
  */
 import { runMain } from "../platform/lifecycle.js";
 import { createLogger } from "../platform/logging.js";
-import { freePorts } from "../platform/net.js";
+import { onFreePort } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
 import { createFaultInjector, parseFaults } from "./faults.js";
 import { startGraphqlMock } from "./graphql-mock.js";
@@ -32,7 +32,7 @@ import { startRecordProxy } from "./record-proxy.js";
 import { createRecording, loadReplay } from "./recording.js";
 import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
-import { type RestMock, startRestMock } from "./rest-mock.js";
+import { startRestMock } from "./rest-mock.js";
 import { startServiceRestMocks } from "./service-mocks.js";
 import { startStatefulRest } from "./stateful-rest.js";
 
@@ -136,22 +136,15 @@ Press Ctrl-C to stop.
 
     // Prism, on loopback behind the REST front, takes a port number: one that was free a moment ago (tried again
     // if taken meanwhile).
-    let rest: RestMock | undefined;
-    for (let attempt = 1; !rest; attempt++) {
-      const port = (await freePorts(1))[0] ?? 0;
-      try {
-        rest = await startRestMock({
-          host: "127.0.0.1",
-          port,
-          dynamic: config.dynamic,
-          probePath: `/v1/users/${exampleUser.id}`,
-          ...(upstream ? { upstream: upstream.url } : {}),
-        });
-      } catch (error) {
-        if (attempt >= 3) throw error;
-      }
-    }
-    const prism = rest;
+    const prism = await onFreePort((port) =>
+      startRestMock({
+        host: "127.0.0.1",
+        port,
+        dynamic: config.dynamic,
+        probePath: `/v1/users/${exampleUser.id}`,
+        ...(upstream ? { upstream: upstream.url } : {}),
+      }),
+    );
     stops.push(prism.stop);
     void prism.exited.then(async (code) => {
       if (stopping) return;

@@ -4,7 +4,7 @@
  * port of its own. They are not behind the users mock's REST front: no faults, delays or stateful mode for them yet.
  */
 import { dirname, join } from "node:path";
-import { freePorts } from "../platform/net.js";
+import { onFreePort } from "../platform/net.js";
 import { otherServiceNames } from "../platform/service-names.js";
 import { OPENAPI_FILE } from "./contract-examples.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
@@ -21,15 +21,19 @@ export async function startServiceRestMocks(opts: { host: string; dynamic: boole
   const started: ServiceRestMock[] = [];
   try {
     for (const name of names) {
-      const port = (await freePorts(1, opts.host))[0] ?? 0;
-      const mock = await startRestMock({
-        host: opts.host,
-        port,
-        dynamic: opts.dynamic,
-        // Any answer (401 without a token) says Prism is listening.
-        probePath: `/v1/${name}`,
-        file: join(dir, `${name}.v1.yaml`),
-      });
+      // Prism takes a port number: one that was free a moment ago, tried again if taken meanwhile.
+      const mock = await onFreePort(
+        (port) =>
+          startRestMock({
+            host: opts.host,
+            port,
+            dynamic: opts.dynamic,
+            // Any answer (401 without a token) says Prism is listening.
+            probePath: `/v1/${name}`,
+            file: join(dir, `${name}.v1.yaml`),
+          }),
+        { host: opts.host },
+      );
       started.push({ ...mock, name });
     }
   } catch (error) {

@@ -20,6 +20,29 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
   return ports;
 }
 
+/**
+ * Starts something on a port that was free a moment ago, for a server that must be given a port number rather than
+ * 0: another process may take the port first, so a failure that `retryIf` accepts (any, by default) is tried again on
+ * a new port, `attempts` times in all.
+ */
+export async function onFreePort<T>(
+  start: (port: number) => Promise<T>,
+  {
+    attempts = 3,
+    retryIf = () => true,
+    host = "127.0.0.1",
+  }: { attempts?: number; retryIf?: (error: Error) => boolean; host?: string } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const [port = 0] = await freePorts(1, host);
+    try {
+      return await start(port);
+    } catch (error) {
+      if (attempt >= attempts || !retryIf(error as Error)) throw error;
+    }
+  }
+}
+
 export interface ListeningHttp {
   readonly port: number;
   /** Closes the server and every connection it still holds. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { freePorts } from "../scripts/infra/index.js";
+import { onFreePort } from "../platform/net.js";
 import { type ServiceProcess, startService, waitFor } from "../scripts/lib/processes.js";
 import { LOAD_BUDGET, otherServicesOffline } from "../scripts/lib/start-platform.js";
 import { startTestIssuer } from "./support/auth.js";
@@ -54,14 +54,14 @@ describe("gateway resilience (users stopped and restarted on the same port)", ()
   };
 
   before(async () => {
-    // A port that was free a moment ago: another test's process may take it first, so a new one is tried then.
-    for (let attempt = 1; !users; attempt++) {
-      [usersPort = 0] = await freePorts(1);
-      users = await startUsers().catch((error: Error) => {
-        if (attempt >= 3 || !/address already in use/.test(error.message)) throw error;
-        return undefined;
-      });
-    }
+    // Another test's process may take the free port first: a new one is tried then.
+    users = await onFreePort(
+      (port) => {
+        usersPort = port;
+        return startUsers();
+      },
+      { retryIf: (error) => /address already in use/.test(error.message) },
+    );
     gateway = await startService(
       "services/gateway/main.ts",
       {
