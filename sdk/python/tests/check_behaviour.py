@@ -13,7 +13,8 @@ import sys
 from typing import Any
 
 import httpx
-from charter_sdk import ClientCredentials, ProblemError, RetryPolicy, UsersClient
+from charter_sdk import ProblemError, RetryPolicy, UsersClient
+from live_env import credentials
 
 
 class LoseFirstAnswer(httpx.BaseTransport):
@@ -45,14 +46,7 @@ class LoseFirstAnswer(httpx.BaseTransport):
 def main() -> int:
     base_url = os.environ["CHARTER_BASE_URL"]
     clock = [1_000_000.0]
-    token = ClientCredentials(
-        os.environ["CHARTER_TOKEN_URL"],
-        os.environ["CHARTER_CLIENT_ID"],
-        os.environ["CHARTER_CLIENT_SECRET"],
-        scopes=os.environ.get("CHARTER_SCOPES", "").split(),
-        audience=os.environ.get("CHARTER_AUDIENCE") or None,
-        now=lambda: clock[0],
-    )
+    token = credentials(now=lambda: clock[0])
     retry = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
     email = f"retried.{secrets.token_hex(4)}@example.com"
 

@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 import grpc
-from charter_sdk import ClientCredentials
 from charter_sdk.grpc import bad_request_of, status_of, users_pb2, users_stub
+from live_env import credentials
 from charter.users.v1 import users_pb2_grpc
 from google.rpc import error_details_pb2
 
@@ -31,13 +31,7 @@ def refusal(call: Any) -> grpc.RpcError:
 
 def main() -> int:
     address = os.environ["CHARTER_USERS_GRPC"]
-    token = ClientCredentials(
-        os.environ["CHARTER_TOKEN_URL"],
-        os.environ["CHARTER_CLIENT_ID"],
-        os.environ["CHARTER_CLIENT_SECRET"],
-        scopes=os.environ.get("CHARTER_SCOPES", "").split(),
-        audience=os.environ.get("CHARTER_AUDIENCE") or None,
-    )
+    token = credentials()
     stub, channel = users_stub(address, token)
     email = f"grpc.{secrets.token_hex(4)}@example.com"
     with channel:

@@ -17,7 +17,8 @@ import secrets
 import sys
 from typing import Any
 
-from charter_sdk import ClientCredentials, ProblemError, UsersClient
+from charter_sdk import ProblemError, UsersClient
+from live_env import credentials
 
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
@@ -135,13 +136,7 @@ def main() -> int:
         return 2
     with open(sys.argv[1], encoding="utf-8") as file:
         scenarios = json.load(file)["scenarios"]
-    token = ClientCredentials(
-        os.environ["CHARTER_TOKEN_URL"],
-        os.environ["CHARTER_CLIENT_ID"],
-        os.environ["CHARTER_CLIENT_SECRET"],
-        scopes=os.environ.get("CHARTER_SCOPES", "").split(),
-        audience=os.environ.get("CHARTER_AUDIENCE") or None,
-    )
+    token = credentials()
     failed = 0
     with UsersClient(os.environ["CHARTER_BASE_URL"], token) as users:
         for scenario in scenarios:
