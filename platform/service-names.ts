@@ -3,6 +3,9 @@ import { resolve } from "node:path";
 
 /** The one naming rule for services named by a plural (`npm run new:service -- books`): the entity is its singular. */
 
+/** A name as its proto types and services spell it: books → Books (BooksService), book → Book. */
+export const capitalized = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
+
 /** The singular of a service's plural name: categories → category, books → book. */
 export function singularOf(plural: string): string {
   if (plural.endsWith("ies")) return `${plural.slice(0, -3)}y`;

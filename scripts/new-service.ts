@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { singularOf } from "./lib/contract-files.js";
+import { capitalized, singularOf } from "../platform/service-names.js";
 import { repoRoot } from "./lib/proto-descriptor.js";
 
 const TEMPLATES = fileURLToPath(new URL("./scaffold/templates/", import.meta.url));
@@ -41,16 +41,14 @@ export function serviceNames(name: string | undefined): ServiceNames {
   return { plural: name, singular };
 }
 
-const capital = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
-
 /** Fills a template's placeholders: {{plural}}, {{Plural}}, {{PLURAL}} and the same of {{singular}}. */
 export function fill(text: string, { plural, singular }: ServiceNames): string {
   const values: Record<string, string> = {
     plural,
-    Plural: capital(plural),
+    Plural: capitalized(plural),
     PLURAL: plural.toUpperCase(),
     singular,
-    Singular: capital(singular),
+    Singular: capitalized(singular),
     SINGULAR: singular.toUpperCase(),
   };
   return text.replace(

@@ -26,7 +26,7 @@ import {
 } from "graphql";
 import { parse as parseYaml } from "yaml";
 import { userEventChannels } from "../../generated/asyncapi/users-events.js";
-import { otherServiceNames, singularOf } from "../../platform/service-names.js";
+import { capitalized, otherServiceNames, singularOf } from "../../platform/service-names.js";
 import {
   charterMessages,
   charterMethodScopes,
@@ -838,7 +838,7 @@ export function compareServiceContracts(
     }
     const { same, checkSchema, checkGraphqlType } = createChecks({ proto, protoEnums }, graphql, found);
     const singular = singularOf(name);
-    const entity = singular.charAt(0).toUpperCase() + singular.slice(1);
+    const entity = capitalized(singular);
     const message = `charter.${name}.v1.${entity}`;
     checkSchema(message, openapi.components?.schemas?.[entity], openapi, "OpenAPI", "short");
     checkGraphqlType(message);

@@ -10,6 +10,7 @@ import { Client, type Metadata as GrpcMetadata, Metadata, type ServiceError } fr
 import { serviceModules } from "../../../generated/proto/service-modules.js";
 import { AppError, isAppError } from "../../../platform/errors.js";
 import { grpcClientCredentials } from "../../../platform/grpc-credentials.js";
+import { capitalized } from "../../../platform/service-names.js";
 import type { MutualTls } from "../../../platform/tls-config.js";
 import type { ContractBackend } from "../app/backends.js";
 import { fromServiceError, grpcChannelOptions } from "./grpc-client.js";
@@ -35,15 +36,13 @@ export interface ContractBackendOptions {
   readonly tls?: MutualTls | undefined;
 }
 
-const capital = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
-
 export async function createContractBackend(opts: ContractBackendOptions): Promise<ContractBackend> {
   if (!/^[a-z][a-z0-9]*$/.test(opts.name)) throw new Error(`"${opts.name}" is not a service name`);
   const load = Object.hasOwn(serviceModules, opts.name) ? serviceModules[opts.name] : undefined;
   if (!load)
     throw new Error(`generated/proto/charter/${opts.name}/v1/${opts.name}.ts does not exist: run npm run generate`);
   const module = await load();
-  const serviceName = `${capital(opts.name)}Service`;
+  const serviceName = `${capitalized(opts.name)}Service`;
   const definition = module[`${serviceName}Service`] as Record<string, MethodDefinition> | undefined;
   if (!definition) throw new Error(`generated/proto/charter/${opts.name}/v1 has no ${serviceName}`);
   const service = `charter.${opts.name}.v1.${serviceName}`;
