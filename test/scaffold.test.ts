@@ -435,3 +435,50 @@ test(`the RPC completeness check names a piece of ${NAME} taken away in the copy
     ["charter.books.v1.BooksService/DeleteBook", "grpc-handler"],
   ]);
 });
+
+test(`${NAME}'s image: npm run images finds it by its contract, and its bundle starts and passes its health check`, async (t) => {
+  assert.ok(existsSync(join(copy, "services/books/healthcheck.ts")), "the scaffold wrote the image's health check");
+  // The image list of `npm run images` and of the Dockerfile's build stage, both from the copy's contracts.
+  const listed = ok("npx", [
+    "tsx",
+    "--eval",
+    'import("./scripts/images/build.ts").then((m) => console.log(m.imageServices().join(",")))',
+  ]);
+  assert.equal(listed.trim(), `users,audit,gateway,${NAME}`);
+  const unknown = spawnSync(process.execPath, ["scripts/images/bundle.mjs", join(copy, "unused")], {
+    cwd: copy,
+    encoding: "utf8",
+    env: { ...process.env, SERVICES: "nosuch" },
+  });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, new RegExp(`SERVICES must name some of users, audit, gateway, ${NAME}, got "nosuch"`));
+  const out = await mkdtemp(join(tmpdir(), "charter-scaffold-image-"));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const bundled = spawnSync(process.execPath, ["scripts/images/bundle.mjs", out], {
+    cwd: copy,
+    encoding: "utf8",
+    env: { ...process.env, SERVICES: NAME },
+  });
+  assert.equal(bundled.status, 0, `${bundled.stdout}\n${bundled.stderr}`);
+  const app = join(out, NAME, "app");
+  assert.ok(existsSync(join(app, "contracts/proto/charter/books/v1/books.proto")), "its contracts ship with it");
+  assert.equal(existsSync(join(app, "node_modules/tsx")), false, "no dev tools in the image");
+  const issuer = await startDevIssuer({ port: 0, scopes: ["books:read"] });
+  t.after(() => issuer.close());
+  const env = {
+    BOOKS_HOST: "127.0.0.1",
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: issuer.audience,
+    OTEL_SDK_DISABLED: "true",
+  };
+  const service = await startService(join(app, "main.js"), env, "books service ready");
+  t.after(() => service.stop());
+  const port = String(service.ready.grpcPort);
+  const health = spawnSync(process.execPath, ["healthcheck.js"], {
+    cwd: app,
+    encoding: "utf8",
+    env: { PATH: "", BOOKS_GRPC_PORT: port },
+  });
+  assert.equal(health.status, 0, `${health.stdout}${health.stderr}`);
+  assert.match(health.stdout, /^healthy: grpc\.health\.v1 on 127\.0\.0\.1:\d+ is SERVING/);
+});

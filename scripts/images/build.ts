@@ -1,5 +1,5 @@
 /**
- * `npm run images`: builds the users, audit and gateway images from deploy/docker/Dockerfile on a base that exists
+ * `npm run images`: builds the users, audit and gateway images (and one for each service made by `npm run new:service`) from deploy/docker/Dockerfile on a base that exists
  * in the engine (builds never pull), tags each with the version (package.json) and the git revision, and prunes
  * what older builds left. `-- --base bookworm` builds on the debootstrap base, `-- --base <image>` on any image
  * with Node 20 (e.g. node:20-bookworm-slim, loaded with `docker load`).
@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { otherServiceNames } from "../../platform/service-names.js";
 import type { DockerEngine } from "../infra/docker.js";
 import { runChecked, runCommand, timedStep } from "../infra/steps.js";
 import { type BaseKind, baseImageName, ensureBaseImage } from "./base-image.js";
@@ -16,11 +17,17 @@ export const SERVICES = ["users", "audit", "gateway"] as const;
 export type Service = (typeof SERVICES)[number];
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** What `npm run images` builds: the three, and each service made by `npm run new:service` (found by its contract). */
+export function imageServices(): string[] {
+  const openapi = join(root, "contracts/openapi");
+  return [...SERVICES, ...otherServiceNames(openapi, join(openapi, "users.v1.yaml"))];
+}
 /** Revisions of each image kept by the pruning after a build (older tags are removed). */
 const KEEP_REVISIONS = 3;
 
 export interface BuiltImage {
-  readonly service: Service;
+  readonly service: string;
   /** charter/<service>:<version>-<revision>: what the stack runs. */
   readonly ref: string;
   readonly tags: readonly string[];
@@ -31,7 +38,7 @@ export interface BuiltImage {
 export interface BuildOptions {
   /** `scratch` (default), `bookworm`, or the name of an image in the engine. */
   readonly base?: string;
-  readonly services?: readonly Service[];
+  readonly services?: readonly string[];
   /** Overrides package.json's version (the stack's rolling update builds a next version). */
   readonly version?: string;
   /** The images' repository prefix: `charter` (charter/<service>), or a throwaway one for a release's dry run. */
@@ -160,7 +167,7 @@ export async function buildImages(engine: DockerEngine, opts: BuildOptions = {})
   const { revision: rev, epoch } = await revision();
   const context = await timedStep("image build context (runtime packages only)", stageContext);
   const built: BuiltImage[] = [];
-  for (const service of opts.services ?? SERVICES) {
+  for (const service of opts.services ?? imageServices()) {
     const image = `${opts.repository ?? "charter"}/${service}`;
     const ref = `${image}:${version}-${rev}`;
     const tags = [`${image}:${version}`, ref];

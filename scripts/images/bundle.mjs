@@ -1,5 +1,5 @@
-// The build stage of deploy/docker/Dockerfile: bundles each service (users, audit, gateway; SERVICES=users,gateway
-// for fewer) into <out>/<service>/app, one build stage for all three images — its entry point and its HEALTHCHECK as ES modules (esbuild), the contracts it reads at run time, a package.json
+// The build stage of deploy/docker/Dockerfile: bundles each service (users, audit, gateway and those made by
+// `npm run new:service`; SERVICES=users,gateway for fewer) into <out>/<service>/app, one build stage for all three images — its entry point and its HEALTHCHECK as ES modules (esbuild), the contracts it reads at run time, a package.json
 // with the version, and only the npm packages those bundles import, with what they depend on, copied from the
 // build context's node_modules. No tsx, no dev dependencies: what the bundles do not import is not there.
 //
@@ -18,14 +18,20 @@ import { builtinModules } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { build } from "esbuild";
 
-const SERVICES = ["users", "audit", "gateway"];
+const root = process.cwd();
+// users, audit and gateway, and every service made by `npm run new:service`, found as the gateway finds it: by its
+// contract contracts/openapi/<name>.v1.yaml (its entry point and health check in services/<name>/).
+const entityServices = readdirSync(join(root, "contracts/openapi"))
+  .map((file) => /^([a-z][a-z0-9]*)\.v1\.yaml$/.exec(file)?.[1])
+  .filter((name) => name !== undefined && name !== "users")
+  .sort();
+const SERVICES = ["users", "audit", "gateway", ...entityServices];
 const services = (process.env.SERVICES ?? SERVICES.join(",")).split(",").map((name) => name.trim());
 const unknown = services.filter((name) => !SERVICES.includes(name));
 if (unknown.length > 0 || services.length === 0) {
   console.error(`SERVICES must name some of ${SERVICES.join(", ")}, got "${process.env.SERVICES}"`);
   process.exit(2);
 }
-const root = process.cwd();
 const out = process.argv[2] ?? "/out";
 rmSync(out, { recursive: true, force: true });
 

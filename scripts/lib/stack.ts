@@ -38,7 +38,7 @@ import { createEtcdClient } from "../../platform/registry/etcd-client.js";
 import { CONFIG_PREFIX } from "../../platform/registry/etcd-config.js";
 import type { ClientTls } from "../../platform/tls-config.js";
 import { APP_UID } from "../images/base-image.js";
-import { type BuiltImage, buildImages, type Service } from "../images/build.js";
+import { type BuiltImage, buildImages, SERVICES, type Service } from "../images/build.js";
 import { type DockerEngine, ensureDockerEngine } from "../infra/docker.js";
 import {
   basicAuthUser,
@@ -314,7 +314,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       startJaeger().then(kept),
       startOpenSearch().then(kept),
       opts.images ??
-        buildImages(engine).then(
+        buildImages(engine, { services: SERVICES }).then(
           (built: BuiltImage[]) =>
             Object.fromEntries(built.map((image) => [image.service, image.ref])) as Record<Service, string>,
         ),
