@@ -9,16 +9,22 @@
  *   probe value gives what setting the other one alone gives.
  *
  * Defaults written as prose (`unset → …`, `users-<8 hex>`) are not checked; the test lists them.
+ *
+ * A service made by `npm run new:service` (found by its contract) has its table on its own page, docs/<name>.md,
+ * under a heading naming services/<name>/<name>-config.ts: checked the same way.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { loadErasureConfig } from "../functions/erasure/index.js";
 import { loadFunctionHostConfig } from "../functions/function-config.js";
 import { loadNotifyConfig } from "../functions/notify/index.js";
 import { loadMockConfig } from "../mocks/mock-config.js";
 import { ConfigError } from "../platform/config.js";
+import { capitalized, otherServiceNames } from "../platform/service-names.js";
 import { exportConfigured, serviceNameFromEnv, tracesSampler, tracingDisabled } from "../platform/tracing.js";
 import { loadDevIssuerConfig } from "../scripts/lib/dev-issuer-config.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
@@ -73,6 +79,7 @@ except ConfigError as error:
   };
 }
 
+/** Where a loader's table is: docs/configuration.md, or a service's own page (a service made by new:service). */
 const DOC = "docs/configuration.md";
 
 /**
@@ -110,6 +117,18 @@ const LOADERS: Record<string, Loader> = {
   }),
 };
 
+/** The loader of each service made by `npm run new:service` (found by its contract), its table on its own page. */
+const SERVICE_DOCS: Record<string, string> = {};
+const openapiDir = fileURLToPath(new URL("../contracts/openapi/", import.meta.url));
+for (const name of otherServiceNames(openapiDir, join(openapiDir, "users.v1.yaml"))) {
+  const file = `services/${name}/${name}-config.ts`;
+  const loader = ((await import(`../${file}`)) as Record<string, Loader | undefined>)[`load${capitalized(name)}Config`];
+  assert.ok(loader, `${file} exports load${capitalized(name)}Config`);
+  LOADERS[file] = (env) => loader(env);
+  SERVICE_DOCS[file] = `docs/${name}.md`;
+}
+const docOf = (file: string): string => SERVICE_DOCS[file] ?? DOC;
+
 interface Row {
   readonly variable: string;
   readonly defaultCell: string;
@@ -117,19 +136,22 @@ interface Row {
 }
 
 interface Section {
+  /** The page the table is on. */
+  readonly doc: string;
   readonly heading: string;
   readonly file: string;
   readonly rows: readonly Row[];
 }
 
-/** The `## ` sections whose heading names a loader's file, with their table rows. */
-function parseSections(text: string): Section[] {
-  const sections: { heading: string; file: string; rows: Row[] }[] = [];
+/** The `## ` sections of `doc` whose heading names a loader's file documented there, with their table rows. */
+function parseSections(doc: string): Section[] {
+  const text = readFileSync(new URL(`../${doc}`, import.meta.url), "utf8");
+  const sections: { doc: string; heading: string; file: string; rows: Row[] }[] = [];
   let current: (typeof sections)[number] | undefined;
   text.split("\n").forEach((line, index) => {
     if (line.startsWith("## ")) {
-      const file = Object.keys(LOADERS).find((path) => line.includes(`\`${path}\``));
-      current = file ? { heading: line.slice(3), file, rows: [] } : undefined;
+      const file = Object.keys(LOADERS).find((path) => docOf(path) === doc && line.includes(`\`${path}\``));
+      current = file ? { doc, heading: line.slice(3), file, rows: [] } : undefined;
       if (current) sections.push(current);
       return;
     }
@@ -141,7 +163,7 @@ function parseSections(text: string): Section[] {
     const variable = /^`([A-Z][A-Z0-9_]*)`$/.exec(cells[0] ?? "")?.[1];
     assert.ok(
       variable && cells.length === 3,
-      `${DOC}:${index + 1}: a row is | \`VARIABLE\` | default | meaning |, one variable per row: ${line}`,
+      `${doc}:${index + 1}: a row is | \`VARIABLE\` | default | meaning |, one variable per row: ${line}`,
     );
     current.rows.push({ variable, defaultCell: cells[1] ?? "", line: index + 1 });
   });
@@ -189,19 +211,19 @@ function load(section: Section, env: Env, what: string): Map<string, string> {
   try {
     return fields(loader(env));
   } catch (error) {
-    if (error instanceof ConfigError) assert.fail(`${section.file} refuses ${what}: ${error.message} (${DOC})`);
+    if (error instanceof ConfigError) assert.fail(`${section.file} refuses ${what}: ${error.message} (${section.doc})`);
     throw error;
   }
 }
 
-const sections = parseSections(readFileSync(new URL(`../${DOC}`, import.meta.url), "utf8"));
+const sections = [DOC, ...Object.values(SERVICE_DOCS)].flatMap((doc) => parseSections(doc));
 
-describe(`${DOC} matches the configuration loaders`, () => {
+describe(`${[DOC, ...Object.values(SERVICE_DOCS)].join(", ")} match the configuration loaders`, () => {
   it("has a table for every loader", () => {
     for (const file of Object.keys(LOADERS)) {
       const section = sections.find((s) => s.file === file);
-      assert.ok(section, `${DOC} has no "## …" section naming \`${file}\``);
-      assert.ok(section.rows.length > 0, `${DOC}, section "${section.heading}": no table rows`);
+      assert.ok(section, `${docOf(file)} has no "## …" section naming \`${file}\``);
+      assert.ok(section.rows.length > 0, `${section.doc}, section "${section.heading}": no table rows`);
     }
   });
 
@@ -212,7 +234,10 @@ describe(`${DOC} matches the configuration loaders`, () => {
       it("has each variable once", () => {
         const seen = new Set<string>();
         for (const row of section.rows) {
-          assert.ok(!seen.has(row.variable), `${DOC}:${row.line}: ${row.variable} is in "${section.heading}" twice`);
+          assert.ok(
+            !seen.has(row.variable),
+            `${section.doc}:${row.line}: ${row.variable} is in "${section.heading}" twice`,
+          );
           seen.add(row.variable);
         }
       });
@@ -234,10 +259,16 @@ describe(`${DOC} matches the configuration loaders`, () => {
         const problems = [
           ...[...reads]
             .filter((name) => !documented.has(name))
-            .map((name) => `${section.file} reads ${name}, which ${DOC} does not document under "${section.heading}"`),
+            .map(
+              (name) =>
+                `${section.file} reads ${name}, which ${section.doc} does not document under "${section.heading}"`,
+            ),
           ...section.rows
             .filter((row) => !reads.has(row.variable))
-            .map((row) => `${DOC}:${row.line}: ${row.variable} is documented, but ${section.file} does not read it`),
+            .map(
+              (row) =>
+                `${section.doc}:${row.line}: ${row.variable} is documented, but ${section.file} does not read it`,
+            ),
         ];
         assert.deepEqual(problems, [], problems.join("\n"));
       });
@@ -258,7 +289,10 @@ describe(`${DOC} matches the configuration loaders`, () => {
           if (other) {
             // A default that is another variable: setting both to one probe value is setting the other alone.
             const otherDefault = plainDefault(other.defaultCell);
-            assert.ok(otherDefault !== undefined, `${DOC}:${other.line}: ${other.variable} needs a plain default`);
+            assert.ok(
+              otherDefault !== undefined,
+              `${section.doc}:${other.line}: ${other.variable} needs a plain default`,
+            );
             const p = probe(otherDefault);
             const alone = load(section, { [other.variable]: p }, `${other.variable}=${p}`);
             const both = load(section, { [other.variable]: p, [row.variable]: p }, `${row.variable}=${p}`);
@@ -266,7 +300,7 @@ describe(`${DOC} matches the configuration loaders`, () => {
             assert.deepEqual(
               diff,
               [],
-              `${DOC}:${row.line}: ${row.variable} is documented to default to ${other.variable}, but in ` +
+              `${section.doc}:${row.line}: ${row.variable} is documented to default to ${other.variable}, but in ` +
                 `${section.file} with ${other.variable}=${p}, setting ${row.variable}=${p} changes ${diff.join("; ")}`,
             );
           } else {
@@ -275,7 +309,7 @@ describe(`${DOC} matches the configuration loaders`, () => {
             assert.deepEqual(
               diff,
               [],
-              `${DOC}:${row.line}: ${row.variable} is documented to default to ${value}, but in ${section.file} ` +
+              `${section.doc}:${row.line}: ${row.variable} is documented to default to ${value}, but in ${section.file} ` +
                 `setting ${row.variable}=${value} changes ${diff.join("; ")}`,
             );
           }
@@ -283,7 +317,7 @@ describe(`${DOC} matches the configuration loaders`, () => {
         }
         t.diagnostic(`defaults checked: ${checked.join(", ")}`);
         t.diagnostic(`defaults in prose, not checked: ${prose.join(", ") || "none"}`);
-        assert.ok(checked.length > 0, `${DOC}, "${section.heading}": no default could be checked`);
+        assert.ok(checked.length > 0, `${section.doc}, "${section.heading}": no default could be checked`);
       });
     });
   }

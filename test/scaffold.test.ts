@@ -385,7 +385,10 @@ test(`the repository's checks of every contract and module, and the breaking gat
     // The gateway's image bundle carries the new service's generated module and starts with it.
     "test/image-bundle.test.ts",
   ];
-  assert.match(ok("node", ["scripts/test.mjs", ...checks]), /ℹ fail 0/);
+  const checked = ok("node", ["scripts/test.mjs", ...checks]);
+  assert.match(checked, /ℹ fail 0/);
+  // Its configuration table, on its own page, is held to its loader.
+  assert.match(checked, /✔ documents every variable services\/books\/books-config\.ts reads, and only those/);
 
   const git = (...args: string[]) =>
     ok("git", ["-c", "user.name=scaffold", "-c", "user.email=scaffold@example.com", ...args]);
