@@ -14,10 +14,11 @@ import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { startDevIssuer } from "../platform/auth/dev-issuer.js";
 import { startEtcd } from "../scripts/infra/index.js";
 import { startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
+import { ensurePythonCodegen } from "../scripts/infra/provision.js";
 import { checkFileVariables, checkProbePorts, checkReferences, type KubeObject } from "../scripts/lib/chart-checks.js";
 import {
   CHART_NAMESPACE,
@@ -33,6 +34,8 @@ import { startService } from "../scripts/lib/processes.js";
 import { repoRoot } from "../scripts/lib/proto-descriptor.js";
 
 const NAME = "books";
+/** The programs that drive the new service's generated Python and Go clients. */
+const SUPPORT = fileURLToPath(new URL("./support/scaffold/", import.meta.url));
 let copy: string;
 
 /** Runs a command in the copy; fails with its output when it fails. */
@@ -110,6 +113,8 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
   ok("npm", ["run", "--silent", "generate"]);
   for (const path of [
     "generated/proto/charter/books/v1/books.ts",
+    "generated/python/charter_books_client/api/books/create_book.py",
+    "generated/go/booksapi/oas_client_gen.go",
     "generated/openapi/books.v1.ts",
     "generated/graphql/books.ts",
     "generated/asyncapi/books-events.ts",
@@ -326,6 +331,35 @@ test(`${NAME} answers over REST and GraphQL through the copy's gateway, which fi
     deleteBook: { id: made.id },
   });
   assert.deepEqual(await graphql(`{ book(id: "${made.id}") { name } }`), { book: null });
+
+  // The Python and Go clients `npm run generate` wrote from its OpenAPI document, against the same gateway.
+  const clientEnv = { BASE: base, TOKEN: token.slice("Bearer ".length) };
+  const { python } = await ensurePythonCodegen();
+  const fromPython = spawnSync(python, [join(SUPPORT, "books_client_check.py")], {
+    cwd: copy,
+    encoding: "utf8",
+    env: { ...process.env, ...clientEnv, PYTHONPATH: join(copy, "generated/python") },
+  });
+  assert.equal(fromPython.status, 0, `${fromPython.stdout}\n${fromPython.stderr}`);
+  assert.deepEqual(JSON.parse(fromPython.stdout), {
+    created: 201,
+    name: "Middlemarch",
+    etag: "1",
+    missing: 404,
+    code: "NOT_FOUND",
+  });
+  const goMain = join(copy, "sdk/go/cmd/bookscheck/main.go");
+  await mkdir(dirname(goMain), { recursive: true });
+  await cp(join(SUPPORT, "books_client_check.go"), goMain);
+  const fromGo = spawnSync("go", ["run", "./cmd/bookscheck"], {
+    cwd: join(copy, "sdk/go"),
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, ...clientEnv, GOFLAGS: "-modcacherw -buildvcs=false -mod=readonly" },
+  });
+  assert.equal(fromGo.status, 0, `${fromGo.stdout}\n${fromGo.stderr}`);
+  // The ETag header as sent, a quoted entity tag.
+  assert.deepEqual(JSON.parse(fromGo.stdout), { name: "Persuasion", etag: '"1"', missing: "NOT_FOUND" });
 });
 
 test(`${NAME} answers through its REST mock, which npm run mock starts from its contract by directory`, async (t) => {
