@@ -11,10 +11,8 @@
  * module, and shows that the agreement table names that server and the `email` field, and nothing else.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
 import { type ServiceProcess, startService } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform, USERS_ENTRY } from "../scripts/lib/start-platform.js";
 import { decodeUserEvent } from "../services/audit/domain/user-event-codec.js";
@@ -32,6 +30,7 @@ import {
   outcomeKey,
   restDriver,
 } from "./support/fidelity/drivers.js";
+import { entityOf } from "./support/fidelity/entity.js";
 
 /** The issuer every process here trusts; every API request carries a token of it with every scope. */
 const issuer = await startTestIssuer();
@@ -41,10 +40,7 @@ after(() => issuer.close());
 const LOOSENED_RULE = fileURLToPath(new URL("./support/fidelity/loosened-email-rule.ts", import.meta.url));
 const CONCURRENCY = 8;
 
-const contract = parse(readFileSync(new URL("../contracts/openapi/users.v1.yaml", import.meta.url), "utf8")) as {
-  components: { examples: { AdaUser: { value: { id: string } } } };
-};
-const EXAMPLE_ID = contract.components.examples.AdaUser.value.id;
+const USERS = entityOf("users");
 
 const COLUMNS = {
   users: "users gRPC",
@@ -93,7 +89,7 @@ function auditOutcome(row: Row): Outcome {
   const field = /^(user\.\w+) /.exec(decoded.reason)?.[1];
   return field === undefined
     ? { kind: "error", detail: `refused without naming a user field: ${decoded.reason}` }
-    : { kind: "refused", fields: [normaliseField(field)] };
+    : { kind: "refused", fields: [normaliseField(USERS, field)] };
 }
 
 /**
@@ -102,8 +98,8 @@ function auditOutcome(row: Row): Outcome {
  */
 const cleanedAfterCreate = (driver: Driver, cleaner: Driver): Driver => ({
   ...driver,
-  async create(user) {
-    const written = await driver.create(user);
+  async create(fields) {
+    const written = await driver.create(fields);
     if (written.outcome.kind === "accepted" && written.id) await cleaner.remove?.(written.id);
     return written;
   },
@@ -119,7 +115,7 @@ describe("contract fidelity: one corpus, nine servers and the event decoding, on
   let drivers: Driver[] = [];
   let servers: Servers;
   let mainRun: Promise<Row[]> | undefined;
-  const corpus: CorpusValue[] = buildCorpus();
+  const corpus: CorpusValue[] = buildCorpus(USERS);
 
   /** The corpus through the six servers (once for the file), with the audit column added. */
   const mainRows = (): Promise<Row[]> => {
@@ -157,27 +153,40 @@ describe("contract fidelity: one corpus, nine servers and the event decoding, on
     if (failed.length > 0) throw new Error(failed.map((f) => String(f.reason)).join("\n"));
 
     const usersAddress = `127.0.0.1:${platform.users.ready.grpcPort}`;
-    const users = grpcDriver(COLUMNS.users, usersAddress, true, authorization);
-    const rest = restDriver(COLUMNS.rest, platform.baseUrl, true, authorization);
-    const graphql = graphqlDriver(COLUMNS.graphql, `${platform.baseUrl}/graphql`, true, authorization);
+    const users = grpcDriver(USERS, COLUMNS.users, usersAddress, true, authorization);
+    const rest = restDriver(USERS, COLUMNS.rest, platform.baseUrl, true, authorization);
+    const graphql = graphqlDriver(USERS, COLUMNS.graphql, `${platform.baseUrl}/graphql`, true, authorization);
     drivers = [
       users,
       rest,
       graphql,
-      restDriver(COLUMNS.prism, `http://127.0.0.1:${mocks.ready.restPort}`, false, authorization),
-      grpcDriver(COLUMNS.grpcMock, `127.0.0.1:${mocks.ready.grpcPort}`, false, authorization),
-      graphqlDriver(COLUMNS.graphqlMock, `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`, false, authorization),
+      restDriver(USERS, COLUMNS.prism, `http://127.0.0.1:${mocks.ready.restPort}`, false, authorization),
+      grpcDriver(USERS, COLUMNS.grpcMock, `127.0.0.1:${mocks.ready.grpcPort}`, false, authorization),
+      graphqlDriver(
+        USERS,
+        COLUMNS.graphqlMock,
+        `http://127.0.0.1:${mocks.ready.graphqlPort}/graphql`,
+        false,
+        authorization,
+      ),
     ];
     const stateful = statefulMocks.ready;
-    const statefulGrpc = grpcDriver(COLUMNS.statefulGrpc, `127.0.0.1:${stateful.grpcPort}`, false, authorization);
+    const statefulGrpc = grpcDriver(
+      USERS,
+      COLUMNS.statefulGrpc,
+      `127.0.0.1:${stateful.grpcPort}`,
+      false,
+      authorization,
+    );
     drivers.push(
       cleanedAfterCreate(
-        restDriver(COLUMNS.statefulRest, `http://127.0.0.1:${stateful.restPort}`, false, authorization),
+        restDriver(USERS, COLUMNS.statefulRest, `http://127.0.0.1:${stateful.restPort}`, false, authorization),
         statefulGrpc,
       ),
       cleanedAfterCreate(statefulGrpc, statefulGrpc),
       cleanedAfterCreate(
         graphqlDriver(
+          USERS,
           COLUMNS.statefulGraphql,
           `http://127.0.0.1:${stateful.graphqlPort}/graphql`,
           false,
@@ -186,7 +195,7 @@ describe("contract fidelity: one corpus, nine servers and the event decoding, on
         statefulGrpc,
       ),
     );
-    servers = { drivers, readers: [rest, graphql, users], store: users, exampleId: EXAMPLE_ID };
+    servers = { entity: USERS, drivers, readers: [rest, graphql, users], store: users };
   });
 
   after(async () => {
@@ -220,12 +229,18 @@ describe("contract fidelity: one corpus, nine servers and the event decoding, on
 
   test("a server with one rule loosened is named, with that field and nothing else", async () => {
     const baseline = await mainRows();
-    const loosenedDriver = grpcDriver(COLUMNS.loosened, `127.0.0.1:${loosened.ready.grpcPort}`, true, authorization);
+    const loosenedDriver = grpcDriver(
+      USERS,
+      COLUMNS.loosened,
+      `127.0.0.1:${loosened.ready.grpcPort}`,
+      true,
+      authorization,
+    );
     drivers.push(loosenedDriver); // closed with the others
     const emails = corpus.filter((v) => v.field === "email");
     const theirs = await runCorpus(
       emails,
-      { drivers: [loosenedDriver], readers: [loosenedDriver], store: loosenedDriver, exampleId: EXAMPLE_ID },
+      { entity: USERS, drivers: [loosenedDriver], readers: [loosenedDriver], store: loosenedDriver },
       CONCURRENCY,
     );
     const byValue = new Map(theirs.map((r) => [`${r.op} ${String(r.value)}`, r]));

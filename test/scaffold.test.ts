@@ -2,8 +2,9 @@
  * `npm run new:service` end to end, in a throwaway copy of the repository (its files as the working tree has them,
  * node_modules linked, not copied): the scaffold writes a service, `npm run generate` generates its code and
  * leaves every existing generated file as it was, the contracts lint passes, the whole tree typechecks and is
- * formatted, and the new service's own tests pass there; it answers through the copy's gateway and its REST mock;
- * the files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
+ * formatted, and the new service's own tests pass there (its fidelity test among them: one corpus through its gRPC,
+ * the gateway's REST and GraphQL and its REST mock); it answers through the copy's gateway and its REST mock; the
+ * files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
  * breaking gate and the RPC completeness check name what is broken or taken away from it. A taken or malformed name
  * is refused in one line before anything is written. Nothing of the copy is kept.
  */
@@ -138,6 +139,7 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
     "services/books/adapters/mongo-book-store.test.ts",
     "services/books/app/books-service.test.ts",
     "services/books/books-app.test.ts",
+    "services/books/books-fidelity.test.ts",
   ]);
   const output = ok("node", ["scripts/test.mjs", ...tests]);
   assert.match(output, /ℹ fail 0/);

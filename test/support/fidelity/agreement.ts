@@ -4,7 +4,8 @@
  * refused naming the same fields) and nothing else (an error, a value read back changed) went wrong.
  */
 import { type CorpusValue, showValue } from "./corpus.js";
-import { type Driver, type Outcome, outcomeKey, type StoredUser, uniqueEmail } from "./drivers.js";
+import { type Driver, fillerOf, type Outcome, outcomeKey } from "./drivers.js";
+import type { Entity } from "./entity.js";
 
 export type Operation = "create" | "update" | "list";
 
@@ -20,17 +21,15 @@ export interface Row {
 }
 
 export interface Servers {
+  /** What the servers serve: its fields, and the fillers a create needs. */
+  readonly entity: Entity;
   /** Every column, in order; each value goes through them one after the other. */
   readonly drivers: readonly Driver[];
-  /** Real servers over one store: a user written by any real driver is read back through each of these. */
+  /** Real servers over one store: an entity written by any real driver is read back through each of these. */
   readonly readers: readonly Driver[];
-  /** The real server that makes the filler users for updates and deletes what a value's writes created. */
+  /** The real server that makes the filler entity for updates and deletes what a value's writes created. */
   readonly store?: Driver;
-  /** The user id a mock's update names (the contract's example user). */
-  readonly exampleId: string;
 }
-
-const FILLER_NAME = "Fidelity Filler";
 
 /** Runs `task` over `items` with at most `limit` in flight. */
 export async function pool<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
@@ -48,19 +47,12 @@ export async function pool<T, R>(items: readonly T[], limit: number, task: (item
 
 const errorOf = (error: unknown): Outcome => ({ kind: "error", detail: `threw: ${(error as Error).message}` });
 
-/** Reads the user back through every reader and notes where the field is not what was sent. */
-async function readBack(
-  servers: Servers,
-  writer: string,
-  id: string,
-  field: "name" | "email",
-  value: string,
-  out: string[],
-) {
+/** Reads the entity back through every reader and notes where the field is not what was sent. */
+async function readBack(servers: Servers, writer: string, id: string, field: string, value: string, out: string[]) {
   for (const reader of servers.readers) {
     try {
-      const user = await reader.get?.(id);
-      if (user && user[field] !== value) out.push(`${writer} → ${reader.name}: got ${showValue(user[field])}`);
+      const read = await reader.get?.(id);
+      if (read && read[field] !== value) out.push(`${writer} → ${reader.name}: got ${showValue(read[field] ?? "")}`);
     } catch (error) {
       out.push(`${writer} → ${reader.name}: ${(error as Error).message.slice(0, 200)}`);
     }
@@ -68,16 +60,14 @@ async function readBack(
 }
 
 async function writeRows(value: CorpusValue, servers: Servers): Promise<Row[]> {
-  const field = value.field as "name" | "email";
+  const field = value.field;
   const text = String(value.value);
   const create: Row = { ...base(value, "create") };
   const update: Row = { ...base(value, "update") };
-  // Creates first, each deleted before the next so that an e-mail under test is free for the next server.
+  // Creates first, each deleted before the next so that a unique value under test (an e-mail) is free for the next.
   for (const driver of servers.drivers) {
-    const user: StoredUser =
-      field === "name" ? { name: text, email: uniqueEmail() } : { name: FILLER_NAME, email: text };
     try {
-      const written = await driver.create(user);
+      const written = await driver.create({ ...fillerOf(servers.entity, field), [field]: text });
       create.outcomes.set(driver.name, written.outcome);
       if (driver.real && written.outcome.kind === "accepted" && written.id) {
         await readBack(servers, driver.name, written.id, field, text, create.roundTrip);
@@ -87,19 +77,19 @@ async function writeRows(value: CorpusValue, servers: Servers): Promise<Row[]> {
       create.outcomes.set(driver.name, errorOf(error));
     }
   }
-  // Updates: the real servers change one filler user of their own store; the mocks their example user.
+  // Updates: the real servers change one filler entity of their own store; the mocks their example entity.
   let fillerId: string | undefined;
   try {
     if (servers.store) {
-      const filler = await servers.store.create({ name: FILLER_NAME, email: uniqueEmail() });
+      const filler = await servers.store.create(fillerOf(servers.entity));
       if (filler.outcome.kind !== "accepted" || !filler.id)
-        throw new Error(`filler user: ${outcomeKey(filler.outcome)}`);
+        throw new Error(`filler ${servers.entity.singular}: ${outcomeKey(filler.outcome)}`);
       fillerId = filler.id;
     }
     for (const driver of servers.drivers) {
       try {
-        const id = driver.real ? fillerId : servers.exampleId;
-        if (id === undefined) throw new Error("no filler user");
+        const id = driver.real ? fillerId : servers.entity.exampleId;
+        if (id === undefined) throw new Error(`no filler ${servers.entity.singular}`);
         const written = await driver.update(id, field, text);
         update.outcomes.set(driver.name, written.outcome);
         if (driver.real && written.outcome.kind === "accepted") {

@@ -1,13 +1,16 @@
 /**
- * The edge values of the contracts' field rules, for the cross-protocol fidelity test: for the user's name and
- * email (create and update) and the page size of ListUsers. Part generated with fast-check from the rules
- * themselves (seeded, a fixed number of runs: the same corpus on every run), part a fixed list of the values
- * that have told implementations apart before. Every limit is read from generated/proto/field-rules.ts.
+ * The edge values of the contracts' field rules, for the cross-protocol fidelity test: for each writable string
+ * field of an entity (create and update; users: name and email) and the page size of its List. Part generated with
+ * fast-check from the rules themselves (seeded, a fixed number of runs: the same corpus on every run), part a fixed
+ * list of the values that have told implementations apart before. Every limit is read from
+ * generated/proto/field-rules.ts (through the entity, test/support/fidelity/entity.ts): a text field's values come
+ * from its lengths (and white space for its not-blank pattern), an e-mail field's from the e-mail format.
  */
 import fc from "fast-check";
-import { fieldRules } from "../../../generated/proto/field-rules.js";
+import type { Entity, FieldRule } from "./entity.js";
 
-export type FieldName = "name" | "email" | "pageSize";
+/** An entity's field (`name`, `email`), or `pageSize` for its List. */
+export type FieldName = string;
 
 /**
  * A value under test. For a page size, a number is the value itself (each protocol carries it in its own form);
@@ -21,14 +24,12 @@ export interface CorpusValue {
 }
 
 const SEED = 20261204;
-const userRules = fieldRules["charter.users.v1.User"];
-const pageRule = fieldRules["charter.users.v1.ListUsersRequest"].pageSize;
 
-export const limits = {
-  name: { min: userRules.name.minLen, max: userRules.name.maxLen },
-  email: { min: userRules.email.minLen, max: userRules.email.maxLen },
-  pageSize: { min: Number(pageRule.minimum), max: Number(pageRule.maximum) },
-} as const;
+interface Limits {
+  readonly min: number;
+  readonly max: number;
+}
+const lengthsOf = (rule: FieldRule): Limits => ({ min: rule.minLen ?? 0, max: rule.maxLen ?? 0 });
 
 const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number, offset = 0): T[] =>
   fc.sample(arbitrary, { seed: SEED + offset, numRuns });
@@ -56,11 +57,11 @@ export function emailOfLength(n: number): string {
 const ASTRAL = "𝒜"; // U+1D49C: two UTF-16 code units, one code point
 const EMOJI = "😀";
 
-function nameValues(): CorpusValue[] {
-  const { min, max } = limits.name;
+/** A text field's values: its boundary lengths, Unicode, white space (its pattern's blanks) and generated text. */
+function textValues(field: string, { min, max }: Limits): CorpusValue[] {
   const out: CorpusValue[] = [];
   const add = (kind: string, ...values: string[]) => {
-    for (const value of values) out.push({ field: "name", kind, value });
+    for (const value of values) out.push({ field, kind, value });
   };
   // Boundary lengths in code points, in ASCII and in astral characters (UTF-16 length twice the code points).
   for (const n of new Set([0, min, min + 1, max - 1, max, max + 1])) {
@@ -123,11 +124,11 @@ function nameValues(): CorpusValue[] {
   return out;
 }
 
-function emailValues(): CorpusValue[] {
-  const { min, max } = limits.email;
+/** An e-mail field's values (format `email`): the shapes of an address the format takes and refuses. */
+function emailValues(field: string, { min, max }: Limits): CorpusValue[] {
   const out: CorpusValue[] = [];
   const add = (kind: string, ...values: string[]) => {
-    for (const value of values) out.push({ field: "email", kind, value });
+    for (const value of values) out.push({ field, kind, value });
   };
   add("length", "", "a", "a@", "@b", codePoints(min, ["a"]), "a@b", "a@b.c", "a@b.co");
   for (const n of new Set([max - 1, max, max + 1])) add("length", emailOfLength(n));
@@ -226,8 +227,7 @@ function dedupeEmails(values: CorpusValue[]): CorpusValue[] {
   });
 }
 
-function pageSizeValues(): CorpusValue[] {
-  const { min, max } = limits.pageSize;
+function pageSizeValues({ min, max }: Limits): CorpusValue[] {
   const out: CorpusValue[] = [];
   const add = (kind: string, ...values: (string | number)[]) => {
     for (const value of values) out.push({ field: "pageSize", kind, value });
@@ -265,10 +265,13 @@ function pageSizeValues(): CorpusValue[] {
   return out;
 }
 
-/** The corpus: each (field, value) once (the first kind that names it), in a fixed order. */
-export function buildCorpus(): CorpusValue[] {
+/** The corpus of an entity: each (field, value) once (the first kind that names it), in a fixed order. */
+export function buildCorpus(entity: Entity): CorpusValue[] {
   const seen = new Set<string>();
-  return [...nameValues(), ...emailValues(), ...pageSizeValues()].filter((v) => {
+  const fields = Object.entries(entity.fields).flatMap(([field, rule]) =>
+    rule.format === "email" ? emailValues(field, lengthsOf(rule)) : textValues(field, lengthsOf(rule)),
+  );
+  return [...fields, ...pageSizeValues(entity.pageSize)].filter((v) => {
     const key = `${v.field} ${typeof v.value} ${String(v.value)}`;
     if (seen.has(key)) return false;
     seen.add(key);

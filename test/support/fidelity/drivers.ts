@@ -1,12 +1,14 @@
 /**
- * One driver per server of the fidelity test: each sends a value under test through its protocol's form of
- * CreateUser, UpdateUser and ListUsers and says what came back, as one normalised outcome — accepted, refused
- * naming fields (`name`, `email`, `pageSize`), not carried by this protocol (with the reason), or an error that is
- * neither. Clients are built from the contracts alone (test/support/contract-client.ts), as a client team would.
+ * One driver per server of the fidelity test: each sends a value under test through its protocol's form of an
+ * entity's Create, Update and List (users: CreateUser, UpdateUser, ListUsers; see ./entity.ts) and says what came
+ * back, as one normalised outcome — accepted, refused naming fields (`name`, `email`, `pageSize`), not carried by
+ * this protocol (with the reason), or an error that is neither. Clients are built from the contracts alone
+ * (test/support/contract-client.ts), as a client team would.
  */
 import { randomUUID } from "node:crypto";
 import { type ContractServiceClient, contractServiceClient, grpc, statusDetails } from "../contract-client.js";
 import type { FieldName } from "./corpus.js";
+import type { Entity } from "./entity.js";
 
 export type Outcome =
   | { readonly kind: "accepted" }
@@ -25,51 +27,63 @@ export const outcomeKey = (o: Outcome): string =>
 export const accepted: Outcome = { kind: "accepted" };
 export const notCarried = (reason: string): Outcome => ({ kind: "n/a", reason });
 
-/** A write that was accepted by a real server: the user it made, to read back and delete. */
+/** A write that was accepted by a real server: the entity it made, to read back and delete. */
 export interface Written {
   readonly outcome: Outcome;
   readonly id?: string | undefined;
 }
 
-export interface StoredUser {
-  readonly name: string;
-  readonly email: string;
-}
+/** An entity's writable string fields, by name (users: name and email). */
+export type StoredEntity = Readonly<Record<string, string>>;
 
 export interface Driver {
   readonly name: string;
   /** A real server (its writes are stored, read back and deleted), or a mock. */
   readonly real: boolean;
-  create(user: StoredUser): Promise<Written>;
-  /** Sets one field of the user `id` (a mock: its example user). */
-  update(id: string, field: "name" | "email", value: string): Promise<Written>;
+  create(entity: StoredEntity): Promise<Written>;
+  /** Sets one field of the entity `id` (a mock: its example entity). */
+  update(id: string, field: string, value: string): Promise<Written>;
   list(pageSize: number | string): Promise<Outcome>;
-  /** Reads a user back (real servers). */
-  get?(id: string): Promise<StoredUser>;
-  /** Deletes a user (real gRPC servers: the clean-up after a write, so that its e-mail is free again). */
+  /** Reads an entity back (real servers). */
+  get?(id: string): Promise<StoredEntity>;
+  /** Deletes an entity (real gRPC servers: the clean-up after a write, so that a unique value is free again). */
   remove?(id: string): Promise<void>;
   close(): void;
 }
 
-/** A field as any of the protocols names it, in one form: `email`, `name`, `pageSize`. */
-export function normaliseField(raw: string): string {
+/** A field of `entity` as any of the protocols names it, in one form: `email`, `name`, `pageSize`. */
+export function normaliseField(entity: Entity, raw: string): string {
+  const wrappers = new Set(["", entity.singular, "input", "request", "body", "query"]);
   const path = raw
     .replace(/^\//, "")
     .replace(/^\$/, "")
     .split(/[./]/)
-    .filter((s) => s !== "" && s !== "user" && s !== "input" && s !== "request" && s !== "body" && s !== "query");
+    .filter((s) => !wrappers.has(s));
   const last = path.at(-1) ?? raw;
   const camel = last.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   // Prism names a query parameter in lower case (`pagesize`); GraphQL's argument is `first`.
-  const known: Record<string, string> = { first: "pageSize", pagesize: "pageSize", name: "name", email: "email" };
+  const known: Record<string, string> = Object.fromEntries([
+    ["first", "pageSize"],
+    ["pagesize", "pageSize"],
+    ...Object.keys(entity.fields).map((field) => [field.toLowerCase(), field]),
+  ]);
   return known[camel.toLowerCase()] ?? camel;
 }
 
-const refused = (fields: readonly string[], how?: string): Outcome => ({
-  kind: "refused",
-  fields: [...new Set(fields.map(normaliseField))].sort(),
-  ...(how === undefined ? {} : { how }),
-});
+const refusal =
+  (entity: Entity) =>
+  (fields: readonly string[], how?: string): Outcome => ({
+    kind: "refused",
+    fields: [...new Set(fields.map((field) => normaliseField(entity, field)))].sort(),
+    ...(how === undefined ? {} : { how }),
+  });
+
+/** A proto field's name as an update mask path names it: pageSize → page_size. */
+const maskPath = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The fields of `entity` a response carries, as sent (the entity's writable string fields). */
+const fieldsOf = (entity: Entity, body: Record<string, unknown>): StoredEntity =>
+  Object.fromEntries(Object.keys(entity.fields).map((field) => [field, String(body[field] ?? "")]));
 
 const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
 
@@ -90,29 +104,31 @@ const holdsLoneSurrogate = (fields: object): boolean =>
 
 // --- gRPC --------------------------------------------------------------------------------------------------------
 
-const grpcOutcome = (error: unknown): Outcome => {
+const grpcOutcome = (entity: Entity, error: unknown): Outcome => {
   const e = error as grpc.ServiceError;
   if (e.code !== grpc.status.INVALID_ARGUMENT) return { kind: "error", detail: `${grpc.status[e.code]} ${e.details}` };
   try {
-    return refused(statusDetails(e).fieldViolations.map((v) => v.field));
+    return refusal(entity)(statusDetails(e).fieldViolations.map((v) => v.field));
   } catch {
     return { kind: "error", detail: `INVALID_ARGUMENT without BadRequest: ${e.details}` };
   }
 };
 
-interface GrpcUser {
-  id: string;
-  name: string;
-  email: string;
-}
+type Answered = Record<string, unknown> & { id?: string };
 
-/** `authorization` ("Bearer <token>"), when given, is sent with every call: as the gRPC metadata or the HTTP header. */
-export function grpcDriver(name: string, address: string, real: boolean, authorization?: string): Driver {
-  const client: ContractServiceClient = contractServiceClient(
-    "charter/users/v1/users.proto",
-    "charter.users.v1.UsersService",
-    address,
-  );
+/**
+ * A driver of `entity`'s gRPC service at `address`. `authorization` ("Bearer <token>"), when given, is sent with
+ * every call: as the gRPC metadata or the HTTP header.
+ */
+export function grpcDriver(
+  entity: Entity,
+  name: string,
+  address: string,
+  real: boolean,
+  authorization?: string,
+): Driver {
+  const client: ContractServiceClient = contractServiceClient(entity.protoFile, entity.service, address);
+  const { rpc, singular } = entity;
   const metadata = (): grpc.Metadata => {
     const values = new grpc.Metadata();
     if (authorization !== undefined) values.set("authorization", authorization);
@@ -122,40 +138,42 @@ export function grpcDriver(name: string, address: string, real: boolean, authori
     try {
       return { outcome: accepted, response: await client.call(method, request, metadata()) };
     } catch (error) {
-      return { outcome: grpcOutcome(error) };
+      return { outcome: grpcOutcome(entity, error) };
     }
   };
-  const carried = (user: Partial<StoredUser>): Outcome | undefined =>
-    holdsLoneSurrogate(user) ? notCarried("a lone surrogate: a proto string is UTF-8") : undefined;
+  const carried = (fields: StoredEntity): Outcome | undefined =>
+    holdsLoneSurrogate(fields) ? notCarried("a lone surrogate: a proto string is UTF-8") : undefined;
+  const idOf = (response: unknown): string | undefined =>
+    (response as Record<string, Answered | undefined> | undefined)?.[singular]?.id;
   return {
     name,
     real,
-    async create(user) {
-      const notHere = carried(user);
+    async create(fields) {
+      const notHere = carried(fields);
       if (notHere) return { outcome: notHere };
-      const { outcome, response } = await call("CreateUser", { user });
-      return { outcome, id: (response as { user?: GrpcUser } | undefined)?.user?.id };
+      const { outcome, response } = await call(rpc.create, { [singular]: fields });
+      return { outcome, id: idOf(response) };
     },
     async update(id, field, value) {
       const notHere = carried({ [field]: value });
       if (notHere) return { outcome: notHere };
-      const { outcome, response } = await call("UpdateUser", {
-        user: { id, [field]: value },
-        updateMask: { paths: [field] },
+      const { outcome, response } = await call(rpc.update, {
+        [singular]: { id, [field]: value },
+        updateMask: { paths: [maskPath(field)] },
       });
-      return { outcome, id: (response as { user?: GrpcUser } | undefined)?.user?.id };
+      return { outcome, id: idOf(response) };
     },
     async list(pageSize) {
       const value = grpcPageSize(pageSize);
       if (typeof value !== "number") return value;
-      return (await call("ListUsers", { pageSize: value })).outcome;
+      return (await call(rpc.list, { pageSize: value })).outcome;
     },
     async get(id) {
-      const { user } = await client.call<{ user: GrpcUser }>("GetUser", { id }, metadata());
-      return { name: user.name, email: user.email };
+      const response = await client.call<Record<string, Answered>>(rpc.get, { id }, metadata());
+      return fieldsOf(entity, response[singular] ?? {});
     },
     async remove(id) {
-      await client.call("DeleteUser", { id }, metadata());
+      await client.call(rpc.delete, { id }, metadata());
     },
     close: () => client.close(),
   };
@@ -169,7 +187,12 @@ interface Problem {
 }
 
 /** A REST answer: 2xx accepted; a 4xx refused, naming the fields the server named. */
-async function restOutcome(response: Response, prism: boolean): Promise<{ outcome: Outcome; body: unknown }> {
+async function restOutcome(
+  entity: Entity,
+  response: Response,
+  prism: boolean,
+): Promise<{ outcome: Outcome; body: unknown }> {
+  const refused = refusal(entity);
   const text = await response.text();
   const body: unknown = text === "" ? undefined : safeJson(text);
   if (response.ok) return { outcome: accepted, body };
@@ -206,7 +229,15 @@ const safeJson = (text: string): unknown => {
 const queryOf = (pageSize: number | string): string =>
   `pageSize=${encodeURIComponent(typeof pageSize === "number" ? String(pageSize) : pageSize)}`;
 
-export function restDriver(name: string, baseUrl: string, real: boolean, authorization?: string): Driver {
+/** A driver of `entity`'s REST API at `baseUrl` (the gateway, or a mock of the contract). */
+export function restDriver(
+  entity: Entity,
+  name: string,
+  baseUrl: string,
+  real: boolean,
+  authorization?: string,
+): Driver {
+  const path = entity.restPath;
   const auth: Record<string, string> = authorization === undefined ? {} : { authorization };
   // A documented difference of the peer (docs/mocks.md): no portable JSON Schema pattern names a lone surrogate,
   // so Prism accepts a name holding one, which the gateway refuses as no Unicode text.
@@ -218,40 +249,39 @@ export function restDriver(name: string, baseUrl: string, real: boolean, authori
       headers: body === undefined ? auth : { "content-type": type, ...auth },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return restOutcome(response, !real);
+    return restOutcome(entity, response, !real);
   };
   return {
     name,
     real,
-    async create(user) {
-      const differs = prismTakesNonText(user);
+    async create(fields) {
+      const differs = prismTakesNonText(fields);
       if (differs) return { outcome: differs };
-      const { outcome, body } = await send("POST", "/v1/users", user);
-      return { outcome, id: (body as GrpcUser | undefined)?.id };
+      const { outcome, body } = await send("POST", path, fields);
+      return { outcome, id: (body as Answered | undefined)?.id };
     },
     async update(id, field, value) {
       const differs = prismTakesNonText({ [field]: value });
       if (differs) return { outcome: differs };
       const { outcome, body } = await send(
         "PATCH",
-        `/v1/users/${id}`,
+        `${path}/${id}`,
         { [field]: value },
         "application/merge-patch+json",
       );
-      return { outcome, id: (body as GrpcUser | undefined)?.id };
+      return { outcome, id: (body as Answered | undefined)?.id };
     },
     async list(pageSize) {
       if (typeof pageSize === "number" && !Number.isFinite(pageSize)) return notCarried("not a finite number");
       // A documented difference of the peer (docs/mocks.md): Prism takes `?pageSize=` as not sent, where the
       // contract (allowEmptyValue false) and the gateway refuse an empty integer.
       if (pageSize === "" && !real) return notCarried("Prism takes an empty value as not sent (documented)");
-      return (await send("GET", `/v1/users?${queryOf(pageSize)}`)).outcome;
+      return (await send("GET", `${path}?${queryOf(pageSize)}`)).outcome;
     },
     async get(id) {
-      const response = await fetch(`${baseUrl}/v1/users/${id}`, { headers: auth });
-      if (!response.ok) throw new Error(`GET /v1/users/${id}: ${response.status} ${await response.text()}`);
-      const user = (await response.json()) as GrpcUser;
-      return { name: user.name, email: user.email };
+      const response = await fetch(`${baseUrl}${path}/${id}`, { headers: auth });
+      if (!response.ok) throw new Error(`GET ${path}/${id}: ${response.status} ${await response.text()}`);
+      return fieldsOf(entity, (await response.json()) as Answered);
     },
     close: () => undefined,
   };
@@ -264,21 +294,17 @@ interface GraphqlError {
   extensions?: { code?: string; fieldViolations?: { field: string }[] };
 }
 interface GraphqlBody {
-  data?: Record<string, { id?: string; name?: string; email?: string } | null> | null;
+  data?: Record<string, Answered | null> | null;
   errors?: GraphqlError[];
 }
-
-const CREATE = "mutation ($input: CreateUserInput!) { createUser(input: $input) { id name email } }";
-const UPDATE = "mutation ($input: UpdateUserInput!) { updateUser(input: $input) { id name email } }";
-const LIST = "query ($first: Int) { users(first: $first) { nodes { id } } }";
-const GET = "query ($id: ID!) { user(id: $id) { id name email } }";
 
 /**
  * A GraphQL answer: data without errors is accepted; INVALID_ARGUMENT refused, naming the fields in
  * `extensions.fieldViolations`, or for GraphQL's own coercion of a variable the argument its message names
  * (`Variable "$input" got invalid value … at "input.name"`, `Variable "$first" …`).
  */
-function graphqlOutcome(body: GraphqlBody, status: number): Outcome {
+function graphqlOutcome(entity: Entity, body: GraphqlBody, status: number): Outcome {
+  const refused = refusal(entity);
   const errors = body.errors ?? [];
   if (errors.length === 0) return status === 200 ? accepted : { kind: "error", detail: `HTTP ${status}` };
   const fields: string[] = [];
@@ -300,7 +326,20 @@ function graphqlOutcome(body: GraphqlBody, status: number): Outcome {
   return refused(fields, how);
 }
 
-export function graphqlDriver(name: string, url: string, real: boolean, authorization?: string): Driver {
+/** A driver of `entity`'s GraphQL fields at `url` (the gateway's /graphql, or a mock's). */
+export function graphqlDriver(
+  entity: Entity,
+  name: string,
+  url: string,
+  real: boolean,
+  authorization?: string,
+): Driver {
+  const { create, update, list, get, createInput, updateInput } = entity.graphql;
+  const selection = `id ${Object.keys(entity.fields).join(" ")}`;
+  const CREATE = `mutation ($input: ${createInput}!) { ${create}(input: $input) { ${selection} } }`;
+  const UPDATE = `mutation ($input: ${updateInput}!) { ${update}(input: $input) { ${selection} } }`;
+  const LIST = `query ($first: Int) { ${list}(first: $first) { nodes { id } } }`;
+  const GET = `query ($id: ID!) { ${get}(id: $id) { ${selection} } }`;
   const post = async (query: string, variables: object): Promise<{ outcome: Outcome; body: GraphqlBody }> => {
     const response = await fetch(url, {
       method: "POST",
@@ -308,18 +347,18 @@ export function graphqlDriver(name: string, url: string, real: boolean, authoriz
       body: JSON.stringify({ query, variables }),
     });
     const body = (await response.json()) as GraphqlBody;
-    return { outcome: graphqlOutcome(body, response.status), body };
+    return { outcome: graphqlOutcome(entity, body, response.status), body };
   };
   return {
     name,
     real,
-    async create(user) {
-      const { outcome, body } = await post(CREATE, { input: user });
-      return { outcome, id: body.data?.createUser?.id };
+    async create(fields) {
+      const { outcome, body } = await post(CREATE, { input: fields });
+      return { outcome, id: body.data?.[create]?.id };
     },
     async update(id, field, value) {
       const { outcome, body } = await post(UPDATE, { input: { id, [field]: value } });
-      return { outcome, id: body.data?.updateUser?.id };
+      return { outcome, id: body.data?.[update]?.id };
     },
     async list(pageSize) {
       if (typeof pageSize === "string") return notCarried("a query-string spelling; GraphQL's Int is a JSON number");
@@ -328,9 +367,9 @@ export function graphqlDriver(name: string, url: string, real: boolean, authoriz
     },
     async get(id) {
       const { body } = await post(GET, { id });
-      const user = body.data?.user;
-      if (!user) throw new Error(`user(id: ${id}): ${JSON.stringify(body)}`);
-      return { name: user.name ?? "", email: user.email ?? "" };
+      const found = body.data?.[get];
+      if (!found) throw new Error(`${get}(id: ${id}): ${JSON.stringify(body)}`);
+      return fieldsOf(entity, found);
     },
     close: () => undefined,
   };
@@ -338,5 +377,19 @@ export function graphqlDriver(name: string, url: string, real: boolean, authoriz
 
 /** An e-mail no other write of the run uses, for the writes whose value under test is the name. */
 export const uniqueEmail = (): string => `fidelity.${randomUUID()}@example.com`;
+
+const FILLER_TEXT = "Fidelity Filler";
+
+/**
+ * Valid values of `entity`'s required fields but `except` (the one under test), for a create: a unique e-mail for
+ * an e-mail field (users' e-mails are unique), the same text for any other.
+ */
+export function fillerOf(entity: Entity, except?: string): Record<string, string> {
+  return Object.fromEntries(
+    entity.required
+      .filter((field) => field !== except)
+      .map((field) => [field, entity.fields[field]?.format === "email" ? uniqueEmail() : FILLER_TEXT]),
+  );
+}
 
 export type { FieldName };
