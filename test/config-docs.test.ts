@@ -218,7 +218,7 @@ function load(section: Section, env: Env, what: string): Map<string, string> {
 
 const sections = [DOC, ...Object.values(SERVICE_DOCS)].flatMap((doc) => parseSections(doc));
 
-describe(`${[DOC, ...Object.values(SERVICE_DOCS)].join(", ")} match the configuration loaders`, () => {
+describe(`the configuration tables (${[DOC, ...Object.values(SERVICE_DOCS)].join(", ")}) match their loaders`, () => {
   it("has a table for every loader", () => {
     for (const file of Object.keys(LOADERS)) {
       const section = sections.find((s) => s.file === file);
