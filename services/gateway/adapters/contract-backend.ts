@@ -10,7 +10,7 @@ import { Client, type Metadata as GrpcMetadata, Metadata, type ServiceError } fr
 import { serviceModules } from "../../../generated/proto/service-modules.js";
 import { AppError, isAppError } from "../../../platform/errors.js";
 import { grpcClientCredentials } from "../../../platform/grpc-credentials.js";
-import { capitalized } from "../../../platform/service-names.js";
+import { capitalized, singularOf } from "../../../platform/service-names.js";
 import type { MutualTls } from "../../../platform/tls-config.js";
 import type { ContractBackend } from "../app/backends.js";
 import { fromServiceError, grpcChannelOptions } from "./grpc-client.js";
@@ -49,14 +49,17 @@ export async function createContractBackend(opts: ContractBackendOptions): Promi
   const channelOptions = grpcChannelOptions({ loadBalancingConfig: [{ round_robin: {} }] });
   const client = new Client(opts.target, grpcClientCredentials(opts.tls), channelOptions);
   const methods = new Map(Object.values(definition).map((m) => [m.path.slice(m.path.lastIndexOf("/") + 1), m]));
-  /** The singular the entity's fields are prefixed with in BadRequest paths (`book.name`). */
-  const entityPrefix = /^(.*?)s$/.exec(opts.name)?.[1];
+  /** What the entity's fields are prefixed with in BadRequest paths (`book.name`): REST names them bare (`name`). */
+  const entityPrefix = `${singularOf(opts.name)}.`;
 
   const toAppError = (error: ServiceError): AppError => {
     const appError = fromServiceError(error, opts.name);
     const violations = appError.details.fieldViolations;
-    if (!violations || !entityPrefix) return appError;
-    const fields = violations.map((v) => ({ ...v, field: v.field.replace(/^[a-z]+\./, "") }));
+    if (!violations) return appError;
+    const fields = violations.map((v) => ({
+      ...v,
+      field: v.field.startsWith(entityPrefix) ? v.field.slice(entityPrefix.length) : v.field,
+    }));
     return new AppError(appError.code, appError.message, { ...appError.details, fieldViolations: fields });
   };
 
