@@ -265,6 +265,7 @@ test(`${NAME} answers over REST and GraphQL through the copy's gateway, which fi
   assert.equal(created.status, 201, await created.clone().text());
   assert.equal(created.headers.get("etag"), '"1"');
   const book = (await created.json()) as { id: string; name: string; etag: string };
+  assert.equal(created.headers.get("location"), `/v1/books/${book.id}`);
   assert.deepEqual([book.name, book.etag], ["Dune", "1"]);
   const got = await send("GET", `/v1/books/${book.id}`);
   assert.equal(got.status, 200);
