@@ -4,7 +4,9 @@
  * embedded backends (in-memory store and cache), sets up each interaction's provider state
  * through the gateway's public API (scripts/lib/pact-provider-states.ts), replays the
  * interactions and exits non-zero, naming the interactions that failed, when the provider no
- * longer does what a consumer relies on.
+ * longer does what a consumer relies on. Every other service made by `npm run new:service` is started
+ * beside users, and its entity's states (`a book exists`, …, createEntityProviderStates) are set up
+ * through its REST paths: the pact its scaffolded test writes is verified here once it is in pacts/.
  *
  * PACT_PROVIDER_URL=<origin> verifies a gateway that is already running there instead.
  *
@@ -28,7 +30,7 @@
  * verified too when they differ from today's, since their consumers are still out there. The exit code is non-zero
  * when any pact fails; every pact is still verified and recorded first.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -37,9 +39,14 @@ import { Verifier } from "@pact-foundation/pact";
 import { AuditServiceClient } from "../generated/proto/charter/audit/v1/audit.js";
 import { DEV_ISSUER } from "../platform/auth/auth-config.js";
 import { API_SCOPES } from "../platform/auth/scopes.js";
+import { otherServiceNames } from "../platform/service-names.js";
 import { clientCredentials } from "../sdk/index.js";
-import { createProviderStates, type StateParams } from "./lib/pact-provider-states.js";
-import { scopesOfTokenState } from "./lib/pact-tokens.js";
+import {
+  createEntityProviderStates,
+  createProviderStates,
+  type ProviderStateSetup,
+} from "./lib/pact-provider-states.js";
+import { asStateHandlers, failedInteractionNames, statesOf, tokenStates } from "./lib/pact-verification.js";
 import { type RunningPlatform, startPlatform } from "./lib/start-platform.js";
 import { USERS_PROVIDER, verifyUserEventPacts } from "./lib/user-event-pacts.js";
 import {
@@ -57,23 +64,11 @@ process.env.PACT_DO_NOT_TRACK ??= "true";
 
 export const PROVIDER = "charter-gateway";
 
-/** The failed interactions the verifier's error lists (its message is a JSON report), else the message itself. */
+/** The failed interactions the verifier's error names, one a line, else its message. */
 function failedInteractions(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  try {
-    const report = JSON.parse(message) as { errors?: { interaction?: string }[] };
-    const names = (report.errors ?? []).map((e) => e.interaction).filter((n) => n !== undefined);
-    if (names.length > 0) return names.map((name) => `\n  - ${name}`).join("");
-  } catch {
-    // not the JSON report
-  }
-  return message;
-}
-
-/** The provider states a pact's interactions name. */
-function statesOf(file: string): string[] {
-  const pact = JSON.parse(readFileSync(file, "utf8")) as { interactions?: { providerStates?: { name: string }[] }[] };
-  return [...new Set((pact.interactions ?? []).flatMap((i) => (i.providerStates ?? []).map((s) => s.name)))];
+  const names = failedInteractionNames(error);
+  if (names.length > 0) return names.map((name) => `\n  - ${name}`).join("");
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -167,44 +162,27 @@ async function main(): Promise<number> {
   const tokenFor = await tokenSource(platform);
   const baseUrl = external || (platform as RunningPlatform).baseUrl;
   let failed = 0;
-  // The token of the interaction being verified (its token state's), which the request filter sends.
-  let interactionToken: string | undefined;
   try {
     const auditAddress = platform
       ? `127.0.0.1:${platform.users.ready.grpcPort}`
       : process.env.PACT_AUDIT_GRPC?.trim() || undefined;
-    const states = createProviderStates(baseUrl, tokenFor(API_SCOPES), {
-      eraseHistory: historyEraser(auditAddress, tokenFor(["users:erase"])),
-    });
-    const stateHandlers: Record<string, (params?: unknown) => Promise<unknown>> = Object.fromEntries(
-      Object.entries(states).map(([name, setup]) => [
-        name,
-        async (params?: unknown) => setup((params ?? {}) as StateParams),
-      ]),
-    );
-    for (const pact of gatewayPacts) {
-      for (const state of statesOf(pact.file)) {
-        const scopes = scopesOfTokenState(state);
-        if (!scopes) continue;
-        stateHandlers[state] = async () => {
-          interactionToken = await tokenFor(scopes)();
-          return {};
-        };
-      }
-    }
-    // Express middleware before each replayed request: the real token where the consumer sent an example one.
-    const requestFilter = (
-      request: { headers: Record<string, string | string[] | undefined> },
-      _response: unknown,
-      next: () => void,
-    ) => {
-      if (request.headers.authorization !== undefined) {
-        if (!interactionToken) throw new Error("an interaction sends Authorization but names no token state");
-        request.headers.authorization = `Bearer ${interactionToken}`;
-      }
-      interactionToken = undefined;
-      next();
+    const states: Record<string, ProviderStateSetup> = {
+      ...createProviderStates(baseUrl, tokenFor(API_SCOPES), {
+        eraseHistory: historyEraser(auditAddress, tokenFor(["users:erase"])),
+      }),
     };
+    // Every other service's entity states too (`a book exists`, …): the pact a service made by `npm run new:service`
+    // carries, once it is in pacts/.
+    const openapi = join(ROOT, "contracts/openapi");
+    for (const name of otherServiceNames(openapi, join(openapi, "users.v1.yaml"))) {
+      Object.assign(states, createEntityProviderStates(baseUrl, name, tokenFor(API_SCOPES)));
+    }
+    const stateHandlers = asStateHandlers(states);
+    const tokens = tokenStates(
+      gatewayPacts.flatMap((pact) => statesOf(pact.file)),
+      (scopes) => tokenFor(scopes)(),
+    );
+    Object.assign(stateHandlers, tokens.stateHandlers);
     console.log(
       `verifying ${gatewayPacts.map((p) => `${p.consumer} ${p.consumerVersion} → ${PROVIDER}`).join(", ")} against ` +
         `${baseUrl}${platform ? " (users service and gateway on in-memory backends)" : ""}, provider version ${version}`,
@@ -225,7 +203,7 @@ async function main(): Promise<number> {
           providerBaseUrl: baseUrl,
           pactUrls: [pact.file],
           stateHandlers,
-          requestFilter: requestFilter as never,
+          requestFilter: tokens.requestFilter as never,
           logLevel: "warn",
         }).verifyProvider();
         record(pact, true);

@@ -10,22 +10,16 @@ import { after, describe, test } from "node:test";
 import { MatchersV3, PactV4 } from "@pact-foundation/pact";
 import { freePorts } from "../scripts/infra/index.js";
 import { STATE_NO_USERS, STATE_USER_EXISTS, STATE_USER_HISTORY_ERASED } from "../scripts/lib/pact-provider-states.js";
-import { BEARER_JWT, EXAMPLE_TOKEN, graphqlFieldScopes, tokenState } from "../scripts/lib/pact-tokens.js";
+import { EXAMPLE_TOKEN, graphqlFieldScopes, tokenState } from "../scripts/lib/pact-tokens.js";
 import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
+import { AUTH, EXAMPLE_ID, ID, ref, TIMESTAMP } from "./support/pact-matchers.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
 const { fromProviderState, like, regex } = MatchersV3;
 
-/** A provider-state expression: the verifier puts the named value the state handler returned in its place. */
-const ref = (name: string) => `\${${name}}`;
-const ID = "^[0-9]{1,19}$";
-const TIMESTAMP = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$";
-const ADA_ID = "7281634251938816001";
+const ADA_ID = EXAMPLE_ID;
 const ada = { name: "Ada Lovelace", email: "ada@example.com" };
-
-/** Every request carries a bearer token: any JWT (the verifier puts a real one from its issuer in its place). */
-const AUTH = { Authorization: regex(BEARER_JWT, `Bearer ${EXAMPLE_TOKEN}`) };
 
 const USER_QUERY = `query UserProfile($id: ID!) {
   user(id: $id) {

@@ -20,29 +20,27 @@ import {
   STATE_USER_HISTORY_ERASED,
   STATE_USERS_EXIST,
 } from "../scripts/lib/pact-provider-states.js";
-import { BEARER_JWT, EXAMPLE_TOKEN, operationScopes, tokenState } from "../scripts/lib/pact-tokens.js";
+import { EXAMPLE_TOKEN, operationScopes, tokenState } from "../scripts/lib/pact-tokens.js";
 import { createUsersClient, type Result, type UsersClient } from "../sdk/index.js";
 import { checkPactFile, createPactOutput, mockServerFetch, recorded } from "./support/pact-files.js";
+import {
+  AUTH,
+  ENTITY_TAG,
+  EXAMPLE_ID,
+  ID,
+  JSON_TYPE,
+  PROBLEM_TYPE,
+  problemBody,
+  ref,
+  TIMESTAMP,
+} from "./support/pact-matchers.js";
 
 process.env.PACT_DO_NOT_TRACK ??= "true";
 
-const { eachLike, fromProviderState, integer, like, regex } = MatchersV3;
+const { eachLike, fromProviderState, like, regex } = MatchersV3;
 
-/** A provider-state expression: the verifier puts the named value the state handler returned in its place. */
-const ref = (name: string) => `\${${name}}`;
-const ID = "^[0-9]{1,19}$";
-const TIMESTAMP = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$";
-const ENTITY_TAG = '^"[^"]{1,64}"$';
-const ADA_ID = "7281634251938816001";
+const ADA_ID = EXAMPLE_ID;
 const ada = { name: "Ada Lovelace", email: "ada@example.com" };
-
-/** Every request carries a bearer token: any JWT (the verifier puts a real one from its issuer in its place). */
-const AUTH = { Authorization: regex(BEARER_JWT, `Bearer ${EXAMPLE_TOKEN}`) };
-
-const JSON_TYPE = { "Content-Type": regex("^application/json(;.*)?$", "application/json; charset=utf-8") };
-const PROBLEM_TYPE = {
-  "Content-Type": regex("^application/problem\\+json(;.*)?$", "application/problem+json; charset=utf-8"),
-};
 
 /** A user as the provider returns it: fixed values where the consumer chose them, matchers where the provider does. */
 function userBody(fields: { name: string; email: string }, etag = "1") {
@@ -53,17 +51,6 @@ function userBody(fields: { name: string; email: string }, etag = "1") {
     etag: like(etag),
     createTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
     updateTime: regex(TIMESTAMP, "2026-01-15T09:30:00Z"),
-  };
-}
-
-/** The RFC 9457 fields the SDK reads (type, title, status, code); `code` is what callers branch on. */
-function problemBody(status: number, code: string, extra: Record<string, unknown> = {}) {
-  return {
-    type: like(`https://charter.dev/problems/${code.toLowerCase().replace(/_/g, "-")}`),
-    title: like("Problem"),
-    status: integer(status),
-    code,
-    ...extra,
   };
 }
 

@@ -7,67 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { stripVTControlCharacters } from "node:util";
 import { runToExit } from "../scripts/lib/processes.js";
 import { type RunningPlatform, startPlatform } from "../scripts/lib/start-platform.js";
+import { dropField, startDriftingProxy } from "./support/drifting-proxy.js";
 import { failedInteractions, PACTS_DIR } from "./support/pact-files.js";
 
 const VERIFY_ENTRY = "scripts/pact-verify.ts";
 const TIMEOUT_MS = 120_000;
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/**
- * An HTTP proxy to `target` that removes `email` from the JSON body of GET /v1/users/{id}
- * answers: the gateway as it would be after someone dropped the field from that route.
- */
-async function startDriftedGateway(target: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((request, reply) => {
-    void (async () => {
-      const body = await readBody(request);
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(request.headers)) {
-        if (value === undefined || ["host", "connection", "content-length"].includes(name)) continue;
-        headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-      }
-      const method = request.method ?? "GET";
-      const answer = await fetch(`${target}${request.url ?? "/"}`, {
-        method,
-        headers,
-        ...(body.length > 0 ? { body } : {}),
-      });
-      let text = await answer.text();
-      const path = new URL(request.url ?? "/", target).pathname;
-      if (method === "GET" && /^\/v1\/users\/[^/]+$/.test(path) && answer.status === 200) {
-        const user = JSON.parse(text) as Record<string, unknown>;
-        delete user.email;
-        text = JSON.stringify(user);
-      }
-      const out: Record<string, string> = {};
-      answer.headers.forEach((value, name) => {
-        if (!["content-length", "connection", "keep-alive", "transfer-encoding"].includes(name)) out[name] = value;
-      });
-      reply.writeHead(answer.status, out).end(text);
-    })().catch((error: unknown) => reply.writeHead(502).end(String(error)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
-}
 
 describe("pact provider verification", () => {
   test("npm run pact:verify passes against the real gateway and users service", async () => {
@@ -88,7 +36,8 @@ describe("pact provider verification", () => {
 
     before(async () => {
       platform = await startPlatform({ MONGO_URL: "", REDIS_URL: "", ETCD_ENDPOINTS: "" });
-      drifted = await startDriftedGateway(platform.baseUrl);
+      // The gateway as it would be after someone dropped `email` from GET /v1/users/{id}.
+      drifted = await startDriftingProxy(platform.baseUrl, dropField(/^\/v1\/users\/[^/]+$/, "email"));
     });
     after(async () => {
       await drifted?.close();

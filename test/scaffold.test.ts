@@ -3,8 +3,9 @@
  * node_modules linked, not copied): the scaffold writes a service, `npm run generate` generates its code and
  * leaves every existing generated file as it was, the contracts lint passes, the whole tree typechecks and is
  * formatted, and the new service's own tests pass there (its fidelity test among them: one corpus through its gRPC,
- * the gateway's REST and GraphQL and its REST mock); it answers through the copy's gateway and its REST mock; the
- * files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
+ * the gateway's REST and GraphQL and its REST mock; and its consumer pact, verified against the copy's gateway and
+ * service, and by `npm run pact:verify` once in pacts/); it answers through the copy's gateway and its REST mock;
+ * the files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
  * breaking gate and the RPC completeness check name what is broken or taken away from it. A taken or malformed name
  * is refused in one line before anything is written. Nothing of the copy is kept.
  */
@@ -16,6 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { startDevIssuer } from "../platform/auth/dev-issuer.js";
 import { startEtcd } from "../scripts/infra/index.js";
 import { startKubeApiserver } from "../scripts/infra/kube-apiserver.js";
@@ -140,6 +142,7 @@ test(`new:service ${NAME} in a copy: generated, typechecked, linted, formatted, 
     "services/books/app/books-service.test.ts",
     "services/books/books-app.test.ts",
     "services/books/books-fidelity.test.ts",
+    "services/books/books-pact.test.ts",
   ]);
   const output = ok("node", ["scripts/test.mjs", ...tests]);
   assert.match(output, /ℹ fail 0/);
@@ -272,6 +275,7 @@ test(`${NAME} answers over REST and GraphQL through the copy's gateway, which fi
   assert.equal(created.status, 201, await created.clone().text());
   assert.equal(created.headers.get("etag"), '"1"');
   const book = (await created.json()) as { id: string; name: string; etag: string };
+  assert.equal(created.headers.get("location"), `/v1/books/${book.id}`);
   assert.deepEqual([book.name, book.etag], ["Dune", "1"]);
   const got = await send("GET", `/v1/books/${book.id}`);
   assert.equal(got.status, 200);
@@ -399,6 +403,31 @@ test(`${NAME} answers through its REST mock, which npm run mock starts from its 
   });
   assert.equal(invalid.status, 400, "Prism refuses a body the contract does not allow, with the contract's 400");
   assert.equal((await fetch(`${base}/v1/books`)).status, 401);
+});
+
+test(`${NAME}'s pact, once UPDATE_PACTS=1 puts it in pacts/, is verified by npm run pact:verify with the others`, async () => {
+  assert.ok(existsSync(join(copy, "services/books/books-pact.test.ts")), "the scaffold wrote the service's pact test");
+  // Its tests ran in the first test above; here they write the pact into pacts/, as a team adopting it would.
+  const updated = spawnSync("node", ["scripts/test.mjs", "services/books/books-pact.test.ts"], {
+    cwd: copy,
+    encoding: "utf8",
+    timeout: 180_000,
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NODE_TEST_CONTEXT")),
+      FORCE_COLOR: "0",
+      UPDATE_PACTS: "1",
+    },
+  });
+  assert.equal(updated.status, 0, `${updated.stdout}\n${updated.stderr}`);
+  assert.ok(existsSync(join(copy, "pacts/charter-books-client-charter-gateway.json")), "the pact is in pacts/");
+  // The copy is no git repository: the provider version is given.
+  const gatewayPacts = (await readdir(join(copy, "pacts"))).filter((f) => f.endsWith("-charter-gateway.json"));
+  const verified = stripVTControlCharacters(
+    ok("npx", ["tsx", "scripts/pact-verify.ts", "--provider-version", "scaffold"], 180_000),
+  );
+  assert.match(verified, /Verifying a pact between charter-books-client and charter-gateway/);
+  assert.match(verified, new RegExp(`charter-gateway honours ${gatewayPacts.length} pact file\\(s\\)`));
 });
 
 /** Rewrites a file of the copy, failing when `from` is not in it. */

@@ -6,8 +6,10 @@
  * `fromProviderState` (e.g. the path `/v1/users/${id}` or the header If-Match `"${etag}"`). The setup's own calls
  * carry `token` (every operation needs one). The one step no public operation makes, erasing a deleted user's
  * history (EraseUserHistory, an internal RPC of the audit service), is the `eraseHistory` the caller hands in.
+ * A service made by `npm run new:service` has states of the same kind named by its entity (createEntityProviderStates).
  */
 import { rulesOf } from "../../platform/rules/field-rules.js";
+import { capitalized, singularOf } from "../../platform/service-names.js";
 import { createUsersClient, type Result, type User, type UsersClient } from "../../sdk/index.js";
 
 const LARGEST_PAGE = Number(rulesOf("charter.users.v1.ListUsersRequest").pageSize.maximum);
@@ -148,6 +150,77 @@ export function createProviderStates(
      * service never has stats to serve.
      */
     async [STATE_NO_STATS]() {
+      return {};
+    },
+  };
+}
+
+/**
+ * The provider states of an entity service made by `npm run new:service` (`books`: entity `book`), named by its
+ * entity so that one set serves every such service: `no books exist`, `a book exists` and `books exist`.
+ */
+export function entityStateNames(plural: string): {
+  readonly none: string;
+  readonly one: string;
+  readonly some: string;
+} {
+  return { none: `no ${plural} exist`, one: `a ${singularOf(plural)} exists`, some: `${plural} exist` };
+}
+
+/**
+ * The state handlers of the entity service `plural` behind the gateway at `baseUrl`, set up through its public REST
+ * API (`/v1/<plural>`, the scaffold's contract) with a token from `token` (both its scopes): each first deletes every
+ * entity, so an interaction sees only the data its state describes.
+ */
+export function createEntityProviderStates(
+  baseUrl: string,
+  plural: string,
+  token: () => Promise<string>,
+): Readonly<Record<string, ProviderStateSetup>> {
+  const collection = `${baseUrl}/v1/${plural}`;
+  const call = async (method: string, url: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const response = await fetch(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${await token()}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok && !(method === "DELETE" && response.status === 404)) {
+      throw new Error(`${method} ${url}: ${response.status} ${text}`);
+    }
+    return text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+  };
+  const deleteAll = async (): Promise<void> => {
+    for (;;) {
+      const page = (await call("GET", collection))[plural] as { id: string }[] | undefined;
+      if (!page || page.length === 0) return;
+      for (const entity of page) await call("DELETE", `${collection}/${entity.id}`);
+    }
+  };
+  const create = async (fields: StateParams) => {
+    const created = await call("POST", collection, fields);
+    return { id: String(created.id), etag: String(created.etag) };
+  };
+  const names = entityStateNames(plural);
+  const Singular = capitalized(singularOf(plural));
+  return {
+    async [names.none]() {
+      await deleteAll();
+      return {};
+    },
+    /** Params: the entity's fields (the body of its create). Injects id and etag. */
+    async [names.one](params) {
+      await deleteAll();
+      return create(params);
+    },
+    /** Params: count (default 2); named `<Singular> 1` … in creation order. */
+    async [names.some](params) {
+      await deleteAll();
+      const n = count(params, "count", 2);
+      for (let i = 1; i <= n; i++) await create({ name: `${Singular} ${i}` });
       return {};
     },
   };

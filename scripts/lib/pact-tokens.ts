@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { buildSchema } from "graphql";
 import { parse } from "yaml";
 
-const OPENAPI = new URL("../../contracts/openapi/users.v1.yaml", import.meta.url);
+const OPENAPI_DIR = new URL("../../contracts/openapi/", import.meta.url);
 const GRAPHQL = new URL("../../contracts/graphql/users.graphql", import.meta.url);
 
 /** A bearer token's header value: the scheme and a compact JWS. */
@@ -29,9 +29,9 @@ export function scopesOfTokenState(state: string): string[] | undefined {
   return TOKEN_STATE.exec(state)?.[1]?.split(" ");
 }
 
-/** The scopes the OpenAPI contract's security requirement gives an operation. */
-export function operationScopes(operationId: string): string[] {
-  const doc = parse(readFileSync(OPENAPI, "utf8")) as {
+/** The scopes the security requirement of `service`'s OpenAPI contract (contracts/openapi/<service>.v1.yaml) gives an operation. */
+export function operationScopes(operationId: string, service = "users"): string[] {
+  const doc = parse(readFileSync(new URL(`${service}.v1.yaml`, OPENAPI_DIR), "utf8")) as {
     paths: Record<string, Record<string, { operationId?: string; security?: Record<string, string[]>[] }>>;
   };
   for (const item of Object.values(doc.paths)) {
@@ -40,7 +40,7 @@ export function operationScopes(operationId: string): string[] {
         return (operation.security ?? []).flatMap((r) => Object.values(r).flat());
     }
   }
-  throw new Error(`the contract has no operation ${operationId}`);
+  throw new Error(`the ${service} contract has no operation ${operationId}`);
 }
 
 /** The scopes the GraphQL schema's @auth gives a root field (Query or Mutation). */

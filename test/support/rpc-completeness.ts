@@ -240,7 +240,7 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
     }
 
     // A pact interaction over any public door of the RPC; an RPC with no public door has nothing to pact, and a
-    // transcoded service has no consumer pact yet.
+    // transcoded service's pact (its scaffolded test's) is in pacts/ only once its team puts it there.
     if (handWritten && (operations.length > 0 || fields.length > 0)) {
       const patterns = operations.map((op) => ({ method: op.method, pattern: pathPattern(op.path) }));
       const pacted = pieces.pactInteractions.some(

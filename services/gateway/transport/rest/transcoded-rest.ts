@@ -4,7 +4,8 @@
  * gateway. The operation's validated inputs become the method's request by one convention — path and query
  * parameters by name; `If-Match` as `etag`; a body as the entity field (`<singular>`, with the path's parameters
  * and the etag), and on PATCH the body's keys as the `updateMask` — and the response is the contract's: the entity
- * itself when the method answers one (with its `ETag` where the contract declares one), else the message (an empty
+ * itself when the method answers one (with its `ETag`, and its `Location` — the path of the GET of one entity under
+ * the operation's — where the contract declares them), else the message (an empty
  * list the contract requires given as []), nothing for a 204. Each document's paths must be its own: a path
  * another document has already is refused at start.
  */
@@ -72,7 +73,15 @@ export function transcoder(
   if (!success) throw new Error(`${where} has no 2xx response`);
   const status = Number(success);
   const response = op.responses.get(success);
-  const declaresEtag = [...(response?.headers.keys() ?? [])].some((h) => h.toLowerCase() === "etag");
+  const declares = (name: string) => [...(response?.headers.keys() ?? [])].some((h) => h.toLowerCase() === name);
+  const declaresEtag = declares("etag");
+  // A created entity's URL, where the contract declares Location: the path of the GET of one entity under this one
+  // (none without such a GET).
+  const member = declares("location")
+    ? operationsOf(document).find(
+        (o) => o.method === "GET" && /^\/\{[^}/]+\}$/.test(o.path.slice(op.path.length)) && o.path.startsWith(op.path),
+      )
+    : undefined;
   const schema = response?.content.get("application/json");
   const resolved = schema ? resolve(document, schema) : undefined;
   const required = Array.isArray(resolved?.node.required) ? (resolved.node.required as string[]) : [];
@@ -96,7 +105,10 @@ export function transcoder(
       entity !== undefined && Object.keys(answer).length === 1
         ? (entity as Record<string, unknown>)
         : { ...Object.fromEntries(lists.map((p) => [p, []])), ...answer };
-    const tag = declaresEtag && typeof out.etag === "string" ? { etag: `"${out.etag}"` } : undefined;
-    return { status, ...(tag ? { headers: tag } : {}), body: out };
+    const headers: Record<string, string> = {};
+    if (declaresEtag && typeof out.etag === "string") headers.etag = `"${out.etag}"`;
+    if (member && typeof out.id === "string")
+      headers.location = member.path.replace(/\{[^}/]+\}$/, encodeURIComponent(out.id));
+    return { status, ...(Object.keys(headers).length > 0 ? { headers } : {}), body: out };
   };
 }
