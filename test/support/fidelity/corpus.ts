@@ -7,7 +7,8 @@
  * from its lengths (and white space for its not-blank pattern), an e-mail field's from the e-mail format.
  */
 import fc from "fast-check";
-import type { Entity, FieldRule } from "./entity.js";
+import type { FieldRule } from "../../../platform/rules/field-rules.js";
+import type { Entity } from "./entity.js";
 
 /** An entity's field (`name`, `email`), or `pageSize` for its List. */
 export type FieldName = string;

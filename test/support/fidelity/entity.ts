@@ -7,19 +7,8 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { fieldRules } from "../../../generated/proto/field-rules.js";
+import type { FieldRule } from "../../../platform/rules/field-rules.js";
 import { capitalized, singularOf } from "../../../platform/service-names.js";
-
-/** One field rule of generated/proto/field-rules.ts. */
-export interface FieldRule {
-  readonly required?: boolean;
-  readonly outputOnly?: boolean;
-  readonly minLen?: number;
-  readonly maxLen?: number;
-  readonly pattern?: string;
-  readonly format?: string;
-  readonly minimum?: string;
-  readonly maximum?: string;
-}
 
 export interface Entity {
   readonly plural: string;
