@@ -222,11 +222,14 @@ type Resolver = (root: unknown, args: Record<string, unknown>, context: MockCont
  * `x-charter-rpc` names the RPC its `@rpc` names (serviceFieldResolver). A field the mock cannot answer stops
  * start-up, naming it.
  */
-export function createServiceResolvers(services: readonly ServiceGraphql[]): Record<string, Record<string, Resolver>> {
+export function createServiceResolvers(
+  services: readonly ServiceGraphql[],
+  faults?: FaultInjector,
+): Record<string, Record<string, Resolver>> {
   const resolvers: Record<string, Record<string, Resolver>> = {};
   for (const service of services) {
     for (const { type, field } of rootFieldsOf(service.sdl)) {
-      resolvers[type] = { ...resolvers[type], [field.name.value]: serviceFieldResolver(service, type, field) };
+      resolvers[type] = { ...resolvers[type], [field.name.value]: serviceFieldResolver(service, type, field, faults) };
     }
   }
   return resolvers;
@@ -236,11 +239,28 @@ export function createServiceResolvers(services: readonly ServiceGraphql[]): Rec
  * The resolver of one root field of another service's schema, by the verb of the RPC its `@rpc` names, as the
  * gateway resolves it: Get (null for a preferred NOT_FOUND), List (a connection of the example page's items, paged by
  * the page size rule of the RPC's request), Create and Update (the entity; a preferred problem names the fields
- * under `input.`), Delete (`{ id }`). Throws, naming the field, when no operation names the RPC or the verb is
- * another. The RPC completeness check asks it too.
+ * under `input.`), Delete (`{ id }`); each fails first as the configured faults of its operation say. Throws, naming
+ * the field, when no operation names the RPC or the verb is another. The RPC completeness check asks it too.
  */
 export function serviceFieldResolver(
   { name, examples }: ServiceGraphql,
+  type: string,
+  field: FieldDefinitionNode,
+  faults?: FaultInjector,
+): Resolver {
+  const resolve = answerOf({ name, examples }, type, field);
+  if (!faults) return resolve;
+  const operationId = examples.routes.find((r) => r.rpc === rpcOfField(field))?.operationId ?? "";
+  return (root, args, context) => {
+    const fault = faults.draw(operationId);
+    if (fault) throw faultError(fault);
+    return resolve(root, args, context);
+  };
+}
+
+/** A root field's answer from its operation's examples, by its RPC's verb (see serviceFieldResolver). */
+function answerOf(
+  { name, examples }: Pick<ServiceGraphql, "name" | "examples">,
   type: string,
   field: FieldDefinitionNode,
 ): Resolver {
@@ -402,7 +422,7 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
   // examples in every mode (no store, replay or faults for them).
   const typeDefs = mergeSchemas(usersTypeDefs, services);
   const base = makeExecutableSchema({ typeDefs: usersTypeDefs });
-  const others = createServiceResolvers(services);
+  const others = createServiceResolvers(services, opts.faults);
   const withOthers = <T extends RootResolvers>(resolvers: T): T =>
     ({
       ...resolvers,

@@ -65,7 +65,7 @@ export interface MockedService {
   readonly definitions?: Readonly<Record<string, RpcDefinition>>;
   /**
    * The examples of a service with a contract of its own (contracts/openapi/<name>.v1.yaml): it answers from them
-   * alone, without the users mock's store, replay or faults.
+   * and the configured faults of its operations, without the users mock's store or replay.
    */
   readonly examples?: ContractExamples;
 }
@@ -523,8 +523,8 @@ function implementationOf(
   logger: Logger,
   modes: Pick<GrpcMockOptions, "store" | "replay" | "faults">,
 ) {
-  // A service with a contract of its own answers from its examples only.
-  const extras = service.examples ? {} : modes;
+  // A service with a contract of its own answers from its examples (and the faults of its operations) only.
+  const extras = service.examples ? (modes.faults ? { faults: modes.faults } : {}) : modes;
   const stateful = extras.store ? statefulRpcs(extras.store) : {};
   // Errors name their service's domain as the service itself does. Their field violations are proto paths
   // already (the proto checker's, the definitions' prefix), which the default field mapping keeps as they are.

@@ -93,7 +93,14 @@ Press Ctrl-C to stop.
     };
   }
   const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as User;
-  const faults = createFaultInjector(parseFaults(config.faults, examples), config.seed);
+  // Every other service's contracts (found by directory): its REST mock is a Prism of its own behind a front of its
+  // own, its RPCs join the gRPC mock's port, its root fields the GraphQL mock's schema. MOCK_FAULTS may name the
+  // operations of any of the documents.
+  const contracts = otherServiceContracts();
+  const faults = createFaultInjector(
+    parseFaults(config.faults, [examples, ...contracts.map((c) => c.examples)]),
+    config.seed,
+  );
   // The stateful mode's store starts with every user the examples show: the example user, then each listed one.
   const store = config.stateful
     ? new MockStore([
@@ -110,9 +117,6 @@ Press Ctrl-C to stop.
     for (const stop of stops.reverse()) await stop().catch(() => {});
   };
 
-  // Every other service's contracts (found by directory): its RPCs join the gRPC mock's port, its root fields the
-  // GraphQL mock's schema, and its REST mock is a Prism of its own.
-  const contracts = otherServiceContracts();
   const otherGrpc = await Promise.all(contracts.map((c) => contractMock(c.name, c.openapi, c.examples)));
 
   try {
@@ -170,7 +174,7 @@ Press Ctrl-C to stop.
       proxied: upstream !== undefined,
     });
     stops.push(front.stop);
-    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic });
+    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic, contracts, faults });
     for (const other of others) stops.push(other.stop);
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -216,7 +220,7 @@ ${contracts
   .map(
     ({ name, sdl }, i) => `
   ${name}, from its own contracts' examples:
-  REST     ${urls.services[name]}/v1/${name}   (Prism; header Prefer: code=404 | example=<name>)
+  REST     ${urls.services[name]}/v1/${name}   (Prism; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (${otherGrpc[i]?.name}, on the same port; metadata prefer as above)
 ${sdl === undefined ? "" : `  GraphQL  ${urls.graphql}   (its root fields, merged into the users schema)\n`}`,
   )

@@ -333,7 +333,14 @@ test(`${NAME} answers through its REST, gRPC and GraphQL mocks, which npm run mo
   assert.ok(existsSync(join(copy, "contracts/openapi/books.v1.yaml")), "the service was scaffolded");
   const mocks = await startService(
     join(copy, "mocks/main.ts"),
-    { MOCK_HOST: "127.0.0.1", MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
+    {
+      MOCK_HOST: "127.0.0.1",
+      MOCK_REST_PORT: "0",
+      MOCK_GRPC_PORT: "0",
+      MOCK_GRAPHQL_PORT: "0",
+      // A fault of one of its operations, named as the users operations are.
+      MOCK_FAULTS: "deleteBook=503",
+    },
     "mocks ready",
     60_000,
   );
@@ -364,6 +371,26 @@ test(`${NAME} answers through its REST, gRPC and GraphQL mocks, which npm run mo
   });
   assert.equal(invalid.status, 400, "Prism refuses a body the contract does not allow, with the contract's 400");
   assert.equal((await fetch(`${base}/v1/books`)).status, 401);
+  // Its Prism is behind a REST front as users' is: Prefer: delay= is read there, the configured fault answered there.
+  const delayed = await fetch(`${base}/v1/books/7281634251938816001`, {
+    headers: { authorization, prefer: "delay=1, code=404" },
+  });
+  assert.equal(delayed.status, 404, "the rest of the Prefer header goes on to Prism");
+  const badDelay = await fetch(`${base}/v1/books/7281634251938816001`, {
+    headers: { authorization, prefer: "delay=x" },
+  });
+  assert.equal(badDelay.status, 400);
+  assert.equal(((await badDelay.json()) as { code: string }).code, "INVALID_ARGUMENT");
+  const faulted = await fetch(`${base}/v1/books/7281634251938816001`, { method: "DELETE", headers: { authorization } });
+  assert.equal(faulted.status, 503);
+  assert.deepEqual(await faulted.json(), {
+    type: "https://charter.dev/problems/unavailable",
+    title: "Service unavailable",
+    status: 503,
+    detail: "the books service is unavailable",
+    code: "UNAVAILABLE",
+    instance: "/v1/books/7281634251938816001",
+  });
 
   // gRPC: the service on the users mock's port, answering from the same examples, requests checked by the proto.
   const named = (mocks.ready.serviceMocks as Record<string, Record<string, string>> | undefined)?.books;
@@ -418,6 +445,8 @@ test(`${NAME} answers through its REST, gRPC and GraphQL mocks, which npm run mo
   // The contract's 404 problem example, as the users mock answers its own.
   const notFound = await refused(client.call("GetBook", { id: "1" }, metadata("code=NOT_FOUND")), 5);
   assert.equal(notFound.message, "book 7281634251938816001 not found");
+  const unavailable = await refused(client.call("DeleteBook", { id: firstBook.id }, metadata()), 14);
+  assert.equal(unavailable.message, "the books service is unavailable", "the configured fault of deleteBook");
 
   // GraphQL: its root fields merged into the users mock's schema, answering from the same examples.
   const graphql = async (query: string, headers: Record<string, string> = { authorization }) => {
@@ -455,6 +484,8 @@ test(`${NAME} answers through its REST, gRPC and GraphQL mocks, which npm run mo
   const anonymous = await graphql(`{ book(id: "${firstBook.id}") { id } }`, {});
   assert.equal(anonymous.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
   assert.deepEqual(anonymous.data, { book: null });
+  const deleted = await graphql(`mutation { deleteBook(id: "${firstBook.id}") { id } }`);
+  assert.equal(deleted.errors?.[0]?.extensions?.code, "UNAVAILABLE", "the configured fault of deleteBook");
   // The users fields are still there beside them.
   assert.equal((await graphql(`{ user(id: "${firstBook.id}") { name } }`)).data?.user?.name, "Ada Lovelace");
 });
