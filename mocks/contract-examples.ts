@@ -43,6 +43,8 @@ export interface OperationRoute {
   readonly operationId: string;
   readonly method: string;
   readonly path: string;
+  /** The RPC its `x-charter-rpc` names (`charter.books.v1.BooksService/GetBook`), if any. */
+  readonly rpc?: string;
 }
 
 const isObject = (value: unknown): value is Json =>
@@ -89,7 +91,12 @@ export function loadContractExamples(file: string = OPENAPI_FILE): ContractExamp
     for (const [method, op] of Object.entries(item)) {
       if (isObject(op) && typeof op.operationId === "string") {
         operations.set(op.operationId, op);
-        routes.push({ operationId: op.operationId, method: method.toUpperCase(), path });
+        routes.push({
+          operationId: op.operationId,
+          method: method.toUpperCase(),
+          path,
+          ...(typeof op["x-charter-rpc"] === "string" ? { rpc: op["x-charter-rpc"] } : {}),
+        });
       }
     }
   }

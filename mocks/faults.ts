@@ -21,8 +21,16 @@ export interface FaultRule {
   readonly rate: number;
 }
 
-/** Reads MOCK_FAULTS: each `<operationId>=<status>[@<rate>]`, separated by commas; throws a ConfigError naming a bad one. */
-export function parseFaults(text: string, examples: ContractExamples, what = "MOCK_FAULTS"): FaultRule[] {
+/**
+ * Reads MOCK_FAULTS: each `<operationId>=<status>[@<rate>]`, separated by commas, an operation of any of the
+ * documents (the users document first, then every other service's); throws a ConfigError naming a bad one.
+ */
+export function parseFaults(
+  text: string,
+  examples: ContractExamples | readonly ContractExamples[],
+  what = "MOCK_FAULTS",
+): FaultRule[] {
+  const documents: readonly ContractExamples[] = "routes" in examples ? [examples] : examples;
   const rules: FaultRule[] = [];
   for (const part of text.split(",")) {
     const entry = part.trim();
@@ -31,12 +39,10 @@ export function parseFaults(text: string, examples: ContractExamples, what = "MO
     if (!match?.[1] || !match[2]) {
       throw new ConfigError(`${what}: cannot read ${JSON.stringify(entry)}; use <operationId>=<status>[@<rate>]`);
     }
-    let operation: ReturnType<ContractExamples["operation"]>;
-    try {
-      operation = examples.operation(match[1]);
-    } catch {
-      throw new ConfigError(`${what}: ${JSON.stringify(match[1])} is no operationId of the contract`);
-    }
+    const id = match[1];
+    const document = documents.find((d) => d.routes.some((route) => route.operationId === id));
+    if (!document) throw new ConfigError(`${what}: ${JSON.stringify(id)} is no operationId of the contracts`);
+    const operation = document.operation(id);
     const status = Number(match[2]);
     const problem = [...operation.problems.values()].find((p) => p.status === status);
     if (!problem) {

@@ -9,19 +9,23 @@
  * arguments that break its @constraint limits, are refused with the gateway's errors. A field the schema marks
  * @auth needs an `Authorization: Bearer <token>` header with a JWT-shaped token, else it is the error
  * UNAUTHENTICATED; the mock verifies no signature and no scope, so any well-formed token will do (no issuer).
+ * Every other service's schema (contracts/graphql/<name>.graphql) is merged in as the gateway merges it, its root
+ * fields answering from its own OpenAPI document's examples (createServiceResolvers).
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { addMocksToSchema } from "@graphql-tools/mock";
 import { makeExecutableSchema } from "@graphql-tools/schema";
 import Fastify from "fastify";
-import { defaultFieldResolver, type GraphQLSchema, isObjectType } from "graphql";
+import { defaultFieldResolver, type FieldDefinitionNode, type GraphQLSchema, isObjectType } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
+import { fieldRules } from "../generated/proto/field-rules.js";
 import { AuthError, bearerToken } from "../platform/auth/token-verifier.js";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
 import { decodeCursor, encodeCursor } from "../platform/graphql/cursor.js";
 import { formatGraphqlErrors } from "../platform/graphql/error-formatter.js";
-import { rulesOf, withDefault } from "../platform/rules/field-rules.js";
+import { mergeSchemas, rootFieldsOf, rpcOfField, type ServiceSchema } from "../platform/graphql/merge-schemas.js";
+import { type FieldRule, rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
@@ -33,7 +37,6 @@ import { createReplayResolvers, type ReplayContext } from "./replay-graphql.js";
 export const GRAPHQL_SCHEMA_FILE = fileURLToPath(new URL("../contracts/graphql/users.graphql", import.meta.url));
 export const GRAPHQL_PATH = "/graphql";
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
-const MAX_PAGE = Number(pageSizeRule.maximum);
 
 interface MockContext extends MercuriusContext, ReplayContext {
   readonly prefer: Preference | PreferError;
@@ -85,10 +88,18 @@ interface ExampleHistory {
 
 type ConnectionArgs = { first?: number | null; after?: string | null };
 
-/** One example page as a connection: its first `first` items, with cursors that go on from `after`. */
-function connectionOf<T>(items: readonly T[], nextPageToken: string | undefined, args: ConnectionArgs) {
-  const start = args.after ? decodeCursor(args.after, "after", MAX_PAGE) : { token: "", skip: 0 };
-  const nodes = items.slice(0, withDefault(pageSizeRule, args.first ?? undefined));
+/**
+ * One example page as a connection: its first `first` items, with cursors that go on from `after`; `rule` is the
+ * page size's field rule of the List RPC's request (its default and maximum).
+ */
+function connectionOf<T>(
+  items: readonly T[],
+  nextPageToken: string | undefined,
+  args: ConnectionArgs,
+  rule: FieldRule = pageSizeRule,
+) {
+  const start = args.after ? decodeCursor(args.after, "after", Number(rule.maximum)) : { token: "", skip: 0 };
+  const nodes = items.slice(0, withDefault(rule, args.first ?? undefined));
   const edges = nodes.map((node, i) => ({
     cursor: encodeCursor({ token: start.token, skip: start.skip + i + 1 }),
     node,
@@ -103,10 +114,17 @@ function connectionOf<T>(items: readonly T[], nextPageToken: string | undefined,
   };
 }
 
+/** Another service's schema (contracts/graphql/<name>.graphql) and the examples of its OpenAPI document. */
+export interface ServiceGraphql extends ServiceSchema {
+  readonly examples: ContractExamples;
+}
+
 export interface GraphqlMockOptions {
   readonly host: string;
   readonly port: number;
   readonly examples: ContractExamples;
+  /** Other services' schemas, merged into the users schema; their root fields answer from their own examples. */
+  readonly services?: readonly ServiceGraphql[];
   /** The stateful mode: users, their changes and their history come from this store. */
   readonly store?: MockStore;
   readonly faults?: FaultInjector;
@@ -195,6 +213,93 @@ export function createGraphqlMockResolvers(examples: ContractExamples) {
       },
     },
   };
+}
+
+type Resolver = (root: unknown, args: Record<string, unknown>, context: MockContext) => unknown;
+
+/**
+ * The root fields of other services' schemas, each answering from the examples of the OpenAPI operation whose
+ * `x-charter-rpc` names the RPC its `@rpc` names (serviceFieldResolver). A field the mock cannot answer stops
+ * start-up, naming it.
+ */
+export function createServiceResolvers(
+  services: readonly ServiceGraphql[],
+  faults?: FaultInjector,
+): Record<string, Record<string, Resolver>> {
+  const resolvers: Record<string, Record<string, Resolver>> = {};
+  for (const service of services) {
+    for (const { type, field } of rootFieldsOf(service.sdl)) {
+      resolvers[type] = { ...resolvers[type], [field.name.value]: serviceFieldResolver(service, type, field, faults) };
+    }
+  }
+  return resolvers;
+}
+
+/**
+ * The resolver of one root field of another service's schema, by the verb of the RPC its `@rpc` names, as the
+ * gateway resolves it: Get (null for a preferred NOT_FOUND), List (a connection of the example page's items, paged by
+ * the page size rule of the RPC's request), Create and Update (the entity; a preferred problem names the fields
+ * under `input.`), Delete (`{ id }`); each fails first as the configured faults of its operation say. Throws, naming
+ * the field, when no operation names the RPC or the verb is another. The RPC completeness check asks it too.
+ */
+export function serviceFieldResolver(
+  { name, examples }: ServiceGraphql,
+  type: string,
+  field: FieldDefinitionNode,
+  faults?: FaultInjector,
+): Resolver {
+  const resolve = answerOf({ name, examples }, type, field);
+  if (!faults) return resolve;
+  const operationId = examples.routes.find((r) => r.rpc === rpcOfField(field))?.operationId ?? "";
+  return (root, args, context) => {
+    const fault = faults.draw(operationId);
+    if (fault) throw faultError(fault);
+    return resolve(root, args, context);
+  };
+}
+
+/** A root field's answer from its operation's examples, by its RPC's verb (see serviceFieldResolver). */
+function answerOf(
+  { name, examples }: Pick<ServiceGraphql, "name" | "examples">,
+  type: string,
+  field: FieldDefinitionNode,
+): Resolver {
+  const where = `contracts/graphql/${name}.graphql ${type}.${field.name.value}`;
+  const rpc = rpcOfField(field);
+  const route = examples.routes.find((r) => r.rpc !== undefined && r.rpc === rpc);
+  if (!route) throw new Error(`${where}: no operation of contracts/openapi/${name}.v1.yaml names @rpc ${rpc}`);
+  const op = examples.operation(route.operationId);
+  const method = rpc.slice(rpc.lastIndexOf("/") + 1);
+  switch (/^(Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1]) {
+    case "Get":
+      return (_, _args, context) => {
+        const { prefer } = context;
+        if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
+        return choose(op, context);
+      };
+    case "List": {
+      const service = rpc.slice(0, rpc.indexOf("/"));
+      const request = `${service.slice(0, service.lastIndexOf("."))}.${method}Request`;
+      const rule = (fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>)[request]?.pageSize;
+      if (!rule) throw new Error(`${where}: generated/proto/field-rules.ts has no pageSize rule of ${request}`);
+      return (_, args, context) => {
+        const page = choose(op, context) as Record<string, unknown>;
+        const items = (Object.values(page).find(Array.isArray) ?? []) as unknown[];
+        const next = typeof page.nextPageToken === "string" ? page.nextPageToken : undefined;
+        return connectionOf(items, next, args as ConnectionArgs, rule);
+      };
+    }
+    case "Create":
+    case "Update":
+      return (_, _args, context) => choose(op, context, "input.");
+    case "Delete":
+      return (_, args, context) => {
+        choose(op, context);
+        return { id: args.id };
+      };
+    default:
+      throw new Error(`${where}: the mock answers Get, List, Create, Update and Delete methods, not ${method}`);
+  }
 }
 
 /** One page of the store as a connection; each cursor is the store's page token after its item. */
@@ -311,8 +416,19 @@ function withFaults<T extends RootResolvers>(resolvers: T, faults: FaultInjector
 export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<GraphqlMock> {
   const exampleUser = pickExample(opts.examples.operation("getUser").examples, {}, "getUser") as ExampleUser;
 
-  const typeDefs = await readFile(GRAPHQL_SCHEMA_FILE, "utf8");
-  const base = makeExecutableSchema({ typeDefs });
+  const usersTypeDefs = await readFile(GRAPHQL_SCHEMA_FILE, "utf8");
+  const services = opts.services ?? [];
+  // Other services' schemas join the users schema as the gateway merges them; their fields answer from their own
+  // examples in every mode (no store, replay or faults for them).
+  const typeDefs = mergeSchemas(usersTypeDefs, services);
+  const base = makeExecutableSchema({ typeDefs: usersTypeDefs });
+  const others = createServiceResolvers(services, opts.faults);
+  const withOthers = <T extends RootResolvers>(resolvers: T): T =>
+    ({
+      ...resolvers,
+      Query: { ...resolvers.Query, ...others.Query },
+      Mutation: { ...resolvers.Mutation, ...others.Mutation },
+    }) as T;
   // A replay or the store fills in nothing: a field its answer lacks is missing, as the schema then says (the mocks
   // of addMocksToSchema would make one up and hide it).
   const answering = opts.replay
@@ -321,12 +437,14 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
       ? createStatefulResolvers(opts.examples, opts.store)
       : undefined;
   const schema = answering
-    ? makeExecutableSchema({ typeDefs, resolvers: withFaults(answering, opts.faults) })
+    ? makeExecutableSchema({ typeDefs, resolvers: withOthers(withFaults(answering, opts.faults)) })
     : addMocksToSchema<IResolvers>({
-        schema: base,
+        schema: makeExecutableSchema({ typeDefs }),
         // Values for whatever a resolver below leaves unset: the example user's.
         mocks: { DateTime: () => exampleUser.createTime, ID: () => exampleUser.id },
-        resolvers: withFaults(createGraphqlMockResolvers(opts.examples), opts.faults) as unknown as IResolvers,
+        resolvers: withOthers(
+          withFaults(createGraphqlMockResolvers(opts.examples), opts.faults) as RootResolvers,
+        ) as unknown as IResolvers,
       });
   requireTokensOnAuthFields(schema);
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { parse } from "yaml";
 import { AuditServiceClient, ListUserHistoryResponse } from "../generated/proto/charter/audit/v1/audit.js";
 import { UpdateUserRequest, UsersServiceClient } from "../generated/proto/charter/users/v1/users.js";
 import { ErrorInfo } from "../generated/proto/google/rpc/error_details.js";
@@ -11,7 +12,15 @@ import { Status } from "../generated/proto/google/rpc/status.js";
 import { methodScopes } from "../generated/proto/method-rules.js";
 import { createLogger } from "../platform/logging.js";
 import { loadContractExamples, OPENAPI_FILE } from "./contract-examples.js";
-import { AUDIT_MOCK, buildGrpcAnswers, MOCKED_SERVICES, startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
+import {
+  AUDIT_MOCK,
+  buildGrpcAnswers,
+  definitionsOfContract,
+  MOCKED_SERVICES,
+  startGrpcMock,
+  USERS_MOCK,
+} from "./grpc-mock.js";
+import { createProtoChecker } from "./proto-checker.js";
 
 let dir: string;
 before(async () => {
@@ -113,6 +122,34 @@ test("a mock example with an unknown field or a wrong type stops start-up, namin
       return true;
     },
   );
+});
+
+test("definitions read from a contract: from the users contract, those users-service.yaml writes", async () => {
+  // A scaffolded service's gRPC mock reads its definitions from its contract; read from the users contract they must
+  // say what the hand-written file says (the ErrorInfo reasons aside, which no contract states).
+  const examples = loadContractExamples();
+  const derived = definitionsOfContract(
+    USERS_MOCK.name,
+    examples,
+    createProtoChecker(USERS_MOCK.proto, USERS_MOCK.name),
+  );
+  const written = parse(await readFile(USERS_MOCK.definitionsFile, "utf8")) as Record<string, Record<string, unknown>>;
+  assert.deepEqual(Object.keys(derived).sort(), Object.keys(written).sort());
+  for (const [rpc, definition] of Object.entries(written)) {
+    if (definition.operation === undefined) continue;
+    const { reasons: _, ...wanted } = definition;
+    assert.deepEqual({ body: ".", ...derived[rpc] }, { body: ".", ...wanted }, rpc);
+  }
+  const batch = derived.BatchGetUsers;
+  assert.deepEqual(
+    batch?.examples?.found,
+    examples.resolve((written.BatchGetUsers?.examples as { found?: unknown } | undefined)?.found),
+  );
+  assert.deepEqual(batch?.examples?.none, {});
+  // Its problems are those every operation documents, answered as the users service's.
+  assert.ok(batch?.problems?.has("UNAVAILABLE"));
+  const answers = buildGrpcAnswers(examples, { ...USERS_MOCK, definitions: derived });
+  assert.deepEqual(answers.get("BatchGetUsers")?.examples.get("none"), { users: [] });
 });
 
 test("an RPC without definitions, or a definition of no RPC, stops start-up", async () => {

@@ -1,10 +1,11 @@
 /**
  * The gRPC mock of charter.users.v1.UsersService and charter.audit.v1.AuditService on one port: every
  * RPC answers from example messages built from the OpenAPI document's examples (see mocks/grpc/*.yaml),
- * with health and reflection on the same port. Per call, metadata `prefer: code=NOT_FOUND` or
- * `prefer: example=<name>` picks the answer, like Prism's Prefer header. A request that breaks
- * the proto's field rules is INVALID_ARGUMENT with a google.rpc.BadRequest listing each field,
- * whatever it prefers. An RPC that needs scopes (generated/proto/method-rules.ts) needs `authorization: Bearer
+ * with health and reflection on the same port. Every other service (contractMock) joins them there, answering from
+ * its own document's examples, its RPC definitions read from the operations' `x-charter-rpc`. Per call, metadata
+ * `prefer: code=NOT_FOUND` or `prefer: example=<name>` picks the answer, like Prism's Prefer header. A request that
+ * breaks the proto's field rules is INVALID_ARGUMENT with a google.rpc.BadRequest listing each field, whatever it
+ * prefers. An RPC that needs scopes (generated/proto/method-rules.ts) needs `authorization: Bearer
  * <token>` metadata with a JWT-shaped token, else it is UNAUTHENTICATED as the services answer it; the mock
  * verifies no signature and no scope, so any well-formed token will do (no issuer needed). In the stateful mode the
  * RPCs answer from the shared store; in the replay mode from the recorded gRPC calls (recording.ts), each answer
@@ -23,6 +24,7 @@ import type {
 import { parse } from "yaml";
 import * as auditMessages from "../generated/proto/charter/audit/v1/audit.js";
 import * as usersMessages from "../generated/proto/charter/users/v1/users.js";
+import { serviceModules } from "../generated/proto/service-modules.js";
 import { scopesOfMethod } from "../platform/auth/scopes.js";
 import { AuthError, bearerToken } from "../platform/auth/token-verifier.js";
 import { AppError, type Code, type FieldViolation, grpcStatusOf, invalidArgument } from "../platform/errors.js";
@@ -30,12 +32,19 @@ import { errorDomainOf, toServiceError } from "../platform/grpc-handlers.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import type { Logger } from "../platform/logging.js";
 import { rulesOf } from "../platform/rules/field-rules.js";
-import { type ContractExamples, isCode, type Problem, protoPathOfPointer } from "./contract-examples.js";
+import { capitalized } from "../platform/service-names.js";
+import {
+  type ContractExamples,
+  isCode,
+  loadContractExamples,
+  type Problem,
+  protoPathOfPointer,
+} from "./contract-examples.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { serviceErrorOf } from "./grpc-status.js";
 import { type Actor, actorOf, type MockStore, type User } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
-import { createProtoChecker, type ServiceMethod } from "./proto-checker.js";
+import { createProtoChecker, type ProtoChecker, type ServiceMethod } from "./proto-checker.js";
 import type { Replay } from "./recording.js";
 
 type MessageCodec = usersMessages.MessageFns<unknown>;
@@ -50,8 +59,15 @@ export interface MockedService {
   readonly definition: ServiceDefinition;
   /** The generated module of the proto file: a codec per message, by short name. */
   readonly codecs: Readonly<Record<string, unknown>>;
-  /** The RPC definitions (YAML, see mocks/grpc/users-service.yaml). */
+  /** Where its RPC definitions are: a YAML file (see mocks/grpc/users-service.yaml), or the OpenAPI document. */
   readonly definitionsFile: string;
+  /** Its RPC definitions when they are read from its own contract (definitionsOfContract), not from a YAML file. */
+  readonly definitions?: Readonly<Record<string, RpcDefinition>>;
+  /**
+   * The examples of a service with a contract of its own (contracts/openapi/<name>.v1.yaml): it answers from them
+   * and the configured faults of its operations, without the users mock's store or replay.
+   */
+  readonly examples?: ContractExamples;
 }
 
 /** A service of contracts/proto with its generated module, answering as mocks/grpc/<file> says. */
@@ -87,6 +103,8 @@ interface RpcDefinition {
   readonly body?: string;
   readonly examples?: Record<string, unknown>;
   readonly errors?: readonly string[];
+  /** The problems of an RPC with no REST operation, when read from the contract rather than named in `errors`. */
+  readonly problems?: ReadonlyMap<Code, Problem>;
   readonly prefix?: string;
   readonly reasons?: Record<string, string>;
   readonly required?: readonly string[];
@@ -131,7 +149,10 @@ export function buildGrpcAnswers(
 ): Map<string, RpcAnswers> {
   const codecOf = (fullName: string) => messageCodecOf(service, fullName);
   const checker = createProtoChecker(service.proto, service.name);
-  const definitions = parse(readFileSync(file, "utf8")) as Record<string, RpcDefinition> | null;
+  const definitions =
+    service.definitions && file === service.definitionsFile
+      ? service.definitions
+      : (parse(readFileSync(file, "utf8")) as Record<string, RpcDefinition> | null);
   const problems: string[] = [];
   const answers = new Map<string, RpcAnswers>();
   const rpcNames = new Set(checker.methods.map((m) => m.name));
@@ -165,6 +186,7 @@ export function buildGrpcAnswers(
           const problem = examples.problem(responseName);
           if (!problemsByCode.has(problem.code)) problemsByCode.set(problem.code, problem);
         }
+        for (const [code, problem] of definition.problems ?? []) problemsByCode.set(code, problem);
       }
       if (bodies.size === 0) problems.push(`${where}: no examples (set operation or examples)`);
 
@@ -233,6 +255,99 @@ export function buildGrpcAnswers(
   }
   if (problems.length > 0) throw new Error(`bad gRPC mock examples: ${problems.join("; ")}`);
   return answers;
+}
+
+/**
+ * The RPC definitions of a service with a contract of its own, read from it as mocks/grpc/users-service.yaml writes
+ * them by hand: each RPC answers with the examples and problems of the operation whose `x-charter-rpc` names it. The
+ * REST body is the response message's one message field when it has only that (GetBookResponse.book), else the
+ * message itself; a request field of that field's type holds the REST body's fields (`book.name`) and is required,
+ * and with a FieldMask beside it (an update) it may be partial and needs its id. An RPC no operation names (an
+ * `x-charter-rpc-exceptions` entry) answers a list of the first example of its items' type (`found`) or none
+ * (`none`), with the problems every operation documents.
+ */
+export function definitionsOfContract(
+  service: string,
+  examples: ContractExamples,
+  checker: ProtoChecker,
+): Record<string, RpcDefinition> {
+  const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const definitions: Record<string, RpcDefinition> = {};
+  /** The first example of each message type an RPC answers as its body. */
+  const firstOfType = new Map<string, unknown>();
+  for (const method of checker.methods) {
+    const route = examples.routes.find((r) => r.rpc === `${service}/${method.name}`);
+    if (!route) continue;
+    const fields = checker.fields(method.responseType);
+    const only = fields.length === 1 ? fields[0] : undefined;
+    const body = only?.messageType && !only.repeated ? only : undefined;
+    const requestFields = checker.fields(method.requestType);
+    const entity = body && requestFields.find((f) => !f.repeated && f.messageType === body.messageType);
+    const partial = requestFields.some((f) => f.messageType === "google.protobuf.FieldMask");
+    const hasId = body?.messageType !== undefined && checker.fields(body.messageType).some((f) => f.name === "id");
+    const prefix = entity ? snake(entity.name) : undefined;
+    definitions[method.name] = {
+      operation: route.operationId,
+      body: body?.name ?? ".",
+      ...(prefix
+        ? {
+            prefix,
+            required: partial && hasId ? [prefix, `${prefix}.id`] : [prefix],
+            ...(partial ? { partial: [prefix] } : {}),
+          }
+        : {}),
+    };
+    if (body?.messageType && !firstOfType.has(body.messageType)) {
+      firstOfType.set(body.messageType, examples.operation(route.operationId).examples.values().next().value);
+    }
+  }
+  const perOperation = examples.routes.map((r) => examples.operation(r.operationId).problems);
+  const common = new Map(
+    [...(perOperation[0] ?? [])].filter(([code]) => perOperation.every((problems) => problems.has(code))),
+  );
+  for (const method of checker.methods) {
+    if (definitions[method.name]) continue;
+    const list = checker
+      .fields(method.responseType)
+      .find((f) => f.repeated && f.messageType !== undefined && firstOfType.has(f.messageType));
+    definitions[method.name] = {
+      examples: {
+        ...(list?.messageType ? { found: { [list.name]: [firstOfType.get(list.messageType)] } } : {}),
+        none: {},
+      },
+      problems: common,
+    };
+  }
+  return definitions;
+}
+
+/**
+ * The gRPC mock of another service (contracts/openapi/<name>.v1.yaml, contracts/proto/charter/<name>/v1), with no
+ * code of its own: its generated module loaded by name (generated/proto/service-modules.ts, as the gateway's
+ * contract backend loads it), its RPCs answering from its OpenAPI document's examples.
+ */
+export async function contractMock(
+  name: string,
+  openapiFile: string,
+  examples: ContractExamples = loadContractExamples(openapiFile),
+): Promise<MockedService> {
+  const load = Object.hasOwn(serviceModules, name) ? serviceModules[name] : undefined;
+  if (!load) throw new Error(`generated/proto/charter/${name}/v1/${name}.ts does not exist: run npm run generate`);
+  const module = await load();
+  const short = `${capitalized(name)}Service`;
+  const definition = module[`${short}Service`];
+  if (!definition) throw new Error(`generated/proto/charter/${name}/v1 has no ${short}`);
+  const proto = `charter/${name}/v1/${name}.proto`;
+  const serviceName = `charter.${name}.v1.${short}`;
+  return {
+    proto,
+    name: serviceName,
+    definition: definition as ServiceDefinition,
+    codecs: module,
+    definitionsFile: openapiFile,
+    definitions: definitionsOfContract(serviceName, examples, createProtoChecker(proto, serviceName)),
+    examples,
+  };
 }
 
 const preferenceOf = (metadata: Metadata): Preference =>
@@ -406,14 +521,16 @@ function implementationOf(
   service: MockedService,
   examples: ContractExamples,
   logger: Logger,
-  extras: Pick<GrpcMockOptions, "store" | "replay" | "faults">,
+  modes: Pick<GrpcMockOptions, "store" | "replay" | "faults">,
 ) {
+  // A service with a contract of its own answers from its examples (and the faults of its operations) only.
+  const extras = service.examples ? (modes.faults ? { faults: modes.faults } : {}) : modes;
   const stateful = extras.store ? statefulRpcs(extras.store) : {};
   // Errors name their service's domain as the service itself does. Their field violations are proto paths
   // already (the proto checker's, the definitions' prefix), which the default field mapping keeps as they are.
   const errorOptions = { domain: errorDomainOf(service.name) };
   const implementation: UntypedServiceImplementation = {};
-  for (const rpc of buildGrpcAnswers(examples, service).values()) {
+  for (const rpc of buildGrpcAnswers(service.examples ?? examples, service).values()) {
     const needsToken = (scopesOfMethod(`${service.name}/${rpc.method.name}`) ?? []).length > 0;
     implementation[rpc.method.handlerName] = (
       call: ServerUnaryCall<unknown, unknown>,

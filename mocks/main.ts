@@ -1,8 +1,9 @@
 /**
  * `npm run mock`: the three mocks from the contracts, with no backend — REST (Prism) on 4010,
- * gRPC on 50052, GraphQL on 4011 — all answering with the OpenAPI document's examples. Logs a
- * JSON "mocks ready" line with the three ports once all of them answer, then prints their
- * addresses; Ctrl-C stops all three.
+ * gRPC on 50052, GraphQL on 4011 — all answering with the OpenAPI document's examples; every other service's
+ * REST mock is a Prism of its own, its gRPC service and GraphQL fields join the users mocks' port and schema. Logs a
+ * JSON "mocks ready" line with the three ports (and `serviceMocks`, the other services' addresses) once all of them
+ * answer, then prints their addresses; Ctrl-C stops all three.
  *
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
  *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
@@ -23,7 +24,7 @@ import { onFreePort } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
 import { createFaultInjector, parseFaults } from "./faults.js";
 import { startGraphqlMock } from "./graphql-mock.js";
-import { startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
+import { contractMock, MOCKED_SERVICES, startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
 import { startGrpcRecordProxy } from "./grpc-record-proxy.js";
 import { loadMockConfig } from "./mock-config.js";
 import { MockStore, type User } from "./mock-store.js";
@@ -33,7 +34,7 @@ import { createRecording, loadReplay } from "./recording.js";
 import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
 import { startRestMock } from "./rest-mock.js";
-import { startServiceRestMocks } from "./service-mocks.js";
+import { otherServiceContracts, startServiceRestMocks } from "./service-mocks.js";
 import { startStatefulRest } from "./stateful-rest.js";
 
 runMain("mock", async () => {
@@ -92,7 +93,14 @@ Press Ctrl-C to stop.
     };
   }
   const exampleUser = pickExample(examples.operation("getUser").examples, {}, "getUser") as User;
-  const faults = createFaultInjector(parseFaults(config.faults, examples), config.seed);
+  // Every other service's contracts (found by directory): its REST mock is a Prism of its own behind a front of its
+  // own, its RPCs join the gRPC mock's port, its root fields the GraphQL mock's schema. MOCK_FAULTS may name the
+  // operations of any of the documents.
+  const contracts = otherServiceContracts();
+  const faults = createFaultInjector(
+    parseFaults(config.faults, [examples, ...contracts.map((c) => c.examples)]),
+    config.seed,
+  );
   // The stateful mode's store starts with every user the examples show: the example user, then each listed one.
   const store = config.stateful
     ? new MockStore([
@@ -109,12 +117,15 @@ Press Ctrl-C to stop.
     for (const stop of stops.reverse()) await stop().catch(() => {});
   };
 
+  const otherGrpc = await Promise.all(contracts.map((c) => contractMock(c.name, c.openapi, c.examples)));
+
   try {
     const grpc = await startGrpcMock({
       host: config.host,
       port: config.grpcPort,
       logger,
       examples,
+      services: [...MOCKED_SERVICES, ...otherGrpc],
       ...shared,
       ...(replay ? { replay } : {}),
     });
@@ -123,6 +134,7 @@ Press Ctrl-C to stop.
       host: config.host,
       port: config.graphqlPort,
       examples,
+      services: contracts.flatMap(({ name, sdl, examples }) => (sdl === undefined ? [] : [{ name, sdl, examples }])),
       ...shared,
       ...(replay ? { replay } : {}),
     });
@@ -162,7 +174,7 @@ Press Ctrl-C to stop.
       proxied: upstream !== undefined,
     });
     stops.push(front.stop);
-    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic });
+    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic, contracts, faults });
     for (const other of others) stops.push(other.stop);
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -173,6 +185,18 @@ Press Ctrl-C to stop.
       // Every other service's REST mock, by name.
       services: Object.fromEntries(others.map((other) => [other.name, `http://${host}:${other.port}`])),
     };
+    // Every other service's three mocks, by name: its own Prism, and the users mocks' gRPC port and GraphQL endpoint.
+    const serviceMocks = Object.fromEntries(
+      contracts.map((contract, i) => [
+        contract.name,
+        {
+          rest: urls.services[contract.name],
+          grpc: urls.grpc,
+          grpcService: otherGrpc[i]?.name,
+          ...(contract.sdl === undefined ? {} : { graphql: urls.graphql }),
+        },
+      ]),
+    );
     logger.info(
       {
         restPort: front.port,
@@ -182,6 +206,7 @@ Press Ctrl-C to stop.
         stateful: config.stateful,
         replay: config.replay,
         ...urls,
+        serviceMocks,
       },
       "mocks ready",
     );
@@ -191,7 +216,15 @@ Charter mocks are running (from contracts/; no backend${config.stateful ? "; sta
   REST     ${urls.rest}/v1/users   (Prism${config.dynamic ? ", --dynamic" : ""}; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (charter.users.v1.UsersService, charter.audit.v1.AuditService; metadata prefer: code=NOT_FOUND | example=<name> | delay=<ms>; health + reflection)
   GraphQL  ${urls.graphql}   (header Prefer: code=NOT_FOUND | example=<name> | delay=<ms>)
-${others.map((other) => `  REST     ${urls.services[other.name]}/v1/${other.name}   (Prism, the ${other.name} service's contract)\n`).join("")}
+${contracts
+  .map(
+    ({ name, sdl }, i) => `
+  ${name}, from its own contracts' examples:
+  REST     ${urls.services[name]}/v1/${name}   (Prism; header Prefer: code=404 | example=<name> | delay=<ms>)
+  gRPC     ${urls.grpc}   (${otherGrpc[i]?.name}, on the same port; metadata prefer as above)
+${sdl === undefined ? "" : `  GraphQL  ${urls.graphql}   (its root fields, merged into the users schema)\n`}`,
+  )
+  .join("")}
   Example user: ${exampleUser.id} (the OpenAPI document's examples feed all three)
   Its history:  ${urls.rest}/v1/users/${exampleUser.id}/history, AuditService.ListUserHistory, userHistory
 

@@ -55,8 +55,17 @@ export interface Needs {
 /** Whether the message is an RPC's request (output-only fields are ignored) or a response (they must be set). */
 export type Direction = "request" | "response";
 
+/** A field of a message: its JSON name, whether it is repeated, and the full name of its type when a message. */
+export interface MessageField {
+  readonly name: string;
+  readonly repeated: boolean;
+  readonly messageType?: string;
+}
+
 export interface ProtoChecker {
   readonly methods: readonly ServiceMethod[];
+  /** The fields of a message (short name in the service's package or full name). */
+  fields(typeName: string): readonly MessageField[];
   /**
    * `value` (a `typeName` message as REST carries it) in proto3 JSON: enum values named without their prefix get
    * it (`CREATED` → `USER_EVENT_TYPE_CREATED`); everything else is left for check() to judge.
@@ -268,6 +277,14 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
 
   return {
     methods,
+    fields: (typeName) => {
+      const name = fullName(typeName);
+      return fieldsOf(name).map((field) => ({
+        name: camel(field.name),
+        repeated: field.label === "LABEL_REPEATED",
+        ...(field.type === "TYPE_MESSAGE" ? { messageType: fullName(field.typeName, name) } : {}),
+      }));
+    },
     toProtoJson,
     check(typeName, value, direction, needs = {}) {
       const out: FieldViolation[] = [];

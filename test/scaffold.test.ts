@@ -4,10 +4,10 @@
  * leaves every existing generated file as it was, the contracts lint passes, the whole tree typechecks and is
  * formatted, and the new service's own tests pass there (its fidelity test among them: one corpus through its gRPC,
  * the gateway's REST and GraphQL and its REST mock; and its consumer pact, verified against the copy's gateway and
- * service, and by `npm run pact:verify` once in pacts/); it answers through the copy's gateway and its REST mock;
- * the files of `npm test` that read every contract, RPC or module pass with it in the tree, and the agreement, the
- * breaking gate and the RPC completeness check name what is broken or taken away from it. A taken or malformed name
- * is refused in one line before anything is written. Nothing of the copy is kept.
+ * service, and by `npm run pact:verify` once in pacts/); it answers through the copy's gateway and its REST, gRPC
+ * and GraphQL mocks; the files of `npm test` that read every contract, RPC or module pass with it in the tree, and
+ * the agreement, the breaking gate and the RPC completeness check name what is broken or taken away from it. A
+ * taken or malformed name is refused in one line before anything is written. Nothing of the copy is kept.
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
@@ -35,6 +35,7 @@ import {
 } from "../scripts/lib/helm-chart.js";
 import { startService } from "../scripts/lib/processes.js";
 import { repoRoot } from "../scripts/lib/proto-descriptor.js";
+import { contractServiceClient, grpc, statusDetails } from "./support/contract-client.js";
 
 const NAME = "books";
 /** The programs that drive the new service's generated Python and Go clients. */
@@ -368,11 +369,18 @@ test(`${NAME} answers over REST and GraphQL through the copy's gateway, which fi
   assert.deepEqual(JSON.parse(fromGo.stdout), { name: "Persuasion", etag: '"1"', missing: "NOT_FOUND" });
 });
 
-test(`${NAME} answers through its REST mock, which npm run mock starts from its contract by directory`, async (t) => {
+test(`${NAME} answers through its REST, gRPC and GraphQL mocks, which npm run mock starts from its contracts`, async (t) => {
   assert.ok(existsSync(join(copy, "contracts/openapi/books.v1.yaml")), "the service was scaffolded");
   const mocks = await startService(
     join(copy, "mocks/main.ts"),
-    { MOCK_HOST: "127.0.0.1", MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0" },
+    {
+      MOCK_HOST: "127.0.0.1",
+      MOCK_REST_PORT: "0",
+      MOCK_GRPC_PORT: "0",
+      MOCK_GRAPHQL_PORT: "0",
+      // A fault of one of its operations, named as the users operations are.
+      MOCK_FAULTS: "deleteBook=503",
+    },
     "mocks ready",
     60_000,
   );
@@ -403,6 +411,123 @@ test(`${NAME} answers through its REST mock, which npm run mock starts from its 
   });
   assert.equal(invalid.status, 400, "Prism refuses a body the contract does not allow, with the contract's 400");
   assert.equal((await fetch(`${base}/v1/books`)).status, 401);
+  // Its Prism is behind a REST front as users' is: Prefer: delay= is read there, the configured fault answered there.
+  const delayed = await fetch(`${base}/v1/books/7281634251938816001`, {
+    headers: { authorization, prefer: "delay=1, code=404" },
+  });
+  assert.equal(delayed.status, 404, "the rest of the Prefer header goes on to Prism");
+  const badDelay = await fetch(`${base}/v1/books/7281634251938816001`, {
+    headers: { authorization, prefer: "delay=x" },
+  });
+  assert.equal(badDelay.status, 400);
+  assert.equal(((await badDelay.json()) as { code: string }).code, "INVALID_ARGUMENT");
+  const faulted = await fetch(`${base}/v1/books/7281634251938816001`, { method: "DELETE", headers: { authorization } });
+  assert.equal(faulted.status, 503);
+  assert.deepEqual(await faulted.json(), {
+    type: "https://charter.dev/problems/unavailable",
+    title: "Service unavailable",
+    status: 503,
+    detail: "the books service is unavailable",
+    code: "UNAVAILABLE",
+    instance: "/v1/books/7281634251938816001",
+  });
+
+  // gRPC: the service on the users mock's port, answering from the same examples, requests checked by the proto.
+  const named = (mocks.ready.serviceMocks as Record<string, Record<string, string>> | undefined)?.books;
+  assert.ok(
+    named?.grpc && named.graphql,
+    `the ready line names the books gRPC and GraphQL mocks: ${JSON.stringify(named)}`,
+  );
+  assert.equal(named.rest, base);
+  assert.equal(named.grpcService, "charter.books.v1.BooksService");
+  // Loaded from the copy's proto alone (its imports from the repository's contracts/proto).
+  const client = contractServiceClient(
+    join(copy, "contracts/proto/charter/books/v1/books.proto"),
+    named.grpcService,
+    named.grpc,
+  );
+  t.after(() => client.close());
+  const metadata = (prefer?: string) => {
+    const values = new grpc.Metadata();
+    values.set("authorization", authorization);
+    if (prefer) values.set("prefer", prefer);
+    return values;
+  };
+  const firstBook = {
+    id: "7281634251938816001",
+    name: "First book",
+    etag: "1",
+    createTime: { seconds: "1768469400", nanos: 0 },
+    updateTime: { seconds: "1768469400", nanos: 0 },
+  };
+  assert.deepEqual(await client.call("GetBook", { id: firstBook.id }, metadata()), { book: firstBook });
+  assert.deepEqual(await client.call("CreateBook", { book: { name: "Dune" } }, metadata()), { book: firstBook });
+  const refused = async (call: Promise<unknown>, code: number) => {
+    const error = await call.then(
+      () => assert.fail("the call was answered"),
+      (e: grpc.ServiceError) => e,
+    );
+    assert.equal(error.code, code, error.details);
+    return statusDetails(error);
+  };
+  assert.deepEqual((await refused(client.call("GetBook", { id: "abc" }, metadata()), 3)).fieldViolations, [
+    { field: "id", description: "must match ^[0-9]{1,19}$" },
+  ]);
+  assert.deepEqual((await refused(client.call("CreateBook", { book: { name: " " } }, metadata()), 3)).fieldViolations, [
+    { field: "book.name", description: "must not be blank" },
+  ]);
+  assert.deepEqual((await refused(client.call("CreateBook", {}, metadata()), 3)).fieldViolations, [
+    { field: "book", description: "is required" },
+  ]);
+  const noToken = await refused(client.call("GetBook", { id: firstBook.id }), 16);
+  assert.equal(noToken.message, "a valid bearer token is required");
+  await refused(client.call("CreateBook", { book: { name: "Dune" } }), 16);
+  // The contract's 404 problem example, as the users mock answers its own.
+  const notFound = await refused(client.call("GetBook", { id: "1" }, metadata("code=NOT_FOUND")), 5);
+  assert.equal(notFound.message, "book 7281634251938816001 not found");
+  const unavailable = await refused(client.call("DeleteBook", { id: firstBook.id }, metadata()), 14);
+  assert.equal(unavailable.message, "the books service is unavailable", "the configured fault of deleteBook");
+
+  // GraphQL: its root fields merged into the users mock's schema, answering from the same examples.
+  const graphql = async (query: string, headers: Record<string, string> = { authorization }) => {
+    const response = await fetch(named.graphql as string, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ query }),
+    });
+    return { status: response.status, ...((await response.json()) as { data?: Any; errors?: Any[] }) };
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: a GraphQL answer
+  type Any = any;
+  const exampleBook = { ...firstBook, createTime: "2026-01-15T09:30:00Z", updateTime: "2026-01-15T09:30:00Z" };
+  assert.deepEqual(
+    await graphql(
+      `{ book(id: "${firstBook.id}") { id name etag createTime updateTime } books(first: 1) { nodes { id } } }`,
+    ),
+    { status: 200, data: { book: exampleBook, books: { nodes: [{ id: firstBook.id }] } } },
+  );
+  assert.deepEqual(await graphql('mutation { createBook(input: { name: "Dune" }) { id name } }'), {
+    status: 200,
+    data: { createBook: { id: firstBook.id, name: "First book" } },
+  });
+  const blank = await graphql('mutation { createBook(input: { name: " " }) { id } }');
+  assert.equal(blank.errors?.[0]?.extensions?.code, "INVALID_ARGUMENT");
+  assert.deepEqual(blank.errors?.[0]?.extensions?.fieldViolations, [
+    { field: "input.name", description: "must not be blank" },
+  ]);
+  const tooMany = await graphql("{ books(first: 0) { nodes { id } } }");
+  assert.deepEqual(tooMany.errors?.[0]?.extensions?.fieldViolations, [
+    { field: "first", description: "must be from 1 to 1000" },
+  ]);
+  const missing = await graphql("mutation { createBook(input: {}) { id } }");
+  assert.equal(missing.status, 400, "GraphQL refuses an input its schema does not allow");
+  const anonymous = await graphql(`{ book(id: "${firstBook.id}") { id } }`, {});
+  assert.equal(anonymous.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+  assert.deepEqual(anonymous.data, { book: null });
+  const deleted = await graphql(`mutation { deleteBook(id: "${firstBook.id}") { id } }`);
+  assert.equal(deleted.errors?.[0]?.extensions?.code, "UNAVAILABLE", "the configured fault of deleteBook");
+  // The users fields are still there beside them.
+  assert.equal((await graphql(`{ user(id: "${firstBook.id}") { name } }`)).data?.user?.name, "Ada Lovelace");
 });
 
 test(`${NAME}'s pact, once UPDATE_PACTS=1 puts it in pacts/, is verified by npm run pact:verify with the others`, async () => {
@@ -500,6 +625,8 @@ test(`the RPC completeness check names a piece of ${NAME} taken away in the copy
   );
   assert.deepEqual(JSON.parse(ok("npx", ["tsx", "completeness.ts"])), [
     ["charter.books.v1.BooksService/GetBook", "rest-operation"],
+    // The GraphQL mock answers book(id:) from the operation that names GetBook: there is none now.
+    ["charter.books.v1.BooksService/GetBook", "graphql-mock"],
     ["charter.books.v1.BooksService/DeleteBook", "grpc-handler"],
   ]);
 });

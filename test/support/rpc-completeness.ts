@@ -30,12 +30,18 @@ import {
   type StringValueNode,
 } from "graphql";
 import { type ContractExamples, loadContractExamples } from "../../mocks/contract-examples.js";
-import { createGraphqlMockResolvers, GRAPHQL_SCHEMA_FILE } from "../../mocks/graphql-mock.js";
-import { buildGrpcAnswers, MOCKED_SERVICES } from "../../mocks/grpc-mock.js";
+import {
+  createGraphqlMockResolvers,
+  GRAPHQL_SCHEMA_FILE,
+  type ServiceGraphql,
+  serviceFieldResolver,
+} from "../../mocks/graphql-mock.js";
+import { buildGrpcAnswers, contractMock, MOCKED_SERVICES } from "../../mocks/grpc-mock.js";
 import { authConfig } from "../../platform/auth/auth-config.js";
 import { createGrpcAuthorizer, type GrpcAuthorizer } from "../../platform/auth/grpc-auth.js";
 import { createTokenVerifier } from "../../platform/auth/token-verifier.js";
 import { envReader } from "../../platform/config.js";
+import { rootFieldsOf as schemaRootFields } from "../../platform/graphql/merge-schemas.js";
 import { createLogger, type Logger } from "../../platform/logging.js";
 import { createUsersClient, SDK_METHODS } from "../../sdk/index.js";
 import { createMemoryHistoryStore } from "../../services/audit/adapters/memory-history-store.js";
@@ -201,9 +207,7 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
       miss(name, "gateway-backend", `the gateway's backend of ${rpc.service} has no ${rpc.handlerName}`);
     }
     const mocked = pieces.grpcMock[rpc.service];
-    if (!handWritten) {
-      // A transcoded service has no gRPC mock of its own.
-    } else if (typeof mocked === "string") miss(name, "grpc-mock", `the gRPC mock cannot build its answers: ${mocked}`);
+    if (typeof mocked === "string") miss(name, "grpc-mock", `the gRPC mock cannot build its answers: ${mocked}`);
     else if (!mocked?.includes(rpc.name)) miss(name, "grpc-mock", `the gRPC mock has no answers for ${rpc.name}`);
 
     const operations = pieces.restOperations.filter((op) => op.rpc === name);
@@ -233,7 +237,6 @@ export function checkRpcCompleteness(pieces: RpcPieces): MissingPiece[] {
     }
     for (const field of fields) {
       if (field.unservable !== undefined) miss(name, "gateway-transcoding", field.unservable);
-      if (!handWritten) continue; // the GraphQL mock serves the users schema
       if (!pieces.graphqlMock.includes(field.field)) {
         miss(name, "graphql-mock", `the GraphQL mock does not resolve ${field.field}`);
       }
@@ -414,9 +417,11 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
   const graphqlFields: GraphqlFieldPiece[] = [];
   const graphqlExceptions: Record<string, string> = {};
   const graphqlDir = dirname(GRAPHQL_SCHEMA_FILE);
+  const serviceSchemas: ServiceGraphql[] = [];
   for (const file of readdirSync(graphqlDir).filter((f) => f.endsWith(".graphql"))) {
     const sdl = readFileSync(join(graphqlDir, file), "utf8");
     const service = transcoded.find((t) => `${t.name}.graphql` === file);
+    if (service) serviceSchemas.push({ name: service.name, sdl, examples: service.examples });
     for (const definition of parse(sdl).definitions) {
       if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION) continue;
       const type = definition as ObjectTypeDefinitionNode;
@@ -449,10 +454,27 @@ export async function loadRpcPieces(): Promise<RpcPieces> {
       grpcMock[service.name] = error instanceof Error ? error.message : String(error);
     }
   }
+  // Every other service's gRPC mock, built from its contracts as npm run mock builds it.
+  for (const t of transcoded) {
+    try {
+      const mocked = await contractMock(t.name, fileURLToPath(new URL(`contracts/openapi/${t.name}.v1.yaml`, root)));
+      grpcMock[t.service] = [...buildGrpcAnswers(t.examples, mocked).keys()];
+    } catch (error) {
+      grpcMock[t.service] = error instanceof Error ? error.message : String(error);
+    }
+  }
   const mockResolvers = createGraphqlMockResolvers(examples) as Record<string, Record<string, unknown>>;
   const graphqlMock = Object.entries(mockResolvers).flatMap(([type, fields]) =>
     Object.keys(fields).map((field) => `${type}.${field}`),
   );
+  // Each other service's root fields the GraphQL mock resolves (the check names each it does not).
+  for (const schema of serviceSchemas) {
+    for (const { type, field } of schemaRootFields(schema.sdl)) {
+      if (problemOf(() => serviceFieldResolver(schema, type, field)) === undefined) {
+        graphqlMock.push(`${type}.${field.name.value}`);
+      }
+    }
+  }
 
   const client = createUsersClient({ baseUrl: "http://127.0.0.1:9" }) as unknown as Record<string, unknown>;
   const sdkClient = Object.keys(client).filter((key) => typeof client[key] === "function");
