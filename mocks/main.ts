@@ -13,7 +13,8 @@
  *                                         with --record-grpc the gRPC port too, a proxy to the users service recording
  *                                         each call into <service>.<RPC>.json (protobuf JSON), in the same recording
  *   npm run mock -- --replay recordings   REST, GraphQL and gRPC answer with the recording, still validated against
- *                                         the contracts; docs/mocks.md#record-and-replay
+ *                                         the contracts (or REST and GraphQL with a pact file's interactions);
+ *                                         docs/mocks.md#record-and-replay
  *   MOCK_FAULTS='getUser=503@0.5' MOCK_SEED=7 npm run mock   configured errors per operation, at a seeded rate
  *   npm run mock -- --rest-port 0 …       ports by flag (--rest-port, --grpc-port, --graphql-port, --host)
  *   MOCK_REST_PORT=0 npm run mock         or by environment (MOCK_*_PORT, MOCK_HOST); 0 picks a free port

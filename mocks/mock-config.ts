@@ -32,7 +32,7 @@ export interface MockConfig {
   readonly recordingDir: string;
   /** Record mode: also write the interactions as a Pact V4 consumer pact to this file (`--pact <file>`). */
   readonly pact?: string;
-  /** Replay mode: the recording the REST, GraphQL and gRPC mocks answer from (`--replay <dir>`). */
+  /** Replay mode: the recording the REST, GraphQL and gRPC mocks answer from (`--replay <dir>`, or a pact file). */
   readonly replay?: string;
 }
 

@@ -12,7 +12,14 @@ import { request as httpsRequest } from "node:https";
 import { listenHttp } from "../platform/net.js";
 import type { ContractExamples } from "./contract-examples.js";
 import { GRAPHQL_PATH } from "./graphql-mock.js";
-import { bodyOf, type Interaction, type Recording, type RecordingFile, recordedRequest } from "./recording.js";
+import {
+  bodyOf,
+  type Interaction,
+  RECORDED_BY,
+  type Recording,
+  type RecordingFile,
+  recordedRequest,
+} from "./recording.js";
 import { documentedHeaders, responseHeaderDefinitions, routeMatcher } from "./rest-front.js";
 
 /** GraphQL over HTTP, recorded as one more operation (`graphql.json`), its request body matched as a whole. */
@@ -80,7 +87,7 @@ function pactOf(interactions: readonly (Interaction & { operationId: string })[]
         ...body(response.body, response.headers),
       },
     })),
-    metadata: { pactSpecification: { version: "4.0" }, recordedBy: "npm run mock -- --record" },
+    metadata: { pactSpecification: { version: "4.0" }, recordedBy: RECORDED_BY },
   };
 }
 

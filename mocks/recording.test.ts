@@ -3,15 +3,17 @@
  * addresses are, turned back into this client's own on replay, and the key a replayed request is matched by.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   createRecording,
   EmailMasker,
   loadReplay,
   matchKey,
+  RECORDED_BY,
   type RecordedRpcAnswer,
   recordedRequest,
 } from "./recording.js";
@@ -118,6 +120,90 @@ describe("the masks of a recording", () => {
       ]);
       assert.equal(replay.answerRpc(method, { email: "other@example.com" }), undefined, "another request");
       assert.equal(replay.answerRpc("charter.users.v1.UsersService/GetUser", {}), undefined, "another RPC");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a pact file replays as a recording: its examples in the pact's order, addresses masked, headers in lower case", () => {
+    // The SDK's consumer pact, as pact:verify reads it: V4, headers as arrays, bodies wrapped in { content }.
+    const file = fileURLToPath(new URL("../pacts/charter-sdk-charter-gateway.json", import.meta.url));
+    const pact = JSON.parse(readFileSync(file, "utf8")) as {
+      interactions: { request: { method: string; path: string; query?: unknown }; response: { status: number } }[];
+    };
+    const path = "/v1/users/7281634251938816001";
+    const expected = pact.interactions
+      .filter((i) => i.request.method === "GET" && i.request.path === path && i.request.query === undefined)
+      .map((i) => i.response.status);
+    assert.ok(expected.includes(200) && expected.includes(404), `the pact reads ${path} found and missing`);
+    const replay = loadReplay(file);
+    const answers = expected.map(() => replay.answer("GET", path, { authorization: "Bearer x" }, ""));
+    assert.deepEqual(
+      answers.map((a) => a?.status),
+      expected,
+    );
+    const missing = answers[expected.indexOf(404)];
+    assert.equal(missing?.headers["content-type"], "application/problem+json; charset=utf-8");
+    assert.equal((missing?.body as { code?: string }).code, "NOT_FOUND");
+    // A consumer's pact is its own examples: its addresses are matched and answered as they are, not masked.
+    const found = answers[expected.indexOf(200)];
+    assert.equal((found?.body as { email?: string }).email, "ada@example.com");
+    const created = pact.interactions.find((i) => i.request.method === "POST" && i.request.path === "/v1/users") as
+      | { request: { body: { content: unknown } }; response: { status: number } }
+      | undefined;
+    assert.ok(created, "the pact creates a user");
+    const again = replay.answer(
+      "POST",
+      "/v1/users",
+      { "content-type": "application/json" },
+      JSON.stringify(created.request.body.content),
+    );
+    assert.equal(again?.status, created.response.status);
+    assert.equal(replay.answer("DELETE", "/v1/nothing-like-it", {}, ""), undefined);
+
+    const notPact = join(mkdtempSync(join(tmpdir(), "charter-not-a-pact-")), "x.json");
+    writeFileSync(notPact, JSON.stringify({ consumer: "x" }));
+    assert.throws(() => loadReplay(notPact), /not a pact file \(no interactions\)/);
+    rmSync(dirname(notPact), { recursive: true, force: true });
+  });
+
+  test("a recorded pact replays with its masks: this client's addresses are matched by number and answered back", () => {
+    const dir = mkdtempSync(join(tmpdir(), "charter-recorded-pact-"));
+    try {
+      const file = join(dir, "recorded.json");
+      const user = { name: "Ada", email: "user-1@example.invalid" };
+      writeFileSync(
+        file,
+        JSON.stringify({
+          consumer: { name: "recorded-client" },
+          provider: { name: "charter-gateway" },
+          metadata: { pactSpecification: { version: "4.0" }, recordedBy: RECORDED_BY },
+          interactions: [
+            {
+              type: "Synchronous/HTTP",
+              request: {
+                method: "POST",
+                path: "/v1/users",
+                headers: { "content-type": ["application/json"] },
+                body: { content: user, contentType: "application/json", encoded: false },
+              },
+              response: {
+                status: 201,
+                headers: { "content-type": ["application/json"], location: ["/v1/users/1"] },
+                body: { content: { id: "1", ...user }, contentType: "application/json", encoded: false },
+              },
+            },
+          ],
+        }),
+      );
+      const replay = loadReplay(file);
+      const mine = { name: "Ada", email: "ada.9876@example.org" };
+      const answer = replay.answer("POST", "/v1/users", { "content-type": "application/json" }, JSON.stringify(mine));
+      assert.deepEqual(answer, {
+        status: 201,
+        headers: { "content-type": "application/json", location: "/v1/users/1" },
+        body: { id: "1", ...mine },
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

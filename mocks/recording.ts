@@ -11,8 +11,8 @@
  * same order as when it was recorded sends the same masked requests, even if the addresses themselves differ (the
  * scenario runner's random ones); the answer's masks are turned back into the addresses this client sent.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -92,15 +92,24 @@ const mapStrings = (value: unknown, map: (text: string) => string): unknown => {
   return value;
 };
 
-/** The masks of one recording or one replay: numbers given in order of first appearance. */
+/**
+ * The masks of one recording or one replay: numbers given in order of first appearance. `identity` masks nothing (the
+ * replay of a pact a consumer wrote, whose addresses are its own examples).
+ */
 export class EmailMasker {
   readonly #numbers = new Map<string, number>();
   /** Replay: each mask as this client spelled the address behind it. */
   readonly #spelled = new Map<string, string>();
+  readonly #identity: boolean;
   #last = 0;
+
+  constructor(opts: { readonly identity?: boolean } = {}) {
+    this.#identity = opts.identity ?? false;
+  }
 
   /** The text with each address replaced by its mask. */
   maskText(text: string): string {
+    if (this.#identity) return text;
     return text.replace(ADDRESS, (address) => {
       if (MASKED.test(address)) return address; // a mask this client was given, sent back
       const key = address.toLowerCase();
@@ -124,6 +133,7 @@ export class EmailMasker {
    * spelled it, in the mask's case); other masks stay, and count as given so that the numbering goes on as it did.
    */
   unmaskText(text: string): string {
+    if (this.#identity) return text;
     return text.replace(MASK, (mask, digits: string) => {
       const n = Number(digits);
       if (n > this.#last) this.#last = n;
@@ -227,8 +237,105 @@ const isRestFile = (file: Partial<RecordingFile>): file is RecordingFile =>
 const isRpcFile = (file: Partial<RpcRecordingFile>): file is RpcRecordingFile =>
   typeof file.service === "string" && typeof file.rpc === "string" && Array.isArray(file.interactions);
 
-/** Every recording file in `dir`, REST and gRPC; other JSON files are left alone, a directory without any is refused. */
-export function readRecording(dir: string): { rest: RecordingFile[]; rpc: RpcRecordingFile[] } {
+/** The parts of a Pact (V3 or V4) file a replay reads: its HTTP interactions' examples. */
+interface PactFile {
+  readonly metadata?: { readonly recordedBy?: unknown };
+  readonly interactions: readonly {
+    readonly type?: string;
+    readonly description?: string;
+    readonly request: PactMessage & { readonly method: string; readonly path: string; readonly query?: unknown };
+    readonly response: PactMessage & { readonly status: number };
+  }[];
+}
+interface PactMessage {
+  readonly headers?: Record<string, string | readonly string[]>;
+  readonly body?: unknown;
+}
+
+/** A pact's headers in lower case, each one value (V4 keeps arrays). */
+const pactHeaders = (headers: PactMessage["headers"] = {}): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name.toLowerCase(),
+      typeof value === "string" ? value : value.join(", "),
+    ]),
+  );
+
+/** A pact body as a recording keeps it: V4's `{ content, contentType, encoded }` unwrapped, V3's as it is. */
+const pactBody = (body: unknown): unknown =>
+  body !== null && typeof body === "object" && "content" in body ? (body as { content: unknown }).content : body;
+
+/** A pact query (V4 and V3: values by name, each an array or a string; or a string) as a query string. */
+function pactQuery(query: unknown): string {
+  if (typeof query === "string") return query;
+  const params = new URLSearchParams();
+  for (const [name, values] of Object.entries((query ?? {}) as Record<string, string | string[]>)) {
+    for (const value of typeof values === "string" ? [values] : values) params.append(name, value);
+  }
+  return params.toString();
+}
+
+/** A pact `npm run mock -- --record --pact` wrote: its addresses are masks, as a recording's are. */
+const isRecordedPact = (pact: { metadata?: { recordedBy?: unknown } }): boolean =>
+  pact.metadata?.recordedBy === RECORDED_BY;
+export const RECORDED_BY = "npm run mock -- --record";
+
+/**
+ * A pact (one `--record --pact` wrote, or any consumer's, e.g. pacts/charter-sdk-charter-gateway.json) as one
+ * recording file: its HTTP interactions in the pact's order, each the example request and answer. A recorded pact's
+ * addresses are masks already; a consumer's are its own examples, matched and answered as they are (`masked`
+ * false). Provider states are not read: requests that are the same under two states are answered in the pact's
+ * order.
+ */
+export function recordingOfPact(pact: PactFile, name: string): RecordingFile & { readonly masked: boolean } {
+  const masked = isRecordedPact(pact);
+  const masker = new EmailMasker({ identity: !masked });
+  const http = pact.interactions.filter((i) => i.type === undefined || i.type === "Synchronous/HTTP");
+  if (http.length === 0) throw new Error(`${name}: the pact has no HTTP interaction to replay`);
+  const interactions = http.map(({ request, response }, index): Interaction => {
+    const headers = pactHeaders(request.headers);
+    const text = (value: unknown) =>
+      value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+    const query = pactQuery(request.query);
+    const url = `${request.path}${query === "" ? "" : `?${query}`}`;
+    const answered = masker.mask(pactBody(response.body));
+    const answerHeaders = Object.fromEntries(
+      Object.entries(pactHeaders(response.headers)).map(([k, v]) => [k, masker.maskText(v)]),
+    );
+    return {
+      seq: index + 1,
+      request: recordedRequest(masker, request.method, url, headers, text(pactBody(request.body))),
+      response: {
+        status: response.status,
+        headers: answerHeaders,
+        ...(answered === undefined ? {} : { body: answered }),
+      },
+    };
+  });
+  return { operationId: `pact:${name}`, method: "*", path: "*", interactions, masked };
+}
+
+/**
+ * Every recording file in `dir`, REST and gRPC; other JSON files are left alone, a directory without any is refused.
+ * `dir` may also be a pact file, replayed as a recording of its HTTP interactions (recordingOfPact).
+ */
+export function readRecording(dir: string): {
+  rest: RecordingFile[];
+  rpc: RpcRecordingFile[];
+  /** Whether its addresses are masks (a recording, a recorded pact), to be matched and answered as such. */
+  masked: boolean;
+} {
+  if (existsSync(dir) && statSync(dir).isFile()) {
+    let pact: Partial<PactFile>;
+    try {
+      pact = JSON.parse(readFileSync(dir, "utf8")) as Partial<PactFile>;
+    } catch (error) {
+      throw new Error(`${dir}: not a pact file (${(error as Error).message})`);
+    }
+    if (!Array.isArray(pact.interactions)) throw new Error(`${dir}: not a pact file (no interactions)`);
+    const recording = recordingOfPact(pact as PactFile, basename(dir));
+    return { rest: [recording], rpc: [], masked: recording.masked };
+  }
   let names: string[];
   try {
     names = readdirSync(dir).filter((name) => name.endsWith(".json"));
@@ -247,7 +354,7 @@ export function readRecording(dir: string): { rest: RecordingFile[]; rpc: RpcRec
   if (rest.length + rpc.length === 0) {
     throw new Error(`${dir} holds no recording (npm run mock -- --record <url> --out ${dir})`);
   }
-  return { rest, rpc };
+  return { rest, rpc, masked: true };
 }
 
 /** What a replayed gRPC call must share with a recorded one: the method and the request message as a value. */
@@ -298,7 +405,7 @@ export function loadReplay(dir: string): Replay {
       files.rpc.flatMap((file) => file.interactions.map((i) => ({ ...i, method: `${file.service}/${file.rpc}` }))),
     ).map((i) => [rpcKey(i.method, i.request), i.answer] as const),
   );
-  const masker = new EmailMasker();
+  const masker = new EmailMasker({ identity: !files.masked });
   return {
     dir,
     answer(method, url, headers, body) {
