@@ -1,7 +1,8 @@
 /**
  * The behaviour every store of an entity service made by `npm run new:service` shares: run against its memory
  * adapter and its MongoDB adapter (a real MongoDB-compatible server). Generic over the entity: the service's
- * tests hand it a factory of valid entities and a change to apply.
+ * tests hand it a factory of valid entities and a change to apply. The outbox too: each write records its event
+ * with it, claims are exclusive until their lease ends, and marked events are not returned again.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -16,6 +17,17 @@ export interface StoredEntity {
 
 type Written<E> = { readonly ok: true; readonly value: E } | { readonly ok: false; readonly reason: string };
 
+/** What the spec reads of an outbox event. */
+interface StoredEvent {
+  readonly eventId: string;
+  readonly type: string;
+}
+
+interface Claim {
+  readonly id: string;
+  readonly events: readonly StoredEvent[];
+}
+
 export interface EntityStore<E extends StoredEntity, C> {
   get(id: string): Promise<E | undefined>;
   getMany(ids: readonly string[]): Promise<E[]>;
@@ -23,6 +35,13 @@ export interface EntityStore<E extends StoredEntity, C> {
   insert(entity: E): Promise<void>;
   update(id: string, changes: C, time: string, expectedVersion?: number): Promise<Written<E>>;
   delete(id: string, expectedVersion?: number): Promise<Written<E>>;
+  claimOutbox(owner: string, limit: number, leaseMs: number, afterId?: string): Promise<Claim[]>;
+  markAllSent(
+    sent: readonly { readonly id: string; readonly eventIds: readonly string[] }[],
+    owner: string,
+  ): Promise<void>;
+  releaseClaim(id: string, owner: string): Promise<void>;
+  outboxSize(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -34,8 +53,8 @@ export interface EntityFixtures<E extends StoredEntity, C> {
   readonly change: C;
 }
 
-/** Opens an empty store of its own on every call. */
-type OpenStore<E extends StoredEntity, C> = () => Promise<{
+/** Opens an empty store of its own on every call; outbox claims run out on `now` (ms since 1970) when given. */
+type OpenStore<E extends StoredEntity, C> = (options?: { readonly now?: () => number }) => Promise<{
   store: EntityStore<E, C>;
   cleanup: () => Promise<void>;
 }>;
@@ -140,6 +159,101 @@ export function runEntityStoreSpec<E extends StoredEntity, C>(
       assert.deepEqual(await store.getMany([entity.id]), []);
       const other = await inserted();
       assert.deepEqual(await store.delete(other.id), { ok: true, value: other });
+    });
+
+    /** A store of its own whose claims run out on a clock the test moves. */
+    const clocked = async () => {
+      const clock = { now: Date.parse("2026-01-02T03:04:05.678Z") };
+      const own = await open({ now: () => clock.now });
+      return { ...own, clock };
+    };
+    const summary = (claims: readonly Claim[]) =>
+      claims.map((c) => [c.id, c.events.map((e) => `${e.type} ${e.eventId}`)]);
+
+    test("each write records its event with it, in order; a refused write records none", async () => {
+      const own = await clocked();
+      try {
+        const entity = fixtures.make(nextId());
+        await own.store.insert(entity);
+        assert.ok((await own.store.update(entity.id, fixtures.change, LATER, 1)).ok);
+        assert.deepEqual(await own.store.update(entity.id, fixtures.change, LATER, 1), { ok: false, reason: "stale" });
+        assert.deepEqual(await own.store.delete(entity.id, 1), { ok: false, reason: "stale" });
+        assert.ok((await own.store.delete(entity.id, 2)).ok);
+        assert.equal(await own.store.get(entity.id), undefined, "a deleted entity is gone while its event waits");
+        assert.deepEqual(await own.store.list({ limit: 10 }), []);
+        assert.deepEqual(await own.store.update(entity.id, fixtures.change, LATER), { ok: false, reason: "not-found" });
+        assert.equal(await own.store.outboxSize(), 3);
+        assert.deepEqual(summary(await own.store.claimOutbox("relay-a", 10, 1_000)), [
+          [entity.id, [`CREATED ${entity.id}-1`, `UPDATED ${entity.id}-2`, `DELETED ${entity.id}-3`]],
+        ]);
+      } finally {
+        await own.cleanup();
+      }
+    });
+
+    test("a claim is exclusive until its lease ends or it is released; claims go round from after the last", async () => {
+      const own = await clocked();
+      try {
+        const [a, b, c] = [fixtures.make(nextId()), fixtures.make(nextId()), fixtures.make(nextId())];
+        for (const entity of [a, b, c]) await own.store.insert(entity);
+        const ids = (claims: readonly Claim[]) => claims.map((claim) => claim.id);
+        assert.deepEqual(ids(await own.store.claimOutbox("relay-a", 2, 1_000)), [a.id, b.id]);
+        assert.deepEqual(ids(await own.store.claimOutbox("relay-b", 10, 1_000)), [c.id], "a and b are held");
+        assert.deepEqual(await own.store.claimOutbox("relay-c", 10, 1_000), [], "all are held");
+        own.clock.now += 999;
+        assert.deepEqual(await own.store.claimOutbox("relay-c", 10, 1_000), [], "the leases hold until they end");
+        own.clock.now += 1;
+        assert.deepEqual(ids(await own.store.claimOutbox("relay-c", 1, 1_000, a.id)), [b.id], "after the last claimed");
+        assert.deepEqual(
+          ids(await own.store.claimOutbox("relay-c", 10, 1_000, b.id)),
+          [c.id, a.id],
+          "round to the start",
+        );
+        await own.store.releaseClaim(b.id, "relay-a");
+        assert.deepEqual(await own.store.claimOutbox("relay-d", 10, 1_000), [], "only the claim's owner releases it");
+        await own.store.releaseClaim(b.id, "relay-c");
+        assert.deepEqual(ids(await own.store.claimOutbox("relay-d", 10, 1_000)), [b.id]);
+      } finally {
+        await own.cleanup();
+      }
+    });
+
+    test("marked events are not returned again; one recorded after the claim stays pending", async () => {
+      const own = await clocked();
+      try {
+        const entity = fixtures.make(nextId());
+        await own.store.insert(entity);
+        const [claim] = await own.store.claimOutbox("relay-a", 10, 60_000);
+        assert.ok(claim);
+        assert.ok((await own.store.update(entity.id, fixtures.change, LATER)).ok);
+        await own.store.markAllSent([{ id: entity.id, eventIds: claim.events.map((e) => e.eventId) }], "relay-a");
+        assert.equal(await own.store.outboxSize(), 1);
+        assert.deepEqual(summary(await own.store.claimOutbox("relay-b", 10, 60_000)), [
+          [entity.id, [`UPDATED ${entity.id}-2`]],
+        ]);
+        await own.store.markAllSent([{ id: entity.id, eventIds: [`${entity.id}-2`] }], "relay-a");
+        assert.equal(await own.store.outboxSize(), 1, "a relay that no longer holds the claim marks nothing");
+        await own.store.markAllSent([{ id: entity.id, eventIds: [`${entity.id}-2`] }], "relay-b");
+        assert.deepEqual(await own.store.claimOutbox("relay-c", 10, 60_000), []);
+        assert.equal(await own.store.outboxSize(), 0);
+        assert.deepEqual(await own.store.get(entity.id), {
+          ...entity,
+          ...fixtures.change,
+          version: 2,
+          updateTime: LATER,
+        });
+
+        assert.ok((await own.store.delete(entity.id)).ok);
+        assert.deepEqual(summary(await own.store.claimOutbox("relay-c", 10, 60_000)), [
+          [entity.id, [`DELETED ${entity.id}-3`]],
+        ]);
+        await own.store.markAllSent([{ id: entity.id, eventIds: [`${entity.id}-3`] }], "relay-c");
+        assert.deepEqual(await own.store.claimOutbox("relay-d", 10, 60_000), []);
+        assert.equal(await own.store.outboxSize(), 0);
+        assert.equal(await own.store.get(entity.id), undefined);
+      } finally {
+        await own.cleanup();
+      }
     });
   });
 }

@@ -1,26 +1,22 @@
 /**
- * The outbox relay: publishes the events the user store recorded with each write, then marks them sent.
- *
- * It claims users with pending events (a lease in the user's document, so that with several users instances on
- * one store only one relay sends a given user's events at a time), publishes each claimed user's events in
- * version order in one send (keyed by user id: one partition, in order), and marks exactly those events sent;
- * events recorded meanwhile stay pending. A failed send releases the claims and backs off; the events stay in
- * the store, so writes go on while the broker is away and nothing is lost. A relay that dies mid-way leaves its
- * claims to expire, and its events are sent again — duplicates carry the same event id, and consumers skip them.
- *
- * A round sends each claimed user's unsent events from the oldest on — at most `maxEventsPerUser` of them, the
- * rest in the next rounds — in sends of at most `maxSendBytes` (a broker refuses a record batch over its
- * `max.message.bytes`, 1 MiB by default, and a user with a long backlog would otherwise never get out). The
- * sends go one after another, and a failed one releases the claims with nothing marked, so the first copy of
- * each event reaches the topic in version order whatever happens; a copy sent again can only follow its first.
+ * The users outbox relay: the platform's relay (platform/events/outbox-relay.ts) over the user store's outbox,
+ * publishing each recorded event as its UserEvent message (user-events.ts) on the user events topic, with the
+ * `charter_users_*` outbox metrics.
  */
 
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { userEventChannels } from "../../../generated/asyncapi/users-events.js";
-import type { EventProducer, OutgoingMessage } from "../../../platform/events/bus.js";
+import type { EventProducer } from "../../../platform/events/bus.js";
+import {
+  createOutboxRelay as createRelay,
+  type OutboxRelay,
+  type OutboxStore,
+} from "../../../platform/events/outbox-relay.js";
 import type { Logger } from "../../../platform/logging.js";
 import { outboxMessage } from "../domain/user-events.js";
-import type { OutboxClaim, OutboxEvent, UserStore } from "../domain/user-store.js";
+import type { OutboxEvent, UserStore } from "../domain/user-store.js";
+
+export type { OutboxRelay } from "../../../platform/events/outbox-relay.js";
 
 export interface OutboxRelayOptions {
   readonly store: UserStore;
@@ -43,213 +39,32 @@ export interface OutboxRelayOptions {
   readonly maxSendBytes?: number;
 }
 
-export interface OutboxRelay {
-  start(): void;
-  /** A write happened: look for pending events now rather than at the next poll. */
-  wake(): void;
-  /**
-   * Finishes the round in hand (its send and marks) and, unless the store or the producer is failing, one more
-   * for the events of the last writes; then stops. A pause (poll or backoff) ends at once.
-   */
-  stop(): Promise<void>;
+/** The user store's outbox as the relay's port (the store names the entity's id `userId`). */
+function userOutbox(store: UserStore): OutboxStore<OutboxEvent> {
+  return {
+    claimOutbox: async (owner, limit, leaseMs, afterId) =>
+      (await store.claimOutbox(owner, limit, leaseMs, afterId)).map((claim) => ({
+        id: claim.userId,
+        events: claim.events,
+      })),
+    markAllSent: (sent, owner) =>
+      store.markAllSent(
+        sent.map((s) => ({ userId: s.id, eventIds: s.eventIds })),
+        owner,
+      ),
+    releaseClaim: (userId, owner) => store.releaseClaim(userId, owner),
+    outboxSize: () => store.outboxSize(),
+  };
 }
 
-const MAX_BACKOFF_MS = 2_000;
-const MAX_EVENTS_PER_USER = 100;
-const MAX_SEND_BYTES = 256 * 1024;
-const FIRST_BACKOFF_MS = 100;
-
-/** What the relay is doing, logged once per change: working, or waiting for the store or the producer. */
-type RelayState = "publishing" | "store-failing" | "producer-failing";
-
 export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
-  const log = opts.logger.child({ component: "outbox-relay", owner: opts.owner });
-  const maxBackoffMs = opts.maxBackoffMs ?? MAX_BACKOFF_MS;
-  const registers = opts.metrics ? [opts.metrics] : [];
-  const published = new Counter({
-    name: "charter_users_events_published_total",
-    help: "User events published to the event bus, by type.",
-    labelNames: ["type"] as const,
-    registers,
+  const { store, maxEventsPerUser, ...rest } = opts;
+  return createRelay<OutboxEvent>({
+    ...rest,
+    ...(maxEventsPerUser === undefined ? {} : { maxEventsPerEntity: maxEventsPerUser }),
+    store: userOutbox(store),
+    topic: userEventChannels.userEvents,
+    toMessage: outboxMessage,
+    names: { metricPrefix: "charter_users", entity: "user", types: ["CREATED", "UPDATED", "DELETED"] },
   });
-  for (const type of ["CREATED", "UPDATED", "DELETED"]) published.inc({ type }, 0);
-  const errors = new Counter({
-    name: "charter_users_outbox_publish_errors_total",
-    help: "Failed attempts to publish outbox events (the events stay pending and are sent again).",
-    registers,
-  });
-  const lag = new Histogram({
-    name: "charter_users_outbox_lag_seconds",
-    help: "Time from a change to its event being published.",
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-    registers,
-  });
-  new Gauge({
-    name: "charter_users_outbox_backlog",
-    help: "Events recorded in the user store and not yet published.",
-    registers,
-    async collect() {
-      this.set(await opts.store.outboxSize().catch(() => Number.NaN));
-    },
-  });
-
-  let running = false;
-  let loop: Promise<void> | undefined;
-  /** Ends the current pause early: set while the relay pauses. */
-  let endPause: (() => void) | undefined;
-  /** Whether the current pause is a poll (a write ends it) rather than a backoff (only stop() does). */
-  let pausePolls = false;
-  /** A write happened since the relay last looked. */
-  let woken = false;
-
-  /** Waits `ms`; a poll (`poll`) also ends when a write wakes the relay; any pause ends on stop(). */
-  const pause = (ms: number, poll: boolean) =>
-    new Promise<void>((resolve) => {
-      if (!running || (poll && woken)) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        endPause = undefined;
-        resolve();
-      }
-      endPause = done;
-      pausePolls = poll;
-    });
-
-  let state: RelayState = "publishing";
-  let failures = 0;
-  /** Records the outcome of an attempt, logging a line when the state changes. */
-  const enter = (next: RelayState, error?: unknown): void => {
-    if (next === state) {
-      if (next !== "publishing") failures += 1;
-      return;
-    }
-    if (next === "store-failing") {
-      log.warn({ err: error }, "the user store does not answer: events wait in the outbox; retrying");
-    } else if (next === "producer-failing") {
-      log.warn({ err: error }, "cannot publish events: they stay in the outbox and are retried");
-    } else {
-      log.info({ failedAttempts: failures }, "outbox relay publishing again");
-    }
-    failures = next === "publishing" ? 0 : 1;
-    state = next;
-  };
-  const backoffMs = () => Math.min(maxBackoffMs, FIRST_BACKOFF_MS * 2 ** Math.min(failures - 1, 10));
-
-  const maxEventsPerUser = opts.maxEventsPerUser ?? MAX_EVENTS_PER_USER;
-  const maxSendBytes = opts.maxSendBytes ?? MAX_SEND_BYTES;
-  const sizeOf = (message: OutgoingMessage): number =>
-    Buffer.byteLength(message.key) +
-    Buffer.byteLength(message.value ?? "") +
-    Object.entries(message.headers ?? {}).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-
-  /**
-   * Sends the events in claim order, each user's in version order, in sends of at most `maxSendBytes` (one
-   * message over it goes alone), one after another.
-   */
-  async function send(events: readonly OutboxEvent[]): Promise<void> {
-    let chunk: { event: OutboxEvent; message: OutgoingMessage }[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (chunk.length === 0) return;
-      await opts.producer.send(
-        userEventChannels.userEvents,
-        chunk.map((c) => c.message),
-      );
-      const now = Date.now();
-      for (const { event } of chunk) {
-        published.inc({ type: event.type });
-        lag.observe(Math.max(0, now - Date.parse(event.occurredAt)) / 1000);
-      }
-      chunk = [];
-      bytes = 0;
-    };
-    for (const event of events) {
-      const message = outboxMessage(event);
-      const size = sizeOf(message);
-      if (bytes + size > maxSendBytes) await flush();
-      chunk.push({ event, message });
-      bytes += size;
-    }
-    await flush();
-  }
-
-  /** The last user the previous round claimed. */
-  let cursor: string | undefined;
-
-  /** One round: claim, send, mark. A failure is recorded (state, metrics, released claims) and not thrown. */
-  async function round(): Promise<"idle" | "sent" | "failed"> {
-    let claims: OutboxClaim[];
-    try {
-      claims = await opts.store.claimOutbox(opts.owner, opts.batchSize, opts.leaseMs, cursor);
-    } catch (error) {
-      enter("store-failing", error);
-      return "failed";
-    }
-    if (claims.length === 0) {
-      if (state === "store-failing") enter("publishing");
-      return "idle";
-    }
-    cursor = claims.at(-1)?.userId; // the next round starts after it: every pending user gets its turn
-    // What this round sends of each claimed user: the oldest events, up to the cap.
-    const batches = claims.map((claim) => ({ userId: claim.userId, events: claim.events.slice(0, maxEventsPerUser) }));
-    try {
-      await send(batches.flatMap((batch) => batch.events));
-    } catch (error) {
-      errors.inc();
-      enter("producer-failing", error);
-      // Released for the next attempt (by this relay or another); a release that fails just waits for the lease.
-      await Promise.all(claims.map((claim) => opts.store.releaseClaim(claim.userId, opts.owner).catch(() => {})));
-      return "failed";
-    }
-    try {
-      // Marked even when a claim had no events: a relay that stopped between the steps of its marking can leave
-      // an emptied outbox still flagged pending, and marking it clears that.
-      await opts.store.markAllSent(
-        batches.map((batch) => ({ userId: batch.userId, eventIds: batch.events.map((e) => e.eventId) })),
-        opts.owner,
-      );
-    } catch (error) {
-      // Published but not marked: the claims expire and the events go again, with the same ids.
-      enter("store-failing", error);
-      return "failed";
-    }
-    enter("publishing");
-    return "sent";
-  }
-
-  async function run(): Promise<void> {
-    while (running) {
-      woken = false;
-      const outcome = await round();
-      if (outcome === "idle") await pause(opts.pollIntervalMs, true);
-      else if (outcome === "failed") await pause(backoffMs(), false);
-    }
-    // Stopping: the events of the last writes go out now rather than wait for another relay to find them (one
-    // batch, and only while the store and the producer answer).
-    if (state === "publishing") await round();
-  }
-
-  return {
-    start() {
-      if (running) return;
-      running = true;
-      log.info(
-        { pollIntervalMs: opts.pollIntervalMs, batchSize: opts.batchSize, leaseMs: opts.leaseMs },
-        "outbox relay started",
-      );
-      loop = run().catch((error: unknown) => log.error({ err: error }, "the outbox relay stopped on a bug"));
-    },
-    wake() {
-      woken = true;
-      if (pausePolls) endPause?.();
-    },
-    async stop() {
-      if (!running) return;
-      running = false;
-      endPause?.();
-      await loop;
-      log.info("outbox relay stopped");
-    },
-  };
 }
