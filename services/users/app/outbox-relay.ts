@@ -4,39 +4,27 @@
  * `charter_users_*` outbox metrics.
  */
 
-import type { Registry } from "prom-client";
 import { userEventChannels } from "../../../generated/asyncapi/users-events.js";
-import type { EventProducer } from "../../../platform/events/bus.js";
 import {
   createOutboxRelay as createRelay,
+  type OutboxRelayOptions as GenericOutboxRelayOptions,
   type OutboxRelay,
   type OutboxStore,
 } from "../../../platform/events/outbox-relay.js";
-import type { Logger } from "../../../platform/logging.js";
 import { outboxMessage } from "../domain/user-events.js";
 import type { OutboxEvent, UserStore } from "../domain/user-store.js";
 
 export type { OutboxRelay } from "../../../platform/events/outbox-relay.js";
 
-export interface OutboxRelayOptions {
+/** The platform relay's options, less what users fixes (its topic, messages and names), over the user store. */
+export interface OutboxRelayOptions
+  extends Omit<
+    GenericOutboxRelayOptions<OutboxEvent>,
+    "store" | "topic" | "toMessage" | "names" | "maxEventsPerEntity"
+  > {
   readonly store: UserStore;
-  readonly producer: EventProducer;
-  /** This relay's name in claims: unique among the relays of one store (the instance id). */
-  readonly owner: string;
-  readonly logger: Logger;
-  /** How often the store is asked for pending events when no write woke the relay. */
-  readonly pollIntervalMs: number;
-  /** Users claimed per round. */
-  readonly batchSize: number;
-  /** How long a claim holds before another relay may take the user's events. */
-  readonly leaseMs: number;
-  readonly metrics?: Registry;
-  /** The longest pause between attempts while the store or the producer fails (default 2 s). */
-  readonly maxBackoffMs?: number;
   /** The most of one user's events a round sends (default 100). */
   readonly maxEventsPerUser?: number;
-  /** The most bytes (keys, values and headers) one producer send carries (default 256 KiB). */
-  readonly maxSendBytes?: number;
 }
 
 /** The user store's outbox as the relay's port (the store names the entity's id `userId`). */
