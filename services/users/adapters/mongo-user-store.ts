@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type AnyBulkWriteOperation, type Collection, type Filter, Long, MongoServerError } from "mongodb";
+import { storedOrigin } from "../../../platform/events/change-origin.js";
 import { connectMongo, DUPLICATE_KEY } from "../../../platform/mongo.js";
 import { applyChanges, emailKey, emailTaken, type User } from "../domain/user.js";
 import {
@@ -70,8 +71,7 @@ const fromStoredEvent = (event: OutboxEvent): OutboxEvent => ({
   version: Number(event.version),
   occurredAt: event.occurredAt,
   ...(event.user ? { user: { ...event.user, version: Number(event.user.version) } } : {}),
-  ...(event.trace ? { trace: { ...event.trace } } : {}),
-  ...(typeof event.actor === "string" && event.actor !== "" ? { actor: event.actor } : {}),
+  ...storedOrigin(event),
 });
 const toUser = (doc: UserDocument): User => ({
   id: String(doc._id),

@@ -6,6 +6,7 @@
  */
 import { UserEvent, UserEventType } from "../../../generated/proto/charter/users/v1/events.js";
 import type { OutgoingMessage } from "../../../platform/events/bus.js";
+import { withTraceHeaders } from "../../../platform/events/change-origin.js";
 import { toUserMessage } from "./user-message.js";
 import type { OutboxEvent } from "./user-store.js";
 
@@ -51,6 +52,5 @@ export function toUserEventMessage(event: UserEvent): UserEventMessage {
 
 /** The Kafka message of an outbox event, carrying the trace context of the change as headers. */
 export function outboxMessage(event: OutboxEvent): UserEventMessage {
-  const message = toUserEventMessage(buildUserEvent(event));
-  return event.trace ? { ...message, headers: { ...message.headers, ...event.trace } } : message;
+  return withTraceHeaders(toUserEventMessage(buildUserEvent(event)), event.trace);
 }

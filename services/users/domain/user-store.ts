@@ -1,4 +1,4 @@
-import { traceHeaders } from "../../../platform/events/trace-context.js";
+import { type ChangeOrigin, changeOrigin } from "../../../platform/events/change-origin.js";
 import type { User, UserChanges } from "./user.js";
 
 /** The outcome of a conditional write. */
@@ -33,7 +33,7 @@ export interface KeyedUser {
 }
 
 /** What a change to a user records in its outbox, in the same write (see user-events.ts for the message). */
-export interface OutboxEvent {
+export interface OutboxEvent extends ChangeOrigin {
   /** `<user id>-<version>`: unique (a user's versions only grow, ids are never reused) and the same on every send. */
   readonly eventId: string;
   readonly type: "CREATED" | "UPDATED" | "DELETED";
@@ -43,10 +43,6 @@ export interface OutboxEvent {
   readonly occurredAt: string;
   /** The user after the change; absent for DELETED. */
   readonly user?: User;
-  /** The trace context of the request that made the change (W3C `traceparent`, `tracestate`), when traced. */
-  readonly trace?: Readonly<Record<string, string>>;
-  /** Who made the change: the verified subject of the call's token; absent or empty when unknown. */
-  readonly actor?: string;
 }
 
 /** A user's pending events, claimed by one relay for a lease (see claimOutbox). */
@@ -58,7 +54,6 @@ export interface OutboxClaim {
 
 /** The outbox event of a change, with the active trace context and its actor: what every adapter records with the write. */
 export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: string, actor = ""): OutboxEvent {
-  const trace = traceHeaders();
   return {
     eventId: `${user.id}-${user.version}`,
     type,
@@ -66,8 +61,7 @@ export function outboxEvent(type: OutboxEvent["type"], user: User, occurredAt: s
     version: user.version,
     occurredAt,
     ...(type === "DELETED" ? {} : { user: { ...user } }),
-    ...(Object.keys(trace).length > 0 ? { trace } : {}),
-    ...(actor !== "" ? { actor } : {}),
+    ...changeOrigin(actor),
   };
 }
 
