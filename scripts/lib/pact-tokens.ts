@@ -9,7 +9,7 @@ import { buildSchema } from "graphql";
 import { parse } from "yaml";
 
 const OPENAPI_DIR = new URL("../../contracts/openapi/", import.meta.url);
-const GRAPHQL = new URL("../../contracts/graphql/users.graphql", import.meta.url);
+const GRAPHQL_DIR = new URL("../../contracts/graphql/", import.meta.url);
 
 /** A bearer token's header value: the scheme and a compact JWS. */
 export const BEARER_JWT = "^Bearer [A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$";
@@ -43,9 +43,9 @@ export function operationScopes(operationId: string, service = "users"): string[
   throw new Error(`the ${service} contract has no operation ${operationId}`);
 }
 
-/** The scopes the GraphQL schema's @auth gives a root field (Query or Mutation). */
-export function graphqlFieldScopes(field: string): string[] {
-  const schema = buildSchema(readFileSync(GRAPHQL, "utf8"));
+/** The scopes `service`'s GraphQL schema (contracts/graphql/<service>.graphql) gives a root field (Query or Mutation) with @auth. */
+export function graphqlFieldScopes(field: string, service = "users"): string[] {
+  const schema = buildSchema(readFileSync(new URL(`${service}.graphql`, GRAPHQL_DIR), "utf8"));
   const found = schema.getQueryType()?.getFields()[field] ?? schema.getMutationType()?.getFields()[field];
   const directive = found?.astNode?.directives?.find((d) => d.name.value === "auth");
   const scopes = directive?.arguments?.find((a) => a.name.value === "scopes")?.value;
