@@ -7,7 +7,7 @@
 import { fieldRules } from "../generated/proto/field-rules.js";
 import type { FieldRule } from "../platform/rules/field-rules.js";
 import type { ContractExamples } from "./contract-examples.js";
-import { type Entity, EntityStore } from "./mock-store.js";
+import { type Entity, type EntityInput, EntityStore } from "./mock-store.js";
 
 export type Verb = "Get" | "List" | "Create" | "Update" | "Delete" | "BatchGet";
 
@@ -15,6 +15,16 @@ export type Verb = "Get" | "List" | "Create" | "Update" | "Delete" | "BatchGet";
 export function verbOf(rpc: string): Verb | undefined {
   const method = rpc.slice(rpc.lastIndexOf("/") + 1);
   return /^(BatchGet|Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1] as Verb | undefined;
+}
+
+/** The fields of an entity the store sets (output only), whatever a request says of them. */
+const OUTPUT_ONLY = new Set(["id", "etag", "createTime", "updateTime"]);
+
+/** The fields of a request's entity the store takes: those it gives (not null), none of the output-only ones. */
+export function inputOf(fields: object): EntityInput<Entity> {
+  return Object.fromEntries(
+    Object.entries(fields).filter(([key, value]) => value != null && !OUTPUT_ONLY.has(key)),
+  ) as EntityInput<Entity>;
 }
 
 /** The page size rule of a List RPC's request (`charter.books.v1.ListBooksRequest`), as generated. */

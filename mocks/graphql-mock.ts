@@ -27,17 +27,9 @@ import { mergeSchemas, rootFieldsOf, rpcOfField, type ServiceSchema } from "../p
 import { type FieldRule, rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";
-import { defaultPageSize, pageSizeRuleOf, verbOf } from "./entity-service.js";
+import { defaultPageSize, inputOf, pageSizeRuleOf, verbOf } from "./entity-service.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
-import {
-  actorOf,
-  type Entity,
-  type EntityInput,
-  type EntityStore,
-  type MockStore,
-  type Page,
-  pageTokenAt,
-} from "./mock-store.js";
+import { actorOf, type Entity, type EntityStore, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import type { RecordedResponse, Replay } from "./recording.js";
 import { createReplayResolvers, type ReplayContext } from "./replay-graphql.js";
@@ -314,14 +306,6 @@ function answerOf(
   }
 }
 
-/** An input's fields the store sets: those given, none of the entity's output-only ones. */
-const inputFields = (input: Record<string, unknown>) =>
-  Object.fromEntries(
-    Object.entries(input).filter(
-      ([key, value]) => value != null && !["id", "etag", "createTime", "updateTime"].includes(key),
-    ),
-  ) as EntityInput<Entity>;
-
 /** A root field's answer from the service's store, by its RPC's verb, as the stateful users fields answer. */
 function storeAnswerOf(store: EntityStore<Entity>, op: OperationExamples, rpc: string, where: string): Resolver {
   switch (verbOf(rpc)) {
@@ -343,13 +327,13 @@ function storeAnswerOf(store: EntityStore<Entity>, op: OperationExamples, rpc: s
     case "Create":
       return (_, args, context) => {
         preferred(op, context);
-        return store.create(inputFields(args.input as Record<string, unknown>), actorOf(context.authorization));
+        return store.create(inputOf(args.input as object), actorOf(context.authorization));
       };
     case "Update":
       return (_, args, context) => {
         preferred(op, context);
         const input = args.input as Record<string, unknown> & { id: string; etag?: string | null };
-        return store.update(input.id, inputFields(input), input.etag ?? undefined, actorOf(context.authorization));
+        return store.update(input.id, inputOf(input), input.etag ?? undefined, actorOf(context.authorization));
       };
     case "Delete":
       return (_, args, context) => {

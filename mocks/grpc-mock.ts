@@ -40,18 +40,10 @@ import {
   type Problem,
   protoPathOfPointer,
 } from "./contract-examples.js";
-import { defaultPageSize, verbOf } from "./entity-service.js";
+import { defaultPageSize, inputOf, verbOf } from "./entity-service.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { serviceErrorOf } from "./grpc-status.js";
-import {
-  type Actor,
-  actorOf,
-  type Entity,
-  type EntityInput,
-  type EntityStore,
-  type MockStore,
-  type User,
-} from "./mock-store.js";
+import { type Actor, actorOf, type Entity, type EntityStore, type MockStore, type User } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ProtoChecker, type ServiceMethod } from "./proto-checker.js";
 import type { Replay } from "./recording.js";
@@ -431,12 +423,6 @@ export function entityRpcs(
 ): Readonly<Record<string, StatefulRpc>> {
   const entityOf = (request: Json) =>
     (Object.values(request).find((v) => typeof v === "object" && v !== null && !Array.isArray(v)) ?? {}) as Json;
-  const fieldsOf = (entity: Json, wanted: (field: string) => boolean = () => true) =>
-    Object.fromEntries(
-      Object.entries(entity).filter(
-        ([key]) => !["id", "etag", "createTime", "updateTime"].includes(key) && wanted(key),
-      ),
-    ) as EntityInput<Entity>;
   const rpcs: Record<string, StatefulRpc> = {};
   for (const { path } of Object.values(service.definition)) {
     const rpc = path.slice(1);
@@ -457,18 +443,15 @@ export function entityRpcs(
       case "Create":
         rpcs[method] = (r, actor) => {
           const requestId = typeof r.requestId === "string" && r.requestId !== "" ? r.requestId : undefined;
-          return store.create(fieldsOf(entityOf(r)), actor, requestId);
+          return store.create(inputOf(entityOf(r)), actor, requestId);
         };
         break;
       case "Update":
         rpcs[method] = (r, actor) => {
           const entity = entityOf(r);
           const mask = typeof r.updateMask === "string" && r.updateMask !== "" ? r.updateMask.split(",") : undefined;
-          const all = fieldsOf(entity);
           // A field the mask names but the request leaves out is set to its proto default, as the service sets it.
-          const change = mask
-            ? Object.fromEntries(mask.filter((f) => !["id", "etag"].includes(f)).map((f) => [f, entity[f] ?? ""]))
-            : all;
+          const change = inputOf(mask ? Object.fromEntries(mask.map((f) => [f, entity[f] ?? ""])) : entity);
           return store.update(String(entity.id), change, (entity.etag as string | undefined) || undefined, actor);
         };
         break;

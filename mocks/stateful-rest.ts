@@ -1,5 +1,6 @@
 /**
- * The REST side of `npm run mock -- --stateful`: the users API over the shared store, on a loopback port of its
+ * The REST side of `npm run mock -- --stateful`: the users API over the shared store (or another service's API over
+ * its own store, entityRoutes), on a loopback port of its
  * own, meant to sit behind Prism's validation proxy (`prism proxy`, see rest-mock.ts), which checks the token's
  * scheme and every request against the contract before it gets here, and every answer after. This server keeps the
  * state: creates (with Idempotency-Key), reads (If-None-Match → 304), merge-patch updates and deletes (If-Match →
@@ -12,8 +13,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
 import { rulesOf } from "../platform/rules/field-rules.js";
 import type { ContractExamples, Problem } from "./contract-examples.js";
-import { defaultPageSize, verbOf } from "./entity-service.js";
-import { actorOf, type Entity, type EntityInput, type EntityStore, etagOf, type MockStore } from "./mock-store.js";
+import { defaultPageSize, inputOf, verbOf } from "./entity-service.js";
+import { actorOf, type Entity, type EntityStore, etagOf, type MockStore } from "./mock-store.js";
 import { PreferError, parsePrefer } from "./prefer.js";
 import { documentedHeaders } from "./rest-front.js";
 
@@ -153,10 +154,6 @@ export function userRoutes(store: MockStore, examples: ContractExamples): Route[
  * verb answers its first example.
  */
 export function entityRoutes(store: EntityStore<Entity>, examples: ContractExamples, collection: string): Route[] {
-  const fields = (body: unknown) =>
-    Object.fromEntries(
-      Object.entries((body ?? {}) as Json).filter(([key, value]) => value !== null && !OUTPUT_ONLY.has(key)),
-    ) as EntityInput<Entity>;
   return examples.routes.map(({ operationId, method, path, rpc }) => {
     const route = { operationId, method: method as Route["method"], path };
     switch (rpc === undefined ? undefined : verbOf(rpc)) {
@@ -164,7 +161,7 @@ export function entityRoutes(store: EntityStore<Entity>, examples: ContractExamp
         return {
           ...route,
           handle: (request, actor) => {
-            const entity = store.create(fields(request.body), actor, header(request, "idempotency-key"));
+            const entity = store.create(inputOf(request.body ?? {}), actor, header(request, "idempotency-key"));
             return entityAnswer(entity, 201, { Location: `${path}/${entity.id}` });
           },
         };
@@ -174,7 +171,7 @@ export function entityRoutes(store: EntityStore<Entity>, examples: ContractExamp
         return {
           ...route,
           handle: (request, actor) =>
-            entityAnswer(store.update(idOf(request), fields(request.body), header(request, "if-match"), actor)),
+            entityAnswer(store.update(idOf(request), inputOf(request.body ?? {}), header(request, "if-match"), actor)),
         };
       case "Delete":
         return {
@@ -210,9 +207,6 @@ export function entityRoutes(store: EntityStore<Entity>, examples: ContractExamp
     }
   });
 }
-
-/** The fields of an entity the store sets, whatever a request says of them. */
-const OUTPUT_ONLY = new Set(["id", "etag", "createTime", "updateTime"]);
 
 export async function startStatefulRest(opts: StatefulRestOptions): Promise<StatefulRest> {
   const app = Fastify({ logger: false });
