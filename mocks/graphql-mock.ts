@@ -19,7 +19,6 @@ import { makeExecutableSchema } from "@graphql-tools/schema";
 import Fastify from "fastify";
 import { defaultFieldResolver, type FieldDefinitionNode, type GraphQLSchema, isObjectType } from "graphql";
 import mercurius, { type IResolvers, type MercuriusContext } from "mercurius";
-import { fieldRules } from "../generated/proto/field-rules.js";
 import { AuthError, bearerToken } from "../platform/auth/token-verifier.js";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
 import { decodeCursor, encodeCursor } from "../platform/graphql/cursor.js";
@@ -28,8 +27,9 @@ import { mergeSchemas, rootFieldsOf, rpcOfField, type ServiceSchema } from "../p
 import { type FieldRule, rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";
+import { defaultPageSize, inputOf, pageSizeRuleOf, verbOf } from "./entity-service.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
-import { actorOf, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
+import { actorOf, type Entity, type EntityStore, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import type { RecordedResponse, Replay } from "./recording.js";
 import { createReplayResolvers, type ReplayContext } from "./replay-graphql.js";
@@ -117,6 +117,8 @@ function connectionOf<T>(
 /** Another service's schema (contracts/graphql/<name>.graphql) and the examples of its OpenAPI document. */
 export interface ServiceGraphql extends ServiceSchema {
   readonly examples: ContractExamples;
+  /** The stateful mode: the service's store, which its root fields read and write instead. */
+  readonly store?: EntityStore<Entity>;
 }
 
 export interface GraphqlMockOptions {
@@ -243,12 +245,12 @@ export function createServiceResolvers(
  * the field, when no operation names the RPC or the verb is another. The RPC completeness check asks it too.
  */
 export function serviceFieldResolver(
-  { name, examples }: ServiceGraphql,
+  { name, examples, store }: ServiceGraphql,
   type: string,
   field: FieldDefinitionNode,
   faults?: FaultInjector,
 ): Resolver {
-  const resolve = answerOf({ name, examples }, type, field);
+  const resolve = answerOf({ name, examples, ...(store ? { store } : {}) }, type, field);
   if (!faults) return resolve;
   const operationId = examples.routes.find((r) => r.rpc === rpcOfField(field))?.operationId ?? "";
   return (root, args, context) => {
@@ -258,9 +260,12 @@ export function serviceFieldResolver(
   };
 }
 
-/** A root field's answer from its operation's examples, by its RPC's verb (see serviceFieldResolver). */
+/**
+ * A root field's answer from its operation's examples, or from the service's store in the stateful mode, by its
+ * RPC's verb (see serviceFieldResolver).
+ */
 function answerOf(
-  { name, examples }: Pick<ServiceGraphql, "name" | "examples">,
+  { name, examples, store }: Pick<ServiceGraphql, "name" | "examples" | "store">,
   type: string,
   field: FieldDefinitionNode,
 ): Resolver {
@@ -270,6 +275,7 @@ function answerOf(
   if (!route) throw new Error(`${where}: no operation of contracts/openapi/${name}.v1.yaml names @rpc ${rpc}`);
   const op = examples.operation(route.operationId);
   const method = rpc.slice(rpc.lastIndexOf("/") + 1);
+  if (store) return storeAnswerOf(store, op, rpc, where);
   switch (/^(Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1]) {
     case "Get":
       return (_, _args, context) => {
@@ -278,10 +284,8 @@ function answerOf(
         return choose(op, context);
       };
     case "List": {
-      const service = rpc.slice(0, rpc.indexOf("/"));
-      const request = `${service.slice(0, service.lastIndexOf("."))}.${method}Request`;
-      const rule = (fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>)[request]?.pageSize;
-      if (!rule) throw new Error(`${where}: generated/proto/field-rules.ts has no pageSize rule of ${request}`);
+      const rule = pageSizeRuleOf(rpc);
+      if (!rule) throw new Error(`${where}: generated/proto/field-rules.ts has no pageSize rule of ${method}Request`);
       return (_, args, context) => {
         const page = choose(op, context) as Record<string, unknown>;
         const items = (Object.values(page).find(Array.isArray) ?? []) as unknown[];
@@ -299,6 +303,50 @@ function answerOf(
       };
     default:
       throw new Error(`${where}: the mock answers Get, List, Create, Update and Delete methods, not ${method}`);
+  }
+}
+
+/** A root field's answer from the service's store, by its RPC's verb, as the stateful users fields answer. */
+function storeAnswerOf(store: EntityStore<Entity>, op: OperationExamples, rpc: string, where: string): Resolver {
+  switch (verbOf(rpc)) {
+    case "Get":
+      return (_, args, context) => {
+        const { prefer } = context;
+        if (!(prefer instanceof PreferError) && prefer.code === "NOT_FOUND") return null;
+        preferred(op, context);
+        return nullIfNotFound(() => store.get(String(args.id)));
+      };
+    case "List": {
+      const byDefault = defaultPageSize(rpc);
+      return (_, args, context) => {
+        preferred(op, context);
+        const { first, after } = args as ConnectionArgs;
+        return storeConnection(store.list(first ?? byDefault, after ?? undefined));
+      };
+    }
+    case "Create":
+      return (_, args, context) => {
+        preferred(op, context);
+        return store.create(inputOf(args.input as object), actorOf(context.authorization));
+      };
+    case "Update":
+      return (_, args, context) => {
+        preferred(op, context);
+        const input = args.input as Record<string, unknown> & { id: string; etag?: string | null };
+        return store.update(input.id, inputOf(input), input.etag ?? undefined, actorOf(context.authorization));
+      };
+    case "Delete":
+      return (_, args, context) => {
+        preferred(op, context);
+        store.delete(
+          String(args.id),
+          (args.etag as string | null | undefined) ?? undefined,
+          actorOf(context.authorization),
+        );
+        return { id: args.id };
+      };
+    default:
+      throw new Error(`${where}: the mock answers Get, List, Create, Update and Delete methods, not ${rpc}`);
   }
 }
 
@@ -419,7 +467,7 @@ export async function startGraphqlMock(opts: GraphqlMockOptions): Promise<Graphq
   const usersTypeDefs = await readFile(GRAPHQL_SCHEMA_FILE, "utf8");
   const services = opts.services ?? [];
   // Other services' schemas join the users schema as the gateway merges them; their fields answer from their own
-  // examples in every mode (no store, replay or faults for them).
+  // examples, or their own stores in the stateful mode (no replay for them).
   const typeDefs = mergeSchemas(usersTypeDefs, services);
   const base = makeExecutableSchema({ typeDefs: usersTypeDefs });
   const others = createServiceResolvers(services, opts.faults);

@@ -40,9 +40,10 @@ import {
   type Problem,
   protoPathOfPointer,
 } from "./contract-examples.js";
+import { defaultPageSize, inputOf, verbOf } from "./entity-service.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { serviceErrorOf } from "./grpc-status.js";
-import { type Actor, actorOf, type MockStore, type User } from "./mock-store.js";
+import { type Actor, actorOf, type Entity, type EntityStore, type MockStore, type User } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
 import { createProtoChecker, type ProtoChecker, type ServiceMethod } from "./proto-checker.js";
 import type { Replay } from "./recording.js";
@@ -410,6 +411,61 @@ export function statefulRpcs(store: MockStore): Readonly<Record<string, Stateful
   };
 }
 
+/**
+ * The RPCs of an entity service over its store (the stateful mode of a service with a contract of its own), by
+ * verb: Get, List (`collection` is the response's list), Create (the request's entity; request_id), Update (the
+ * entity's fields the update_mask names, or all it sets; its etag), Delete (etag), BatchGet.
+ */
+export function entityRpcs(
+  service: MockedService,
+  store: EntityStore<Entity>,
+  collection: string,
+): Readonly<Record<string, StatefulRpc>> {
+  const entityOf = (request: Json) =>
+    (Object.values(request).find((v) => typeof v === "object" && v !== null && !Array.isArray(v)) ?? {}) as Json;
+  const rpcs: Record<string, StatefulRpc> = {};
+  for (const { path } of Object.values(service.definition)) {
+    const rpc = path.slice(1);
+    const method = rpc.slice(rpc.indexOf("/") + 1);
+    switch (verbOf(rpc)) {
+      case "Get":
+        rpcs[method] = (r) => store.get(String(r.id));
+        break;
+      case "BatchGet":
+        rpcs[method] = (r) => ({ [collection]: store.batchGet((r.ids as string[] | undefined) ?? []) });
+        break;
+      case "List": {
+        const byDefault = defaultPageSize(rpc);
+        rpcs[method] = (r) =>
+          pageOf(store.list((r.pageSize as number | undefined) ?? byDefault, pageToken(r)), collection);
+        break;
+      }
+      case "Create":
+        rpcs[method] = (r, actor) => {
+          const requestId = typeof r.requestId === "string" && r.requestId !== "" ? r.requestId : undefined;
+          return store.create(inputOf(entityOf(r)), actor, requestId);
+        };
+        break;
+      case "Update":
+        rpcs[method] = (r, actor) => {
+          const entity = entityOf(r);
+          const mask = typeof r.updateMask === "string" && r.updateMask !== "" ? r.updateMask.split(",") : undefined;
+          // A field the mask names but the request leaves out is set to its proto default, as the service sets it.
+          const change = inputOf(mask ? Object.fromEntries(mask.map((f) => [f, entity[f] ?? ""])) : entity);
+          return store.update(String(entity.id), change, (entity.etag as string | undefined) || undefined, actor);
+        };
+        break;
+      case "Delete":
+        rpcs[method] = (r, actor) => {
+          store.delete(String(r.id), (r.etag as string | undefined) || undefined, actor);
+          return {};
+        };
+        break;
+    }
+  }
+  return rpcs;
+}
+
 /** What the mock adds to every call: the stateful mode's handlers or the replay's answers, and the configured faults. */
 interface Behaviour {
   readonly stateful?: StatefulRpc;
@@ -509,6 +565,11 @@ export interface GrpcMockOptions {
   /** The replay mode: the recording every RPC answers from. */
   readonly replay?: Replay;
   readonly faults?: FaultInjector;
+  /**
+   * The stateful mode of the services with a contract of their own: each one's store and the name of its lists
+   * (`books`), by the service's full name.
+   */
+  readonly serviceStores?: ReadonlyMap<string, { readonly store: EntityStore<Entity>; readonly collection: string }>;
 }
 
 export interface GrpcMock {
@@ -521,11 +582,17 @@ function implementationOf(
   service: MockedService,
   examples: ContractExamples,
   logger: Logger,
-  modes: Pick<GrpcMockOptions, "store" | "replay" | "faults">,
+  modes: Pick<GrpcMockOptions, "store" | "replay" | "faults" | "serviceStores">,
 ) {
-  // A service with a contract of its own answers from its examples (and the faults of its operations) only.
+  // A service with a contract of its own answers from its store in the stateful mode, else from its examples (and
+  // the faults of its operations either way).
   const extras = service.examples ? (modes.faults ? { faults: modes.faults } : {}) : modes;
-  const stateful = extras.store ? statefulRpcs(extras.store) : {};
+  const own = service.examples ? modes.serviceStores?.get(service.name) : undefined;
+  const stateful = own
+    ? entityRpcs(service, own.store, own.collection)
+    : "store" in extras && extras.store
+      ? statefulRpcs(extras.store)
+      : {};
   // Errors name their service's domain as the service itself does. Their field violations are proto paths
   // already (the proto checker's, the definitions' prefix), which the default field mapping keeps as they are.
   const errorOptions = { domain: errorDomainOf(service.name) };

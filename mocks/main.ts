@@ -6,7 +6,8 @@
  * answer, then prints their addresses; Ctrl-C stops all three.
  *
  *   npm run mock -- --dynamic             Prism generates bodies from the schemas instead
- *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples
+ *   npm run mock -- --stateful            one in-memory store behind all three, seeded from the examples (and one
+ *                                         for each other service, behind its three)
  *   npm run mock -- --record <gateway-url> [--record-grpc <users-host:port>] [--out recordings] [--pact <file>]
  *                                         one proxy to a real gateway (REST and its /graphql) that records each call
  *                                         into <operationId>.json files (addresses masked, no tokens), optionally a pact;
@@ -23,6 +24,7 @@ import { runMain } from "../platform/lifecycle.js";
 import { createLogger } from "../platform/logging.js";
 import { onFreePort } from "../platform/net.js";
 import { loadContractExamples } from "./contract-examples.js";
+import { entityStoreOf } from "./entity-service.js";
 import { createFaultInjector, parseFaults } from "./faults.js";
 import { startGraphqlMock } from "./graphql-mock.js";
 import { contractMock, MOCKED_SERVICES, startGrpcMock, USERS_MOCK } from "./grpc-mock.js";
@@ -36,7 +38,7 @@ import { startReplayRest } from "./replay-rest.js";
 import { startRestFront } from "./rest-front.js";
 import { startRestMock } from "./rest-mock.js";
 import { otherServiceContracts, startServiceRestMocks } from "./service-mocks.js";
-import { startStatefulRest } from "./stateful-rest.js";
+import { startStatefulRest, userRoutes } from "./stateful-rest.js";
 
 runMain("mock", async () => {
   const config = loadMockConfig();
@@ -109,6 +111,10 @@ Press Ctrl-C to stop.
         ...[...examples.operation("listUsers").examples.values()].flatMap((page) => (page as { users: User[] }).users),
       ])
     : undefined;
+  // And every other service's store, seeded from its own contract's examples, behind its three mocks.
+  const serviceStores = new Map(
+    config.stateful ? contracts.map((contract) => [contract.name, entityStoreOf(contract.examples)] as const) : [],
+  );
   const shared = { faults, ...(store ? { store } : {}) };
   const replay = config.replay ? loadReplay(config.replay) : undefined;
   const stops: (() => Promise<void>)[] = [];
@@ -119,6 +125,15 @@ Press Ctrl-C to stop.
   };
 
   const otherGrpc = await Promise.all(contracts.map((c) => contractMock(c.name, c.openapi, c.examples)));
+  const grpcStores = new Map(
+    contracts.flatMap((contract, i) => {
+      const serviceStore = serviceStores.get(contract.name);
+      const service = otherGrpc[i];
+      return serviceStore && service
+        ? [[service.name, { store: serviceStore, collection: contract.name }] as const]
+        : [];
+    }),
+  );
 
   try {
     const grpc = await startGrpcMock({
@@ -127,6 +142,7 @@ Press Ctrl-C to stop.
       logger,
       examples,
       services: [...MOCKED_SERVICES, ...otherGrpc],
+      serviceStores: grpcStores,
       ...shared,
       ...(replay ? { replay } : {}),
     });
@@ -135,13 +151,16 @@ Press Ctrl-C to stop.
       host: config.host,
       port: config.graphqlPort,
       examples,
-      services: contracts.flatMap(({ name, sdl, examples }) => (sdl === undefined ? [] : [{ name, sdl, examples }])),
+      services: contracts.flatMap(({ name, sdl, examples }) => {
+        const serviceStore = serviceStores.get(name);
+        return sdl === undefined ? [] : [{ name, sdl, examples, ...(serviceStore ? { store: serviceStore } : {}) }];
+      }),
       ...shared,
       ...(replay ? { replay } : {}),
     });
     stops.push(graphql.stop);
     const upstream = store
-      ? await startStatefulRest({ host: "127.0.0.1", examples, store })
+      ? await startStatefulRest({ host: "127.0.0.1", examples, routes: userRoutes(store, examples) })
       : replay
         ? await startReplayRest({ host: "127.0.0.1", examples, replay })
         : undefined;
@@ -175,7 +194,13 @@ Press Ctrl-C to stop.
       proxied: upstream !== undefined,
     });
     stops.push(front.stop);
-    const others = await startServiceRestMocks({ host: config.host, dynamic: config.dynamic, contracts, faults });
+    const others = await startServiceRestMocks({
+      host: config.host,
+      dynamic: config.dynamic,
+      contracts,
+      faults,
+      stores: serviceStores,
+    });
     for (const other of others) stops.push(other.stop);
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -220,7 +245,7 @@ Charter mocks are running (from contracts/; no backend${config.stateful ? "; sta
 ${contracts
   .map(
     ({ name, sdl }, i) => `
-  ${name}, from its own contracts' examples:
+  ${name}, from its own contracts' examples${config.stateful ? " (stateful: one store of its own behind all three)" : ""}:
   REST     ${urls.services[name]}/v1/${name}   (Prism; header Prefer: code=404 | example=<name> | delay=<ms>)
   gRPC     ${urls.grpc}   (${otherGrpc[i]?.name}, on the same port; metadata prefer as above)
 ${sdl === undefined ? "" : `  GraphQL  ${urls.graphql}   (its root fields, merged into the users schema)\n`}`,

@@ -1,6 +1,7 @@
 /**
- * The one in-memory store of `npm run mock -- --stateful`, shared by the REST, gRPC and GraphQL mocks: users in
- * creation order, seeded from the OpenAPI document's examples, each with a numeric etag that grows on every write,
+ * The in-memory stores of `npm run mock -- --stateful`, each shared by a service's REST, gRPC and GraphQL mocks:
+ * entities in creation order (EntityStore: every service made by `npm run new:service`, see entity-service.ts), and
+ * users (MockStore), seeded from the OpenAPI document's examples, each with a numeric etag that grows on every write,
  * and the history of every user derived from the store's own changes (a seeded user has its CREATED event). Values
  * are in the REST (proto3 JSON) form; each mock maps them to its protocol. Errors are AppErrors with the codes the
  * services answer: NOT_FOUND, ABORTED (a stale etag), ALREADY_EXISTS (an e-mail taken), INVALID_ARGUMENT (a page
@@ -37,139 +38,192 @@ export const etagOf = (header: string): string =>
     .replace(/^W\//, "")
     .replace(/^"(.*)"$/, "$1");
 
-export class MockStore {
-  readonly #users = new Map<string, User>();
-  readonly #events = new Map<string, UserEvent[]>();
-  /** Each request key's create: what was asked and the user it made (as made). */
-  readonly #created = new Map<string, { readonly name: string; readonly email: string; readonly user: User }>();
-  #nextId: bigint;
-  #nextEvent = 1;
+/** An entity of an entity service's store: the fields every one has (the scaffold's convention), then its own. */
+export interface Entity {
+  readonly id: string;
+  readonly etag: string;
+  readonly createTime: string;
+  readonly updateTime: string;
+}
 
-  /** Seeds the store with the given users (the contract's examples), each with its CREATED event. */
-  constructor(seed: readonly User[]) {
+/** The fields a create or an update sets: the entity's own, none of its output-only ones. */
+export type EntityInput<T extends Entity> = Omit<T, keyof Entity>;
+
+/** One page: a token is the position after the previous page's last item (`v1:<n>`, base64url). */
+function pageOf<T>(all: readonly T[], pageSize: number, pageToken: string | undefined, field: string): Page<T> {
+  let start = 0;
+  if (pageToken !== undefined && pageToken !== "") {
+    const match = /^v1:(\d{1,9})$/.exec(Buffer.from(pageToken, "base64url").toString());
+    if (!match?.[1] || tokenOf(Number(match[1])) !== pageToken) {
+      throw invalidArgument([{ field, description: "is not a page token this server gave" }]);
+    }
+    start = Number(match[1]);
+  }
+  const items = all.slice(start, start + pageSize).map((item) => structuredClone(item));
+  const end = start + items.length;
+  return end < all.length ? { items, start, nextPageToken: tokenOf(end) } : { items, start };
+}
+
+/** The input's fields in a fixed order, to tell whether two creates asked for the same. */
+const sameInput = (a: object, b: object): boolean => {
+  const sorted = (value: object) => JSON.stringify(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : 1)));
+  return sorted(a) === sorted(b);
+};
+
+/**
+ * The store of one entity service (every service made by `npm run new:service`, and users): entities in creation
+ * order, seeded from the contract's examples, each with a snowflake-like id (after the largest seeded one), a
+ * numeric etag that grows on every write and its create and update times; the other fields are the request's.
+ * A create with a request key answers the entity the key's first create made.
+ */
+export class EntityStore<T extends Entity> {
+  protected readonly entities = new Map<string, T>();
+  /** Each request key's create: what was asked and the entity it made (as made). */
+  readonly #created = new Map<string, { readonly input: EntityInput<T>; readonly entity: T }>();
+  #nextId: bigint;
+
+  /** `singular` names the entity in error messages (`no book with id 1`). */
+  constructor(
+    readonly singular: string,
+    seed: readonly T[],
+  ) {
     let maxId = 0n;
-    for (const user of seed) {
-      if (this.#users.has(user.id)) continue;
-      this.#users.set(user.id, { ...user });
-      this.#record("CREATED", user, user.createTime, undefined);
-      if (BigInt(user.id) > maxId) maxId = BigInt(user.id);
+    for (const entity of seed) {
+      if (this.entities.has(entity.id)) continue;
+      this.entities.set(entity.id, { ...entity });
+      if (BigInt(entity.id) > maxId) maxId = BigInt(entity.id);
     }
     this.#nextId = maxId + 1n;
   }
 
-  get(id: string): User {
-    const user = this.#users.get(id);
-    if (!user) throw new AppError("NOT_FOUND", `no user with id ${id}`);
-    return { ...user };
+  get(id: string): T {
+    const entity = this.entities.get(id);
+    if (!entity) throw new AppError("NOT_FOUND", `no ${this.singular} with id ${id}`);
+    return { ...entity };
   }
 
-  lookup(email: string): User {
-    const wanted = email.toLowerCase();
-    for (const user of this.#users.values()) if (user.email.toLowerCase() === wanted) return { ...user };
-    throw new AppError("NOT_FOUND", "no user has this email");
-  }
-
-  /** Users that exist, by id; ids with none are left out. */
-  batchGet(ids: readonly string[]): User[] {
+  /** Entities that exist, by id; ids with none are left out. */
+  batchGet(ids: readonly string[]): T[] {
     return ids.flatMap((id) => {
-      const user = this.#users.get(id);
-      return user ? [{ ...user }] : [];
+      const entity = this.entities.get(id);
+      return entity ? [{ ...entity }] : [];
     });
   }
 
-  list(pageSize: number, pageToken: string | undefined): Page<User> {
-    return this.#page([...this.#users.values()], pageSize, pageToken, "pageToken");
-  }
-
-  history(userId: string, pageSize: number, pageToken: string | undefined): Page<UserEvent> {
-    return this.#page(this.#events.get(userId) ?? [], pageSize, pageToken, "pageToken");
+  list(pageSize: number, pageToken: string | undefined): Page<T> {
+    return pageOf([...this.entities.values()], pageSize, pageToken, "pageToken");
   }
 
   /**
    * A create with a request key (REST's Idempotency-Key, gRPC's request_id: one key space, as the gateway passes the
-   * one as the other) answers the user the key's first create made, as made; the key with another user is
+   * one as the other) answers the entity the key's first create made, as made; the key with another entity is
    * FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
    */
-  create(input: { name: string; email: string }, actor: Actor, requestKey?: string): User {
+  create(input: EntityInput<T>, actor: Actor, requestKey?: string): T {
     const previous = requestKey ? this.#created.get(requestKey) : undefined;
     if (previous) {
-      if (previous.name !== input.name || previous.email !== input.email) {
-        throw new AppError("FAILED_PRECONDITION", "this request key was already used to create a different user", {
-          reason: "IDEMPOTENCY_KEY_REUSED",
-        });
+      if (!sameInput(previous.input, input)) {
+        throw new AppError(
+          "FAILED_PRECONDITION",
+          `this request key was already used to create a different ${this.singular}`,
+          { reason: "IDEMPOTENCY_KEY_REUSED" },
+        );
       }
-      return { ...previous.user };
+      return { ...previous.entity };
     }
-    const user = this.#insert(input, actor);
-    if (requestKey) this.#created.set(requestKey, { name: input.name, email: input.email, user });
-    return user;
+    this.checkWrite(input, undefined);
+    const time = now();
+    const entity = { id: String(this.#nextId++), ...input, etag: "1", createTime: time, updateTime: time } as T;
+    this.entities.set(entity.id, entity);
+    this.written("CREATED", entity, time, actor);
+    if (requestKey) this.#created.set(requestKey, { input: { ...input }, entity: { ...entity } });
+    return { ...entity };
   }
 
-  #insert(input: { name: string; email: string }, actor: Actor): User {
-    this.#emailFree(input.email, undefined);
+  /** Applies the change (its fields that are not undefined) to the entity, only at `ifMatch` when it is given. */
+  update(id: string, change: Partial<EntityInput<T>>, ifMatch: string | undefined, actor: Actor): T {
+    const entity = this.#current(id, ifMatch);
+    const set = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined));
+    this.checkWrite(set as Partial<EntityInput<T>>, id);
     const time = now();
-    const user: User = {
-      id: String(this.#nextId++),
-      name: input.name,
-      email: input.email,
-      etag: "1",
-      createTime: time,
-      updateTime: time,
-    };
-    this.#users.set(user.id, user);
-    this.#record("CREATED", user, time, actor);
-    return { ...user };
-  }
-
-  /** Applies the change to the user, only at `ifMatch` when it is given (ABORTED otherwise). */
-  update(id: string, change: UserChange, ifMatch: string | undefined, actor: Actor): User {
-    const user = this.#current(id, ifMatch);
-    if (change.email !== undefined) this.#emailFree(change.email, id);
-    const time = now();
-    const updated: User = {
-      ...user,
-      ...(change.name !== undefined ? { name: change.name } : {}),
-      ...(change.email !== undefined ? { email: change.email } : {}),
-      etag: String(Number(user.etag) + 1),
-      updateTime: time,
-    };
-    this.#users.set(id, updated);
-    this.#record("UPDATED", updated, time, actor);
+    const updated = { ...entity, ...set, etag: String(Number(entity.etag) + 1), updateTime: time } as T;
+    this.entities.set(id, updated);
+    this.written("UPDATED", updated, time, actor);
     return { ...updated };
   }
 
-  /** Deletes the user, only at `ifMatch` when it is given (ABORTED otherwise). */
+  /** Deletes the entity, only at `ifMatch` when it is given (ABORTED otherwise). */
   delete(id: string, ifMatch: string | undefined, actor: Actor): void {
-    const user = this.#current(id, ifMatch);
-    this.#users.delete(id);
-    const event: UserEvent = {
-      eventId: this.#eventId(),
-      type: "DELETED",
-      userId: id,
-      version: String(Number(user.etag) + 1),
-      occurredAt: now(),
-      ...(actor ? { actor } : {}),
-    };
-    this.#events.get(id)?.push(event);
+    const entity = this.#current(id, ifMatch);
+    this.entities.delete(id);
+    this.deleted(entity, actor);
   }
 
-  #current(id: string, ifMatch: string | undefined): User {
-    const user = this.get(id);
-    if (ifMatch !== undefined && ifMatch !== "" && etagOf(ifMatch) !== "*" && etagOf(ifMatch) !== user.etag) {
-      throw new AppError("ABORTED", `the user's etag is ${user.etag}, not ${etagOf(ifMatch)}`, {
+  /** Refuses a create (`ownId` undefined) or an update of these fields, as the service would. None by default. */
+  protected checkWrite(_fields: Partial<EntityInput<T>>, _ownId: string | undefined): void {}
+
+  /** After a create or an update. */
+  protected written(_type: "CREATED" | "UPDATED", _entity: T, _time: string, _actor: Actor): void {}
+
+  /** After a delete, with the entity as it was. */
+  protected deleted(_entity: T, _actor: Actor): void {}
+
+  #current(id: string, ifMatch: string | undefined): T {
+    const entity = this.get(id);
+    if (ifMatch !== undefined && ifMatch !== "" && etagOf(ifMatch) !== "*" && etagOf(ifMatch) !== entity.etag) {
+      throw new AppError("ABORTED", `the ${this.singular}'s etag is ${entity.etag}, not ${etagOf(ifMatch)}`, {
         reason: "ETAG_MISMATCH",
       });
     }
-    return user;
+    return entity;
+  }
+}
+
+/** The users' store: an entity store whose e-mails are unique, looked up, and whose changes make each user's history. */
+export class MockStore extends EntityStore<User> {
+  readonly #events = new Map<string, UserEvent[]>();
+  #nextEvent = 1;
+
+  /** Seeds the store with the given users (the contract's examples), each with its CREATED event. */
+  constructor(seed: readonly User[]) {
+    super("user", seed);
+    for (const user of this.entities.values()) this.#record("CREATED", user, user.createTime, undefined);
   }
 
-  #emailFree(email: string, ownId: string | undefined): void {
+  lookup(email: string): User {
     const wanted = email.toLowerCase();
-    for (const user of this.#users.values()) {
+    for (const user of this.entities.values()) if (user.email.toLowerCase() === wanted) return { ...user };
+    throw new AppError("NOT_FOUND", "no user has this email");
+  }
+
+  history(userId: string, pageSize: number, pageToken: string | undefined): Page<UserEvent> {
+    return pageOf(this.#events.get(userId) ?? [], pageSize, pageToken, "pageToken");
+  }
+
+  protected override checkWrite(fields: Partial<UserChange>, ownId: string | undefined): void {
+    if (fields.email === undefined) return;
+    const wanted = fields.email.toLowerCase();
+    for (const user of this.entities.values()) {
       if (user.id !== ownId && user.email.toLowerCase() === wanted) {
         throw new AppError("ALREADY_EXISTS", "a user with this email already exists", { reason: "EMAIL_TAKEN" });
       }
     }
+  }
+
+  protected override written(type: "CREATED" | "UPDATED", user: User, time: string, actor: Actor): void {
+    this.#record(type, user, time, actor);
+  }
+
+  protected override deleted(user: User, actor: Actor): void {
+    const event: UserEvent = {
+      eventId: this.#eventId(),
+      type: "DELETED",
+      userId: user.id,
+      version: String(Number(user.etag) + 1),
+      occurredAt: now(),
+      ...(actor ? { actor } : {}),
+    };
+    this.#events.get(user.id)?.push(event);
   }
 
   #eventId(): string {
@@ -188,21 +242,6 @@ export class MockStore {
       ...(actor ? { actor } : {}),
     });
     this.#events.set(user.id, events);
-  }
-
-  /** One page: a token is the position after the previous page's last item (`v1:<n>`, base64url). */
-  #page<T>(all: readonly T[], pageSize: number, pageToken: string | undefined, field: string): Page<T> {
-    let start = 0;
-    if (pageToken !== undefined && pageToken !== "") {
-      const match = /^v1:(\d{1,9})$/.exec(Buffer.from(pageToken, "base64url").toString());
-      if (!match?.[1] || tokenOf(Number(match[1])) !== pageToken) {
-        throw invalidArgument([{ field, description: "is not a page token this server gave" }]);
-      }
-      start = Number(match[1]);
-    }
-    const items = all.slice(start, start + pageSize).map((item) => structuredClone(item));
-    const end = start + items.length;
-    return end < all.length ? { items, start, nextPageToken: tokenOf(end) } : { items, start };
   }
 }
 

@@ -2,8 +2,10 @@
  * The mocks of every other service (contracts/openapi/<name>.v1.yaml besides users, e.g. a service made by
  * `npm run new:service`), found by directory. Its REST mock is one Prism a document, answering with its examples
  * (`Prefer: code=` / `example=`), behind a REST front of its own on a port of its own (`Prefer: delay=`, the
- * configured faults; no stateful mode for it yet). Its gRPC mock (grpc-mock.ts, contractMock) and its GraphQL fields
- * (graphql-mock.ts, merged into the users schema) join the users mocks' servers and answer from the same examples.
+ * configured faults). Its gRPC mock (grpc-mock.ts, contractMock) and its GraphQL fields (graphql-mock.ts, merged
+ * into the users schema) join the users mocks' servers and answer from the same examples. In the stateful mode each
+ * service has one store (entity-service.ts), behind all three: its Prism is a validation proxy in front of a REST
+ * server over the store (stateful-rest.ts entityRoutes), as users' is.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,13 +14,16 @@ import { onFreePort } from "../platform/net.js";
 import { otherServiceNames } from "../platform/service-names.js";
 import { type ContractExamples, loadContractExamples, OPENAPI_FILE } from "./contract-examples.js";
 import type { FaultInjector } from "./faults.js";
+import type { Entity, EntityStore } from "./mock-store.js";
 import { startRestFront } from "./rest-front.js";
 import { type RestMock, startRestMock } from "./rest-mock.js";
+import { entityRoutes, startStatefulRest } from "./stateful-rest.js";
 
 const GRAPHQL_DIR = fileURLToPath(new URL("../contracts/graphql/", import.meta.url));
 
 /** Another service's contracts, as its mocks read them. */
 export interface ServiceContracts {
+  /** Also the name of its lists (`books`), by the entity CRUD convention. */
   readonly name: string;
   /** contracts/openapi/<name>.v1.yaml */
   readonly openapi: string;
@@ -62,10 +67,16 @@ export async function startServiceRestMocks(opts: {
   dynamic: boolean;
   contracts: readonly ServiceContracts[];
   faults: FaultInjector;
+  /** The stateful mode: each service's store, by name; its Prism is then a validation proxy to a server over it. */
+  stores?: ReadonlyMap<string, EntityStore<Entity>>;
 }): Promise<ServiceRestMock[]> {
   const started: ServiceRestMock[] = [];
   try {
     for (const { name, openapi, examples } of opts.contracts) {
+      const store = opts.stores?.get(name);
+      const upstream = store
+        ? await startStatefulRest({ host: "127.0.0.1", examples, routes: entityRoutes(store, examples, name) })
+        : undefined;
       // Prism takes a port number: one that was free a moment ago, tried again if taken meanwhile.
       const prism = await onFreePort((port) =>
         startRestMock({
@@ -75,17 +86,22 @@ export async function startServiceRestMocks(opts: {
           // Any answer (401 without a token) says Prism is listening.
           probePath: `/v1/${name}`,
           file: openapi,
+          ...(upstream ? { upstream: upstream.url } : {}),
         }),
-      );
+      ).catch(async (error: unknown) => {
+        await upstream?.stop();
+        throw error;
+      });
       const front = await startRestFront({
         host: opts.host,
         port: 0,
         examples,
         target: new URL(`http://127.0.0.1:${prism.port}`),
         faults: opts.faults,
-        proxied: false,
+        proxied: upstream !== undefined,
       }).catch(async (error: unknown) => {
         await prism.stop();
+        await upstream?.stop();
         throw error;
       });
       started.push({
@@ -95,6 +111,7 @@ export async function startServiceRestMocks(opts: {
         stop: async () => {
           await front.stop();
           await prism.stop();
+          await upstream?.stop();
         },
       });
     }

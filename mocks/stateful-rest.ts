@@ -1,5 +1,6 @@
 /**
- * The REST side of `npm run mock -- --stateful`: the users API over the shared store, on a loopback port of its
+ * The REST side of `npm run mock -- --stateful`: the users API over the shared store (or another service's API over
+ * its own store, entityRoutes), on a loopback port of its
  * own, meant to sit behind Prism's validation proxy (`prism proxy`, see rest-mock.ts), which checks the token's
  * scheme and every request against the contract before it gets here, and every answer after. This server keeps the
  * state: creates (with Idempotency-Key), reads (If-None-Match → 304), merge-patch updates and deletes (If-Match →
@@ -12,14 +13,16 @@ import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
 import { rulesOf } from "../platform/rules/field-rules.js";
 import type { ContractExamples, Problem } from "./contract-examples.js";
-import { actorOf, etagOf, type MockStore, type User } from "./mock-store.js";
+import { defaultPageSize, inputOf, verbOf } from "./entity-service.js";
+import { actorOf, type Entity, type EntityStore, etagOf, type MockStore } from "./mock-store.js";
 import { PreferError, parsePrefer } from "./prefer.js";
 import { documentedHeaders } from "./rest-front.js";
 
 export interface StatefulRestOptions {
   readonly host: string;
   readonly examples: ContractExamples;
-  readonly store: MockStore;
+  /** What it answers: users' routes (userRoutes) or an entity service's (entityRoutes). */
+  readonly routes: readonly Route[];
 }
 
 export interface StatefulRest {
@@ -30,7 +33,7 @@ export interface StatefulRest {
 
 type Json = { [key: string]: unknown };
 
-interface Route {
+export interface Route {
   readonly operationId: string;
   readonly method: "GET" | "POST" | "PATCH" | "DELETE";
   /** The contract's path (`/v1/users/{id}`). */
@@ -38,26 +41,26 @@ interface Route {
   readonly handle: (request: FastifyRequest, actor: string | undefined) => Answer;
 }
 
-interface Answer {
+export interface Answer {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
 }
 
 const quoted = (etag: string) => `"${etag}"`;
-const userAnswer = (user: User, status = 200, headers: Record<string, string> = {}): Answer => ({
+const entityAnswer = (entity: Entity, status = 200, headers: Record<string, string> = {}): Answer => ({
   status,
-  body: user,
-  headers: { ETag: quoted(user.etag), ...headers },
+  body: entity,
+  headers: { ETag: quoted(entity.etag), ...headers },
 });
 const header = (request: FastifyRequest, name: string): string | undefined => {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
 };
 const pageSizeRule = rulesOf("charter.users.v1.ListUsersRequest").pageSize;
-const pageSizeOf = (request: FastifyRequest): number => {
+const pageSizeOf = (request: FastifyRequest, byDefault = Number(pageSizeRule.defaultValue)): number => {
   const value = (request.query as Json).pageSize;
-  return value === undefined ? Number(pageSizeRule.defaultValue) : Number(value);
+  return value === undefined ? byDefault : Number(value);
 };
 const pageTokenOf = (request: FastifyRequest) => ((request.query as Json).pageToken as string | undefined) || undefined;
 const pageBody = (page: { items: readonly unknown[]; nextPageToken?: string }, key: string) => ({
@@ -65,8 +68,17 @@ const pageBody = (page: { items: readonly unknown[]; nextPageToken?: string }, k
   ...(page.nextPageToken !== undefined ? { nextPageToken: page.nextPageToken } : {}),
 });
 const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+/** A read: 304 when If-None-Match names its etag (or is `*`). */
+const readAnswer = (request: FastifyRequest, entity: Entity): Answer => {
+  const ifNoneMatch = header(request, "if-none-match");
+  if (ifNoneMatch?.split(",").some((tag) => etagOf(tag) === entity.etag || etagOf(tag) === "*")) {
+    return { status: 304, headers: { ETag: quoted(entity.etag) } };
+  }
+  return entityAnswer(entity);
+};
 
-function routes(store: MockStore, examples: ContractExamples): Route[] {
+/** The users API's routes over the users' store. */
+export function userRoutes(store: MockStore, examples: ContractExamples): Route[] {
   return [
     {
       operationId: "createUser",
@@ -75,7 +87,7 @@ function routes(store: MockStore, examples: ContractExamples): Route[] {
       handle: (request, actor) => {
         const body = request.body as { name: string; email: string };
         const user = store.create({ name: body.name, email: body.email }, actor, header(request, "idempotency-key"));
-        return userAnswer(user, 201, { Location: `/v1/users/${user.id}` });
+        return entityAnswer(user, 201, { Location: `/v1/users/${user.id}` });
       },
     },
     {
@@ -91,20 +103,13 @@ function routes(store: MockStore, examples: ContractExamples): Route[] {
       operationId: "lookupUser",
       method: "POST",
       path: "/v1/users:lookup",
-      handle: (request) => userAnswer(store.lookup((request.body as { email: string }).email)),
+      handle: (request) => entityAnswer(store.lookup((request.body as { email: string }).email)),
     },
     {
       operationId: "getUser",
       method: "GET",
       path: "/v1/users/{id}",
-      handle: (request) => {
-        const user = store.get(idOf(request));
-        const ifNoneMatch = header(request, "if-none-match");
-        if (ifNoneMatch?.split(",").some((tag) => etagOf(tag) === user.etag || etagOf(tag) === "*")) {
-          return { status: 304, headers: { ETag: quoted(user.etag) } };
-        }
-        return userAnswer(user);
-      },
+      handle: (request) => readAnswer(request, store.get(idOf(request))),
     },
     {
       operationId: "updateUser",
@@ -112,7 +117,7 @@ function routes(store: MockStore, examples: ContractExamples): Route[] {
       path: "/v1/users/{id}",
       handle: (request, actor) => {
         const patch = request.body as { name?: string; email?: string };
-        return userAnswer(store.update(idOf(request), patch, header(request, "if-match"), actor));
+        return entityAnswer(store.update(idOf(request), patch, header(request, "if-match"), actor));
       },
     },
     {
@@ -142,6 +147,67 @@ function routes(store: MockStore, examples: ContractExamples): Route[] {
   ];
 }
 
+/**
+ * An entity service's routes over its store, one per operation of its contract by the verb of the RPC its
+ * `x-charter-rpc` names: Create (the body's fields; Idempotency-Key), Get, Update (a merge patch of its fields;
+ * If-Match), Delete (If-Match), List (`collection` is the page's array), BatchGet (`ids`). An operation of another
+ * verb answers its first example.
+ */
+export function entityRoutes(store: EntityStore<Entity>, examples: ContractExamples, collection: string): Route[] {
+  return examples.routes.map(({ operationId, method, path, rpc }) => {
+    const route = { operationId, method: method as Route["method"], path };
+    switch (rpc === undefined ? undefined : verbOf(rpc)) {
+      case "Create":
+        return {
+          ...route,
+          handle: (request, actor) => {
+            const entity = store.create(inputOf(request.body ?? {}), actor, header(request, "idempotency-key"));
+            return entityAnswer(entity, 201, { Location: `${path}/${entity.id}` });
+          },
+        };
+      case "Get":
+        return { ...route, handle: (request) => readAnswer(request, store.get(idOf(request))) };
+      case "Update":
+        return {
+          ...route,
+          handle: (request, actor) =>
+            entityAnswer(store.update(idOf(request), inputOf(request.body ?? {}), header(request, "if-match"), actor)),
+        };
+      case "Delete":
+        return {
+          ...route,
+          handle: (request, actor) => {
+            store.delete(idOf(request), header(request, "if-match"), actor);
+            return { status: 204 };
+          },
+        };
+      case "List": {
+        const byDefault = defaultPageSize(rpc as string);
+        return {
+          ...route,
+          handle: (request) => ({
+            status: 200,
+            body: pageBody(store.list(pageSizeOf(request, byDefault), pageTokenOf(request)), collection),
+          }),
+        };
+      }
+      case "BatchGet":
+        return {
+          ...route,
+          handle: (request) => {
+            const ids = (request.body as { ids?: string[] } | undefined)?.ids ?? [(request.query as Json).ids].flat();
+            return { status: 200, body: { [collection]: store.batchGet(ids.filter((id) => typeof id === "string")) } };
+          },
+        };
+      default:
+        return {
+          ...route,
+          handle: () => ({ status: 200, body: examples.operation(operationId).examples.values().next().value }),
+        };
+    }
+  });
+}
+
 export async function startStatefulRest(opts: StatefulRestOptions): Promise<StatefulRest> {
   const app = Fastify({ logger: false });
   // PATCH bodies are JSON merge patches (RFC 7396): JSON, as Prism has already checked.
@@ -169,7 +235,7 @@ export async function startStatefulRest(opts: StatefulRestOptions): Promise<Stat
     return { ...rest, detail: error.message, instance, ...(fieldErrors.length > 0 ? { errors: fieldErrors } : {}) };
   };
 
-  for (const route of routes(opts.store, opts.examples)) {
+  for (const route of opts.routes) {
     // Fastify reads `:` as a parameter: the literal one of a custom method is doubled.
     const url = route.path.replace(/\{(\w+)\}/g, ":$1").replace(/:lookup$/, "::lookup");
     app.route({

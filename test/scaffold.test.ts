@@ -530,6 +530,158 @@ test(`${NAME} answers through its REST, gRPC and GraphQL mocks, which npm run mo
   assert.equal((await graphql(`{ user(id: "${firstBook.id}") { name } }`)).data?.user?.name, "Ada Lovelace");
 });
 
+test(`${NAME}'s mocks keep one store behind its REST, gRPC and GraphQL with MOCK_STATEFUL=true`, async (t) => {
+  assert.ok(existsSync(join(copy, "contracts/openapi/books.v1.yaml")), "the service was scaffolded");
+  const mocks = await startService(
+    join(copy, "mocks/main.ts"),
+    { MOCK_HOST: "127.0.0.1", MOCK_REST_PORT: "0", MOCK_GRPC_PORT: "0", MOCK_GRAPHQL_PORT: "0", MOCK_STATEFUL: "true" },
+    "mocks ready",
+    60_000,
+  );
+  t.after(() => mocks.stop());
+  const named = (mocks.ready.serviceMocks as Record<string, Record<string, string>> | undefined)?.books;
+  assert.ok(named?.rest && named.grpc && named.graphql && named.grpcService, JSON.stringify(mocks.ready));
+  const authorization = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2ln";
+  const rest = (path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) =>
+    fetch(`${named.rest}${path}`, {
+      method: init.method ?? "GET",
+      headers: {
+        authorization,
+        ...(init.body === undefined
+          ? {}
+          : { "content-type": init.method === "PATCH" ? "application/merge-patch+json" : "application/json" }),
+        ...init.headers,
+      },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+  const client = contractServiceClient(
+    join(copy, "contracts/proto/charter/books/v1/books.proto"),
+    named.grpcService,
+    named.grpc,
+  );
+  t.after(() => client.close());
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", authorization);
+  const grpcCode = (call: Promise<unknown>) =>
+    call.then(
+      () => assert.fail("the call was answered"),
+      (e: grpc.ServiceError) => e.code,
+    );
+  // biome-ignore lint/suspicious/noExplicitAny: a GraphQL answer
+  const graphql = async (query: string): Promise<any> => {
+    const response = await fetch(named.graphql as string, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization },
+      body: JSON.stringify({ query }),
+    });
+    assert.equal(response.status, 200);
+    return response.json();
+  };
+  const seconds = (time: string) => ({ seconds: String(Date.parse(time) / 1000), nanos: 0 });
+  const FIRST = "7281634251938816001";
+
+  // A create over REST, read over gRPC and GraphQL.
+  const created = await rest("/v1/books", { method: "POST", body: { name: "Dune" } });
+  assert.equal(created.status, 201);
+  const book = (await created.json()) as { id: string; etag: string; createTime: string; updateTime: string };
+  assert.equal(created.headers.get("etag"), '"1"');
+  assert.equal(created.headers.get("location"), `/v1/books/${book.id}`);
+  assert.notEqual(book.id, FIRST, "a new id, after the examples' ones");
+  assert.deepEqual(
+    { name: (book as { name?: string }).name, etag: book.etag, created: book.createTime === book.updateTime },
+    { name: "Dune", etag: "1", created: true },
+  );
+  assert.deepEqual(await client.call("GetBook", { id: book.id }, metadata), {
+    book: { ...book, createTime: seconds(book.createTime), updateTime: seconds(book.updateTime) },
+  });
+  assert.deepEqual(await graphql(`{ book(id: "${book.id}") { id name etag createTime updateTime } }`), {
+    data: { book },
+  });
+
+  // Every update changes the etag; one at a stale etag is 412 over REST, ABORTED over gRPC and GraphQL.
+  const renamed = await rest(`/v1/books/${book.id}`, {
+    method: "PATCH",
+    headers: { "if-match": '"1"' },
+    body: { name: "Dune Messiah" },
+  });
+  assert.equal(renamed.status, 200);
+  assert.equal(renamed.headers.get("etag"), '"2"');
+  const renamedBook = (await renamed.json()) as typeof book;
+  assert.deepEqual({ ...renamedBook, updateTime: book.updateTime }, { ...book, name: "Dune Messiah", etag: "2" });
+  const stale = await rest(`/v1/books/${book.id}`, {
+    method: "PATCH",
+    headers: { "if-match": '"1"' },
+    body: { name: "x" },
+  });
+  assert.equal(stale.status, 412);
+  assert.equal(((await stale.json()) as { code: string }).code, "ABORTED");
+  const staleRpc = client.call(
+    "UpdateBook",
+    { book: { id: book.id, name: "x", etag: "1" }, updateMask: { paths: ["name"] } },
+    metadata,
+  );
+  assert.equal(await grpcCode(staleRpc), grpc.status.ABORTED);
+  const viaGrpc = (await client.call(
+    "UpdateBook",
+    { book: { id: book.id, name: "Children of Dune", etag: "2" }, updateMask: { paths: ["name"] } },
+    metadata,
+  )) as { book: { name: string; etag: string } };
+  assert.deepEqual([viaGrpc.book.name, viaGrpc.book.etag], ["Children of Dune", "3"]);
+  const staleField = await graphql(
+    `mutation { updateBook(input: { id: "${book.id}", etag: "2", name: "x" }) { etag } }`,
+  );
+  assert.equal(staleField.errors?.[0]?.extensions?.code, "ABORTED");
+  assert.deepEqual(
+    await graphql(`mutation { updateBook(input: { id: "${book.id}", etag: "3", name: "God Emperor" }) { name etag } }`),
+    { data: { updateBook: { name: "God Emperor", etag: "4" } } },
+  );
+  const read = await rest(`/v1/books/${book.id}`);
+  assert.equal(read.headers.get("etag"), '"4"');
+  assert.equal(((await read.json()) as { name: string }).name, "God Emperor");
+
+  // A page lists what was created, on every protocol, in creation order.
+  const second = (await client.call("CreateBook", { book: { name: "Emma" } }, metadata)) as { book: { id: string } };
+  const firstPage = (await (await rest("/v1/books?pageSize=2")).json()) as {
+    books: { id: string }[];
+    nextPageToken?: string;
+  };
+  assert.deepEqual(
+    firstPage.books.map((b) => b.id),
+    [FIRST, book.id],
+  );
+  assert.ok(firstPage.nextPageToken, "a next page");
+  const secondPage = (await (await rest(`/v1/books?pageSize=2&pageToken=${firstPage.nextPageToken}`)).json()) as {
+    books: { id: string }[];
+    nextPageToken?: string;
+  };
+  assert.deepEqual(secondPage, { books: [{ ...secondPage.books[0], id: second.book.id, name: "Emma" }] });
+  const listed = (await client.call("ListBooks", { pageSize: 10 }, metadata)) as { books: { id: string }[] };
+  assert.deepEqual(
+    listed.books.map((b) => b.id),
+    [FIRST, book.id, second.book.id],
+  );
+  assert.deepEqual(await graphql("{ books(first: 2) { nodes { id } pageInfo { hasNextPage } } }"), {
+    data: { books: { nodes: [{ id: FIRST }, { id: book.id }], pageInfo: { hasNextPage: true } } },
+  });
+
+  // A delete (at a stale etag: 412) makes every read of it not found: 404, NOT_FOUND, null.
+  assert.equal((await rest(`/v1/books/${book.id}`, { method: "DELETE", headers: { "if-match": '"3"' } })).status, 412);
+  assert.equal((await rest(`/v1/books/${book.id}`, { method: "DELETE", headers: { "if-match": '"4"' } })).status, 204);
+  const gone = await rest(`/v1/books/${book.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(((await gone.json()) as { code: string }).code, "NOT_FOUND");
+  assert.equal(await grpcCode(client.call("GetBook", { id: book.id }, metadata)), grpc.status.NOT_FOUND);
+  assert.deepEqual(await graphql(`{ book(id: "${book.id}") { id } }`), { data: { book: null } });
+  assert.deepEqual(await client.call("DeleteBook", { id: second.book.id }, metadata), {});
+  assert.equal((await rest(`/v1/books/${second.book.id}`)).status, 404);
+  assert.deepEqual(await graphql(`mutation { deleteBook(id: "${FIRST}") { id } }`), {
+    data: { deleteBook: { id: FIRST } },
+  });
+  assert.deepEqual(await (await rest("/v1/books")).json(), { books: [] });
+  // The users' store is its own: the example user is still there.
+  assert.equal((await fetch(`${mocks.ready.rest}/v1/users/${FIRST}`, { headers: { authorization } })).status, 200);
+});
+
 test(`${NAME}'s pact, once UPDATE_PACTS=1 puts it in pacts/, is verified by npm run pact:verify with the others`, async () => {
   assert.ok(existsSync(join(copy, "services/books/books-pact.test.ts")), "the scaffold wrote the service's pact test");
   // Its tests ran in the first test above; here they write the pact into pacts/, as a team adopting it would.
