@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import type { OutboxClaim, OutboxEventBase, OutboxStore } from "../../platform/events/outbox-relay.js";
 
 /** What the spec needs of an entity: an id, a version counted from 1, and its timestamps. */
 export interface StoredEntity {
@@ -17,31 +18,17 @@ export interface StoredEntity {
 
 type Written<E> = { readonly ok: true; readonly value: E } | { readonly ok: false; readonly reason: string };
 
-/** What the spec reads of an outbox event. */
-interface StoredEvent {
-  readonly eventId: string;
-  readonly type: string;
-}
+/** A claim as the store answers it: the outbox of the platform's relay (platform/events/outbox-relay.ts). */
+type Claim = OutboxClaim<OutboxEventBase>;
 
-interface Claim {
-  readonly id: string;
-  readonly events: readonly StoredEvent[];
-}
-
-export interface EntityStore<E extends StoredEntity, C> {
+/** The entity's store: its reads and writes, and the outbox port the platform's relay reads. */
+export interface EntityStore<E extends StoredEntity, C> extends OutboxStore<OutboxEventBase> {
   get(id: string): Promise<E | undefined>;
   getMany(ids: readonly string[]): Promise<E[]>;
   list(page: { readonly limit: number; readonly afterId?: string }): Promise<E[]>;
   insert(entity: E): Promise<void>;
   update(id: string, changes: C, time: string, expectedVersion?: number): Promise<Written<E>>;
   delete(id: string, expectedVersion?: number): Promise<Written<E>>;
-  claimOutbox(owner: string, limit: number, leaseMs: number, afterId?: string): Promise<Claim[]>;
-  markAllSent(
-    sent: readonly { readonly id: string; readonly eventIds: readonly string[] }[],
-    owner: string,
-  ): Promise<void>;
-  releaseClaim(id: string, owner: string): Promise<void>;
-  outboxSize(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
