@@ -1,21 +1,13 @@
 /**
  * The CRUD convention of an entity service (every service made by `npm run new:service`), read from its contract
- * alone: each RPC's verb (Get, List, Create, Update, Delete, BatchGet — the method name's first word), the page
+ * alone: each RPC's verb (platform/service-names.ts verbOf), the page
  * size a List takes by default (its request's field rule), and the store of the stateful mode, seeded from the
  * examples of its Get and List operations.
  */
-import { fieldRules } from "../generated/proto/field-rules.js";
-import type { FieldRule } from "../platform/rules/field-rules.js";
+import { type FieldRule, rulesOfMessage } from "../platform/rules/field-rules.js";
+import { verbOf } from "../platform/service-names.js";
 import type { ContractExamples } from "./contract-examples.js";
 import { type Entity, type EntityInput, EntityStore } from "./mock-store.js";
-
-export type Verb = "Get" | "List" | "Create" | "Update" | "Delete" | "BatchGet";
-
-/** The verb of an RPC (`charter.books.v1.BooksService/GetBook` or `GetBook`), if it has one of the convention's. */
-export function verbOf(rpc: string): Verb | undefined {
-  const method = rpc.slice(rpc.lastIndexOf("/") + 1);
-  return /^(BatchGet|Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1] as Verb | undefined;
-}
 
 /** The fields of an entity the store sets (output only), whatever a request says of them. */
 const OUTPUT_ONLY = new Set(["id", "etag", "createTime", "updateTime"]);
@@ -31,7 +23,7 @@ export function inputOf(fields: object): EntityInput<Entity> {
 export function pageSizeRuleOf(rpc: string): FieldRule | undefined {
   const service = rpc.slice(0, rpc.indexOf("/"));
   const request = `${service.slice(0, service.lastIndexOf("."))}.${rpc.slice(rpc.indexOf("/") + 1)}Request`;
-  return (fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>)[request]?.pageSize;
+  return rulesOfMessage(request)?.pageSize;
 }
 
 /** The page size of a List RPC when the request gives none. */

@@ -26,8 +26,9 @@ import { formatGraphqlErrors } from "../platform/graphql/error-formatter.js";
 import { mergeSchemas, rootFieldsOf, rpcOfField, type ServiceSchema } from "../platform/graphql/merge-schemas.js";
 import { type FieldRule, rulesOf, withDefault } from "../platform/rules/field-rules.js";
 import { enforceConstraints } from "../platform/rules/graphql-constraints.js";
+import { verbOf } from "../platform/service-names.js";
 import type { ContractExamples, OperationExamples } from "./contract-examples.js";
-import { defaultPageSize, inputOf, pageSizeRuleOf, verbOf } from "./entity-service.js";
+import { defaultPageSize, inputOf, pageSizeRuleOf } from "./entity-service.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { actorOf, type Entity, type EntityStore, type MockStore, type Page, pageTokenAt } from "./mock-store.js";
 import { PreferError, type Preference, parsePrefer, pickExample } from "./prefer.js";
@@ -276,7 +277,7 @@ function answerOf(
   const op = examples.operation(route.operationId);
   const method = rpc.slice(rpc.lastIndexOf("/") + 1);
   if (store) return storeAnswerOf(store, op, rpc, where);
-  switch (/^(Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1]) {
+  switch (verbOf(rpc)) {
     case "Get":
       return (_, _args, context) => {
         const { prefer } = context;

@@ -32,7 +32,7 @@ import { errorDomainOf, toServiceError } from "../platform/grpc-handlers.js";
 import { startGrpcServer } from "../platform/grpc-server.js";
 import type { Logger } from "../platform/logging.js";
 import { rulesOf } from "../platform/rules/field-rules.js";
-import { capitalized } from "../platform/service-names.js";
+import { capitalized, verbOf } from "../platform/service-names.js";
 import {
   type ContractExamples,
   isCode,
@@ -40,7 +40,7 @@ import {
   type Problem,
   protoPathOfPointer,
 } from "./contract-examples.js";
-import { defaultPageSize, inputOf, verbOf } from "./entity-service.js";
+import { defaultPageSize, inputOf } from "./entity-service.js";
 import { delay, type FaultInjector, faultError } from "./faults.js";
 import { serviceErrorOf } from "./grpc-status.js";
 import { type Actor, actorOf, type Entity, type EntityStore, type MockStore, type User } from "./mock-store.js";
@@ -380,6 +380,9 @@ const pageOf = <T>(page: { items: readonly T[]; nextPageToken?: string }, key: s
 const DEFAULT_PAGE_SIZE = Number(pageSizeRule.defaultValue);
 const pageSize = (request: Json) => (request.pageSize as number | undefined) ?? DEFAULT_PAGE_SIZE;
 const pageToken = (request: Json) => (request.pageToken as string | undefined) || undefined;
+/** A create's request_id (REST: Idempotency-Key), when it has one. */
+const requestIdOf = (request: Json) =>
+  typeof request.requestId === "string" && request.requestId !== "" ? request.requestId : undefined;
 
 /** The RPCs that read and write the shared store, by name; the others answer from their examples. */
 export function statefulRpcs(store: MockStore): Readonly<Record<string, StatefulRpc>> {
@@ -390,8 +393,7 @@ export function statefulRpcs(store: MockStore): Readonly<Record<string, Stateful
     ListUsers: (r) => pageOf(store.list(pageSize(r), pageToken(r)), "users"),
     CreateUser: (r, actor) => {
       const user = r.user as User;
-      const requestId = typeof r.requestId === "string" && r.requestId !== "" ? r.requestId : undefined;
-      return store.create({ name: user.name, email: user.email }, actor, requestId);
+      return store.create({ name: user.name, email: user.email }, actor, requestIdOf(r));
     },
     UpdateUser: (r, actor) => {
       const user = r.user as Partial<User> & { id: string };
@@ -441,10 +443,7 @@ export function entityRpcs(
         break;
       }
       case "Create":
-        rpcs[method] = (r, actor) => {
-          const requestId = typeof r.requestId === "string" && r.requestId !== "" ? r.requestId : undefined;
-          return store.create(inputOf(entityOf(r)), actor, requestId);
-        };
+        rpcs[method] = (r, actor) => store.create(inputOf(entityOf(r)), actor, requestIdOf(r));
         break;
       case "Update":
         rpcs[method] = (r, actor) => {

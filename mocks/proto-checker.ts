@@ -11,10 +11,9 @@
  */
 
 import { loadSync } from "@grpc/proto-loader";
-import { fieldRules } from "../generated/proto/field-rules.js";
 import type { FieldViolation } from "../platform/errors.js";
 import { protoRoot } from "../platform/grpc-server.js";
-import { type FieldRule, violationsOf } from "../platform/rules/field-rules.js";
+import { type FieldRule, rulesOfMessage, violationsOf } from "../platform/rules/field-rules.js";
 import { formatMessages, formats } from "../platform/rules/formats.js";
 
 interface FieldDescriptor {
@@ -79,7 +78,6 @@ export interface ProtoChecker {
   check(typeName: string, value: unknown, direction: Direction, needs?: Needs): FieldViolation[];
 }
 
-const rulesByMessage = fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>;
 const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const INTEGER_TYPES = new Set(["TYPE_INT32", "TYPE_SINT32", "TYPE_SFIXED32", "TYPE_UINT32", "TYPE_FIXED32"]);
 const LONG_TYPES = new Set(["TYPE_INT64", "TYPE_SINT64", "TYPE_SFIXED64", "TYPE_UINT64", "TYPE_FIXED64"]);
@@ -163,7 +161,7 @@ export function createProtoChecker(protoFile: string, serviceName: string): Prot
     }
     for (const field of fields) {
       const fieldPath = `${path}${field.name}`;
-      const rules = rulesByMessage[name]?.[camel(field.name)] ?? {};
+      const rules = rulesOfMessage(name)?.[camel(field.name)] ?? {};
       const needed = needs.required.has(fieldPath);
       const partial = needs.partial.has(path.slice(0, -1));
       if (direction === "request" && rules.outputOnly && !needed) continue;

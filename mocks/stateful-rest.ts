@@ -12,8 +12,9 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { AppError, type Code, invalidArgument } from "../platform/errors.js";
 import { rulesOf } from "../platform/rules/field-rules.js";
+import { verbOf } from "../platform/service-names.js";
 import type { ContractExamples, Problem } from "./contract-examples.js";
-import { defaultPageSize, inputOf, verbOf } from "./entity-service.js";
+import { defaultPageSize, inputOf } from "./entity-service.js";
 import { actorOf, type Entity, type EntityStore, etagOf, type MockStore } from "./mock-store.js";
 import { PreferError, parsePrefer } from "./prefer.js";
 import { documentedHeaders } from "./rest-front.js";

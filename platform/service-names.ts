@@ -12,6 +12,18 @@ export function singularOf(plural: string): string {
   return plural.endsWith("s") ? plural.slice(0, -1) : plural;
 }
 
+/** The verbs of an entity service's RPCs, by the scaffold's convention. */
+export type Verb = "Get" | "List" | "Create" | "Update" | "Delete" | "BatchGet";
+
+/**
+ * The verb of an RPC (`charter.books.v1.BooksService/GetBook` or `GetBook`): the method name's first word, if it is
+ * one of the convention's.
+ */
+export function verbOf(rpc: string): Verb | undefined {
+  const method = rpc.slice(rpc.lastIndexOf("/") + 1);
+  return /^(BatchGet|Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1] as Verb | undefined;
+}
+
 /**
  * The services with a REST contract of their own in `dir` (contracts/openapi): the `<name>` of each
  * `<name>.v1.yaml` but the file `except` (the document its caller serves already), sorted.

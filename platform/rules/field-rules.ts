@@ -34,6 +34,13 @@ type RulesOf<M extends MessageName> = (typeof fieldRules)[M];
 /** The rules of a message's fields by JSON name, as generated. */
 export const rulesOf = <M extends MessageName>(message: M): RulesOf<M> => fieldRules[message];
 
+/**
+ * The rules of a message named at run time (a service found by its contract, whose messages no code here names):
+ * its fields' rules by JSON name, or undefined when the message has none.
+ */
+export const rulesOfMessage = (message: string): Readonly<Record<string, FieldRule>> | undefined =>
+  (fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>)[message];
+
 /** A JSON Schema of the rule, for one value (the item of a repeated field). */
 export function schemaOfRule(rule: FieldRule): Record<string, unknown> {
   const schema: Record<string, unknown> = {};

@@ -6,8 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { fieldRules } from "../../../generated/proto/field-rules.js";
-import type { FieldRule } from "../../../platform/rules/field-rules.js";
+import { type FieldRule, rulesOfMessage } from "../../../platform/rules/field-rules.js";
 import { capitalized, singularOf } from "../../../platform/service-names.js";
 
 export interface Entity {
@@ -45,8 +44,6 @@ export interface Entity {
   };
 }
 
-const rulesByMessage = fieldRules as unknown as Record<string, Record<string, FieldRule> | undefined>;
-
 // biome-ignore lint/suspicious/noExplicitAny: a parsed OpenAPI document
 type Any = any;
 
@@ -77,8 +74,8 @@ export function entityOf(plural: string): Entity {
   const [Plural, Singular] = [capitalized(plural), capitalized(singular)];
   const pkg = `charter.${plural}.v1`;
   const service = `${pkg}.${Plural}Service`;
-  const message = rulesByMessage[`${pkg}.${Singular}`];
-  const pageRule = rulesByMessage[`${pkg}.List${Plural}Request`]?.pageSize;
+  const message = rulesOfMessage(`${pkg}.${Singular}`);
+  const pageRule = rulesOfMessage(`${pkg}.List${Plural}Request`)?.pageSize;
   if (!message || !pageRule) throw new Error(`generated/proto/field-rules.ts has no ${pkg}.${Singular} or its List`);
   const fields = Object.fromEntries(
     Object.entries(message).filter(([, rule]) => !rule.outputOnly && rule.maxLen !== undefined),

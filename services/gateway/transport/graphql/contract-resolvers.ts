@@ -9,7 +9,7 @@
 import type { FieldDefinitionNode } from "graphql";
 import { isAppError } from "../../../../platform/errors.js";
 import { rootFieldsOf, rpcOfField, type ServiceSchema } from "../../../../platform/graphql/merge-schemas.js";
-import { singularOf } from "../../../../platform/service-names.js";
+import { singularOf, verbOf } from "../../../../platform/service-names.js";
 import type { ContractBackend } from "../../app/backends.js";
 
 type Resolver = (
@@ -57,8 +57,7 @@ function resolverOf(method: string, singular: string, backend: ContractBackend, 
       requestId: ctx.requestId,
       ...(ctx.authorization === undefined ? {} : { authorization: ctx.authorization }),
     }) as Promise<Record<string, unknown>>;
-  const verb = /^(Get|List|Create|Update|Delete)[A-Z]/.exec(method)?.[1];
-  switch (verb) {
+  switch (verbOf(method)) {
     case "Get":
       return async (_root, args, ctx) => {
         try {
