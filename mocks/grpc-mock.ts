@@ -381,7 +381,7 @@ const DEFAULT_PAGE_SIZE = Number(pageSizeRule.defaultValue);
 const pageSize = (request: Json) => (request.pageSize as number | undefined) ?? DEFAULT_PAGE_SIZE;
 const pageToken = (request: Json) => (request.pageToken as string | undefined) || undefined;
 /** A create's request_id (REST: Idempotency-Key), when it has one. */
-const requestIdOf = (request: Json) =>
+const createKeyOf = (request: Json) =>
   typeof request.requestId === "string" && request.requestId !== "" ? request.requestId : undefined;
 
 /** The RPCs that read and write the shared store, by name; the others answer from their examples. */
@@ -393,7 +393,7 @@ export function statefulRpcs(store: MockStore): Readonly<Record<string, Stateful
     ListUsers: (r) => pageOf(store.list(pageSize(r), pageToken(r)), "users"),
     CreateUser: (r, actor) => {
       const user = r.user as User;
-      return store.create({ name: user.name, email: user.email }, actor, requestIdOf(r));
+      return store.create({ name: user.name, email: user.email }, actor, createKeyOf(r));
     },
     UpdateUser: (r, actor) => {
       const user = r.user as Partial<User> & { id: string };
@@ -443,7 +443,7 @@ export function entityRpcs(
         break;
       }
       case "Create":
-        rpcs[method] = (r, actor) => store.create(inputOf(entityOf(r)), actor, requestIdOf(r));
+        rpcs[method] = (r, actor) => store.create(inputOf(entityOf(r)), actor, createKeyOf(r));
         break;
       case "Update":
         rpcs[method] = (r, actor) => {
