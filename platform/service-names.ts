@@ -1,5 +1,6 @@
 import { readdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The one naming rule for services named by a plural (`npm run new:service -- books`): the entity is its singular. */
 
@@ -36,3 +37,12 @@ export function otherServiceNames(dir: string, except: string): string[] {
     })
     .sort();
 }
+
+/** This tree's OpenAPI documents (contracts/openapi/), one per service. */
+const OPENAPI_DIR = fileURLToPath(new URL("../contracts/openapi/", import.meta.url));
+
+/**
+ * The services of this tree besides users that have a REST contract of their own (each one made by
+ * `npm run new:service`): otherServiceNames of contracts/openapi/ but users.v1.yaml.
+ */
+export const entityServiceNames = (): string[] => otherServiceNames(OPENAPI_DIR, join(OPENAPI_DIR, "users.v1.yaml"));

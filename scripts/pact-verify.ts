@@ -39,7 +39,7 @@ import { Verifier } from "@pact-foundation/pact";
 import { AuditServiceClient } from "../generated/proto/charter/audit/v1/audit.js";
 import { DEV_ISSUER } from "../platform/auth/auth-config.js";
 import { API_SCOPES } from "../platform/auth/scopes.js";
-import { otherServiceNames } from "../platform/service-names.js";
+import { entityServiceNames } from "../platform/service-names.js";
 import { clientCredentials } from "../sdk/index.js";
 import {
   createEntityProviderStates,
@@ -173,8 +173,7 @@ async function main(): Promise<number> {
     };
     // Every other service's entity states too (`a book exists`, …): the pact a service made by `npm run new:service`
     // carries, once it is in pacts/.
-    const openapi = join(ROOT, "contracts/openapi");
-    for (const name of otherServiceNames(openapi, join(openapi, "users.v1.yaml"))) {
+    for (const name of entityServiceNames()) {
       Object.assign(states, createEntityProviderStates(baseUrl, name, tokenFor(API_SCOPES)));
     }
     const stateHandlers = asStateHandlers(states);

@@ -16,15 +16,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { loadErasureConfig } from "../functions/erasure/index.js";
 import { loadFunctionHostConfig } from "../functions/function-config.js";
 import { loadNotifyConfig } from "../functions/notify/index.js";
 import { loadMockConfig } from "../mocks/mock-config.js";
 import { ConfigError } from "../platform/config.js";
-import { capitalized, otherServiceNames } from "../platform/service-names.js";
+import { capitalized, entityServiceNames } from "../platform/service-names.js";
 import { exportConfigured, serviceNameFromEnv, tracesSampler, tracingDisabled } from "../platform/tracing.js";
 import { loadDevIssuerConfig } from "../scripts/lib/dev-issuer-config.js";
 import { loadAuditConfig } from "../services/audit/audit-config.js";
@@ -119,8 +117,7 @@ const LOADERS: Record<string, Loader> = {
 
 /** The loader of each service made by `npm run new:service` (found by its contract), its table on its own page. */
 const SERVICE_DOCS: Record<string, string> = {};
-const openapiDir = fileURLToPath(new URL("../contracts/openapi/", import.meta.url));
-for (const name of otherServiceNames(openapiDir, join(openapiDir, "users.v1.yaml"))) {
+for (const name of entityServiceNames()) {
   const file = `services/${name}/${name}-config.ts`;
   const loader = ((await import(`../${file}`)) as Record<string, Loader | undefined>)[`load${capitalized(name)}Config`];
   assert.ok(loader, `${file} exports load${capitalized(name)}Config`);

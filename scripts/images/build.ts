@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { otherServiceNames } from "../../platform/service-names.js";
+import { entityServiceNames } from "../../platform/service-names.js";
 import type { DockerEngine } from "../infra/docker.js";
 import { runChecked, runCommand, timedStep } from "../infra/steps.js";
 import { type BaseKind, baseImageName, ensureBaseImage } from "./base-image.js";
@@ -20,8 +20,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 /** What `npm run images` builds: the three, and each service made by `npm run new:service` (found by its contract). */
 export function imageServices(): string[] {
-  const openapi = join(root, "contracts/openapi");
-  return [...SERVICES, ...otherServiceNames(openapi, join(openapi, "users.v1.yaml"))];
+  return [...SERVICES, ...entityServiceNames()];
 }
 /** Revisions of each image kept by the pruning after a build (older tags are removed). */
 const KEEP_REVISIONS = 3;

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DevIssuer } from "../../platform/auth/dev-issuer.js";
-import { otherServiceNames } from "../../platform/service-names.js";
+import { entityServiceNames } from "../../platform/service-names.js";
 import { startPlatformIssuer } from "./platform-issuer.js";
 import { type ServiceProcess, startService } from "./processes.js";
 
@@ -55,9 +55,8 @@ export async function startOtherServices(
 ): Promise<{ services: ServiceProcess[]; addresses: Record<string, string> }> {
   const services: ServiceProcess[] = [];
   const addresses: Record<string, string> = {};
-  const contracts = `${root}contracts/openapi`;
   try {
-    for (const name of otherServiceNames(contracts, `${contracts}/users.v1.yaml`)) {
+    for (const name of entityServiceNames()) {
       const prefix = name.toUpperCase();
       const entry = `services/${name}/main.ts`;
       const service = await startService(
@@ -81,13 +80,7 @@ export async function startOtherServices(
  * first call to it), and a request for such a service is its 503. Empty in a tree without another service.
  */
 export function otherServicesOffline(): Record<string, string> {
-  const contracts = `${root}contracts/openapi`;
-  return Object.fromEntries(
-    otherServiceNames(contracts, `${contracts}/users.v1.yaml`).map((name) => [
-      `${name.toUpperCase()}_ADDR`,
-      "127.0.0.1:9",
-    ]),
-  );
+  return Object.fromEntries(entityServiceNames().map((name) => [`${name.toUpperCase()}_ADDR`, "127.0.0.1:9"]));
 }
 
 /**
